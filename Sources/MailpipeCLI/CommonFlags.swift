@@ -1,0 +1,85 @@
+import ArgumentParser
+import MailpipeCore
+
+/// Flags every NDJSON stage takes (DESIGN.md §3).
+public struct StreamFlags: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Write rejected records to FILE instead of standard error.", valueName: "file"))
+    public var rejects: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the summary as JSON to FILE instead of a line on standard error.", valueName: "file"))
+    public var stats: String?
+
+    @Flag(name: .long, help: "Exit with status 3 when any record was rejected.")
+    public var strict = false
+
+    @Option(name: .customLong("max-line"), help: ArgumentHelp("Reject lines longer than this many bytes.", valueName: "bytes"))
+    public var maxLine: Int = 1 << 20
+
+    @Option(name: .customLong("max-depth"), help: ArgumentHelp("Reject records nested deeper than this.", valueName: "levels"))
+    public var maxDepth: Int = 64
+
+    @Flag(inversion: .prefixedNo, help: "Show progress on standard error (default: only on a terminal).")
+    public var progress: Bool?
+
+    public init() {}
+
+    public func validate() throws {
+        guard maxLine > 0 else { throw ValidationError("--max-line must be positive") }
+        guard maxDepth > 0 else { throw ValidationError("--max-depth must be positive") }
+    }
+
+    public func options(stage: String, inputs: [String]) -> StreamOptions {
+        StreamOptions(stage: stage, inputs: inputs, rejectsPath: rejects, statsPath: stats, strict: strict,
+                      maxLine: maxLine, maxDepth: maxDepth, progress: progress)
+    }
+}
+
+/// `--tenant`, `--state` and `--now`.
+public struct TenantFlags: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The tenant (its slug).", valueName: "slug"))
+    public var tenant: String?
+
+    @Option(name: .long, help: ArgumentHelp("State folder (default: $MAILPIPE_STATE, else ./state).", valueName: "dir"))
+    public var state: String?
+
+    @Option(name: .long, help: ArgumentHelp("Pin the clock, in RFC 3339 (for reproducible runs).", valueName: "time"))
+    public var now: String?
+
+    public init() {}
+
+    public func clock() throws -> Timestamp {
+        guard let now else { return .current() }
+        guard let t = Timestamp(parsing: now) else {
+            throw StageError.usage("--now takes an RFC 3339 time such as 2026-11-23T09:00:00Z, got '\(now)'")
+        }
+        return t
+    }
+
+    public func requireTenant() throws -> String {
+        guard let tenant else { throw StageError.usage("--tenant is required") }
+        return tenant
+    }
+}
+
+/// Runs a stage's body and turns its outcome into the documented exit status.
+public enum StageMain {
+    public static func run(_ stage: String, _ body: () throws -> ExitStatus) -> Never {
+        ignoreBrokenPipeSignal()
+        let status: ExitStatus
+        do {
+            status = try body()
+        } catch StageError.outputClosed {
+            status = .success
+        } catch {
+            try? FileDescriptor.standardError.writeAll("\(stage): error: \(error)\n")
+            status = error.exitStatus
+        }
+        exit(status.rawValue)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,250 @@
+/// A parsed JSON value over borrowed bytes and a borrowed token tape.
+///
+/// Valid only until the parser that made it parses again; nothing here owns memory.
+public struct JSONDocument {
+    public let base: UnsafePointer<UInt8>
+    public let count: Int
+    public let tokens: UnsafePointer<JSONToken>
+    public let tokenCount: Int
+
+    public init(base: UnsafePointer<UInt8>, count: Int, tokens: UnsafePointer<JSONToken>, tokenCount: Int) {
+        self.base = base
+        self.count = count
+        self.tokens = tokens
+        self.tokenCount = tokenCount
+    }
+
+    public var root: JSONNode { JSONNode(document: self, index: 0) }
+
+    /// The whole input, as given.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+}
+
+/// One value in a `JSONDocument`.
+public struct JSONNode {
+    public let document: JSONDocument
+    public let index: Int
+
+    @inline(__always) var token: JSONToken { document.tokens[index] }
+
+    public var kind: JSONKind { token.kind }
+
+    /// The value's source bytes (for a string, including its quotes).
+    public var raw: UnsafeRawBufferPointer {
+        let t = token
+        return UnsafeRawBufferPointer(start: document.base + Int(t.start), count: Int(t.end - t.start))
+    }
+
+    /// For a string: its content between the quotes, escapes not decoded.
+    public var rawContent: UnsafeRawBufferPointer {
+        let t = token
+        return UnsafeRawBufferPointer(start: document.base + Int(t.start) + 1, count: Int(t.end - t.start) - 2)
+    }
+
+    public var isEscaped: Bool { token.escaped }
+
+    /// Null, "", [] or {}: what a merge treats as "no value given".
+    public var isEmpty: Bool {
+        let t = token
+        switch t.kind {
+        case .null: return true
+        case .string: return t.end - t.start == 2
+        case .array, .object: return t.next == Int32(index + 1)
+        default: return false
+        }
+    }
+
+    /// The decoded string, or nil when this is not a string.
+    public var string: String? {
+        guard kind == .string else { return nil }
+        if !isEscaped {
+            return String(decoding: rawContent, as: UTF8.self)
+        }
+        var bytes: [UInt8] = []
+        JSONNode.unescape(rawContent, into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Decoded string bytes appended to `out` (no allocation when the caller reuses `out`).
+    public func appendDecodedString(to out: inout [UInt8]) {
+        if isEscaped { JSONNode.unescape(rawContent, into: &out) } else { out.append(contentsOf: rawContent) }
+    }
+
+    public var bool: Bool? {
+        switch kind {
+        case .true: return true
+        case .false: return false
+        default: return nil
+        }
+    }
+
+    /// The number's source text (exactly as written).
+    public var numberText: String? {
+        kind == .number ? String(decoding: raw, as: UTF8.self) : nil
+    }
+
+    public var int: Int? {
+        guard kind == .number else { return nil }
+        return Int(String(decoding: raw, as: UTF8.self))
+    }
+
+    public var double: Double? {
+        guard kind == .number else { return nil }
+        return Double(String(decoding: raw, as: UTF8.self))
+    }
+
+    /// Whether this string equals `text` once decoded.
+    public func stringEquals(_ text: StaticString) -> Bool {
+        guard kind == .string else { return false }
+        let content = rawContent
+        if !isEscaped {
+            return content.count == text.utf8CodeUnitCount
+                && memcmp(content.baseAddress!, text.utf8Start, content.count) == 0
+        }
+        return string == text.description
+    }
+
+    // MARK: containers
+
+    /// Members of an object, in source order, as (key, value).
+    public var members: MemberSequence { MemberSequence(node: self) }
+
+    /// Elements of an array, in order.
+    public var elements: ElementSequence { ElementSequence(node: self) }
+
+    /// The value for `key` in an object (first match), or nil.
+    public subscript(key: StaticString) -> JSONNode? {
+        guard kind == .object else { return nil }
+        for (k, v) in members where k.stringEquals(key) { return v }
+        return nil
+    }
+
+    public subscript(key: String) -> JSONNode? {
+        guard kind == .object else { return nil }
+        var want = key
+        return want.withUTF8 { w -> JSONNode? in
+            for (k, v) in members {
+                if !k.isEscaped {
+                    let c = k.rawContent
+                    if c.count == w.count && (c.count == 0 || memcmp(c.baseAddress!, w.baseAddress!, c.count) == 0) { return v }
+                } else if k.string == key {
+                    return v
+                }
+            }
+            return nil
+        }
+    }
+
+    public struct MemberSequence: Sequence {
+        let node: JSONNode
+        public func makeIterator() -> Iterator {
+            let t = node.token
+            return Iterator(document: node.document, cursor: node.index + 1, end: Int(t.next))
+        }
+        public struct Iterator: IteratorProtocol {
+            let document: JSONDocument
+            var cursor: Int
+            let end: Int
+            public mutating func next() -> (key: JSONNode, value: JSONNode)? {
+                guard cursor < end else { return nil }
+                let key = JSONNode(document: document, index: cursor)
+                let value = JSONNode(document: document, index: cursor + 1)
+                cursor = Int(document.tokens[cursor + 1].next)
+                return (key, value)
+            }
+        }
+    }
+
+    public struct ElementSequence: Sequence {
+        let node: JSONNode
+        public func makeIterator() -> Iterator {
+            let t = node.token
+            return Iterator(document: node.document, cursor: node.index + 1, end: Int(t.next))
+        }
+        public struct Iterator: IteratorProtocol {
+            let document: JSONDocument
+            var cursor: Int
+            let end: Int
+            public mutating func next() -> JSONNode? {
+                guard cursor < end else { return nil }
+                let value = JSONNode(document: document, index: cursor)
+                cursor = Int(document.tokens[cursor].next)
+                return value
+            }
+        }
+    }
+
+    // MARK: decoding
+
+    /// Decodes JSON string escapes; a lone surrogate becomes U+FFFD.
+    public static func unescape(_ content: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let p = content.bindMemory(to: UInt8.self)
+        let n = p.count
+        var i = 0
+        func hex4(_ at: Int) -> UInt32 {
+            var v: UInt32 = 0
+            for k in 0..<4 { v = v << 4 | UInt32(max(0, JSONParser.hexValue(p[at + k]))) }
+            return v
+        }
+        while i < n {
+            let b = p[i]
+            if b != UInt8(ascii: "\\") { out.append(b); i += 1; continue }
+            guard i + 1 < n else { break }
+            let e = p[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                guard i + 4 <= n else { i = n; break }
+                var scalar = hex4(i)
+                i += 4
+                if scalar >= 0xD800 && scalar < 0xDC00 {
+                    // A high surrogate needs a following \uDC00–\uDFFF.
+                    if i + 6 <= n && p[i] == UInt8(ascii: "\\") && p[i + 1] == UInt8(ascii: "u") {
+                        let low = hex4(i + 2)
+                        if low >= 0xDC00 && low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                            i += 6
+                        } else {
+                            scalar = 0xFFFD
+                        }
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                    scalar = 0xFFFD
+                }
+                appendUTF8(scalar, to: &out)
+            default: out.append(e)
+            }
+        }
+    }
+
+    public static func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
+        switch scalar {
+        case 0..<0x80: out.append(UInt8(scalar))
+        case 0x80..<0x800:
+            out.append(UInt8(0xC0 | (scalar >> 6)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        case 0x800..<0x10000:
+            out.append(UInt8(0xE0 | (scalar >> 12)))
+            out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        default:
+            out.append(UInt8(0xF0 | (scalar >> 18)))
+            out.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
+            out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

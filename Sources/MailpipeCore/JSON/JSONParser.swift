@@ -1,0 +1,379 @@
+/// What a token is. Numbers keep their source text; strings point into the input.
+public enum JSONKind: UInt8, Sendable {
+    case object, array, string, number, `true`, `false`, null
+}
+
+/// One entry of the flat token tape. A container's children follow it; `next` skips past them.
+/// Object members are a key token (kind `.string`) followed by the value's tokens.
+public struct JSONToken: Sendable {
+    public var kind: JSONKind
+    /// A string holding backslash escapes must be decoded; one without can be used as it is.
+    public var escaped: Bool
+    /// First byte of the value (the opening quote of a string).
+    public var start: Int32
+    /// One past the last byte of the value (past the closing quote of a string).
+    public var end: Int32
+    /// Index of the token after this value and all its children.
+    public var next: Int32
+}
+
+/// Why a line is not acceptable JSON, with the byte offset where the reader gave up.
+public struct JSONParseError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Reason: Sendable, Equatable {
+        case empty
+        case unexpectedByte(UInt8)
+        case unexpectedEnd
+        case invalidUTF8
+        case controlCharacterInString
+        case invalidEscape
+        case invalidNumber
+        case tooDeep(Int)
+        case trailingData
+        case notAnObject
+    }
+
+    public let reason: Reason
+    public let offset: Int
+
+    public init(_ reason: Reason, at offset: Int) {
+        self.reason = reason
+        self.offset = offset
+    }
+
+    /// A short, stable reason code for reject records.
+    public var code: String {
+        switch reason {
+        case .invalidUTF8: return "invalid_utf8"
+        case .tooDeep: return "too_deep"
+        case .notAnObject: return "not_an_object"
+        case .empty: return "empty_line"
+        default: return "invalid_json"
+        }
+    }
+
+    public var description: String {
+        let column = offset + 1
+        switch reason {
+        case .empty: return "empty line"
+        case .unexpectedByte(let b):
+            if b >= 0x20 && b < 0x7F { return "unexpected '\(Character(Unicode.Scalar(b)))' at column \(column)" }
+            return "unexpected byte 0x\(String(b, radix: 16)) at column \(column)"
+        case .unexpectedEnd: return "unexpected end of line at column \(column)"
+        case .invalidUTF8: return "invalid UTF-8 at byte \(column)"
+        case .controlCharacterInString: return "unescaped control character in a string at column \(column)"
+        case .invalidEscape: return "invalid escape sequence at column \(column)"
+        case .invalidNumber: return "invalid number at column \(column)"
+        case .tooDeep(let limit): return "nesting deeper than \(limit) levels at column \(column)"
+        case .trailingData: return "unexpected data after the JSON value at column \(column)"
+        case .notAnObject: return "a record must be a JSON object"
+        }
+    }
+}
+
+/// A validating JSON reader that works on raw bytes and fills a reusable token tape.
+///
+/// It allocates nothing per document once its tape has grown to the longest line seen, never
+/// copies strings, and checks UTF-8 inside strings as it scans them (8 bytes at a time).
+public struct JSONParser {
+    public let maxDepth: Int
+    @usableFromInline var tape: UnsafeMutablePointer<JSONToken>
+    @usableFromInline var tapeCapacity: Int
+    private var stack: [Int32]
+
+    public init(maxDepth: Int = 128) {
+        self.maxDepth = max(1, maxDepth)
+        tapeCapacity = 1024
+        tape = .allocate(capacity: tapeCapacity)
+        stack = []
+        stack.reserveCapacity(self.maxDepth + 1)
+    }
+
+    /// Frees the tape. Parsers live for a whole run; call this when done with one.
+    public func deallocate() {
+        tape.deallocate()
+    }
+
+    /// Parses one JSON value that must fill `bytes` (surrounding white space allowed).
+    /// The returned document borrows both `bytes` and this parser's tape until the next parse.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONDocument {
+        let count = bytes.count
+        // No value needs more tokens than it has bytes.
+        if count + 1 > tapeCapacity {
+            tape.deallocate()
+            tapeCapacity = max(count + 1, tapeCapacity * 2)
+            tape = .allocate(capacity: tapeCapacity)
+        }
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count > 0 else {
+            throw JSONParseError(.empty, at: 0)
+        }
+        let tokenCount = try scan(base, count)
+        return JSONDocument(base: base, count: count, tokens: tape, tokenCount: tokenCount)
+    }
+
+    @inline(__always)
+    private static func isSpace(_ b: UInt8) -> Bool {
+        b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09
+    }
+
+    private mutating func scan(_ p: UnsafePointer<UInt8>, _ n: Int) throws(JSONParseError) -> Int {
+        var i = 0
+        var t = 0
+        stack.removeAll(keepingCapacity: true)
+        let tape = self.tape
+
+        @inline(__always) func skipSpace() {
+            while i < n && JSONParser.isSpace(p[i]) { i += 1 }
+        }
+
+        skipSpace()
+        if i == n { throw JSONParseError(.empty, at: i) }
+
+        // The loop alternates between reading a value and reading what follows it.
+        valueLoop: while true {
+            // ---- read a value at i ----
+            if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
+            let c = p[i]
+            switch c {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                if stack.count >= maxDepth { throw JSONParseError(.tooDeep(maxDepth), at: i) }
+                let isObject = c == UInt8(ascii: "{")
+                tape[t] = JSONToken(kind: isObject ? .object : .array, escaped: false,
+                                    start: Int32(i), end: 0, next: 0)
+                stack.append(Int32(t))
+                t += 1
+                i += 1
+                skipSpace()
+                if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
+                let closer = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                if p[i] == closer {
+                    let open = Int(stack.removeLast())
+                    tape[open].end = Int32(i + 1)
+                    tape[open].next = Int32(t)
+                    i += 1
+                } else {
+                    if isObject {
+                        try readKey(p, n, &i, &t, tape)
+                    }
+                    continue valueLoop
+                }
+            case UInt8(ascii: "\""):
+                try readString(p, n, &i, &t, tape)
+            case UInt8(ascii: "t"):
+                try readLiteral(p, n, &i, "true", .true, &t, tape)
+            case UInt8(ascii: "f"):
+                try readLiteral(p, n, &i, "false", .false, &t, tape)
+            case UInt8(ascii: "n"):
+                try readLiteral(p, n, &i, "null", .null, &t, tape)
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                try readNumber(p, n, &i, &t, tape)
+            default:
+                if c >= 0x80 { throw JSONParseError(.unexpectedByte(c), at: i) }
+                throw JSONParseError(.unexpectedByte(c), at: i)
+            }
+
+            // ---- after a value: a separator, a closer, or the end ----
+            while true {
+                skipSpace()
+                guard let top = stack.last else {
+                    if i != n { throw JSONParseError(.trailingData, at: i) }
+                    return t
+                }
+                if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
+                let open = Int(top)
+                let isObject = tape[open].kind == .object
+                let b = p[i]
+                if b == UInt8(ascii: ",") {
+                    i += 1
+                    skipSpace()
+                    if isObject { try readKey(p, n, &i, &t, tape) }
+                    continue valueLoop
+                }
+                if b == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    tape[open].end = Int32(i + 1)
+                    tape[open].next = Int32(t)
+                    stack.removeLast()
+                    i += 1
+                    continue
+                }
+                throw JSONParseError(.unexpectedByte(b), at: i)
+            }
+        }
+    }
+
+    /// Reads `"key"` and the colon after it, leaving `i` on the member's value.
+    @inline(__always)
+    private func readKey(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
+                         _ tape: UnsafeMutablePointer<JSONToken>) throws(JSONParseError) {
+        if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
+        if p[i] != UInt8(ascii: "\"") { throw JSONParseError(.unexpectedByte(p[i]), at: i) }
+        try readString(p, n, &i, &t, tape)
+        while i < n && JSONParser.isSpace(p[i]) { i += 1 }
+        if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
+        if p[i] != UInt8(ascii: ":") { throw JSONParseError(.unexpectedByte(p[i]), at: i) }
+        i += 1
+        while i < n && JSONParser.isSpace(p[i]) { i += 1 }
+    }
+
+    @inline(__always)
+    private func readLiteral(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ word: StaticString,
+                             _ kind: JSONKind, _ t: inout Int,
+                             _ tape: UnsafeMutablePointer<JSONToken>) throws(JSONParseError) {
+        let length = word.utf8CodeUnitCount
+        let w = word.utf8Start
+        for k in 0..<length {
+            if i + k >= n { throw JSONParseError(.unexpectedEnd, at: i + k) }
+            if p[i + k] != w[k] { throw JSONParseError(.unexpectedByte(p[i + k]), at: i + k) }
+        }
+        tape[t] = JSONToken(kind: kind, escaped: false, start: Int32(i), end: Int32(i + length), next: Int32(t + 1))
+        t += 1
+        i += length
+    }
+
+    @inline(__always)
+    private func readNumber(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
+                            _ tape: UnsafeMutablePointer<JSONToken>) throws(JSONParseError) {
+        let start = i
+        @inline(__always) func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }
+        if p[i] == UInt8(ascii: "-") { i += 1 }
+        if i >= n { throw JSONParseError(.invalidNumber, at: i) }
+        if p[i] == UInt8(ascii: "0") {
+            i += 1
+        } else if isDigit(p[i]) {
+            while i < n && isDigit(p[i]) { i += 1 }
+        } else {
+            throw JSONParseError(.invalidNumber, at: i)
+        }
+        if i < n && p[i] == UInt8(ascii: ".") {
+            i += 1
+            if i >= n || !isDigit(p[i]) { throw JSONParseError(.invalidNumber, at: i) }
+            while i < n && isDigit(p[i]) { i += 1 }
+        }
+        if i < n && (p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E")) {
+            i += 1
+            if i < n && (p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-")) { i += 1 }
+            if i >= n || !isDigit(p[i]) { throw JSONParseError(.invalidNumber, at: i) }
+            while i < n && isDigit(p[i]) { i += 1 }
+        }
+        tape[t] = JSONToken(kind: .number, escaped: false, start: Int32(start), end: Int32(i), next: Int32(t + 1))
+        t += 1
+    }
+
+    /// Scans a string from its opening quote; validates escapes and UTF-8.
+    @inline(__always)
+    private func readString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
+                            _ tape: UnsafeMutablePointer<JSONToken>) throws(JSONParseError) {
+        let start = i
+        var escaped = false
+        i += 1
+        while true {
+            // Skip plain ASCII 8 bytes at a time: stop at '"', '\\', a control byte or a non-ASCII byte.
+            while i + 8 <= n {
+                let word = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                let mask = JSONParser.specialByteMask(word)
+                if mask != 0 {
+                    i += mask.trailingZeroBitCount >> 3
+                    break
+                }
+                i += 8
+            }
+            if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
+            let b = p[i]
+            if b == UInt8(ascii: "\"") {
+                i += 1
+                break
+            } else if b == UInt8(ascii: "\\") {
+                escaped = true
+                try readEscape(p, n, &i)
+            } else if b < 0x20 {
+                throw JSONParseError(.controlCharacterInString, at: i)
+            } else if b >= 0x80 {
+                try JSONParser.validateUTF8Sequence(p, n, &i)
+            } else {
+                i += 1
+            }
+        }
+        tape[t] = JSONToken(kind: .string, escaped: escaped, start: Int32(start), end: Int32(i), next: Int32(t + 1))
+        t += 1
+    }
+
+    /// Bytes of `word` that are '"', '\\', below 0x20 or above 0x7F have their high bit set in the
+    /// result. Only the lowest flagged byte is exact (borrows can flag later ones), which is all
+    /// the caller uses.
+    @inline(__always)
+    static func specialByteMask(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let hasQuote = (quote &- ones) & ~quote
+        let hasBackslash = (backslash &- ones) & ~backslash
+        let isControl = (word &- (ones &* 0x20)) & ~word
+        return (hasQuote | hasBackslash | isControl | word) & high
+    }
+
+    @inline(__always)
+    private func readEscape(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONParseError) {
+        if i + 1 >= n { throw JSONParseError(.unexpectedEnd, at: i + 1) }
+        switch p[i + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+             UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            i += 2
+        case UInt8(ascii: "u"):
+            if i + 6 > n { throw JSONParseError(.invalidEscape, at: i) }
+            for k in 2..<6 where JSONParser.hexValue(p[i + k]) < 0 {
+                throw JSONParseError(.invalidEscape, at: i)
+            }
+            i += 6
+        default:
+            throw JSONParseError(.invalidEscape, at: i)
+        }
+    }
+
+    @inline(__always)
+    static func hexValue(_ b: UInt8) -> Int {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(b - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(b - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(b - UInt8(ascii: "A") + 10)
+        default: return -1
+        }
+    }
+
+    /// Checks one multi-byte UTF-8 sequence at `i` (RFC 3629: no overlongs, no surrogates, ≤ U+10FFFF).
+    @inline(__always)
+    public static func validateUTF8Sequence(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONParseError) {
+        let b0 = p[i]
+        @inline(__always) func cont(_ k: Int) -> Bool { i + k < n && p[i + k] & 0xC0 == 0x80 }
+        switch b0 {
+        case 0xC2...0xDF:
+            guard cont(1) else { throw JSONParseError(.invalidUTF8, at: i) }
+            i += 2
+        case 0xE0...0xEF:
+            guard cont(1), cont(2) else { throw JSONParseError(.invalidUTF8, at: i) }
+            let b1 = p[i + 1]
+            if b0 == 0xE0 && b1 < 0xA0 { throw JSONParseError(.invalidUTF8, at: i) }
+            if b0 == 0xED && b1 > 0x9F { throw JSONParseError(.invalidUTF8, at: i) }
+            i += 3
+        case 0xF0...0xF4:
+            guard cont(1), cont(2), cont(3) else { throw JSONParseError(.invalidUTF8, at: i) }
+            let b1 = p[i + 1]
+            if b0 == 0xF0 && b1 < 0x90 { throw JSONParseError(.invalidUTF8, at: i) }
+            if b0 == 0xF4 && b1 > 0x8F { throw JSONParseError(.invalidUTF8, at: i) }
+            i += 4
+        default:
+            throw JSONParseError(.invalidUTF8, at: i)
+        }
+    }
+
+    /// Whether `bytes` are entirely valid UTF-8 (used for raw input that is not JSON).
+    public static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return true }
+        let n = bytes.count
+        var i = 0
+        while i < n {
+            if base[i] < 0x80 { i += 1; continue }
+            do { try validateUTF8Sequence(base, n, &i) } catch { return false }
+        }
+        return true
+    }
+}

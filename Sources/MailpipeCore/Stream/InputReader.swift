@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One input — a file or standard input — read in large blocks, gunzipped transparently when it
+/// starts with the gzip magic (multi-member files included).
+public final class InputReader {
+    public let name: String
+    private let descriptor: FileDescriptor
+    private let ownsDescriptor: Bool
+    private var decoder: GzipDecoder?
+    private var compressed: UnsafeMutableRawBufferPointer
+    private var compressedStart = 0
+    private var compressedEnd = 0
+    private var sourceEnded = false
+    private var sniffed = false
+    /// Bytes of the file still allowed to be read (nil: all). Readers of append logs stop at the
+    /// last sealed append, so a writer's torn tail is never read.
+    private var remaining: Int?
+
+    /// `path` nil or "-" means standard input; `limit` caps how many bytes of the file are read.
+    public init(path: String?, limit: Int? = nil) throws {
+        remaining = limit
+        if let path, path != "-" {
+            descriptor = try FileDescriptor.openForReading(path)
+            name = path
+            ownsDescriptor = true
+        } else {
+            descriptor = .standardInput
+            name = "-"
+            ownsDescriptor = false
+        }
+        compressed = .allocate(byteCount: 1 << 20, alignment: 16)
+    }
+
+    deinit {
+        compressed.deallocate()
+        if ownsDescriptor { descriptor.close() }
+    }
+
+    public var isGzip: Bool { decoder != nil }
+
+    /// Reads decompressed bytes; 0 means the end of this input.
+    public func read(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        if !sniffed { try sniff() }
+        guard let decoder else {
+            // Plain input: hand over what sniffing read, then read straight into the caller's buffer.
+            if compressedStart < compressedEnd {
+                let n = min(count, compressedEnd - compressedStart)
+                buffer.copyMemory(from: compressed.baseAddress! + compressedStart, byteCount: n)
+                compressedStart += n
+                return n
+            }
+            return try readSource(into: buffer, count: count)
+        }
+        let output = UnsafeMutableRawBufferPointer(start: buffer, count: count)
+        while true {
+            if compressedStart == compressedEnd && !sourceEnded { try refill() }
+            if compressedStart == compressedEnd {
+                if !decoder.atMemberBoundary {
+                    throw ZlibError(operation: "inflate", code: -5, message: "\(name): unexpected end of gzip data (truncated file)")
+                }
+                return 0
+            }
+            let input = UnsafeRawBufferPointer(start: compressed.baseAddress! + compressedStart,
+                                               count: compressedEnd - compressedStart)
+            let (used, made) = try decoder.inflate(input: input, output: output)
+            compressedStart += used
+            if made > 0 { return made }
+            if used == 0 && compressedStart < compressedEnd && !sourceEnded {
+                // zlib wants more input than is buffered: move the tail down and read more.
+                try refill()
+            }
+        }
+    }
+
+    private func refill() throws {
+        if compressedStart > 0 {
+            let remaining = compressedEnd - compressedStart
+            if remaining > 0 {
+                memmove(compressed.baseAddress!, compressed.baseAddress! + compressedStart, remaining)
+            }
+            compressedStart = 0
+            compressedEnd = remaining
+        }
+        let n = try readSource(into: compressed.baseAddress! + compressedEnd, count: compressed.count - compressedEnd)
+        if n == 0 { sourceEnded = true }
+        compressedEnd += n
+    }
+
+    private func readSource(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        let want = remaining.map { min($0, count) } ?? count
+        if want == 0 { return 0 }
+        let n = try descriptor.read(into: buffer, count: want)
+        if remaining != nil { remaining! -= n }
+        return n
+    }
+
+    private func sniff() throws {
+        sniffed = true
+        // Read until two bytes are known (a pipe may deliver one byte at a time) or the input ends.
+        while compressedEnd < 2 {
+            let n = try readSource(into: compressed.baseAddress! + compressedEnd, count: compressed.count - compressedEnd)
+            if n == 0 { sourceEnded = true; break }
+            compressedEnd += n
+        }
+        if compressedEnd >= 2 && compressed[0] == 0x1F && compressed[1] == 0x8B {
+            decoder = try GzipDecoder()
+        }
+    }
+}

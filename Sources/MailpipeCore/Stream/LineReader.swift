@@ -1,0 +1,122 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What the line reader yields.
+public enum LineEvent {
+    /// A line without its `\n` (and without a `\r` before it). Valid until the next call.
+    case line(UnsafeRawBufferPointer, number: Int)
+    /// A line longer than the limit: skipped without being loaded.
+    case tooLong(number: Int, length: Int)
+}
+
+/// Splits an input into lines without copying them: lines are slices of one large buffer.
+public struct LineReader {
+    public let maxLine: Int
+    private let input: InputReader
+    private var buffer: UnsafeMutableRawPointer
+    private let capacity: Int
+    private var start = 0
+    private var end = 0
+    private var scanned = 0
+    private var ended = false
+    public private(set) var lineNumber = 0
+
+    public init(input: InputReader, maxLine: Int = 1 << 20) {
+        self.input = input
+        self.maxLine = maxLine
+        // Room for a full line of the maximum length plus a large read behind it; 8 spare bytes
+        // let wide loads run past a line's end.
+        capacity = max(4 << 20, maxLine + (1 << 20))
+        buffer = .allocate(byteCount: capacity + 8, alignment: 16)
+    }
+
+    public func deallocate() { buffer.deallocate() }
+
+    public var inputName: String { input.name }
+
+    public mutating func next() throws -> LineEvent? {
+        while true {
+            if let newline = findNewline() {
+                lineNumber += 1
+                var length = newline - start
+                if length > 0 && buffer.load(fromByteOffset: newline - 1, as: UInt8.self) == 0x0D { length -= 1 }
+                let line = UnsafeRawBufferPointer(start: buffer + start, count: length)
+                start = newline + 1
+                scanned = start
+                if length > maxLine { return .tooLong(number: lineNumber, length: length) }
+                return .line(line, number: lineNumber)
+            }
+            if end - start > maxLine {
+                // The line is over the limit: count and drop it without holding it.
+                lineNumber += 1
+                let number = lineNumber
+                var length = end - start
+                start = end
+                scanned = end
+                length += try skipToNewline()
+                return .tooLong(number: number, length: length)
+            }
+            if ended {
+                guard start < end else { return nil }
+                lineNumber += 1
+                var length = end - start
+                if buffer.load(fromByteOffset: end - 1, as: UInt8.self) == 0x0D { length -= 1 }
+                let line = UnsafeRawBufferPointer(start: buffer + start, count: length)
+                start = end
+                scanned = end
+                if length > maxLine { return .tooLong(number: lineNumber, length: length) }
+                return .line(line, number: lineNumber)
+            }
+            try fill()
+        }
+    }
+
+    @inline(__always)
+    private mutating func findNewline() -> Int? {
+        guard scanned < end else { return nil }
+        if let hit = memchr(buffer + scanned, 0x0A, end - scanned) {
+            return buffer.distance(to: hit)
+        }
+        scanned = end
+        return nil
+    }
+
+    private mutating func fill() throws {
+        if start > 0 {
+            let remaining = end - start
+            if remaining > 0 { memmove(buffer, buffer + start, remaining) }
+            scanned -= start
+            end = remaining
+            start = 0
+        }
+        let n = try input.read(into: buffer + end, count: capacity - end)
+        if n == 0 { ended = true }
+        end += n
+    }
+
+    /// Discards bytes up to and including the next newline; returns how many were discarded.
+    private mutating func skipToNewline() throws -> Int {
+        var skipped = 0
+        while true {
+            if start == end {
+                start = 0; end = 0; scanned = 0
+                if ended { return skipped }
+                try fill()
+                if end == 0 { return skipped }
+            }
+            if let hit = memchr(buffer + start, 0x0A, end - start) {
+                let newline = buffer.distance(to: hit)
+                skipped += newline - start
+                start = newline + 1
+                scanned = start
+                return skipped
+            }
+            skipped += end - start
+            start = end
+            scanned = end
+        }
+    }
+}

@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Buffered output to a file descriptor, sent in large writes. A reader that went away (EPIPE)
+/// becomes `StageError.outputClosed`, which stages turn into a quiet exit 0.
+public struct OutputSink {
+    public let descriptor: FileDescriptor
+    public var buffer: ByteBuffer
+    private let flushThreshold: Int
+
+    public init(descriptor: FileDescriptor = .standardOutput, flushThreshold: Int = 1 << 20) {
+        self.descriptor = descriptor
+        self.flushThreshold = flushThreshold
+        buffer = ByteBuffer(capacity: flushThreshold + (64 << 10))
+    }
+
+    /// Appends one line (a newline is added).
+    @inline(__always)
+    public mutating func writeLine(_ bytes: UnsafeRawBufferPointer) throws {
+        buffer.append(bytes)
+        buffer.append(0x0A)
+        if buffer.count >= flushThreshold { try flush() }
+    }
+
+    /// Call after appending directly to `buffer`.
+    @inline(__always)
+    public mutating func flushIfNeeded() throws {
+        if buffer.count >= flushThreshold { try flush() }
+    }
+
+    public mutating func flush() throws {
+        guard !buffer.isEmpty else { return }
+        do {
+            try buffer.bytes.withUnsafeBytes { try descriptor.writeAll($0) }
+        } catch let error as SystemError where error.errno == EPIPE {
+            buffer.removeAll()
+            throw StageError.outputClosed
+        }
+        buffer.removeAll()
+    }
+}
+
+/// Broken pipes must surface as EPIPE from write(2), not kill the process silently mid-summary.
+public func ignoreBrokenPipeSignal() {
+    signal(SIGPIPE, SIG_IGN)
+}

@@ -1,0 +1,105 @@
+/// Options every NDJSON stage shares (DESIGN.md §3).
+public struct StreamOptions: Sendable {
+    public var stage: String
+    public var inputs: [String]
+    public var rejectsPath: String?
+    public var statsPath: String?
+    public var strict: Bool
+    public var maxLine: Int
+    public var maxDepth: Int
+    public var progress: Bool?
+
+    public init(stage: String, inputs: [String] = [], rejectsPath: String? = nil, statsPath: String? = nil,
+                strict: Bool = false, maxLine: Int = 1 << 20, maxDepth: Int = 64, progress: Bool? = nil) {
+        self.stage = stage
+        self.inputs = inputs
+        self.rejectsPath = rejectsPath
+        self.statsPath = statsPath
+        self.strict = strict
+        self.maxLine = maxLine
+        self.maxDepth = maxDepth
+        self.progress = progress
+    }
+}
+
+/// Reads records from the inputs in order: lines are split, parsed, and the ones that are not
+/// JSON objects go to the rejects with their line number. Blank lines are counted, not rejected.
+///
+///     var stream = try RecordStream(options: options, rejects: rejects)
+///     while let record = try stream.next() { … }
+public struct RecordStream {
+    public let options: StreamOptions
+    public let rejects: RejectSink
+    private var inputs: [String]
+    private var reader: LineReader?
+    private var parser: JSONParser
+    public private(set) var linesRead = 0
+    public private(set) var blankLines = 0
+    public private(set) var recordsRead = 0
+
+    /// Every line that was not blank: records plus the lines rejected here. A stage's "in".
+    public var linesIn: Int { linesRead - blankLines }
+    public var progress: Progress
+
+    public init(options: StreamOptions, rejects: RejectSink) throws {
+        self.options = options
+        self.rejects = rejects
+        inputs = options.inputs.isEmpty ? ["-"] : options.inputs
+        parser = JSONParser(maxDepth: options.maxDepth)
+        progress = Progress(stage: options.stage, enabled: options.progress)
+        // Open every file up front so a missing operand fails before any output.
+        for path in inputs where path != "-" {
+            if !FileSystem.exists(path) { throw StageError.usage("\(path): no such file") }
+        }
+    }
+
+    /// Frees buffers; the stream is unusable after.
+    public func close() {
+        reader?.deallocate()
+        parser.deallocate()
+        progress.finish()
+    }
+
+    /// The next valid record, or nil at the end of the last input.
+    public mutating func next() throws -> Record? {
+        while true {
+            if reader == nil {
+                guard !inputs.isEmpty else { return nil }
+                let path = inputs.removeFirst()
+                reader = LineReader(input: try InputReader(path: path), maxLine: options.maxLine)
+            }
+            guard let event = try reader!.next() else {
+                reader!.deallocate()
+                reader = nil
+                continue
+            }
+            linesRead += 1
+            let file = reader!.inputName
+            switch event {
+            case .tooLong(let number, let length):
+                rejects.reject(reason: "line_too_long", detail: "line of \(length) bytes is over --max-line \(options.maxLine)",
+                               origin: .init(line: number, file: file), raw: nil)
+            case .line(let bytes, let number):
+                if isBlank(bytes) { blankLines += 1; continue }
+                do throws(JSONParseError) {
+                    let document = try parser.parse(bytes)
+                    guard document.root.kind == .object else {
+                        throw JSONParseError(.notAnObject, at: 0)
+                    }
+                    recordsRead += 1
+                    progress.tick(records: recordsRead)
+                    return Record(document: document, line: number, file: file == "-" ? nil : file)
+                } catch {
+                    rejects.reject(reason: error.code, detail: error.description,
+                                   origin: .init(line: number, file: file), raw: bytes)
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private func isBlank(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for b in bytes where !(b == 0x20 || b == 0x09) { return false }
+        return true
+    }
+}

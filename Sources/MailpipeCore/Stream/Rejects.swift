@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The reject stream (DESIGN.md §3): one JSON object per refused input line, on standard error
+/// or in the file named by `--rejects`.
+public final class RejectSink {
+    public let stage: String
+    private var output: OutputSink
+    private let ownsDescriptor: Bool
+    public private(set) var count = 0
+    public private(set) var reasons: [String: Int] = [:]
+
+    public init(stage: String, path: String? = nil) throws {
+        self.stage = stage
+        if let path {
+            let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+            output = OutputSink(descriptor: fd, flushThreshold: 64 << 10)
+            ownsDescriptor = true
+        } else {
+            // Standard error is shared with diagnostics: flush each reject so lines never interleave.
+            output = OutputSink(descriptor: .standardError, flushThreshold: 1)
+            ownsDescriptor = false
+        }
+    }
+
+    deinit {
+        try? output.flush()
+        if ownsDescriptor { output.descriptor.close() }
+    }
+
+    /// Where the refused line came from.
+    public struct Origin {
+        public var line: Int
+        public var file: String?
+        public init(line: Int, file: String? = nil) {
+            self.line = line
+            self.file = (file == "-") ? nil : file
+        }
+    }
+
+    /// A reject carrying the record as parsed JSON (its original bytes).
+    public func reject(reason: String, detail: String? = nil, origin: Origin, record: UnsafeRawBufferPointer) {
+        write(reason: reason, detail: detail, origin: origin) { buffer in
+            buffer.append("\"record\":")
+            buffer.append(record)
+        }
+    }
+
+    /// A reject carrying the raw line (not JSON, or not valid UTF-8).
+    public func reject(reason: String, detail: String? = nil, origin: Origin, raw: UnsafeRawBufferPointer?) {
+        write(reason: reason, detail: detail, origin: origin) { buffer in
+            guard let raw else { buffer.append("\"raw\":null"); return }
+            buffer.append("\"raw\":")
+            buffer.appendJSONStringLossy(raw)
+        }
+    }
+
+    /// A reject with extra members written by the caller (for example the first line of a duplicate).
+    public func reject(reason: String, detail: String? = nil, origin: Origin, extra: [(String, JSONValue)], record: UnsafeRawBufferPointer) {
+        write(reason: reason, detail: detail, origin: origin) { buffer in
+            for (key, value) in extra {
+                buffer.appendJSONString(key)
+                buffer.append(UInt8(ascii: ":"))
+                value.write(into: &buffer)
+                buffer.append(UInt8(ascii: ","))
+            }
+            buffer.append("\"record\":")
+            buffer.append(record)
+        }
+    }
+
+    private func write(reason: String, detail: String?, origin: Origin, payload: (inout ByteBuffer) -> Void) {
+        count += 1
+        reasons[reason, default: 0] += 1
+        var b = output.buffer
+        output.buffer = ByteBuffer(capacity: 0)
+        b.append("{\"stage\":")
+        b.appendJSONString(stage)
+        b.append(",\"reason\":")
+        b.appendJSONString(reason)
+        if let detail {
+            b.append(",\"detail\":")
+            b.appendJSONString(detail)
+        }
+        if let file = origin.file {
+            b.append(",\"file\":")
+            b.appendJSONString(file)
+        }
+        b.append(",\"line\":")
+        b.appendDecimal(origin.line)
+        b.append(UInt8(ascii: ","))
+        payload(&b)
+        b.append("}\n")
+        output.buffer = b
+        // A closed reject stream must not stop the stage; losing diagnostics is the lesser harm.
+        try? output.flushIfNeeded()
+    }
+
+    public func flush() { try? output.flush() }
+}

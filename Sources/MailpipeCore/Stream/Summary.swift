@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The end-of-run account of a stage: one line on standard error, or JSON in `--stats FILE`.
+///
+/// Counters keep the order they were first touched in, so the line reads the same every run.
+public struct Summary {
+    public let stage: String
+    public private(set) var counters: [(name: String, value: Int)] = []
+    /// Counters shown in the summary line, in this order; the rest only go to `--stats`.
+    public var headline: [String]
+    /// Breakdowns (per reason, per verdict, per tag…) written to `--stats` and, briefly, after the line.
+    public private(set) var groups: [(name: String, counts: [(String, Int)])] = []
+
+    public init(stage: String, headline: [String] = ["in", "out", "rejected"]) {
+        self.stage = stage
+        self.headline = headline
+        for name in headline { counters.append((name, 0)) }
+    }
+
+    public subscript(name: String) -> Int {
+        get { counters.first(where: { $0.name == name })?.value ?? 0 }
+        set {
+            if let i = counters.firstIndex(where: { $0.name == name }) { counters[i].value = newValue }
+            else { counters.append((name, newValue)) }
+        }
+    }
+
+    public mutating func add(_ name: String, _ amount: Int = 1) { self[name] += amount }
+
+    /// Sets a breakdown; counts are written largest first, then by name.
+    public mutating func setGroup(_ name: String, _ counts: [String: Int]) {
+        let sorted = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        if let i = groups.firstIndex(where: { $0.name == name }) { groups[i].counts = sorted }
+        else { groups.append((name, sorted)) }
+    }
+
+    /// `validate: 10000 in, 9410 out, 590 rejected (invalid_json 3, duplicate 587)`
+    public var line: String {
+        var text = "\(stage): " + headline.map { "\(self[$0]) \($0)" }.joined(separator: ", ")
+        if let reasons = groups.first(where: { $0.name == "reject_reasons" }), !reasons.counts.isEmpty {
+            text += " (" + reasons.counts.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"
+        }
+        return text
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object.append("stage", .string(stage))
+        for (name, value) in counters { object.append(name, .int(value)) }
+        for (name, counts) in groups {
+            var group = JSONObject()
+            for (key, value) in counts { group.append(key, .int(value)) }
+            object.append(name, .object(group))
+        }
+        return .object(object)
+    }
+
+    /// Prints the line on standard error, or writes JSON to `statsPath` when given.
+    public func report(statsPath: String?) throws {
+        if let statsPath {
+            var bytes = json.serialized
+            bytes.append(0x0A)
+            let fd = try FileDescriptor.open(statsPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+            defer { fd.close() }
+            try fd.writeAll(bytes)
+        } else {
+            try? FileDescriptor.standardError.writeAll(line + "\n")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A thin, honest wrapper over a POSIX file descriptor: EINTR retried, errors typed, no buffering.
+public struct FileDescriptor: Hashable, Sendable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    public static let standardInput = FileDescriptor(rawValue: 0)
+    public static let standardOutput = FileDescriptor(rawValue: 1)
+    public static let standardError = FileDescriptor(rawValue: 2)
+
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws -> FileDescriptor {
+        let fd = retryingEINTR { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        if fd < 0 { throw SystemError("open", path: path) }
+        return FileDescriptor(rawValue: fd)
+    }
+
+    public static func openForReading(_ path: String) throws -> FileDescriptor {
+        try open(path, O_RDONLY)
+    }
+
+    public func close() {
+        _ = Glibc.close(rawValue)
+    }
+
+    /// Reads up to `count` bytes; 0 means end of file.
+    public func read(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        let n = retryingEINTR { Glibc.read(rawValue, buffer, count) }
+        if n < 0 { throw SystemError("read") }
+        return n
+    }
+
+    public func read(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws -> Int {
+        let n = retryingEINTR { Glibc.pread(rawValue, buffer, count, off_t(offset)) }
+        if n < 0 { throw SystemError("pread") }
+        return n
+    }
+
+    /// Reads exactly `count` bytes at `offset` unless the file ends first; returns how many were read.
+    public func readFully(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws -> Int {
+        var done = 0
+        while done < count {
+            let n = try read(into: buffer + done, count: count - done, at: offset + done)
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Writes every byte, looping over short writes. EPIPE surfaces as `SystemError` with errno EPIPE.
+    public func writeAll(_ buffer: UnsafeRawBufferPointer) throws {
+        guard var base = buffer.baseAddress else { return }
+        var remaining = buffer.count
+        while remaining > 0 {
+            let n = retryingEINTR { Glibc.write(rawValue, base, remaining) }
+            if n < 0 { throw SystemError("write") }
+            base += n
+            remaining -= n
+        }
+    }
+
+    public func writeAll(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try writeAll($0) }
+    }
+
+    public func writeAll(_ string: String) throws {
+        var copy = string
+        try copy.withUTF8 { try writeAll(UnsafeRawBufferPointer($0)) }
+    }
+
+    public func sync() throws {
+        if retryingEINTR({ fsync(rawValue) }) != 0 { throw SystemError("fsync") }
+    }
+
+    public func size() throws -> Int {
+        var st = stat()
+        if fstat(rawValue, &st) != 0 { throw SystemError("fstat") }
+        return Int(st.st_size)
+    }
+
+    public func truncate(to length: Int) throws {
+        if retryingEINTR({ ftruncate(rawValue, off_t(length)) }) != 0 { throw SystemError("ftruncate") }
+    }
+
+    public func seekToEnd() throws -> Int {
+        let off = lseek(rawValue, 0, SEEK_END)
+        if off < 0 { throw SystemError("lseek") }
+        return Int(off)
+    }
+
+    public var isTerminal: Bool { isatty(rawValue) == 1 }
+}

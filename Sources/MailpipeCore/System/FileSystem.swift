@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// File-system operations the state layer needs, each a single honest system call or a short,
+/// documented sequence of them.
+public enum FileSystem {
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func fileSize(_ path: String) throws -> Int {
+        var st = stat()
+        if stat(path, &st) != 0 { throw SystemError("stat", path: path) }
+        return Int(st.st_size)
+    }
+
+    /// Creates a folder (and its parents) with the given mode; an existing folder is fine.
+    public static func createDirectory(_ path: String, mode: mode_t = 0o700) throws {
+        if isDirectory(path) { return }
+        let parent = dirname(of: path)
+        if !parent.isEmpty && parent != path && !isDirectory(parent) {
+            try createDirectory(parent, mode: mode)
+        }
+        if mkdir(path, mode) != 0 && currentErrno() != EEXIST {
+            throw SystemError("mkdir", path: path)
+        }
+    }
+
+    public static func remove(_ path: String) throws {
+        if unlink(path) != 0 && currentErrno() != ENOENT { throw SystemError("unlink", path: path) }
+    }
+
+    public static func rename(_ from: String, to: String) throws {
+        if Glibc.rename(from, to) != 0 { throw SystemError("rename", path: "\(from) -> \(to)") }
+    }
+
+    /// fsync of a folder makes a rename or a new entry in it durable.
+    public static func syncDirectory(_ path: String) throws {
+        let fd = try FileDescriptor.open(path, O_RDONLY | O_DIRECTORY)
+        defer { fd.close() }
+        try fd.sync()
+    }
+
+    public static func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw SystemError("opendir", path: path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    public static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = try FileDescriptor.openForReading(path)
+        defer { fd.close() }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try fd.read(into: $0.baseAddress!, count: $0.count) }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0..<n])
+        }
+        return result
+    }
+
+    /// Replaces `path` atomically: the bytes go to a temporary file beside it, which is fsynced,
+    /// renamed over the target, and the folder fsynced — a crash leaves the old or the new file.
+    public static func writeAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer, mode: mode_t = 0o600) throws {
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        do {
+            try fd.writeAll(bytes)
+            try fd.sync()
+            fd.close()
+        } catch {
+            fd.close()
+            try? remove(temporary)
+            throw error
+        }
+        try rename(temporary, to: path)
+        try syncDirectory(dirname(of: path))
+    }
+
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
+        try bytes.withUnsafeBytes { try writeAtomically(path, $0, mode: mode) }
+    }
+
+    public static func dirname(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+
+    public static func basename(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    public static func environment(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        return String(cString: value)
+    }
+}
+
+/// An advisory lock (flock) on a file, held until `unlock` or process exit — so a killed writer
+/// never leaves a stale lock behind.
+public final class FileLock {
+    public let path: String
+    private let descriptor: FileDescriptor
+
+    /// Blocks until the exclusive lock is granted.
+    public init(path: String) throws {
+        self.path = path
+        descriptor = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o600)
+        if retryingEINTR({ flock(descriptor.rawValue, LOCK_EX) }) != 0 {
+            let error = SystemError("flock", path: path)
+            descriptor.close()
+            throw error
+        }
+    }
+
+    private var held = true
+
+    public func unlock() {
+        guard held else { return }
+        held = false
+        _ = flock(descriptor.rawValue, LOCK_UN)
+        descriptor.close()
+    }
+
+    deinit { unlock() }
+}

@@ -1,0 +1,364 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import MailpipeCore
+
+/// The contact store of one tenant: sorted gzip runs listed by a manifest (DESIGN.md §4).
+///
+/// - `manifest.json` names the live runs, oldest first. Replacing it (atomically) is the one
+///   commit point of every change, so a crash leaves the old or the new store, never a mix.
+/// - A contact may appear in several runs; the newest run holds its current, fully merged
+///   version. Reading merges the runs by email and yields each contact once.
+/// - Files not named by the manifest are leftovers of an interrupted writer and are removed by
+///   the next writer.
+public final class ContactStore {
+    public let directory: String
+    public private(set) var runs: [RunInfo]
+    private(set) var nextRun: Int
+
+    static let manifestName = "manifest.json"
+
+    /// Opens the store for reading (a missing store reads as empty).
+    public init(directory: String) throws {
+        self.directory = directory
+        (runs, nextRun) = try ContactStore.readManifest(directory)
+    }
+
+    public var isEmpty: Bool { runs.isEmpty }
+    public var recordCountUpperBound: Int { runs.reduce(0) { $0 + $1.records } }
+
+    static func readManifest(_ directory: String) throws -> ([RunInfo], Int) {
+        let path = "\(directory)/\(manifestName)"
+        guard FileSystem.exists(path) else { return ([], 1) }
+        let value: JSONValue
+        do { value = try JSONValue.parse(try FileSystem.readFile(path)) } catch {
+            throw StageError.runtime("\(path): unreadable manifest: \(error)")
+        }
+        guard let list = value["runs"]?.array, let next = value["next_run"]?.int else {
+            throw StageError.runtime("\(path): manifest lacks runs or next_run")
+        }
+        let runs = try list.map { item -> RunInfo in
+            guard let name = item["name"]?.string, let records = item["records"]?.int, let bytes = item["bytes"]?.int else {
+                throw StageError.runtime("\(path): malformed run entry")
+            }
+            return RunInfo(name: name, records: records, bytes: bytes)
+        }
+        return (runs, next)
+    }
+
+    static func manifestBytes(runs: [RunInfo], nextRun: Int) -> [UInt8] {
+        let value = JSONValue.object(JSONObject([
+            ("format", .int(1)),
+            ("next_run", .int(nextRun)),
+            ("runs", .array(runs.map { .object(JSONObject([
+                ("name", .string($0.name)), ("records", .int($0.records)), ("bytes", .int($0.bytes)),
+            ])) })),
+        ]))
+        var bytes = value.prettyPrinted
+        bytes.append(0x0A)
+        return bytes
+    }
+
+    // MARK: reading
+
+    /// Calls `body` with every contact line once (newest version), in email order.
+    /// With `shard`, only the contacts whose email hashes into it.
+    public func forEach(shard: Shard? = nil, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if runs.isEmpty { return }
+        if runs.count == 1 && shard == nil {
+            let index = try openWithRetry { try RunIndex.load(path: "\(directory)/\(runs[0].indexFile)") }
+            try streamSingleRun(runs[0], index: index, body)
+            return
+        }
+        let scanners = try openWithRetry { try runs.map { try RunScanner(directory: directory, info: $0) } }
+        for s in scanners { try s.advance() }
+        // Runs are few (compaction keeps them so): a linear pick of the smallest key is enough.
+        while true {
+            var best = -1
+            for (i, s) in scanners.enumerated() where !s.done {
+                if best < 0 { best = i; continue }
+                let order = compare(s.key, scanners[best].key)
+                // Equal keys: the newer run (higher index) wins.
+                if order < 0 || order == 0 { best = i }
+            }
+            if best < 0 { return }
+            let key = scanners[best].key
+            if let shard {
+                let inShard = key.withUnsafeBytes { shard.contains(hash: EmailKey.hash($0)) }
+                if inShard { try body(scanners[best].line) }
+            } else {
+                try body(scanners[best].line)
+            }
+            for s in scanners where !s.done && s.key == key { try s.advance() }
+        }
+    }
+
+    /// A writer may fold runs and delete the old files between our manifest read and our opens:
+    /// then the manifest is read again (readers never block writers).
+    private func openWithRetry<T>(_ open: () throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            do { return try open() } catch let error as SystemError where error.errno == ENOENT && attempt < 5 {
+                attempt += 1
+                (runs, nextRun) = try ContactStore.readManifest(directory)
+            }
+        }
+    }
+
+    @inline(__always)
+    func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        a.withUnsafeBytes { x in
+            b.withUnsafeBytes { y in
+                let n = min(x.count, y.count)
+                let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+                if c != 0 { return Int(c) }
+                return x.count - y.count
+            }
+        }
+    }
+
+    /// One run and no filter: inflate members on every core and hand out their lines.
+    private func streamSingleRun(_ run: RunInfo, index: RunIndex, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let fd = try FileDescriptor.openForReading("\(directory)/\(run.dataFile)")
+        defer { fd.close() }
+        let batch = 64
+        let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        var block = 0
+        while block < index.blockCount {
+            let last = min(index.blockCount, block + batch)
+            let start = Int(index.blockOffsets[block])
+            let end = Int(index.blockOffsets[last])
+            var compressed = [UInt8](repeating: 0, count: end - start)
+            let got = try compressed.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: $0.count, at: start) }
+            guard got == end - start else { throw StageError.runtime("\(run.dataFile): shorter than its index says") }
+            let count = last - block
+            let outputs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: count)
+            outputs.initialize(repeating: [])
+            defer { outputs.deinitialize(); outputs.deallocate() }
+            let failed = UnsafeMutableBufferPointer<Bool>.allocate(capacity: workers)
+            failed.initialize(repeating: false)
+            defer { failed.deallocate() }
+            let first = block
+            let offsets = index.blockOffsets
+            compressed.withUnsafeBytes { all in
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    var i = w
+                    while i < count {
+                        let lo = Int(offsets[first + i]) - start
+                        let hi = Int(offsets[first + i + 1]) - start
+                        var out: [UInt8] = []
+                        out.reserveCapacity(RunWriter.blockSize * 2)
+                        do { try RunLookup.inflateMember(Array(all[lo..<hi]), into: &out) } catch { failed[w] = true }
+                        outputs[i] = out
+                        i += workers
+                    }
+                }
+            }
+            if failed.contains(true) { throw StageError.runtime("\(run.dataFile): corrupt gzip member") }
+            for out in outputs {
+                try out.withUnsafeBytes { raw in
+                    var lineStart = 0
+                    while lineStart < raw.count {
+                        let rest = raw.count - lineStart
+                        let nl = memchr(raw.baseAddress! + lineStart, 0x0A, rest).map { raw.baseAddress!.distance(to: UnsafeRawPointer($0)) } ?? raw.count
+                        if nl > lineStart { try body(UnsafeRawBufferPointer(start: raw.baseAddress! + lineStart, count: nl - lineStart)) }
+                        lineStart = nl + 1
+                    }
+                }
+            }
+            block = last
+        }
+    }
+
+    /// Point lookups, newest run first.
+    public final class Lookup {
+        private var lookups: [RunLookup]
+        private var parser = JSONParser(maxDepth: 64)
+
+        init(directory: String, runs: [RunInfo]) throws {
+            lookups = try runs.reversed().map { try RunLookup(directory: directory, info: $0) }
+        }
+
+        deinit { parser.deallocate() }
+
+        func prepend(_ lookup: RunLookup) { lookups.insert(lookup, at: 0) }
+
+        /// Whether any run may hold this hash (exact for the store's purposes; a 64-bit collision
+        /// would only cost a member inflate in `find`).
+        public func mayContain(hash: UInt64) -> Bool {
+            lookups.contains { $0.index.contains(hash: hash) }
+        }
+
+        /// The current stored line for a normalised email, or nil.
+        public func find(key: UnsafeRawBufferPointer) throws -> [UInt8]? {
+            let hash = EmailKey.hash(key)
+            for lookup in lookups {
+                if let line = try lookup.find(key: key, hash: hash, parser: &parser) { return line }
+            }
+            return nil
+        }
+    }
+
+    public func lookup() throws -> Lookup {
+        try Lookup(directory: directory, runs: runs)
+    }
+
+    /// Sorted hashes of every email in the store (for membership tests in other stages).
+    public func emailHashes() throws -> [UInt64] {
+        var all: [UInt64] = []
+        for run in runs {
+            all.append(contentsOf: try RunIndex.load(path: "\(directory)/\(run.indexFile)").hashes)
+        }
+        all.sort()
+        return all
+    }
+}
+
+/// A writer's session on a store: the tenant lock is held by the caller for its whole life.
+///
+/// New runs are written beside the live ones and become visible together when `commit()`
+/// replaces the manifest; replaced runs are removed only after that.
+public final class ContactStoreWriter {
+    public let store: ContactStore
+    private var added: [RunInfo] = []
+    private var lookupCache: ContactStore.Lookup?
+    public var compressionLevel: Int32 = 1
+    /// Size-tiered compaction: fold the two newest runs while the older is at most this many
+    /// times larger, and fold everything past `maxRuns`.
+    public var foldRatio = 4
+    public var maxRuns = 12
+
+    /// Opens for writing: removes what an interrupted writer left behind.
+    public init(directory: String) throws {
+        try FileSystem.createDirectory(directory)
+        store = try ContactStore(directory: directory)
+        try removeLeftovers()
+    }
+
+    private func removeLeftovers() throws {
+        var live: Set<String> = [ContactStore.manifestName]
+        for run in store.runs { live.insert(run.dataFile); live.insert(run.indexFile) }
+        for name in try FileSystem.listDirectory(store.directory) where !live.contains(name) {
+            try FileSystem.remove("\(store.directory)/\(name)")
+        }
+    }
+
+    private func newRunName() -> String {
+        let number = store.nextRun
+        store.advanceRunCounter()
+        let digits = String(number)
+        return "run-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+
+    /// Point lookups over the committed runs and the runs this session added.
+    public func lookup() throws -> ContactStore.Lookup {
+        if let lookupCache { return lookupCache }
+        let l = try ContactStore.Lookup(directory: store.directory, runs: store.runs)
+        lookupCache = l
+        return l
+    }
+
+    /// Writes a new run from lines in email order. `lines` calls its argument per line with
+    /// (line, key).
+    public func addRun(_ produce: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let writer = try RunWriter(directory: store.directory, name: newRunName(), level: compressionLevel)
+        do {
+            try produce { line, key in try writer.add(line: line, key: key) }
+        } catch {
+            writer.abandon()
+            throw error
+        }
+        let info = try writer.finish()
+        if info.records == 0 {
+            try FileSystem.remove("\(store.directory)/\(info.dataFile)")
+            try FileSystem.remove("\(store.directory)/\(info.indexFile)")
+            return
+        }
+        added.append(info)
+        try lookup().prepend(try RunLookup(directory: store.directory, info: info))
+    }
+
+    public var hasChanges: Bool { !added.isEmpty }
+
+    /// Makes the added runs part of the store (one atomic manifest replace), then folds runs as
+    /// the compaction policy asks.
+    public func commit() throws {
+        guard !added.isEmpty else { return }
+        try store.replaceRuns(store.runs + added)
+        added = []
+        lookupCache = nil
+        try foldIfNeeded()
+    }
+
+    /// Folds runs together: all of them (`account compact`), or as the size-tiered policy asks.
+    public func compact(all: Bool) throws {
+        if all {
+            if store.runs.count > 1 { try fold(store.runs.count) }
+        } else {
+            try foldIfNeeded()
+        }
+    }
+
+    private func foldIfNeeded() throws {
+        if store.runs.count > maxRuns { try fold(store.runs.count); return }
+        while store.runs.count >= 2 {
+            let n = store.runs.count
+            if store.runs[n - 2].bytes <= foldRatio * store.runs[n - 1].bytes {
+                // Fold the newest runs that are of similar size.
+                var k = 2
+                while k < n && store.runs[n - k - 1].bytes <= foldRatio * store.runs[(n - k)...].reduce(0) { $0 + $1.bytes } { k += 1 }
+                try fold(k)
+            } else {
+                break
+            }
+        }
+    }
+
+    /// Merges the newest `count` runs into one and commits the result.
+    private func fold(_ count: Int) throws {
+        let n = store.runs.count
+        let folded = Array(store.runs[(n - count)...])
+        let sub = try ContactStore(directory: store.directory, runs: folded)
+        let writer = try RunWriter(directory: store.directory, name: newRunName(), level: compressionLevel)
+        var parser = JSONParser(maxDepth: 64)
+        defer { parser.deallocate() }
+        var key: [UInt8] = []
+        do {
+            try sub.forEach { line in
+                key.removeAll(keepingCapacity: true)
+                try StoredContact.key(of: line, parser: &parser, into: &key)
+                try key.withUnsafeBytes { try writer.add(line: line, key: $0) }
+            }
+        } catch {
+            writer.abandon()
+            throw error
+        }
+        let info = try writer.finish()
+        let keep = Array(store.runs[..<(n - count)])
+        try store.replaceRuns(info.records > 0 ? keep + [info] : keep)
+        for run in folded {
+            try FileSystem.remove("\(store.directory)/\(run.dataFile)")
+            try FileSystem.remove("\(store.directory)/\(run.indexFile)")
+        }
+    }
+}
+
+extension ContactStore {
+    /// A read view of some runs (for folding).
+    convenience init(directory: String, runs: [RunInfo]) throws {
+        try self.init(directory: directory)
+        self.runs = runs
+    }
+
+    func advanceRunCounter() { nextRun += 1 }
+
+    /// The commit point: the manifest is replaced atomically (temp, fsync, rename, fsync folder).
+    func replaceRuns(_ newRuns: [RunInfo]) throws {
+        try FileSystem.writeAtomically("\(directory)/\(ContactStore.manifestName)",
+                                       ContactStore.manifestBytes(runs: newRuns, nextRun: nextRun))
+        runs = newRuns
+    }
+}

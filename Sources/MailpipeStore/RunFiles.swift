@@ -1,0 +1,307 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import MailpipeCore
+
+/// One sorted run of the contact store: `run-NNNNNN.ndjson.gz` (contacts sorted by email, as gzip
+/// members of about 32 KiB each) and `run-NNNNNN.idx` (where each member starts, and every
+/// contact's email hash → member and offset, so a lookup inflates one small member).
+public struct RunInfo: Equatable, Sendable {
+    public var name: String
+    public var records: Int
+    public var bytes: Int
+
+    public var dataFile: String { "\(name).ndjson.gz" }
+    public var indexFile: String { "\(name).idx" }
+}
+
+/// The in-memory form of a run's `.idx` file.
+final class RunIndex {
+    static let magic: [UInt8] = Array("MPIDX001".utf8)
+
+    let blockOffsets: [UInt64]   // blockCount + 1 entries: start of each member, then the file size
+    let hashes: [UInt64]         // sorted
+    let locations: [UInt64]      // block << 32 | offset of the line inside the inflated block
+
+    init(blockOffsets: [UInt64], hashes: [UInt64], locations: [UInt64]) {
+        self.blockOffsets = blockOffsets
+        self.hashes = hashes
+        self.locations = locations
+    }
+
+    var blockCount: Int { blockOffsets.count - 1 }
+
+    static func load(path: String) throws -> RunIndex {
+        let bytes = try FileSystem.readFile(path)
+        return try bytes.withUnsafeBytes { raw -> RunIndex in
+            guard raw.count >= 24, Array(raw[0..<8]) == magic else {
+                throw StageError.runtime("\(path): not a mailpipe run index")
+            }
+            let records = Int(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian)
+            let blocks = Int(raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian)
+            let expected = 24 + (blocks + 1) * 8 + records * 16
+            guard raw.count == expected else { throw StageError.runtime("\(path): run index is truncated") }
+            var offset = 24
+            func read(_ count: Int) -> [UInt64] {
+                let values = [UInt64](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    memcpy(buffer.baseAddress!, raw.baseAddress! + offset, count * 8)
+                    initialized = count
+                }
+                offset += count * 8
+                return values
+            }
+            let blockOffsets = read(blocks + 1)
+            let hashes = read(records)
+            let locations = read(records)
+            return RunIndex(blockOffsets: blockOffsets, hashes: hashes, locations: locations)
+        }
+    }
+
+    static func write(path: String, blockOffsets: [UInt64], entries: [(hash: UInt64, location: UInt64)]) throws {
+        var bytes: [UInt8] = magic
+        bytes.reserveCapacity(24 + blockOffsets.count * 8 + entries.count * 16)
+        func put(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+        put(UInt64(entries.count))
+        put(UInt64(blockOffsets.count - 1))
+        for o in blockOffsets { put(o) }
+        for e in entries { put(e.hash) }
+        for e in entries { put(e.location) }
+        let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        defer { fd.close() }
+        try fd.writeAll(bytes)
+        try fd.sync()
+    }
+
+    /// Index range of entries whose hash equals `hash` (usually empty or one).
+    @inline(__always)
+    func entries(for hash: UInt64) -> Range<Int> {
+        var lo = 0
+        var hi = hashes.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if hashes[mid] < hash { lo = mid + 1 } else { hi = mid }
+        }
+        var end = lo
+        while end < hashes.count && hashes[end] == hash { end += 1 }
+        return lo..<end
+    }
+
+    func contains(hash: UInt64) -> Bool { !entries(for: hash).isEmpty }
+}
+
+/// Writes one run from lines given in email order; members are compressed on all cores.
+final class RunWriter {
+    static let blockSize = 32 << 10
+    static let batchBlocks = 32
+
+    let directory: String
+    let info: RunInfo
+    private let descriptor: FileDescriptor
+    private var block: [UInt8] = []
+    private var pending: [[UInt8]] = []
+    private var blockOffsets: [UInt64] = [0]
+    private var entries: [(hash: UInt64, location: UInt64)] = []
+    private var written = 0
+    private var records = 0
+    private let encoders: [GzipEncoder]
+
+    init(directory: String, name: String, level: Int32 = 1) throws {
+        self.directory = directory
+        info = RunInfo(name: name, records: 0, bytes: 0)
+        descriptor = try FileDescriptor.open("\(directory)/\(name).ndjson.gz", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        encoders = try (0..<workers).map { _ in try GzipEncoder(level: level) }
+        block.reserveCapacity(RunWriter.blockSize + 4096)
+    }
+
+    /// Adds one contact line; `key` is its normalised email.
+    func add(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) throws {
+        let blockIndex = UInt64(blockOffsets.count - 1 + pending.count)
+        entries.append((EmailKey.hash(key), blockIndex << 32 | UInt64(block.count)))
+        block.append(contentsOf: line)
+        block.append(0x0A)
+        records += 1
+        if block.count >= RunWriter.blockSize { try closeBlock() }
+    }
+
+    private func closeBlock() throws {
+        guard !block.isEmpty else { return }
+        pending.append(block)
+        block.removeAll(keepingCapacity: true)
+        if pending.count >= RunWriter.batchBlocks { try flushPending() }
+    }
+
+    /// Compresses the pending blocks in parallel, then writes them in order.
+    private func flushPending() throws {
+        guard !pending.isEmpty else { return }
+        let count = pending.count
+        let outputs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: count)
+        outputs.initialize(repeating: [])
+        defer { outputs.deinitialize(); outputs.deallocate() }
+        let failures = UnsafeMutableBufferPointer<Bool>.allocate(capacity: encoders.count)
+        failures.initialize(repeating: false)
+        defer { failures.deallocate() }
+        let blocks = pending
+        let encoders = self.encoders
+        DispatchQueue.concurrentPerform(iterations: encoders.count) { worker in
+            var i = worker
+            while i < count {
+                do {
+                    var out: [UInt8] = []
+                    try blocks[i].withUnsafeBytes { try encoders[worker].compressMember($0, appendingTo: &out) }
+                    outputs[i] = out
+                } catch {
+                    failures[worker] = true
+                }
+                i += encoders.count
+            }
+        }
+        if failures.contains(true) { throw StageError.runtime("compression failed writing \(info.dataFile)") }
+        var batch: [UInt8] = []
+        batch.reserveCapacity(outputs.reduce(0) { $0 + $1.count })
+        for out in outputs {
+            batch.append(contentsOf: out)
+            written += out.count
+            blockOffsets.append(UInt64(written))
+        }
+        try descriptor.writeAll(batch)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes, fsyncs, writes the index; the run is complete but not yet part of the store.
+    func finish() throws -> RunInfo {
+        try closeBlock()
+        try flushPending()
+        try descriptor.sync()
+        descriptor.close()
+        entries.sort { $0.hash != $1.hash ? $0.hash < $1.hash : $0.location < $1.location }
+        try RunIndex.write(path: "\(directory)/\(info.name).idx", blockOffsets: blockOffsets, entries: entries)
+        return RunInfo(name: info.name, records: records, bytes: written)
+    }
+
+    func abandon() {
+        descriptor.close()
+    }
+}
+
+/// Random access to a run's contacts: inflate the one member that holds an address.
+final class RunLookup {
+    let info: RunInfo
+    let index: RunIndex
+    private let descriptor: FileDescriptor
+    private var cachedBlock = -1
+    private var inflated: [UInt8] = []
+    private var compressed: [UInt8] = []
+
+    init(directory: String, info: RunInfo) throws {
+        self.info = info
+        index = try RunIndex.load(path: "\(directory)/\(info.indexFile)")
+        descriptor = try FileDescriptor.openForReading("\(directory)/\(info.dataFile)")
+    }
+
+    deinit { descriptor.close() }
+
+    /// The stored line for `key` (normalised email), or nil.
+    func find(key: UnsafeRawBufferPointer, hash: UInt64, parser: inout JSONParser) throws -> [UInt8]? {
+        for e in index.entries(for: hash) {
+            let location = index.locations[e]
+            let block = Int(location >> 32)
+            let offset = Int(location & 0xFFFF_FFFF)
+            try loadBlock(block)
+            let line: [UInt8] = inflated.withUnsafeBytes { raw in
+                let start = raw.baseAddress! + offset
+                let end = memchr(start, 0x0A, raw.count - offset).map { raw.baseAddress!.distance(to: UnsafeRawPointer($0)) } ?? raw.count
+                return Array(UnsafeRawBufferPointer(start: start, count: end - offset))
+            }
+            if try StoredContact.key(of: line, parser: &parser) == Array(key) { return line }
+        }
+        return nil
+    }
+
+    private func loadBlock(_ block: Int) throws {
+        if block == cachedBlock { return }
+        let start = Int(index.blockOffsets[block])
+        let end = Int(index.blockOffsets[block + 1])
+        compressed = [UInt8](repeating: 0, count: end - start)
+        let got = try compressed.withUnsafeMutableBytes { try descriptor.readFully(into: $0.baseAddress!, count: $0.count, at: start) }
+        guard got == end - start else { throw StageError.runtime("\(info.dataFile): shorter than its index says") }
+        inflated.removeAll(keepingCapacity: true)
+        try RunLookup.inflateMember(compressed, into: &inflated)
+        cachedBlock = block
+    }
+
+    static func inflateMember(_ member: [UInt8], into out: inout [UInt8]) throws {
+        let decoder = try GzipDecoder()
+        var chunk = [UInt8](repeating: 0, count: 1 << 17)
+        try member.withUnsafeBytes { input in
+            var consumed = 0
+            while true {
+                let (used, made) = try chunk.withUnsafeMutableBytes {
+                    try decoder.inflate(input: UnsafeRawBufferPointer(rebasing: input[consumed...]), output: $0)
+                }
+                consumed += used
+                out.append(contentsOf: chunk[0..<made])
+                if made == 0 && (consumed == input.count || used == 0) { break }
+            }
+        }
+    }
+}
+
+/// Reads a run front to back, line by line, with each line's key.
+final class RunScanner {
+    let info: RunInfo
+    private var reader: LineReader
+    var key: [UInt8] = []
+    var line: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+    private(set) var done = false
+    private var parser = JSONParser(maxDepth: 64)
+
+    init(directory: String, info: RunInfo) throws {
+        self.info = info
+        reader = LineReader(input: try InputReader(path: "\(directory)/\(info.dataFile)"), maxLine: 64 << 20)
+    }
+
+    deinit {
+        reader.deallocate()
+        parser.deallocate()
+    }
+
+    /// Moves to the next line; sets `done` at the end.
+    func advance(needKey: Bool = true) throws {
+        while true {
+            guard let event = try reader.next() else { done = true; return }
+            guard case .line(let bytes, _) = event, !bytes.isEmpty else { continue }
+            line = bytes
+            if needKey {
+                key.removeAll(keepingCapacity: true)
+                try StoredContact.key(of: bytes, parser: &parser, into: &key)
+            }
+            return
+        }
+    }
+}
+
+/// Reading the key of a stored contact line.
+enum StoredContact {
+    static func key(of line: [UInt8], parser: inout JSONParser) throws -> [UInt8] {
+        var key: [UInt8] = []
+        try line.withUnsafeBytes { try StoredContact.key(of: $0, parser: &parser, into: &key) }
+        return key
+    }
+
+    static func key(of line: UnsafeRawBufferPointer, parser: inout JSONParser, into key: inout [UInt8]) throws {
+        let document: JSONDocument
+        do { document = try parser.parse(line) } catch {
+            throw StageError.runtime("contact store holds a line that is not JSON: \(error)")
+        }
+        guard let email = document.root["email"], email.kind == .string else {
+            throw StageError.runtime("contact store holds a record without an email")
+        }
+        var decoded: [UInt8] = []
+        email.appendDecodedString(to: &decoded)
+        decoded.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
+    }
+}

@@ -1,0 +1,71 @@
+import MailpipeCore
+
+/// A tenant's slug: `^[a-z0-9][a-z0-9-]{0,62}$`. Anything else is refused, so a slug can never
+/// climb out of the state folder (`..`, `/`, empty, upper case, NUL).
+public struct TenantSlug: Hashable, Sendable, CustomStringConvertible {
+    public let value: String
+
+    public init(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        func allowed(_ b: UInt8, first: Bool) -> Bool {
+            (b >= 97 && b <= 122) || (b >= 48 && b <= 57) || (!first && b == 45)
+        }
+        guard !bytes.isEmpty, bytes.count <= 63, allowed(bytes[0], first: true),
+              bytes.dropFirst().allSatisfy({ allowed($0, first: false) }) else {
+            throw StageError.configuration("invalid tenant '\(text)': a tenant is 1–63 characters of a-z, 0-9 and '-', starting with a letter or digit")
+        }
+        value = text
+    }
+
+    public var description: String { value }
+}
+
+/// Where tenant state lives: `--state DIR`, else `$MAILPIPE_STATE`, else `./state`.
+public struct StateRoot: Sendable {
+    public let path: String
+
+    public init(explicit: String?) {
+        if let explicit, !explicit.isEmpty { path = explicit }
+        else if let env = FileSystem.environment("MAILPIPE_STATE"), !env.isEmpty { path = env }
+        else { path = "state" }
+    }
+
+    public func tenant(_ slug: TenantSlug) -> TenantDirectory {
+        TenantDirectory(root: path, slug: slug)
+    }
+}
+
+/// The files of one tenant (DESIGN.md §4).
+public struct TenantDirectory: Sendable {
+    public let root: String
+    public let slug: TenantSlug
+
+    public var path: String { "\(root)/\(slug.value)" }
+    public var configPath: String { "\(path)/tenant.json" }
+    public var contactsPath: String { "\(path)/contacts" }
+    public var suppressionPath: String { "\(path)/suppression.ndjson.gz" }
+    public var eventsPath: String { "\(path)/events.ndjson.gz" }
+    public var ledgerPath: String { "\(path)/ledger.json" }
+    public var journalPath: String { "\(path)/journal" }
+    public var lockPath: String { "\(path)/lock" }
+
+    public var exists: Bool { FileSystem.isDirectory(path) }
+
+    /// Fails with a configuration error when the tenant was never initialised.
+    public func requireExisting() throws {
+        guard FileSystem.exists(configPath) else {
+            throw StageError.configuration("tenant '\(slug)' has no state at \(path) (run: account init --tenant \(slug))")
+        }
+    }
+
+    /// Takes the tenant's writer lock (blocks while another writer holds it).
+    public func lock() throws -> FileLock {
+        try FileSystem.createDirectory(path)
+        return try FileLock(path: lockPath)
+    }
+
+    public func loadConfig() throws -> TenantConfig {
+        try requireExisting()
+        return try TenantConfig.load(path: configPath)
+    }
+}

@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MailpipeCore
+import MailpipeStore
+
+/// `account commit`: merges contact records into the tenant's store by email.
+///
+/// Records are gathered in chunks (bounded memory), sorted by email, merged with their stored
+/// versions, and the new or changed contacts of each chunk become one sorted run. The runs become
+/// visible together when the manifest is replaced, so a commit lands whole or not at all.
+public enum AccountCommit {
+    public struct Options {
+        public var tenant: TenantSlug
+        public var state: StateRoot
+        public var now: Timestamp
+        public var stream: StreamOptions
+        /// Input bytes held in memory before a chunk is sorted and written as a run.
+        public var chunkBytes: Int
+
+        public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, stream: StreamOptions,
+                    chunkBytes: Int = 192 << 20) {
+            self.tenant = tenant
+            self.state = state
+            self.now = now
+            self.stream = stream
+            self.chunkBytes = chunkBytes
+        }
+    }
+
+    /// One incoming record in the chunk arena.
+    struct Entry {
+        var prefix: UInt64     // first 8 key bytes, big-endian: most comparisons end here
+        var keyStart: Int
+        var keyLength: Int
+        var lineStart: Int
+        var lineLength: Int
+    }
+
+    public static func run(_ options: Options) throws -> (Summary, ExitStatus) {
+        let dir = options.state.tenant(options.tenant)
+        try dir.requireExisting()
+        var summary = Summary(stage: "account commit", headline: ["in", "new", "updated", "unchanged", "rejected"])
+        let rejects = try RejectSink(stage: "account commit", path: options.stream.rejectsPath)
+        var stream = try RecordStream(options: options.stream, rejects: rejects)
+        defer { stream.close() }
+
+        let lock = try dir.lock()
+        defer { lock.unlock() }
+        let writer = try ContactStoreWriter(directory: dir.contactsPath)
+
+        var arena: [UInt8] = []
+        arena.reserveCapacity(min(options.chunkBytes, 1 << 26) + 4096)
+        var entries: [Entry] = []
+        var parsers = (incoming: JSONParser(maxDepth: options.stream.maxDepth), stored: JSONParser(maxDepth: 256))
+        defer { parsers.incoming.deallocate(); parsers.stored.deallocate() }
+        let tenant = options.tenant.value
+        let nowText = options.now.rfc3339
+        var emailBytes: [UInt8] = []
+
+        while let record = try stream.next() {
+            guard let email = record["email"], email.kind == .string else {
+                rejects.reject(reason: "missing_email", detail: "a contact needs an email string", origin: record.origin, record: record.bytes)
+                continue
+            }
+            if let t = record["tenant"] {
+                guard let value = t.string else {
+                    rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: record.origin, record: record.bytes)
+                    continue
+                }
+                if value != tenant {
+                    rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(value)' given to --tenant \(tenant)",
+                                   origin: record.origin, record: record.bytes)
+                    continue
+                }
+            }
+            emailBytes.removeAll(keepingCapacity: true)
+            email.appendDecodedString(to: &emailBytes)
+            let keyStart = arena.count
+            emailBytes.withUnsafeBytes { EmailKey.normalize($0, into: &arena) }
+            let keyLength = arena.count - keyStart
+            if keyLength == 0 {
+                arena.removeLast(arena.count - keyStart)
+                rejects.reject(reason: "missing_email", detail: "email is empty", origin: record.origin, record: record.bytes)
+                continue
+            }
+            let lineStart = arena.count
+            arena.append(contentsOf: record.bytes)
+            var prefix: UInt64 = 0
+            for i in 0..<8 { prefix = prefix << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
+            entries.append(Entry(prefix: prefix, keyStart: keyStart, keyLength: keyLength,
+                                 lineStart: lineStart, lineLength: record.bytes.count))
+            if arena.count >= options.chunkBytes {
+                try flushChunk(&arena, &entries, writer, &parsers, tenant, options.now, nowText, &summary)
+            }
+        }
+        try flushChunk(&arena, &entries, writer, &parsers, tenant, options.now, nowText, &summary)
+
+        summary["in"] = stream.linesIn
+        summary["rejected"] = rejects.count
+        summary.setGroup("reject_reasons", rejects.reasons)
+        summary["blank_lines"] = stream.blankLines
+        rejects.flush()
+        if options.stream.strict && rejects.count > 0 {
+            // Under --strict a commit with rejects changes nothing.
+            summary["committed"] = 0
+            return (summary, .rejectsUnderStrict)
+        }
+        try writer.commit()
+        summary["committed"] = 1
+        summary["runs"] = writer.store.runs.count
+        return (summary, .success)
+    }
+
+    private static func flushChunk(_ arena: inout [UInt8], _ entries: inout [Entry], _ writer: ContactStoreWriter,
+                                   _ parsers: inout (incoming: JSONParser, stored: JSONParser),
+                                   _ tenant: String, _ now: Timestamp, _ nowText: String,
+                                   _ summary: inout Summary) throws {
+        guard !entries.isEmpty else { return }
+        let lookup = try writer.lookup()
+        try arena.withUnsafeBytes { base in
+            @inline(__always) func key(_ e: Entry) -> UnsafeRawBufferPointer {
+                UnsafeRawBufferPointer(rebasing: base[e.keyStart..<(e.keyStart + e.keyLength)])
+            }
+            @inline(__always) func compare(_ a: Entry, _ b: Entry) -> Int {
+                if a.prefix != b.prefix { return a.prefix < b.prefix ? -1 : 1 }
+                let n = min(a.keyLength, b.keyLength)
+                let c = n == 0 ? 0 : Int(memcmp(base.baseAddress! + a.keyStart, base.baseAddress! + b.keyStart, n))
+                return c != 0 ? c : a.keyLength - b.keyLength
+            }
+            // Equal keys keep input order (lineStart grows with input order): later records merge last.
+            entries.sort { a, b in
+                let c = compare(a, b)
+                return c != 0 ? c < 0 : a.lineStart < b.lineStart
+            }
+            var out = ByteBuffer(capacity: 4096)
+            var candidate = ByteBuffer(capacity: 4096)
+            try writer.addRun { add in
+                var i = 0
+                while i < entries.count {
+                    var j = i
+                    while j + 1 < entries.count && compare(entries[j + 1], entries[i]) == 0 { j += 1 }
+                    let k = key(entries[i])
+                    let keyText = String(decoding: k, as: UTF8.self)
+                    let stored = try lookup.find(key: k)
+                    var current: [UInt8]? = stored
+                    for e in entries[i...j] {
+                        let line = UnsafeRawBufferPointer(rebasing: base[e.lineStart..<(e.lineStart + e.lineLength)])
+                        let incoming = try parsers.incoming.parse(line).root
+                        if let existing = current {
+                            let storedNode = try existing.withUnsafeBytes { try parsers.stored.parse($0).root }
+                            candidate.removeAll()
+                            ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nil, into: &candidate)
+                            if candidate.bytes == existing {
+                                summary.add("unchanged")
+                            } else {
+                                out.removeAll()
+                                ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nowText, into: &out)
+                                current = out.bytes
+                                summary.add("updated")
+                            }
+                        } else {
+                            out.removeAll()
+                            ContactMerge.insert(incoming, key: keyText, tenant: tenant, now: now, into: &out)
+                            current = out.bytes
+                            summary.add("new")
+                        }
+                    }
+                    if let current, current != stored {
+                        try current.withUnsafeBytes { try add($0, k) }
+                    }
+                    i = j + 1
+                }
+            }
+        }
+        arena.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+    }
+}
