@@ -673,7 +673,7 @@ struct Generator {
             let j = who.slot - lang.freemail.count
             let perSlot = companies / EmailSpace.companySlots
             who.company = j + EmailSpace.companySlots * rng.below(perSlot)
-        } else if rng.chance(200) {
+        } else if rng.chance(150) {
             who.company = rng.below(companies) // a freemail user who still names an employer
         }
         return who
@@ -840,20 +840,22 @@ struct Generator {
             : lang.countries[rng.below(lang.countries.count)]
         let country = tables.countries[countryIndex]
         c.country = country.iso
-        c.city = country.cities[rng.below(country.cities.count)]
+        let city = country.cities[rng.below(country.cities.count)]
+        if rng.chance(920) { c.city = city }
+        // Always drawn, kept for 3 contacts in 4: exports often lack a phone number.
         start = scratch
         putByte(UInt8(ascii: "+"))
         put(country.dial)
         put(country.mobilePrefixes[rng.below(country.mobilePrefixes.count)])
         for _ in 0..<country.restDigits { putByte(UInt8(48 + rng.below(10))) }
-        c.phone = finish(from: start)
+        if rng.chance(750) { c.phone = finish(from: start) } else { scratch = start }
 
         c.language = lang.code
         c.category = tables.categories[rng.below(tables.categories.count)]
 
         // Tags: 1–5 distinct slugs (mostly 1–3) — usually the category and the language, then extras.
         let tagRoll = rng.below(100)
-        let tagCount = tagRoll < 30 ? 1 : tagRoll < 65 ? 2 : tagRoll < 85 ? 3 : tagRoll < 95 ? 4 : 5
+        let tagCount = tagRoll < 35 ? 1 : tagRoll < 70 ? 2 : tagRoll < 88 ? 3 : tagRoll < 96 ? 4 : 5
         if rng.chance(800) { c.tags.append(c.category) }
         if c.tags.count < tagCount && rng.chance(600) { c.tags.append(lang.langTag) }
         while c.tags.count < tagCount {
@@ -1012,9 +1014,9 @@ struct Generator {
             out.literal(",\"company\":"); writeJSONString(c.company, &out, asciiOnly: c.escapedField == 3)
         }
         if c.website.isPresent { out.literal(",\"website\":"); writeJSONString(c.website, &out) }
-        out.literal(",\"phone\":"); writeJSONString(c.phone, &out)
+        if c.phone.isPresent { out.literal(",\"phone\":"); writeJSONString(c.phone, &out) }
         out.literal(",\"country\":"); writeJSONString(c.country, &out)
-        out.literal(",\"city\":"); writeJSONString(c.city, &out, asciiOnly: c.escapedField == 4)
+        if c.city.isPresent { out.literal(",\"city\":"); writeJSONString(c.city, &out, asciiOnly: c.escapedField == 4) }
         out.literal(",\"language\":"); writeJSONString(c.language, &out)
         out.literal(",\"category\":"); writeJSONString(c.category, &out)
         out.literal(",\"tags\":[")

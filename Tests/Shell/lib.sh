@@ -1,0 +1,19 @@
+# Sourced by every shell test: the built binaries on PATH, a scratch folder, small assertions.
+set -euo pipefail
+: "${MAILPIPE_BIN:?run through scripts/test, or set MAILPIPE_BIN to the build folder}"
+export PATH="$MAILPIPE_BIN:$PATH"
+export MAILPIPE_SHARED="${MAILPIPE_SHARED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared}"
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK=$(mktemp -d)
+export MAILPIPE_STATE="$WORK/state"
+trap 'rm -rf "$WORK"' EXIT
+checks=0
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# assert_eq ACTUAL EXPECTED MESSAGE
+assert_eq() { checks=$((checks + 1)); [ "$1" = "$2" ] || fail "$3: expected [$2], got [$1]"; }
+# assert_contains HAYSTACK NEEDLE MESSAGE
+assert_contains() { checks=$((checks + 1)); case "$1" in *"$2"*) ;; *) fail "$3: [$2] not in [$1]";; esac; }
+# run_status CMD... — the exit status of a command, without set -e stopping the test
+run_status() { set +e; "$@"; local s=$?; set -e; echo "$s"; }
+done_ok() { echo "ok: $checks checks"; }
