@@ -94,7 +94,8 @@ public enum Mime {
         } else {
             append("Content-Transfer-Encoding: quoted-printable\r\n\r\n", to: &out)
             quotedPrintable(bytes, into: &out)
-            out.append(contentsOf: [13, 10])
+            // No line end of our own: the CRLF before the next boundary belongs to the boundary,
+            // so the decoded part is exactly the content.
         }
     }
 
