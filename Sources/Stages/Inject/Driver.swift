@@ -86,6 +86,8 @@ public enum Intake {
 /// A delivery channel: SMTP, MailWizz or HTTP.
 public protocol InjectChannel: AnyObject {
     var name: String { get }
+    /// Run transfers on worker threads (blocking performs) instead of the multi handle.
+    var usesWorkerThreads: Bool { get }
     /// Campaign for records that carry none and were given no --campaign (nil: reject them).
     func defaultCampaign(tenant: TenantContext) throws -> String?
     /// Called once per handle in the pool.
@@ -101,6 +103,7 @@ public protocol InjectChannel: AnyObject {
 }
 
 extension InjectChannel {
+    public var usesWorkerThreads: Bool { false }
     public func released(_ item: Item, tenant: TenantContext) {}
 }
 

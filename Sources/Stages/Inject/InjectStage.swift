@@ -22,6 +22,9 @@ public enum InjectStage {
         /// First retry delay in seconds; doubles per attempt up to `backoffMax`, with jitter.
         public var backoffBase: Double
         public var backoffMax: Double
+        /// Seconds between fdatasyncs of the journal (0 = after every batch). Writes themselves
+        /// happen before anything new starts, whatever this is.
+        public var journalSyncInterval: Double = 0.1
 
         public init(stream: StreamOptions, state: StateRoot, tenant: TenantSlug? = nil, now: Timestamp? = nil,
                     campaign: String? = nil, concurrency: Int = 4, rate: Double? = nil, maxAttempts: Int = 5,
@@ -57,6 +60,7 @@ struct Engine {
     let channel: InjectChannel
     let rejects: RejectSink
     let multi: CurlMulti
+    let workers: CurlWorkers?
     var idle: [CurlEasy]
     var running: [ObjectIdentifier: Job] = [:]
     var ready: [Job] = []
@@ -82,6 +86,7 @@ struct Engine {
         let n = max(1, options.concurrency)
         try multi.set(CURLMOPT_MAXCONNECTS, n)
         try multi.set(CURLMOPT_MAX_HOST_CONNECTIONS, n)
+        workers = channel.usesWorkerThreads ? try CurlWorkers(threads: n) : nil
         idle = []
         for i in 0..<n {
             let easy = try CurlEasy()
@@ -115,6 +120,7 @@ struct Engine {
         let j = try Journal(tenant: ctx.directory, channel: channel.name, campaign: campaign) { message in
             try? FileDescriptor.standardError.writeAll("\(options.stream.stage): warning: \(message)\n")
         }
+        j.syncInterval = options.journalSyncInterval
         ctx.journals[campaign] = j
         return j
     }
@@ -275,7 +281,7 @@ struct Engine {
             for (easy, job) in starting {
                 do {
                     try channel.configure(easy, for: job)
-                    try multi.add(easy)
+                    if let workers { workers.add(easy) } else { try multi.add(easy) }
                     running[ObjectIdentifier(easy)] = job
                 } catch {
                     idle.append(easy)
@@ -286,18 +292,23 @@ struct Engine {
 
             if running.isEmpty && ready.isEmpty && waiting.isEmpty && inputDone { break }
 
-            if !running.isEmpty { try multi.perform() }
-            var finished = multi.completed()
+            if !running.isEmpty && workers == nil { try multi.perform() }
+            var finished = workers?.completed() ?? multi.completed()
             if finished.isEmpty {
                 var timeout = 200.0
                 if let soonest = waiting.map(\.notBefore).min() { timeout = min(timeout, max(0, (soonest - monotonicNow()) * 1000)) }
                 if options.rate != nil && !ready.isEmpty { timeout = min(timeout, 5) }
                 if !ready.isEmpty && !idle.isEmpty && options.rate == nil { timeout = 0 }
-                if timeout > 0 || !running.isEmpty {
-                    try multi.poll(milliseconds: Int(timeout.rounded(.up)))
-                    if !running.isEmpty { try multi.perform() }
+                if let workers {
+                    workers.wait(milliseconds: Int(timeout.rounded(.up)))
+                    finished = workers.completed()
+                } else {
+                    if timeout > 0 || !running.isEmpty {
+                        try multi.poll(milliseconds: Int(timeout.rounded(.up)))
+                        if !running.isEmpty { try multi.perform() }
+                    }
+                    finished = multi.completed()
                 }
-                finished = multi.completed()
             }
             for (easy, error) in finished {
                 guard let job = running.removeValue(forKey: ObjectIdentifier(easy)) else { continue }
@@ -305,11 +316,12 @@ struct Engine {
                 idle.append(easy)
                 complete(job, result)
             }
-            // Completions become durable before their connections carry anything new.
-            try syncJournals()
-            try flushOutputs(&output)
+            // Completions are written (with the begin lines of what starts next) at the top of
+            // the loop, before any connection carries anything new.
         }
+        workers?.shutdown()
         try syncJournals()
+        for ctx in tenants.values { for j in ctx.journals.values { try j.syncNow() } }
         try flushOutputs(&output)
     }
 

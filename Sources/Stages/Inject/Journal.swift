@@ -1,9 +1,17 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MailpipeCore
 import MailpipeStore
 
 /// The idempotency journal of one (tenant, channel, campaign):
-/// `state/<tenant>/journal/<channel>/<campaign>.ndjson.gz`, an `AppendLog` (sealed gzip members,
-/// each append fsynced; `zcat | jq` reads it).
+/// `state/<tenant>/journal/<channel>/<campaign>.ndjson`, a plain append-only NDJSON file
+/// (`jq` reads it). Each batch of lines is one `write(2)` before anything new starts, so it
+/// survives the process being killed at any instant; `fdatasync` follows at most every
+/// `syncInterval` seconds (group commit) and at the end, which bounds what a power loss can take.
+/// A torn last line (a crash inside a write) is cut off on the next open, with a warning.
 ///
 /// Lines: `{"email":…,"state":"begin","message_id":…}` written (and fsynced) before the first
 /// attempt of a record starts; `{"email":…,"state":"sent","code":…,"remote_id":…,"vmta":…,"at":…}`
@@ -16,8 +24,12 @@ public final class Journal {
     public enum State: Equatable { case begun, sent(code: Int?, remoteID: String?, vmta: String?), ended }
 
     public let path: String
-    private let log: AppendLog
+    private let file: FileDescriptor
     private let lock: FileLock
+    private var unsynced = false
+    private var lastSync = monotonicNow()
+    /// Seconds between fdatasyncs (0: after every batch).
+    public var syncInterval: Double = 0.1
     private var entries: [String: State] = [:]
     private var pending = ByteBuffer(capacity: 1 << 14)
 
@@ -26,15 +38,25 @@ public final class Journal {
         try FileSystem.createDirectory(tenant.journalPath)
         try FileSystem.createDirectory(dir)
         let name = Journal.fileName(campaign)
-        path = "\(dir)/\(name).ndjson.gz"
+        path = "\(dir)/\(name).ndjson"
         // One inject per journal at a time; `account` never touches journals, so the tenant lock
         // is not taken (a pipeline `inject | account record` must not wait on itself).
         lock = try FileLock(path: "\(dir)/\(name).lock")
-        log = try AppendLog(path: path, warn: warn)
-        try load()
+        file = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_APPEND, mode: 0o600)
+        let size = try file.size()
+        let valid = try load(size: size)
+        if valid < size {
+            warn("\(path): cut off a torn last line (\(size - valid) bytes)")
+            try file.truncate(to: valid)
+            try file.sync()
+        }
     }
 
-    deinit { lock.unlock() }
+    deinit {
+        try? file.sync()
+        file.close()
+        lock.unlock()
+    }
 
     /// A campaign name as a file name: `[a-z0-9_-]` and inner dots kept, every other byte `%XX`.
     public static func fileName(_ campaign: String) -> String {
@@ -53,16 +75,22 @@ public final class Journal {
         return out.isEmpty ? "%" : String(decoding: out, as: UTF8.self)
     }
 
-    private func load() throws {
-        let length = try AppendLog.readableLength(path: path)
-        guard length > 0 else { return }
-        let input = try InputReader(path: path, limit: length)
-        var lines = LineReader(input: input, maxLine: 1 << 20)
-        defer { lines.deallocate() }
+    /// Reads the journal; returns the length of its whole lines.
+    private func load(size: Int) throws -> Int {
+        guard size > 0 else { return 0 }
+        let all = try FileSystem.readFile(path)
+        var valid = all.count
+        while valid > 0 && all[valid - 1] != 0x0A { valid -= 1 }
         var parser = JSONParser(maxDepth: 8)
         defer { parser.deallocate() }
-        while let event = try lines.next() {
-            guard case .line(let bytes, _) = event, !bytes.isEmpty,
+        all.withUnsafeBytes { raw in
+        var start = 0
+        while start < valid {
+            var end = start
+            while all[end] != 0x0A { end += 1 }
+            defer { start = end + 1 }
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+            guard !bytes.isEmpty,
                   let doc = try? parser.parse(bytes), let email = doc.root["email"]?.string,
                   let state = doc.root["state"] else { continue }
             if state.stringEquals("begin") {
@@ -75,6 +103,8 @@ public final class Journal {
                 entries[email] = .ended
             }
         }
+        }
+        return valid
     }
 
     public func state(of email: String) -> State? { entries[email] }
@@ -102,11 +132,27 @@ public final class Journal {
 
     public var hasPending: Bool { !pending.isEmpty }
 
-    /// Appends what was written since the last sync as one member and fsyncs it.
+    /// Writes the pending lines (one write), then fdatasyncs when the interval has passed.
     public func sync() throws {
-        guard !pending.isEmpty else { return }
-        try log.append(pending.bytes, level: 1)
-        pending.removeAll()
+        if !pending.isEmpty {
+            try file.writeAll(pending.bytes)
+            pending.removeAll()
+            unsynced = true
+        }
+        if unsynced {
+            let now = monotonicNow()
+            if now - lastSync >= syncInterval {
+                try file.sync()
+                lastSync = now
+                unsynced = false
+            }
+        }
+    }
+
+    /// Makes everything written durable now.
+    public func syncNow() throws {
+        try sync()
+        if unsynced { try file.sync(); unsynced = false; lastSync = monotonicNow() }
     }
 }
 

@@ -32,6 +32,9 @@ public final class SmtpChannel: InjectChannel {
     }
 
     public let name = "smtp"
+    /// libcurl 7.88 waits for the reply to the final "." blocking, inside the multi loop: one
+    /// thread per connection keeps N connections really parallel (see CurlWorkers).
+    public var usesWorkerThreads: Bool { true }
     let settings: Settings
 
     public init(settings: Settings) throws {
