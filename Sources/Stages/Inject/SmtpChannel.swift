@@ -164,8 +164,9 @@ public final class SmtpChannel: InjectChannel {
         let text = reply.isEmpty ? (error?.description ?? "no reply") : reply
         if (400..<500).contains(code) { return Finish(retry: (code, text)) }
         if (500..<600).contains(code) { return .all(job, .failed(code: code, text)) }
-        if let error, error.isTransient || code == 0 { return Finish(retry: (code == 0 ? nil : code, error.description)) }
-        return .all(job, .failed(code: code == 0 ? nil : code, error?.description ?? "unexpected reply: \(text)"))
+        // A dropped connection leaves the code of an earlier reply (e.g. 250 to MAIL): not the cause.
+        if let error, error.isTransient || code == 0 { return Finish(retry: (nil, error.description)) }
+        return .all(job, .failed(code: nil, error.map { "\($0); last reply: \(text)" } ?? "unexpected reply: \(text)"))
     }
 
     public func released(_ item: Item, tenant: TenantContext) {
