@@ -187,21 +187,22 @@ public enum Mime {
         var column = startColumn
         var i = 0
         let maxRaw = 45  // 60 base64 characters + 12 of wrapping = 72 ≤ 75
-        var first = true
         repeat {
-            var end = min(bytes.count, i + maxRaw)
-            while end < bytes.count && end > i && (bytes[end] & 0xC0) == 0x80 { end -= 1 }
-            let chunk = Array(bytes[i..<end])
-            let wordLength = 12 + (chunk.count + 2) / 3 * 4
-            if !first && column + 1 + wordLength > 78 {
+            // Fill what is left of the line, at most 45 bytes (a 72-character word) per word.
+            var room = (78 - column - 1 - 12) / 4 * 3
+            if room < 9 && column > 1 {
                 out.append(contentsOf: [13, 10])
                 column = 0
+                room = (78 - 1 - 12) / 4 * 3
             }
+            var end = min(bytes.count, i + min(maxRaw, max(3, room)))
+            while end < bytes.count && end > i + 1 && (bytes[end] & 0xC0) == 0x80 { end -= 1 }
+            let chunk = Array(bytes[i..<end])
+            let wordLength = 12 + (chunk.count + 2) / 3 * 4
             append(" =?UTF-8?B?", to: &out)
             base64(chunk, lineLength: 0, into: &out)
             append("?=", to: &out)
             column += 1 + wordLength
-            first = false
             i = end
         } while i < bytes.count
         return column

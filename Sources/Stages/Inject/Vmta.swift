@@ -22,6 +22,10 @@ public struct VmtaPicker {
         public var week: Int
         public var remaining: Int
         var current = 0
+
+        public init(name: String, weight: Int, week: Int, remaining: Int) {
+            self.name = name; self.weight = weight; self.week = week; self.remaining = remaining
+        }
     }
 
     public private(set) var entries: [Entry]
