@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "account", targets: ["account"]),
+        .executable(name: "inject", targets: ["inject"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,11 +33,18 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // libcurl in Swift: easy and multi handles, lists, callbacks, typed errors.
+        .target(name: "MailpipeCurl", dependencies: ["CCurl"]),
+
         // Stages: the logic, runnable in-process.
+        .target(name: "InjectStage", dependencies: ["MailpipeCore", "MailpipeStore", "MailpipeCurl"],
+                path: "Sources/Stages/Inject"),
         .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore"],
                 path: "Sources/Stages/Account"),
 
         // Executables: map flags to options and call the stage.
+        .executableTarget(name: "inject", dependencies: ["InjectStage", "MailpipeCLI"],
+                          path: "Sources/Tools/inject"),
         .executableTarget(name: "account", dependencies: ["AccountStage", "MailpipeCLI"],
                           path: "Sources/Tools/account"),
 
@@ -45,6 +53,7 @@ let package = Package(
 
         .testTarget(name: "MailpipeCoreTests", dependencies: ["MailpipeCore"]),
         .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
+        .testTarget(name: "InjectStageTests", dependencies: ["InjectStage", "MailpipeCurl", "MailpipeCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MailpipeCore"]),
     ],
     swiftLanguageModes: [.v5]

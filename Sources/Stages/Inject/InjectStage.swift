@@ -1,0 +1,357 @@
+import CCurl
+import MailpipeCore
+import MailpipeCurl
+import MailpipeStore
+
+/// `inject`: records in, one outcome record per input record out, delivered through libcurl's
+/// multi interface from one thread (`--concurrency` transfers at a time, `--rate` starts per
+/// second), with retries on transient failures and an idempotency journal per tenant, channel
+/// and campaign.
+public enum InjectStage {
+    public struct Options {
+        public var stream: StreamOptions
+        public var state: StateRoot
+        public var tenant: TenantSlug?
+        /// Pinned clock (outcome `at`, Date headers); nil = the real clock.
+        public var now: Timestamp?
+        public var campaign: String?
+        public var concurrency: Int
+        /// Transfers started per second at most (nil = unlimited).
+        public var rate: Double?
+        public var maxAttempts: Int
+        /// First retry delay in seconds; doubles per attempt up to `backoffMax`, with jitter.
+        public var backoffBase: Double
+        public var backoffMax: Double
+        /// Seconds between fdatasyncs of the journal (0 = after every batch). Writes themselves
+        /// happen before anything new starts, whatever this is.
+        public var journalSyncInterval: Double = 0.1
+
+        public init(stream: StreamOptions, state: StateRoot, tenant: TenantSlug? = nil, now: Timestamp? = nil,
+                    campaign: String? = nil, concurrency: Int = 4, rate: Double? = nil, maxAttempts: Int = 5,
+                    backoffBase: Double = 0.5, backoffMax: Double = 30) {
+            self.stream = stream; self.state = state; self.tenant = tenant; self.now = now; self.campaign = campaign
+            self.concurrency = concurrency; self.rate = rate; self.maxAttempts = maxAttempts
+            self.backoffBase = backoffBase; self.backoffMax = backoffMax
+        }
+    }
+
+    public static func run(_ options: Options, channel: InjectChannel, output: inout OutputSink) throws -> (Summary, ExitStatus) {
+        let rejects = try RejectSink(stage: options.stream.stage, path: options.stream.rejectsPath)
+        var stream = try RecordStream(options: options.stream, rejects: rejects)
+        defer { stream.close() }
+        var engine = try Engine(options: options, channel: channel, rejects: rejects)
+        try engine.run(&stream, &output)
+        try output.flush()
+        var summary = Summary(stage: options.stream.stage,
+                              headline: ["in", "sent", "deferred", "failed", "skipped", "resent", "rejected"])
+        summary["in"] = stream.linesIn
+        for (name, value) in engine.counts { summary[name] = value }
+        summary["rejected"] = rejects.count
+        summary.setGroup("reject_reasons", rejects.reasons)
+        rejects.flush()
+        let status: ExitStatus = options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success
+        return (summary, status)
+    }
+}
+
+/// The multi loop.
+struct Engine {
+    let options: InjectStage.Options
+    let channel: InjectChannel
+    let rejects: RejectSink
+    let multi: CurlMulti
+    let workers: CurlWorkers?
+    var idle: [CurlEasy]
+    var running: [ObjectIdentifier: Job] = [:]
+    var ready: [Job] = []
+    var waiting: [Job] = []           // retries, each with its notBefore
+    var tenants: [String: TenantContext] = [:]
+    var journalsToSync: [ObjectIdentifier: Journal] = [:]
+    var pendingOut: [Int: [UInt8]] = [:]
+    var nextSeq = 0
+    var nextEmit = 0
+    var inputDone = false
+    var counts: [(String, Int)] = [("sent", 0), ("deferred", 0), ("failed", 0), ("skipped", 0), ("resent", 0)]
+    var tokens: Double
+    var lastRefill = monotonicNow()
+    var rng = SystemRandomNumberGenerator()
+    /// Records read ahead of the oldest unfinished one, at most.
+    let window: Int
+
+    init(options: InjectStage.Options, channel: InjectChannel, rejects: RejectSink) throws {
+        self.options = options
+        self.channel = channel
+        self.rejects = rejects
+        multi = try CurlMulti()
+        let n = max(1, options.concurrency)
+        try multi.set(CURLMOPT_MAXCONNECTS, n)
+        try multi.set(CURLMOPT_MAX_HOST_CONNECTIONS, n)
+        workers = channel.usesWorkerThreads ? try CurlWorkers(threads: n) : nil
+        idle = []
+        for i in 0..<n {
+            let easy = try CurlEasy()
+            easy.tag = i
+            try channel.prepare(easy)
+            idle.append(easy)
+        }
+        tokens = Double(max(1, min(n, Int(options.rate ?? 1))))
+        window = max(20_000, n * 64)
+    }
+
+    mutating func count(_ name: String) {
+        if let i = counts.firstIndex(where: { $0.0 == name }) { counts[i].1 += 1 } else { counts.append((name, 1)) }
+    }
+
+    var nowText: String { (options.now ?? .current()).rfc3339 }
+
+    // MARK: input
+
+    mutating func tenantContext(_ name: String) throws -> TenantContext {
+        if let t = tenants[name] { return t }
+        let slug = try TenantSlug(name)
+        let dir = options.state.tenant(slug)
+        let ctx = TenantContext(slug: slug, directory: dir, config: try dir.loadConfig())
+        tenants[name] = ctx
+        return ctx
+    }
+
+    mutating func journal(_ ctx: TenantContext, campaign: String) throws -> Journal {
+        if let j = ctx.journals[campaign] { return j }
+        let j = try Journal(tenant: ctx.directory, channel: channel.name, campaign: campaign) { message in
+            try? FileDescriptor.standardError.writeAll("\(options.stream.stage): warning: \(message)\n")
+        }
+        j.syncInterval = options.journalSyncInterval
+        ctx.journals[campaign] = j
+        return j
+    }
+
+    /// Reads one record; false at the end of the input.
+    mutating func pull(_ stream: inout RecordStream) throws -> Bool {
+        guard let record = try stream.next() else { return false }
+        guard let emailNode = record["email"], let rawEmail = emailNode.string, !rawEmail.isEmpty else {
+            rejects.reject(reason: "missing_email", detail: "a record needs an email string", origin: record.origin, record: record.bytes)
+            return true
+        }
+        let email = EmailKey.normalize(rawEmail)
+        var tenantName = options.tenant?.value
+        if let t = record["tenant"] {
+            guard let value = t.string else {
+                rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: record.origin, record: record.bytes)
+                return true
+            }
+            if let flag = options.tenant, flag.value != value {
+                rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(value)' given to --tenant \(flag)",
+                               origin: record.origin, record: record.bytes)
+                return true
+            }
+            tenantName = value
+        }
+        guard let tenantName else {
+            rejects.reject(reason: "missing_tenant", detail: "no tenant in the record and no --tenant", origin: record.origin, record: record.bytes)
+            return true
+        }
+        let ctx: TenantContext
+        do { ctx = try tenantContext(tenantName) } catch let error as StageError {
+            if case .configuration = error, tenants.isEmpty, options.tenant != nil { throw error }
+            rejects.reject(reason: "unknown_tenant", detail: "\(error)", origin: record.origin, record: record.bytes)
+            return true
+        }
+        var campaign = record["campaign"]?.string ?? options.campaign
+        if campaign == nil { campaign = try channel.defaultCampaign(tenant: ctx) }
+        guard let campaign, !campaign.isEmpty else {
+            rejects.reject(reason: "missing_campaign", detail: "no campaign in the record and no --campaign", origin: record.origin, record: record.bytes)
+            return true
+        }
+        let journal = try journal(ctx, campaign: campaign)
+        var item = Item(seq: nextSeq, tenant: tenantName, email: email, campaign: campaign, journal: journal)
+        switch journal.state(of: email) {
+        case .sent(let code, let remoteID, let vmta)?:
+            nextSeq += 1
+            item.vmta = vmta
+            emit(item, .skipped(code: code, remoteID: remoteID, "already sent (journal)"))
+            return true
+        case .begun?:
+            item.resent = true
+        default:
+            break
+        }
+        let intake: Intake
+        do { intake = try channel.intake(record, item: item, tenant: ctx) } catch let error as Mime.Failure {
+            rejects.reject(reason: "invalid_message", detail: "\(error)", origin: record.origin, record: record.bytes)
+            return true
+        } catch let error as RecordProblem {
+            rejects.reject(reason: error.reason, detail: error.detail, origin: record.origin, record: record.bytes)
+            return true
+        }
+        nextSeq += 1
+        switch intake {
+        case .outcome(let outcome): emit(item, outcome)
+        case .job(let job): ready.append(job)
+        case .held: break
+        }
+        return true
+    }
+
+    // MARK: outcomes
+
+    mutating func emit(_ item: Item, _ outcome: Outcome) {
+        var b = ByteBuffer(capacity: 256)
+        var w = JSONLine(&b)
+        w.string("tenant", item.tenant, &b)
+        w.string("email", item.email, &b)
+        w.string("campaign", item.campaign, &b)
+        w.string("channel", channel.name, &b)
+        w.string("outcome", outcome.outcome, &b)
+        w.int("attempts", item.attempts, &b)
+        w.int("code", outcome.code, &b)
+        w.string("remote_id", outcome.remoteID, &b)
+        w.string("vmta", item.vmta, &b)
+        w.string("error", outcome.error, &b)
+        let at = nowText
+        w.string("at", at, &b)
+        w.end(&b)
+        pendingOut[item.seq] = b.bytes
+        count(outcome.outcome)
+        if item.attempts > 0 {
+            item.journal.end(email: item.email, outcome: outcome.outcome, code: outcome.code,
+                             remoteID: outcome.remoteID, vmta: item.vmta, at: at)
+            journalsToSync[ObjectIdentifier(item.journal)] = item.journal
+        }
+    }
+
+    mutating func flushOutputs(_ output: inout OutputSink) throws {
+        while let line = pendingOut.removeValue(forKey: nextEmit) {
+            output.buffer.append(line)
+            nextEmit += 1
+        }
+        try output.flushIfNeeded()
+    }
+
+    mutating func syncJournals() throws {
+        for j in journalsToSync.values { try j.sync() }
+        journalsToSync.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: the loop
+
+    mutating func refillTokens() {
+        guard let rate = options.rate else { return }
+        let now = monotonicNow()
+        tokens = min(Double(max(1, min(options.concurrency, Int(rate)))), tokens + (now - lastRefill) * rate)
+        lastRefill = now
+    }
+
+    mutating func run(_ stream: inout RecordStream, _ output: inout OutputSink) throws {
+        while true {
+            // Read ahead while there are free slots and the reorder window allows it.
+            while !inputDone && ready.count < idle.count && nextSeq - nextEmit < window {
+                if try !pull(&stream) {
+                    inputDone = true
+                    ready.append(contentsOf: channel.drain())
+                }
+            }
+            let now = monotonicNow()
+            if !waiting.isEmpty {
+                var keep: [Job] = []
+                for job in waiting { if job.notBefore <= now { ready.append(job) } else { keep.append(job) } }
+                waiting = keep
+            }
+            // Start what can start; the journal's begin lines are durable before anything is sent.
+            refillTokens()
+            var starting: [(CurlEasy, Job)] = []
+            while !idle.isEmpty && !ready.isEmpty {
+                if options.rate != nil {
+                    if tokens < 1 { break }
+                    tokens -= 1
+                }
+                let job = ready.removeFirst()
+                let easy = idle.removeLast()
+                for i in job.items.indices {
+                    if job.items[i].attempts == 0 {
+                        job.items[i].journal.begin(email: job.items[i].email, messageID: job.messageID)
+                        journalsToSync[ObjectIdentifier(job.items[i].journal)] = job.items[i].journal
+                        if job.items[i].resent { count("resent") }
+                    }
+                    job.items[i].attempts += 1
+                }
+                job.stepAttempts += 1
+                starting.append((easy, job))
+            }
+            try syncJournals()
+            for (easy, job) in starting {
+                do {
+                    try channel.configure(easy, for: job)
+                    if let workers { workers.add(easy) } else { try multi.add(easy) }
+                    running[ObjectIdentifier(easy)] = job
+                } catch {
+                    idle.append(easy)
+                    complete(job, Finish.all(job, .failed(code: nil, "\(error)")))
+                }
+            }
+            try flushOutputs(&output)
+
+            if running.isEmpty && ready.isEmpty && waiting.isEmpty && inputDone { break }
+
+            if !running.isEmpty && workers == nil { try multi.perform() }
+            var finished = workers?.completed() ?? multi.completed()
+            if finished.isEmpty {
+                var timeout = 200.0
+                if let soonest = waiting.map(\.notBefore).min() { timeout = min(timeout, max(0, (soonest - monotonicNow()) * 1000)) }
+                if options.rate != nil && !ready.isEmpty { timeout = min(timeout, 5) }
+                if !ready.isEmpty && !idle.isEmpty && options.rate == nil { timeout = 0 }
+                if let workers {
+                    workers.wait(milliseconds: Int(timeout.rounded(.up)))
+                    finished = workers.completed()
+                } else {
+                    if timeout > 0 || !running.isEmpty {
+                        try multi.poll(milliseconds: Int(timeout.rounded(.up)))
+                        if !running.isEmpty { try multi.perform() }
+                    }
+                    finished = multi.completed()
+                }
+            }
+            for (easy, error) in finished {
+                guard let job = running.removeValue(forKey: ObjectIdentifier(easy)) else { continue }
+                let result = channel.finish(job, easy: easy, error: error)
+                idle.append(easy)
+                complete(job, result)
+            }
+            // Completions are written (with the begin lines of what starts next) at the top of
+            // the loop, before any connection carries anything new.
+        }
+        workers?.shutdown()
+        try syncJournals()
+        for ctx in tenants.values { for j in ctx.journals.values { try j.syncNow() } }
+        try flushOutputs(&output)
+    }
+
+    mutating func complete(_ job: Job, _ result: Finish) {
+        if let retry = result.retry {
+            if job.stepAttempts < options.maxAttempts {
+                let exp = min(options.backoffMax, options.backoffBase * Double(1 << min(20, job.stepAttempts - 1)))
+                let jitter = Double.random(in: 0.5...1.0, using: &rng)
+                job.notBefore = monotonicNow() + exp * jitter
+                waiting.append(job)
+            } else {
+                for item in job.items {
+                    emit(item, .deferred(code: retry.code, "gave up after \(job.stepAttempts) attempts: \(retry.error)"))
+                    channel.released(item, tenant: tenants[item.tenant]!)
+                }
+            }
+            return
+        }
+        for (index, outcome) in result.outcomes {
+            let item = job.items[index]
+            emit(item, outcome)
+            if outcome.outcome != "sent" { channel.released(item, tenant: tenants[item.tenant]!) }
+        }
+        for next in result.followUps { ready.append(next) }
+    }
+}
+
+/// A record the channel cannot turn into work: rejected with this reason.
+public struct RecordProblem: Error {
+    public var reason: String
+    public var detail: String
+    public init(_ reason: String, _ detail: String) { self.reason = reason; self.detail = detail }
+}

@@ -1,0 +1,187 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MailpipeCore
+import MailpipeStore
+
+/// The idempotency journal of one (tenant, channel, campaign):
+/// `state/<tenant>/journal/<channel>/<campaign>.ndjson`, a plain append-only NDJSON file
+/// (`jq` reads it). Each batch of lines is one `write(2)` before anything new starts, so it
+/// survives the process being killed at any instant; `fdatasync` follows at most every
+/// `syncInterval` seconds (group commit) and at the end, which bounds what a power loss can take.
+/// A torn last line (a crash inside a write) is cut off on the next open, with a warning.
+///
+/// Lines: `{"email":…,"state":"begin","message_id":…}` written (and fsynced) before the first
+/// attempt of a record starts; `{"email":…,"state":"sent","code":…,"remote_id":…,"vmta":…,"at":…}`
+/// once the remote side accepted it, or `"failed"` / `"deferred"` when it ended otherwise. The
+/// caller writes a batch and syncs before it starts anything new on a connection, so after a
+/// SIGKILL only records whose last line is `begin` can have been in flight: a re-run sends them
+/// again (same Message-ID) and counts them as `resent`; records whose last line is `sent` are
+/// `skipped`.
+public final class Journal {
+    public enum State: Equatable { case begun, sent(code: Int?, remoteID: String?, vmta: String?), ended }
+
+    public let path: String
+    private let file: FileDescriptor
+    private let lock: FileLock
+    private var unsynced = false
+    private var lastSync = monotonicNow()
+    /// Seconds between fdatasyncs (0: after every batch).
+    public var syncInterval: Double = 0.1
+    private var entries: [String: State] = [:]
+    private var pending = ByteBuffer(capacity: 1 << 14)
+
+    public init(tenant: TenantDirectory, channel: String, campaign: String, warn: (String) -> Void) throws {
+        let dir = "\(tenant.journalPath)/\(channel)"
+        try FileSystem.createDirectory(tenant.journalPath)
+        try FileSystem.createDirectory(dir)
+        let name = Journal.fileName(campaign)
+        path = "\(dir)/\(name).ndjson"
+        // One inject per journal at a time; `account` never touches journals, so the tenant lock
+        // is not taken (a pipeline `inject | account record` must not wait on itself).
+        lock = try FileLock(path: "\(dir)/\(name).lock")
+        file = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_APPEND, mode: 0o600)
+        let size = try file.size()
+        let valid = try load(size: size)
+        if valid < size {
+            warn("\(path): cut off a torn last line (\(size - valid) bytes)")
+            try file.truncate(to: valid)
+            try file.sync()
+        }
+    }
+
+    deinit {
+        try? file.sync()
+        file.close()
+        lock.unlock()
+    }
+
+    /// A campaign name as a file name: `[a-z0-9_-]` and inner dots kept, every other byte `%XX`.
+    public static func fileName(_ campaign: String) -> String {
+        var out: [UInt8] = []
+        let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
+        for (i, b) in campaign.utf8.enumerated() {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                out.append(b)
+            case UInt8(ascii: ".") where i > 0:
+                out.append(b)
+            default:
+                out.append(UInt8(ascii: "%")); out.append(hex[Int(b >> 4)]); out.append(hex[Int(b & 15)])
+            }
+        }
+        return out.isEmpty ? "%" : String(decoding: out, as: UTF8.self)
+    }
+
+    /// Reads the journal; returns the length of its whole lines.
+    private func load(size: Int) throws -> Int {
+        guard size > 0 else { return 0 }
+        let all = try FileSystem.readFile(path)
+        var valid = all.count
+        while valid > 0 && all[valid - 1] != 0x0A { valid -= 1 }
+        var parser = JSONParser(maxDepth: 8)
+        defer { parser.deallocate() }
+        all.withUnsafeBytes { raw in
+        var start = 0
+        while start < valid {
+            var end = start
+            while all[end] != 0x0A { end += 1 }
+            defer { start = end + 1 }
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+            guard !bytes.isEmpty,
+                  let doc = try? parser.parse(bytes), let email = doc.root["email"]?.string,
+                  let state = doc.root["state"] else { continue }
+            if state.stringEquals("begin") {
+                if entries[email] == nil || entries[email] == .ended { entries[email] = .begun }
+            } else if state.stringEquals("sent") {
+                entries[email] = .sent(code: doc.root["code"]?.int, remoteID: doc.root["remote_id"]?.string,
+                                       vmta: doc.root["vmta"]?.string)
+            } else {
+                if case .sent = entries[email] { continue }
+                entries[email] = .ended
+            }
+        }
+        }
+        return valid
+    }
+
+    public func state(of email: String) -> State? { entries[email] }
+
+    public var count: Int { entries.count }
+
+    public func begin(email: String, messageID: String?) {
+        var w = JSONLine(&pending)
+        w.string("email", email, &pending); w.string("state", "begin", &pending)
+        if let messageID { w.string("message_id", messageID, &pending) }
+        w.end(&pending)
+        if case .sent = entries[email] {} else { entries[email] = .begun }
+    }
+
+    public func end(email: String, outcome: String, code: Int?, remoteID: String?, vmta: String?, at: String) {
+        var w = JSONLine(&pending)
+        w.string("email", email, &pending); w.string("state", outcome, &pending)
+        if let code { w.int("code", code, &pending) }
+        if let remoteID { w.string("remote_id", remoteID, &pending) }
+        if let vmta { w.string("vmta", vmta, &pending) }
+        w.string("at", at, &pending)
+        w.end(&pending)
+        entries[email] = outcome == "sent" ? .sent(code: code, remoteID: remoteID, vmta: vmta) : .ended
+    }
+
+    public var hasPending: Bool { !pending.isEmpty }
+
+    /// Writes the pending lines (one write), then fdatasyncs when the interval has passed.
+    public func sync() throws {
+        if !pending.isEmpty {
+            try file.writeAll(pending.bytes)
+            pending.removeAll()
+            unsynced = true
+        }
+        if unsynced {
+            let now = monotonicNow()
+            if now - lastSync >= syncInterval {
+                try file.sync()
+                lastSync = now
+                unsynced = false
+            }
+        }
+    }
+
+    /// Makes everything written durable now.
+    public func syncNow() throws {
+        try sync()
+        if unsynced { try file.sync(); unsynced = false; lastSync = monotonicNow() }
+    }
+}
+
+/// Writes one flat JSON object line into a ByteBuffer.
+struct JSONLine {
+    private var first = true
+
+    init(_ buffer: inout ByteBuffer) { buffer.append(UInt8(ascii: "{")) }
+
+    mutating func key(_ name: StaticString, _ buffer: inout ByteBuffer) {
+        if !first { buffer.append(UInt8(ascii: ",")) }
+        first = false
+        buffer.append(UInt8(ascii: "\""))
+        buffer.append(name)
+        buffer.append("\":")
+    }
+}
+
+extension JSONLine {
+    // The buffer is passed again per call; these helpers keep call sites short.
+    mutating func string(_ name: StaticString, _ value: String?, _ buffer: inout ByteBuffer) {
+        key(name, &buffer)
+        if let value { buffer.appendJSONString(value) } else { buffer.append("null") }
+    }
+
+    mutating func int(_ name: StaticString, _ value: Int?, _ buffer: inout ByteBuffer) {
+        key(name, &buffer)
+        if let value { buffer.appendDecimal(value) } else { buffer.append("null") }
+    }
+
+    func end(_ buffer: inout ByteBuffer) { buffer.append("}\n") }
+}

@@ -1,0 +1,184 @@
+import CCurl
+import MailpipeCore
+import MailpipeCurl
+import MailpipeStore
+
+/// `inject smtp`: message records → MIME messages → the MTA over SMTP.
+public final class SmtpChannel: InjectChannel {
+    public struct Settings {
+        /// smtp://host:port or smtps://host (nil: tenant.json smtp.url).
+        public var url: String?
+        /// Envelope and From fallback (nil: the record's `from`, else tenant.json smtp.from).
+        public var from: String?
+        public var starttls = false
+        public var insecure = false
+        public var timeout: Double = 60
+        /// Credentials, already read from the environment (never from argv).
+        public var username: String?
+        public var password: String?
+        public var now: Timestamp?
+
+        public init(url: String? = nil, from: String? = nil) { self.url = url; self.from = from }
+    }
+
+    final class TenantData {
+        var picker: VmtaPicker
+        let url: String
+        let from: String?
+        let domain: String
+        init(picker: VmtaPicker, url: String, from: String?, domain: String) {
+            self.picker = picker; self.url = url; self.from = from; self.domain = domain
+        }
+    }
+
+    public let name = "smtp"
+    /// libcurl 7.88 waits for the reply to the final "." blocking, inside the multi loop: one
+    /// thread per connection keeps N connections really parallel (see CurlWorkers).
+    public var usesWorkerThreads: Bool { true }
+    let settings: Settings
+
+    public init(settings: Settings) throws {
+        if let url = settings.url { try SmtpChannel.checkURL(url) }
+        self.settings = settings
+    }
+
+    static func checkURL(_ url: String) throws {
+        let lower = url.lowercased()
+        guard lower.hasPrefix("smtp://") || lower.hasPrefix("smtps://") else {
+            throw StageError.usage("the SMTP URL must start with smtp:// or smtps://")
+        }
+        let rest = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(2).first ?? ""
+        if rest.contains("@") {
+            throw StageError.usage("credentials do not belong in the URL (it is visible in argv and logs): use --username-env/--password-env")
+        }
+    }
+
+    public func defaultCampaign(tenant: TenantContext) throws -> String? { nil }
+
+    public func prepare(_ easy: CurlEasy) throws {
+        try easy.set(CURLOPT_TIMEOUT_MS, Int(settings.timeout * 1000))
+        try easy.set(CURLOPT_CONNECTTIMEOUT_MS, 10_000)
+        if settings.starttls { try easy.set(CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }
+        if settings.insecure {
+            try easy.set(CURLOPT_SSL_VERIFYPEER, 0)
+            try easy.set(CURLOPT_SSL_VERIFYHOST, 0)
+        }
+        if let u = settings.username { try easy.set(CURLOPT_USERNAME, string: u) }
+        if let p = settings.password { try easy.set(CURLOPT_PASSWORD, string: p) }
+    }
+
+    func tenantData(_ ctx: TenantContext) throws -> TenantData {
+        if let d = ctx.channelData as? TenantData { return d }
+        let smtp = ctx.config.raw["smtp"]
+        guard let url = settings.url ?? smtp?["url"]?.string else {
+            throw StageError.configuration("no SMTP URL: give --url or set smtp.url in \(ctx.directory.configPath)")
+        }
+        try SmtpChannel.checkURL(url)
+        let today = settings.now ?? .current()
+        let picker = try VmtaPicker(config: ctx.config, ledger: try VmtaPicker.loadLedger(ctx.directory), today: today)
+        let from = settings.from ?? smtp?["from"]?.string
+        var domain = ctx.config.raw["sending_domain"]?.string ?? ctx.config.raw["brand_domain"]?.string ?? ""
+        if domain.isEmpty, let from, let at = Mime.splitAddress(from).address.lastIndex(of: "@") {
+            domain = String(Mime.splitAddress(from).address[Mime.splitAddress(from).address.index(after: at)...])
+        }
+        if domain.isEmpty { domain = "mailpipe.invalid" }
+        let data = TenantData(picker: picker, url: url, from: from, domain: domain)
+        ctx.channelData = data
+        return data
+    }
+
+    /// A Message-ID that depends only on (tenant, campaign, email): a re-send carries the same one.
+    public static func messageID(tenant: String, campaign: String, email: String, domain: String) -> String {
+        let a = EmailKey.hash("\(tenant)\u{1}\(campaign)\u{1}\(email)")
+        let b = EmailKey.hash("\(email)\u{1}\(campaign)\u{1}\(tenant)")
+        return "<\(Mime.hex(a)).\(Mime.hex(b))@\(domain)>"
+    }
+
+    public func intake(_ record: Record, item: Item, tenant ctx: TenantContext) throws -> Intake {
+        let data = try tenantData(ctx)
+        guard let from = record.string("from") ?? data.from, !from.isEmpty else {
+            throw RecordProblem("missing_from", "no from in the record, no --from, no smtp.from in tenant.json")
+        }
+        let subject = record.string("subject") ?? ""
+        let text = record.string("text")
+        let html = record.string("html")
+        if (text ?? "").isEmpty && (html ?? "").isEmpty {
+            throw RecordProblem("missing_body", "a message needs html or text")
+        }
+        var headers: [(String, String)] = []
+        var messageID: String?
+        if let h = record["headers"], h.kind == .object {
+            for (k, v) in h.members {
+                guard let key = k.string else { continue }
+                guard let value = v.string else {
+                    throw RecordProblem("invalid_header", "header \(key) must be a string")
+                }
+                if key.lowercased() == "message-id" { messageID = value; continue }
+                if key.lowercased() == "x-virtual-mta" || key.lowercased() == "x-job" { continue }
+                headers.append((key, value))
+            }
+        }
+        var item = item
+        if !data.picker.isEmpty {
+            guard let vmta = data.picker.pick() else {
+                return .outcome(.deferred(code: nil, "warm-up quota for today is spent on every vmta"))
+            }
+            item.vmta = vmta
+            headers.append(("X-Virtual-MTA", vmta))
+        }
+        headers.append(("X-Job", item.campaign))
+        let id = messageID ?? SmtpChannel.messageID(tenant: item.tenant, campaign: item.campaign, email: item.email, domain: data.domain)
+        let message = Mime.Message(
+            from: from, to: item.email, replyTo: record.string("reply_to"), subject: subject,
+            date: settings.now ?? .current(), messageID: id, headers: headers, text: text, html: html,
+            boundarySeed: EmailKey.hash(id))
+        let bytes: [UInt8]
+        do { bytes = try Mime.build(message) } catch {
+            if let vmta = item.vmta { data.picker.giveBack(vmta) }
+            throw error
+        }
+        let job = Job(items: [item])
+        job.payload = bytes
+        job.messageID = id
+        job.envelopeFrom = Mime.splitAddress(from).address
+        job.uid = data.url
+        return .job(job)
+    }
+
+    public func drain() -> [Job] { [] }
+
+    public func configure(_ easy: CurlEasy, for job: Job) throws {
+        try easy.setURL(job.uid ?? "")
+        try easy.set(CURLOPT_MAIL_FROM, string: "<\(job.envelopeFrom)>")
+        easy.clearLists()
+        try easy.set(CURLOPT_MAIL_RCPT, list: CurlSlist(["<\(job.items[0].email)>"]))
+        try easy.setUpload(job.payload)
+    }
+
+    public func finish(_ job: Job, easy: CurlEasy, error: CurlError?) -> Finish {
+        let code = easy.responseCode
+        let reply = easy.lastHeaderLine
+        if error == nil && code == 250 {
+            return .all(job, .sent(code: 250, remoteID: SmtpChannel.queueID(reply)))
+        }
+        let text = reply.isEmpty ? (error?.description ?? "no reply") : reply
+        if (400..<500).contains(code) { return Finish(retry: (code, text)) }
+        if (500..<600).contains(code) { return .all(job, .failed(code: code, text)) }
+        // A dropped connection leaves the code of an earlier reply (e.g. 250 to MAIL): not the cause.
+        if let error, error.isTransient || code == 0 { return Finish(retry: (nil, error.description)) }
+        return .all(job, .failed(code: nil, error.map { "\($0); last reply: \(text)" } ?? "unexpected reply: \(text)"))
+    }
+
+    public func released(_ item: Item, tenant: TenantContext) {
+        if let vmta = item.vmta, let data = tenant.channelData as? TenantData { data.picker.giveBack(vmta) }
+    }
+
+    /// "250 2.0.0 Ok: queued as 4F3A21" → "4F3A21" (Postfix); other replies: the text after the code.
+    static func queueID(_ reply: String) -> String? {
+        if let r = reply.firstRange(of: "queued as ") {
+            let id = reply[r.upperBound...].prefix { $0 != " " && $0 != "\r" && $0 != "\n" }
+            return id.isEmpty ? nil : String(id)
+        }
+        return nil
+    }
+}

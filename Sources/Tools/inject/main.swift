@@ -1,0 +1,220 @@
+import ArgumentParser
+import InjectStage
+import MailpipeCLI
+import MailpipeCore
+import MailpipeStore
+
+/// `inject`: deliver records — to MailWizz, to the MTA over SMTP, or to an HTTP endpoint.
+@main
+struct Inject: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inject",
+        abstract: "Deliver records and write one outcome record per input record.",
+        discussion: """
+        Outcomes: {"tenant","email","campaign","channel","outcome":"sent|deferred|failed|skipped",
+        "attempts","code","remote_id","vmta","error","at"}, in input order. An idempotency journal
+        per tenant, channel and campaign (state/<tenant>/journal/) makes a re-run skip what was sent.
+
+        Example:
+          segment --tenant sos-expat --all avocat | render --campaign avocats-fr-nov --templates t/ \\
+            | inject smtp --url smtp://127.0.0.1:2525 --concurrency 8 | account record
+          MW_KEY=… account export --tenant sos-expat | inject mailwizz --tenant sos-expat
+        """,
+        version: mailpipeVersion,
+        subcommands: [Smtp.self, Mailwizz.self, Http.self]
+    )
+}
+
+/// Flags every mode takes.
+struct DeliveryFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Campaign for records that carry none (journal key).", valueName: "id"))
+    var campaign: String?
+    @Option(help: ArgumentHelp("Transfers in flight at once (connections).", valueName: "n"))
+    var concurrency = 4
+    @Option(help: ArgumentHelp("Start at most N transfers per second (e.g. 50 or 50/s).", valueName: "n/s"))
+    var rate: String?
+    @Option(name: .customLong("max-attempts"), help: ArgumentHelp("Attempts per request before a transient failure becomes 'deferred'.", valueName: "n"))
+    var maxAttempts = 5
+    @Option(help: ArgumentHelp("First retry delay in seconds (doubles each attempt, with jitter, up to 30 s).", valueName: "seconds"))
+    var backoff = 0.5
+    @Option(help: ArgumentHelp("Per-transfer timeout in seconds.", valueName: "seconds"))
+    var timeout = 60.0
+
+    func validate() throws {
+        guard concurrency >= 1 && concurrency <= 1000 else { throw ValidationError("--concurrency must be 1…1000") }
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard backoff >= 0, timeout > 0 else { throw ValidationError("--backoff and --timeout must be positive") }
+        _ = try rateValue()
+    }
+
+    func rateValue() throws -> Double? {
+        guard var text = rate else { return nil }
+        if text.hasSuffix("/s") { text.removeLast(2) }
+        guard let v = Double(text), v > 0 else { throw ValidationError("--rate takes a positive number per second, e.g. 50/s") }
+        return v
+    }
+
+    func options(stage: String, tenantFlags: TenantFlags, streamFlags: StreamFlags, inputs: [String]) throws -> InjectStage.Options {
+        InjectStage.Options(
+            stream: streamFlags.options(stage: stage, inputs: inputs), state: StateRoot(explicit: tenantFlags.state),
+            tenant: try tenantFlags.tenant.map(TenantSlug.init), now: tenantFlags.now == nil ? nil : try tenantFlags.clock(),
+            campaign: campaign, concurrency: concurrency, rate: try rateValue(), maxAttempts: maxAttempts,
+            backoffBase: backoff)
+    }
+}
+
+/// Reads a secret from the environment variable `name`; the value is never printed.
+func secret(_ name: String?, what: String) throws -> String? {
+    guard let name else { return nil }
+    guard let value = FileSystem.environment(name), !value.isEmpty else {
+        throw StageError.configuration("\(what): the environment variable \(name) is not set")
+    }
+    return value
+}
+
+func runStage(_ stage: String, _ options: () throws -> InjectStage.Options, _ channel: () throws -> InjectChannel,
+              stats: String?) -> Never {
+    StageMain.run(stage) {
+        var output = OutputSink()
+        let (summary, status) = try InjectStage.run(try options(), channel: try channel(), output: &output)
+        try summary.report(statsPath: stats)
+        return status
+    }
+}
+
+extension Inject {
+    struct Smtp: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Message records → MIME messages → the MTA over SMTP.",
+            discussion: """
+            Each message gets a Message-ID fixed by (tenant, campaign, email), X-Job: <campaign>, and,
+            when tenant.json lists vmtas, an X-Virtual-MTA chosen by weight among those with warm-up
+            quota left today (ledger.json); when none has any left the message is 'deferred'.
+            SMTP 4xx and connection errors are retried; 5xx is 'failed'.
+
+            Example: render --campaign nov … | inject smtp --url smtp://127.0.0.1:2525 --concurrency 8
+            """)
+        @OptionGroup var tenantFlags: TenantFlags
+        @OptionGroup var streamFlags: StreamFlags
+        @OptionGroup var delivery: DeliveryFlags
+        @Option(help: ArgumentHelp("smtp://host:port or smtps://host (default: tenant.json smtp.url).", valueName: "url"))
+        var url: String?
+        @Option(help: ArgumentHelp("From address for records without one (default: tenant.json smtp.from).", valueName: "address"))
+        var from: String?
+        @Flag(help: "Require STARTTLS.")
+        var starttls = false
+        @Flag(help: "Do not verify the server's TLS certificate (tests only).")
+        var insecure = false
+        @Option(name: .customLong("username-env"), help: ArgumentHelp("Environment variable holding the SMTP user name.", valueName: "name"))
+        var usernameEnv: String?
+        @Option(name: .customLong("password-env"), help: ArgumentHelp("Environment variable holding the SMTP password.", valueName: "name"))
+        var passwordEnv: String?
+        @Argument(help: "Input files (default: standard input).")
+        var inputs: [String] = []
+
+        func run() throws {
+            runStage("inject smtp", {
+                try delivery.options(stage: "inject smtp", tenantFlags: tenantFlags, streamFlags: streamFlags, inputs: inputs)
+            }, {
+                var s = SmtpChannel.Settings(url: url, from: from)
+                s.starttls = starttls; s.insecure = insecure; s.timeout = delivery.timeout
+                s.username = try secret(usernameEnv, what: "--username-env")
+                s.password = try secret(passwordEnv, what: "--password-env")
+                s.now = tenantFlags.now == nil ? nil : try tenantFlags.clock()
+                return try SmtpChannel(settings: s)
+            }, stats: streamFlags.stats)
+        }
+    }
+
+    struct Mailwizz: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Contact records → subscribers of the tenant's MailWizz list (API v2).",
+            discussion: """
+            tenant.json: "mailwizz": {"url": "https://host/api", "list_uid": "…", "api_key_env": "MW_KEY"}
+            (the key itself only in that environment variable). Contacts go in bulk calls;
+            suppressed contacts (unsubscribed, bounced, complained, blacklisted) are unsubscribed.
+            The subscriber uid is the outcome's remote_id. Journal campaign: --campaign, else list-<uid>.
+
+            Example: MW_KEY=… account export --tenant sos-expat | inject mailwizz --tenant sos-expat --batch 200
+            """)
+        @OptionGroup var tenantFlags: TenantFlags
+        @OptionGroup var streamFlags: StreamFlags
+        @OptionGroup var delivery: DeliveryFlags
+        @Option(help: ArgumentHelp("API base URL (default: tenant.json mailwizz.url).", valueName: "url"))
+        var url: String?
+        @Option(help: ArgumentHelp("List uid (default: tenant.json mailwizz.list_uid).", valueName: "uid"))
+        var list: String?
+        @Option(help: ArgumentHelp("Subscribers per bulk call (1 = one record per call, no bulk).", valueName: "n"))
+        var batch = 100
+        @Option(name: .customLong("max-input-vars"), help: ArgumentHelp("The server's PHP max_input_vars: no bulk body holds more form variables.", valueName: "n"))
+        var maxInputVars = 1000
+        @Argument(help: "Input files (default: standard input).")
+        var inputs: [String] = []
+
+        func validate() throws {
+            guard batch >= 1 && batch <= 10_000 else { throw ValidationError("--batch must be 1…10000") }
+            guard maxInputVars >= 10 else { throw ValidationError("--max-input-vars must be at least 10") }
+        }
+
+        func run() throws {
+            runStage("inject mailwizz", {
+                try delivery.options(stage: "inject mailwizz", tenantFlags: tenantFlags, streamFlags: streamFlags, inputs: inputs)
+            }, {
+                var s = MailwizzChannel.Settings()
+                s.url = url; s.listUID = list; s.batch = batch; s.maxInputVars = maxInputVars; s.timeout = delivery.timeout
+                return MailwizzChannel(settings: s)
+            }, stats: streamFlags.stats)
+        }
+    }
+
+    struct Http: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Records → one JSON POST each to a URL, the body from a template.",
+            discussion: """
+            The template is JSON in which {{path}} becomes the record's JSON value at that dotted
+            path (null when absent) and {{.}} the whole record, e.g.
+              {"to": {{email}}, "subject": {{subject}}, "name": {{contact.first_name}}}
+            2xx is 'sent'; 408, 429, 5xx and connection errors are retried; other statuses 'failed'.
+
+            Example: ESP_TOKEN=… inject http --url https://esp.example/v1/send --template body.json \\
+                       --header-env "Authorization=ESP_TOKEN" --id-field id
+            """)
+        @OptionGroup var tenantFlags: TenantFlags
+        @OptionGroup var streamFlags: StreamFlags
+        @OptionGroup var delivery: DeliveryFlags
+        @Option(help: ArgumentHelp("The endpoint.", valueName: "url"))
+        var url: String
+        @Option(help: ArgumentHelp("Body template file.", valueName: "file"))
+        var template: String
+        @Option(help: ArgumentHelp("An extra header 'Name: value' (not for secrets; repeatable).", valueName: "header"))
+        var header: [String] = []
+        @Option(name: .customLong("header-env"), help: ArgumentHelp("A secret header 'Name=ENV_VAR': its value from the environment (repeatable).", valueName: "name=var"))
+        var headerEnv: [String] = []
+        @Option(name: .customLong("id-field"), help: ArgumentHelp("Dotted path of the remote id in a JSON reply.", valueName: "path"))
+        var idField: String?
+        @Argument(help: "Input files (default: standard input).")
+        var inputs: [String] = []
+
+        func run() throws {
+            runStage("inject http", {
+                try delivery.options(stage: "inject http", tenantFlags: tenantFlags, streamFlags: streamFlags, inputs: inputs)
+            }, {
+                let text: String
+                do { text = String(decoding: try FileSystem.readFile(template), as: UTF8.self) } catch {
+                    throw StageError.configuration("cannot read the template \(template): \(error)")
+                }
+                var s = HttpChannel.Settings(url: url, template: try BodyTemplate(text))
+                s.headers = header
+                for spec in headerEnv {
+                    guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else {
+                        throw StageError.usage("--header-env takes Name=ENV_VAR, got '\(spec)'")
+                    }
+                    let name = String(spec[..<eq]), env = String(spec[spec.index(after: eq)...])
+                    s.headers.append("\(name): \(try secret(env, what: "--header-env \(name)")!)")
+                }
+                s.idField = idField; s.timeout = delivery.timeout
+                return try HttpChannel(settings: s)
+            }, stats: streamFlags.stats)
+        }
+    }
+}
