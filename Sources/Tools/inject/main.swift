@@ -6,7 +6,7 @@ import MailpipeStore
 
 /// `inject`: deliver records — to MailWizz, to the MTA over SMTP, or to an HTTP endpoint.
 @main
-struct Inject: ParsableCommand {
+struct Inject: MailpipeCommand {
     static let configuration = CommandConfiguration(
         commandName: "inject",
         abstract: "Deliver records and write one outcome record per input record.",
