@@ -8,9 +8,12 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "account", targets: ["account"]),
+        .executable(name: "validate", targets: ["validate"]),
+        .executable(name: "tag", targets: ["tag"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
     ],
     targets: [
         // C libraries.
@@ -18,6 +21,10 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CIdn2", path: "Sources/CIdn2", pkgConfig: "libidn2",
+                       providers: [.apt(["libidn2-dev"])]),
+        .systemLibrary(name: "CAres", path: "Sources/CAres", pkgConfig: "libcares",
+                       providers: [.apt(["libc-ares-dev"])]),
 
         // Shared core: bytes, lines, JSON, gzip, rejects, summary, files. No Foundation.
         .target(name: "MailpipeCore", dependencies: ["CZlib"]),
@@ -32,14 +39,25 @@ let package = Package(
         // Stages: the logic, runnable in-process.
         .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore"],
                 path: "Sources/Stages/Account"),
+        .target(name: "ValidateStage", dependencies: ["MailpipeCore", "CIdn2", "CAres"],
+                path: "Sources/Stages/Validate"),
+        .target(name: "TagStage", dependencies: ["MailpipeCore", "MailpipeStore",
+                                                 .product(name: "Yams", package: "Yams")],
+                path: "Sources/Stages/Tag"),
 
         // Executables: map flags to options and call the stage.
         .executableTarget(name: "account", dependencies: ["AccountStage", "MailpipeCLI"],
                           path: "Sources/Tools/account"),
+        .executableTarget(name: "validate", dependencies: ["ValidateStage", "MailpipeCLI"],
+                          path: "Sources/Tools/validate"),
+        .executableTarget(name: "tag", dependencies: ["TagStage", "MailpipeCLI", "MailpipeStore"],
+                          path: "Sources/Tools/tag"),
 
         .testTarget(name: "MailpipeCoreTests", dependencies: ["MailpipeCore"]),
         .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MailpipeCore"]),
+        .testTarget(name: "ValidateStageTests", dependencies: ["ValidateStage", "MailpipeCore"]),
+        .testTarget(name: "TagStageTests", dependencies: ["TagStage", "MailpipeCore", "MailpipeStore"]),
     ],
     swiftLanguageModes: [.v5]
 )
