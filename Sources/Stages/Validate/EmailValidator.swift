@@ -186,11 +186,12 @@ public struct EmailValidator: Sendable {
                 a.add(.specialUse, fatal: true)
                 return a
             }
-            if disposable.containsDomainOrParent(d) && !allowed.containsDomainOrParent(d) {
-                a.add(.disposable, fatal: strictDisposable)
-            }
+            let listed = disposable.containsDomainOrParent(d)
+            let allow = allowed.containsDomainOrParent(d)
+            if listed && !allow { a.add(.disposable, fatal: strictDisposable) }
             if isRole(local) { a.add(.role) }
-            if let fixed = typos.suggest(d) {
+            // A domain named in a list is real: never "corrected" towards a provider.
+            if !listed && !allow, let fixed = typos.suggest(d) {
                 a.add(.typo)
                 a.suggestion = String(decoding: local, as: UTF8.self) + "@" + fixed
             }

@@ -1,4 +1,4 @@
-/// Suggests the provider domain a person meant (`gmial.com` → `gmail.com`, `hotmail.con` →
+/// Suggests the provider domain a person meant (one edit away; two for names of 8+ letters) (`gmial.com` → `gmail.com`, `hotmail.con` →
 /// `hotmail.com`, `gmailcom` → `gmail.com`) without touching real domains that merely look
 /// close: providers with short names (`gmx`, `web`, `sfr`, `bk`…) are never fuzzy targets, a
 /// known provider name under a real top-level domain (`hotmail.be`, `yahoo.ca`) is left alone,
@@ -35,7 +35,7 @@ public struct TypoSuggester: Sendable {
             let firstLabel = bytes.prefix { $0 != UInt8(ascii: ".") }
             if firstLabel.count >= 5 {
                 fuzzy.append(Provider(domain: bytes, mask: TypoSuggester.mask(bytes[...]),
-                                      maxDistance: firstLabel.count >= 7 ? 2 : 1))
+                                      maxDistance: firstLabel.count >= 8 ? 2 : 1))
             }
             undotted.append((bytes.filter { $0 != UInt8(ascii: ".") }, domain))
             nameCount[String(decoding: firstLabel, as: UTF8.self), default: []].append(domain)
