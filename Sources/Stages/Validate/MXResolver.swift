@@ -43,7 +43,7 @@ public final class MXResolver {
     /// - Parameters:
     ///   - server: `ADDRESS[:PORT]` (IPv6 as `[ADDRESS]:PORT`), or nil for /etc/resolv.conf.
     ///   - timeoutMs: the first try's timeout (c-ares doubles it per round), `tries` rounds.
-    public init(server: String?, timeoutMs: Int = 2000, tries: Int = 2, concurrency: Int = 256) throws {
+    public init(server: String?, timeoutMs: Int = 2000, tries: Int = 2, concurrency: Int = 64) throws {
         self.concurrency = max(1, concurrency)
         let rc = ares_library_init(ARES_LIB_INIT_ALL)
         guard rc == ARES_SUCCESS else { throw StageError.runtime("c-ares: \(String(cString: ares_strerror(rc)))") }

@@ -25,7 +25,7 @@ public enum Validate {
         public init(stream: StreamOptions, only: Set<Verdict>? = nil, fixTypos: Bool = false,
                     strictDisposable: Bool = false, disposableLists: [String] = [], allowLists: [String] = [],
                     mx: Bool = false, dnsServer: String? = nil, dnsTimeoutMs: Int = 2000, dnsTries: Int = 2,
-                    dnsConcurrency: Int = 256, chunkRecords: Int = 50_000) {
+                    dnsConcurrency: Int = 64, chunkRecords: Int = 50_000) {
             self.stream = stream
             self.only = only
             self.fixTypos = fixTypos

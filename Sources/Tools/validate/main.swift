@@ -43,7 +43,7 @@ struct ValidateCommand: ParsableCommand {
     @Option(name: .customLong("dns-tries"), help: ArgumentHelp("Tries per query.", valueName: "n"))
     var dnsTries: Int = 2
     @Option(name: .customLong("dns-concurrency"), help: ArgumentHelp("Domains looked up at once.", valueName: "n"))
-    var dnsConcurrency: Int = 256
+    var dnsConcurrency: Int = 64
     @Argument(help: "Input files (default: standard input; .gz read transparently).")
     var inputs: [String] = []
 
