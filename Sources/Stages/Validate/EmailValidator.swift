@@ -101,6 +101,8 @@ public struct EmailValidator: Sendable {
     public var roles: ByteSet
     public var strictDisposable: Bool
     public var typos: TypoSuggester
+    /// Fill `lookupDomain` (only worth its allocation when DNS will be asked).
+    public var wantsLookupDomain = true
     private let specialTLDs: ByteSet
     private let specialDomains: ByteSet
 
@@ -195,7 +197,7 @@ public struct EmailValidator: Sendable {
                 a.add(.typo)
                 a.suggestion = String(decoding: local, as: UTF8.self) + "@" + fixed
             }
-            if a.fatal.isEmpty { a.lookupDomain = String(decoding: d, as: UTF8.self) }
+            if wantsLookupDomain && a.fatal.isEmpty { a.lookupDomain = String(decoding: d, as: UTF8.self) }
             return a
         }
     }

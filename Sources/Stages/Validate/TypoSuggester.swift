@@ -64,29 +64,33 @@ public struct TypoSuggester: Sendable {
             for (flat, full) in undotted where flat.count == domain.count && flat.elementsEqual(domain) { return full }
             return nil
         }
-        var candidate = Array(domain)
         let tld = UnsafeRawBufferPointer(rebasing: domain[(lastDot + 1)...])
+        var fixedEnding: [UInt8]?
         for (wrong, right) in endings where wrong.elementsEqual(tld) {
-            candidate = Array(domain[...lastDot]) + right
-            if candidate.withUnsafeBytes({ providers.contains($0) }) {
-                return String(decoding: candidate, as: UTF8.self)
+            let fixed = Array(domain[...lastDot]) + right
+            if fixed.withUnsafeBytes({ providers.contains($0) }) {
+                return String(decoding: fixed, as: UTF8.self)
             }
+            fixedEnding = fixed
             break
         }
         // A provider's name under a real top-level domain is a regional domain, not a typo.
         let name = UnsafeRawBufferPointer(rebasing: domain[..<lastDot])
         if providerNames.contains(name) && realTLDs.contains(tld) { return nil }
-        let firstLabel = candidate.prefix { $0 != UInt8(ascii: ".") }
-        guard firstLabel.count >= 4, candidate.count < 64 else { return nil }
-        let mask = TypoSuggester.mask(candidate[...])
         var best = Int.max, bestIndex = -1, tie = false
-        for i in byLength[candidate.count] {
-            let p = fuzzy[i]
-            if (p.mask & ~mask).nonzeroBitCount > p.maxDistance || (mask & ~p.mask).nonzeroBitCount > p.maxDistance { continue }
-            let d = TypoSuggester.distance(candidate, p.domain, cap: p.maxDistance)
-            guard d <= p.maxDistance else { continue }
-            if d < best { best = d; bestIndex = i; tie = false } else if d == best { tie = true }
+        func search(_ candidate: UnsafeRawBufferPointer) {
+            let firstLabel = candidate.firstIndex(of: UInt8(ascii: ".")) ?? candidate.count
+            guard firstLabel >= 4, candidate.count < 64 else { return }
+            let mask = TypoSuggester.mask(candidate)
+            for i in byLength[candidate.count] {
+                let p = fuzzy[i]
+                if (p.mask & ~mask).nonzeroBitCount > p.maxDistance || (mask & ~p.mask).nonzeroBitCount > p.maxDistance { continue }
+                let d = p.domain.withUnsafeBytes { TypoSuggester.distance(candidate, $0, cap: p.maxDistance) }
+                guard d <= p.maxDistance else { continue }
+                if d < best { best = d; bestIndex = i; tie = false } else if d == best { tie = true }
+            }
         }
+        if let fixedEnding { fixedEnding.withUnsafeBytes { search($0) } } else { search(domain) }
         guard bestIndex >= 0, !tie else { return nil }
         return String(decoding: fuzzy[bestIndex].domain, as: UTF8.self)
     }
@@ -97,7 +101,7 @@ public struct TypoSuggester: Sendable {
     }
 
     /// Which characters occur: a-z, 0-9, '.', '-' (one bit each); anything else shares bit 63.
-    static func mask(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+    static func mask<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
         var m: UInt64 = 0
         for b in bytes {
             switch b {
@@ -113,7 +117,7 @@ public struct TypoSuggester: Sendable {
 
     /// Optimal-string-alignment distance (edits: insert, delete, substitute, swap neighbours),
     /// giving up above `cap`.
-    static func distance(_ a: [UInt8], _ b: [UInt8], cap: Int) -> Int {
+    static func distance(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, cap: Int) -> Int {
         let n = a.count, m = b.count
         if abs(n - m) > cap { return cap + 1 }
         if n == 0 || m == 0 { return max(n, m) }

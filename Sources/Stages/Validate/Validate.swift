@@ -93,7 +93,8 @@ public enum Validate {
         for path in options.disposableLists { extra += try loadDomainList(path) }
         var allowed: [String] = []
         for path in options.allowLists { allowed += try loadDomainList(path) }
-        let validator = EmailValidator(extraDisposable: extra, allowed: allowed, strictDisposable: options.strictDisposable)
+        var validator = EmailValidator(extraDisposable: extra, allowed: allowed, strictDisposable: options.strictDisposable)
+        validator.wantsLookupDomain = options.mx
         let resolver = options.mx
             ? try MXResolver(server: options.dnsServer, timeoutMs: options.dnsTimeoutMs, tries: options.dnsTries,
                              concurrency: options.dnsConcurrency)
