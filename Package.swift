@@ -9,9 +9,12 @@ let package = Package(
     products: [
         .executable(name: "account", targets: ["account"]),
         .executable(name: "inject", targets: ["inject"]),
+        .executable(name: "validate", targets: ["validate"]),
+        .executable(name: "tag", targets: ["tag"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
     ],
     targets: [
         // C libraries.
@@ -19,6 +22,10 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CIdn2", path: "Sources/CIdn2", pkgConfig: "libidn2",
+                       providers: [.apt(["libidn2-dev"])]),
+        .systemLibrary(name: "CAres", path: "Sources/CAres", pkgConfig: "libcares",
+                       providers: [.apt(["libc-ares-dev"])]),
 
         // Shared core: bytes, lines, JSON, gzip, rejects, summary, files. No Foundation.
         // Exclusivity is enforced statically; the dynamic checks on the buffers' class storage
@@ -41,12 +48,21 @@ let package = Package(
                 path: "Sources/Stages/Inject"),
         .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore"],
                 path: "Sources/Stages/Account"),
+        .target(name: "ValidateStage", dependencies: ["MailpipeCore", "CIdn2", "CAres"],
+                path: "Sources/Stages/Validate"),
+        .target(name: "TagStage", dependencies: ["MailpipeCore", "MailpipeStore",
+                                                 .product(name: "Yams", package: "Yams")],
+                path: "Sources/Stages/Tag"),
 
         // Executables: map flags to options and call the stage.
         .executableTarget(name: "inject", dependencies: ["InjectStage", "MailpipeCLI"],
                           path: "Sources/Tools/inject"),
         .executableTarget(name: "account", dependencies: ["AccountStage", "MailpipeCLI"],
                           path: "Sources/Tools/account"),
+        .executableTarget(name: "validate", dependencies: ["ValidateStage", "MailpipeCLI"],
+                          path: "Sources/Tools/validate"),
+        .executableTarget(name: "tag", dependencies: ["TagStage", "MailpipeCLI", "MailpipeStore"],
+                          path: "Sources/Tools/tag"),
 
         // Benchmark harness for the stream core (bench/core.sh).
         .executableTarget(name: "corebench", dependencies: ["MailpipeCore"], path: "bench/corebench"),
@@ -55,6 +71,8 @@ let package = Package(
         .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
         .testTarget(name: "InjectStageTests", dependencies: ["InjectStage", "MailpipeCurl", "MailpipeCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MailpipeCore"]),
+        .testTarget(name: "ValidateStageTests", dependencies: ["ValidateStage", "MailpipeCore"]),
+        .testTarget(name: "TagStageTests", dependencies: ["TagStage", "MailpipeCore", "MailpipeStore"]),
     ],
     swiftLanguageModes: [.v5]
 )

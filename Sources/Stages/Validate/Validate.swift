@@ -1,0 +1,277 @@
+import MailpipeCore
+
+/// `validate`: gives every contact a `validation` verdict and a `status`.
+///
+/// Without `--mx` each record is assessed and written at once. With `--mx` records are held in
+/// chunks: the chunk's new domains are looked up together (concurrently, each domain once per
+/// run), then the chunk is written in input order.
+public enum Validate {
+    public struct Options {
+        public var stream: StreamOptions
+        /// Verdicts to write; the others are counted as `filtered` (nil: all).
+        public var only: Set<Verdict>?
+        public var fixTypos: Bool
+        public var strictDisposable: Bool
+        public var disposableLists: [String]
+        public var allowLists: [String]
+        public var mx: Bool
+        public var dnsServer: String?
+        public var dnsTimeoutMs: Int
+        public var dnsTries: Int
+        public var dnsConcurrency: Int
+        /// Records held per chunk in `--mx` mode.
+        public var chunkRecords: Int
+
+        public init(stream: StreamOptions, only: Set<Verdict>? = nil, fixTypos: Bool = false,
+                    strictDisposable: Bool = false, disposableLists: [String] = [], allowLists: [String] = [],
+                    mx: Bool = false, dnsServer: String? = nil, dnsTimeoutMs: Int = 2000, dnsTries: Int = 2,
+                    dnsConcurrency: Int = 64, chunkRecords: Int = 50_000) {
+            self.stream = stream
+            self.only = only
+            self.fixTypos = fixTypos
+            self.strictDisposable = strictDisposable
+            self.disposableLists = disposableLists
+            self.allowLists = allowLists
+            self.mx = mx
+            self.dnsServer = dnsServer
+            self.dnsTimeoutMs = dnsTimeoutMs
+            self.dnsTries = dnsTries
+            self.dnsConcurrency = dnsConcurrency
+            self.chunkRecords = chunkRecords
+        }
+    }
+
+    /// Statuses `validate` never overwrites: suppression outlives re-validation (DESIGN.md §4),
+    /// and a contact already sent to stays `injected`.
+    static let keptStatuses: Set<String> = ["bounced", "unsubscribed", "complained", "blacklisted", "injected"]
+
+    /// Parses `--only valid,risky`.
+    public static func parseVerdicts(_ text: String) throws -> Set<Verdict> {
+        var set = Set<Verdict>()
+        for part in text.split(separator: ",") {
+            let name = part.trimmingSpaces
+            guard let v = Verdict(rawValue: name) else {
+                throw StageError.usage("--only takes verdicts among valid,risky,invalid, got '\(name)'")
+            }
+            set.insert(v)
+        }
+        guard !set.isEmpty else { throw StageError.usage("--only needs at least one verdict") }
+        return set
+    }
+
+    /// Reads a domain list: one domain per line, `#` comments and blank lines ignored,
+    /// internationalised names converted to ASCII.
+    public static func loadDomainList(_ path: String) throws -> [String] {
+        let bytes: [UInt8]
+        do { bytes = try FileSystem.readFile(path) } catch {
+            throw StageError.configuration("cannot read \(path): \(error)")
+        }
+        var result: [String] = []
+        for (n, rawLine) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+            var line = String(decoding: rawLine, as: UTF8.self)
+            if let hash = line.firstIndex(of: "#") { line = String(line[..<hash]) }
+            line = line.trimmingSpaces.lowercased()
+            if line.hasPrefix("*.") { line.removeFirst(2) }
+            if line.hasPrefix("@") { line.removeFirst() }
+            if line.isEmpty { continue }
+            if line.utf8.contains(where: { $0 >= 0x80 }) {
+                guard let ascii = EmailValidator.idnaToASCII(line) else {
+                    throw StageError.configuration("\(path):\(n + 1): '\(line)' is not a valid domain name")
+                }
+                line = ascii
+            }
+            guard EmailValidator.domainProblem(Array(line.utf8)) == nil else {
+                throw StageError.configuration("\(path):\(n + 1): '\(line)' is not a valid domain name")
+            }
+            result.append(line)
+        }
+        return result
+    }
+
+    public static func run(_ options: Options, output: inout OutputSink) throws -> (Summary, ExitStatus) {
+        var extra: [String] = []
+        for path in options.disposableLists { extra += try loadDomainList(path) }
+        var allowed: [String] = []
+        for path in options.allowLists { allowed += try loadDomainList(path) }
+        var validator = EmailValidator(extraDisposable: extra, allowed: allowed, strictDisposable: options.strictDisposable)
+        validator.wantsLookupDomain = options.mx
+        let resolver = options.mx
+            ? try MXResolver(server: options.dnsServer, timeoutMs: options.dnsTimeoutMs, tries: options.dnsTries,
+                             concurrency: options.dnsConcurrency)
+            : nil
+
+        let rejects = try RejectSink(stage: "validate", path: options.stream.rejectsPath)
+        var stream = try RecordStream(options: options.stream, rejects: rejects)
+        defer { stream.close() }
+        var state = RunState(options: options)
+        var emailBytes: [UInt8] = []
+        var chunk = Chunk()
+        var reparser = JSONParser(maxDepth: options.stream.maxDepth)
+        defer { reparser.deallocate() }
+
+        while let record = try stream.next() {
+            guard let email = record["email"] else {
+                rejects.reject(reason: "missing_email", detail: "a contact needs an email", origin: record.origin, record: record.bytes)
+                continue
+            }
+            guard email.kind == .string else {
+                rejects.reject(reason: "invalid_email", detail: "email must be a string", origin: record.origin, record: record.bytes)
+                continue
+            }
+            emailBytes.removeAll(keepingCapacity: true)
+            email.appendDecodedString(to: &emailBytes)
+            var assessment = emailBytes.withUnsafeBytes { validator.assess($0) }
+            var fixed: String?
+            if options.fixTypos, let suggestion = assessment.suggestion {
+                var again = validator.assess(suggestion)
+                if again.fatal.isEmpty {
+                    again.add(.typoFixed)
+                    assessment = again
+                    fixed = suggestion
+                }
+            }
+            if resolver != nil {
+                chunk.add(record: record, assessment: assessment, fixed: fixed)
+                if chunk.entries.count >= options.chunkRecords {
+                    try state.flush(&chunk, resolver!, &reparser, &output)
+                }
+            } else {
+                try state.emit(record, assessment, fixed, &output)
+            }
+        }
+        if let resolver { try state.flush(&chunk, resolver, &reparser, &output) }
+        try output.flush()
+        rejects.flush()
+
+        var summary = Summary(stage: "validate", headline: ["in", "out", "valid", "risky", "invalid"])
+        summary["in"] = stream.linesIn
+        summary["out"] = state.written
+        for v in Verdict.allCases { summary[v.rawValue] = state.verdicts[v.rawValue, default: 0] }
+        for r in Reason.allCases where state.reasons[r.rawValue, default: 0] > 0 {
+            summary.headline.append(r.rawValue)
+            summary[r.rawValue] = state.reasons[r.rawValue]!
+        }
+        if options.only != nil { summary.headline.append("filtered"); summary["filtered"] = state.filtered }
+        summary.headline.append("rejected")
+        summary["rejected"] = rejects.count
+        summary["blank_lines"] = stream.blankLines
+        if let resolver {
+            summary["dns_domains"] = state.cache.count
+            summary["dns_queries"] = resolver.queriesSent
+        }
+        summary.setGroup("verdicts", state.verdicts)
+        summary.setGroup("reasons", state.reasons)
+        summary.setGroup("reject_reasons", rejects.reasons)
+        let status: ExitStatus = options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success
+        return (summary, status)
+    }
+
+    /// Records held for a DNS round (their bytes copied out of the reader's buffer).
+    struct Chunk {
+        var arena: [UInt8] = []
+        var entries: [(start: Int, count: Int, assessment: Assessment, fixed: String?)] = []
+
+        mutating func add(record: Record, assessment: Assessment, fixed: String?) {
+            let start = arena.count
+            arena.append(contentsOf: record.bytes)
+            entries.append((start, record.bytes.count, assessment, fixed))
+        }
+    }
+
+    struct RunState {
+        let options: Options
+        var written = 0
+        var filtered = 0
+        var verdicts: [String: Int] = [:]
+        var reasons: [String: Int] = [:]
+        var cache: [String: MXResolver.Outcome] = [:]
+        var patch = RecordPatch()
+        var scratch = ByteBuffer(capacity: 256)
+
+        init(options: Options) { self.options = options }
+
+        mutating func flush(_ chunk: inout Chunk, _ resolver: MXResolver, _ parser: inout JSONParser,
+                            _ output: inout OutputSink) throws {
+            var wanted: [String] = []
+            var seen = Set<String>()
+            for e in chunk.entries {
+                if let d = e.assessment.lookupDomain, cache[d] == nil, seen.insert(d).inserted { wanted.append(d) }
+            }
+            if !wanted.isEmpty {
+                for (d, outcome) in zip(wanted, resolver.resolve(wanted)) { cache[d] = outcome }
+            }
+            let arena = chunk.arena
+            for e in chunk.entries {
+                var a = e.assessment
+                if let d = a.lookupDomain {
+                    switch cache[d]! {
+                    case .acceptsMail: a.mailConfirmed = true
+                    case .noMail: a.add(.noMX, fatal: true)
+                    case .unknown: a.add(.dnsUnknown)
+                    }
+                }
+                try arena.withUnsafeBytes { raw in
+                    let bytes = UnsafeRawBufferPointer(rebasing: raw[e.start..<(e.start + e.count)])
+                    let document = try parser.parse(bytes)   // parsed once already: cannot fail
+                    try emit(Record(document: document, line: 0, file: nil), a, e.fixed, &output)
+                }
+            }
+            chunk.arena.removeAll(keepingCapacity: true)
+            chunk.entries.removeAll(keepingCapacity: true)
+        }
+
+        mutating func emit(_ record: Record, _ a: Assessment, _ fixed: String?, _ output: inout OutputSink) throws {
+            let verdict = a.verdict
+            verdicts[verdict.rawValue, default: 0] += 1
+            for r in a.reasons { reasons[r.rawValue, default: 0] += 1 }
+            if let only = options.only, !only.contains(verdict) {
+                filtered += 1
+                return
+            }
+            patch.removeAll()
+            scratch.removeAll()
+            scratch.append("{\"verdict\":\"")
+            scratch.append(verdict.rawValue)
+            scratch.append("\",\"score\":")
+            scratch.appendDecimal(a.score)
+            scratch.append(",\"reasons\":[")
+            for (i, r) in a.reasons.enumerated() {
+                if i > 0 { scratch.append(UInt8(ascii: ",")) }
+                scratch.append(UInt8(ascii: "\""))
+                scratch.append(r.rawValue)
+                scratch.append(UInt8(ascii: "\""))
+            }
+            scratch.append(UInt8(ascii: "]"))
+            if let s = a.suggestion, fixed == nil {
+                scratch.append(",\"suggestion\":")
+                scratch.appendJSONString(s)
+            }
+            scratch.append(UInt8(ascii: "}"))
+            patch.set("validation", rawJSON: scratch.bytes)
+            let current = record["status"]
+            if current == nil || !(current!.string.map { Validate.keptStatuses.contains($0) } ?? false) {
+                patch.set("status", string: verdict.status)
+            }
+            if let fixed {
+                if record["email_original"] == nil, let original = record["email"] {
+                    patch.set("email_original", rawJSON: Array(original.raw))
+                }
+                patch.set("email", string: fixed)
+            }
+            if let ascii = a.asciiEmail { patch.set("email_ascii", string: ascii) }
+            patch.write(record, into: &output.buffer)
+            output.buffer.append(0x0A)
+            written += 1
+            try output.flushIfNeeded()
+        }
+    }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: String {
+        let scalars = unicodeScalars.drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" })
+        var s = String(String.UnicodeScalarView(scalars))
+        while let last = s.last, last == " " || last == "\t" || last == "\r" { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,211 @@
+import MailpipeCore
+import MailpipeStore
+import TagStage
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class TagRulesTests: XCTestCase {
+    var dir = ""
+
+    override func setUp() {
+        var template = Array("/tmp/tag-test-XXXXXX".utf8CString)
+        dir = String(cString: mkdtemp(&template)!)
+    }
+
+    override func tearDown() { _ = system("rm -rf '\(dir)'") }
+
+    func write(_ name: String, _ text: String) -> String {
+        let path = "\(dir)/\(name)"
+        try! FileSystem.writeAtomically(path, Array(text.utf8), mode: 0o644)
+        return path
+    }
+
+    /// Runs `tag` over `input` and returns each output record's tags (nil when absent).
+    func tags(_ input: String, _ configure: (inout Tagging.Options) -> Void) throws -> (tags: [[String]?], lines: [String], summary: Summary) {
+        let inPath = write("in.ndjson", input)
+        let outPath = "\(dir)/out.ndjson"
+        var options = Tagging.Options(stream: StreamOptions(stage: "tag", inputs: [inPath], rejectsPath: "\(dir)/rejects.ndjson"),
+                                      state: StateRoot(explicit: "\(dir)/state"))
+        configure(&options)
+        let fd = try FileDescriptor.open(outPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        var sink = OutputSink(descriptor: fd)
+        let (summary, _) = try Tagging.run(options, output: &sink)
+        fd.close()
+        let lines = String(decoding: try FileSystem.readFile(outPath), as: UTF8.self).split(separator: "\n").map(String.init)
+        let tags = try lines.map { line -> [String]? in
+            try JSONValue.parse(line)["tags"]?.array?.compactMap(\.string)
+        }
+        return (tags, lines, summary)
+    }
+
+    func rules(_ yaml: String, json: Bool = false) -> String { write(json ? "rules.json" : "rules.yaml", yaml) }
+
+    func testEveryConditionKind() throws {
+        let path = rules("""
+        builtins: { lang: false, country: false }
+        rules:
+          - name: equals
+            when: { field: category, equals: avocat }
+            add: eq
+          - name: in
+            when: { field: country, in: [FR, BE] }
+            add: in
+          - name: prefix
+            when: { field: phone, prefix: "+33" }
+            add: pre
+          - name: contains
+            when: { field: company, contains: Avocats }
+            add: con
+          - name: contains ignoring case
+            when: { field: company, contains: avocats, ignore_case: true }
+            add: con-i
+          - name: regex
+            when: { field: email, regex: '^[a-z]+\\.[a-z]+@' }
+            add: re
+          - name: exists
+            when: { field: website, exists: true }
+            add: ex
+          - name: missing
+            when: { field: website, exists: false }
+            add: no-ex
+          - name: numeric
+            when: { field: custom.employees, gte: 10 }
+            add: big
+          - name: numeric lt
+            when: { field: validation.score, lt: 50 }
+            add: low
+          - name: verdict
+            when: { verdict: [valid] }
+            add: ok
+          - name: nested all/any/not
+            when:
+              all:
+                - any:
+                    - { field: language, equals: fr }
+                    - { field: language, equals: es }
+                - not: { field: tags, equals: vip }
+            add: latin-not-vip
+          - name: array element
+            when: { field: tags, prefix: exp }
+            add: has-exp
+          - name: number equals
+            when: { field: custom.employees, equals: 12 }
+            add: twelve
+          - name: bool equals
+            when: { field: custom.partner, equals: true }
+            add: partner
+          - name: remover
+            when: { field: category, equals: avocat }
+            remove: prospect
+        """)
+        let (tags, _, summary) = try tags("""
+        {"email":"jean.dupont@firm.fr","category":"avocat","country":"FR","phone":"+33612345678","company":"Dupont Avocats","custom":{"employees":12,"partner":true},"validation":{"verdict":"valid","score":90},"language":"fr","tags":["prospect","expatrie"]}
+        {"email":"x1@firm.es","category":"notaire","country":"ES","company":"avocats & co","website":"https://x","custom":{"employees":"3"},"validation":{"verdict":"risky","score":40},"language":"es","tags":["vip"]}
+        """) { $0.rulesPath = path }
+        XCTAssertEqual(tags[0], ["expatrie", "eq", "in", "pre", "con", "con-i", "re", "no-ex", "big", "ok", "latin-not-vip", "has-exp", "twelve", "partner"])
+        XCTAssertEqual(tags[1], ["vip", "con-i", "ex", "low"])
+        XCTAssertEqual(summary["tagged"], 2)
+    }
+
+    func testBuiltinsAddHocAndSlugs() throws {
+        let (tags, lines, _) = try tags("""
+        {"email":"a@x.fr","language":"fr","country":"FR","tags":["Expatrié","  Droit   des affaires ","эмиграция","移民"]}
+        {"email":"b@x.fr","tags":["a-b"]}
+        {"email":"c@x.fr","language":"pt","tags":["old","keep"]}
+        """) {
+            $0.add = ["Import Nov,Été 2026"]
+            $0.remove = ["old"]
+        }
+        XCTAssertEqual(tags[0], ["expatrie", "droit-des-affaires", "эмиграция", "移民", "lang-fr", "country-fr", "import-nov", "ete-2026"])
+        XCTAssertEqual(tags[1], ["a-b", "import-nov", "ete-2026"])
+        XCTAssertEqual(tags[2], ["keep", "lang-pt", "import-nov", "ete-2026"])
+        XCTAssertTrue(lines[1].hasPrefix(#"{"email":"b@x.fr","tags":["a-b","import-nov","ete-2026"]}"#))
+        let (off, _, _) = try self.tags(#"{"email":"a@x.fr","language":"fr","country":"FR"}"#) {
+            $0.builtinLanguage = false
+            $0.builtinCountry = false
+        }
+        XCTAssertEqual(off[0], nil)
+        XCTAssertThrowsError(try Tagging.slugs(["ok", "!!!"], flag: "--add"))
+    }
+
+    func testUnchangedRecordsPassThroughByteForByte() throws {
+        let line = #"{"email":"a@x.fr", "tags" : ["lang-fr"],"language":"fr"}"#
+        let (_, lines, summary) = try tags(line) { _ in }
+        XCTAssertEqual(lines, [line])
+        XCTAssertEqual(summary["tagged"], 0)
+    }
+
+    func testTaxonomyBringsParents() throws {
+        let tenant = try TenantSlug("sos-expat")
+        let state = StateRoot(explicit: "\(dir)/state")
+        try FileSystem.createDirectory("\(dir)/state")
+        try FileSystem.createDirectory(state.tenant(tenant).path)
+        _ = write("state/sos-expat/tenant.json", """
+        {"slug":"sos-expat","taxonomy":{"prestataire":["avocat","notaire"],"services":["prestataire"],"Expatriés":["Expatrié Retraité"]}}
+        """)
+        _ = write("state/sos-expat/tag-rules.yaml", """
+        rules:
+          - when: { field: category, equals: lawyer }
+            add: avocat
+        """)
+        let (tags, _, summary) = try tags("""
+        {"email":"a@x.fr","category":"lawyer"}
+        {"email":"b@x.fr","tags":["Expatrié retraité"]}
+        {"email":"c@x.fr","tenant":"sos-expat","tags":["notaire"]}
+        {"email":"d@x.fr","tenant":"other","tags":["notaire"]}
+        {"email":"e@x.fr","tags":["avocat"]}
+        """) {
+            $0.tenant = tenant
+            $0.remove = ["services"]
+        }
+        XCTAssertEqual(tags.count, 4)   // the other tenant's record is rejected
+        XCTAssertEqual(tags[0], ["avocat", "prestataire"])
+        XCTAssertEqual(tags[1], ["expatrie-retraite", "expatries"])
+        XCTAssertEqual(tags[2], ["notaire", "prestataire"])
+        XCTAssertEqual(tags[3], ["avocat", "prestataire"])
+        XCTAssertEqual(summary["rejected"], 1)
+        XCTAssertEqual(summary.groups.first(where: { $0.name == "tags" })?.counts.first?.0, "prestataire")
+
+        let ancestors = Tagging.ancestors(of: ["a": ["b"], "b": ["c"], "c": ["a"]])
+        XCTAssertEqual(ancestors["c"], ["b", "a"])   // a cycle ends, never loops
+    }
+
+    func testJSONRules() throws {
+        let path = rules("""
+        {
+        \t"builtins": {"lang": false},
+        \t"rules": [{"when": {"field": "country", "equals": "NO"}, "add": ["norvège"]}]
+        }
+        """, json: true)
+        let (tags, _, _) = try tags(#"{"email":"a@x.no","country":"NO","language":"en"}"#) { $0.rulesPath = path }
+        XCTAssertEqual(tags[0], ["norvege", "country-no"])
+    }
+
+    /// Every mistake is refused with the file's line, before any record is read.
+    func testBadRulesFilesAreRefusedWithTheirLine() throws {
+        let cases: [(String, String, Bool)] = [
+            ("rules:\n  - when: { field: a, equal: 1 }\n    add: x\n", "rules.yaml:2:", false),
+            ("rules:\n  - when: { field: a, regex: '[' }\n    add: x\n", "rules.yaml:2:", false),
+            ("rules:\n  - when: { field: a, gt: many }\n    add: x\n", "rules.yaml:2:", false),
+            ("rules:\n  - when: { verdict: great }\n    add: x\n", "rules.yaml:2:", false),
+            ("rules:\n  - when: { field: a, equals: 1 }\n", "rules.yaml:2:", false),
+            ("rules:\n  - when: { field: a, equals: 1 }\n    add: '!!'\n", "rules.yaml:3:", false),
+            ("rules:\n  - when: { field: a, equals: 1, prefix: b }\n    add: x\n", "rules.yaml:2:", false),
+            ("rules:\n\n  - when: { all: [] }\n    add: x\n", "rules.yaml:3:", false),
+            ("rulez: []\n", "rules.yaml:1:", false),
+            ("rules:\n  - when: [\n", "rules.yaml:", false),
+            ("{\"rules\": [\n  {\"when\": {\"field\": \"a\", \"equals\": 1},\n   \"add\": \"x\",}\n]}", "rules.json:3:", true),
+        ]
+        for (text, expected, json) in cases {
+            let path = rules(text, json: json)
+            XCTAssertThrowsError(try tags("this line is never read", { $0.rulesPath = path })) { error in
+                XCTAssertEqual(error.exitStatus, .usage)
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should name \(expected)")
+            }
+            // Nothing was written: no record was read.
+            XCTAssertFalse(FileSystem.exists("\(dir)/out.ndjson") && (try! FileSystem.readFile("\(dir)/out.ndjson")).count > 0)
+        }
+    }
+}
