@@ -28,9 +28,21 @@ public struct StreamFlags: ParsableArguments {
         guard maxDepth > 0 else { throw ValidationError("--max-depth must be positive") }
     }
 
-    public func options(stage: String, inputs: [String]) -> StreamOptions {
+    public func options(stage: String, inputs: [String], shard: Shard? = nil) -> StreamOptions {
         StreamOptions(stage: stage, inputs: inputs, rejectsPath: rejects, statsPath: stats, strict: strict,
-                      maxLine: maxLine, maxDepth: maxDepth, progress: progress)
+                      maxLine: maxLine, maxDepth: maxDepth, progress: progress, shard: shard)
+    }
+}
+
+/// `--shard i/n` for stages that filter their input stream by shard (the core does the work).
+public struct ShardFlag: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Only records whose email hashes into shard i of n (FNV-1a 64 of the normalised email, mod n).", valueName: "i/n"))
+    public var shard: String?
+
+    public init() {}
+
+    public func parsed() throws -> Shard? {
+        try shard.map(Shard.init(parsing:))
     }
 }
 

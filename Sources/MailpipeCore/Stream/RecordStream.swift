@@ -8,9 +8,13 @@ public struct StreamOptions: Sendable {
     public var maxLine: Int
     public var maxDepth: Int
     public var progress: Bool?
+    /// `--shard i/n`: records whose email hashes elsewhere are skipped and counted.
+    public var shard: Shard?
 
     public init(stage: String, inputs: [String] = [], rejectsPath: String? = nil, statsPath: String? = nil,
-                strict: Bool = false, maxLine: Int = 1 << 20, maxDepth: Int = 64, progress: Bool? = nil) {
+                strict: Bool = false, maxLine: Int = 1 << 20, maxDepth: Int = 64, progress: Bool? = nil,
+                shard: Shard? = nil) {
+        self.shard = shard
         self.stage = stage
         self.inputs = inputs
         self.rejectsPath = rejectsPath
@@ -36,6 +40,10 @@ public struct RecordStream {
     public private(set) var linesRead = 0
     public private(set) var blankLines = 0
     public private(set) var recordsRead = 0
+    /// Records skipped because they belong to another shard (`StreamOptions.shard`).
+    public private(set) var otherShards = 0
+    private var keyScratch: [UInt8] = []
+    private var emailScratch: [UInt8] = []
 
     /// Every line that was not blank: records plus the lines rejected here. A stage's "in".
     public var linesIn: Int { linesRead - blankLines }
@@ -86,6 +94,10 @@ public struct RecordStream {
                     guard document.root.kind == .object else {
                         throw JSONParseError(.notAnObject, at: 0)
                     }
+                    if let shard = options.shard, !inShard(document.root, shard) {
+                        otherShards += 1
+                        continue
+                    }
                     recordsRead += 1
                     progress.tick(records: recordsRead)
                     return Record(document: document, line: number, file: file == "-" ? nil : file)
@@ -98,6 +110,15 @@ public struct RecordStream {
                 }
             }
         }
+    }
+
+    /// The shard of a record is that of its normalised email; a record without one hashes as "".
+    private mutating func inShard(_ root: JSONNode, _ shard: Shard) -> Bool {
+        emailScratch.removeAll(keepingCapacity: true)
+        keyScratch.removeAll(keepingCapacity: true)
+        if let email = root["email"], email.kind == .string { email.appendDecodedString(to: &emailScratch) }
+        emailScratch.withUnsafeBytes { EmailKey.normalize($0, into: &keyScratch) }
+        return keyScratch.withUnsafeBytes { shard.contains(hash: EmailKey.hash($0)) }
     }
 
     @inline(__always)

@@ -193,6 +193,7 @@ public enum Tagging {
 
         var summary = Summary(stage: "tag", headline: ["in", "out", "tagged", "rejected"])
         summary["in"] = stream.linesIn
+        if options.stream.shard != nil { summary["other_shards"] = stream.otherShards }
         summary["out"] = written
         summary["tagged"] = tagged
         summary["rejected"] = rejects.count

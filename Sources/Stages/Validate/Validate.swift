@@ -145,6 +145,7 @@ public enum Validate {
 
         var summary = Summary(stage: "validate", headline: ["in", "out", "valid", "risky", "invalid"])
         summary["in"] = stream.linesIn
+        if options.stream.shard != nil { summary["other_shards"] = stream.otherShards }
         summary["out"] = state.written
         for v in Verdict.allCases { summary[v.rawValue] = state.verdicts[v.rawValue, default: 0] }
         for r in Reason.allCases where state.reasons[r.rawValue, default: 0] > 0 {

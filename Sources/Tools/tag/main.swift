@@ -25,6 +25,7 @@ struct TagCommand: MailpipeCommand {
 
     @OptionGroup var tenantFlags: TenantFlags
     @OptionGroup var streamFlags: StreamFlags
+    @OptionGroup var shardFlag: ShardFlag
     @Option(help: ArgumentHelp("Rules file (YAML or JSON).", valueName: "file"))
     var rules: String?
     @Option(help: ArgumentHelp("Tags to add to every record (comma-separated, repeatable).", valueName: "tags"))
@@ -41,7 +42,7 @@ struct TagCommand: MailpipeCommand {
     func run() throws {
         StageMain.run("tag") {
             let options = Tagging.Options(
-                stream: streamFlags.options(stage: "tag", inputs: inputs),
+                stream: streamFlags.options(stage: "tag", inputs: inputs, shard: try shardFlag.parsed()),
                 tenant: try tenantFlags.tenant.map(TenantSlug.init), state: StateRoot(explicit: tenantFlags.state),
                 rulesPath: rules, add: add, remove: remove,
                 builtinLanguage: noLanguageTags ? false : nil, builtinCountry: noCountryTags ? false : nil)

@@ -23,6 +23,7 @@ struct ValidateCommand: MailpipeCommand {
         version: mailpipeVersion)
 
     @OptionGroup var streamFlags: StreamFlags
+    @OptionGroup var shardFlag: ShardFlag
 
     @Option(help: ArgumentHelp("Write only these verdicts (comma-separated: valid,risky,invalid).", valueName: "verdicts"))
     var only: String?
@@ -57,7 +58,7 @@ struct ValidateCommand: MailpipeCommand {
     func run() throws {
         StageMain.run("validate") {
             let options = Validate.Options(
-                stream: streamFlags.options(stage: "validate", inputs: inputs),
+                stream: streamFlags.options(stage: "validate", inputs: inputs, shard: try shardFlag.parsed()),
                 only: try only.map(Validate.parseVerdicts), fixTypos: fixTypos, strictDisposable: strictDisposable,
                 disposableLists: disposableLists, allowLists: allowLists, mx: mx, dnsServer: dns,
                 dnsTimeoutMs: dnsTimeout, dnsTries: dnsTries, dnsConcurrency: dnsConcurrency)
