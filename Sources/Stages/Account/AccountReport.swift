@@ -59,8 +59,8 @@ public enum AccountReport {
 
         public func count(_ c: [Int], _ name: String) -> Int { c[AccountReport.counters.firstIndex(of: name)!] }
         public func bounced(_ c: [Int]) -> Int { count(c, "bounced_hard") + count(c, "bounced_soft") + count(c, "bounced_policy") }
-        /// Sends: the recorded ones, or delivered + bounced when the MTA reported more.
-        public func sends(_ c: [Int]) -> Int { max(count(c, "sent"), count(c, "delivered") + bounced(c)) }
+        /// Sends: the recorded ones, or delivered + bounced when none were recorded (MTA-only books).
+        public func sends(_ c: [Int]) -> Int { count(c, "sent") > 0 ? count(c, "sent") : count(c, "delivered") + bounced(c) }
 
         public func rates(_ c: [Int]) -> [(String, Double?)] {
             let s = sends(c)

@@ -46,9 +46,10 @@ public enum AccountWarmup {
 
     static func day(_ t: Timestamp, plus days: Int64) -> String { Timestamp(seconds: t.seconds + days * 86_400).date }
 
-    /// Sends of a day: the recorded sends, or what the MTA reported when more.
+    /// Sends of a day: the recorded sends, or delivered + bounced when none were recorded.
     static func sends(_ m: Ledger.Vmta, _ day: String) -> Int {
-        max(m.sent[day] ?? 0, (m.delivered[day] ?? 0) + (m.bounced[day] ?? 0))
+        let s = m.sent[day] ?? 0
+        return s > 0 ? s : (m.delivered[day] ?? 0) + (m.bounced[day] ?? 0)
     }
 
     static func rate(_ m: Ledger.Vmta, days: [String]) -> Double? {
