@@ -34,7 +34,7 @@ public enum AccountReport {
 
     /// The counters of the report, in column order.
     public static let counters = ["sent", "delivered", "deferred", "bounced_hard", "bounced_soft", "bounced_policy",
-                                  "complained", "unsubscribed", "opened", "clicked", "failed", "suppressed", "unsuppressed"]
+                                  "complained", "unsubscribed", "opened", "clicked", "failed", "manual_suppress", "manual_unsuppress"]
 
     public struct Report {
         public var tenant: String

@@ -42,6 +42,8 @@ public struct BookEvent {
     var counter: String {
         switch type {
         case "bounced": return "bounced_" + (bounceClass ?? "soft")
+        case "suppressed": return "manual_suppress"
+        case "unsuppressed": return "manual_unsuppress"
         default: return type
         }
     }

@@ -123,7 +123,7 @@ extension AccountReport.Report {
     /// One bar per vmta: its week out of the schedule's last, with quota and yesterday's rate.
     var warmupChart: String {
         guard !warmup.isEmpty else { return "<p class=\"meta\">no vmtas</p>\n" }
-        let rowH = 30.0, width = 760.0, left = 140.0, barMax = 360.0
+        let rowH = 30.0, width = 760.0, left = 120.0, barMax = 300.0
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(rowH * Double(warmup.count) + 10))\" role=\"img\" aria-label=\"warm-up per vmta\">\n"
         for (i, w) in warmup.enumerated() {
             let y = Double(i) * rowH + 5
@@ -131,7 +131,7 @@ extension AccountReport.Report {
             s += "<text x=\"4\" y=\"\(Self.num(y + 17))\">\(Self.esc(w.vmta))</text>\n"
             s += "<rect x=\"\(Self.num(left))\" y=\"\(Self.num(y + 4))\" width=\"\(Self.num(barMax))\" height=\"18\" fill=\"#e4e9ef\"/>\n"
             s += "<rect x=\"\(Self.num(left))\" y=\"\(Self.num(y + 4))\" width=\"\(Self.num(barMax * frac))\" height=\"18\" fill=\"#e08a2c\"/>\n"
-            s += "<text x=\"\(Self.num(left + barMax + 8))\" y=\"\(Self.num(y + 17))\">week \(w.week) of \(lastWeek), quota \(w.quota)/day, bounce yesterday \(Self.percent(w.yesterdayRate))</text>\n"
+            s += "<text x=\"\(Self.num(left + barMax + 8))\" y=\"\(Self.num(y + 17))\">week \(w.week)/\(lastWeek), \(w.quota)/day, bounced yesterday \(Self.percent(w.yesterdayRate))</text>\n"
         }
         return s + "</svg>\n"
     }
