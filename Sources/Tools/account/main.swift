@@ -202,15 +202,12 @@ extension Account {
         @Option(help: ArgumentHelp("The contact status to set.", valueName: "status")) var status: String?
         @Argument(help: "E-mail addresses.") var emails: [String] = []
 
-        func validate() throws {
-            guard [add, remove, list].filter({ $0 }).count == 1 else { throw ValidationError("give one of --add, --remove, --list") }
-            if let status, !["pending", "validated", "invalid", "risky", "injected", "bounced", "unsubscribed", "complained", "blacklisted"].contains(status) {
-                throw ValidationError("--status '\(status)' is not a contact status")
-            }
-        }
-
         func run() throws {
             StageMain.run("account suppress") {
+                guard [add, remove, list].filter({ $0 }).count == 1 else { throw StageError.usage("give one of --add, --remove, --list") }
+                if let status, !["pending", "validated", "invalid", "risky", "injected", "bounced", "unsubscribed", "complained", "blacklisted"].contains(status) {
+                    throw StageError.usage("--status '\(status)' is not a contact status")
+                }
                 let slug = try TenantSlug(try tenantFlags.requireTenant())
                 var output = OutputSink()
                 let summary = try AccountSuppress.run(.init(
