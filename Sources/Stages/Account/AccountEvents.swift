@@ -30,6 +30,7 @@ public enum AccountEvents {
         try dir.requireExisting()
         var summary = Summary(stage: "account events", headline: ["in", "new", "duplicates", "unknown_contacts", "suppressed", "rejected"])
         let rejects = try RejectSink(stage: "account events", path: options.stream.rejectsPath)
+        Timing.mark("start")
         var batch: [BookEvent] = []
         var ignored: [String: Int] = [:]
         var inCount = 0
@@ -45,6 +46,7 @@ public enum AccountEvents {
             inCount += try readNDJSON(options.stream, tenant: options.tenant.value, rejects: rejects) { batch.append($0) }
         }
         rejects.flush()
+        Timing.mark("read inputs")
         if options.stream.strict && rejects.count > 0 {
             summary["in"] = inCount
             summary["rejected"] = rejects.count

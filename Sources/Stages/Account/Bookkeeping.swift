@@ -41,16 +41,27 @@ public struct BookEvent {
     /// The ledger counter this event adds to.
     var counter: String {
         switch type {
-        case "bounced": return "bounced_" + (bounceClass ?? "soft")
+        case "bounced":
+            switch bounceClass {
+            case "hard": return "bounced_hard"
+            case "policy": return "bounced_policy"
+            default: return "bounced_soft"
+            }
         case "suppressed": return "manual_suppress"
         case "unsuppressed": return "manual_unsuppress"
         default: return type
         }
     }
 
-    func write(tenant: String, into out: inout ByteBuffer) {
+    func write(tenant: String, times: inout TimeText, into out: inout ByteBuffer) {
         var w = JSONObjectWriter(into: &out)
-        w.member("id", string: EventID.hex(id), into: &out)
+        var idText: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 18 bytes: "0123456789abcdef"
+        withUnsafeMutableBytes(of: &idText) { raw in
+            raw[0] = 0x22
+            for i in 0..<16 { raw[16 - i] = EventID.digits[Int((id >> (4 * UInt64(i))) & 0xF)] }
+            raw[17] = 0x22
+            w.member("id", raw: UnsafeRawBufferPointer(rebasing: raw[0..<18]), into: &out)
+        }
         w.member("tenant", string: tenant, into: &out)
         w.member("email", string: email, into: &out)
         w.member("type", string: type, into: &out)
@@ -58,7 +69,7 @@ public struct BookEvent {
         if let reason { w.member("reason", string: reason, into: &out) }
         if let campaign { w.member("campaign", string: campaign, into: &out) }
         if let vmta { w.member("vmta", string: vmta, into: &out) }
-        w.member("at", string: at.rfc3339, into: &out)
+        times.quotedRFC3339(at).withUnsafeBytes { w.member("at", raw: $0, into: &out) }
         w.member("source", string: source, into: &out)
         for (k, v) in extra { w.member(k, v, into: &out) }
         if !known { w.member("contact", string: "unknown", into: &out) }
@@ -180,5 +191,49 @@ struct EventIDIndex {
             }
         }
         return states.flatMap { $0 }
+    }
+}
+
+/// Fast, cached time text for per-event paths (Timestamp's formatting allocates several strings).
+struct TimeText {
+    private var day: Int64 = .min
+    private var dayText = ""
+    private var dayBytes: [UInt8] = []
+    private var second: Int64 = .min
+    private var quoted: [UInt8] = []
+
+    private mutating func setDay(_ t: Timestamp) {
+        let d = t.days
+        if d != day {
+            day = d
+            dayText = t.date
+            dayBytes = Array(dayText.utf8)
+        }
+    }
+
+    /// `2026-11-23`
+    mutating func date(_ t: Timestamp) -> String {
+        setDay(t)
+        return dayText
+    }
+
+    /// `"2026-11-23T19:27:57Z"` with its quotes.
+    mutating func quotedRFC3339(_ t: Timestamp) -> [UInt8] {
+        if t.seconds == second { return quoted }
+        setDay(t)
+        second = t.seconds
+        let s = t.seconds - t.days * 86_400
+        quoted.removeAll(keepingCapacity: true)
+        quoted.append(0x22)
+        quoted.append(contentsOf: dayBytes)
+        quoted.append(UInt8(ascii: "T"))
+        for (i, v) in [s / 3600, s / 60 % 60, s % 60].enumerated() {
+            if i > 0 { quoted.append(UInt8(ascii: ":")) }
+            quoted.append(UInt8(48 + v / 10))
+            quoted.append(UInt8(48 + v % 10))
+        }
+        quoted.append(UInt8(ascii: "Z"))
+        quoted.append(0x22)
+        return quoted
     }
 }

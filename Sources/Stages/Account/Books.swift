@@ -128,7 +128,9 @@ public final class Books {
         var seen = Set<UInt64>()
         var fresh: [BookEvent] = []
         fresh.reserveCapacity(batch.count)
+        Timing.mark("open books")
         let hashes = markUnknown ? try contactHashes() : []
+        Timing.mark("contact hashes + id index")
         for var e in batch {
             if index.contains(e.id) || !seen.insert(e.id).inserted { result.duplicates += 1; continue }
             if markUnknown {
@@ -142,8 +144,11 @@ public final class Books {
         guard !fresh.isEmpty else { return result }
         var out = ByteBuffer(capacity: fresh.count * 200)
         let tenant = dir.slug.value
-        for e in fresh { e.write(tenant: tenant, into: &out) }
+        var times = TimeText()
+        for e in fresh { e.write(tenant: tenant, times: &times, into: &out) }
+        Timing.mark("dedupe + serialise")
         try events.append(out.bytes, level: 1)                      // the commit point
+        Timing.mark("append events")
         result.appended = fresh.count
         index.add(fresh.map(\.id))
         let applied = try apply(fresh, now: now, index: &index)
@@ -213,19 +218,23 @@ public final class Books {
             newLines.append(0x0A)
             result.suppressedNew += 1
         }
+        var times = TimeText()
+        // Counters are gathered per (day, counter) and (campaign, counter) first: few keys, many events.
+        var dayCounts: [String: [String: Int]] = [:]
+        var campaignCounts: [String: [String: Int]] = [:]
+        var vmtaCounts: [String: [String: (Int, Int, Int)]] = [:]
         for e in batch {
-            let day = e.at.date
+            let day = times.date(e.at)
             let counter = e.counter
-            ledger.days[day, default: [:]][counter, default: 0] += 1
-            if let c = e.campaign { ledger.campaigns[c, default: [:]][counter, default: 0] += 1 }
-            if let v = e.vmta, ["sent", "delivered", "bounced"].contains(e.type) {
-                var m = ledger.vmta(v, firstSeen: day, config: config)
+            dayCounts[day, default: [:]][counter, default: 0] += 1
+            if let c = e.campaign { campaignCounts[c, default: [:]][counter, default: 0] += 1 }
+            if let v = e.vmta {
                 switch e.type {
-                case "sent": m.sent[day, default: 0] += 1
-                case "delivered": m.delivered[day, default: 0] += 1
-                default: m.bounced[day, default: 0] += 1
+                case "sent": vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].0 += 1
+                case "delivered": vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].1 += 1
+                case "bounced": vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].2 += 1
+                default: break
                 }
-                ledger.vmtas[v] = m
             }
             switch e.type {
             case "sent":
@@ -267,12 +276,25 @@ public final class Books {
                 break
             }
         }
+        for (day, counts) in dayCounts { for (k, n) in counts { ledger.days[day, default: [:]][k, default: 0] += n } }
+        for (c, counts) in campaignCounts { for (k, n) in counts { ledger.campaigns[c, default: [:]][k, default: 0] += n } }
+        for v in vmtaCounts.keys.sorted() {
+            let days = vmtaCounts[v]!
+            var m = ledger.vmta(v, firstSeen: days.keys.min()!, config: config)
+            for (day, n) in days {
+                if n.0 > 0 { m.sent[day, default: 0] += n.0 }
+                if n.1 > 0 { m.delivered[day, default: 0] += n.1 }
+                if n.2 > 0 { m.bounced[day, default: 0] += n.2 }
+            }
+            ledger.vmtas[v] = m
+        }
         // Prune soft-bounce history that can no longer count.
         if let newest = batch.map(\.at.seconds).max() {
             for (email, times) in ledger.softBounces where times.allSatisfy({ $0 <= newest - window }) {
                 ledger.softBounces[email] = nil
             }
         }
+        Timing.mark("apply: counters")
         if removed {
             suppressedOrder = suppressedOrder.filter { suppressed[$0] != nil }
             var all = ByteBuffer(capacity: suppressedOrder.count * 120)
@@ -282,14 +304,18 @@ public final class Books {
         } else if !newLines.isEmpty {
             try suppressionLog.append(newLines.bytes)
         }
+        Timing.mark("apply: suppression")
         if !updates.isEmpty {
             let writer = try ContactStoreWriter(directory: dir.contactsPath)
             let r = try ContactStatusUpdate.apply(Array(updates.values), writer: writer, updatedAt: now.rfc3339)
             result.contactsChanged = r.changed
         }
+        Timing.mark("apply: contacts")
         index.logLength = events.validLength
         try index.save(path: idsPath)
+        Timing.mark("apply: id index")
         try saveLedger()
+        Timing.mark("apply: ledger")
         return result
     }
 
