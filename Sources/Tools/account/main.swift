@@ -17,7 +17,8 @@ struct Account: MailpipeCommand {
           account export --tenant sos-expat | jq -r .email
         """,
         version: mailpipeVersion,
-        subcommands: [Init.self, Commit.self, Export.self, Compact.self]
+        subcommands: [Init.self, Commit.self, Export.self, Compact.self,
+                      Record.self, Events.self, Suppress.self, Warmup.self, Report.self, PmtaConfig.self]
     )
 }
 
@@ -106,6 +107,210 @@ extension Account {
             StageMain.run("account compact") {
                 let slug = try TenantSlug(try tenantFlags.requireTenant())
                 try AccountCompact.run(tenant: slug, state: StateRoot(explicit: tenantFlags.state)).report(statsPath: nil)
+                return .success
+            }
+        }
+    }
+}
+
+// MARK: - Bookkeeping (issue 7): record, events, suppress, warmup, report, pmta-config
+// (kept in main.swift: a second file would make SwiftPM compile main.swift as top-level code)
+
+
+extension Account {
+    struct Record: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record inject's outcomes: contact statuses, counters, per-vmta sends, events.",
+            discussion: """
+            A sent outcome marks the contact `injected` (with mailwizz_uid for MailWizz) and counts a
+            send for its campaign, day and vmta; deferred and failed are counted and logged.
+            Recording the same outcomes twice counts nothing twice.
+
+            Example: segment … | render … | inject smtp --url smtp://mta:25 | account record --tenant sos-expat
+            """)
+
+        @OptionGroup var tenantFlags: TenantFlags
+        @OptionGroup var streamFlags: StreamFlags
+        @Argument(help: "Outcome files (default: standard input).")
+        var inputs: [String] = []
+
+        func run() throws {
+            StageMain.run("account record") {
+                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let (summary, status) = try AccountRecord.run(.init(
+                    tenant: slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
+                    stream: streamFlags.options(stage: "account record", inputs: inputs)))
+                try summary.report(statsPath: streamFlags.stats)
+                return status
+            }
+        }
+    }
+
+    struct Events: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import delivery events: PowerMTA accounting CSV, MailWizz webhooks, or event NDJSON.",
+            discussion: """
+            Hard bounces, complaints and unsubscribes put the address on the suppression list and
+            set the contact's status; N soft bounces within D days do too (tenant.json
+            bounces.soft_limit / soft_window_days, default 3 in 15). Importing the same file twice
+            counts nothing twice. Events for addresses not in the store are kept and counted.
+
+            Example: account events --tenant sos-expat --pmta /var/log/pmta/acct-2026-11-23.csv
+                     account events --tenant sos-expat --mailwizz opens.json
+                     account events --tenant sos-expat < events.ndjson
+            """)
+
+        @OptionGroup var tenantFlags: TenantFlags
+        @OptionGroup var streamFlags: StreamFlags
+        @Option(parsing: .upToNextOption, help: ArgumentHelp("PowerMTA accounting CSV files (.gz too).", valueName: "file"))
+        var pmta: [String] = []
+        @Option(parsing: .upToNextOption, help: ArgumentHelp("MailWizz open/click webhook JSON files.", valueName: "file"))
+        var mailwizz: [String] = []
+        @Argument(help: "Event NDJSON files (default: standard input, when no --pmta/--mailwizz).")
+        var inputs: [String] = []
+
+        func run() throws {
+            StageMain.run("account events") {
+                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let (summary, status) = try AccountEvents.run(.init(
+                    tenant: slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
+                    pmta: pmta, mailwizz: mailwizz, stream: streamFlags.options(stage: "account events", inputs: inputs)))
+                try summary.report(statsPath: streamFlags.stats)
+                return status
+            }
+        }
+    }
+
+    struct Suppress: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add or remove do-not-contact entries, or list them.",
+            discussion: """
+            --add puts addresses on the suppression list (contact status `unsubscribed` when the
+            reason mentions an unsubscribe, else `blacklisted`, or --status); --remove takes them off
+            and lifts the contact's status (to --status, default `validated`). Each change is an audit
+            event in the event log.
+
+            Example: account suppress --tenant sos-expat --add ana@example.org --reason "unsubscribed by e-mail"
+                     account suppress --tenant sos-expat --list | jq -r .email
+            """)
+
+        @OptionGroup var tenantFlags: TenantFlags
+        @Flag(help: "Add the addresses.") var add = false
+        @Flag(help: "Remove the addresses.") var remove = false
+        @Flag(help: "List the suppression entries as NDJSON.") var list = false
+        @Option(help: ArgumentHelp("Why (required with --add).", valueName: "text")) var reason: String?
+        @Option(help: ArgumentHelp("The contact status to set.", valueName: "status")) var status: String?
+        @Argument(help: "E-mail addresses.") var emails: [String] = []
+
+        func run() throws {
+            StageMain.run("account suppress") {
+                guard [add, remove, list].filter({ $0 }).count == 1 else { throw StageError.usage("give one of --add, --remove, --list") }
+                if let status, !["pending", "validated", "invalid", "risky", "injected", "bounced", "unsubscribed", "complained", "blacklisted"].contains(status) {
+                    throw StageError.usage("--status '\(status)' is not a contact status")
+                }
+                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                var output = OutputSink()
+                let summary = try AccountSuppress.run(.init(
+                    tenant: slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
+                    action: add ? .add : remove ? .remove : .list, emails: emails, reason: reason, status: status), output: &output)
+                try summary.report(statsPath: nil)
+                return .success
+            }
+        }
+    }
+
+    struct Warmup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show (or, with --advance, move) the warm-up of each vmta.",
+            discussion: """
+            Per vmta: week of the schedule, today's quota, sends today, yesterday's bounce rate.
+            --advance, run once a day, moves a vmta to the next week after 7 days under the week's
+            bounce ceiling, holds it otherwise, and steps it back a week when yesterday's rate
+            reached twice the ceiling. Running it twice a day changes nothing the second time.
+
+            Example: account warmup --tenant sos-expat --advance
+            """)
+
+        @OptionGroup var tenantFlags: TenantFlags
+        @Flag(help: "Apply today's advance/hold/step-back decision.") var advance = false
+        @Flag(help: "NDJSON output even on a terminal.") var json = false
+
+        func run() throws {
+            StageMain.run("account warmup") {
+                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let rows = try AccountWarmup.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state),
+                                                       now: try tenantFlags.clock(), advance: advance))
+                var output = OutputSink()
+                if FileDescriptor.standardOutput.isTerminal && !json {
+                    let text = "vmta\tweek\tquota\tsent today\tyesterday bounce rate\taction\n" + rows.map { r in
+                        "\(r.vmta)\t\(r.week)\t\(r.quota)\t\(r.sentToday)\t\(r.yesterdayRate.map { WarmupSchedule.format($0) } ?? "-")\t\(r.action ?? "")"
+                    }.joined(separator: "\n") + "\n"
+                    output.buffer.append(text)
+                } else {
+                    for r in rows { r.json.write(into: &output.buffer); output.buffer.append(0x0A) }
+                }
+                try output.flush()
+                return .success
+            }
+        }
+    }
+
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Report contacts, campaigns, events per day and warm-up.",
+            discussion: """
+            Text tables by default, NDJSON with --json; --html FILE also writes a self-contained
+            page with SVG charts (sends and bounces over time, warm-up per vmta, audience by language).
+
+            Example: account report --tenant sos-expat --since 2026-11-01 --html report.html
+            """)
+
+        @OptionGroup var tenantFlags: TenantFlags
+        @Flag(help: "NDJSON rows instead of text tables.") var json = false
+        @Option(help: ArgumentHelp("Write an HTML report to FILE.", valueName: "file")) var html: String?
+        @Option(help: ArgumentHelp("Only events at or after this time (RFC 3339 or a date).", valueName: "time")) var since: String?
+        @Option(help: ArgumentHelp("Only this campaign's events.", valueName: "name")) var campaign: String?
+
+        func run() throws {
+            StageMain.run("account report") {
+                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                var sinceTime: Timestamp?
+                if let since {
+                    guard let t = Timestamp(parsing: since) else { throw StageError.usage("--since takes a time or a date, got '\(since)'") }
+                    sinceTime = t
+                }
+                let report = try AccountReport.build(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state),
+                                                           now: try tenantFlags.clock(), since: sinceTime, campaign: campaign))
+                if let html { try FileSystem.writeAtomically(html, Array(report.html.utf8), mode: 0o644) }
+                var output = OutputSink()
+                if json { output.buffer.append(report.ndjson) } else if html == nil || FileDescriptor.standardOutput.isTerminal {
+                    output.buffer.append(report.text)
+                }
+                try output.flush()
+                return .success
+            }
+        }
+    }
+
+    struct PmtaConfig: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pmta-config",
+            abstract: "Print PowerMTA virtual-mta/pool blocks and the DNS records of the sending domain.",
+            discussion: "Example: account pmta-config --tenant sos-expat --dkim-public-key dkim.pub.pem > pmta-sos-expat.txt")
+
+        @OptionGroup var tenantFlags: TenantFlags
+        @Option(help: ArgumentHelp("DKIM public key (PEM) for a DKIM record.", valueName: "file")) var dkimPublicKey: String?
+        @Option(help: ArgumentHelp("DKIM selector.", valueName: "name")) var dkimSelector = "mp"
+        @Option(help: ArgumentHelp("DMARC policy: none, quarantine or reject.", valueName: "p")) var dmarcPolicy = "none"
+        @Option(help: ArgumentHelp("DMARC aggregate report address.", valueName: "email")) var dmarcReport: String?
+
+        func run() throws {
+            StageMain.run("account pmta-config") {
+                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let text = try AccountPmtaConfig.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state),
+                                                           dkimPublicKey: dkimPublicKey, dkimSelector: dkimSelector,
+                                                           dmarcPolicy: dmarcPolicy, dmarcReport: dmarcReport))
+                try FileDescriptor.standardOutput.writeAll(text)
                 return .success
             }
         }

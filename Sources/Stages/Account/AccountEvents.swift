@@ -1,0 +1,133 @@
+import MailpipeCore
+import MailpipeStore
+
+/// `account events`: imports delivery events — PowerMTA accounting CSV (`--pmta`), MailWizz
+/// open/click webhook JSON (`--mailwizz`), or event NDJSON on standard input — into the log,
+/// the ledger, the suppression list and the contacts' statuses. Re-importing counts nothing twice.
+public enum AccountEvents {
+    public struct Options {
+        public var tenant: TenantSlug
+        public var state: StateRoot
+        public var now: Timestamp
+        public var pmta: [String]
+        public var mailwizz: [String]
+        /// NDJSON event inputs (standard input when no source is given).
+        public var stream: StreamOptions
+
+        public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, pmta: [String] = [], mailwizz: [String] = [],
+                    stream: StreamOptions) {
+            self.tenant = tenant
+            self.state = state
+            self.now = now
+            self.pmta = pmta
+            self.mailwizz = mailwizz
+            self.stream = stream
+        }
+    }
+
+    public static func run(_ options: Options) throws -> (Summary, ExitStatus) {
+        let dir = options.state.tenant(options.tenant)
+        try dir.requireExisting()
+        var summary = Summary(stage: "account events", headline: ["in", "new", "duplicates", "unknown_contacts", "suppressed", "rejected"])
+        let rejects = try RejectSink(stage: "account events", path: options.stream.rejectsPath)
+        Timing.mark("start")
+        var batch: [BookEvent] = []
+        var ignored: [String: Int] = [:]
+        var inCount = 0
+        for path in options.pmta {
+            guard FileSystem.exists(path) else { throw StageError.usage("\(path): no such file") }
+            inCount += try PMTAAccounting.read(path: path, rejects: rejects, ignored: &ignored) { batch.append($0) }
+        }
+        for path in options.mailwizz {
+            guard FileSystem.exists(path) else { throw StageError.usage("\(path): no such file") }
+            inCount += try MailWizzWebhook.read(path: path, rejects: rejects) { batch.append($0) }
+        }
+        if (options.pmta.isEmpty && options.mailwizz.isEmpty) || !options.stream.inputs.isEmpty {
+            inCount += try readNDJSON(options.stream, tenant: options.tenant.value, rejects: rejects) { batch.append($0) }
+        }
+        rejects.flush()
+        Timing.mark("read inputs")
+        if options.stream.strict && rejects.count > 0 {
+            summary["in"] = inCount
+            summary["rejected"] = rejects.count
+            summary.setGroup("reject_reasons", rejects.reasons)
+            return (summary, .rejectsUnderStrict)
+        }
+        let books = try Books(dir: dir, now: options.now, warn: warnToStderr)
+        let outcome = try books.commit(batch, now: options.now)
+        summary["in"] = inCount
+        summary["new"] = outcome.appended
+        summary["duplicates"] = outcome.duplicates
+        summary["unknown_contacts"] = outcome.unknown
+        summary["suppressed"] = outcome.suppressedNew
+        summary["contacts_changed"] = outcome.contactsChanged
+        summary["ignored"] = ignored.values.reduce(0, +)
+        if books.recovered > 0 { summary["recovered"] = books.recovered }
+        summary["rejected"] = rejects.count
+        summary.setGroup("types", outcome.types)
+        if !ignored.isEmpty { summary.setGroup("ignored_types", ignored) }
+        summary.setGroup("reject_reasons", rejects.reasons)
+        return (summary, .success)
+    }
+
+    /// Event records (DESIGN.md §2). The id is the record's `id` (16 hex digits) or a hash of its fields.
+    static func readNDJSON(_ options: StreamOptions, tenant: String, rejects: RejectSink, _ emit: (BookEvent) -> Void) throws -> Int {
+        var stream = try RecordStream(options: options, rejects: rejects)
+        defer { stream.close() }
+        while let record = try stream.next() {
+            if let t = record["tenant"], t.string != tenant {
+                rejects.reject(reason: "tenant_mismatch", detail: "event of another tenant", origin: record.origin, record: record.bytes)
+                continue
+            }
+            guard let rawEmail = record.string("email"), !rawEmail.isEmpty else {
+                rejects.reject(reason: "missing_email", detail: "an event needs an email", origin: record.origin, record: record.bytes)
+                continue
+            }
+            guard let type = record.string("type"), BookEvent.types.contains(type) else {
+                rejects.reject(reason: "invalid_type", detail: "type must be one of \(BookEvent.types.sorted().joined(separator: " "))",
+                               origin: record.origin, record: record.bytes)
+                continue
+            }
+            var at = Timestamp(seconds: 0)
+            if let text = record.string("at") {
+                guard let t = Timestamp(parsing: text) else {
+                    rejects.reject(reason: "invalid_time", detail: "at '\(text)' is not a time", origin: record.origin, record: record.bytes)
+                    continue
+                }
+                at = t
+            } else {
+                rejects.reject(reason: "missing_time", detail: "an event needs `at`", origin: record.origin, record: record.bytes)
+                continue
+            }
+            var bounceClass = record.string("bounce_class")
+            if type == "bounced" {
+                if bounceClass == nil { bounceClass = "soft" }
+                guard ["hard", "soft", "policy"].contains(bounceClass!) else {
+                    rejects.reject(reason: "invalid_bounce_class", detail: "bounce_class must be hard, soft or policy",
+                                   origin: record.origin, record: record.bytes)
+                    continue
+                }
+            } else {
+                bounceClass = nil
+            }
+            let email = EmailKey.normalize(rawEmail)
+            let campaign = record.string("campaign")
+            let vmta = record.string("vmta")
+            let reason = record.string("reason")
+            let source = record.string("source") ?? "webhook"
+            let id = record.string("id").flatMap(EventID.parse)
+                ?? EventID.hash([source, type, email, at.rfc3339, campaign ?? "", vmta ?? "", reason ?? "", bounceClass ?? ""])
+            var extra: [(String, JSONValue)] = []
+            for key in ["channel", "remote_id", "url"] {
+                if let v = record[key]?.string { extra.append((key, .string(v))) }
+            }
+            emit(BookEvent(id: id, email: email, type: type, bounceClass: bounceClass, reason: reason, campaign: campaign,
+                           vmta: vmta, at: at, source: source, extra: extra))
+        }
+        return stream.linesIn
+    }
+}
+
+func warnToStderr(_ message: String) {
+    try? FileDescriptor.standardError.writeAll("account: warning: \(message)\n")
+}

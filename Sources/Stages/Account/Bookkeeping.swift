@@ -1,0 +1,239 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MailpipeCore
+import MailpipeStore
+
+/// One event as `account` keeps it (DESIGN.md §2 "Event"), before it is written to the log.
+public struct BookEvent {
+    public var id: UInt64
+    public var email: String
+    public var type: String
+    public var bounceClass: String?
+    public var reason: String?
+    public var campaign: String?
+    public var vmta: String?
+    public var at: Timestamp
+    public var source: String
+    /// Further members (`channel`, `remote_id`, `status`, `url`, …), written after the fixed ones.
+    public var extra: [(String, JSONValue)] = []
+    /// False when the address is not in the contact store (kept, marked `"contact":"unknown"`).
+    public var known = true
+
+    public init(id: UInt64, email: String, type: String, bounceClass: String? = nil, reason: String? = nil,
+                campaign: String? = nil, vmta: String? = nil, at: Timestamp, source: String, extra: [(String, JSONValue)] = []) {
+        self.id = id
+        self.email = email
+        self.type = type
+        self.bounceClass = bounceClass
+        self.reason = reason
+        self.campaign = campaign
+        self.vmta = vmta
+        self.at = at
+        self.source = source
+        self.extra = extra
+    }
+
+    public static let types: Set<String> = ["sent", "delivered", "deferred", "bounced", "complained", "unsubscribed", "opened", "clicked"]
+
+    /// The ledger counter this event adds to.
+    var counter: String {
+        switch type {
+        case "bounced":
+            switch bounceClass {
+            case "hard": return "bounced_hard"
+            case "policy": return "bounced_policy"
+            default: return "bounced_soft"
+            }
+        case "suppressed": return "manual_suppress"
+        case "unsuppressed": return "manual_unsuppress"
+        default: return type
+        }
+    }
+
+    func write(tenant: String, times: inout TimeText, into out: inout ByteBuffer) {
+        var w = JSONObjectWriter(into: &out)
+        var idText: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 18 bytes: "0123456789abcdef"
+        withUnsafeMutableBytes(of: &idText) { raw in
+            raw[0] = 0x22
+            for i in 0..<16 { raw[16 - i] = EventID.digits[Int((id >> (4 * UInt64(i))) & 0xF)] }
+            raw[17] = 0x22
+            w.member("id", raw: UnsafeRawBufferPointer(rebasing: raw[0..<18]), into: &out)
+        }
+        w.member("tenant", string: tenant, into: &out)
+        w.member("email", string: email, into: &out)
+        w.member("type", string: type, into: &out)
+        if let bounceClass { w.member("bounce_class", string: bounceClass, into: &out) }
+        if let reason { w.member("reason", string: reason, into: &out) }
+        if let campaign { w.member("campaign", string: campaign, into: &out) }
+        if let vmta { w.member("vmta", string: vmta, into: &out) }
+        times.quotedRFC3339(at).withUnsafeBytes { w.member("at", raw: $0, into: &out) }
+        w.member("source", string: source, into: &out)
+        for (k, v) in extra { w.member(k, v, into: &out) }
+        if !known { w.member("contact", string: "unknown", into: &out) }
+        w.finish(into: &out)
+        out.append(0x0A)
+    }
+
+    /// Reads an event back from a log line (recovery replays the log's uncommitted tail).
+    static func parse(_ root: JSONNode) -> BookEvent? {
+        guard let idText = root["id"]?.string, let id = EventID.parse(idText), let email = root["email"]?.string,
+              let type = root["type"]?.string, let atText = root["at"]?.string, let at = Timestamp(parsing: atText) else { return nil }
+        var e = BookEvent(id: id, email: email, type: type, bounceClass: root["bounce_class"]?.string, reason: root["reason"]?.string,
+                          campaign: root["campaign"]?.string, vmta: root["vmta"]?.string, at: at, source: root["source"]?.string ?? "")
+        let fixed: Set<String> = ["id", "tenant", "email", "type", "bounce_class", "reason", "campaign", "vmta", "at", "source", "contact"]
+        for (k, v) in root.members {
+            guard let name = k.string, !fixed.contains(name) else { continue }
+            e.extra.append((name, JSONValue(v)))
+        }
+        e.known = root["contact"]?.string != "unknown"
+        return e
+    }
+}
+
+/// Stable event ids: a 64-bit hash of what identifies the event at its source (a PowerMTA row,
+/// a webhook event, an outcome), written as 16 hex digits.
+public enum EventID {
+    public static func hash(_ parts: [String]) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for (i, p) in parts.enumerated() {
+            if i > 0 { h = (h ^ 0x1F) &* 0x0000_0100_0000_01B3 }
+            for b in p.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        }
+        return finalize(h)
+    }
+
+    public static func hash(_ bytes: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ seed
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return finalize(h)
+    }
+
+    @inline(__always) static func finalize(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    public static func hex(_ id: UInt64) -> String {
+        var b = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 { b[15 - i] = digits[Int((id >> (4 * UInt64(i))) & 0xF)] }
+        return String(decoding: b, as: UTF8.self)
+    }
+
+    public static func parse(_ text: String) -> UInt64? {
+        guard text.utf8.count == 16 else { return nil }
+        return UInt64(text, radix: 16)
+    }
+}
+
+/// The ids of every event in the log, sorted, in `events.ids` (a derived index: rebuilt from
+/// the log when it is missing or does not match the log's length).
+struct EventIDIndex {
+    var ids: [UInt64]
+    var logLength: Int
+    static let magic: [UInt8] = Array("MPEVID01".utf8)
+
+    static func load(path: String) -> EventIDIndex? {
+        guard FileSystem.exists(path), let bytes = try? FileSystem.readFile(path), bytes.count >= 16,
+              Array(bytes[0..<8]) == magic, (bytes.count - 16) % 8 == 0 else { return nil }
+        return bytes.withUnsafeBytes { raw in
+            let length = Int(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian)
+            let n = (bytes.count - 16) / 8
+            var ids = [UInt64](repeating: 0, count: n)
+            ids.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[16...])) }
+            return EventIDIndex(ids: ids, logLength: length)
+        }
+    }
+
+    func save(path: String) throws {
+        var bytes = EventIDIndex.magic
+        var length = UInt64(logLength).littleEndian
+        withUnsafeBytes(of: &length) { bytes.append(contentsOf: $0) }
+        ids.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        try FileSystem.writeAtomically(path, bytes)
+    }
+
+    func contains(_ id: UInt64) -> Bool {
+        var lo = 0
+        var hi = ids.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if ids[mid] < id { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < ids.count && ids[lo] == id
+    }
+
+    mutating func add(_ new: [UInt64]) {
+        guard !new.isEmpty else { return }
+        ids.append(contentsOf: new)
+        ids.sort()
+        var w = 0
+        for i in 0..<ids.count where i == 0 || ids[i] != ids[w - 1] {
+            ids[w] = ids[i]
+            w += 1
+        }
+        ids.removeLast(ids.count - w)
+    }
+
+    /// Ids found in the log's appends starting at or after `from`.
+    static func scan(logPath: String, from: Int) throws -> [UInt64] {
+        let states = try AppendLog.parallelScan(path: logPath, from: from, workers: 2, makeState: { [UInt64]() }) { ids, line in
+            // `"id":"<16 hex>"` is the first member of every event line.
+            if line.count > 24, line[1] == UInt8(ascii: "\""), line[2] == UInt8(ascii: "i"), line[3] == UInt8(ascii: "d") {
+                let text = String(decoding: UnsafeRawBufferPointer(rebasing: line[7..<23]), as: UTF8.self)
+                if let id = EventID.parse(text) { ids.append(id) }
+            }
+        }
+        return states.flatMap { $0 }
+    }
+}
+
+/// Fast, cached time text for per-event paths (Timestamp's formatting allocates several strings).
+struct TimeText {
+    private var day: Int64 = .min
+    private var dayText = ""
+    private var dayBytes: [UInt8] = []
+    private var second: Int64 = .min
+    private var quoted: [UInt8] = []
+
+    private mutating func setDay(_ t: Timestamp) {
+        let d = t.days
+        if d != day {
+            day = d
+            dayText = t.date
+            dayBytes = Array(dayText.utf8)
+        }
+    }
+
+    /// `2026-11-23`
+    mutating func date(_ t: Timestamp) -> String {
+        setDay(t)
+        return dayText
+    }
+
+    /// `"2026-11-23T19:27:57Z"` with its quotes.
+    mutating func quotedRFC3339(_ t: Timestamp) -> [UInt8] {
+        if t.seconds == second { return quoted }
+        setDay(t)
+        second = t.seconds
+        let s = t.seconds - t.days * 86_400
+        quoted.removeAll(keepingCapacity: true)
+        quoted.append(0x22)
+        quoted.append(contentsOf: dayBytes)
+        quoted.append(UInt8(ascii: "T"))
+        for (i, v) in [s / 3600, s / 60 % 60, s % 60].enumerated() {
+            if i > 0 { quoted.append(UInt8(ascii: ":")) }
+            quoted.append(UInt8(48 + v / 10))
+            quoted.append(UInt8(48 + v % 10))
+        }
+        quoted.append(UInt8(ascii: "Z"))
+        quoted.append(0x22)
+        return quoted
+    }
+}

@@ -1,0 +1,328 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MailpipeCore
+import MailpipeStore
+
+/// A writer's session on a tenant's books: the lock, the event and suppression logs, the
+/// ledger and the contact store.
+///
+/// Commit protocol (DESIGN.md §4): the events of a batch are appended to `events.ndjson.gz` as
+/// one sealed member — that append is the commit point. Their effects (suppression entries,
+/// contact statuses, the event-id index, the ledger) follow, and the ledger, written last and
+/// atomically, records how much of each log it reflects. A session that finds the event log
+/// longer than the ledger says (a crash between the two) cuts the suppression log back to the
+/// ledger's length and applies the unreflected events again, which gives exactly the state the
+/// interrupted run would have left.
+public final class Books {
+    public let dir: TenantDirectory
+    public let config: TenantConfig
+    public let schedule: WarmupSchedule
+    public var ledger: Ledger
+    let lock: FileLock
+    var events: AppendLog
+    var suppressionLog: AppendLog
+    /// Current suppression entries by email (the log's lines, folded).
+    var suppressed: [String: [UInt8]] = [:]
+    var suppressedOrder: [String] = []
+    let warn: (String) -> Void
+    public private(set) var recovered = 0
+
+    var idsPath: String { "\(dir.path)/events.ids" }
+
+    public init(dir: TenantDirectory, now: Timestamp, warn: @escaping (String) -> Void) throws {
+        self.dir = dir
+        self.warn = warn
+        config = try dir.loadConfig()
+        schedule = try WarmupSchedule(config: config)
+        lock = try dir.lock()
+        do {
+            ledger = try Ledger.load(path: dir.ledgerPath)
+            events = try AppendLog(path: dir.eventsPath, warn: warn)
+            suppressionLog = try AppendLog(path: dir.suppressionPath, warn: warn)
+            if events.validLength > ledger.eventsLength {
+                try recover(now: now)
+            } else if events.validLength < ledger.eventsLength {
+                warn("\(dir.eventsPath): shorter than the ledger says (\(events.validLength) < \(ledger.eventsLength)); the ledger keeps its counters")
+                ledger.eventsLength = events.validLength
+            } else {
+                try loadSuppression()
+            }
+        } catch {
+            lock.unlock()
+            throw error
+        }
+    }
+
+    deinit { lock.unlock() }
+
+    // MARK: suppression
+
+    func loadSuppression() throws {
+        suppressed = [:]
+        suppressedOrder = []
+        guard suppressionLog.validLength > 0 else { return }
+        var parser = JSONParser(maxDepth: 16)
+        defer { parser.deallocate() }
+        for range in try AppendLog.appendRanges(path: dir.suppressionPath, length: suppressionLog.validLength) {
+            try AppendLog.forEachLine(path: dir.suppressionPath, range: range) { line in
+                guard let root = try? parser.parse(line).root, let email = root["email"]?.string else { return }
+                if suppressed.updateValue(Array(line), forKey: email) == nil { suppressedOrder.append(email) }
+            }
+        }
+    }
+
+    public var suppressionEntries: [[UInt8]] { suppressedOrder.compactMap { suppressed[$0] } }
+    public func isSuppressed(_ email: String) -> Bool { suppressed[email] != nil }
+
+    // MARK: recovery
+
+    private func recover(now: Timestamp) throws {
+        if suppressionLog.validLength > ledger.suppressionLength {
+            warn("\(dir.suppressionPath): cutting back an unfinished append (\(suppressionLog.validLength - ledger.suppressionLength) bytes)")
+            let fd = try FileDescriptor.open(dir.suppressionPath, O_RDWR)
+            try fd.truncate(to: ledger.suppressionLength)
+            try fd.sync()
+            fd.close()
+            suppressionLog = try AppendLog(path: dir.suppressionPath, warn: warn)
+        }
+        try loadSuppression()
+        var tail: [BookEvent] = []
+        var parser = JSONParser(maxDepth: 64)
+        defer { parser.deallocate() }
+        for range in try AppendLog.appendRanges(path: dir.eventsPath, length: events.validLength) where range.lowerBound >= ledger.eventsLength {
+            try AppendLog.forEachLine(path: dir.eventsPath, range: range) { line in
+                if let root = try? parser.parse(line).root, let e = BookEvent.parse(root) { tail.append(e) }
+            }
+        }
+        warn("\(dir.path): applying \(tail.count) logged events an interrupted run had not finished")
+        recovered = tail.count
+        _ = try apply(tail, now: now)
+    }
+
+    // MARK: committing events
+
+    public struct Outcome {
+        public var appended = 0
+        public var duplicates = 0
+        public var unknown = 0
+        public var suppressedNew = 0
+        public var unsuppressed = 0
+        public var contactsChanged = 0
+        /// Counter name → number of new events (duplicates excluded).
+        public var types: [String: Int] = [:]
+    }
+
+    /// Known-contact test by email hash (the store's indexes).
+    public func contactHashes() throws -> [UInt64] {
+        try ContactStore(directory: dir.contactsPath).emailHashes()
+    }
+
+    /// Drops events whose id is already logged (or repeated in the batch), marks unknown
+    /// contacts, appends the rest as one member and applies them.
+    public func commit(_ batch: [BookEvent], now: Timestamp, markUnknown: Bool = true) throws -> Outcome {
+        var result = Outcome()
+        var index = loadIndex()
+        var seen = Set<UInt64>()
+        var fresh: [BookEvent] = []
+        fresh.reserveCapacity(batch.count)
+        Timing.mark("open books")
+        let hashes = markUnknown ? try contactHashes() : []
+        Timing.mark("contact hashes + id index")
+        for var e in batch {
+            if index.contains(e.id) || !seen.insert(e.id).inserted { result.duplicates += 1; continue }
+            if markUnknown {
+                let h = EmailKey.hash(e.email)
+                e.known = Books.sortedContains(hashes, h)
+                if !e.known { result.unknown += 1 }
+            }
+            result.types[e.counter, default: 0] += 1
+            fresh.append(e)
+        }
+        guard !fresh.isEmpty else { return result }
+        var out = ByteBuffer(capacity: fresh.count * 200)
+        let tenant = dir.slug.value
+        var times = TimeText()
+        for e in fresh { e.write(tenant: tenant, times: &times, into: &out) }
+        Timing.mark("dedupe + serialise")
+        try events.append(out.bytes, level: 1)                      // the commit point
+        Timing.mark("append events")
+        result.appended = fresh.count
+        index.add(fresh.map(\.id))
+        let applied = try apply(fresh, now: now, index: &index)
+        result.suppressedNew = applied.suppressedNew
+        result.unsuppressed = applied.unsuppressed
+        result.contactsChanged = applied.contactsChanged
+        return result
+    }
+
+    static func sortedContains(_ a: [UInt64], _ x: UInt64) -> Bool {
+        var lo = 0
+        var hi = a.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if a[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < a.count && a[lo] == x
+    }
+
+    /// The event-id index matching the committed log (extended or rebuilt when behind).
+    func loadIndex() -> EventIDIndex {
+        var index = EventIDIndex.load(path: idsPath) ?? EventIDIndex(ids: [], logLength: 0)
+        if index.logLength != events.validLength {
+            if index.logLength > events.validLength { index = EventIDIndex(ids: [], logLength: 0) }
+            if let more = try? EventIDIndex.scan(logPath: dir.eventsPath, from: index.logLength) {
+                index.add(more)
+            } else {
+                index = EventIDIndex(ids: (try? EventIDIndex.scan(logPath: dir.eventsPath, from: 0)) ?? [], logLength: 0)
+                index.add([])
+            }
+            index.logLength = events.validLength
+        }
+        return index
+    }
+
+    private func apply(_ batch: [BookEvent], now: Timestamp) throws -> Outcome {
+        var index = loadIndex()
+        return try apply(batch, now: now, index: &index)
+    }
+
+    /// The effects of logged events: counters, suppression, contact statuses; then the index
+    /// and the ledger.
+    private func apply(_ batch: [BookEvent], now: Timestamp, index: inout EventIDIndex) throws -> Outcome {
+        var result = Outcome()
+        let rule = config.softBounceRule
+        let window = Int64(rule.days) * 86_400
+        var updates: [String: ContactFieldUpdate] = [:]
+        var newLines = ByteBuffer(capacity: 4096)
+        var removed = false
+        func update(_ email: String, _ u: ContactFieldUpdate) {
+            if var existing = updates[email] { existing.absorb(u); updates[email] = existing } else { updates[email] = u }
+        }
+        func suppress(_ e: BookEvent, reason: String, status: String) {
+            update(e.email, ContactFieldUpdate(key: Array(e.email.utf8), status: status))
+            guard suppressed[e.email] == nil else { return }
+            var line = ByteBuffer(capacity: 160)
+            var w = JSONObjectWriter(into: &line)
+            w.member("email", string: e.email, into: &line)
+            w.member("reason", string: reason, into: &line)
+            w.member("at", string: e.at.rfc3339, into: &line)
+            w.member("source", string: e.source, into: &line)
+            if let c = e.campaign { w.member("campaign", string: c, into: &line) }
+            w.finish(into: &line)
+            suppressed[e.email] = line.bytes
+            suppressedOrder.append(e.email)
+            newLines.append(line.bytes)
+            newLines.append(0x0A)
+            result.suppressedNew += 1
+        }
+        var times = TimeText()
+        // Counters are gathered per (day, counter) and (campaign, counter) first: few keys, many events.
+        var dayCounts: [String: [String: Int]] = [:]
+        var campaignCounts: [String: [String: Int]] = [:]
+        var vmtaCounts: [String: [String: (Int, Int, Int)]] = [:]
+        for e in batch {
+            let day = times.date(e.at)
+            let counter = e.counter
+            dayCounts[day, default: [:]][counter, default: 0] += 1
+            if let c = e.campaign { campaignCounts[c, default: [:]][counter, default: 0] += 1 }
+            if let v = e.vmta {
+                switch e.type {
+                case "sent": vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].0 += 1
+                case "delivered": vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].1 += 1
+                case "bounced": vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].2 += 1
+                default: break
+                }
+            }
+            switch e.type {
+            case "sent":
+                var fields: [(String, JSONValue)] = [("last_sent_at", .string(e.at.rfc3339))]
+                if let c = e.campaign { fields.append(("last_campaign", .string(c))) }
+                if let channel = e.extra.first(where: { $0.0 == "channel" })?.1.string, channel == "mailwizz",
+                   let uid = e.extra.first(where: { $0.0 == "remote_id" })?.1.string {
+                    fields.append(("mailwizz_uid", .string(uid)))
+                }
+                update(e.email, ContactFieldUpdate(key: Array(e.email.utf8), status: "injected", fields: fields))
+            case "bounced":
+                if e.bounceClass == "hard" {
+                    suppress(e, reason: "hard-bounce" + (e.reason.map { ": " + $0 } ?? ""), status: "bounced")
+                } else if e.bounceClass == "soft" {
+                    var times = ledger.softBounces[e.email, default: []]
+                    times.append(e.at.seconds)
+                    let latest = times.max()!
+                    times = times.filter { $0 > latest - window }.sorted()
+                    ledger.softBounces[e.email] = times
+                    if times.count >= rule.limit {
+                        suppress(e, reason: "soft-bounces: \(times.count) in \(rule.days) days", status: "bounced")
+                    }
+                }
+            case "complained":
+                suppress(e, reason: "complaint" + (e.reason.map { ": " + $0 } ?? ""), status: "complained")
+            case "unsubscribed":
+                suppress(e, reason: "unsubscribe" + (e.reason.map { ": " + $0 } ?? ""), status: "unsubscribed")
+            case "suppressed":
+                let status = e.extra.first { $0.0 == "status" }?.1.string ?? "blacklisted"
+                suppress(e, reason: e.reason ?? "manual", status: status)
+            case "unsuppressed":
+                if suppressed.removeValue(forKey: e.email) != nil {
+                    removed = true
+                    result.unsuppressed += 1
+                }
+                let status = e.extra.first { $0.0 == "status" }?.1.string ?? "validated"
+                update(e.email, ContactFieldUpdate(key: Array(e.email.utf8), status: status, force: true))
+            default:
+                break
+            }
+        }
+        for (day, counts) in dayCounts { for (k, n) in counts { ledger.days[day, default: [:]][k, default: 0] += n } }
+        for (c, counts) in campaignCounts { for (k, n) in counts { ledger.campaigns[c, default: [:]][k, default: 0] += n } }
+        for v in vmtaCounts.keys.sorted() {
+            let days = vmtaCounts[v]!
+            var m = ledger.vmta(v, firstSeen: days.keys.min()!, config: config)
+            for (day, n) in days {
+                if n.0 > 0 { m.sent[day, default: 0] += n.0 }
+                if n.1 > 0 { m.delivered[day, default: 0] += n.1 }
+                if n.2 > 0 { m.bounced[day, default: 0] += n.2 }
+            }
+            ledger.vmtas[v] = m
+        }
+        // Prune soft-bounce history that can no longer count.
+        if let newest = batch.map(\.at.seconds).max() {
+            for (email, times) in ledger.softBounces where times.allSatisfy({ $0 <= newest - window }) {
+                ledger.softBounces[email] = nil
+            }
+        }
+        Timing.mark("apply: counters")
+        if removed {
+            suppressedOrder = suppressedOrder.filter { suppressed[$0] != nil }
+            var all = ByteBuffer(capacity: suppressedOrder.count * 120)
+            for email in suppressedOrder { all.append(suppressed[email]!); all.append(0x0A) }
+            try AppendLog.replace(path: dir.suppressionPath, lines: all.bytes)
+            suppressionLog = try AppendLog(path: dir.suppressionPath, warn: warn)
+        } else if !newLines.isEmpty {
+            try suppressionLog.append(newLines.bytes)
+        }
+        Timing.mark("apply: suppression")
+        if !updates.isEmpty {
+            let writer = try ContactStoreWriter(directory: dir.contactsPath)
+            let r = try ContactStatusUpdate.apply(Array(updates.values), writer: writer, updatedAt: now.rfc3339)
+            result.contactsChanged = r.changed
+        }
+        Timing.mark("apply: contacts")
+        index.logLength = events.validLength
+        try index.save(path: idsPath)
+        Timing.mark("apply: id index")
+        try saveLedger()
+        Timing.mark("apply: ledger")
+        return result
+    }
+
+    /// Writes the ledger (the last step of every change).
+    public func saveLedger() throws {
+        ledger.eventsLength = events.validLength
+        ledger.suppressionLength = suppressionLog.validLength
+        try ledger.save(path: dir.ledgerPath, schedule: schedule)
+    }
+}

@@ -1,0 +1,187 @@
+import MailpipeCore
+import MailpipeStore
+
+/// `ledger.json`: counters per campaign, day and vmta, and the warm-up state per vmta
+/// (docs/account.md gives the shape; `inject` reads `vmtas`).
+public struct Ledger {
+    public struct Vmta {
+        public var week = 1
+        /// The warm-up start day (YYYY-MM-DD).
+        public var started: String
+        /// The day the current week began.
+        public var weekStarted: String
+        /// The last day `warmup --advance` ran for this vmta.
+        public var lastCheck: String?
+        public var sent: [String: Int] = [:]
+        public var delivered: [String: Int] = [:]
+        public var bounced: [String: Int] = [:]
+        /// (date, action, week after, rate) — the warm-up history.
+        public var history: [(date: String, action: String, week: Int, rate: Double?)] = []
+
+        public init(started: String) {
+            self.started = started
+            weekStarted = started
+        }
+    }
+
+    public var vmtas: [String: Vmta] = [:]
+    public var campaigns: [String: [String: Int]] = [:]
+    public var days: [String: [String: Int]] = [:]
+    /// Soft bounces per address (unix seconds), kept while inside the rule's window.
+    public var softBounces: [String: [Int64]] = [:]
+    /// The lengths of the event and suppression logs this ledger reflects.
+    public var eventsLength = 0
+    public var suppressionLength = 0
+
+    public init() {}
+
+    public static func load(path: String) throws -> Ledger {
+        var ledger = Ledger()
+        guard FileSystem.exists(path) else { return ledger }
+        let value: JSONValue
+        do { value = try JSONValue.parse(try FileSystem.readFile(path), maxDepth: 16) } catch {
+            throw StageError.runtime("\(path): unreadable ledger: \(error)")
+        }
+        func counts(_ v: JSONValue?) -> [String: Int] {
+            var r: [String: Int] = [:]
+            for (k, n) in v?.object?.members ?? [] { r[k] = n.int ?? 0 }
+            return r
+        }
+        ledger.eventsLength = value["events_length"]?.int ?? 0
+        ledger.suppressionLength = value["suppression_length"]?.int ?? 0
+        for (name, v) in value["vmtas"]?.object?.members ?? [] {
+            let started = v["started"]?.string ?? "1970-01-01"
+            var m = Vmta(started: started)
+            m.week = v["week"]?.int ?? 1
+            m.weekStarted = v["week_started"]?.string ?? started
+            m.lastCheck = v["last_check"]?.string
+            m.sent = counts(v["sent"])
+            m.delivered = counts(v["delivered"])
+            m.bounced = counts(v["bounced"])
+            for h in v["history"]?.array ?? [] {
+                m.history.append((h["date"]?.string ?? "", h["action"]?.string ?? "", h["week"]?.int ?? 1, h["rate"]?.double))
+            }
+            ledger.vmtas[name] = m
+        }
+        for (name, v) in value["campaigns"]?.object?.members ?? [] { ledger.campaigns[name] = counts(v) }
+        for (name, v) in value["days"]?.object?.members ?? [] { ledger.days[name] = counts(v) }
+        for (email, v) in value["soft_bounces"]?.object?.members ?? [] {
+            ledger.softBounces[email] = (v.array ?? []).compactMap { $0.string.flatMap(Timestamp.init(parsing:))?.seconds }
+        }
+        return ledger
+    }
+
+    func json(schedule: WarmupSchedule) -> JSONValue {
+        func counts(_ d: [String: Int]) -> JSONValue {
+            .object(JSONObject(d.keys.sorted().map { ($0, .int(d[$0]!)) }))
+        }
+        var vm = JSONObject()
+        for name in vmtas.keys.sorted() {
+            let m = vmtas[name]!
+            var o = JSONObject()
+            o.append("week", .int(m.week))
+            o.append("quota", .int(schedule.step(week: m.week).quota))
+            o.append("max_bounce_rate", .number(WarmupSchedule.format(schedule.step(week: m.week).ceiling)))
+            o.append("started", .string(m.started))
+            o.append("week_started", .string(m.weekStarted))
+            if let c = m.lastCheck { o.append("last_check", .string(c)) }
+            o.append("sent", counts(m.sent))
+            o.append("delivered", counts(m.delivered))
+            o.append("bounced", counts(m.bounced))
+            o.append("history", .array(m.history.map { h in
+                var e = JSONObject([("date", .string(h.date)), ("action", .string(h.action)), ("week", .int(h.week))])
+                if let r = h.rate { e.append("rate", .number(WarmupSchedule.format(r))) }
+                return .object(e)
+            }))
+            vm.append(name, .object(o))
+        }
+        var root = JSONObject()
+        root.append("format", .int(1))
+        root.append("vmtas", .object(vm))
+        root.append("campaigns", .object(JSONObject(campaigns.keys.sorted().map { ($0, counts(campaigns[$0]!)) })))
+        root.append("days", .object(JSONObject(days.keys.sorted().map { ($0, counts(days[$0]!)) })))
+        root.append("soft_bounces", .object(JSONObject(softBounces.keys.sorted().map { email in
+            (email, .array(softBounces[email]!.map { .string(Timestamp(seconds: $0).rfc3339) }))
+        })))
+        root.append("events_length", .int(eventsLength))
+        root.append("suppression_length", .int(suppressionLength))
+        return .object(root)
+    }
+
+    func save(path: String, schedule: WarmupSchedule) throws {
+        var bytes = json(schedule: schedule).prettyPrinted
+        bytes.append(0x0A)
+        try FileSystem.writeAtomically(path, bytes)
+    }
+
+    mutating func vmta(_ name: String, firstSeen day: String, config: TenantConfig) -> Vmta {
+        if let m = vmtas[name] { return m }
+        let configured = config.vmtaList.first { $0.name == name }?.warmupStart
+        let m = Vmta(started: configured ?? day)
+        vmtas[name] = m
+        return m
+    }
+}
+
+/// The warm-up table of tenant.json (`warmup`: week, daily_quota, max_bounce_rate), defaults
+/// from DESIGN.md §4. Weeks past the last row repeat it.
+public struct WarmupSchedule {
+    public var steps: [(week: Int, quota: Int, ceiling: Double)]
+
+    public init(config: TenantConfig) throws {
+        guard let rows = config.raw["warmup"]?.array, !rows.isEmpty else {
+            steps = TenantConfig.defaultWarmup.map { ($0.week, $0.dailyQuota, $0.bounceCeiling) }
+            return
+        }
+        steps = try rows.map { row in
+            guard let week = row["week"]?.int, let quota = row["daily_quota"]?.int,
+                  let ceiling = row["max_bounce_rate"]?.double else {
+                throw StageError.configuration("tenant.json: each warmup row needs week, daily_quota and max_bounce_rate")
+            }
+            return (week, quota, ceiling)
+        }.sorted { $0.week < $1.week }
+    }
+
+    public func step(week: Int) -> (quota: Int, ceiling: Double) {
+        let row = steps.last { $0.week <= week } ?? steps[0]
+        return (row.quota, row.ceiling)
+    }
+
+    public var lastWeek: Int { steps.last!.week }
+
+    /// A rate as short decimal text (0.015, 0.02).
+    public static func format(_ value: Double) -> String {
+        var text = String(Double((value * 1_000_000).rounded()) / 1_000_000)
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        return text
+    }
+}
+
+/// The vmtas of tenant.json: `[{name, ip, hostname, weight, warmup_start}]`.
+public struct VmtaConfig {
+    public var name: String
+    public var ip: String?
+    public var hostname: String?
+    public var weight: Int
+    public var warmupStart: String?
+    public var pool: String?
+}
+
+extension TenantConfig {
+    public var vmtaList: [VmtaConfig] {
+        (raw["vmtas"]?.array ?? []).compactMap { v in
+            guard let name = v["name"]?.string else { return nil }
+            let start = v["warmup_start"]?.string ?? v["start"]?.string
+            return VmtaConfig(name: name, ip: v["ip"]?.string, hostname: v["hostname"]?.string,
+                              weight: v["weight"]?.int ?? 1, warmupStart: start.flatMap { Timestamp(parsing: $0)?.date },
+                              pool: v["pool"]?.string)
+        }
+    }
+
+    /// The soft-bounce rule: `bounces.soft_limit` soft bounces within `bounces.soft_window_days`
+    /// days suppress an address (defaults 3 in 15).
+    public var softBounceRule: (limit: Int, days: Int) {
+        let b = raw["bounces"]
+        return (b?["soft_limit"]?.int ?? 3, b?["soft_window_days"]?.int ?? 15)
+    }
+}

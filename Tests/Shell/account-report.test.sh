@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# account report on the samples: figures checked against hand counts; the HTML page opened in
+# headless Chromium (screenshot not blank, headline figures in the DOM).
+source "$(dirname "$0")/lib.sh"
+S="$REPO/samples"
+T=books-demo
+account init --tenant $T --config "$S/account/tenant.json" 2>/dev/null
+account commit --tenant $T "$S/account/contacts.ndjson" 2>/dev/null
+account record --tenant $T --now 2026-11-23T10:00:00Z "$S/account/outcomes.ndjson" 2>/dev/null
+account events --tenant $T --now 2026-11-23T12:00:00Z --pmta "$S/pmta/acct-2026-11-23.csv" 2>/dev/null
+account events --tenant $T --now 2026-11-24T12:00:00Z --pmta "$S/pmta/acct-2026-11-24.csv" --mailwizz "$S/account/mailwizz-webhooks.json" 2>/dev/null
+account events --tenant $T --now 2026-11-24T12:00:00Z < "$S/account/events.ndjson" 2>/dev/null
+
+account report --tenant $T --now 2026-11-24T12:00:00Z --json > "$WORK/r.ndjson"
+sec() { jq -c "select(.section==\"$1\")$2" "$WORK/r.ndjson"; }
+# Hand counts (samples/account/README.md walks through them):
+# 8 contacts; suppressed dieter (hard), gina (complaint), eva (3 soft), hugo (hard via 5.1.1), ben (unsubscribe).
+assert_eq "$(sec totals ' | [.contacts,.suppressed,.events,.unknown_contact_events]')" "[8,5,26,2]" "totals"
+# sent 8 (outcomes), failed 1; delivered: ana ben carla + zoe (rs) = 4; hard: dieter, hugo; soft: eva ×3;
+# policy: hugo (rb spam); deferred: farid t + tq; complaint gina; opens ana ben; click ana; unsubscribe ben.
+assert_eq "$(sec totals ' | [.sent,.failed,.delivered,.bounced_hard,.bounced_soft,.bounced_policy,.deferred,.complained,.opened,.clicked,.unsubscribed]')" \
+  "[8,1,4,2,3,1,2,1,2,1,1]" "event totals"
+assert_eq "$(sec totals ' | [.delivery_rate,.bounce_rate,.open_rate]')" "[0.5,0.75,0.5]" "rates: 4/8, 6/8, 2/4"
+assert_eq "$(sec contacts ' | select(.by=="status") | "\(.value)=\(.count)"' | tr -d '"' | tr '\n' ' ')" \
+  "bounced=3 injected=3 complained=1 unsubscribed=1 " "contacts by status"
+assert_eq "$(sec contacts ' | select(.by=="language") | "\(.value)=\(.count)"' | tr -d '"' | tr '\n' ' ')" \
+  "fr=3 en=2 ar=1 de=1 es=1 " "contacts by language"
+assert_eq "$(sec contacts ' | select(.by=="tag") | "\(.value)=\(.count)"' | tr -d '"' | tr '\n' ' ')" "expat=3 avocat=2 " "contacts by tag"
+assert_eq "$(sec contacts ' | select(.by=="source" and .value=="scraper-pro") | .count')" "2" "contacts by source"
+assert_eq "$(sec campaign ' | [.campaign,.sends,.complaint_rate]')" '["nov-fr",8,0.25]' "campaign nov-fr"
+assert_eq "$(sec day ' | [.date,.sent,.delivered,.bounced_hard,.bounced_soft]' | tr '\n' ' ')" \
+  '["2026-11-23",8,4,1,1] ["2026-11-24",0,0,1,2] ' "events per day"
+assert_eq "$(sec warmup ' | [.vmta,.week,.quota,.yesterday_sent]' | tr '\n' ' ')" '["vmta-a",1,50,4] ["vmta-b",1,50,4] ' "warm-up rows"
+# --since and --campaign filter the events.
+account report --tenant $T --now 2026-11-24T12:00:00Z --json --since 2026-11-24 > "$WORK/r2.ndjson"
+assert_eq "$(jq -c 'select(.section=="totals") | [.events,.bounced_soft,.unsubscribed]' "$WORK/r2.ndjson")" "[4,2,1]" "--since"
+account report --tenant $T --now 2026-11-24T12:00:00Z --json --campaign nope > "$WORK/r3.ndjson"
+assert_eq "$(jq -c 'select(.section=="totals") | .events' "$WORK/r3.ndjson")" "0" "--campaign"
+# Text tables.
+text=$(account report --tenant $T --now 2026-11-24T12:00:00Z)
+assert_contains "$text" "nov-fr       8          4     2     3       1" "text campaign row"
+# Same state, same --now → same bytes.
+assert_eq "$(account report --tenant $T --now 2026-11-24T12:00:00Z --json | md5sum)" "$(md5sum < "$WORK/r.ndjson")" "deterministic"
+
+# HTML: self-contained, opened in a real headless browser.
+account report --tenant $T --now 2026-11-24T12:00:00Z --html "$WORK/report.html" > /dev/null
+html=$(cat "$WORK/report.html")
+assert_contains "$html" "<svg" "inline SVG"
+case "$html" in *"<script"*|*"http://"[a-z]*.css*|*"<link"*|*"@import"*|*"src=\"http"*) fail "HTML references external resources";; esac
+command -v chromium >/dev/null || fail "chromium is not installed (scripts/install-deps --test)"
+export HOME="$WORK"   # Chromium wants a writable profile folder
+chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$WORK/report.html" > "$WORK/dom.html" 2>/dev/null
+dom=$(cat "$WORK/dom.html")
+for fig in 'id="fig-contacts"><span class="value">8<' 'id="fig-sent"><span class="value">8<' 'id="fig-delivered"><span class="value">4<' \
+           'id="fig-bounced"><span class="value">6<' 'id="fig-bounce-rate"><span class="value">75.0%<' 'id="fig-suppressed"><span class="value">5<'; do
+  assert_contains "$dom" "$fig" "headline figure in the DOM"
+done
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1400 --screenshot="$WORK/shot.png" \
+  "file://$WORK/report.html" >/dev/null 2>&1
+[ -s "$WORK/shot.png" ] || fail "no screenshot"
+# Not blank: the screenshot has many distinct colours (charts, text), not one background.
+colours=$(python3 - "$WORK/shot.png" <<'PY'
+import sys, zlib, struct
+data = open(sys.argv[1], 'rb').read()
+assert data[:8] == b'\x89PNG\r\n\x1a\n'
+pos, idat, w, h, ct = 8, b'', 0, 0, 0
+while pos < len(data):
+    n, kind = struct.unpack('>I4s', data[pos:pos + 8]); body = data[pos + 8:pos + 8 + n]; pos += 12 + n
+    if kind == b'IHDR': w, h, depth, ct = struct.unpack('>IIBB', body[:10])
+    elif kind == b'IDAT': idat += body
+raw = zlib.decompress(idat); bpp = 4 if ct == 6 else 3; stride = w * bpp
+prev = bytearray(stride); seen = set(); i = 0
+for y in range(h):
+    f = raw[i]; line = bytearray(raw[i + 1:i + 1 + stride]); i += 1 + stride
+    for x in range(stride):
+        a = line[x - bpp] if x >= bpp else 0; b = prev[x]; c = prev[x - bpp] if x >= bpp else 0
+        if f == 1: line[x] = (line[x] + a) & 255
+        elif f == 2: line[x] = (line[x] + b) & 255
+        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    prev = line
+    if y % 4 == 0:
+        for x in range(0, w, 2): seen.add(bytes(line[x * bpp:x * bpp + 3]))
+print(len(seen))
+PY
+)
+[ "$colours" -gt 50 ] || fail "screenshot looks blank ($colours colours)"
+checks=$((checks + 1))
+done_ok
