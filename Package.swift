@@ -8,6 +8,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "account", targets: ["account"]),
+        .executable(name: "ingest", targets: ["ingest"]),
+        .executable(name: "dedupe", targets: ["dedupe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,14 +34,20 @@ let package = Package(
         // Stages: the logic, runnable in-process.
         .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore"],
                 path: "Sources/Stages/Account"),
+        .target(name: "IngestStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Ingest"),
+        .target(name: "DedupeStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Dedupe"),
 
         // Executables: map flags to options and call the stage.
         .executableTarget(name: "account", dependencies: ["AccountStage", "MailpipeCLI"],
                           path: "Sources/Tools/account"),
+        .executableTarget(name: "ingest", dependencies: ["IngestStage", "MailpipeCLI"], path: "Sources/Tools/ingest"),
+        .executableTarget(name: "dedupe", dependencies: ["DedupeStage", "MailpipeCLI"], path: "Sources/Tools/dedupe"),
 
         .testTarget(name: "MailpipeCoreTests", dependencies: ["MailpipeCore"]),
         .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MailpipeCore"]),
+        .testTarget(name: "IngestStageTests", dependencies: ["IngestStage", "MailpipeCore", "MailpipeStore"]),
+        .testTarget(name: "DedupeStageTests", dependencies: ["DedupeStage", "AccountStage", "MailpipeCore", "MailpipeStore"]),
     ],
     swiftLanguageModes: [.v5]
 )
