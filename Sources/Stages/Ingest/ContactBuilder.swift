@@ -25,7 +25,10 @@ struct ContactBuilder {
         .linkedinURL, .facebookURL, .instagramURL, .twitterURL, .status,
     ]
 
-    var slots: [[UInt8]] = Array(repeating: [], count: ContactField.allCases.count)
+    /// Normalised values live in one arena; each field has a range in it (length 0: not set).
+    var arena: [UInt8] = []
+    var starts = [Int](repeating: 0, count: ContactField.allCases.count)
+    var lengths = [Int](repeating: 0, count: ContactField.allCases.count)
     var tags: [String] = []
     var custom: [(key: String, raw: [UInt8])] = []
     var languageRaw: String?
@@ -39,7 +42,10 @@ struct ContactBuilder {
     private var scratch: [UInt8] = []
 
     mutating func reset() {
-        for i in slots.indices where !slots[i].isEmpty { slots[i].removeAll(keepingCapacity: true) }
+        if !arena.isEmpty {
+            arena.removeAll(keepingCapacity: true)
+            for i in 0..<lengths.count { lengths[i] = 0 }
+        }
         tags.removeAll(keepingCapacity: true)
         custom.removeAll(keepingCapacity: true)
         unusableTags.removeAll(keepingCapacity: true)
@@ -73,7 +79,11 @@ struct ContactBuilder {
         }
     }
 
-    func has(_ f: ContactField) -> Bool { !slots[ContactBuilder.ordinal(f)].isEmpty }
+    func has(_ f: ContactField) -> Bool { lengths[ContactBuilder.ordinal(f)] > 0 }
+
+    func slotString(_ k: Int) -> String {
+        String(decoding: arena[starts[k]..<(starts[k] + lengths[k])], as: UTF8.self)
+    }
 
     /// Sets a field from a text value (first non-empty value wins).
     mutating func set(_ field: ContactField, _ value: UnsafeRawBufferPointer, lookups: inout Lookups) {
@@ -82,7 +92,7 @@ struct ContactBuilder {
         let k = ContactBuilder.ordinal(field)
         switch field {
         case .tags:
-            Normalize.tags(t, into: &tags) { unusableTags.append($0) }
+            Normalize.tags(t, into: &tags, slug: { lookups.slug($0) }) { unusableTags.append($0) }
             return
         case .tenant:
             if tenant == nil { tenant = String(decoding: t, as: UTF8.self) }
@@ -102,29 +112,39 @@ struct ContactBuilder {
         default:
             break
         }
-        if !slots[k].isEmpty { return }
+        if lengths[k] > 0 { return }
+        let start = arena.count
         switch field {
         case .email:
             emailGiven = true
-            if !Normalize.email(t, into: &slots[k]) {
-                slots[k].removeAll()
+            if !Normalize.email(t, into: &arena) {
+                arena.removeSubrange(start...)
                 if emailInvalid == nil { emailInvalid = String(decoding: t, as: UTF8.self) }
             }
         case .website, .linkedinURL, .facebookURL, .instagramURL, .twitterURL:
-            Normalize.website(t, into: &slots[k])
+            Normalize.website(t, into: &arena)
         case .phone:
-            Normalize.phone(t, into: &slots[k])
+            Normalize.phone(t, into: &arena)
         case .country:
             let text = String(decoding: t, as: UTF8.self)
-            if let code = lookups.country(text) { slots[k].append(contentsOf: code.utf8) }
+            if let code = lookups.country(text) { arena.append(contentsOf: code.utf8) }
             else if countryRaw == nil { countryRaw = Normalize.text(text) }
         case .language:
             let text = String(decoding: t, as: UTF8.self)
-            if let code = lookups.language(text) { slots[k].append(contentsOf: code.utf8) }
+            if let code = lookups.language(text) { arena.append(contentsOf: code.utf8) }
             else if languageRaw == nil { languageRaw = Normalize.text(text) }
         default:
-            Normalize.text(t, into: &slots[k])
+            Normalize.text(t, into: &arena)
         }
+        starts[k] = start
+        lengths[k] = arena.count - start
+    }
+
+    mutating func setSlot(_ field: ContactField, _ text: String) {
+        let k = ContactBuilder.ordinal(field)
+        starts[k] = arena.count
+        arena.append(contentsOf: text.utf8)
+        lengths[k] = arena.count - starts[k]
     }
 
     mutating func addCustom(_ key: String, string value: UnsafeRawBufferPointer) {
@@ -144,8 +164,8 @@ struct ContactBuilder {
     /// Splits a full name into first and last names when those were not given.
     mutating func applyFullName() {
         let k = ContactBuilder.ordinal(.fullName)
-        guard !slots[k].isEmpty else { return }
-        let name = String(decoding: slots[k], as: UTF8.self)
+        guard lengths[k] > 0 else { return }
+        let name = slotString(k)
         var first = "", last = ""
         if let comma = name.firstIndex(of: ",") {  // "Dupont, Jean"
             last = String(name[..<comma]).trimmingSpaces
@@ -157,35 +177,48 @@ struct ContactBuilder {
             first = name
         }
         let fk = ContactBuilder.ordinal(.firstName), lk = ContactBuilder.ordinal(.lastName)
-        if slots[fk].isEmpty && slots[lk].isEmpty {
-            slots[fk].append(contentsOf: first.utf8)
-            slots[lk].append(contentsOf: last.utf8)
+        if lengths[fk] == 0 && lengths[lk] == 0 {
+            if !first.isEmpty { setSlot(.firstName, first) }
+            if !last.isEmpty { setSlot(.lastName, last) }
         } else {
             addCustom("full_name", raw: JSONValue.string(name).serialized)
         }
     }
 
-    /// `,"key":` for every field, built once.
-    static let keyPrefixes: [[UInt8]] = ContactField.allCases.map { Array(",\"\($0.rawValue)\":".utf8) }
+    /// `,"key":` for every field, in one buffer.
+    static let keyPrefixes: (bytes: [UInt8], offsets: [Int]) = {
+        var bytes: [UInt8] = []
+        var offsets: [Int] = [0]
+        for f in ContactField.allCases {
+            bytes.append(contentsOf: ",\"\(f.rawValue)\":".utf8)
+            offsets.append(bytes.count)
+        }
+        return (bytes, offsets)
+    }()
 
     func write(into out: inout ByteBuffer, tenant: String, source: String, createdAt: String, fallbackLanguage: String) {
         out.append("{\"tenant\":")
         out.appendJSONString(tenant)
-        for field in ContactBuilder.outputOrder {
-            let k = ContactBuilder.ordinal(field)
-            if slots[k].isEmpty {
-                if field == .language {
-                    out.append(",\"language\":")
-                    out.appendJSONString(fallbackLanguage)
-                    if let languageRaw { out.append(",\"language_raw\":"); out.appendJSONString(languageRaw) }
-                } else if field == .country, let countryRaw {
-                    out.append(",\"country_raw\":")
-                    out.appendJSONString(countryRaw)
+        let prefixes = ContactBuilder.keyPrefixes
+        prefixes.bytes.withUnsafeBytes { keys in
+            arena.withUnsafeBytes { values in
+                for field in ContactBuilder.outputOrder {
+                    let k = ContactBuilder.ordinal(field)
+                    if lengths[k] == 0 {
+                        if field == .language {
+                            out.append(",\"language\":")
+                            out.appendJSONString(fallbackLanguage)
+                            if let languageRaw { out.append(",\"language_raw\":"); out.appendJSONString(languageRaw) }
+                        } else if field == .country, let countryRaw {
+                            out.append(",\"country_raw\":")
+                            out.appendJSONString(countryRaw)
+                        }
+                        continue
+                    }
+                    out.append(UnsafeRawBufferPointer(rebasing: keys[prefixes.offsets[k]..<prefixes.offsets[k + 1]]))
+                    ContactBuilder.appendJSONString(UnsafeRawBufferPointer(rebasing: values[starts[k]..<(starts[k] + lengths[k])]), into: &out)
                 }
-                continue
             }
-            out.append(ContactBuilder.keyPrefixes[k])
-            slots[k].withUnsafeBytes { out.appendJSONString(utf8: $0) }
         }
         if !tags.isEmpty {
             out.append(",\"tags\":[")
@@ -213,6 +246,20 @@ struct ContactBuilder {
     }
 }
 
+extension ContactBuilder {
+    /// A JSON string; one copy when nothing needs escaping (the usual case).
+    @inline(__always)
+    static func appendJSONString(_ value: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+        for b in value where b < 0x20 || b == 0x22 || b == 0x5C {
+            out.appendJSONString(utf8: value)
+            return
+        }
+        out.append(UInt8(ascii: "\""))
+        out.append(value)
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
 /// Language and country look-ups, cached: the same few values repeat over millions of rows.
 struct Lookups {
     private var languages: [String: String?] = [:]
@@ -223,6 +270,15 @@ struct Lookups {
         let code = LanguageCodes.code(for: text)
         if languages.count < 50_000 { languages[text] = code }
         return code
+    }
+
+    private var tagSlugs: [String: String] = [:]
+
+    mutating func slug(_ text: String) -> String {
+        if let hit = tagSlugs[text] { return hit }
+        let slug = Slug.make(text)
+        if tagSlugs.count < 50_000 { tagSlugs[text] = slug }
+        return slug
     }
 
     mutating func country(_ text: String) -> String? {

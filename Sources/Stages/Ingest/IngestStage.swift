@@ -128,8 +128,12 @@ struct IngestRun {
         return .custom(trimmed)
     }
 
+    var lastFallback: (tenant: String, language: String)?
+
     mutating func fallbackLanguage(for tenant: String) -> String {
         if let f = options.fallbackLanguage { return f }
+        if let last = lastFallback, last.tenant == tenant { return last.language }
+        defer { lastFallback = (tenant, fallbackByTenant[tenant]!) }
         if let f = fallbackByTenant[tenant] { return f }
         var fallback = "en"
         if let slug = try? TenantSlug(tenant) {

@@ -22,6 +22,39 @@ public enum Normalize {
         return UnsafeRawBufferPointer(rebasing: bytes[lo..<hi])
     }
 
+    /// False when the (valid UTF-8) text is surely in NFC already: no combining mark and no
+    /// character from the few ranges that decompose or compose with a neighbour. Saves building a
+    /// String for nearly every name, city and company written in any script.
+    static func mayNeedNFC(_ t: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = t.count
+        while i < n {
+            let b = t[i]
+            if b < 0x80 { i += 1; continue }
+            var v: UInt32
+            if b < 0xE0 {
+                guard i + 1 < n else { return true }
+                v = UInt32(b & 0x1F) << 6 | UInt32(t[i + 1] & 0x3F); i += 2
+            } else if b < 0xF0 {
+                guard i + 2 < n else { return true }
+                v = UInt32(b & 0x0F) << 12 | UInt32(t[i + 1] & 0x3F) << 6 | UInt32(t[i + 2] & 0x3F); i += 3
+            } else {
+                guard i + 3 < n else { return true }
+                v = UInt32(b & 0x07) << 18 | UInt32(t[i + 1] & 0x3F) << 12 | UInt32(t[i + 2] & 0x3F) << 6 | UInt32(t[i + 3] & 0x3F); i += 4
+            }
+            if v < 0x300 { continue }
+            if (0x300...0x387).contains(v) || (0x0900...0x0DFF).contains(v) && !(0x0900...0x0957).contains(v) && !(0x0960...0x097F).contains(v)
+                || (0x0F00...0x109F).contains(v) || (0x1100...0x11FF).contains(v) || (0x1B00...0x1B7F).contains(v)
+                || (0x1F00...0x1FFF).contains(v) || (0x2000...0x2001).contains(v) || (0x2126...0x212B).contains(v)
+                || v == 0x2329 || v == 0x232A || v == 0x2ADC || (0x3099...0x309A).contains(v) || (0xF900...0xFAFF).contains(v)
+                || (0xFB1D...0xFB4F).contains(v) || (0x1D15E...0x1D1C0).contains(v) || (0x2F800...0x2FA1F).contains(v) || v >= 0x10000 && v < 0x1F000 {
+                return true
+            }
+            if let scalar = Unicode.Scalar(v), scalar.properties.canonicalCombiningClass.rawValue != 0 { return true }
+        }
+        return false
+    }
+
     /// Canonical composition (NFC).
     public static func nfc(_ text: String) -> String {
         var scalars = String.UnicodeScalarView()
@@ -37,7 +70,7 @@ public enum Normalize {
     /// Trimmed, NFC text (empty when nothing is left).
     public static func text(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         let t = trimmed(bytes)
-        if isASCII(t) { out.append(contentsOf: t); return }
+        if !mayNeedNFC(t) { out.append(contentsOf: t); return }
         out.append(contentsOf: nfc(String(decoding: t, as: UTF8.self)).utf8)
     }
 
@@ -165,12 +198,16 @@ public enum Normalize {
     /// Tags split on `,` `;` `|` and slugged. Slugs already present are not repeated; a tag whose
     /// slug is empty is handed to `unusable`.
     public static func tags(_ bytes: UnsafeRawBufferPointer, into tags: inout [String], unusable: (String) -> Void) {
+        Normalize.tags(bytes, into: &tags, slug: Slug.make, unusable: unusable)
+    }
+
+    static func tags(_ bytes: UnsafeRawBufferPointer, into tags: inout [String], slug make: (String) -> String, unusable: (String) -> Void) {
         var start = 0
         func flush(_ end: Int) {
             let piece = trimmed(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
             if piece.isEmpty { return }
             let text = String(decoding: piece, as: UTF8.self)
-            let slug = Slug.make(text)
+            let slug = make(text)
             if slug.isEmpty { unusable(text); return }
             if !tags.contains(slug) { tags.append(slug) }
         }
