@@ -222,7 +222,7 @@ final class IngestStageTests: XCTestCase {
         try FileSystem.createDirectory("\(state)/ulixai")
         _ = write("state/ulixai/tenant.json", #"{"slug":"ulixai","fallback_language":"fr"}"#)
         let r = try ingest([write("f.csv", "email,language\na@x.com,Klingon\nb@x.com,\n")], tenant: "ulixai", state: state)
-        XCTAssertEqual(r.contacts.map { $0["language"]?.string ?? "" }, ["fr", "fr"])
+        XCTAssertEqual(r.contacts.map { $0["language"]?.string ?? "" }, ["fr", ""], "a missing language stays missing")
         XCTAssertEqual(r.contacts[0]["language_raw"], .string("Klingon"))
     }
 

@@ -205,10 +205,13 @@ struct ContactBuilder {
                 for field in ContactBuilder.outputOrder {
                     let k = ContactBuilder.ordinal(field)
                     if lengths[k] == 0 {
-                        if field == .language {
+                        if field == .language, let languageRaw {
+                            // An unknown language falls back; a missing one stays missing, so a
+                            // later merge never overwrites a known language with the fallback.
                             out.append(",\"language\":")
                             out.appendJSONString(fallbackLanguage)
-                            if let languageRaw { out.append(",\"language_raw\":"); out.appendJSONString(languageRaw) }
+                            out.append(",\"language_raw\":")
+                            out.appendJSONString(languageRaw)
                         } else if field == .country, let countryRaw {
                             out.append(",\"country_raw\":")
                             out.appendJSONString(countryRaw)
