@@ -110,18 +110,23 @@ final class Pool {
 
 // MARK: - Tables
 
-struct Country {
+final class Country { // a class for the same reason as Language: one retain per fetch
     let iso: Str
     let dial: Str        // E.164 country code
     let mobilePrefixes: [Str]
     let restDigits: Int  // digits after the mobile prefix
     let cities: [Str]
+
+    init(iso: Str, dial: Str, mobilePrefixes: [Str], restDigits: Int, cities: [Str]) {
+        self.iso = iso; self.dial = dial; self.mobilePrefixes = mobilePrefixes
+        self.restDigits = restDigits; self.cities = cities
+    }
 }
 
 /// One piece of a company-name template such as "{F} {S} {A}".
 enum Piece { case form, surname, activity, text(Str) }
 
-struct Language {
+final class Language {
     let code: Str
     let langTag: Str            // "lang-fr"
     let firstNames: [Str], firstSlugs: [Str]
@@ -135,6 +140,21 @@ struct Language {
     let countries: [Int]        // indexes into `countries`, repeated for weight
     let extraTags: [Str]        // language-specific tags (some in other scripts)
     let weight: Int             // share of contacts, in percent
+
+    // A class, not a struct: the hot loop fetches a language per record, and a struct of
+    // seventeen arrays would cost seventeen retain/release pairs each time.
+    init(code: Str, langTag: Str, firstNames: [Str], firstSlugs: [Str], lastNames: [Str], lastSlugs: [Str],
+         freemail: [Str], forms: [Str], formSlugs: [Str], activities: [Str], activitySlugs: [Str],
+         companyTemplate: [Piece], domainOrder: [Piece], tlds: [Str], countries: [Int], extraTags: [Str], weight: Int) {
+        self.code = code; self.langTag = langTag
+        self.firstNames = firstNames; self.firstSlugs = firstSlugs
+        self.lastNames = lastNames; self.lastSlugs = lastSlugs
+        self.freemail = freemail
+        self.forms = forms; self.formSlugs = formSlugs
+        self.activities = activities; self.activitySlugs = activitySlugs
+        self.companyTemplate = companyTemplate; self.domainOrder = domainOrder
+        self.tlds = tlds; self.countries = countries; self.extraTags = extraTags; self.weight = weight
+    }
 }
 
 /// Builds every table into one pool. Invariants the email construction relies on (verified by
@@ -715,6 +735,12 @@ struct Generator {
         }
     }
 
+    @inline(__always) mutating func putTwoDigits(_ value: Int) {
+        mem[scratch] = UInt8(48 + value / 10)
+        mem[scratch + 1] = UInt8(48 + value % 10)
+        scratch += 2
+    }
+
     @inline(__always) mutating func finish(from start: Int) -> Str {
         Str(off: Int32(start), len: Int32(scratch - start))
     }
@@ -733,12 +759,12 @@ struct Generator {
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        putDecimal(year, width: 4); putByte(UInt8(ascii: "-"))
-        putDecimal(month, width: 2); putByte(UInt8(ascii: "-"))
-        putDecimal(day, width: 2); putByte(UInt8(ascii: "T"))
-        putDecimal(secs / 3600, width: 2); putByte(UInt8(ascii: ":"))
-        putDecimal(secs / 60 % 60, width: 2); putByte(UInt8(ascii: ":"))
-        putDecimal(secs % 60, width: 2); putByte(UInt8(ascii: "Z"))
+        putTwoDigits(year / 100); putTwoDigits(year % 100); putByte(UInt8(ascii: "-"))
+        putTwoDigits(month); putByte(UInt8(ascii: "-"))
+        putTwoDigits(day); putByte(UInt8(ascii: "T"))
+        putTwoDigits(secs / 3600); putByte(UInt8(ascii: ":"))
+        putTwoDigits(secs / 60 % 60); putByte(UInt8(ascii: ":"))
+        putTwoDigits(secs % 60); putByte(UInt8(ascii: "Z"))
         return finish(from: start)
     }
 
@@ -952,6 +978,15 @@ struct Generator {
         var i = 0
         var clean = 0 // start of the pending run that needs no escaping
         while i < n {
+            // Skip 8 clean bytes at a time (no quote, backslash or control byte). Reading up to
+            // 7 bytes past the string stays inside `mem`: the scratch area follows every string.
+            if !asciiOnly && i + 8 <= n {
+                let word = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                if !Generator.needsEscape(word) {
+                    i += 8
+                    continue
+                }
+            }
             let b = p[i]
             if b >= 0x20 && b != 0x22 && b != 0x5C && (b < 0x80 || !asciiOnly) {
                 i += 1
@@ -989,6 +1024,18 @@ struct Generator {
         }
         out.bytes(p + clean, n - clean)
         out.byte(UInt8(ascii: "\""))
+    }
+
+    /// True if any byte of `word` is a quote, a backslash or below 0x20 (classic SWAR tests:
+    /// a zero byte in `x` shows as a set high bit in (x - 0x01…) & ~x & 0x80…).
+    @inline(__always) static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let control = (word &- ones &* 0x20) & ~word & highs
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let found = control | ((quote &- ones) & ~quote & highs) | ((backslash &- ones) & ~backslash & highs)
+        return found != 0
     }
 
     /// "uXXXX" with lower-case hex (the backslash is written by the caller).
@@ -1081,7 +1128,8 @@ struct Generator {
 
 // MARK: - Command line
 
-func usage() -> Never {
+/// --help prints to stdout and succeeds; a usage error prints to stderr and exits 2.
+func usage(asHelp: Bool = false) -> Never {
     let text = """
     usage: gen-contacts --count N [--seed S] [--tenant SLUG] [--format ndjson|csv]
                         [--duplicates PCT] [--start K]
@@ -1097,8 +1145,8 @@ func usage() -> Never {
     example: gen-contacts --count 1000000 --seed 7 > contacts-1m.ndjson
 
     """
-    fputs(text, stderr)
-    exit(2)
+    fputs(text, asHelp ? stdout : stderr)
+    exit(asHelp ? 0 : 2)
 }
 
 func fail(_ message: String) -> Never {
@@ -1122,7 +1170,7 @@ var startID: UInt64 = 0
 
 var arguments = CommandLine.arguments.dropFirst()
 while let flag = arguments.popFirst() {
-    if flag == "-h" || flag == "--help" { usage() }
+    if flag == "-h" || flag == "--help" { usage(asHelp: true) }
     guard let value = arguments.popFirst() else { fail("\(flag) needs a value (see --help)") }
     switch flag {
     case "--count":
@@ -1152,16 +1200,23 @@ while let flag = arguments.popFirst() {
 }
 guard let recordCount = count else { usage() }
 
-signal(SIGPIPE, SIG_IGN) // a closed reader shows up as EPIPE, handled in Output.flush
-var generator = Generator(seed: seed, tenant: tenant, duplicatePercent: duplicatePercent)
-var output = Output()
-if format == .csv { output.literal(Generator.csvHeader) }
-for id in startID ..< startID + UInt64(recordCount) {
-    generator.build(id)
-    switch format {
-    case .ndjson: generator.writeJSON(&output)
-    case .csv: generator.writeCSV(&output)
+/// The loop lives in a function so that generator and buffer are locals: top-level variables
+/// are globals, and every access to a global var pays a dynamic exclusivity check.
+func run(ids: Range<UInt64>, format: Format, seed: UInt64, tenant: String, duplicatePercent: Double) {
+    var generator = Generator(seed: seed, tenant: tenant, duplicatePercent: duplicatePercent)
+    var output = Output()
+    if format == .csv { output.literal(Generator.csvHeader) }
+    for id in ids {
+        generator.build(id)
+        switch format {
+        case .ndjson: generator.writeJSON(&output)
+        case .csv: generator.writeCSV(&output)
+        }
+        output.flushIfNearlyFull()
     }
-    output.flushIfNearlyFull()
+    output.flush()
 }
-output.flush()
+
+signal(SIGPIPE, SIG_IGN) // a closed reader shows up as EPIPE, handled in Output.flush
+run(ids: startID ..< startID + UInt64(recordCount), format: format, seed: seed, tenant: tenant,
+    duplicatePercent: duplicatePercent)

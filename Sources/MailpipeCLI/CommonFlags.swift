@@ -83,3 +83,26 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// The root command of a mailpipe executable. Its `main` maps argument errors to exit 2
+/// (DESIGN.md §3) where swift-argument-parser would use 64.
+public protocol MailpipeCommand: ParsableCommand {}
+
+extension MailpipeCommand {
+    public static func main() {
+        ignoreBrokenPipeSignal()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { print(message) }
+                Glibc.exit(0)
+            }
+            if !message.isEmpty { try? FileDescriptor.standardError.writeAll(message + "\n") }
+            Glibc.exit(code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue)
+        }
+    }
+}

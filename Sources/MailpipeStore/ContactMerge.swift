@@ -64,7 +64,7 @@ public enum ContactMerge {
             } else if k.stringEquals("custom") && old.kind == .object && new.kind == .object {
                 var nested = ByteBuffer(capacity: old.raw.count + new.raw.count)
                 mergeObjects(old, new, into: &nested)
-                nested.bytes.withUnsafeBytes { writer.rawMember(key: k.raw, value: $0, into: &out) }
+                nested.withUnsafeBytes { writer.rawMember(key: k.raw, value: $0, into: &out) }
             } else {
                 writer.rawMember(key: k.raw, value: new.raw, into: &out)
             }

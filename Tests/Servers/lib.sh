@@ -53,17 +53,27 @@ wait_until() {
   done
 }
 
+# pid_alive PID: true while PID runs. A zombie counts as gone: daemons that outlived the
+# script that started them are reaped by PID 1, which may take its time.
+pid_alive() {
+  local stat
+  [[ $1 =~ ^[0-9]+$ ]] && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
 # stop_pid PIDFILE NAME: TERM the process in PIDFILE, wait, then KILL; remove PIDFILE.
 stop_pid() {
   local pidfile=$1 name=$2 pid
   [[ -f $pidfile ]] || { note "$name: no pid file $pidfile (not running?)"; return 0; }
-  pid=$(<"$pidfile")
-  if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+  pid=$(tr -dc 0-9 <"$pidfile")
+  if pid_alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
-    wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+    wait_until 10 pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"
 }
+pid_gone() { ! pid_alive "$1"; }
 
 # abs_dir DIR: create DIR if needed and print its absolute path.
 abs_dir() { mkdir -p "$1" && (cd "$1" && pwd -P); }

@@ -45,7 +45,7 @@ ensure_pkg /usr/sbin/dnsmasq dnsmasq-base
 
 dir=$(abs_dir "$dir_arg")
 for f in dnsmasq.pid upstream.pid; do
-  if [[ -f $dir/$f ]] && kill -0 "$(<"$dir/$f")" 2>/dev/null; then
+  if [[ -f $dir/$f ]] && pid_alive "$(tr -dc 0-9 <"$dir/$f")"; then
     die "a dnsmasq is already running from $dir (stop-dnsmasq.sh $dir)"
   fi
 done

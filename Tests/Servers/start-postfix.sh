@@ -24,7 +24,7 @@ ensure_pkg /usr/sbin/postfix postfix
 
 dir=$(abs_dir "$1")
 conf=$dir/conf
-if [[ -f $dir/spool/pid/master.pid ]] && kill -0 "$(tr -dc 0-9 <"$dir/spool/pid/master.pid")" 2>/dev/null; then
+if [[ -f $dir/spool/pid/master.pid ]] && pid_alive "$(tr -dc 0-9 <"$dir/spool/pid/master.pid")"; then
   die "a Postfix instance is already running under $dir (stop-postfix.sh $dir)"
 fi
 [[ $port -ne 0 ]] || port=$(free_port)
@@ -132,9 +132,8 @@ scache    unix  - - n -  1 scache
 postlog   unix-dgram n - n - 1 postlogd
 CF
 
-postfix -c "$conf" check >/dev/null || die "postfix check failed (see $dir/log/postfix.log)"
-postfix -c "$conf" start >/dev/null 2>&1 \
-  || die "postfix failed to start (see $dir/log/postfix.log)"
+# `postfix start` runs the integrity check (and creates the queue directories) itself.
+out=$(postfix -c "$conf" start 2>&1) || die "postfix failed to start: $out (see $dir/log/postfix.log)"
 wait_until 15 smtp_greets "$port" || die "postfix did not open 127.0.0.1:$port (see $dir/log/postfix.log)"
 echo "$port" >"$dir/port"
 echo "smtp://127.0.0.1:$port"

@@ -27,7 +27,7 @@ ensure_pkg /usr/sbin/smtp-sink postfix
 tcp_open "$port" && die "port $port on 127.0.0.1 is already in use"
 dir=$(abs_dir "${dir:-${TMPDIR:-/tmp}/mailpipe-smtp-sink-$port}")
 pidfile=$dir/smtp-sink.pid
-if [[ -f $pidfile ]] && kill -0 "$(<"$pidfile")" 2>/dev/null; then
+if [[ -f $pidfile ]] && pid_alive "$(tr -dc 0-9 <"$pidfile")"; then
   die "an smtp-sink is already running from $dir"
 fi
 

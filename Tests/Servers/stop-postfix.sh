@@ -9,10 +9,10 @@ source "$here/lib.sh"
 dir=$(cd "$1" && pwd -P) || die "no such directory: $1"
 [[ -f $dir/conf/main.cf ]] || die "$dir holds no instance made by start-postfix.sh"
 pidfile=$dir/spool/pid/master.pid
-if [[ -f $pidfile ]] && pid=$(tr -dc 0-9 <"$pidfile") && [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+if [[ -f $pidfile ]] && pid=$(tr -dc 0-9 <"$pidfile") && pid_alive "$pid"; then
   postfix -c "$dir/conf" stop >/dev/null 2>&1 || true
   # `postfix stop` returns before the master has exited; wait for it, then insist.
-  wait_until 15 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+  wait_until 15 pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
 else
   note "no running instance under $dir"
 fi

@@ -78,19 +78,20 @@ public struct JSONParser {
     public let maxDepth: Int
     @usableFromInline var tape: UnsafeMutablePointer<JSONToken>
     @usableFromInline var tapeCapacity: Int
-    private var stack: [Int32]
+    /// Open containers (token indexes), at most `maxDepth` deep.
+    private let stack: UnsafeMutablePointer<Int32>
 
     public init(maxDepth: Int = 128) {
         self.maxDepth = max(1, maxDepth)
         tapeCapacity = 1024
         tape = .allocate(capacity: tapeCapacity)
-        stack = []
-        stack.reserveCapacity(self.maxDepth + 1)
+        stack = .allocate(capacity: self.maxDepth + 1)
     }
 
     /// Frees the tape. Parsers live for a whole run; call this when done with one.
     public func deallocate() {
         tape.deallocate()
+        stack.deallocate()
     }
 
     /// Parses one JSON value that must fill `bytes` (surrounding white space allowed).
@@ -106,8 +107,17 @@ public struct JSONParser {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count > 0 else {
             throw JSONParseError(.empty, at: 0)
         }
+        // Offsets live in 32 bits on the tape.
+        if count >= Int(Int32.max) { throw JSONParseError(.tooDeep(0), at: 0) }
         let tokenCount = try scan(base, count)
         return JSONDocument(base: base, count: count, tokens: tape, tokenCount: tokenCount)
+    }
+
+    @inline(__always)
+    static func skipSpace(_ p: UnsafePointer<UInt8>, _ n: Int, _ start: Int) -> Int {
+        var i = start
+        while i < n && isSpace(p[i]) { i += 1 }
+        return i
     }
 
     @inline(__always)
@@ -116,16 +126,16 @@ public struct JSONParser {
     }
 
     private mutating func scan(_ p: UnsafePointer<UInt8>, _ n: Int) throws(JSONParseError) -> Int {
+        // UTF-8 is checked once over the whole input, so the string scanner only has to find
+        // quotes, backslashes and control bytes.
+        try JSONParser.validateUTF8(p, n)
         var i = 0
         var t = 0
-        stack.removeAll(keepingCapacity: true)
+        var depth = 0
+        let stack = self.stack
         let tape = self.tape
 
-        @inline(__always) func skipSpace() {
-            while i < n && JSONParser.isSpace(p[i]) { i += 1 }
-        }
-
-        skipSpace()
+        i = JSONParser.skipSpace(p, n, i)
         if i == n { throw JSONParseError(.empty, at: i) }
 
         // The loop alternates between reading a value and reading what follows it.
@@ -135,18 +145,20 @@ public struct JSONParser {
             let c = p[i]
             switch c {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
-                if stack.count >= maxDepth { throw JSONParseError(.tooDeep(maxDepth), at: i) }
+                if depth >= maxDepth { throw JSONParseError(.tooDeep(maxDepth), at: i) }
                 let isObject = c == UInt8(ascii: "{")
                 tape[t] = JSONToken(kind: isObject ? .object : .array, escaped: false,
                                     start: Int32(i), end: 0, next: 0)
-                stack.append(Int32(t))
+                stack[depth] = Int32(t)
+                depth += 1
                 t += 1
                 i += 1
-                skipSpace()
+                i = JSONParser.skipSpace(p, n, i)
                 if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
                 let closer = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
                 if p[i] == closer {
-                    let open = Int(stack.removeLast())
+                    depth -= 1
+                    let open = Int(stack[depth])
                     tape[open].end = Int32(i + 1)
                     tape[open].next = Int32(t)
                     i += 1
@@ -173,25 +185,25 @@ public struct JSONParser {
 
             // ---- after a value: a separator, a closer, or the end ----
             while true {
-                skipSpace()
-                guard let top = stack.last else {
+                i = JSONParser.skipSpace(p, n, i)
+                if depth == 0 {
                     if i != n { throw JSONParseError(.trailingData, at: i) }
                     return t
                 }
                 if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
-                let open = Int(top)
+                let open = Int(stack[depth - 1])
                 let isObject = tape[open].kind == .object
                 let b = p[i]
                 if b == UInt8(ascii: ",") {
                     i += 1
-                    skipSpace()
+                    i = JSONParser.skipSpace(p, n, i)
                     if isObject { try readKey(p, n, &i, &t, tape) }
                     continue valueLoop
                 }
                 if b == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     tape[open].end = Int32(i + 1)
                     tape[open].next = Int32(t)
-                    stack.removeLast()
+                    depth -= 1
                     i += 1
                     continue
                 }
@@ -224,7 +236,8 @@ public struct JSONParser {
             if i + k >= n { throw JSONParseError(.unexpectedEnd, at: i + k) }
             if p[i + k] != w[k] { throw JSONParseError(.unexpectedByte(p[i + k]), at: i + k) }
         }
-        tape[t] = JSONToken(kind: kind, escaped: false, start: Int32(i), end: Int32(i + length), next: Int32(t + 1))
+        tape[t] = JSONToken(kind: kind, escaped: false, start: Int32(truncatingIfNeeded: i),
+                            end: Int32(truncatingIfNeeded: i + length), next: Int32(truncatingIfNeeded: t + 1))
         t += 1
         i += length
     }
@@ -254,51 +267,79 @@ public struct JSONParser {
             if i >= n || !isDigit(p[i]) { throw JSONParseError(.invalidNumber, at: i) }
             while i < n && isDigit(p[i]) { i += 1 }
         }
-        tape[t] = JSONToken(kind: .number, escaped: false, start: Int32(start), end: Int32(i), next: Int32(t + 1))
+        tape[t] = JSONToken(kind: .number, escaped: false, start: Int32(truncatingIfNeeded: start),
+                            end: Int32(truncatingIfNeeded: i), next: Int32(truncatingIfNeeded: t + 1))
         t += 1
     }
 
-    /// Scans a string from its opening quote; validates escapes and UTF-8.
+    /// Scans a string from its opening quote and records its token.
     @inline(__always)
     private func readString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
                             _ tape: UnsafeMutablePointer<JSONToken>) throws(JSONParseError) {
         let start = i
         var escaped = false
-        i += 1
-        while true {
-            // Skip plain ASCII 8 bytes at a time: stop at '"', '\\', a control byte or a non-ASCII byte.
-            while i + 8 <= n {
-                let word = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
-                let mask = JSONParser.specialByteMask(word)
-                if mask != 0 {
-                    i += mask.trailingZeroBitCount >> 3
-                    break
-                }
-                i += 8
-            }
-            if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
-            let b = p[i]
-            if b == UInt8(ascii: "\"") {
-                i += 1
-                break
-            } else if b == UInt8(ascii: "\\") {
-                escaped = true
-                try readEscape(p, n, &i)
-            } else if b < 0x20 {
-                throw JSONParseError(.controlCharacterInString, at: i)
-            } else if b >= 0x80 {
-                try JSONParser.validateUTF8Sequence(p, n, &i)
-            } else {
-                i += 1
+        let end = JSONParser.stringEnd(p, n, start + 1, &escaped)
+        if end < 0 {
+            // Negative results encode where and why the scan stopped.
+            let at = -end >> 2
+            switch -end & 3 {
+            case 1: throw JSONParseError(.unexpectedEnd, at: at)
+            case 2: throw JSONParseError(.controlCharacterInString, at: at)
+            default: throw JSONParseError(.invalidEscape, at: at)
             }
         }
-        tape[t] = JSONToken(kind: .string, escaped: escaped, start: Int32(start), end: Int32(i), next: Int32(t + 1))
+        i = end
+        tape[t] = JSONToken(kind: .string, escaped: escaped, start: Int32(truncatingIfNeeded: start),
+                            end: Int32(truncatingIfNeeded: end), next: Int32(truncatingIfNeeded: t + 1))
         t += 1
     }
 
-    /// Bytes of `word` that are '"', '\\', below 0x20 or above 0x7F have their high bit set in the
-    /// result. Only the lowest flagged byte is exact (borrows can flag later ones), which is all
-    /// the caller uses.
+    /// The offset just past the closing quote of the string whose content starts at `from`, or
+    /// `-(offset << 2 | why)` with why 1 = no closing quote, 2 = control byte, 3 = bad escape.
+    /// Not throwing, so it inlines into every caller.
+    @inline(__always)
+    static func stringEnd(_ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int, _ escaped: inout Bool) -> Int {
+        var i = from
+        while true {
+            // Skip ordinary bytes 8 at a time: stop at '"', '\\' or a control byte.
+            while i + 8 <= n {
+                let mask = specialByteMask(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+                if mask != 0 {
+                    i &+= mask.trailingZeroBitCount &>> 3
+                    break
+                }
+                i &+= 8
+            }
+            if i >= n { return -(i << 2 | 1) }
+            let b = p[i]
+            if b == UInt8(ascii: "\"") { return i &+ 1 }
+            if b == UInt8(ascii: "\\") {
+                escaped = true
+                if i + 1 >= n { return -((i + 1) << 2 | 1) }
+                switch p[i + 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    i &+= 2
+                case UInt8(ascii: "u"):
+                    if i + 6 > n { return -(i << 2 | 3) }
+                    if hexValue(p[i + 2]) < 0 || hexValue(p[i + 3]) < 0 || hexValue(p[i + 4]) < 0 || hexValue(p[i + 5]) < 0 {
+                        return -(i << 2 | 3)
+                    }
+                    i &+= 6
+                default:
+                    return -(i << 2 | 3)
+                }
+            } else if b < 0x20 {
+                return -(i << 2 | 2)
+            } else {
+                i &+= 1  // UTF-8 was validated up front
+            }
+        }
+    }
+
+    /// Bytes of `word` that are '"', '\\' or below 0x20 have their high bit set in the result.
+    /// Only the lowest flagged byte is exact (borrows can flag later ones), which is all the
+    /// caller uses.
     @inline(__always)
     static func specialByteMask(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
@@ -308,25 +349,7 @@ public struct JSONParser {
         let hasQuote = (quote &- ones) & ~quote
         let hasBackslash = (backslash &- ones) & ~backslash
         let isControl = (word &- (ones &* 0x20)) & ~word
-        return (hasQuote | hasBackslash | isControl | word) & high
-    }
-
-    @inline(__always)
-    private func readEscape(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONParseError) {
-        if i + 1 >= n { throw JSONParseError(.unexpectedEnd, at: i + 1) }
-        switch p[i + 1] {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
-             UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-            i += 2
-        case UInt8(ascii: "u"):
-            if i + 6 > n { throw JSONParseError(.invalidEscape, at: i) }
-            for k in 2..<6 where JSONParser.hexValue(p[i + k]) < 0 {
-                throw JSONParseError(.invalidEscape, at: i)
-            }
-            i += 6
-        default:
-            throw JSONParseError(.invalidEscape, at: i)
-        }
+        return (hasQuote | hasBackslash | isControl) & high
     }
 
     @inline(__always)
@@ -362,6 +385,26 @@ public struct JSONParser {
             i += 4
         default:
             throw JSONParseError(.invalidUTF8, at: i)
+        }
+    }
+
+    /// Checks a whole input: ASCII runs are skipped 16 bytes at a time, multi-byte sequences
+    /// checked one by one.
+    @inline(__always)
+    static func validateUTF8(_ p: UnsafePointer<UInt8>, _ n: Int) throws(JSONParseError) {
+        var i = 0
+        let high: UInt64 = 0x8080_8080_8080_8080
+        while true {
+            while i + 16 <= n {
+                let a = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                let b = UnsafeRawPointer(p + i + 8).loadUnaligned(as: UInt64.self)
+                if (a | b) & high != 0 { break }
+                i += 16
+            }
+            while i < n && p[i] < 0x80 { i += 1 }
+            if i >= n { return }
+            // A run of non-ASCII text (Cyrillic, Arabic, Chinese…): validate sequence by sequence.
+            while i < n && p[i] >= 0x80 { try validateUTF8Sequence(p, n, &i) }
         }
     }
 

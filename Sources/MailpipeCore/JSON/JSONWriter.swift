@@ -1,34 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A growable byte buffer that JSON and lines are written into before one system call sends them.
+///
+/// Appends are a capacity check and a memcpy: no per-append uniqueness checks or reference
+/// counting, which is what `[UInt8].append(contentsOf:)` cost here (about 75 instructions each).
+/// Copies share storage; every owner in this code base writes to its own.
 public struct ByteBuffer {
-    public var bytes: [UInt8]
+    @usableFromInline final class Storage {
+        @usableFromInline var base: UnsafeMutablePointer<UInt8>
+        @usableFromInline var count = 0
+        @usableFromInline var capacity: Int
+
+        init(capacity: Int) {
+            self.capacity = max(16, capacity)
+            base = .allocate(capacity: self.capacity)
+        }
+
+        deinit { base.deallocate() }
+
+        @usableFromInline func grow(toAtLeast needed: Int) {
+            var newCapacity = capacity * 2
+            while newCapacity < needed { newCapacity *= 2 }
+            let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+            newBase.update(from: base, count: count)
+            base.deallocate()
+            base = newBase
+            capacity = newCapacity
+        }
+    }
+
+    @usableFromInline let storage: Storage
 
     public init(capacity: Int = 1 << 16) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        storage = Storage(capacity: capacity)
     }
 
-    public var count: Int { bytes.count }
-    public var isEmpty: Bool { bytes.isEmpty }
+    public var count: Int { storage.count }
+    public var isEmpty: Bool { storage.count == 0 }
 
-    @inline(__always) public mutating func append(_ byte: UInt8) { bytes.append(byte) }
+    /// A copy of the contents.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: storage.base, count: storage.count)) }
+
+    public func withUnsafeBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        try body(UnsafeRawBufferPointer(start: storage.base, count: storage.count))
+    }
+
+    /// Whether the contents equal `other` byte for byte.
+    public func equals(_ other: [UInt8]) -> Bool {
+        other.count == storage.count && other.withUnsafeBytes { memcmp($0.baseAddress ?? UnsafeRawPointer(storage.base), storage.base, storage.count) == 0 }
+    }
+
+    @inline(__always) public mutating func append(_ byte: UInt8) {
+        let s = storage
+        if s.count == s.capacity { s.grow(toAtLeast: s.count + 1) }
+        s.base[s.count] = byte
+        s.count &+= 1
+    }
 
     @inline(__always) public mutating func append(_ raw: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: raw)
+        let n = raw.count
+        guard n > 0 else { return }
+        let s = storage
+        if s.count + n > s.capacity { s.grow(toAtLeast: s.count + n) }
+        memcpy(s.base + s.count, raw.baseAddress!, n)
+        s.count &+= n
     }
 
-    @inline(__always) public mutating func append(_ other: [UInt8]) { bytes.append(contentsOf: other) }
+    @inline(__always) public mutating func append(_ other: [UInt8]) {
+        other.withUnsafeBytes { append($0) }
+    }
 
     @inline(__always) public mutating func append(_ text: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     public mutating func append(_ text: String) {
         var copy = text
-        copy.withUTF8 { bytes.append(contentsOf: $0) }
+        copy.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
+    public mutating func removeLast(_ k: Int) { storage.count -= min(k, storage.count) }
+
     public mutating func appendDecimal(_ value: Int) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        if value < 0 { append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
         var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
@@ -40,11 +98,11 @@ public struct ByteBuffer {
                 magnitude /= 10
                 n += 1
             } while magnitude > 0
-            while n > 0 { n -= 1; bytes.append(d[n]) }
+            while n > 0 { n -= 1; append(d[n]) }
         }
     }
 
-    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+    public mutating func removeAll() { storage.count = 0 }
 
     // MARK: JSON
 
@@ -56,13 +114,13 @@ public struct ByteBuffer {
     }
 
     public mutating func appendJSONString(utf8: UnsafeRawBufferPointer) {
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
         var runStart = 0
         let p = utf8.bindMemory(to: UInt8.self)
         for i in 0..<p.count {
             let b = p[i]
             if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") { continue }
-            if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart..<i])) }
+            if i > runStart { append(UnsafeRawBufferPointer(rebasing: utf8[runStart..<i])) }
             runStart = i + 1
             switch b {
             case UInt8(ascii: "\""): append("\\\"")
@@ -75,12 +133,12 @@ public struct ByteBuffer {
             default:
                 append("\\u00")
                 let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(hex[Int(b >> 4)])
-                bytes.append(hex[Int(b & 0xF)])
+                append(hex[Int(b >> 4)])
+                append(hex[Int(b & 0xF)])
             }
         }
-        if p.count > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart..<p.count])) }
-        bytes.append(UInt8(ascii: "\""))
+        if p.count > runStart { append(UnsafeRawBufferPointer(rebasing: utf8[runStart..<p.count])) }
+        append(UInt8(ascii: "\""))
     }
 
     /// Writes arbitrary bytes as a JSON string, replacing invalid UTF-8 with U+FFFD (for `raw`

@@ -34,7 +34,7 @@ public struct OutputSink {
     public mutating func flush() throws {
         guard !buffer.isEmpty else { return }
         do {
-            try buffer.bytes.withUnsafeBytes { try descriptor.writeAll($0) }
+            try buffer.withUnsafeBytes { try descriptor.writeAll($0) }
         } catch let error as SystemError where error.errno == EPIPE {
             buffer.removeAll()
             throw StageError.outputClosed

@@ -95,7 +95,7 @@ public struct RecordPatch {
             if case .set(let bytes) = change {
                 var keyBytes = ByteBuffer(capacity: key.count + 2)
                 key.withUnsafeBytes { keyBytes.appendJSONString(utf8: $0) }
-                keyBytes.bytes.withUnsafeBytes { k in
+                keyBytes.withUnsafeBytes { k in
                     bytes.withUnsafeBytes { writer.rawMember(key: k, value: $0, into: &buffer) }
                 }
             }

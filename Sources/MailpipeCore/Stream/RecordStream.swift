@@ -90,7 +90,10 @@ public struct RecordStream {
                     progress.tick(records: recordsRead)
                     return Record(document: document, line: number, file: file == "-" ? nil : file)
                 } catch {
-                    rejects.reject(reason: error.code, detail: error.description,
+                    // A line that is not UTF-8 is reported as such, wherever the parser tripped.
+                    let badText = error.reason != .invalidUTF8 && !JSONParser.isValidUTF8(bytes)
+                    rejects.reject(reason: badText ? "invalid_utf8" : error.code,
+                                   detail: badText ? "invalid UTF-8" : error.description,
                                    origin: .init(line: number, file: file), raw: bytes)
                 }
             }

@@ -153,7 +153,7 @@ public enum AccountCommit {
                             let storedNode = try existing.withUnsafeBytes { try parsers.stored.parse($0).root }
                             candidate.removeAll()
                             ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nil, into: &candidate)
-                            if candidate.bytes == existing {
+                            if candidate.equals(existing) {
                                 summary.add("unchanged")
                             } else {
                                 out.removeAll()

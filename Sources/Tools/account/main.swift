@@ -6,7 +6,7 @@ import MailpipeStore
 
 /// `account`: the ledger — the only writer of a tenant's contacts, suppression, events and ledger.
 @main
-struct Account: ParsableCommand {
+struct Account: MailpipeCommand {
     static let configuration = CommandConfiguration(
         commandName: "account",
         abstract: "Keep a tenant's books: its contact store, suppression, events and ledger.",

@@ -1,0 +1,49 @@
+import MailpipeCore
+import XCTest
+
+/// Nicolas Seriot's JSONTestSuite (../shared/testdata/jsontestsuite): every y_ file accepted,
+/// every n_ file refused, i_ files neither crash nor hang; accepted values round-trip.
+final class JSONTestSuiteTests: XCTestCase {
+    var suiteFolder: String {
+        if let shared = ProcessInfo.processInfo.environment["MAILPIPE_SHARED"] {
+            return shared + "/testdata/jsontestsuite/test_parsing"
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.deletingLastPathComponent().appendingPathComponent("shared/testdata/jsontestsuite/test_parsing").path
+    }
+
+    func files(_ prefix: String) throws -> [(String, [UInt8])] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: suiteFolder).filter { $0.hasPrefix(prefix) }.sorted()
+        return try names.map { ($0, Array(try Data(contentsOf: URL(fileURLWithPath: suiteFolder + "/" + $0)))) }
+    }
+
+    func testAcceptsEveryYFileAndRoundTrips() throws {
+        let ys = try files("y_")
+        XCTAssertGreaterThan(ys.count, 90)
+        for (name, bytes) in ys {
+            do {
+                let value = try JSONValue.parse(bytes, maxDepth: 512)
+                let again = try JSONValue.parse(value.serialized, maxDepth: 512)
+                XCTAssertEqual(value, again, "round trip changed \(name)")
+            } catch {
+                XCTFail("refused \(name): \(error)")
+            }
+        }
+    }
+
+    func testRefusesEveryNFile() throws {
+        let ns = try files("n_")
+        XCTAssertGreaterThan(ns.count, 150)
+        for (name, bytes) in ns {
+            XCTAssertThrowsError(try JSONValue.parse(bytes, maxDepth: 512), "accepted \(name)")
+        }
+    }
+
+    func testImplementationDefinedFilesDoNotCrash() throws {
+        for (_, bytes) in try files("i_") {
+            _ = try? JSONValue.parse(bytes, maxDepth: 512)
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,118 @@
+import Foundation
+import MailpipeCore
+import XCTest
+
+final class StreamTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mailpipe-core-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let url = folder.appendingPathComponent(name)
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    func lines(_ path: String, maxLine: Int = 1 << 20) throws -> [String] {
+        var reader = LineReader(input: try InputReader(path: path), maxLine: maxLine)
+        defer { reader.deallocate() }
+        var result: [String] = []
+        while let event = try reader.next() {
+            switch event {
+            case .line(let bytes, let n): result.append("\(n):" + String(decoding: bytes, as: UTF8.self))
+            case .tooLong(let n, let length): result.append("\(n):TOO LONG \(length)")
+            }
+        }
+        return result
+    }
+
+    func testCRLFAndMissingFinalNewline() throws {
+        let path = try write("a.ndjson", Array("a\r\nb\n\nc".utf8))
+        XCTAssertEqual(try lines(path), ["1:a", "2:b", "3:", "4:c"])
+    }
+
+    func testTooLongLinesAreSkippedNotLoaded() throws {
+        let long = String(repeating: "x", count: 10_000_000)
+        let path = try write("b.ndjson", Array("short\n\(long)\nafter\n\(long)".utf8))
+        XCTAssertEqual(try lines(path, maxLine: 1000), ["1:short", "2:TOO LONG 10000000", "3:after", "4:TOO LONG 10000000"])
+    }
+
+    func testMultiMemberGzipReadsLikeZcat() throws {
+        var bytes: [UInt8] = []
+        let encoder = try GzipEncoder(level: 6)
+        for chunk in ["{\"a\":1}\n{\"a\":2}\n", "{\"a\":3}\n", "{\"a\":4}"] {
+            try Array(chunk.utf8).withUnsafeBytes { try encoder.compressMember($0, appendingTo: &bytes) }
+        }
+        let path = try write("c.ndjson.gz", bytes)
+        XCTAssertEqual(try lines(path), ["1:{\"a\":1}", "2:{\"a\":2}", "3:{\"a\":3}", "4:{\"a\":4}"])
+    }
+
+    func testTruncatedGzipIsAnError() throws {
+        var bytes: [UInt8] = []
+        let encoder = try GzipEncoder(level: 6)
+        try Array(String(repeating: "{\"a\":1}\n", count: 1000).utf8).withUnsafeBytes { try encoder.compressMember($0, appendingTo: &bytes) }
+        let path = try write("d.ndjson.gz", Array(bytes.prefix(bytes.count - 10)))
+        XCTAssertThrowsError(try lines(path))
+    }
+
+    func testRecordPatchReplacesAppendsRemovesAndPassesThrough() throws {
+        let text = #"{"email":"a@b.c", "tags":["x"],"n":7.50e1,"drop":1}"#
+        var parser = JSONParser()
+        defer { parser.deallocate() }
+        let bytes = Array(text.utf8)
+        try bytes.withUnsafeBytes { raw in
+            let record = Record(document: try parser.parse(raw), line: 1, file: nil)
+            var out = ByteBuffer()
+            RecordPatch().write(record, into: &out)
+            XCTAssertEqual(out.bytes, bytes, "an empty patch passes the original bytes")
+            var patch = RecordPatch()
+            patch.set("tags", .array([.string("x"), .string("émigré")]))
+            patch.remove("drop")
+            patch.set("status", string: "validated")
+            out.removeAll()
+            patch.write(record, into: &out)
+            XCTAssertEqual(String(decoding: out.bytes, as: UTF8.self),
+                           #"{"email":"a@b.c","tags":["x","émigré"],"n":7.50e1,"status":"validated"}"#)
+        }
+    }
+
+    func testTimestampsParseAndFormat() {
+        XCTAssertEqual(Timestamp(parsing: "2026-11-23T19:27:57Z")?.rfc3339, "2026-11-23T19:27:57Z")
+        XCTAssertEqual(Timestamp(parsing: "2016-05-29 01:10:51+0200")?.rfc3339, "2016-05-28T23:10:51Z")
+        XCTAssertEqual(Timestamp(parsing: "2024-02-29T23:59:59.123+01:00")?.rfc3339, "2024-02-29T22:59:59Z")
+        XCTAssertEqual(Timestamp(parsing: "1464477051")?.rfc3339, "2016-05-28T23:10:51Z")
+        XCTAssertEqual(Timestamp(parsing: "2026-11-23")?.rfc3339, "2026-11-23T00:00:00Z")
+        XCTAssertNil(Timestamp(parsing: "2026-13-01T00:00:00Z"))
+        XCTAssertNil(Timestamp(parsing: "yesterday"))
+    }
+
+    func testShardHashIsStableFNV1a() throws {
+        // FNV-1a 64 of "a@b.c", as any other implementation computes it.
+        XCTAssertEqual(EmailKey.hash("a@b.c"), 0x92CC_4914_85C9_0B75)
+        XCTAssertEqual(EmailKey.hash(""), 0xCBF2_9CE4_8422_2325)
+        XCTAssertEqual(EmailKey.hash("a"), 0xAF63_DC4C_8601_EC8C)
+        let shard = try Shard(parsing: "1/4")
+        XCTAssertEqual(shard.contains(hash: 5), true)
+        XCTAssertThrowsError(try Shard(parsing: "4/4"))
+        XCTAssertThrowsError(try Shard(parsing: "x"))
+        XCTAssertEqual(EmailKey.normalize("  Ann.Lee@Example.COM "), "ann.lee@example.com")
+    }
+
+    func testSummaryLineAndStats() {
+        var summary = Summary(stage: "validate")
+        summary["in"] = 10
+        summary["out"] = 8
+        summary["rejected"] = 2
+        summary.setGroup("reject_reasons", ["invalid_json": 1, "duplicate": 1])
+        XCTAssertEqual(summary.line, "validate: 10 in, 8 out, 2 rejected (duplicate 1, invalid_json 1)")
+        XCTAssertEqual(summary.json.description,
+                       #"{"stage":"validate","in":10,"out":8,"rejected":2,"reject_reasons":{"duplicate":1,"invalid_json":1}}"#)
+    }
+}
