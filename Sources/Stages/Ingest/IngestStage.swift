@@ -129,6 +129,8 @@ struct IngestRun {
     }
 
     var lastFallback: (tenant: String, language: String)?
+    /// The current CSV header's fields by column (nil: custom or ignored), read per row.
+    var csvFields: [ContactField?] = []
 
     mutating func fallbackLanguage(for tenant: String) -> String {
         if let f = options.fallbackLanguage { return f }
@@ -421,6 +423,7 @@ struct IngestRun {
                 throw StageError.usage("--tenant is required for CSV input without a tenant column")
             }
             header = targets
+            csvFields = targets.map { if case .field(let f) = $0 { return f } else { return nil } }
             return
         }
         rowsIn += 1
@@ -439,11 +442,13 @@ struct IngestRun {
                        line: line, file: file, raw: UnsafeRawBufferPointer(rebasing: p.prefix(4096)))
                 return
             }
-            switch columns[i] {
-            case .ignore:
-                continue
-            case .field(let field):
+            if let field = csvFields[i] {
                 IngestRun.withValue(span, in: p, scratch: &scratch) { builder.set(field, $0, lookups: &lookups) }
+                continue
+            }
+            switch columns[i] {
+            case .ignore, .field:
+                continue
             case .custom(let name):
                 IngestRun.withValue(span, in: p, scratch: &scratch) { builder.addCustom(name, string: $0) }
             }
@@ -465,11 +470,13 @@ struct IngestRun {
         // The tenant: --tenant, else the envelope's tenant_id, else the record's own.
         let tenant: String
         if let flag = options.tenant?.value {
-            for other in [envelopeTenant, builder.tenant] {
-                if let other, other != flag {
-                    refuse("tenant_mismatch", "record of tenant '\(other)' given to --tenant \(flag)")
-                    return
-                }
+            if let e = envelopeTenant, e != flag {
+                refuse("tenant_mismatch", "record of tenant '\(e)' given to --tenant \(flag)")
+                return
+            }
+            if let b = builder.tenant, b != flag {
+                refuse("tenant_mismatch", "record of tenant '\(b)' given to --tenant \(flag)")
+                return
             }
             tenant = flag
         } else if let t = envelopeTenant ?? builder.tenant {
@@ -495,7 +502,7 @@ struct IngestRun {
             return
         }
         builder.applyFullName()
-        let fallback = fallbackLanguage(for: tenant)
+        let fallback = builder.languageRaw == nil ? "" : fallbackLanguage(for: tenant)
         builder.write(into: &output.buffer, tenant: tenant, source: options.source ?? builder.source ?? source,
                       createdAt: builder.createdAt ?? nowText, fallbackLanguage: fallback)
         output.buffer.append(0x0A)
