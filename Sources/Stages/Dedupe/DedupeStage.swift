@@ -77,10 +77,11 @@ public enum DedupeStage {
         if let slug = options.tenant {
             index = try loadIndex(tenant: slug, state: options.state, canonical: options.canonical, shard: options.shard)
         }
-        var seen = SeenTable()
+        var seen = SeenTable(initialCapacity: 1 << 20)
         defer { seen.deallocate() }
         var files: [String] = []
         var fileNumbers: [String: Int] = [:]
+        var lastFile: (name: String, number: Int)?
         var email: [UInt8] = []
         var key: [UInt8] = []
         var patch = RecordPatch()
@@ -131,10 +132,12 @@ public enum DedupeStage {
             }
             var fileNumber = 0
             if let file = record.file {
-                if let n = fileNumbers[file] { fileNumber = n } else {
+                if let last = lastFile, last.name == file { fileNumber = last.number }
+                else if let n = fileNumbers[file] { fileNumber = n; lastFile = (file, n) } else {
                     fileNumber = files.count + 1
                     files.append(file)
                     fileNumbers[file] = fileNumber
+                    lastFile = (file, fileNumber)
                 }
             }
             let mark: StaticString
