@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "inject", targets: ["inject"]),
         .executable(name: "validate", targets: ["validate"]),
         .executable(name: "tag", targets: ["tag"]),
+        .executable(name: "ingest", targets: ["ingest"]),
+        .executable(name: "dedupe", targets: ["dedupe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -53,6 +55,8 @@ let package = Package(
         .target(name: "TagStage", dependencies: ["MailpipeCore", "MailpipeStore",
                                                  .product(name: "Yams", package: "Yams")],
                 path: "Sources/Stages/Tag"),
+        .target(name: "IngestStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Ingest"),
+        .target(name: "DedupeStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Dedupe"),
 
         // Executables: map flags to options and call the stage.
         .executableTarget(name: "inject", dependencies: ["InjectStage", "MailpipeCLI"],
@@ -63,6 +67,8 @@ let package = Package(
                           path: "Sources/Tools/validate"),
         .executableTarget(name: "tag", dependencies: ["TagStage", "MailpipeCLI", "MailpipeStore"],
                           path: "Sources/Tools/tag"),
+        .executableTarget(name: "ingest", dependencies: ["IngestStage", "MailpipeCLI"], path: "Sources/Tools/ingest"),
+        .executableTarget(name: "dedupe", dependencies: ["DedupeStage", "MailpipeCLI"], path: "Sources/Tools/dedupe"),
 
         // Benchmark harness for the stream core (bench/core.sh).
         .executableTarget(name: "corebench", dependencies: ["MailpipeCore"], path: "bench/corebench"),
@@ -73,6 +79,8 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["MailpipeCore"]),
         .testTarget(name: "ValidateStageTests", dependencies: ["ValidateStage", "MailpipeCore"]),
         .testTarget(name: "TagStageTests", dependencies: ["TagStage", "MailpipeCore", "MailpipeStore"]),
+        .testTarget(name: "IngestStageTests", dependencies: ["IngestStage", "MailpipeCore", "MailpipeStore"]),
+        .testTarget(name: "DedupeStageTests", dependencies: ["DedupeStage", "AccountStage", "MailpipeCore", "MailpipeStore"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,208 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MailpipeCore
+import MailpipeStore
+
+/// `dedupe`: drops repeats inside the stream (the first occurrence wins and is written at once)
+/// and marks each contact `"dedupe":"new"` or `"existing"` against the tenant's store, read-only.
+///
+/// How the store is known: `ContactStore.emailHashes()` gives the sorted FNV-1a 64 hashes of every
+/// stored email (read from the runs' `.idx` files, no contact is inflated); they are kept in a
+/// `StoreHashIndex` (8 bytes a contact + a bucket table). Repeats in the stream are found with a
+/// `SeenTable` of 16-byte slots. With `--canonical` the store's emails are read and folded once
+/// (their hashes on disk are of the exact addresses).
+public enum DedupeStage {
+    public struct Options {
+        public var tenant: TenantSlug?
+        public var state: StateRoot
+        public var canonical: CanonicalForm
+        public var keepRepeats: Bool
+        public var dropExisting: Bool
+        public var shard: Shard?
+        public var stream: StreamOptions
+
+        public init(tenant: TenantSlug?, state: StateRoot, canonical: CanonicalForm = .exact, keepRepeats: Bool = false,
+                    dropExisting: Bool = false, shard: Shard? = nil, stream: StreamOptions) {
+            self.tenant = tenant
+            self.state = state
+            self.canonical = canonical
+            self.keepRepeats = keepRepeats
+            self.dropExisting = dropExisting
+            self.shard = shard
+            self.stream = stream
+        }
+    }
+
+    /// Loads the index of one tenant's store (optionally one shard of it).
+    public static func loadIndex(tenant: TenantSlug, state: StateRoot, canonical: CanonicalForm, shard: Shard?) throws -> StoreHashIndex {
+        let dir = state.tenant(tenant)
+        try dir.requireExisting()
+        let store = try ContactStore(directory: dir.contactsPath)
+        var hashes: [UInt64]
+        if canonical == .exact {
+            hashes = try store.emailHashes()
+            if let shard { hashes.removeAll { !shard.contains(hash: $0) } }
+        } else {
+            hashes = []
+            var parser = JSONParser(maxDepth: 256)
+            defer { parser.deallocate() }
+            var key: [UInt8] = []
+            var email: [UInt8] = []
+            try store.forEach { line in
+                guard let node = try? parser.parse(line).root["email"], node.kind == .string else { return }
+                email.removeAll(keepingCapacity: true)
+                node.appendDecodedString(to: &email)
+                key.removeAll(keepingCapacity: true)
+                email.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
+                canonical.apply(&key)
+                let h = key.withUnsafeBytes { EmailKey.hash($0) }
+                if shard == nil || shard!.contains(hash: h) { hashes.append(h) }
+            }
+            hashes.sort()
+        }
+        return StoreHashIndex(sorted: hashes)
+    }
+
+    public static func run(_ options: Options, output: inout OutputSink) throws -> (Summary, ExitStatus) {
+        var summary = Summary(stage: "dedupe", headline: ["in", "new", "existing", "repeats", "rejected"])
+        let rejects = try RejectSink(stage: "dedupe", path: options.stream.rejectsPath)
+        var stream = try RecordStream(options: options.stream, rejects: rejects)
+        defer { stream.close() }
+
+        var tenant: String? = options.tenant?.value
+        var index: StoreHashIndex? = nil
+        if let slug = options.tenant {
+            index = try loadIndex(tenant: slug, state: options.state, canonical: options.canonical, shard: options.shard)
+        }
+        var seen = SeenTable(initialCapacity: 1 << 20)
+        defer { seen.deallocate() }
+        var files: [String] = []
+        var fileNumbers: [String: Int] = [:]
+        var lastFile: (name: String, number: Int)?
+        var email: [UInt8] = []
+        var key: [UInt8] = []
+        var patch = RecordPatch()
+        var counts = (new: 0, existing: 0, repeats: 0, out: 0, droppedExisting: 0, otherShard: 0)
+
+        while let record = try stream.next() {
+            guard let emailNode = record["email"], emailNode.kind == .string else {
+                rejects.reject(reason: "missing_email", detail: "a contact needs an email string", origin: record.origin, record: record.bytes)
+                continue
+            }
+            if let t = record["tenant"] {
+                guard let value = t.string else {
+                    rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: record.origin, record: record.bytes)
+                    continue
+                }
+                if let tenant {
+                    if value != tenant {
+                        rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(value)' in a stream of tenant '\(tenant)'",
+                                       origin: record.origin, record: record.bytes)
+                        continue
+                    }
+                } else {
+                    // No --tenant: the first record's tenant is the stream's.
+                    let slug: TenantSlug
+                    do { slug = try TenantSlug(value) } catch {
+                        rejects.reject(reason: "invalid_tenant", detail: "'\(value)' is not a tenant slug", origin: record.origin, record: record.bytes)
+                        continue
+                    }
+                    tenant = value
+                    index = try loadIndex(tenant: slug, state: options.state, canonical: options.canonical, shard: options.shard)
+                }
+            } else if tenant == nil {
+                throw StageError.usage("line \(record.line): the record has no tenant and no --tenant was given")
+            }
+            email.removeAll(keepingCapacity: true)
+            emailNode.appendDecodedString(to: &email)
+            key.removeAll(keepingCapacity: true)
+            email.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
+            if key.isEmpty {
+                rejects.reject(reason: "missing_email", detail: "email is empty", origin: record.origin, record: record.bytes)
+                continue
+            }
+            options.canonical.apply(&key)
+            let hash = key.withUnsafeBytes { EmailKey.hash($0) }
+            if let shard = options.shard, !shard.contains(hash: hash) {
+                counts.otherShard += 1
+                continue
+            }
+            var fileNumber = 0
+            if let file = record.file {
+                if let last = lastFile, last.name == file { fileNumber = last.number }
+                else if let n = fileNumbers[file] { fileNumber = n; lastFile = (file, n) } else {
+                    fileNumber = files.count + 1
+                    files.append(file)
+                    fileNumbers[file] = fileNumber
+                    lastFile = (file, fileNumber)
+                }
+            }
+            let mark: StaticString
+            if let first = seen.insertOrFind(hash, value: UInt64(fileNumber) << 48 | UInt64(record.line)) {
+                counts.repeats += 1
+                if !options.keepRepeats {
+                    let firstFile = Int(first >> 48)
+                    var extra: [(String, JSONValue)] = [("first_line", .int(Int(first & 0xFFFF_FFFF_FFFF)))]
+                    if firstFile > 0 { extra.append(("first_file", .string(files[firstFile - 1]))) }
+                    rejects.reject(reason: "duplicate", detail: "repeats the address first seen on line \(first & 0xFFFF_FFFF_FFFF)",
+                                   origin: record.origin, extra: extra, record: record.bytes)
+                    continue
+                }
+                if options.dropExisting { counts.droppedExisting += 1; continue }
+                mark = "existing"
+            } else if index!.contains(hash) {
+                counts.existing += 1
+                if options.dropExisting { counts.droppedExisting += 1; continue }
+                mark = "existing"
+            } else {
+                counts.new += 1
+                mark = "new"
+            }
+            write(record, mark: mark, patch: &patch, into: &output.buffer)
+            output.buffer.append(0x0A)
+            counts.out += 1
+            try output.flushIfNeeded()
+        }
+        try output.flush()
+        rejects.flush()
+        summary["in"] = stream.linesIn
+        summary["new"] = counts.new
+        summary["existing"] = counts.existing
+        summary["repeats"] = counts.repeats
+        summary["rejected"] = rejects.count
+        summary["out"] = counts.out
+        summary["dropped_existing"] = counts.droppedExisting
+        if options.shard != nil { summary["other_shard"] = counts.otherShard }
+        summary["store_hashes"] = index?.count ?? 0
+        summary["blank_lines"] = stream.blankLines
+        summary.setGroup("reject_reasons", rejects.reasons)
+        let status: ExitStatus = options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success
+        return (summary, status)
+    }
+
+    /// Appends `"dedupe":"…"` before the closing brace (the usual case: no such member yet), or
+    /// replaces the member through a patch.
+    @inline(__always)
+    static func write(_ record: Record, mark: StaticString, patch: inout RecordPatch, into buffer: inout ByteBuffer) {
+        if record["dedupe"] == nil {
+            let bytes = record.bytes
+            var end = bytes.count
+            while end > 0 && bytes[end - 1] != UInt8(ascii: "}") { end -= 1 }
+            buffer.append(UnsafeRawBufferPointer(rebasing: bytes[0..<(end - 1)]))
+            // `{}` has no members: no comma. (A contact always has an email, but stay correct.)
+            var k = end - 2
+            while k >= 0 && (bytes[k] == 0x20 || bytes[k] == 0x09) { k -= 1 }
+            if k >= 0 && bytes[k] != UInt8(ascii: "{") { buffer.append(UInt8(ascii: ",")) }
+            buffer.append("\"dedupe\":\"")
+            buffer.append(mark)
+            buffer.append("\"}")
+            return
+        }
+        patch.removeAll()
+        patch.set("dedupe", string: mark.description)
+        patch.write(record, into: &buffer)
+    }
+}

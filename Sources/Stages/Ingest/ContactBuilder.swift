@@ -1,0 +1,293 @@
+import MailpipeCore
+
+/// What a column or JSON key is mapped to.
+public enum ColumnTarget: Equatable, Sendable {
+    case field(ContactField)
+    case custom(String)
+    case ignore
+
+    /// Parses the right side of `--map 'Col=field'`: a DESIGN.md field, `custom.NAME`, or `ignore`.
+    public init(parsing text: String) throws {
+        if text == "ignore" || text == "-" { self = .ignore; return }
+        if text.hasPrefix("custom.") && text.count > 7 { self = .custom(String(text.dropFirst(7))); return }
+        guard let field = ContactField.named(text) else {
+            let names = ContactField.allCases.map(\.rawValue).joined(separator: ", ")
+            throw StageError.usage("--map: unknown field '\(text)' (one of \(names), custom.NAME, ignore)")
+        }
+        self = .field(field)
+    }
+}
+
+/// Gathers one contact's normalised values, then writes it in the canonical member order.
+struct ContactBuilder {
+    static let outputOrder: [ContactField] = [
+        .email, .firstName, .lastName, .company, .website, .phone, .country, .city, .language, .category,
+        .linkedinURL, .facebookURL, .instagramURL, .twitterURL, .status,
+    ]
+
+    /// Normalised values live in one arena; each field has a range in it (length 0: not set).
+    var arena: [UInt8] = []
+    var starts = [Int](repeating: 0, count: ContactField.allCases.count)
+    var lengths = [Int](repeating: 0, count: ContactField.allCases.count)
+    var tags: [String] = []
+    var custom: [(key: String, raw: [UInt8])] = []
+    var languageRaw: String?
+    var countryRaw: String?
+    var emailGiven = false
+    var emailInvalid: String?
+    var tenant: String?
+    var source: String?
+    var createdAt: String?
+    var unusableTags: [String] = []
+    private var scratch: [UInt8] = []
+
+    mutating func reset() {
+        if !arena.isEmpty {
+            arena.removeAll(keepingCapacity: true)
+            for i in 0..<lengths.count { lengths[i] = 0 }
+        }
+        tags.removeAll(keepingCapacity: true)
+        custom.removeAll(keepingCapacity: true)
+        unusableTags.removeAll(keepingCapacity: true)
+        languageRaw = nil; countryRaw = nil; emailGiven = false; emailInvalid = nil
+        tenant = nil; source = nil; createdAt = nil
+    }
+
+    @inline(__always) static func ordinal(_ f: ContactField) -> Int {
+        switch f {
+        case .tenant: return 0
+        case .email: return 1
+        case .firstName: return 2
+        case .lastName: return 3
+        case .fullName: return 4
+        case .company: return 5
+        case .website: return 6
+        case .phone: return 7
+        case .country: return 8
+        case .city: return 9
+        case .language: return 10
+        case .category: return 11
+        case .tags: return 12
+        case .source: return 13
+        case .linkedinURL: return 14
+        case .facebookURL: return 15
+        case .instagramURL: return 16
+        case .twitterURL: return 17
+        case .status: return 18
+        case .createdAt: return 19
+        case .custom: return 20
+        }
+    }
+
+    func has(_ f: ContactField) -> Bool { lengths[ContactBuilder.ordinal(f)] > 0 }
+
+    func slotString(_ k: Int) -> String {
+        String(decoding: arena[starts[k]..<(starts[k] + lengths[k])], as: UTF8.self)
+    }
+
+    /// Sets a field from a text value (first non-empty value wins).
+    mutating func set(_ field: ContactField, _ value: UnsafeRawBufferPointer, lookups: inout Lookups) {
+        let t = Normalize.trimmed(value)
+        if t.isEmpty { return }
+        let k = ContactBuilder.ordinal(field)
+        switch field {
+        case .tags:
+            Normalize.tags(t, into: &tags, slug: { lookups.slug($0) }) { unusableTags.append($0) }
+            return
+        case .tenant:
+            if tenant == nil { tenant = String(decoding: t, as: UTF8.self) }
+            return
+        case .source:
+            if source == nil { source = Normalize.text(String(decoding: t, as: UTF8.self)) }
+            return
+        case .createdAt:
+            if createdAt == nil {
+                if let time = Timestamp(parsing: String(decoding: t, as: UTF8.self)) { createdAt = time.rfc3339 }
+                else { addCustom("created_at", string: t) }
+            }
+            return
+        case .custom:
+            addCustom("custom", string: t)
+            return
+        default:
+            break
+        }
+        if lengths[k] > 0 { return }
+        let start = arena.count
+        switch field {
+        case .email:
+            emailGiven = true
+            if !Normalize.email(t, into: &arena) {
+                arena.removeSubrange(start...)
+                if emailInvalid == nil { emailInvalid = String(decoding: t, as: UTF8.self) }
+            }
+        case .website, .linkedinURL, .facebookURL, .instagramURL, .twitterURL:
+            Normalize.website(t, into: &arena)
+        case .phone:
+            Normalize.phone(t, into: &arena)
+        case .country:
+            let text = String(decoding: t, as: UTF8.self)
+            if let code = lookups.country(text) { arena.append(contentsOf: code.utf8) }
+            else if countryRaw == nil { countryRaw = Normalize.text(text) }
+        case .language:
+            let text = String(decoding: t, as: UTF8.self)
+            if let code = lookups.language(text) { arena.append(contentsOf: code.utf8) }
+            else if languageRaw == nil { languageRaw = Normalize.text(text) }
+        default:
+            Normalize.text(t, into: &arena)
+        }
+        starts[k] = start
+        lengths[k] = arena.count - start
+    }
+
+    mutating func setSlot(_ field: ContactField, _ text: String) {
+        let k = ContactBuilder.ordinal(field)
+        starts[k] = arena.count
+        arena.append(contentsOf: text.utf8)
+        lengths[k] = arena.count - starts[k]
+    }
+
+    mutating func addCustom(_ key: String, string value: UnsafeRawBufferPointer) {
+        scratch.removeAll(keepingCapacity: true)
+        Normalize.text(value, into: &scratch)
+        if scratch.isEmpty { return }
+        var b = ByteBuffer(capacity: scratch.count + 8)
+        scratch.withUnsafeBytes { b.appendJSONString(utf8: $0) }
+        addCustom(key, raw: b.bytes)
+    }
+
+    mutating func addCustom(_ key: String, raw: [UInt8]) {
+        if custom.contains(where: { $0.key == key }) { return }
+        custom.append((key, raw))
+    }
+
+    /// Splits a full name into first and last names when those were not given.
+    mutating func applyFullName() {
+        let k = ContactBuilder.ordinal(.fullName)
+        guard lengths[k] > 0 else { return }
+        let name = slotString(k)
+        var first = "", last = ""
+        if let comma = name.firstIndex(of: ",") {  // "Dupont, Jean"
+            last = String(name[..<comma]).trimmingSpaces
+            first = String(name[name.index(after: comma)...]).trimmingSpaces
+        } else if let space = name.firstIndex(where: { $0 == " " }) {
+            first = String(name[..<space]).trimmingSpaces
+            last = String(name[name.index(after: space)...]).trimmingSpaces
+        } else {
+            first = name
+        }
+        let fk = ContactBuilder.ordinal(.firstName), lk = ContactBuilder.ordinal(.lastName)
+        if lengths[fk] == 0 && lengths[lk] == 0 {
+            if !first.isEmpty { setSlot(.firstName, first) }
+            if !last.isEmpty { setSlot(.lastName, last) }
+        } else {
+            addCustom("full_name", raw: JSONValue.string(name).serialized)
+        }
+    }
+
+    /// `,"key":` for every field, in one buffer.
+    static let keyPrefixes: (bytes: [UInt8], offsets: [Int]) = {
+        var bytes: [UInt8] = []
+        var offsets: [Int] = [0]
+        for f in ContactField.allCases {
+            bytes.append(contentsOf: ",\"\(f.rawValue)\":".utf8)
+            offsets.append(bytes.count)
+        }
+        return (bytes, offsets)
+    }()
+
+    func write(into out: inout ByteBuffer, tenant: String, source: String, createdAt: String, fallbackLanguage: String) {
+        out.append("{\"tenant\":")
+        out.appendJSONString(tenant)
+        let prefixes = ContactBuilder.keyPrefixes
+        prefixes.bytes.withUnsafeBytes { keys in
+            arena.withUnsafeBytes { values in
+                for field in ContactBuilder.outputOrder {
+                    let k = ContactBuilder.ordinal(field)
+                    if lengths[k] == 0 {
+                        if field == .language, let languageRaw {
+                            // An unknown language falls back; a missing one stays missing, so a
+                            // later merge never overwrites a known language with the fallback.
+                            out.append(",\"language\":")
+                            out.appendJSONString(fallbackLanguage)
+                            out.append(",\"language_raw\":")
+                            out.appendJSONString(languageRaw)
+                        } else if field == .country, let countryRaw {
+                            out.append(",\"country_raw\":")
+                            out.appendJSONString(countryRaw)
+                        }
+                        continue
+                    }
+                    out.append(UnsafeRawBufferPointer(rebasing: keys[prefixes.offsets[k]..<prefixes.offsets[k + 1]]))
+                    ContactBuilder.appendJSONString(UnsafeRawBufferPointer(rebasing: values[starts[k]..<(starts[k] + lengths[k])]), into: &out)
+                }
+            }
+        }
+        if !tags.isEmpty {
+            out.append(",\"tags\":[")
+            for (i, tag) in tags.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out.appendJSONString(tag)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        if !custom.isEmpty {
+            out.append(",\"custom\":{")
+            for (i, (key, raw)) in custom.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out.appendJSONString(key)
+                out.append(UInt8(ascii: ":"))
+                out.append(raw)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(",\"source\":")
+        out.appendJSONString(source)
+        out.append(",\"created_at\":")
+        out.appendJSONString(createdAt)
+        out.append(UInt8(ascii: "}"))
+    }
+}
+
+extension ContactBuilder {
+    /// A JSON string; one copy when nothing needs escaping (the usual case).
+    @inline(__always)
+    static func appendJSONString(_ value: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+        for b in value where b < 0x20 || b == 0x22 || b == 0x5C {
+            out.appendJSONString(utf8: value)
+            return
+        }
+        out.append(UInt8(ascii: "\""))
+        out.append(value)
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+/// Language and country look-ups, cached: the same few values repeat over millions of rows.
+struct Lookups {
+    private var languages: [String: String?] = [:]
+    private var countries: [String: String?] = [:]
+
+    mutating func language(_ text: String) -> String? {
+        if let hit = languages[text] { return hit }
+        let code = LanguageCodes.code(for: text)
+        if languages.count < 50_000 { languages[text] = code }
+        return code
+    }
+
+    private var tagSlugs: [String: String] = [:]
+
+    mutating func slug(_ text: String) -> String {
+        if let hit = tagSlugs[text] { return hit }
+        let slug = Slug.make(text)
+        if tagSlugs.count < 50_000 { tagSlugs[text] = slug }
+        return slug
+    }
+
+    mutating func country(_ text: String) -> String? {
+        if let hit = countries[text] { return hit }
+        let code = CountryCodes.code(for: text)
+        if countries.count < 50_000 { countries[text] = code }
+        return code
+    }
+}

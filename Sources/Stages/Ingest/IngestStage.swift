@@ -1,0 +1,512 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MailpipeCore
+import MailpipeStore
+
+/// Input formats `ingest` reads.
+public enum IngestFormat: String, CaseIterable, Sendable {
+    case auto, csv, tsv, ndjson, json
+}
+
+/// `ingest`: turns CSV / TSV / NDJSON / JSON exports into canonical contact records
+/// (DESIGN.md §2): columns mapped by header aliases, values normalised, tenant, source and
+/// created_at attached. Bad rows go to the rejects with their line number; the run goes on.
+public enum IngestStage {
+    public struct Options {
+        public var tenant: TenantSlug?
+        public var state: StateRoot
+        public var source: String?
+        public var now: Timestamp
+        public var format: IngestFormat
+        public var delimiter: UInt8?
+        public var encoding: TextEncoding
+        /// `--map 'Col Name=field'`: header (compared case-insensitively, trimmed) → target.
+        public var mappings: [(column: String, target: ColumnTarget)]
+        /// Overrides the tenant's `fallback_language`.
+        public var fallbackLanguage: String?
+        public var maxField: Int
+        public var stream: StreamOptions
+
+        public init(tenant: TenantSlug?, state: StateRoot, source: String? = nil, now: Timestamp,
+                    format: IngestFormat = .auto, delimiter: UInt8? = nil, encoding: TextEncoding = .utf8,
+                    mappings: [(column: String, target: ColumnTarget)] = [], fallbackLanguage: String? = nil,
+                    maxField: Int = 64 << 10, stream: StreamOptions) {
+            self.tenant = tenant
+            self.state = state
+            self.source = source
+            self.now = now
+            self.format = format
+            self.delimiter = delimiter
+            self.encoding = encoding
+            self.mappings = mappings
+            self.fallbackLanguage = fallbackLanguage
+            self.maxField = maxField
+            self.stream = stream
+        }
+    }
+
+    /// Parses `Col Name=field` (the last `=` separates, so a column may contain `=`).
+    public static func parseMapping(_ text: String) throws -> (column: String, target: ColumnTarget) {
+        guard let eq = text.lastIndex(of: "=") else {
+            throw StageError.usage("--map takes 'Column=field', got '\(text)'")
+        }
+        let column = String(text[..<eq]).trimmingSpaces
+        let field = String(text[text.index(after: eq)...]).trimmingSpaces
+        guard !column.isEmpty else { throw StageError.usage("--map '\(text)': the column name is empty") }
+        return (column, try ColumnTarget(parsing: field))
+    }
+
+    /// Runs the stage over `options.stream.inputs` and writes contacts to `output`.
+    public static func run(_ options: Options, output: inout OutputSink) throws -> (Summary, ExitStatus) {
+        if let fallback = options.fallbackLanguage, !LanguageCodes.codes.contains(fallback) {
+            throw StageError.usage("--fallback-language must be one of fr en es de pt ru zh hi ar, got '\(fallback)'")
+        }
+        let rejects = try RejectSink(stage: "ingest", path: options.stream.rejectsPath)
+        var run = IngestRun(options: options, rejects: rejects)
+        let inputs = options.stream.inputs.isEmpty ? ["-"] : options.stream.inputs
+        for path in inputs where path != "-" {
+            if !FileSystem.exists(path) { throw StageError.usage("\(path): no such file") }
+        }
+        for path in inputs {
+            try run.ingest(path: path, output: &output)
+        }
+        try output.flush()
+        rejects.flush()
+        var summary = Summary(stage: "ingest")
+        summary["in"] = run.rowsIn
+        summary["out"] = run.contactsOut
+        summary["rejected"] = rejects.count
+        summary["header_rows"] = run.headerRows
+        summary["blank_lines"] = run.blankLines
+        summary["tags_unusable"] = run.unusableTags.values.reduce(0, +)
+        summary.setGroup("reject_reasons", rejects.reasons)
+        if !run.unusableTags.isEmpty { summary.setGroup("unusable_tags", run.unusableTags) }
+        if !run.formats.isEmpty { summary.setGroup("formats", run.formats) }
+        if options.stream.statsPath == nil && !run.unusableTags.isEmpty {
+            let list = run.unusableTags.keys.sorted().prefix(10).map { "'\($0)'" }.joined(separator: ", ")
+            try? FileDescriptor.standardError.writeAll(
+                "ingest: warning: \(summary["tags_unusable"]) tag(s) slug to nothing and were left out: \(list)\n")
+        }
+        let status: ExitStatus = options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success
+        return (summary, status)
+    }
+}
+
+/// The state of one run across its inputs.
+struct IngestRun {
+    let options: IngestStage.Options
+    let rejects: RejectSink
+    var rowsIn = 0
+    var contactsOut = 0
+    var headerRows = 0
+    var blankLines = 0
+    var unusableTags: [String: Int] = [:]
+    var formats: [String: Int] = [:]
+    var builder = ContactBuilder()
+    var lookups = Lookups()
+    var fallbackByTenant: [String: String] = [:]
+    let nowText: String
+    let mapByHeader: [String: ColumnTarget]
+
+    init(options: IngestStage.Options, rejects: RejectSink) {
+        self.options = options
+        self.rejects = rejects
+        nowText = options.now.rfc3339
+        var m: [String: ColumnTarget] = [:]
+        for (column, target) in options.mappings { m[column.lowercased()] = target }
+        mapByHeader = m
+    }
+
+    /// What a header or JSON key maps to.
+    func target(forHeader header: String) -> ColumnTarget {
+        let trimmed = header.trimmingSpaces
+        if let t = mapByHeader[trimmed.lowercased()] { return t }
+        if let f = HeaderAliases.field(forHeader: trimmed) { return .field(f) }
+        return .custom(trimmed)
+    }
+
+    var lastFallback: (tenant: String, language: String)?
+    /// The current CSV header's fields by column (nil: custom or ignored), read per row.
+    var csvFields: [ContactField?] = []
+
+    mutating func fallbackLanguage(for tenant: String) -> String {
+        if let f = options.fallbackLanguage { return f }
+        if let last = lastFallback, last.tenant == tenant { return last.language }
+        defer { lastFallback = (tenant, fallbackByTenant[tenant]!) }
+        if let f = fallbackByTenant[tenant] { return f }
+        var fallback = "en"
+        if let slug = try? TenantSlug(tenant) {
+            let dir = options.state.tenant(slug)
+            if FileSystem.exists(dir.configPath), let config = try? dir.loadConfig(),
+               LanguageCodes.codes.contains(config.fallbackLanguage) {
+                fallback = config.fallbackLanguage
+            }
+        }
+        fallbackByTenant[tenant] = fallback
+        return fallback
+    }
+
+    // MARK: one input
+
+    mutating func ingest(path: String, output: inout OutputSink) throws {
+        let lines = try InputLines(path: path, maxLine: options.stream.maxLine)
+        let file: String? = path == "-" ? nil : path
+        let defaultSource = options.source ?? IngestRun.sourceName(path)
+        let format = try resolveFormat(lines: lines, path: path)
+        formats[format.rawValue, default: 0] += 1
+        switch format {
+        case .csv, .tsv:
+            try ingestCSV(lines: lines, file: file, tab: format == .tsv, source: defaultSource, output: &output)
+        case .ndjson:
+            try ingestNDJSON(lines: lines, file: file, source: defaultSource, output: &output)
+        case .json, .auto:
+            try ingestJSONDocument(lines: lines, file: file, source: defaultSource, output: &output)
+        }
+    }
+
+    /// `contacts-2026.csv.gz` → `contacts-2026`; standard input → `stdin`.
+    static func sourceName(_ path: String) -> String {
+        if path == "-" { return "stdin" }
+        var name = Substring(path.split(separator: "/").last ?? Substring(path))
+        if name.hasSuffix(".gz") { name = name.dropLast(3) }
+        if let dot = name.lastIndex(of: "."), dot != name.startIndex { name = name[..<dot] }
+        return String(name)
+    }
+
+    func resolveFormat(lines: InputLines, path: String) throws -> IngestFormat {
+        if options.format != .auto { return options.format }
+        var name = path.lowercased()
+        if name.hasSuffix(".gz") { name.removeLast(3) }
+        if name.hasSuffix(".csv") { return .csv }
+        if name.hasSuffix(".tsv") || name.hasSuffix(".tab") { return .tsv }
+        if name.hasSuffix(".ndjson") || name.hasSuffix(".jsonl") { return .ndjson }
+        if name.hasSuffix(".json") { return .json }
+        let head = try lines.peek(64 << 10)
+        var i = IngestRun.bomLength(head)
+        while i < head.count && Normalize.isSpace(head[i]) { i += 1 }
+        guard i < head.count else { return .csv }
+        if head[i] == UInt8(ascii: "[") { return .json }
+        if head[i] == UInt8(ascii: "{") {
+            // One object per line when the first line is a whole JSON value.
+            var end = i
+            while end < head.count && head[end] != 0x0A { end += 1 }
+            var parser = JSONParser(maxDepth: options.stream.maxDepth)
+            defer { parser.deallocate() }
+            if (try? parser.parse(UnsafeRawBufferPointer(rebasing: head[i..<end]))) != nil { return .ndjson }
+            return .json
+        }
+        return .csv
+    }
+
+    static func bomLength(_ b: UnsafeRawBufferPointer) -> Int {
+        b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF ? 3 : 0
+    }
+
+    // MARK: CSV
+
+    struct Span {
+        var start: Int32
+        var end: Int32
+        /// 0 plain, 1 quoted (content between the quotes), 2 quoted with doubled quotes or text after the closing quote.
+        var kind: UInt8
+        var close: Int32
+    }
+
+    /// Splits one logical record into fields. False when a quoted field is still open at the end
+    /// (its newline belongs to the field: the caller appends the next line and scans again).
+    static func scan(_ p: UnsafeRawBufferPointer, delimiter: UInt8, into fields: inout [Span]) -> Bool {
+        fields.removeAll(keepingCapacity: true)
+        let n = p.count
+        guard let base = p.baseAddress else { fields.append(Span(start: 0, end: 0, kind: 0, close: 0)); return true }
+        var i = 0
+        while true {
+            if i < n && p[i] == 0x22 {
+                var j = i + 1
+                var escaped = false
+                while true {
+                    guard j < n, let hit = memchr(base + j, 0x22, n - j) else { return false }
+                    let q = base.distance(to: UnsafeRawPointer(hit))
+                    if q + 1 < n && p[q + 1] == 0x22 { escaped = true; j = q + 2; continue }
+                    var k = q + 1
+                    if k < n && p[k] != delimiter {
+                        // Text after the closing quote (`"a"b`): kept, as spreadsheets do.
+                        if let d = memchr(base + k, Int32(delimiter), n - k) { k = base.distance(to: UnsafeRawPointer(d)) } else { k = n }
+                        fields.append(Span(start: Int32(i + 1), end: Int32(k), kind: 2, close: Int32(q)))
+                    } else {
+                        fields.append(Span(start: Int32(i + 1), end: Int32(q), kind: escaped ? 2 : 1, close: Int32(q)))
+                    }
+                    i = k
+                    break
+                }
+            } else {
+                var k = n
+                if i < n, let d = memchr(base + i, Int32(delimiter), n - i) { k = base.distance(to: UnsafeRawPointer(d)) }
+                fields.append(Span(start: Int32(i), end: Int32(k), kind: 0, close: 0))
+                i = k
+            }
+            if i >= n { return true }
+            i += 1  // the delimiter
+            if i == n { fields.append(Span(start: Int32(n), end: Int32(n), kind: 0, close: 0)); return true }
+        }
+    }
+
+    /// Calls `body` with a field's value: plain and simple quoted fields point into the record;
+    /// the rest are decoded into `scratch` first.
+    @inline(__always)
+    static func withValue<R>(_ s: Span, in p: UnsafeRawBufferPointer, scratch: inout [UInt8],
+                             _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        if s.kind < 2 { return try body(UnsafeRawBufferPointer(rebasing: p[Int(s.start)..<Int(s.end)])) }
+        scratch.removeAll(keepingCapacity: true)
+        var i = Int(s.start)
+        let close = Int(s.close)
+        while i < close {
+            let b = p[i]
+            scratch.append(b)
+            i += (b == 0x22 && i + 1 < close && p[i + 1] == 0x22) ? 2 : 1
+        }
+        if Int(s.end) > close + 1 { scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[(close + 1)..<Int(s.end)])) }
+        return try scratch.withUnsafeBytes { try body($0) }
+    }
+
+    /// Counts each candidate delimiter outside quotes on the header line.
+    static func sniffDelimiter(_ line: UnsafeRawBufferPointer) -> UInt8 {
+        var counts = [0, 0, 0]  // , ; tab
+        var inQuotes = false
+        for b in line {
+            if b == 0x22 { inQuotes.toggle(); continue }
+            if inQuotes { continue }
+            if b == 0x2C { counts[0] += 1 } else if b == 0x3B { counts[1] += 1 } else if b == 0x09 { counts[2] += 1 }
+        }
+        if counts[1] > counts[0] && counts[1] >= counts[2] { return 0x3B }
+        if counts[2] > counts[0] && counts[2] > counts[1] { return 0x09 }
+        return 0x2C
+    }
+
+    mutating func ingestCSV(lines: InputLines, file: String?, tab: Bool, source: String, output: inout OutputSink) throws {
+        var delimiter: UInt8 = options.delimiter ?? (tab ? 0x09 : 0)
+        var header: [ColumnTarget]? = nil
+        var headerNames: [String] = []
+        var tenantColumn = false
+        var fields: [Span] = []
+        fields.reserveCapacity(64)
+        var record: [UInt8] = []       // a record spanning lines, or a transcoded one
+        var assembling = false
+        var recordLine = 0
+        var firstLine = true
+        var scratch: [UInt8] = []
+        var transcoded: [UInt8] = []
+        let utf8 = options.encoding == .utf8
+
+        while let event = try lines.next() {
+            switch event {
+            case .tooLong(let number, let length):
+                if assembling {
+                    record.withUnsafeBytes { reject("unterminated_quote", "a quoted field opened here runs past --max-line", line: recordLine, file: file, raw: $0) }
+                    assembling = false
+                }
+                rowsIn += 1
+                rejects.reject(reason: "line_too_long", detail: "line of \(length) bytes is over --max-line \(options.stream.maxLine)",
+                               origin: .init(line: number, file: file), raw: nil)
+                firstLine = false
+            case .line(var bytes, let number):
+                if firstLine {
+                    let bom = IngestRun.bomLength(bytes)
+                    if bom > 0 && utf8 { bytes = UnsafeRawBufferPointer(rebasing: bytes[bom...]) }
+                    firstLine = false
+                }
+                if !utf8 {
+                    transcoded.removeAll(keepingCapacity: true)
+                    options.encoding.transcode(bytes, into: &transcoded)
+                }
+                if !assembling {
+                    if IngestRun.isBlank(bytes) { blankLines += 1; continue }
+                    recordLine = number
+                    if delimiter == 0 { delimiter = IngestRun.sniffDelimiter(bytes) }
+                    let complete: Bool
+                    if utf8 {
+                        complete = IngestRun.scan(bytes, delimiter: delimiter, into: &fields)
+                        if complete {
+                            try processCSVRecord(bytes, fields: fields, line: number, file: file, header: &header,
+                                                 headerNames: &headerNames, tenantColumn: &tenantColumn, source: source,
+                                                 scratch: &scratch, output: &output)
+                            continue
+                        }
+                        record.removeAll(keepingCapacity: true)
+                        record.append(contentsOf: bytes)
+                    } else {
+                        record.removeAll(keepingCapacity: true)
+                        record.append(contentsOf: transcoded)
+                    }
+                } else {
+                    record.append(0x0A)
+                    if utf8 { record.append(contentsOf: bytes) } else { record.append(contentsOf: transcoded) }
+                }
+                let complete = record.withUnsafeBytes { IngestRun.scan($0, delimiter: delimiter, into: &fields) }
+                if complete {
+                    assembling = false
+                    let r = record
+                    try r.withUnsafeBytes { raw in
+                        try processCSVRecord(raw, fields: fields, line: recordLine, file: file, header: &header,
+                                             headerNames: &headerNames, tenantColumn: &tenantColumn, source: source,
+                                             scratch: &scratch, output: &output)
+                    }
+                } else if record.count > options.stream.maxLine {
+                    rowsIn += 1
+                    record.withUnsafeBytes { reject("unterminated_quote", "a quoted field opened here runs past --max-line", line: recordLine, file: file, raw: UnsafeRawBufferPointer(rebasing: $0.prefix(4096))) }
+                    assembling = false
+                } else {
+                    assembling = true
+                }
+            }
+        }
+        if assembling {
+            rowsIn += 1
+            record.withUnsafeBytes { reject("unterminated_quote", "a quoted field opened here is never closed", line: recordLine, file: file, raw: $0) }
+        }
+    }
+
+    static func isBlank(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for b in bytes where !(b == 0x20 || b == 0x09) { return false }
+        return true
+    }
+
+    func reject(_ reason: String, _ detail: String, line: Int, file: String?, raw: UnsafeRawBufferPointer) {
+        rejects.reject(reason: reason, detail: detail, origin: .init(line: line, file: file), raw: raw)
+    }
+
+    /// Control bytes (other than tab and line ends) mean binary data; then UTF-8 is checked.
+    static func checkBytes(_ p: UnsafeRawBufferPointer) -> (reason: String, detail: String)? {
+        var ascii = true
+        for b in p {
+            if b < 0x20 {
+                if b != 0x09 && b != 0x0A && b != 0x0D { return ("binary_data", "control byte 0x\(String(b, radix: 16)) in the row") }
+            } else if b >= 0x80 {
+                ascii = false
+            }
+        }
+        if !ascii && !JSONParser.isValidUTF8(p) {
+            return ("invalid_utf8", "not valid UTF-8 (for an Excel export try --encoding cp1252)")
+        }
+        return nil
+    }
+
+    mutating func processCSVRecord(_ p: UnsafeRawBufferPointer, fields: [Span], line: Int, file: String?,
+                                   header: inout [ColumnTarget]?, headerNames: inout [String], tenantColumn: inout Bool,
+                                   source: String, scratch: inout [UInt8], output: inout OutputSink) throws {
+        guard let columns = header else {
+            headerRows += 1
+            if let problem = IngestRun.checkBytes(p) {
+                throw StageError.runtime("\(file ?? "stdin"): line \(line): the header row is unreadable: \(problem.detail)")
+            }
+            var targets: [ColumnTarget] = []
+            var claimed = Set<String>()
+            for f in fields {
+                let name = Normalize.text(IngestRun.withValue(f, in: p, scratch: &scratch) { String(decoding: $0, as: UTF8.self) })
+                headerNames.append(name)
+                var t = target(forHeader: name)
+                if case .field(let field) = t {
+                    // Two columns for one field: the first keeps it, the next is kept under custom.
+                    if field != .tags && field != .custom && claimed.contains(field.rawValue) { t = .custom(name) }
+                    claimed.insert(field.rawValue)
+                    if field == .tenant { tenantColumn = true }
+                }
+                targets.append(t)
+            }
+            if !claimed.contains("email") {
+                try? FileDescriptor.standardError.writeAll(
+                    "ingest: warning: \(file ?? "stdin"): no column maps to email (header: \(headerNames.joined(separator: ", "))); use --map 'Column=email'\n")
+            }
+            if options.tenant == nil && !tenantColumn {
+                throw StageError.usage("--tenant is required for CSV input without a tenant column")
+            }
+            header = targets
+            csvFields = targets.map { if case .field(let f) = $0 { return f } else { return nil } }
+            return
+        }
+        rowsIn += 1
+        if let problem = IngestRun.checkBytes(p) {
+            reject(problem.reason, problem.detail, line: line, file: file, raw: p)
+            return
+        }
+        if fields.count != columns.count {
+            reject("ragged_row", "\(fields.count) fields where the header has \(columns.count)", line: line, file: file, raw: p)
+            return
+        }
+        builder.reset()
+        for (i, span) in fields.enumerated() {
+            if Int(span.end - span.start) > options.maxField {
+                reject("field_too_long", "column '\(headerNames[i])' holds \(span.end - span.start) bytes, over --max-field \(options.maxField)",
+                       line: line, file: file, raw: UnsafeRawBufferPointer(rebasing: p.prefix(4096)))
+                return
+            }
+            if let field = csvFields[i] {
+                IngestRun.withValue(span, in: p, scratch: &scratch) { builder.set(field, $0, lookups: &lookups) }
+                continue
+            }
+            switch columns[i] {
+            case .ignore, .field:
+                continue
+            case .custom(let name):
+                IngestRun.withValue(span, in: p, scratch: &scratch) { builder.addCustom(name, string: $0) }
+            }
+        }
+        try emit(line: line, file: file, source: source, envelopeTenant: nil, rejectRaw: p, rejectRecord: nil, output: &output)
+    }
+
+    /// Checks the gathered contact and writes it, or rejects it.
+    mutating func emit(line: Int, file: String?, source: String, envelopeTenant: String?,
+                       rejectRaw: UnsafeRawBufferPointer?, rejectRecord: UnsafeRawBufferPointer?, output: inout OutputSink) throws {
+        func refuse(_ reason: String, _ detail: String) {
+            if let rejectRecord {
+                rejects.reject(reason: reason, detail: detail, origin: .init(line: line, file: file), record: rejectRecord)
+            } else {
+                rejects.reject(reason: reason, detail: detail, origin: .init(line: line, file: file), raw: rejectRaw)
+            }
+        }
+        for tag in builder.unusableTags { unusableTags[tag, default: 0] += 1 }
+        // The tenant: --tenant, else the envelope's tenant_id, else the record's own.
+        let tenant: String
+        if let flag = options.tenant?.value {
+            if let e = envelopeTenant, e != flag {
+                refuse("tenant_mismatch", "record of tenant '\(e)' given to --tenant \(flag)")
+                return
+            }
+            if let b = builder.tenant, b != flag {
+                refuse("tenant_mismatch", "record of tenant '\(b)' given to --tenant \(flag)")
+                return
+            }
+            tenant = flag
+        } else if let t = envelopeTenant ?? builder.tenant {
+            if let e = envelopeTenant, let b = builder.tenant, e != b {
+                refuse("tenant_mismatch", "record of tenant '\(b)' inside an envelope of tenant '\(e)'")
+                return
+            }
+            guard (try? TenantSlug(t)) != nil else {
+                refuse("invalid_tenant", "'\(t)' is not a tenant slug")
+                return
+            }
+            tenant = t
+        } else {
+            refuse("missing_tenant", "no --tenant, no envelope tenant_id and no tenant in the record")
+            return
+        }
+        if let bad = builder.emailInvalid, !builder.has(.email) {
+            refuse("invalid_email", "not a usable address: '\(bad)'")
+            return
+        }
+        guard builder.has(.email) else {
+            refuse("missing_email", "the row has no email")
+            return
+        }
+        builder.applyFullName()
+        let fallback = builder.languageRaw == nil ? "" : fallbackLanguage(for: tenant)
+        builder.write(into: &output.buffer, tenant: tenant, source: options.source ?? builder.source ?? source,
+                      createdAt: builder.createdAt ?? nowText, fallbackLanguage: fallback)
+        output.buffer.append(0x0A)
+        contactsOut += 1
+        try output.flushIfNeeded()
+    }
+}

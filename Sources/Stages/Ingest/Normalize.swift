@@ -1,0 +1,258 @@
+@_spi(_Unicode) import Swift
+import MailpipeCore
+
+/// Field normalisation (DESIGN.md §2). Byte-level fast paths for ASCII; the rare non-ASCII value
+/// goes through the standard library's NFC.
+public enum Normalize {
+    @inline(__always) static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+
+    /// Bytes without leading and trailing white space (ASCII, and U+00A0 no-break space).
+    static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var lo = 0, hi = bytes.count
+        while true {
+            if lo < hi && isSpace(bytes[lo]) { lo += 1; continue }
+            if lo + 1 < hi && bytes[lo] == 0xC2 && bytes[lo + 1] == 0xA0 { lo += 2; continue }
+            break
+        }
+        while true {
+            if hi > lo && isSpace(bytes[hi - 1]) { hi -= 1; continue }
+            if hi - 1 > lo && bytes[hi - 2] == 0xC2 && bytes[hi - 1] == 0xA0 { hi -= 2; continue }
+            break
+        }
+        return UnsafeRawBufferPointer(rebasing: bytes[lo..<hi])
+    }
+
+    /// False when the (valid UTF-8) text is surely in NFC already: no combining mark and no
+    /// character from the few ranges that decompose or compose with a neighbour. Saves building a
+    /// String for nearly every name, city and company written in any script.
+    static func mayNeedNFC(_ t: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = t.count
+        while i < n {
+            let b = t[i]
+            if b < 0x80 { i += 1; continue }
+            var v: UInt32
+            if b < 0xE0 {
+                guard i + 1 < n else { return true }
+                v = UInt32(b & 0x1F) << 6 | UInt32(t[i + 1] & 0x3F); i += 2
+            } else if b < 0xF0 {
+                guard i + 2 < n else { return true }
+                v = UInt32(b & 0x0F) << 12 | UInt32(t[i + 1] & 0x3F) << 6 | UInt32(t[i + 2] & 0x3F); i += 3
+            } else {
+                guard i + 3 < n else { return true }
+                v = UInt32(b & 0x07) << 18 | UInt32(t[i + 1] & 0x3F) << 12 | UInt32(t[i + 2] & 0x3F) << 6 | UInt32(t[i + 3] & 0x3F); i += 4
+            }
+            if v < 0x300 { continue }
+            if (0x300...0x387).contains(v) || (0x0900...0x0DFF).contains(v) && !(0x0900...0x0957).contains(v) && !(0x0960...0x097F).contains(v)
+                || (0x0F00...0x109F).contains(v) || (0x1100...0x11FF).contains(v) || (0x1B00...0x1B7F).contains(v)
+                || (0x1F00...0x1FFF).contains(v) || (0x2000...0x2001).contains(v) || (0x2126...0x212B).contains(v)
+                || v == 0x2329 || v == 0x232A || v == 0x2ADC || (0x3099...0x309A).contains(v) || (0xF900...0xFAFF).contains(v)
+                || (0xFB1D...0xFB4F).contains(v) || (0x1D15E...0x1D1C0).contains(v) || (0x2F800...0x2FA1F).contains(v) || v >= 0x10000 && v < 0x1F000 {
+                return true
+            }
+            if let scalar = Unicode.Scalar(v), scalar.properties.canonicalCombiningClass.rawValue != 0 { return true }
+        }
+        return false
+    }
+
+    /// Canonical composition (NFC).
+    public static func nfc(_ text: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: text._nfc)
+        return String(scalars)
+    }
+
+    @inline(__always) static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for b in bytes where b >= 0x80 { return false }
+        return true
+    }
+
+    /// Trimmed, NFC text (empty when nothing is left).
+    public static func text(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let t = trimmed(bytes)
+        if !mayNeedNFC(t) { out.append(contentsOf: t); return }
+        out.append(contentsOf: nfc(String(decoding: t, as: UTF8.self)).utf8)
+    }
+
+    public static func text(_ value: String) -> String {
+        var out: [UInt8] = []
+        var copy = value
+        copy.withUTF8 { text(UnsafeRawBufferPointer($0), into: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// An email: trimmed, `mailto:` and `Name <addr>` unwrapped, lower-cased, NFC. Nil when what
+    /// is left is not usable as an address (no single `@` with text on both sides, or spaces).
+    public static func email(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
+        var t = trimmed(bytes)
+        // `Name <addr>`: the part between the last `<` and the `>` after it.
+        if let close = lastIndex(of: 0x3E, in: t), close == t.count - 1,
+           let open = lastIndex(of: 0x3C, in: UnsafeRawBufferPointer(rebasing: t[0..<close])) {
+            t = trimmed(UnsafeRawBufferPointer(rebasing: t[(open + 1)..<close]))
+        }
+        if t.count >= 7 {
+            let m = t
+            if (m[0] | 0x20) == 0x6D && (m[1] | 0x20) == 0x61 && (m[2] | 0x20) == 0x69 && (m[3] | 0x20) == 0x6C
+                && (m[4] | 0x20) == 0x74 && (m[5] | 0x20) == 0x6F && m[6] == 0x3A {
+                t = trimmed(UnsafeRawBufferPointer(rebasing: t[7...]))
+                if let q = firstIndex(of: 0x3F, in: t) { t = UnsafeRawBufferPointer(rebasing: t[0..<q]) }
+            }
+        }
+        // Quotes or angle brackets left around the whole address.
+        while t.count >= 2, (t[0] == 0x22 && t[t.count - 1] == 0x22) || (t[0] == 0x3C && t[t.count - 1] == 0x3E) || (t[0] == 0x27 && t[t.count - 1] == 0x27) {
+            t = trimmed(UnsafeRawBufferPointer(rebasing: t[1..<(t.count - 1)]))
+        }
+        var at = -1
+        var ascii = true
+        for i in 0..<t.count {
+            let b = t[i]
+            if b == 0x40 {
+                if at >= 0 { return false }
+                at = i
+            } else if b <= 0x20 || b == 0x2C || b == 0x3B || b == 0x3C || b == 0x3E || b == 0x22 || b == 0x7F {
+                return false
+            } else if b >= 0x80 {
+                ascii = false
+            }
+        }
+        guard at > 0, at < t.count - 1 else { return false }
+        if ascii {
+            for b in t { out.append(b >= 65 && b <= 90 ? b + 32 : b) }
+        } else {
+            out.append(contentsOf: nfc(String(decoding: t, as: UTF8.self).lowercased()).utf8)
+        }
+        return true
+    }
+
+    public static func email(_ value: String) -> String? {
+        var out: [UInt8] = []
+        var copy = value
+        let ok = copy.withUTF8 { email(UnsafeRawBufferPointer($0), into: &out) }
+        return ok ? String(decoding: out, as: UTF8.self) : nil
+    }
+
+    /// A web address with a scheme (`https://` when none was given) and a lower-case host;
+    /// path, query and fragment are kept as they are.
+    public static func website(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let t = trimmed(bytes)
+        if t.isEmpty { return }
+        var i = 0
+        // scheme://
+        var schemeEnd = -1
+        while i < t.count && i < 16 {
+            let b = t[i]
+            if b == 0x3A {
+                if i + 2 < t.count && t[i + 1] == 0x2F && t[i + 2] == 0x2F { schemeEnd = i }
+                break
+            }
+            if !((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A) && !(b >= 0x30 && b <= 0x39) && b != 0x2B && b != 0x2D && b != 0x2E { break }
+            i += 1
+        }
+        var hostStart: Int
+        if schemeEnd > 0 {
+            for j in 0..<schemeEnd { let b = t[j]; out.append(b >= 65 && b <= 90 ? b + 32 : b) }
+            out.append(contentsOf: "://".utf8)
+            hostStart = schemeEnd + 3
+        } else {
+            out.append(contentsOf: "https://".utf8)
+            hostStart = 0
+            if t.count >= 2 && t[0] == 0x2F && t[1] == 0x2F { hostStart = 2 }
+        }
+        var hostEnd = hostStart
+        while hostEnd < t.count && t[hostEnd] != 0x2F && t[hostEnd] != 0x3F && t[hostEnd] != 0x23 { hostEnd += 1 }
+        let host = UnsafeRawBufferPointer(rebasing: t[hostStart..<hostEnd])
+        if isASCII(host) {
+            for b in host { out.append(b >= 65 && b <= 90 ? b + 32 : b) }
+        } else {
+            out.append(contentsOf: String(decoding: host, as: UTF8.self).lowercased().utf8)
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: t[hostEnd...]))
+    }
+
+    /// A phone number: E.164 (`+` and digits) when it is written internationally (`+33 6 12…`,
+    /// `0033 6…`); otherwise the trimmed text as given (no country can be assumed).
+    public static func phone(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let t = trimmed(bytes)
+        if t.isEmpty { return }
+        var digits: [UInt8] = []
+        var international = false
+        var clean = true
+        for (i, b) in t.enumerated() {
+            if b >= 0x30 && b <= 0x39 { digits.append(b) }
+            else if b == 0x2B && i == 0 { international = true }
+            else if b == 0x20 || b == 0x2D || b == 0x2E || b == 0x28 || b == 0x29 || b == 0x2F { continue }
+            else { clean = false; break }
+        }
+        if clean && !international && digits.count > 2 && digits[0] == 0x30 && digits[1] == 0x30 {
+            international = true
+            digits.removeFirst(2)
+        }
+        if clean && international && digits.count >= 7 && digits.count <= 15 && digits[0] != 0x30 {
+            out.append(0x2B)
+            out.append(contentsOf: digits)
+        } else {
+            text(t, into: &out)
+        }
+    }
+
+    /// Tags split on `,` `;` `|` and slugged. Slugs already present are not repeated; a tag whose
+    /// slug is empty is handed to `unusable`.
+    public static func tags(_ bytes: UnsafeRawBufferPointer, into tags: inout [String], unusable: (String) -> Void) {
+        Normalize.tags(bytes, into: &tags, slug: Slug.make, unusable: unusable)
+    }
+
+    static func tags(_ bytes: UnsafeRawBufferPointer, into tags: inout [String], slug make: (String) -> String, unusable: (String) -> Void) {
+        var start = 0
+        func flush(_ end: Int) {
+            let piece = trimmed(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            if piece.isEmpty { return }
+            let text = String(decoding: piece, as: UTF8.self)
+            let slug = make(text)
+            if slug.isEmpty { unusable(text); return }
+            if !tags.contains(slug) { tags.append(slug) }
+        }
+        for i in 0..<bytes.count {
+            let b = bytes[i]
+            if b == 0x2C || b == 0x3B || b == 0x7C {
+                flush(i)
+                start = i + 1
+            }
+        }
+        flush(bytes.count)
+    }
+
+    @inline(__always) static func lastIndex(of byte: UInt8, in b: UnsafeRawBufferPointer) -> Int? {
+        var i = b.count - 1
+        while i >= 0 { if b[i] == byte { return i }; i -= 1 }
+        return nil
+    }
+
+    @inline(__always) static func firstIndex(of byte: UInt8, in b: UnsafeRawBufferPointer) -> Int? {
+        for i in 0..<b.count where b[i] == byte { return i }
+        return nil
+    }
+}
+
+/// Single-byte encodings of Excel exports, transcoded to UTF-8.
+public enum TextEncoding: String, CaseIterable, Sendable {
+    case utf8 = "utf-8", latin1, cp1252
+
+    /// Windows-1252's 0x80–0x9F (0 where the code page leaves a hole).
+    static let cp1252High: [UInt32] = [
+        0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017D, 0,
+        0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+    ]
+
+    /// Appends `bytes` as UTF-8 to `out`.
+    func transcode(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        for b in bytes {
+            if b < 0x80 { out.append(b); continue }
+            var scalar = UInt32(b)
+            if self == .cp1252 && b < 0xA0 {
+                let mapped = TextEncoding.cp1252High[Int(b - 0x80)]
+                if mapped != 0 { scalar = mapped }
+            }
+            JSONNode.appendUTF8(scalar, to: &out)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import IngestStage
+import MailpipeCLI
+import MailpipeCore
+import MailpipeStore
+
+/// `ingest`: CSV / TSV / NDJSON / JSON exports → canonical contact records.
+@main
+struct Ingest: MailpipeCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Turn CSV, TSV, NDJSON and JSON exports into canonical contact records.",
+        discussion: """
+        Columns are recognised by their header in the reference languages (email, E-mail Address,
+        courriel, correo, Vorname, prénom, имя, 邮箱, …); --map overrides; unknown columns are kept
+        under "custom". Emails, languages, countries, websites, phones and tags are normalised,
+        and tenant, source and created_at attached. Bad rows go to the rejects with their line
+        number; the run goes on. Formats and delimiters are sniffed unless given.
+
+        Examples:
+          ingest --tenant sos-expat --source csv-2026-11 contacts.csv | dedupe | account commit --tenant sos-expat
+          ingest --tenant sos-expat --encoding cp1252 --map 'Adresse électronique=email' export.csv
+          scraper --json | ingest --tenant ulixai --source scraper-pro --format ndjson
+          ingest envelope.json   # {"tenant_id":"ulixai","data_source_id":"seed","contacts":[…]}
+        """,
+        version: mailpipeVersion
+    )
+
+    @OptionGroup var tenantFlags: TenantFlags
+    @OptionGroup var streamFlags: StreamFlags
+
+    @Option(help: ArgumentHelp("Source to attach (default: the envelope's data_source_id, else the file name).", valueName: "name"))
+    var source: String?
+
+    @Option(help: ArgumentHelp("Input format: auto, csv, tsv, ndjson or json.", valueName: "format"))
+    var format: String = "auto"
+
+    @Option(help: ArgumentHelp("CSV delimiter: ',', ';', 'tab' (default: sniffed from the header).", valueName: "char"))
+    var delimiter: String?
+
+    @Option(help: ArgumentHelp("Input encoding: utf-8, latin1 or cp1252 (Excel exports).", valueName: "name"))
+    var encoding: String = "utf-8"
+
+    @Option(name: .customLong("map"), help: ArgumentHelp("Map a column (or JSON key) to a field: 'Col Name=field', 'Col=custom.key', 'Col=ignore'. Repeatable.", valueName: "col=field"))
+    var maps: [String] = []
+
+    @Option(name: .customLong("fallback-language"), help: ArgumentHelp("Language for unknown or missing ones (default: the tenant's fallback_language, else en).", valueName: "code"))
+    var fallbackLanguage: String?
+
+    @Option(name: .customLong("max-field"), help: ArgumentHelp("Reject rows with a field longer than this many bytes.", valueName: "bytes"))
+    var maxField: Int = 64 << 10
+
+    @Argument(help: "Input files (default: standard input; .gz read transparently).")
+    var inputs: [String] = []
+
+    func run() throws {
+        StageMain.run("ingest") {
+            guard let format = IngestFormat(rawValue: format) else {
+                throw StageError.usage("--format is auto, csv, tsv, ndjson or json, got '\(format)'")
+            }
+            guard let encoding = TextEncoding(rawValue: encoding.lowercased() == "utf8" ? "utf-8" : encoding.lowercased()) else {
+                throw StageError.usage("--encoding is utf-8, latin1 or cp1252, got '\(encoding)'")
+            }
+            var delimiterByte: UInt8?
+            if let delimiter {
+                switch delimiter {
+                case ",": delimiterByte = 0x2C
+                case ";": delimiterByte = 0x3B
+                case "tab", "\\t", "\t": delimiterByte = 0x09
+                case "|": delimiterByte = 0x7C
+                default: throw StageError.usage("--delimiter is ',', ';', '|' or 'tab', got '\(delimiter)'")
+                }
+            }
+            guard maxField > 0 else { throw StageError.usage("--max-field must be positive") }
+            let options = IngestStage.Options(
+                tenant: try tenantFlags.tenant.map(TenantSlug.init), state: StateRoot(explicit: tenantFlags.state),
+                source: source, now: try tenantFlags.clock(), format: format, delimiter: delimiterByte,
+                encoding: encoding, mappings: try maps.map(IngestStage.parseMapping),
+                fallbackLanguage: fallbackLanguage, maxField: maxField,
+                stream: streamFlags.options(stage: "ingest", inputs: inputs))
+            var output = OutputSink()
+            let (summary, status) = try IngestStage.run(options, output: &output)
+            try summary.report(statsPath: streamFlags.stats)
+            return status
+        }
+    }
+}

@@ -1,0 +1,167 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import AccountStage
+import DedupeStage
+import MailpipeCore
+import MailpipeStore
+import XCTest
+
+final class DedupeStageTests: XCTestCase {
+    var dir = ""
+    var state: StateRoot { StateRoot(explicit: "\(dir)/state") }
+    let now = Timestamp(parsing: "2026-11-23T09:00:00Z")!
+
+    override func setUp() {
+        var template = Array("/tmp/dedupe-test-XXXXXX".utf8CString)
+        dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    override func tearDown() { _ = system("rm -rf '\(dir)'") }
+
+    func write(_ name: String, _ text: String) -> String {
+        let path = "\(dir)/\(name)"
+        let fd = try! FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        try! fd.writeAll(Array(text.utf8))
+        fd.close()
+        return path
+    }
+
+    func lines(_ path: String) -> [JSONValue] {
+        ((try? FileSystem.readFile(path)) ?? []).split(separator: 0x0A).map { try! JSONValue.parse(Array($0)) }
+    }
+
+    func initTenant(_ slug: String) throws {
+        _ = try AccountInit.run(.init(tenant: try TenantSlug(slug), state: state, configPath: nil))
+    }
+
+    func commit(_ slug: String, _ inputs: [String]) throws {
+        _ = try AccountCommit.run(.init(tenant: try TenantSlug(slug), state: state, now: now,
+                                        stream: StreamOptions(stage: "account commit", inputs: inputs, rejectsPath: "\(dir)/commit-rejects")))
+    }
+
+    func dedupe(_ inputs: [String], tenant: String? = "sos-expat", canonical: CanonicalForm = .exact, keepRepeats: Bool = false,
+                dropExisting: Bool = false, shard: Shard? = nil) throws -> (out: [JSONValue], rejects: [JSONValue], summary: Summary) {
+        let out = "\(dir)/out.ndjson", rej = "\(dir)/rejects.ndjson"
+        let fd = try FileDescriptor.open(out, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        var sink = OutputSink(descriptor: fd)
+        let (summary, _) = try DedupeStage.run(.init(tenant: try tenant.map(TenantSlug.init), state: state, canonical: canonical,
+                                                     keepRepeats: keepRepeats, dropExisting: dropExisting, shard: shard,
+                                                     stream: StreamOptions(stage: "dedupe", inputs: inputs, rejectsPath: rej)), output: &sink)
+        fd.close()
+        return (lines(out), lines(rej), summary)
+    }
+
+    func testRepeatsAreRejectedWithTheFirstLineAndNewOrExistingIsMarked() throws {
+        try initTenant("sos-expat")
+        try commit("sos-expat", [write("stored.ndjson", #"{"tenant":"sos-expat","email":"old@x.com"}"# + "\n")])
+        let input = write("in.ndjson", """
+        {"tenant":"sos-expat","email":"a@x.com"}
+        {"tenant":"sos-expat","email":"old@x.com"}
+        {"tenant":"sos-expat","email":" A@X.com ","first_name":"Ann"}
+        {"email":"b@x.com","dedupe":"stale"}
+
+        """)
+        let r = try dedupe([input])
+        XCTAssertEqual(r.out.map { $0["email"]?.string ?? "" }, ["a@x.com", "old@x.com", "b@x.com"])
+        XCTAssertEqual(r.out.map { $0["dedupe"]?.string ?? "" }, ["new", "existing", "new"])
+        XCTAssertEqual(r.rejects.count, 1)
+        XCTAssertEqual(r.rejects[0]["reason"], .string("duplicate"))
+        XCTAssertEqual(r.rejects[0]["line"]?.int, 3)
+        XCTAssertEqual(r.rejects[0]["first_line"]?.int, 1)
+        XCTAssertEqual(r.summary["repeats"], 1)
+        XCTAssertEqual(r.summary["new"], 2)
+        XCTAssertEqual(r.summary["existing"], 1)
+
+        let kept = try dedupe([input], keepRepeats: true)
+        XCTAssertEqual(kept.out.count, 4)
+        XCTAssertEqual(kept.out[2]["dedupe"], .string("existing"))
+        XCTAssertEqual(kept.out[2]["first_name"], .string("Ann"), "a kept repeat carries its own fields for the merge")
+
+        let onlyNew = try dedupe([input], dropExisting: true)
+        XCTAssertEqual(onlyNew.out.map { $0["email"]?.string ?? "" }, ["a@x.com", "b@x.com"])
+    }
+
+    func testRepeatsAcrossTwoFilesNameTheFirstFile() throws {
+        try initTenant("sos-expat")
+        let one = write("one.ndjson", #"{"email":"a@x.com"}"# + "\n" + #"{"email":"b@x.com"}"# + "\n")
+        let two = write("two.ndjson", #"{"email":"c@x.com"}"# + "\n" + #"{"email":"B@x.com"}"# + "\n")
+        let r = try dedupe([one, two])
+        XCTAssertEqual(r.out.count, 3)
+        XCTAssertEqual(r.rejects.first?["file"], .string(two))
+        XCTAssertEqual(r.rejects.first?["line"]?.int, 2)
+        XCTAssertEqual(r.rejects.first?["first_file"], .string(one))
+        XCTAssertEqual(r.rejects.first?["first_line"]?.int, 2)
+    }
+
+    func testCanonicalForms() throws {
+        try initTenant("sos-expat")
+        try commit("sos-expat", [write("s.ndjson", #"{"email":"john.doe@gmail.com"}"# + "\n")])
+        let input = write("c.ndjson", """
+        {"email":"JohnDoe+news@googlemail.com"}
+        {"email":"ann+x@example.com"}
+        {"email":"ann@example.com"}
+
+        """)
+        let exact = try dedupe([input])
+        XCTAssertEqual(exact.out.map { $0["dedupe"]?.string ?? "" }, ["new", "new", "new"])
+        let gmail = try dedupe([input], canonical: .gmail)
+        XCTAssertEqual(gmail.out.map { $0["dedupe"]?.string ?? "" }, ["existing", "new", "new"])
+        XCTAssertEqual(gmail.out[0]["email"], .string("JohnDoe+news@googlemail.com"), "the original address is kept")
+        let plus = try dedupe([input], canonical: .plus)
+        XCTAssertEqual(plus.out.count, 2)
+        XCTAssertEqual(plus.rejects.first?["reason"], .string("duplicate"))
+        var key = Array("a.b+c@gmail.com".utf8)
+        CanonicalForm.gmail.apply(&key)
+        XCTAssertEqual(String(decoding: key, as: UTF8.self), "ab@gmail.com")
+    }
+
+    func testCrossTenantRecordsAreRefused() throws {
+        try initTenant("sos-expat")
+        try initTenant("ulixai")
+        let input = write("t.ndjson", #"{"tenant":"ulixai","email":"a@x.com"}"# + "\n" + #"{"tenant":"sos-expat","email":"b@x.com"}"# + "\n")
+        let r = try dedupe([input], tenant: "sos-expat")
+        XCTAssertEqual(r.out.count, 1)
+        XCTAssertEqual(r.rejects.first?["reason"], .string("tenant_mismatch"))
+        // Without --tenant the first record's tenant is the stream's.
+        let implicit = try dedupe([input], tenant: nil)
+        XCTAssertEqual(implicit.out.first?["tenant"], .string("ulixai"))
+        XCTAssertEqual(implicit.rejects.first?["reason"], .string("tenant_mismatch"))
+        XCTAssertThrowsError(try dedupe([input], tenant: "nobody"), "a tenant without state is an error")
+    }
+
+    func testShardsPartitionTheStream() throws {
+        try initTenant("sos-expat")
+        var text = ""
+        for i in 0..<200 { text += #"{"email":"u\#(i)@x.com"}"# + "\n" }
+        let input = write("s.ndjson", text)
+        var total = 0
+        var seen = Set<String>()
+        for i in 0..<3 {
+            let r = try dedupe([input], shard: try Shard(index: i, count: 3))
+            total += r.out.count
+            for c in r.out { seen.insert(c["email"]!.string!) }
+            XCTAssertEqual(r.summary["other_shard"] + r.out.count, 200)
+        }
+        XCTAssertEqual(total, 200)
+        XCTAssertEqual(seen.count, 200)
+    }
+
+    func testHashIndexAndSeenTable() {
+        var hashes: [UInt64] = []
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<50_000 { hashes.append(rng.next()) }
+        hashes.sort()
+        let index = StoreHashIndex(sorted: hashes)
+        for h in hashes.prefix(1000) { XCTAssertTrue(index.contains(h)) }
+        XCTAssertFalse(index.contains(hashes[10] &+ 1))
+        XCTAssertTrue(StoreHashIndex(sorted: [0, UInt64.max]).contains(UInt64.max))
+        XCTAssertFalse(StoreHashIndex(sorted: []).contains(42))
+        var seen = SeenTable(initialCapacity: 4)
+        defer { seen.deallocate() }
+        for i in 0..<10_000 { XCTAssertNil(seen.insertOrFind(UInt64(i) &* 0x9E37_79B9_7F4A_7C15, value: UInt64(i))) }
+        for i in 0..<10_000 { XCTAssertEqual(seen.insertOrFind(UInt64(i) &* 0x9E37_79B9_7F4A_7C15, value: 0), UInt64(i)) }
+    }
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# ingest | dedupe | account commit with the real binaries: run twice over the same file (the
+# second run finds nothing new), repeats across two files, cross-tenant refusal, exit codes.
+source "$(dirname "$0")/lib.sh"
+samples="$REPO/samples/import"
+NOW=2026-11-23T09:00:00Z
+
+account init --tenant sos-expat 2>/dev/null
+account init --tenant ulixai 2>/dev/null
+
+# 1. The sample CSV twice through the whole import pipeline.
+for run in 1 2; do
+  ingest --tenant sos-expat --source csv-2026-11 --now $NOW --rejects "$WORK/ingest-rejects-$run" --stats "$WORK/ingest-$run.json" \
+      "$samples/contacts.csv" \
+    | dedupe --rejects "$WORK/dedupe-rejects-$run" --stats "$WORK/dedupe-$run.json" \
+    | account commit --tenant sos-expat --now $NOW 2>"$WORK/commit-$run.txt"
+done
+assert_eq "$(jq -r .new "$WORK/dedupe-1.json")" 10 "first run: new contacts"
+assert_eq "$(jq -r .repeats "$WORK/dedupe-1.json")" 1 "first run: the repeated Jean Dupont"
+assert_eq "$(jq -r .new "$WORK/dedupe-2.json")" 0 "second run: nothing new"
+assert_eq "$(jq -r .existing "$WORK/dedupe-2.json")" 10 "second run: all existing"
+assert_contains "$(cat "$WORK/commit-2.txt")" "0 new" "second commit inserts nothing"
+assert_eq "$(account export --tenant sos-expat 2>/dev/null | wc -l | tr -d ' ')" 10 "store holds each contact once"
+assert_eq "$(jq -r '.reject_reasons | [.invalid_email, .missing_email, .ragged_row] | join(",")' "$WORK/ingest-1.json")" "1,1,1" "ingest reject reasons"
+assert_eq "$(jq -r 'select(.reason=="ragged_row") | .line' "$WORK/ingest-rejects-1")" 15 "ragged row line (after a two-line field)"
+assert_eq "$(jq -r 'select(.reason=="duplicate") | .first_line' "$WORK/dedupe-rejects-1")" 1 "duplicate points at the first occurrence"
+stored=$(account export --tenant sos-expat 2>/dev/null | jq -c 'select(.email=="maria.garcia@despacho-garcia.es") | [.language,.country,.website,.phone]')
+assert_eq "$stored" '["es","ES","https://www.despacho-garcia.es/contacto","+34911234567"]' "normalised fields reach the store"
+
+# 2. Repeats across two files: the NDJSON repeats Emily (already stored) and Carlos (within itself).
+ingest --tenant sos-expat --now $NOW "$samples/more-contacts.ndjson" "$samples/envelope.json" --rejects "$WORK/r3" 2>/dev/null \
+  | dedupe --keep-repeats --stats "$WORK/dedupe-3.json" > "$WORK/three.ndjson"
+assert_eq "$(jq -r '[.new,.existing,.repeats] | join(",")' "$WORK/dedupe-3.json")" "4,1,1" "new, existing, repeats across files"
+assert_eq "$(jq -r 'select(.email=="carlos.lopez@example.mx") | .dedupe' "$WORK/three.ndjson" | tr '\n' ' ')" "new existing " "a kept repeat is marked existing"
+account commit --tenant sos-expat --now $NOW "$WORK/three.ndjson" 2>/dev/null
+assert_eq "$(account export --tenant sos-expat 2>/dev/null | jq -r 'select(.email=="carlos.lopez@example.mx") | .company')" "López Abogados" "the repeat's extra field is merged"
+cat "$WORK/three.ndjson" "$WORK/three.ndjson" | dedupe --tenant sos-expat --rejects "$WORK/r4" --stats "$WORK/d4.json" > /dev/null
+assert_eq "$(jq -r .repeats "$WORK/d4.json")" 7 "a stream read twice: every second copy is a repeat"
+
+# 3. Cross-tenant refusal, at ingest (envelope of another tenant) and at dedupe.
+ingest --tenant ulixai --now $NOW "$samples/envelope.json" --rejects "$WORK/r5" --stats "$WORK/i5.json" > /dev/null
+assert_eq "$(jq -r .out "$WORK/i5.json")" 0 "an envelope of sos-expat is refused by --tenant ulixai"
+assert_eq "$(jq -r .reason "$WORK/r5" | sort -u)" "tenant_mismatch" "reason tenant_mismatch"
+ingest --tenant sos-expat --now $NOW "$samples/contacts.csv" 2>/dev/null | dedupe --tenant ulixai --rejects "$WORK/r6" --stats "$WORK/d6.json" > "$WORK/six"
+assert_eq "$(wc -l < "$WORK/six" | tr -d ' ')" 0 "dedupe refuses another tenant's records"
+assert_eq "$(jq -r .rejected "$WORK/d6.json")" 11 "each refused record is a reject"
+
+# 4. Exit codes: --strict with rejects is 3, bad usage is 2, a closed pipe is 0.
+quiet() { "$@" >/dev/null 2>&1 </dev/null; }
+assert_eq "$(run_status quiet ingest --tenant sos-expat --strict "$samples/contacts.csv")" 3 "--strict with rejects"
+assert_eq "$(run_status quiet ingest --tenant sos-expat --format xml "$samples/contacts.csv")" 2 "bad format"
+assert_eq "$(run_status quiet dedupe --tenant 'Bad/Slug')" 2 "bad tenant slug"
+assert_eq "$(run_status quiet ingest "$samples/contacts.csv")" 2 "CSV without --tenant"
+set +o pipefail
+first=$(ingest --tenant sos-expat --rejects /dev/null --stats /dev/null "$samples/contacts.csv" | head -n 1 | jq -r .email)
+set -o pipefail
+assert_eq "$first" "jean.dupont@cabinet-dupont.fr" "head closes the pipe quietly"
+
+# 5. Same input, flags, state and --now: byte-identical output.
+a=$(ingest --tenant sos-expat --now $NOW "$samples/contacts.csv" 2>/dev/null | dedupe 2>/dev/null | sha256sum)
+b=$(ingest --tenant sos-expat --now $NOW "$samples/contacts.csv" 2>/dev/null | dedupe 2>/dev/null | sha256sum)
+assert_eq "$a" "$b" "deterministic output"
+
+# 6. Latin-1 export and gzip input.
+printf 'Courriel;Pr\xe9nom\nrene@x.fr;Ren\xe9\n' > "$WORK/excel.csv"
+assert_eq "$(ingest --tenant sos-expat --encoding latin1 "$WORK/excel.csv" 2>/dev/null | jq -r .first_name)" "René" "latin1"
+gzip -c "$samples/contacts.csv" > "$WORK/contacts.csv.gz"
+assert_eq "$(ingest --tenant sos-expat "$WORK/contacts.csv.gz" 2>/dev/null | wc -l | tr -d ' ')" 11 "gzip input"
+done_ok
