@@ -8,9 +8,12 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "account", targets: ["account"]),
+        .executable(name: "segment", targets: ["segment"]),
+        .executable(name: "render", targets: ["render"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries.
@@ -33,10 +36,23 @@ let package = Package(
         .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore"],
                 path: "Sources/Stages/Account"),
 
+        .target(name: "SegmentStage", dependencies: ["MailpipeCore", "MailpipeStore"],
+                path: "Sources/Stages/Segment"),
+        .target(name: "RenderStage", dependencies: ["MailpipeCore", "MailpipeStore",
+                                                    .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/Stages/Render"),
+
         // Executables: map flags to options and call the stage.
         .executableTarget(name: "account", dependencies: ["AccountStage", "MailpipeCLI"],
                           path: "Sources/Tools/account"),
 
+        .executableTarget(name: "segment", dependencies: ["SegmentStage", "MailpipeCLI"],
+                          path: "Sources/Tools/segment"),
+        .executableTarget(name: "render", dependencies: ["RenderStage", "MailpipeCLI"],
+                          path: "Sources/Tools/render"),
+
+        .testTarget(name: "SegmentStageTests", dependencies: ["SegmentStage", "AccountStage"]),
+        .testTarget(name: "RenderStageTests", dependencies: ["RenderStage"]),
         .testTarget(name: "MailpipeCoreTests", dependencies: ["MailpipeCore"]),
         .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MailpipeCore"]),
