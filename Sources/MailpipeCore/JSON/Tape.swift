@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import MailpipeCore
 
 /// Byte-level access to one parsed record: the token tape and the source bytes, no `JSONValue`.
 public struct Tape {
