@@ -15,7 +15,8 @@ public struct SuppressionList {
     public static func load(path: String, maxLine: Int = 1 << 20) throws -> SuppressionList {
         var list = SuppressionList()
         let length = try AppendLog.readableLength(path: path)
-        if length == 0 && FileSystem.exists(path) && (try FileSystem.fileSize(path)) > 0 {
+        let size = FileSystem.exists(path) ? try FileSystem.fileSize(path) : 0
+        if length == 0 && size > 0 {
             // Bytes but no sealed append: not written by `account`. Refuse rather than contact
             // people who may be on it.
             throw StageError.runtime("\(path): no sealed append in the suppression file (not written by account?); refusing to select contacts without it")
