@@ -89,7 +89,6 @@ public struct EvalContext {
     public init(tape: Tape, slots: FieldSlots) {
         self.tape = tape
         self.slots = slots
-        scratch.reserveCapacity(256)
     }
 
     mutating func eval(_ c: Criterion) -> Bool {
