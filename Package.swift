@@ -37,7 +37,9 @@ let package = Package(
                 path: "Sources/Stages/Account"),
 
         .target(name: "SegmentStage", dependencies: ["MailpipeCore", "MailpipeStore"],
-                path: "Sources/Stages/Segment"),
+                path: "Sources/Stages/Segment",
+                // The per-record loop touches counters of a few objects: no dynamic exclusivity checks.
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .target(name: "RenderStage", dependencies: ["MailpipeCore", "MailpipeStore",
                                                     .product(name: "Crypto", package: "swift-crypto")],
                 path: "Sources/Stages/Render"),

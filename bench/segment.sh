@@ -33,7 +33,7 @@ echo "dataset: $N contacts, $(du -h "$data" | cut -f1) ($data)"
 # The same filter everywhere: avocat AND lang-fr tags, NOT vip, status not held.
 held='["bounced","unsubscribed","complained","blacklisted","invalid"]'
 jqf='select((.tags|index("avocat")) and (.tags|index("lang-fr")) and ((.tags|index("vip"))|not) and ([.status]|inside('"$held"')|not))'
-mlrf='is_present($tags) && any($tags, func(k,v) {return v == "avocat"}) && any($tags, func(k,v) {return v == "lang-fr"}) && !any($tags, func(k,v) {return v == "vip"}) && !($status =~ "^(bounced|unsubscribed|complained|blacklisted|invalid)$")'
+mlrf='is_present($tags) && any($tags, func(v) {return v == "avocat"}) && any($tags, func(v) {return v == "lang-fr"}) && !any($tags, func(v) {return v == "vip"}) && !($status =~ "^(bounced|unsubscribed|complained|blacklisted|invalid)$")'
 
 n_seg=$("$bin/segment" --from stdin --all avocat,lang-fr --exclude vip "$data" 2>/dev/null | wc -l)
 n_jq=$(jq -c "$jqf" "$data" | wc -l)
@@ -44,6 +44,8 @@ t_seg=$(best "$bin/segment" --from stdin --all avocat,lang-fr --exclude vip "$da
 t_jq=$(secs jq -c "$jqf" "$data")
 echo "filter  segment ${t_seg}s   jq ${t_jq}s   jq/segment $(ratio "$t_jq" "$t_seg")x (goal ≥ 8)"
 if [ "$N" -le 1000000 ]; then
+  n_mlr=$(mlr --ijson --ojsonl filter "$mlrf" "$data" | wc -l)
+  [ "$n_mlr" = "$n_seg" ] || { echo "segment and Miller disagree ($n_mlr)" >&2; exit 1; }
   t_mlr=$(secs mlr --ijson --ojsonl filter "$mlrf" "$data")
   echo "filter  Miller ${t_mlr}s   Miller/segment $(ratio "$t_mlr" "$t_seg")x (goal ≥ 20)"
 fi

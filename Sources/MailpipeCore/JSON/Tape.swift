@@ -150,6 +150,8 @@ public final class FieldSlots {
     /// Fills the slots from the record's root object (first occurrence of a key wins).
     @inline(__always)
     public func resolve(_ tape: Tape) {
+        let keys = self.keys
+        let found = self.found
         let n = keys.count
         for s in 0..<n { found[s] = -1 }
         var remaining = n

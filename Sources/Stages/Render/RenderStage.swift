@@ -463,21 +463,25 @@ final class Renderer {
 
     @inline(__always)
     func write(_ part: CompiledPart, into out: inout ByteBuffer, missing: inout Int, names: inout [String]) {
+        let ranges = self.ranges
         values.withUnsafeBytes { arena in
-            for piece in part.pieces {
-                switch piece {
-                case .literal(let bytes):
-                    out.append(bytes)
-                case .variable(let index, let fallback, let escaping):
-                    let r = ranges[index]
-                    if r.present {
-                        let value = UnsafeRawBufferPointer(rebasing: arena[r.start..<(r.start + r.count)])
-                        Renderer.appendEscaped(value, escaping, into: &out)
-                    } else if let fallback {
-                        fallback.withUnsafeBytes { Renderer.appendEscaped($0, escaping, into: &out) }
-                    } else {
-                        missing += 1
-                        if strict { names.append(templates.variables[index].name) }
+            part.bytes.withUnsafeBytes { store in
+                part.pieces.withUnsafeBufferPointer { pieces in
+                    for piece in pieces {
+                        let own = UnsafeRawBufferPointer(rebasing: store[Int(piece.start)..<Int(piece.start + piece.count)])
+                        if piece.variable < 0 {
+                            out.append(own)
+                            continue
+                        }
+                        let r = ranges[Int(piece.variable)]
+                        if r.present {
+                            Renderer.appendEscaped(UnsafeRawBufferPointer(rebasing: arena[r.start..<(r.start + r.count)]), piece.escaping, into: &out)
+                        } else if piece.hasFallback {
+                            Renderer.appendEscaped(own, piece.escaping, into: &out)
+                        } else {
+                            missing += 1
+                            if strict { names.append(templates.variables[Int(piece.variable)].name) }
+                        }
                     }
                 }
             }

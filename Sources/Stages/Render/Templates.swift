@@ -39,13 +39,31 @@ public struct TemplateVariable: Equatable {
     }
 }
 
-/// A template part compiled to literal runs (already escaped for a JSON string) and variables.
+/// A template part compiled to literal runs (already escaped for a JSON string) and variables,
+/// flat: one byte store and plain structs, so rendering touches no reference counts.
 public struct CompiledPart {
-    public enum Piece {
-        case literal([UInt8])
-        case variable(index: Int, fallback: [UInt8]?, escaping: Escaping)
+    public struct Piece {
+        /// -1 for a literal; else the variable's index.
+        public var variable: Int32
+        public var escaping: Escaping
+        public var hasFallback: Bool
+        /// The literal's bytes, or the fallback's, in `bytes`.
+        public var start: Int32
+        public var count: Int32
     }
-    public var pieces: [Piece]
+    public var pieces: [Piece] = []
+    public var bytes: [UInt8] = []
+
+    mutating func literal(_ escaped: [UInt8]) {
+        pieces.append(Piece(variable: -1, escaping: .text, hasFallback: false, start: Int32(bytes.count), count: Int32(escaped.count)))
+        bytes += escaped
+    }
+
+    mutating func variable(_ index: Int, fallback: [UInt8]?, escaping: Escaping) {
+        pieces.append(Piece(variable: Int32(index), escaping: escaping, hasFallback: fallback != nil,
+                            start: Int32(bytes.count), count: Int32(fallback?.count ?? 0)))
+        bytes += fallback ?? []
+    }
 }
 
 /// One template: a language, an optional category, a subject, an HTML body and a text body
@@ -170,13 +188,13 @@ public final class TemplateSet {
     /// script), and `{{` writes a literal `{`.
     func compile(_ source: String, _ escaping: Escaping, file: String) throws -> CompiledPart {
         let b = Array(source.utf8)
-        var pieces: [CompiledPart.Piece] = []
+        var part = CompiledPart()
         var literal: [UInt8] = []
         func flush() {
             guard !literal.isEmpty else { return }
             var escaped = ByteBuffer(capacity: literal.count + 16)
             literal.withUnsafeBytes { JSONText.appendEscaped($0, into: &escaped) }
-            pieces.append(.literal(escaped.bytes))
+            part.literal(escaped.bytes)
             literal.removeAll()
         }
         var i = 0
@@ -202,7 +220,7 @@ public final class TemplateSet {
                     }
                     if end >= 0 && !name.hasSuffix(".") {
                         flush()
-                        pieces.append(.variable(index: variableIndex(name), fallback: fallback, escaping: escaping))
+                        part.variable(variableIndex(name), fallback: fallback, escaping: escaping)
                         i = end + 1
                         continue
                     }
@@ -212,7 +230,7 @@ public final class TemplateSet {
             i += 1
         }
         flush()
-        return CompiledPart(pieces: pieces)
+        return part
     }
 }
 
