@@ -13,10 +13,13 @@ let package = Package(
         .executable(name: "tag", targets: ["tag"]),
         .executable(name: "ingest", targets: ["ingest"]),
         .executable(name: "dedupe", targets: ["dedupe"]),
+        .executable(name: "segment", targets: ["segment"]),
+        .executable(name: "render", targets: ["render"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries.
@@ -58,6 +61,14 @@ let package = Package(
         .target(name: "IngestStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Ingest"),
         .target(name: "DedupeStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Dedupe"),
 
+        .target(name: "SegmentStage", dependencies: ["MailpipeCore", "MailpipeStore"],
+                path: "Sources/Stages/Segment",
+                // The per-record loop touches counters of a few objects: no dynamic exclusivity checks.
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+        .target(name: "RenderStage", dependencies: ["MailpipeCore", "MailpipeStore",
+                                                    .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/Stages/Render"),
+
         // Executables: map flags to options and call the stage.
         .executableTarget(name: "inject", dependencies: ["InjectStage", "MailpipeCLI"],
                           path: "Sources/Tools/inject"),
@@ -73,6 +84,13 @@ let package = Package(
         // Benchmark harness for the stream core (bench/core.sh).
         .executableTarget(name: "corebench", dependencies: ["MailpipeCore"], path: "bench/corebench"),
 
+        .executableTarget(name: "segment", dependencies: ["SegmentStage", "MailpipeCLI"],
+                          path: "Sources/Tools/segment"),
+        .executableTarget(name: "render", dependencies: ["RenderStage", "MailpipeCLI"],
+                          path: "Sources/Tools/render"),
+
+        .testTarget(name: "SegmentStageTests", dependencies: ["SegmentStage", "AccountStage"]),
+        .testTarget(name: "RenderStageTests", dependencies: ["RenderStage"]),
         .testTarget(name: "MailpipeCoreTests", dependencies: ["MailpipeCore"]),
         .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
         .testTarget(name: "InjectStageTests", dependencies: ["InjectStage", "MailpipeCurl", "MailpipeCore"]),

@@ -294,7 +294,7 @@ struct Compiler {
         }
         return try items.map { item in
             guard case .scalar(let s) = item else { throw fail(item, "'\(what)' takes a tag or a list of tags") }
-            let slug = TagSlug.make(s.string)
+            let slug = Slug.make(s.string)
             if slug.isEmpty { throw fail(item, "tag '\(s.string)' has no letters or digits to make a slug from") }
             return slug
         }

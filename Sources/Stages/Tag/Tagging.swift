@@ -35,22 +35,22 @@ public enum Tagging {
     /// Slugs a list of tags given on the command line; one that slugs to nothing is a usage error.
     public static func slugs(_ items: [String], flag: String) throws -> [String] {
         try items.flatMap { $0.split(separator: ",").map(String.init) }.map { tag in
-            let slug = TagSlug.make(tag)
+            let slug = Slug.make(tag)
             if slug.isEmpty { throw StageError.usage("\(flag) '\(tag)': no letters or digits to make a tag from") }
             return slug
         }
     }
 
     /// A tag's slug (DESIGN.md §2), "" when nothing is left.
-    public static func slug(_ text: String) -> String { TagSlug.make(text) }
+    public static func slug(_ text: String) -> String { Slug.make(text) }
 
     /// child → every ancestor, from tenant.json's `taxonomy` (parent → children), cycles ignored.
     public static func ancestors(of taxonomy: [String: [String]]) -> [String: [String]] {
         var parents: [String: [String]] = [:]
         for parent in taxonomy.keys.sorted() {
-            let p = TagSlug.make(parent)
+            let p = Slug.make(parent)
             for child in taxonomy[parent]! {
-                let c = TagSlug.make(child)
+                let c = Slug.make(child)
                 if !p.isEmpty && !c.isEmpty && !parents[c, default: []].contains(p) { parents[c, default: []].append(p) }
             }
         }
@@ -138,7 +138,7 @@ public enum Tagging {
                     original.append(text)
                     let slug: String
                     if let cached = slugCache[text] { slug = cached } else {
-                        slug = TagSlug.make(text)
+                        slug = Slug.make(text)
                         if slugCache.count < 100_000 { slugCache[text] = slug }
                     }
                     if slug.isEmpty { unsluggable += 1; continue }
@@ -149,11 +149,11 @@ public enum Tagging {
             removing.removeAll(keepingCapacity: true)
             rules.apply(to: record.root, adding: &adding, removing: &removing, fired: &fired)
             if useLanguage, let language = record.string("language") {
-                let s = TagSlug.make(language)
+                let s = Slug.make(language)
                 if !s.isEmpty { adding.append("lang-" + s) }
             }
             if useCountry, let country = record.string("country") {
-                let s = TagSlug.make(country)
+                let s = Slug.make(country)
                 if !s.isEmpty { adding.append("country-" + s) }
             }
             adding.append(contentsOf: adHocAdd)

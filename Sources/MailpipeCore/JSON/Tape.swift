@@ -1,0 +1,184 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Byte-level access to one parsed record: the token tape and the source bytes, no `JSONValue`.
+public struct Tape {
+    public let base: UnsafePointer<UInt8>
+    public let tokens: UnsafePointer<JSONToken>
+
+    public init(_ document: JSONDocument) {
+        base = document.base
+        tokens = document.tokens
+    }
+
+    @inline(__always) public func kind(_ i: Int) -> JSONKind { tokens[i].kind }
+    @inline(__always) public func next(_ i: Int) -> Int { Int(tokens[i].next) }
+    @inline(__always) public func isEscaped(_ i: Int) -> Bool { tokens[i].escaped }
+
+    /// The source bytes of value `i` (a string with its quotes).
+    @inline(__always) public func raw(_ i: Int) -> UnsafeRawBufferPointer {
+        let t = tokens[i]
+        return UnsafeRawBufferPointer(start: base + Int(t.start), count: Int(t.end - t.start))
+    }
+
+    /// A string's bytes between its quotes, escapes not decoded.
+    @inline(__always) public func content(_ i: Int) -> UnsafeRawBufferPointer {
+        let t = tokens[i]
+        return UnsafeRawBufferPointer(start: base + Int(t.start) + 1, count: Int(t.end - t.start) - 2)
+    }
+
+    /// Calls `body` with a string's decoded bytes (no copy unless it holds escapes).
+    @inline(__always)
+    public func withString<R>(_ i: Int, scratch: inout [UInt8], _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if !tokens[i].escaped { return body(content(i)) }
+        scratch.removeAll(keepingCapacity: true)
+        JSONNode.unescape(content(i), into: &scratch)
+        return scratch.withUnsafeBytes { body($0) }
+    }
+
+    /// The value of `key` in object `object`, or -1.
+    public func member(_ object: Int, _ key: [UInt8]) -> Int {
+        guard kind(object) == .object else { return -1 }
+        var j = object + 1
+        let end = next(object)
+        var scratch: [UInt8] = []
+        while j < end {
+            let found = withString(j, scratch: &scratch) { Bytes.equal($0, key) }
+            if found { return j + 1 }
+            j = next(j + 1)
+        }
+        return -1
+    }
+}
+
+/// Small byte helpers shared by the criteria and the outputs.
+public enum Bytes {
+    @inline(__always)
+    public static func equal(_ a: UnsafeRawBufferPointer, _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        if a.count == 0 { return true }
+        return b.withUnsafeBytes { memcmp(a.baseAddress!, $0.baseAddress!, a.count) == 0 }
+    }
+
+    /// `a` equals `lowered` once ASCII letters of `a` are lower-cased (`lowered` is already lower case).
+    @inline(__always)
+    public static func equalFolded(_ a: UnsafeRawBufferPointer, _ lowered: [UInt8]) -> Bool {
+        guard a.count == lowered.count else { return false }
+        return lowered.withUnsafeBufferPointer { l in
+            for i in 0..<a.count {
+                var c = a[i]
+                if c &- 65 < 26 { c |= 0x20 }
+                if c != l[i] { return false }
+            }
+            return true
+        }
+    }
+
+    public static func lowered(_ text: String) -> [UInt8] {
+        text.utf8.map { $0 &- 65 < 26 ? $0 | 0x20 : $0 }
+    }
+
+    /// Lexicographic byte order.
+    @inline(__always)
+    public static func compare(_ a: UnsafeRawBufferPointer, _ b: [UInt8]) -> Int {
+        b.withUnsafeBytes { y in
+            let n = min(a.count, y.count)
+            let c = n == 0 ? 0 : Int(memcmp(a.baseAddress!, y.baseAddress!, n))
+            return c != 0 ? c : a.count - y.count
+        }
+    }
+
+    /// Parses `2026-11-23T19:27:57Z` quickly; other forms go through `Timestamp(parsing:)`.
+    public static func timestamp(_ s: UnsafeRawBufferPointer) -> Int64? {
+        if s.count == 20 && s[4] == 45 && s[7] == 45 && s[10] == 84 && s[13] == 58 && s[16] == 58 && s[19] == 90 {
+            @inline(__always) func d(_ i: Int, _ n: Int) -> Int64? {
+                var v: Int64 = 0
+                for k in i..<(i + n) {
+                    let c = s[k] &- 48
+                    if c > 9 { return nil }
+                    v = v * 10 + Int64(c)
+                }
+                return v
+            }
+            if let y = d(0, 4), let mo = d(5, 2), let day = d(8, 2), let h = d(11, 2), let mi = d(14, 2), let sec = d(17, 2),
+               (1...12).contains(mo), (1...31).contains(day) {
+                return Timestamp.days(fromCivil: y, mo, day) * 86_400 + h * 3600 + mi * 60 + sec
+            }
+            return nil
+        }
+        return Timestamp(parsing: String(decoding: s, as: UTF8.self))?.seconds
+    }
+
+    /// A JSON number's value, from its source text.
+    public static func number(_ s: UnsafeRawBufferPointer) -> Double? {
+        Double(String(decoding: s, as: UTF8.self))
+    }
+}
+
+/// The top-level fields a set of criteria reads, resolved once per record by one pass over its
+/// members (slot → token index, or -1).
+public final class FieldSlots {
+    public private(set) var keys: [[UInt8]] = []
+    var found: UnsafeMutablePointer<Int32>
+    private var capacity: Int
+
+    public init() {
+        capacity = 16
+        found = .allocate(capacity: capacity)
+    }
+
+    deinit { found.deallocate() }
+
+    /// The slot of a top-level key (added on first use).
+    public func slot(_ key: String) -> Int {
+        let k = Array(key.utf8)
+        if let i = keys.firstIndex(of: k) { return i }
+        keys.append(k)
+        if keys.count > capacity {
+            let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: capacity * 2)
+            bigger.update(from: found, count: capacity)
+            found.deallocate()
+            found = bigger
+            capacity *= 2
+        }
+        return keys.count - 1
+    }
+
+    /// Fills the slots from the record's root object (first occurrence of a key wins).
+    @inline(__always)
+    public func resolve(_ tape: Tape) {
+        let keys = self.keys
+        let found = self.found
+        let n = keys.count
+        for s in 0..<n { found[s] = -1 }
+        var remaining = n
+        var j = 1
+        let end = tape.next(0)
+        var scratch: [UInt8] = []
+        keys.withUnsafeBufferPointer { keys in
+            while j < end && remaining > 0 {
+                let escaped = tape.isEscaped(j)
+                let content = tape.content(j)
+                for s in 0..<n where found[s] < 0 {
+                    let hit: Bool
+                    if !escaped {
+                        hit = Bytes.equal(content, keys[s])
+                    } else {
+                        hit = tape.withString(j, scratch: &scratch) { Bytes.equal($0, keys[s]) }
+                    }
+                    if hit {
+                        found[s] = Int32(j + 1)
+                        remaining -= 1
+                        break
+                    }
+                }
+                j = tape.next(j + 1)
+            }
+        }
+    }
+
+    @inline(__always) public subscript(slot: Int) -> Int { Int(found[slot]) }
+}

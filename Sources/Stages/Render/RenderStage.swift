@@ -1,0 +1,537 @@
+import Crypto
+import MailpipeCore
+import MailpipeStore
+
+/// `render`: contact records in, message records out (DESIGN.md §2).
+public enum RenderStage {
+    public struct Options {
+        public var campaign: String
+        /// The campaign's template folder (already resolved: `<templates>/<campaign>` or the folder itself).
+        public var templatesDirectory: String
+        public var tenant: TenantSlug?
+        public var state: StateRoot
+        public var stream: StreamOptions
+        public var from: String?
+        public var replyTo: String?
+        public var fallbackLanguage: String?
+        public var unsubscribeURL: String?
+        public var unsubscribeMailto: String?
+        /// The name of the environment variable holding the unsubscribe secret.
+        public var secretEnv: String?
+        /// Render only this contact, for a person to read.
+        public var preview: String?
+        /// Look the preview contact up in the tenant's store instead of reading records.
+        public var previewFromStore: Bool
+
+        public init(campaign: String, templatesDirectory: String, tenant: TenantSlug? = nil, state: StateRoot = StateRoot(explicit: nil),
+                    stream: StreamOptions = StreamOptions(stage: "render"), from: String? = nil, replyTo: String? = nil,
+                    fallbackLanguage: String? = nil, unsubscribeURL: String? = nil, unsubscribeMailto: String? = nil,
+                    secretEnv: String? = nil, preview: String? = nil, previewFromStore: Bool = false) {
+            self.campaign = campaign
+            self.templatesDirectory = templatesDirectory
+            self.tenant = tenant
+            self.state = state
+            self.stream = stream
+            self.from = from
+            self.replyTo = replyTo
+            self.fallbackLanguage = fallbackLanguage
+            self.unsubscribeURL = unsubscribeURL
+            self.unsubscribeMailto = unsubscribeMailto
+            self.secretEnv = secretEnv
+            self.preview = preview
+            self.previewFromStore = previewFromStore
+        }
+    }
+
+    public static let defaultSecretEnv = "MAILPIPE_UNSUB_SECRET"
+
+    /// `<root>/<campaign>` when it exists, else `<root>` itself when it holds templates.
+    public static func campaignDirectory(root: String, campaign: String) -> String {
+        let nested = "\(root)/\(campaign)"
+        return FileSystem.isDirectory(nested) ? nested : root
+    }
+
+    public static func run(_ options: Options, output: inout OutputSink) throws -> (Summary, ExitStatus) {
+        let stage = options.stream.stage
+        guard !options.campaign.isEmpty, options.campaign.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+            throw StageError.usage("--campaign needs a name without spaces or control characters")
+        }
+        let templates = try TemplateSet(directory: options.templatesDirectory)
+        let rejects = try RejectSink(stage: stage, path: options.stream.rejectsPath)
+        var summary = Summary(stage: stage, headline: ["in", "out", "rejected"])
+        var renderer: Renderer? = nil
+        var usage: [String: Int] = [:]
+
+        func makeRenderer(tenant: String) throws -> Renderer {
+            let slug = try TenantSlug(tenant)
+            var config: TenantConfig? = nil
+            let dir = options.state.tenant(slug)
+            if FileSystem.exists(dir.configPath) { config = try dir.loadConfig() }
+            return try Renderer(options: options, tenant: slug.value, config: config, templates: templates)
+        }
+
+        if let email = options.preview {
+            var found: [UInt8]? = nil
+            let want = EmailKey.normalize(email)
+            if options.previewFromStore {
+                guard let tenant = options.tenant else { throw StageError.usage("--preview from the store needs --tenant") }
+                let dir = options.state.tenant(tenant)
+                try dir.requireExisting()
+                let store = try ContactStore(directory: dir.contactsPath)
+                var key = Array(want.utf8)
+                found = try key.withUnsafeMutableBytes { try store.lookup().find(key: UnsafeRawBufferPointer($0)) }
+            } else {
+                var stream = try RecordStream(options: options.stream, rejects: rejects)
+                defer { stream.close() }
+                while let record = try stream.next() {
+                    if let e = record.string("email"), EmailKey.normalize(e) == want { found = Array(record.bytes); break }
+                }
+            }
+            guard let line = found else { throw StageError.runtime("no contact with email \(email)") }
+            var parser = JSONParser(maxDepth: options.stream.maxDepth)
+            defer { parser.deallocate() }
+            let text: String = try line.withUnsafeBytes { raw in
+                let doc = try parser.parse(raw)
+                let tenant = options.tenant?.value ?? doc.root["tenant"]?.string
+                guard let tenant else { throw StageError.usage("--preview needs --tenant or a record with a tenant") }
+                let r = try makeRenderer(tenant: tenant)
+                var buffer = ByteBuffer(capacity: 1 << 16)
+                let outcome = r.render(doc, into: &buffer)
+                if case .rejected(let reason, let detail) = outcome { throw StageError.runtime("\(reason): \(detail)") }
+                let message = try JSONValue.parse(buffer.bytes)
+                return RenderStage.previewText(message)
+            }
+            output.buffer.append(text)
+            try output.flush()
+            summary["in"] = 1
+            summary["out"] = 1
+            return (summary, .success)
+        }
+
+        var stream = try RecordStream(options: options.stream, rejects: rejects)
+        defer { stream.close() }
+        var missing = 0
+        while let record = try stream.next() {
+            if renderer == nil {
+                let tenant = options.tenant?.value ?? record.string("tenant")
+                guard let tenant else {
+                    rejects.reject(reason: "missing_tenant", detail: "give --tenant or records with a tenant", origin: record.origin, record: record.bytes)
+                    continue
+                }
+                renderer = try makeRenderer(tenant: tenant)
+            }
+            let before = output.buffer.count
+            switch renderer!.render(record.document, into: &output.buffer) {
+            case .rendered(let template, let missingNames):
+                output.buffer.append(0x0A)
+                usage[templates.templates[template].id, default: 0] += 1
+                summary.add("out")
+                if missingNames > 0 { missing += 1 }
+                try output.flushIfNeeded()
+            case .rejected(let reason, let detail):
+                output.buffer.removeLast(output.buffer.count - before)
+                rejects.reject(reason: reason, detail: detail, origin: record.origin, record: record.bytes)
+            }
+        }
+        try output.flush()
+        summary["in"] = stream.linesIn
+        summary["rejected"] = rejects.count
+        summary["missing_variables"] = missing
+        summary.setGroup("templates", usage)
+        summary.setGroup("reject_reasons", rejects.reasons)
+        rejects.flush()
+        return (summary, options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success)
+    }
+
+    /// A message as a person reads it: headers, then the text part, then the HTML.
+    static func previewText(_ m: JSONValue) -> String {
+        var lines: [String] = []
+        lines.append("From: \(m["from"]?.string ?? "")")
+        if let r = m["reply_to"]?.string { lines.append("Reply-To: \(r)") }
+        lines.append("To: \(m["email"]?.string ?? "")")
+        lines.append("Subject: \(m["subject"]?.string ?? "")")
+        for (k, v) in m["headers"]?.object?.members ?? [] { lines.append("\(k): \(v.string ?? v.description)") }
+        lines.append("X-Mailpipe-Template: \(m["template"]?.string ?? "") (language \(m["language"]?.string ?? ""))")
+        lines.append("")
+        lines.append("----- text -----")
+        lines.append(m["text"]?.string ?? "")
+        lines.append("----- html -----")
+        lines.append(m["html"]?.string ?? "")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Renders contacts with one tenant's settings. Everything that does not depend on the contact
+/// is prepared once: templates compiled, fixed JSON fragments serialised, the HMAC key schedule
+/// computed.
+final class Renderer {
+    enum Outcome {
+        case rendered(template: Int, missing: Int)
+        case rejected(String, String)
+    }
+
+    let templates: TemplateSet
+    let strict: Bool
+    let tenantBytes: [UInt8]
+    let campaignBytes: [UInt8]
+    let fallbackBytes: [UInt8]
+    let hmac: HMAC<SHA256>
+    let slots: FieldSlots
+    let emailSlot: Int, tenantSlot: Int, languageSlot: Int, categorySlot: Int
+    var variableSlots: [[Int]] = []   // per variable: slots of its candidate keys
+    var variableRest: [[[UInt8]]] = []
+    var builtin: [Int] = []           // per variable: 0 none, 1 campaign, 2 tenant, 3 unsubscribe URL, 4 template, 5 template language
+    // Fixed JSON fragments.
+    let headPrefix: [UInt8]           // {"tenant":"t","email":
+    let campaignMember: [UInt8]       // ,"campaign":"c"
+    let fromReply: [UInt8]            // ,"from":…,"reply_to":…
+    let unsubscribeBase: [UInt8]      // https://…/unsubscribe?
+    let mailtoPrefix: [UInt8]         // mailto:unsubscribe@domain?subject=unsubscribe%20
+    let messageIdDomain: [UInt8]
+    // Per record scratch.
+    var values: [UInt8] = []
+    var ranges: [(start: Int, count: Int, present: Bool)] = []
+    var key: [UInt8] = []
+    var scratch: [UInt8] = []
+    var token: [UInt8] = []
+    var unsubscribeURL: [UInt8] = []
+    var cache: [UInt64: (lang: [UInt8], category: [UInt8], template: Int)] = [:]
+
+    init(options: RenderStage.Options, tenant: String, config: TenantConfig?, templates: TemplateSet) throws {
+        self.templates = templates
+        strict = options.stream.strict
+        let raw = config?.raw ?? JSONObject()
+        let campaign = templates.campaignConfig
+        func configString(_ path: [String], in object: JSONObject) -> String? {
+            var v: JSONValue? = .object(object)
+            for k in path { v = v?[k] }
+            return v?.string
+        }
+        let fallback = options.fallbackLanguage ?? configString(["fallback_language"], in: campaign) ?? config?.fallbackLanguage ?? "en"
+        guard templates.templates.contains(where: { $0.language == fallback && $0.category == nil }) else {
+            throw StageError.configuration("\(templates.directory): no template for the fallback language '\(fallback)' (\(fallback).subject and \(fallback).html)")
+        }
+        let from = options.from ?? configString(["from"], in: campaign) ?? configString(["smtp", "from"], in: raw)
+        guard let from, !from.isEmpty else {
+            throw StageError.configuration("no sender: give --from, 'from' in campaign.json or smtp.from in tenant.json")
+        }
+        let replyTo = options.replyTo ?? configString(["reply_to"], in: campaign) ?? configString(["reply_to"], in: raw)
+        let fromDomain = from.split(separator: "@").last.map { String($0).trimmingCharacters(" <>\"") }
+        let sendingDomain = configString(["sending_domain"], in: raw) ?? fromDomain ?? "localhost"
+        let brandDomain = configString(["brand_domain"], in: raw) ?? sendingDomain
+        let unsubscribeURL = options.unsubscribeURL ?? configString(["unsubscribe_url"], in: campaign)
+            ?? configString(["unsubscribe", "url"], in: raw) ?? "https://\(brandDomain)/unsubscribe"
+        let mailto = options.unsubscribeMailto ?? configString(["unsubscribe", "mailto"], in: raw) ?? "unsubscribe@\(sendingDomain)"
+        guard unsubscribeURL.hasPrefix("https://") else {
+            throw StageError.configuration("the unsubscribe URL must be HTTPS (RFC 8058), got '\(unsubscribeURL)'")
+        }
+        let secretEnv = options.secretEnv ?? configString(["unsubscribe", "secret_env"], in: raw) ?? RenderStage.defaultSecretEnv
+        guard let secret = FileSystem.environment(secretEnv), !secret.isEmpty else {
+            throw StageError.configuration("the unsubscribe secret is missing: set the environment variable \(secretEnv) (named by --unsubscribe-secret-env or unsubscribe.secret_env in tenant.json)")
+        }
+        hmac = HMAC<SHA256>(key: SymmetricKey(data: Array(secret.utf8)))
+        tenantBytes = Array(tenant.utf8)
+        campaignBytes = Array(options.campaign.utf8)
+        fallbackBytes = Array(fallback.utf8)
+
+        var b = ByteBuffer(capacity: 256)
+        b.append("{\"tenant\":"); b.appendJSONString(tenant); b.append(",\"email\":")
+        headPrefix = b.bytes
+        b = ByteBuffer(capacity: 256)
+        b.append(",\"campaign\":"); b.appendJSONString(options.campaign)
+        campaignMember = b.bytes
+        b = ByteBuffer(capacity: 256)
+        b.append(",\"from\":"); b.appendJSONString(from)
+        b.append(",\"reply_to\":"); if let replyTo { b.appendJSONString(replyTo) } else { b.append("null") }
+        fromReply = b.bytes
+        let separator = unsubscribeURL.contains("?") ? "&" : "?"
+        unsubscribeBase = Array((unsubscribeURL + separator + "t=" + Renderer.percentEncode(tenant) + "&c=" + Renderer.percentEncode(options.campaign) + "&e=").utf8)
+        mailtoPrefix = Array("mailto:\(mailto)?subject=unsubscribe%20".utf8)
+        messageIdDomain = Array(sendingDomain.utf8)
+
+        slots = FieldSlots()
+        emailSlot = slots.slot("email")
+        tenantSlot = slots.slot("tenant")
+        languageSlot = slots.slot("language")
+        categorySlot = slots.slot("category")
+        for v in templates.variables {
+            switch v.name {
+            case "campaign": builtin.append(1)
+            case "tenant": builtin.append(2)
+            case "unsubscribe_url", "unsubscribeUrl", "unsubscribe": builtin.append(3)
+            case "template": builtin.append(4)
+            case "template_language", "templateLanguage": builtin.append(5)
+            default: builtin.append(0)
+            }
+            variableSlots.append(v.candidates.map { slots.slot($0) })
+            variableRest.append(v.rest.map { Array($0.utf8) })
+        }
+        ranges = Array(repeating: (0, 0, false), count: templates.variables.count)
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            if (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || (b >= 48 && b <= 57) || b == 45 || b == 46 || b == 95 || b == 126 {
+                out.append(Character(Unicode.Scalar(b)))
+            } else {
+                out += "%" + String(b >> 4, radix: 16, uppercase: true) + String(b & 15, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+
+    @inline(__always)
+    static func appendPercentEncoded(_ bytes: [UInt8], into out: inout [UInt8]) {
+        let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
+        for b in bytes {
+            if (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || (b >= 48 && b <= 57) || b == 45 || b == 46 || b == 95 || b == 126 {
+                out.append(b)
+            } else {
+                out.append(37); out.append(hex[Int(b >> 4)]); out.append(hex[Int(b & 15)])
+            }
+        }
+    }
+
+    /// Chooses the template: language + category → language → fallback + category → fallback.
+    func choose(language: UnsafeRawBufferPointer?, category: UnsafeRawBufferPointer?) -> Int {
+        var lang = [UInt8](language ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        var cat = [UInt8](category ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        for i in lang.indices where lang[i] &- 65 < 26 { lang[i] |= 0x20 }
+        for i in cat.indices where cat[i] &- 65 < 26 { cat[i] |= 0x20 }
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in lang { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        h = (h ^ 0xFF) &* 0x100_0000_01B3
+        for b in cat { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        if let hit = cache[h], hit.lang == lang, hit.category == cat { return hit.template }
+        let list = templates.templates
+        func find(_ l: [UInt8], _ c: [UInt8]?) -> Int? {
+            list.firstIndex { $0.languageBytes == l && $0.categoryBytes == c }
+        }
+        var chosen = -1
+        if !cat.isEmpty, let t = find(lang, cat) { chosen = t }
+        else if let t = find(lang, nil) { chosen = t }
+        else if !cat.isEmpty, let t = find(fallbackBytes, cat) { chosen = t }
+        else if let t = find(fallbackBytes, nil) { chosen = t }
+        if cache.count < 4096 { cache[h] = (lang, cat, chosen) }
+        return chosen
+    }
+
+    /// Writes one message record (no newline) or says why not.
+    func render(_ document: JSONDocument, into out: inout ByteBuffer) -> Outcome {
+        let tape = Tape(document)
+        slots.resolve(tape)
+        let e = slots[emailSlot]
+        guard e >= 0, tape.kind(e) == .string, tape.tokens[e].end - tape.tokens[e].start > 2 else {
+            return .rejected("missing_email", "a contact needs an email string")
+        }
+        let t = slots[tenantSlot]
+        if t >= 0 {
+            let same = tape.kind(t) == .string && tape.withString(t, scratch: &scratch) { Bytes.equal($0, tenantBytes) }
+            if !same { return .rejected("tenant_mismatch", "record of another tenant than \(String(decoding: tenantBytes, as: UTF8.self))") }
+        }
+        func stringAt(_ slot: Int) -> [UInt8]? {
+            let i = slots[slot]
+            guard i >= 0, tape.kind(i) == .string else { return nil }
+            return tape.withString(i, scratch: &scratch) { [UInt8]($0) }
+        }
+        let language = stringAt(languageSlot)
+        let category = stringAt(categorySlot)
+        let chosen = language.withOptionalBytes { l in category.withOptionalBytes { c in choose(language: l, category: c) } }
+        guard chosen >= 0 else { return .rejected("no_template", "no template for this contact and none for the fallback language") }
+        let template = templates.templates[chosen]
+
+        // Normalised address: the key of the token and of the Message-ID.
+        key.removeAll(keepingCapacity: true)
+        tape.withString(e, scratch: &scratch) { EmailKey.normalize($0, into: &key) }
+
+        // Unsubscribe token: HMAC-SHA256(tenant \0 email \0 campaign), base64url.
+        var mac = hmac
+        mac.update(data: tenantBytes)
+        mac.update(data: [0])
+        mac.update(data: key)
+        mac.update(data: [0])
+        mac.update(data: campaignBytes)
+        token.removeAll(keepingCapacity: true)
+        mac.finalize().withUnsafeBytes { Renderer.base64url($0, into: &token) }
+        unsubscribeURL.removeAll(keepingCapacity: true)
+        unsubscribeURL.append(contentsOf: unsubscribeBase)
+        Renderer.appendPercentEncoded(key, into: &unsubscribeURL)
+        unsubscribeURL.append(contentsOf: Array("&s=".utf8))
+        unsubscribeURL.append(contentsOf: token)
+
+        // Variable values, decoded once into one arena.
+        values.removeAll(keepingCapacity: true)
+        for v in 0..<ranges.count {
+            let start = values.count
+            var present = true
+            switch builtin[v] {
+            case 1: values.append(contentsOf: campaignBytes)
+            case 2: values.append(contentsOf: tenantBytes)
+            case 3: values.append(contentsOf: unsubscribeURL)
+            case 4: values.append(contentsOf: Array(template.id.utf8))
+            case 5: values.append(contentsOf: template.languageBytes)
+            default: present = appendValue(tape, v)
+            }
+            ranges[v] = (start, values.count - start, present && values.count > start)
+        }
+
+        var missing = 0
+        var missingNames: [String] = []
+        out.append(headPrefix)
+        out.append(tape.raw(e))
+        out.append(campaignMember)
+        out.append(",\"template\":\"")
+        out.append(template.id)
+        out.append("\",\"language\":\"")
+        out.append(template.languageBytes)
+        out.append("\",\"subject\":\"")
+        write(template.subject, into: &out, missing: &missing, names: &missingNames)
+        out.append("\",\"html\":\"")
+        write(template.html, into: &out, missing: &missing, names: &missingNames)
+        out.append("\",\"text\":\"")
+        write(template.text, into: &out, missing: &missing, names: &missingNames)
+        if strict && missing > 0 {
+            var unique: [String] = []
+            for n in missingNames where !unique.contains(n) { unique.append(n) }
+            return .rejected("missing_variable", "no value and no default for {\(unique.joined(separator: "}, {"))} in template \(template.id)")
+        }
+        out.append("\",\"headers\":{\"Message-ID\":\"<")
+        var idHash = SHA256()
+        idHash.update(data: tenantBytes); idHash.update(data: [0]); idHash.update(data: campaignBytes); idHash.update(data: [0]); idHash.update(data: key)
+        idHash.finalize().withUnsafeBytes { digest in
+            let hex: StaticString = "0123456789abcdef"
+            for k in 0..<16 {
+                out.append(hex.utf8Start[Int(digest[k] >> 4)])
+                out.append(hex.utf8Start[Int(digest[k] & 15)])
+            }
+        }
+        out.append(0x40)
+        out.append(messageIdDomain)
+        out.append(">\",\"List-Unsubscribe\":\"<")
+        out.append(mailtoPrefix)
+        out.append(token)
+        out.append(">, <")
+        unsubscribeURL.withUnsafeBytes { JSONText.appendEscaped($0, into: &out) }
+        out.append(">\",\"List-Unsubscribe-Post\":\"List-Unsubscribe=One-Click\",\"X-Job\":")
+        out.appendJSONString(utf8: campaignBytes.withUnsafeBytes { $0 })
+        out.append("}")
+        out.append(fromReply)
+        out.append(",\"contact\":")
+        out.append(document.bytes)
+        out.append("}")
+        return .rendered(template: chosen, missing: missing)
+    }
+
+    /// Appends variable `v`'s text to the arena; false when the contact has no value for it.
+    @inline(__always)
+    func appendValue(_ tape: Tape, _ v: Int) -> Bool {
+        var i = -1
+        for s in variableSlots[v] where slots[s] >= 0 { i = slots[s]; break }
+        if i < 0 { return false }
+        for k in variableRest[v] {
+            i = tape.member(i, k)
+            if i < 0 { return false }
+        }
+        switch tape.kind(i) {
+        case .string:
+            if tape.isEscaped(i) { JSONNode.unescape(tape.content(i), into: &values) } else { values.append(contentsOf: tape.content(i)) }
+        case .number, .true, .false:
+            values.append(contentsOf: tape.raw(i))
+        case .array:
+            var j = i + 1
+            let end = tape.next(i)
+            var first = true
+            while j < end {
+                let kind = tape.kind(j)
+                if kind == .string || kind == .number {
+                    if !first { values.append(0x2C); values.append(0x20) }
+                    first = false
+                    if kind == .string {
+                        if tape.isEscaped(j) { JSONNode.unescape(tape.content(j), into: &values) } else { values.append(contentsOf: tape.content(j)) }
+                    } else {
+                        values.append(contentsOf: tape.raw(j))
+                    }
+                }
+                j = tape.next(j)
+            }
+        default:
+            return false
+        }
+        return true
+    }
+
+    @inline(__always)
+    func write(_ part: CompiledPart, into out: inout ByteBuffer, missing: inout Int, names: inout [String]) {
+        let ranges = self.ranges
+        values.withUnsafeBytes { arena in
+            part.bytes.withUnsafeBytes { store in
+                part.pieces.withUnsafeBufferPointer { pieces in
+                    for piece in pieces {
+                        let own = UnsafeRawBufferPointer(rebasing: store[Int(piece.start)..<Int(piece.start + piece.count)])
+                        if piece.variable < 0 {
+                            out.append(own)
+                            continue
+                        }
+                        let r = ranges[Int(piece.variable)]
+                        if r.present {
+                            Renderer.appendEscaped(UnsafeRawBufferPointer(rebasing: arena[r.start..<(r.start + r.count)]), piece.escaping, into: &out)
+                        } else if piece.hasFallback {
+                            Renderer.appendEscaped(own, piece.escaping, into: &out)
+                        } else {
+                            missing += 1
+                            if strict { names.append(templates.variables[Int(piece.variable)].name) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func appendEscaped(_ value: UnsafeRawBufferPointer, _ escaping: Escaping, into out: inout ByteBuffer) {
+        switch escaping {
+        case .html: JSONText.appendHTMLEscaped(value, into: &out)
+        case .text: JSONText.appendEscaped(value, into: &out)
+        case .header: JSONText.appendHeaderSafe(value, into: &out)
+        }
+    }
+
+    static func base64url(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out.append(alphabet[Int(n >> 18)]); out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(alphabet[Int(n >> 6 & 63)]); out.append(alphabet[Int(n & 63)])
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest == 1 {
+            let n = UInt32(bytes[i]) << 16
+            out.append(alphabet[Int(n >> 18)]); out.append(alphabet[Int(n >> 12 & 63)])
+        } else if rest == 2 {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out.append(alphabet[Int(n >> 18)]); out.append(alphabet[Int(n >> 12 & 63)]); out.append(alphabet[Int(n >> 6 & 63)])
+        }
+    }
+}
+
+extension Optional where Wrapped == [UInt8] {
+    func withOptionalBytes<R>(_ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        guard let self else { return body(nil) }
+        return self.withUnsafeBytes { body($0) }
+    }
+}
+
+/// Unsubscribe tokens, for the service that honours the links (and for tests).
+public enum UnsubscribeToken {
+    /// HMAC-SHA256 of `tenant \0 email \0 campaign` keyed by the secret, base64url without padding.
+    public static func make(secret: String, tenant: String, email: String, campaign: String) -> String {
+        var mac = HMAC<SHA256>(key: SymmetricKey(data: Array(secret.utf8)))
+        mac.update(data: Array(tenant.utf8) + [0] + Array(EmailKey.normalize(email).utf8) + [0] + Array(campaign.utf8))
+        var out: [UInt8] = []
+        mac.finalize().withUnsafeBytes { Renderer.base64url($0, into: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

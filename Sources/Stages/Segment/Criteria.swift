@@ -1,0 +1,294 @@
+import MailpipeCore
+
+/// A field a criterion reads: a top-level key, then keys inside nested objects
+/// (`validation.verdict`, `custom.plan`).
+public struct FieldPath: Equatable, CustomStringConvertible {
+    public var top: String
+    public var rest: [String]
+
+    public init(_ dotted: String) {
+        let parts = dotted.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        top = parts[0]
+        rest = Array(parts.dropFirst())
+    }
+
+    public var description: String { ([top] + rest).joined(separator: ".") }
+}
+
+/// One test on one field. Values are compared with ASCII letters folded to lower case, so
+/// `--country fr` and `country = FR` both match `"FR"`; an array field matches when any of its
+/// elements does (`tags = avocat`).
+public struct Predicate {
+    public enum Op: Equatable {
+        case equals        // =, has, in (…): any of the values
+        case notEquals     // !=: none of the values
+        case all           // every value present (tags)
+        case less, lessOrEqual, greater, greaterOrEqual
+        case exists        // present and not empty
+    }
+
+    public var field: FieldPath
+    public var op: Op
+    public var values: [[UInt8]]
+    /// For ordering operators: the literal as a number, or as a time.
+    var number: Double?
+    var time: Int64?
+    var slot = -1
+    var rest: [[UInt8]] = []
+
+    public init(field: FieldPath, op: Op, values: [String]) {
+        self.field = field
+        self.op = op
+        self.values = values.map(Bytes.lowered)
+        if let first = values.first {
+            number = Double(first)
+            time = number == nil ? Timestamp(parsing: first)?.seconds : nil
+        }
+    }
+}
+
+/// A boolean combination of predicates.
+public indirect enum Criterion {
+    case predicate(Predicate)
+    case and([Criterion])
+    case or([Criterion])
+    case not(Criterion)
+    case constant(Bool)
+}
+
+/// Criteria compiled against the field slots of a run, evaluated on the token tape.
+public struct CompiledCriterion {
+    var root: Criterion
+    public init(_ c: Criterion, slots: FieldSlots) {
+        root = CompiledCriterion.bind(c, slots)
+    }
+
+    static func bind(_ c: Criterion, _ slots: FieldSlots) -> Criterion {
+        switch c {
+        case .predicate(var p):
+            p.slot = slots.slot(p.field.top)
+            p.rest = p.field.rest.map { Array($0.utf8) }
+            return .predicate(p)
+        case .and(let list): return .and(list.map { bind($0, slots) })
+        case .or(let list): return .or(list.map { bind($0, slots) })
+        case .not(let inner): return .not(bind(inner, slots))
+        case .constant: return c
+        }
+    }
+
+    @inline(__always)
+    public func matches(_ ctx: inout EvalContext) -> Bool { ctx.eval(root) }
+}
+
+/// Per-record evaluation state: the tape, the resolved slots and a scratch buffer.
+public struct EvalContext {
+    public var tape: Tape
+    public let slots: FieldSlots
+    var scratch: [UInt8] = []
+
+    public init(tape: Tape, slots: FieldSlots) {
+        self.tape = tape
+        self.slots = slots
+    }
+
+    mutating func eval(_ c: Criterion) -> Bool {
+        switch c {
+        case .predicate(let p): return test(p)
+        case .and(let list):
+            for item in list where !eval(item) { return false }
+            return true
+        case .or(let list):
+            for item in list where eval(item) { return true }
+            return false
+        case .not(let inner): return !eval(inner)
+        case .constant(let b): return b
+        }
+    }
+
+    /// The token of a predicate's field in this record, or -1.
+    @inline(__always)
+    func locate(_ p: Predicate) -> Int {
+        var i = slots[p.slot]
+        if i < 0 || p.rest.isEmpty { return i }
+        for key in p.rest {
+            i = tape.member(i, key)
+            if i < 0 { return -1 }
+        }
+        return i
+    }
+
+    @inline(__always)
+    mutating func test(_ p: Predicate) -> Bool {
+        let i = locate(p)
+        switch p.op {
+        case .exists:
+            guard i >= 0 else { return false }
+            let t = tape.tokens[i]
+            switch t.kind {
+            case .null: return false
+            case .string: return t.end - t.start > 2
+            case .array, .object: return Int(t.next) > i + 1
+            default: return true
+            }
+        case .equals:
+            guard i >= 0 else { return false }
+            return anyEqual(i, p.values)
+        case .notEquals:
+            guard i >= 0 else { return true }
+            return !anyEqual(i, p.values)
+        case .all:
+            guard i >= 0 else { return p.values.isEmpty }
+            for v in p.values where !anyEqual(i, [v]) { return false }
+            return true
+        case .less, .lessOrEqual, .greater, .greaterOrEqual:
+            guard i >= 0, let c = order(i, p) else { return false }
+            switch p.op {
+            case .less: return c < 0
+            case .lessOrEqual: return c <= 0
+            case .greater: return c > 0
+            default: return c >= 0
+            }
+        }
+    }
+
+    /// Whether value `i` (or, for an array, any element) equals any of `values`.
+    @inline(__always)
+    mutating func anyEqual(_ i: Int, _ values: [[UInt8]]) -> Bool {
+        switch tape.kind(i) {
+        case .array:
+            var j = i + 1
+            let end = tape.next(i)
+            while j < end {
+                if scalarEqual(j, values) { return true }
+                j = tape.next(j)
+            }
+            return false
+        case .object:
+            return false
+        default:
+            return scalarEqual(i, values)
+        }
+    }
+
+    @inline(__always)
+    mutating func scalarEqual(_ i: Int, _ values: [[UInt8]]) -> Bool {
+        switch tape.kind(i) {
+        case .string:
+            if !tape.isEscaped(i) {
+                let c = tape.content(i)
+                for v in values where Bytes.equalFolded(c, v) { return true }
+                return false
+            }
+            return tape.withString(i, scratch: &scratch) { s in values.contains { Bytes.equalFolded(s, $0) } }
+        case .number:
+            let raw = tape.raw(i)
+            for v in values where Bytes.equal(raw, v) { return true }
+            guard let x = Bytes.number(raw) else { return false }
+            return values.contains { Double(String(decoding: $0, as: UTF8.self)) == x }
+        case .true, .false, .null:
+            let raw = tape.raw(i)
+            return values.contains { Bytes.equal(raw, $0) }
+        default:
+            return false
+        }
+    }
+
+    /// Compares value `i` with a predicate's literal: as numbers, as times, or as bytes.
+    mutating func order(_ i: Int, _ p: Predicate) -> Int? {
+        guard let literal = p.values.first else { return nil }
+        switch tape.kind(i) {
+        case .number:
+            guard let x = Bytes.number(tape.raw(i)), let y = p.number else { return nil }
+            return x < y ? -1 : (x > y ? 1 : 0)
+        case .string:
+            if let y = p.time {
+                guard let x = tape.withString(i, scratch: &scratch, { Bytes.timestamp($0) }) else { return nil }
+                return x < y ? -1 : (x > y ? 1 : 0)
+            }
+            if let y = p.number {
+                guard let x = tape.withString(i, scratch: &scratch, { Bytes.number($0) }) else { return nil }
+                return x < y ? -1 : (x > y ? 1 : 0)
+            }
+            return tape.withString(i, scratch: &scratch) { s -> Int in
+                var folded = [UInt8](s)
+                for k in folded.indices where folded[k] &- 65 < 26 { folded[k] |= 0x20 }
+                return folded.withUnsafeBytes { Bytes.compare($0, literal) }
+            }
+        default:
+            return nil
+        }
+    }
+}
+
+/// One named criterion of a segment — a flag, a file key or one `and`-ed part of `--where` —
+/// so `--explain` can say how many records each one let through.
+public struct NamedCriterion {
+    public var label: String
+    public var criterion: Criterion
+    public init(_ label: String, _ criterion: Criterion) {
+        self.label = label
+        self.criterion = criterion
+    }
+}
+
+/// The criteria of one segment, as given on the command line or in a segment file.
+public struct SegmentCriteria {
+    public var tagsAll: [String] = []
+    public var tagsAny: [String] = []
+    public var tagsExclude: [String] = []
+    public var categories: [String] = []
+    public var languages: [String] = []
+    public var countries: [String] = []
+    public var statuses: [String] = []
+    public var verdicts: [String] = []
+    public var sources: [String] = []
+    public var createdSince: String?
+    public var createdBefore: String?
+    public var wheres: [String] = []
+    /// The most contacts to emit (`max_contacts`, `--limit`).
+    public var limit: Int?
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        tagsAll.isEmpty && tagsAny.isEmpty && tagsExclude.isEmpty && categories.isEmpty && languages.isEmpty
+            && countries.isEmpty && statuses.isEmpty && verdicts.isEmpty && sources.isEmpty
+            && createdSince == nil && createdBefore == nil && wheres.isEmpty
+    }
+
+    /// The named parts (all must hold). Throws a usage error for a bad time or `--where`.
+    public func compile() throws -> [NamedCriterion] {
+        var parts: [NamedCriterion] = []
+        func list(_ flag: String, _ field: String, _ values: [String], _ op: Predicate.Op) {
+            guard !values.isEmpty else { return }
+            let c = Criterion.predicate(Predicate(field: FieldPath(field), op: op, values: values))
+            parts.append(NamedCriterion("\(flag) \(values.joined(separator: ","))", c))
+        }
+        list("--all", "tags", tagsAll, .all)
+        list("--any", "tags", tagsAny, .equals)
+        list("--exclude", "tags", tagsExclude, .notEquals)
+        list("--category", "category", categories, .equals)
+        list("--language", "language", languages, .equals)
+        list("--country", "country", countries, .equals)
+        list("--status", "status", statuses, .equals)
+        list("--verdict", "validation.verdict", verdicts, .equals)
+        list("--source", "source", sources, .equals)
+        for (flag, value, op) in [("--created-since", createdSince, Predicate.Op.greaterOrEqual), ("--created-before", createdBefore, .less)] {
+            guard let value else { continue }
+            guard Timestamp(parsing: value) != nil else {
+                throw StageError.usage("\(flag) takes a date or an RFC 3339 time (2026-01-31 or 2026-01-31T09:00:00Z), got '\(value)'")
+            }
+            parts.append(NamedCriterion("\(flag) \(value)", .predicate(Predicate(field: FieldPath("created_at"), op: op, values: [value]))))
+        }
+        for text in wheres {
+            let expr = try WhereParser.parse(text)
+            if case .and(let conjuncts) = expr.criterion {
+                for (c, source) in zip(conjuncts, expr.conjunctSources) { parts.append(NamedCriterion("where \(source)", c)) }
+            } else {
+                parts.append(NamedCriterion("where \(text)", expr.criterion))
+            }
+        }
+        return parts
+    }
+}
+

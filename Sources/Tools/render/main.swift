@@ -1,0 +1,77 @@
+import ArgumentParser
+import MailpipeCLI
+import MailpipeCore
+import MailpipeStore
+import RenderStage
+
+/// `render`: contact records in, message records out.
+@main
+struct Render: MailpipeCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Turn contact records into message records: template by language and category, variables, unsubscribe headers.",
+        discussion: """
+        Templates: a folder per campaign, <templates>/<campaign>/, holding per template
+        <language>[.<category>].subject (one line), .html, and optionally .txt (else derived from
+        the HTML), plus an optional campaign.json (from, reply_to, fallback_language,
+        unsubscribe_url). Choice per contact: language + category → language → fallback language
+        + category → fallback language (--fallback-language, campaign.json, tenant.json, else en).
+
+        Variables: {firstName}, {company}, {website}, any contact field in snake_case or
+        camelCase, dotted paths ({custom.plan}), a default after a bar ({firstName|there}), and
+        {unsubscribe_url}, {campaign}, {tenant}. Values are HTML-escaped in the HTML part only. A
+        variable with no value and no default is empty, or rejects the contact under --strict.
+
+        Headers: List-Unsubscribe (mailto and HTTPS, with a per-contact HMAC-SHA256 token keyed
+        by the secret in the environment variable named by --unsubscribe-secret-env, or
+        unsubscribe.secret_env in tenant.json, default MAILPIPE_UNSUB_SECRET),
+        List-Unsubscribe-Post: List-Unsubscribe=One-Click, a stable Message-ID, X-Job = campaign.
+
+        Examples:
+          segment --tenant sos-expat --all avocat | render --campaign avocats-fr --templates templates/
+          render --campaign avocats-fr --templates templates/ --tenant sos-expat --preview jean@example.fr
+        """,
+        version: mailpipeVersion)
+
+    @OptionGroup var tenantFlags: TenantFlags
+    @OptionGroup var streamFlags: StreamFlags
+
+    @Option(help: ArgumentHelp("The campaign (names its template folder; X-Job).", valueName: "name"))
+    var campaign: String
+    @Option(help: ArgumentHelp("Templates root holding <campaign>/ (or the campaign folder itself). Default: ./templates.", valueName: "dir"))
+    var templates: String = "templates"
+    @Option(help: ArgumentHelp("Sender (else campaign.json from, else tenant.json smtp.from).", valueName: "address"))
+    var from: String?
+    @Option(name: .customLong("reply-to"), help: ArgumentHelp("Reply-To address.", valueName: "address"))
+    var replyTo: String?
+    @Option(name: .customLong("fallback-language"), help: ArgumentHelp("Language used when the contact's has no template.", valueName: "code"))
+    var fallbackLanguage: String?
+    @Option(name: .customLong("unsubscribe-url"), help: ArgumentHelp("HTTPS unsubscribe endpoint (default https://<brand_domain>/unsubscribe).", valueName: "url"))
+    var unsubscribeURL: String?
+    @Option(name: .customLong("unsubscribe-mailto"), help: ArgumentHelp("Unsubscribe mailbox (default unsubscribe@<sending_domain>).", valueName: "address"))
+    var unsubscribeMailto: String?
+    @Option(name: .customLong("unsubscribe-secret-env"), help: ArgumentHelp("Name of the environment variable holding the token secret.", valueName: "name"))
+    var secretEnv: String?
+    @Option(help: ArgumentHelp("Render this contact's message for a person to read (from the records, or the tenant's store when standard input carries none).", valueName: "email"))
+    var preview: String?
+
+    @Argument(help: "Input files (default: standard input; .gz read transparently).")
+    var inputs: [String] = []
+
+    func run() throws {
+        StageMain.run("render") {
+            let tenant = try tenantFlags.tenant.map(TenantSlug.init)
+            let options = RenderStage.Options(
+                campaign: campaign, templatesDirectory: RenderStage.campaignDirectory(root: templates, campaign: campaign),
+                tenant: tenant, state: StateRoot(explicit: tenantFlags.state),
+                stream: streamFlags.options(stage: "render", inputs: inputs), from: from, replyTo: replyTo,
+                fallbackLanguage: fallbackLanguage, unsubscribeURL: unsubscribeURL, unsubscribeMailto: unsubscribeMailto,
+                secretEnv: secretEnv, preview: preview,
+                previewFromStore: preview != nil && tenant != nil && inputs.isEmpty && !FileDescriptor.standardInput.carriesData)
+            var output = OutputSink()
+            let (summary, status) = try RenderStage.run(options, output: &output)
+            if preview == nil { try summary.report(statsPath: streamFlags.stats) }
+            return status
+        }
+    }
+}
