@@ -10,9 +10,10 @@
 # `ingest | dedupe | validate | tag | account commit` gives (Tests/Shell/parallel-import.test.sh).
 #
 # Usage: pipelines/parallel-import.sh --tenant T [--jobs n] [--block 16M] [--source S]
-#                                     [--now RFC3339] [--single] FILE…|-
+#                                     [--format F] [--now RFC3339] [--single] FILE…|-
 #   --jobs n    shard pipelines (default: the store's shard count, else the core count)
 #   --single    the plain single-process pipeline instead (the reference for the equality test)
+#   --format    passed to ingest (csv, tsv, ndjson, …; default: ingest's own detection)
 #   --now       pins the clock of every stage that stamps times (reproducible stores)
 #
 # Every stage must be built (ingest, dedupe, validate, tag, account). MAILPIPE_DEV_PARTIAL=1 is a
@@ -24,16 +25,17 @@ repo=$(cd "$here/.." && pwd)
 bin=${MAILPIPE_BIN:-$repo/.build/release}
 export PATH="$bin:$PATH"
 
-tenant="" jobs="" block=16M source="" now="" single=0 inputs=()
+tenant="" jobs="" block=16M source="" format="" now="" single=0 inputs=()
 while [ $# -gt 0 ]; do
   case $1 in
     --tenant) tenant=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --block) block=$2; shift 2 ;;
     --source) source=$2; shift 2 ;;
+    --format) format=$2; shift 2 ;;
     --now) now=$2; shift 2 ;;
     --single) single=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; inputs+=("$@"); break ;;
     -?*) echo "parallel-import: unknown option $1" >&2; exit 2 ;;
     *) inputs+=("$1"); shift ;;
@@ -58,7 +60,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 nowflag=() ; [ -n "$now" ] && nowflag=(--now "$now")
 q() { printf '%q ' "$@"; }
-ingest_cmd=$(if has ingest; then q ingest --tenant "$tenant" --source "$source" "${nowflag[@]}"; else echo cat; fi)
+formatflag=() ; [ -n "$format" ] && formatflag=(--format "$format")
+ingest_cmd=$(if has ingest; then q ingest --tenant "$tenant" --source "$source" "${formatflag[@]}" "${nowflag[@]}"; else echo cat; fi)
 validate_cmd=$(if has validate; then q validate; else echo cat; fi)
 tag_cmd=$(if has tag; then q tag --tenant "$tenant"; else echo cat; fi)
 # dedupe_cmd SHARD → dedupe of one shard ("" = the whole stream)
