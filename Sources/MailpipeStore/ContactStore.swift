@@ -21,18 +21,37 @@ public final class ContactStore {
 
     static let manifestName = "manifest.json"
 
-    /// Opens the store for reading (a missing store reads as empty).
+    /// A sub-store of a sharded tenant always has a manifest: a missing one means the layout
+    /// changed under a reader (a reshard removed it), which then starts over.
+    let requiresManifest: Bool
+
+    /// Opens the store for reading (a missing store reads as empty). A sharded store (a
+    /// `layout.json` in the folder) is refused: read it with `TenantContacts`.
     public init(directory: String) throws {
         self.directory = directory
+        if FileSystem.exists("\(directory)/\(StoreLayout.fileName)") {
+            throw StageError.configuration("\(directory) is a sharded contact store: open it with TenantContacts")
+        }
+        requiresManifest = false
         (runs, nextRun) = try ContactStore.readManifest(directory)
+    }
+
+    /// Opens one shard's sub-store; its manifest must exist (ENOENT otherwise).
+    init(subStore directory: String) throws {
+        self.directory = directory
+        requiresManifest = true
+        (runs, nextRun) = try ContactStore.readManifest(directory, required: true)
     }
 
     public var isEmpty: Bool { runs.isEmpty }
     public var recordCountUpperBound: Int { runs.reduce(0) { $0 + $1.records } }
 
-    static func readManifest(_ directory: String) throws -> ([RunInfo], Int) {
+    static func readManifest(_ directory: String, required: Bool = false) throws -> ([RunInfo], Int) {
         let path = "\(directory)/\(manifestName)"
-        guard FileSystem.exists(path) else { return ([], 1) }
+        guard FileSystem.exists(path) else {
+            if required { throw SystemError("open", path: path, errno: ENOENT) }
+            return ([], 1)
+        }
         let value: JSONValue
         do { value = try JSONValue.parse(try FileSystem.readFile(path)) } catch {
             throw StageError.runtime("\(path): unreadable manifest: \(error)")
@@ -103,7 +122,7 @@ public final class ContactStore {
         while true {
             do { return try open() } catch let error as SystemError where error.errno == ENOENT && attempt < 5 {
                 attempt += 1
-                (runs, nextRun) = try ContactStore.readManifest(directory)
+                (runs, nextRun) = try ContactStore.readManifest(directory, required: requiresManifest)
             }
         }
     }
@@ -231,18 +250,27 @@ public final class ContactStoreWriter {
     public var foldRatio = 4
     public var maxRuns = 12
 
-    /// Opens for writing: removes what an interrupted writer left behind.
+    /// Opens for writing: removes what an interrupted writer left behind. A sharded store is
+    /// refused (write it through `TenantContactsWriter`).
     public init(directory: String) throws {
         try FileSystem.createDirectory(directory)
         store = try ContactStore(directory: directory)
         try removeLeftovers()
     }
 
+    /// Opens one shard's sub-store for writing (the caller holds its lock).
+    init(subStore directory: String) throws {
+        store = try ContactStore(subStore: directory)
+        try removeLeftovers()
+    }
+
     private func removeLeftovers() throws {
-        var live: Set<String> = [ContactStore.manifestName]
+        // Lock files stay: removing one that another writer waits on would let two writers in.
+        var live: Set<String> = [ContactStore.manifestName, "lock", StoreLayout.lockName]
         for run in store.runs { live.insert(run.dataFile); live.insert(run.indexFile) }
         for name in try FileSystem.listDirectory(store.directory) where !live.contains(name) {
-            try FileSystem.remove("\(store.directory)/\(name)")
+            // Sub-store folders left by an interrupted `account reshard` of this flat store.
+            try StoreLayout.removeTree("\(store.directory)/\(name)")
         }
     }
 

@@ -19,14 +19,18 @@ public enum AccountCommit {
         public var stream: StreamOptions
         /// Input bytes held in memory before a chunk is sorted and written as a run.
         public var chunkBytes: Int
+        /// `--shard i/n`: commit only this shard's contacts (others are rejected as `wrong_shard`);
+        /// on a sharded store, only that shard's lock is taken, so n such commits run in parallel.
+        public var shard: Shard?
 
         public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, stream: StreamOptions,
-                    chunkBytes: Int = 192 << 20) {
+                    chunkBytes: Int = 192 << 20, shard: Shard? = nil) {
             self.tenant = tenant
             self.state = state
             self.now = now
             self.stream = stream
             self.chunkBytes = chunkBytes
+            self.shard = shard
         }
     }
 
@@ -37,6 +41,7 @@ public enum AccountCommit {
         var keyLength: Int
         var lineStart: Int
         var lineLength: Int
+        var slot: Int          // which writer (shard) of the session takes it
     }
 
     public static func run(_ options: Options) throws -> (Summary, ExitStatus) {
@@ -47,9 +52,9 @@ public enum AccountCommit {
         var stream = try RecordStream(options: options.stream, rejects: rejects)
         defer { stream.close() }
 
-        let lock = try dir.lock()
-        defer { lock.unlock() }
-        let writer = try ContactStoreWriter(directory: dir.contactsPath)
+        // The tenant lock (flat store) or the layout and shard locks (sharded store).
+        let session = try TenantContactsWriter(tenant: dir, shard: options.shard)
+        defer { session.unlock() }
 
         var arena: [UInt8] = []
         arena.reserveCapacity(min(options.chunkBytes, 1 << 26) + 4096)
@@ -86,17 +91,25 @@ public enum AccountCommit {
                 rejects.reject(reason: "missing_email", detail: "email is empty", origin: record.origin, record: record.bytes)
                 continue
             }
+            let hash = arena.withUnsafeBytes { EmailKey.hash(UnsafeRawBufferPointer(rebasing: $0[keyStart..<(keyStart + keyLength)])) }
+            guard let slot = session.slot(forHash: hash) else {
+                arena.removeLast(arena.count - keyStart)
+                rejects.reject(reason: "wrong_shard",
+                               detail: "email hashes into shard \(session.describeShard(ofHash: hash)), not \(options.shard.map(String.init(describing:)) ?? "?")",
+                               origin: record.origin, record: record.bytes)
+                continue
+            }
             let lineStart = arena.count
             arena.append(contentsOf: record.bytes)
             var prefix: UInt64 = 0
             for i in 0..<8 { prefix = prefix << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
             entries.append(Entry(prefix: prefix, keyStart: keyStart, keyLength: keyLength,
-                                 lineStart: lineStart, lineLength: record.bytes.count))
+                                 lineStart: lineStart, lineLength: record.bytes.count, slot: slot))
             if arena.count >= options.chunkBytes {
-                try flushChunk(&arena, &entries, writer, &parsers, tenant, options.now, nowText, &summary)
+                try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary)
             }
         }
-        try flushChunk(&arena, &entries, writer, &parsers, tenant, options.now, nowText, &summary)
+        try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary)
 
         summary["in"] = stream.linesIn
         summary["rejected"] = rejects.count
@@ -108,18 +121,18 @@ public enum AccountCommit {
             summary["committed"] = 0
             return (summary, .rejectsUnderStrict)
         }
-        try writer.commit()
+        try session.commit()
         summary["committed"] = 1
-        summary["runs"] = writer.store.runs.count
+        summary["runs"] = session.runCount
+        if let n = session.shardCount { summary["shards"] = n }
         return (summary, .success)
     }
 
-    private static func flushChunk(_ arena: inout [UInt8], _ entries: inout [Entry], _ writer: ContactStoreWriter,
+    private static func flushChunk(_ arena: inout [UInt8], _ entries: inout [Entry], _ writers: [ContactStoreWriter],
                                    _ parsers: inout (incoming: JSONParser, stored: JSONParser),
                                    _ tenant: String, _ now: Timestamp, _ nowText: String,
                                    _ summary: inout Summary) throws {
         guard !entries.isEmpty else { return }
-        let lookup = try writer.lookup()
         try arena.withUnsafeBytes { base in
             @inline(__always) func key(_ e: Entry) -> UnsafeRawBufferPointer {
                 UnsafeRawBufferPointer(rebasing: base[e.keyStart..<(e.keyStart + e.keyLength)])
@@ -137,41 +150,47 @@ public enum AccountCommit {
             }
             var out = ByteBuffer(capacity: 4096)
             var candidate = ByteBuffer(capacity: 4096)
-            try writer.addRun { add in
-                var i = 0
-                while i < entries.count {
-                    var j = i
-                    while j + 1 < entries.count && compare(entries[j + 1], entries[i]) == 0 { j += 1 }
-                    let k = key(entries[i])
-                    let keyText = String(decoding: k, as: UTF8.self)
-                    let stored = try lookup.find(key: k)
-                    var current: [UInt8]? = stored
-                    for e in entries[i...j] {
-                        let line = UnsafeRawBufferPointer(rebasing: base[e.lineStart..<(e.lineStart + e.lineLength)])
-                        let incoming = try parsers.incoming.parse(line).root
-                        if let existing = current {
-                            let storedNode = try existing.withUnsafeBytes { try parsers.stored.parse($0).root }
-                            candidate.removeAll()
-                            ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nil, into: &candidate)
-                            if candidate.equals(existing) {
-                                summary.add("unchanged")
+            // One run per writer (shard), from its entries; equal keys share a shard, so each
+            // group of equal keys is whole in one pass.
+            for (slot, writer) in writers.enumerated() {
+                let lookup = try writer.lookup()
+                try writer.addRun { add in
+                    var i = 0
+                    while i < entries.count {
+                        var j = i
+                        while j + 1 < entries.count && compare(entries[j + 1], entries[i]) == 0 { j += 1 }
+                        if entries[i].slot != slot { i = j + 1; continue }
+                        let k = key(entries[i])
+                        let keyText = String(decoding: k, as: UTF8.self)
+                        let stored = try lookup.find(key: k)
+                        var current: [UInt8]? = stored
+                        for e in entries[i...j] {
+                            let line = UnsafeRawBufferPointer(rebasing: base[e.lineStart..<(e.lineStart + e.lineLength)])
+                            let incoming = try parsers.incoming.parse(line).root
+                            if let existing = current {
+                                let storedNode = try existing.withUnsafeBytes { try parsers.stored.parse($0).root }
+                                candidate.removeAll()
+                                ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nil, into: &candidate)
+                                if candidate.equals(existing) {
+                                    summary.add("unchanged")
+                                } else {
+                                    out.removeAll()
+                                    ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nowText, into: &out)
+                                    current = out.bytes
+                                    summary.add("updated")
+                                }
                             } else {
                                 out.removeAll()
-                                ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nowText, into: &out)
+                                ContactMerge.insert(incoming, key: keyText, tenant: tenant, now: now, into: &out)
                                 current = out.bytes
-                                summary.add("updated")
+                                summary.add("new")
                             }
-                        } else {
-                            out.removeAll()
-                            ContactMerge.insert(incoming, key: keyText, tenant: tenant, now: now, into: &out)
-                            current = out.bytes
-                            summary.add("new")
                         }
+                        if let current, current != stored {
+                            try current.withUnsafeBytes { try add($0, k) }
+                        }
+                        i = j + 1
                     }
-                    if let current, current != stored {
-                        try current.withUnsafeBytes { try add($0, k) }
-                    }
-                    i = j + 1
                 }
             }
         }

@@ -9,11 +9,15 @@ public enum AccountInit {
         /// A tenant.json to install (validated; its slug must match). Nil keeps an existing one
         /// or writes the defaults.
         public var configPath: String?
+        /// `--shards n`: keep the contact store as n sub-stores (contacts/layout.json), so n
+        /// writers commit in parallel. Nil leaves the store's layout as it is (flat when new).
+        public var shards: Int?
 
-        public init(tenant: TenantSlug, state: StateRoot, configPath: String? = nil) {
+        public init(tenant: TenantSlug, state: StateRoot, configPath: String? = nil, shards: Int? = nil) {
             self.tenant = tenant
             self.state = state
             self.configPath = configPath
+            self.shards = shards
         }
     }
 
@@ -40,11 +44,20 @@ public enum AccountInit {
             }
         } else if FileSystem.exists(dir.configPath) {
             _ = try TenantConfig.load(path: dir.configPath)
-            return "account init: tenant \(options.tenant) already initialised at \(dir.path)"
+            let sharded = try initialiseShards(options, dir)
+            return "account init: tenant \(options.tenant) already initialised at \(dir.path)" + sharded
         } else {
             config = TenantConfig.defaults(slug: options.tenant)
         }
+        let sharded = try initialiseShards(options, dir)
         try FileSystem.writeAtomically(dir.configPath, config.serialized)
-        return "account init: tenant \(options.tenant) ready at \(dir.path)"
+        return "account init: tenant \(options.tenant) ready at \(dir.path)" + sharded
+    }
+
+    /// Lays out an empty store in `--shards n` sub-stores (nothing to do without the flag).
+    private static func initialiseShards(_ options: Options, _ dir: TenantDirectory) throws -> String {
+        guard let n = options.shards else { return "" }
+        let created = try StoreLayout.initialise(contactsPath: dir.contactsPath, shards: n)
+        return created ? " (contact store in \(n) shards)" : " (contact store already in \(n) shards)"
     }
 }
