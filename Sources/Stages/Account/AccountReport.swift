@@ -110,7 +110,7 @@ public enum AccountReport {
         var report = Report(tenant: options.tenant.value, generatedAt: options.now.rfc3339, since: options.since?.rfc3339,
                             campaignFilter: options.campaign)
         // Contacts.
-        let store = try ContactStore(directory: dir.contactsPath)
+        let store = try TenantContacts.open(dir)
         var parser = JSONParser(maxDepth: 64)
         defer { parser.deallocate() }
         try store.forEach { line in

@@ -117,7 +117,7 @@ public final class Books {
 
     /// Known-contact test by email hash (the store's indexes).
     public func contactHashes() throws -> [UInt64] {
-        try ContactStore(directory: dir.contactsPath).emailHashes()
+        try TenantContacts.open(dir).emailHashes()
     }
 
     /// Drops events whose id is already logged (or repeated in the batch), marks unknown

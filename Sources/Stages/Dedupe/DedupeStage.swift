@@ -40,7 +40,7 @@ public enum DedupeStage {
     public static func loadIndex(tenant: TenantSlug, state: StateRoot, canonical: CanonicalForm, shard: Shard?) throws -> StoreHashIndex {
         let dir = state.tenant(tenant)
         try dir.requireExisting()
-        let store = try ContactStore(directory: dir.contactsPath)
+        let store = try TenantContacts.open(dir)
         var hashes: [UInt64]
         if canonical == .exact {
             hashes = try store.emailHashes()

@@ -77,7 +77,7 @@ public enum RenderStage {
                 guard let tenant = options.tenant else { throw StageError.usage("--preview from the store needs --tenant") }
                 let dir = options.state.tenant(tenant)
                 try dir.requireExisting()
-                let store = try ContactStore(directory: dir.contactsPath)
+                let store = try TenantContacts.open(dir)
                 var key = Array(want.utf8)
                 found = try key.withUnsafeMutableBytes { try store.lookup().find(key: UnsafeRawBufferPointer($0)) }
             } else {

@@ -204,7 +204,7 @@ public enum SegmentStage {
             linesIn = stream.linesIn
             blank = stream.blankLines
         case .store:
-            let store = try ContactStore(directory: tenantDir!.contactsPath)
+            let store = try TenantContacts.open(tenantDir!)
             var parser = JSONParser(maxDepth: options.stream.maxDepth)
             defer { parser.deallocate() }
             var progress = Progress(stage: stage, enabled: options.stream.progress)
