@@ -37,6 +37,9 @@ static inline CURLcode mp_curl_easy_getinfo_double(CURL *h, CURLINFO i, double *
 static inline CURLcode mp_curl_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) {
     return curl_easy_getinfo(h, i, v);
 }
+static inline CURLcode mp_curl_easy_getinfo_socket(CURL *h, CURLINFO i, curl_socket_t *v) {
+    return curl_easy_getinfo(h, i, v);
+}
 static inline CURLMcode mp_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) {
     return curl_multi_setopt(m, o, v);
 }

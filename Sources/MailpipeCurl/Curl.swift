@@ -196,6 +196,34 @@ public final class CurlEasy {
         if code != CURLE_OK { throw error(code) }
     }
 
+    // MARK: connect-only use (CURLOPT_CONNECT_ONLY: libcurl connects and greets, the caller talks)
+
+    /// The socket of the connection (CURLINFO_ACTIVESOCKET), -1 when there is none.
+    public var activeSocket: Int32 {
+        var fd: curl_socket_t = -1
+        if mp_curl_easy_getinfo_socket(handle, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK { return -1 }
+        return fd
+    }
+
+    /// Sends what the connection takes now (curl_easy_send): the byte count, 0 when it would block.
+    public func send(_ bytes: UnsafeRawBufferPointer) throws -> Int {
+        var sent = 0
+        let code = curl_easy_send(handle, bytes.baseAddress, bytes.count, &sent)
+        if code == CURLE_AGAIN { return 0 }
+        if code != CURLE_OK { throw error(code) }
+        return sent
+    }
+
+    /// Receives what is there (curl_easy_recv): the byte count, nil when it would block, 0 at the
+    /// end of the stream.
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
+        var got = 0
+        let code = curl_easy_recv(handle, buffer.baseAddress, buffer.count, &got)
+        if code == CURLE_AGAIN { return nil }
+        if code != CURLE_OK { throw error(code) }
+        return got
+    }
+
     // MARK: callback bodies
 
     fileprivate func receiveBody(_ p: UnsafeMutablePointer<CChar>, _ n: Int) -> Int {

@@ -86,8 +86,8 @@ public enum Intake {
 /// A delivery channel: SMTP, MailWizz or HTTP.
 public protocol InjectChannel: AnyObject {
     var name: String { get }
-    /// Run transfers on worker threads (blocking performs) instead of the multi handle.
-    var usesWorkerThreads: Bool { get }
+    /// A transport of the channel's own (SMTP), or nil for libcurl's multi interface.
+    func transport(connections: Int) throws -> Transport?
     /// Campaign for records that carry none and were given no --campaign (nil: reject them).
     func defaultCampaign(tenant: TenantContext) throws -> String?
     /// Called once per handle in the pool.
@@ -103,7 +103,7 @@ public protocol InjectChannel: AnyObject {
 }
 
 extension InjectChannel {
-    public var usesWorkerThreads: Bool { false }
+    public func transport(connections: Int) throws -> Transport? { nil }
     public func released(_ item: Item, tenant: TenantContext) {}
 }
 

@@ -59,10 +59,9 @@ struct Engine {
     let options: InjectStage.Options
     let channel: InjectChannel
     let rejects: RejectSink
-    let multi: CurlMulti
-    let workers: CurlWorkers?
-    var idle: [CurlEasy]
-    var running: [ObjectIdentifier: Job] = [:]
+    let transport: Transport
+    var idle: [Int]
+    var running: [Int: Job] = [:]
     var ready: [Job] = []
     var waiting: [Job] = []           // retries, each with its notBefore
     var tenants: [String: TenantContext] = [:]
@@ -82,18 +81,9 @@ struct Engine {
         self.options = options
         self.channel = channel
         self.rejects = rejects
-        multi = try CurlMulti()
         let n = max(1, options.concurrency)
-        try multi.set(CURLMOPT_MAXCONNECTS, n)
-        try multi.set(CURLMOPT_MAX_HOST_CONNECTIONS, n)
-        workers = channel.usesWorkerThreads ? try CurlWorkers(threads: n) : nil
-        idle = []
-        for i in 0..<n {
-            let easy = try CurlEasy()
-            easy.tag = i
-            try channel.prepare(easy)
-            idle.append(easy)
-        }
+        transport = try channel.transport(connections: n) ?? MultiTransport(channel: channel, connections: n)
+        idle = Array((0..<transport.slotCount).reversed())
         tokens = Double(max(1, min(n, Int(options.rate ?? 1))))
         window = max(20_000, n * 64)
     }
@@ -258,14 +248,14 @@ struct Engine {
             }
             // Start what can start; the journal's begin lines are durable before anything is sent.
             refillTokens()
-            var starting: [(CurlEasy, Job)] = []
+            var starting: [(Int, Job)] = []
             while !idle.isEmpty && !ready.isEmpty {
                 if options.rate != nil {
                     if tokens < 1 { break }
                     tokens -= 1
                 }
                 let job = ready.removeFirst()
-                let easy = idle.removeLast()
+                let slot = idle.removeLast()
                 for i in job.items.indices {
                     if job.items[i].attempts == 0 {
                         job.items[i].journal.begin(email: job.items[i].email, messageID: job.messageID)
@@ -275,16 +265,16 @@ struct Engine {
                     job.items[i].attempts += 1
                 }
                 job.stepAttempts += 1
-                starting.append((easy, job))
+                starting.append((slot, job))
             }
             try syncJournals()
-            for (easy, job) in starting {
+            for (slot, job) in starting {
                 do {
-                    try channel.configure(easy, for: job)
-                    if let workers { workers.add(easy) } else { try multi.add(easy) }
-                    running[ObjectIdentifier(easy)] = job
+                    running[slot] = job
+                    try transport.start(slot, job)
                 } catch {
-                    idle.append(easy)
+                    running[slot] = nil
+                    idle.append(slot)
                     complete(job, Finish.all(job, .failed(code: nil, "\(error)")))
                 }
             }
@@ -292,34 +282,19 @@ struct Engine {
 
             if running.isEmpty && ready.isEmpty && waiting.isEmpty && inputDone { break }
 
-            if !running.isEmpty && workers == nil { try multi.perform() }
-            var finished = workers?.completed() ?? multi.completed()
-            if finished.isEmpty {
-                var timeout = 200.0
-                if let soonest = waiting.map(\.notBefore).min() { timeout = min(timeout, max(0, (soonest - monotonicNow()) * 1000)) }
-                if options.rate != nil && !ready.isEmpty { timeout = min(timeout, 5) }
-                if !ready.isEmpty && !idle.isEmpty && options.rate == nil { timeout = 0 }
-                if let workers {
-                    workers.wait(milliseconds: Int(timeout.rounded(.up)))
-                    finished = workers.completed()
-                } else {
-                    if timeout > 0 || !running.isEmpty {
-                        try multi.poll(milliseconds: Int(timeout.rounded(.up)))
-                        if !running.isEmpty { try multi.perform() }
-                    }
-                    finished = multi.completed()
-                }
-            }
-            for (easy, error) in finished {
-                guard let job = running.removeValue(forKey: ObjectIdentifier(easy)) else { continue }
-                let result = channel.finish(job, easy: easy, error: error)
-                idle.append(easy)
+            var timeout = 200.0
+            if let soonest = waiting.map(\.notBefore).min() { timeout = min(timeout, max(0, (soonest - monotonicNow()) * 1000)) }
+            if options.rate != nil && !ready.isEmpty { timeout = min(timeout, 5) }
+            if !ready.isEmpty && !idle.isEmpty && options.rate == nil { timeout = 0 }
+            for (slot, result) in try transport.step(milliseconds: Int(timeout.rounded(.up))) {
+                guard let job = running.removeValue(forKey: slot) else { continue }
+                idle.append(slot)
                 complete(job, result)
             }
             // Completions are written (with the begin lines of what starts next) at the top of
             // the loop, before any connection carries anything new.
         }
-        workers?.shutdown()
+        transport.close()
         try syncJournals()
         for ctx in tenants.values { for j in ctx.journals.values { try j.syncNow() } }
         try flushOutputs(&output)

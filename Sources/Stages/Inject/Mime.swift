@@ -117,12 +117,22 @@ public enum Mime {
         let value = clean(rawValue)
         append(name, to: &out)
         append(":", to: &out)
-        if value.utf8.allSatisfy({ $0 < 0x80 }) && !value.contains("=?") {
+        if isPlainASCII(value) {
             try foldASCII(name: name, value, startColumn: name.utf8.count + 1, into: &out)
         } else {
             encodedWords(Array(value.utf8), startColumn: name.utf8.count + 1, into: &out)
         }
         out.append(contentsOf: [13, 10])
+    }
+
+    /// ASCII without "=?" (which a reader could take for an encoded-word).
+    static func isPlainASCII(_ value: String) -> Bool {
+        var previous: UInt8 = 0
+        for b in value.utf8 {
+            if b >= 0x80 || (b == UInt8(ascii: "?") && previous == UInt8(ascii: "=")) { return false }
+            previous = b
+        }
+        return true
     }
 
     /// From/To/Reply-To: "Display Name <addr>" with the display name encoded when needed.
@@ -132,7 +142,7 @@ public enum Mime {
         append(":", to: &out)
         var column = name.utf8.count + 1
         if let display, !display.isEmpty {
-            if display.utf8.allSatisfy({ $0 < 0x80 }) && !display.contains("=?") {
+            if isPlainASCII(display) {
                 var quoted = " \""
                 for c in display.unicodeScalars {
                     if c == "\"" || c == "\\" { quoted.append("\\") }
@@ -166,18 +176,28 @@ public enum Mime {
 
     static func foldASCII(name: String, _ value: String, startColumn: Int, into out: inout [UInt8]) throws {
         var column = startColumn
-        let words = value.split(separator: " ", omittingEmptySubsequences: true)
-        if words.isEmpty { return }
-        for (i, word) in words.enumerated() {
-            let w = word.utf8.count
-            if w > 990 { throw Failure.headerTooLong(name) }
-            if i > 0 && column + 1 + w > 78 {
-                out.append(contentsOf: [13, 10])
-                column = 0
+        var first = true
+        var v = value
+        try v.withUTF8 { b in
+            var i = 0
+            let n = b.count
+            while i < n {
+                while i < n && b[i] == UInt8(ascii: " ") { i += 1 }
+                if i == n { break }
+                var j = i
+                while j < n && b[j] != UInt8(ascii: " ") { j += 1 }
+                let w = j - i
+                if w > 990 { throw Failure.headerTooLong(name) }
+                if !first && column + 1 + w > 78 {
+                    out.append(contentsOf: [13, 10])
+                    column = 0
+                }
+                first = false
+                out.append(UInt8(ascii: " "))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<j]))
+                column += 1 + w
+                i = j
             }
-            out.append(UInt8(ascii: " "))
-            append(String(word), to: &out)
-            column += 1 + w
         }
     }
 
@@ -265,28 +285,38 @@ public enum Mime {
     /// Quoted-printable (RFC 2045 §6.7): lines of at most 76 characters, soft breaks `=`, input line
     /// ends (LF or CRLF) become CRLF, trailing spaces encoded.
     public static func quotedPrintable(_ bytes: [UInt8], into out: inout [UInt8]) {
-        var column = 0
-        let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
-        var i = 0
-        let n = bytes.count
-        while i < n {
-            let b = bytes[i]
-            if b == 0x0D && i + 1 < n && bytes[i + 1] == 0x0A { i += 1; continue }
-            if b == 0x0A {
-                out.append(contentsOf: [13, 10]); column = 0; i += 1; continue
+        // At most 3 bytes per input byte, plus a soft break ("=" CRLF) per 24 of those.
+        let capacity = bytes.count * 3 + bytes.count / 8 + 8
+        let encoded = [UInt8](unsafeUninitializedCapacity: capacity) { o, count in
+            let hexDigits: StaticString = "0123456789ABCDEF"
+            let hex = hexDigits.utf8Start
+            var k = 0
+            var column = 0
+            bytes.withUnsafeBufferPointer { src in
+                var i = 0
+                let n = src.count
+                while i < n {
+                    let b = src[i]
+                    if b == 0x0D && i + 1 < n && src[i + 1] == 0x0A { i += 1; continue }
+                    if b == 0x0A {
+                        o[k] = 13; o[k + 1] = 10; k += 2; column = 0; i += 1; continue
+                    }
+                    let atLineEnd = i + 1 == n || src[i + 1] == 0x0A || (src[i + 1] == 0x0D && i + 2 < n && src[i + 2] == 0x0A)
+                    let literal = (b >= 33 && b <= 126 && b != UInt8(ascii: "=")) || ((b == 32 || b == 9) && !atLineEnd)
+                    // A leading "." is left to the SMTP layer's dot-stuffing; "From " is harmless here.
+                    let width = literal ? 1 : 3
+                    if column + width > 75 {
+                        o[k] = UInt8(ascii: "="); o[k + 1] = 13; o[k + 2] = 10; k += 3; column = 0
+                    }
+                    if literal { o[k] = b; k += 1 }
+                    else { o[k] = UInt8(ascii: "="); o[k + 1] = hex[Int(b >> 4)]; o[k + 2] = hex[Int(b & 15)]; k += 3 }
+                    column += width
+                    i += 1
+                }
             }
-            let atLineEnd = i + 1 == n || bytes[i + 1] == 0x0A || (bytes[i + 1] == 0x0D && i + 2 < n && bytes[i + 2] == 0x0A)
-            let literal = (b >= 33 && b <= 126 && b != UInt8(ascii: "=")) || ((b == 32 || b == 9) && !atLineEnd)
-            // A leading "." is left to the SMTP layer's dot-stuffing; "From " is harmless here.
-            let width = literal ? 1 : 3
-            if column + width > 75 {
-                out.append(contentsOf: [UInt8(ascii: "="), 13, 10]); column = 0
-            }
-            if literal { out.append(b) }
-            else { out.append(UInt8(ascii: "=")); out.append(hexDigits[Int(b >> 4)]); out.append(hexDigits[Int(b & 15)]) }
-            column += width
-            i += 1
+            count = k
         }
+        out.append(contentsOf: encoded)
     }
 
     static let base64Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)

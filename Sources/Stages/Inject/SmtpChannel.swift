@@ -32,9 +32,11 @@ public final class SmtpChannel: InjectChannel {
     }
 
     public let name = "smtp"
-    /// libcurl 7.88 waits for the reply to the final "." blocking, inside the multi loop: one
-    /// thread per connection keeps N connections really parallel (see CurlWorkers).
-    public var usesWorkerThreads: Bool { true }
+    /// libcurl 7.88 waits for the reply to the final "." blocking, inside the multi loop:
+    /// `SmtpSessions` drives the connections itself after libcurl set them up.
+    public func transport(connections: Int) throws -> Transport? {
+        SmtpSessions(channel: self, connections: connections, timeout: settings.timeout)
+    }
     let settings: Settings
 
     public init(settings: Settings) throws {
@@ -156,8 +158,11 @@ public final class SmtpChannel: InjectChannel {
     }
 
     public func finish(_ job: Job, easy: CurlEasy, error: CurlError?) -> Finish {
-        let code = easy.responseCode
-        let reply = easy.lastHeaderLine
+        finish(job, code: easy.responseCode, reply: easy.lastHeaderLine, error: error)
+    }
+
+    /// `code`/`reply`: the SMTP reply that decided the transaction (0/"" when none came).
+    public func finish(_ job: Job, code: Int, reply: String, error: CurlError?) -> Finish {
         if error == nil && code == 250 {
             return .all(job, .sent(code: 250, remoteID: SmtpChannel.queueID(reply)))
         }
@@ -175,9 +180,14 @@ public final class SmtpChannel: InjectChannel {
 
     /// "250 2.0.0 Ok: queued as 4F3A21" → "4F3A21" (Postfix); other replies: the text after the code.
     static func queueID(_ reply: String) -> String? {
-        if let r = reply.firstRange(of: "queued as ") {
-            let id = reply[r.upperBound...].prefix { $0 != " " && $0 != "\r" && $0 != "\n" }
-            return id.isEmpty ? nil : String(id)
+        let needle = Array("queued as ".utf8)
+        let b = Array(reply.utf8)
+        guard b.count >= needle.count else { return nil }
+        for start in 0...(b.count - needle.count) where b[start] == needle[0] {
+            guard b[start..<(start + needle.count)].elementsEqual(needle) else { continue }
+            var end = start + needle.count
+            while end < b.count && b[end] != UInt8(ascii: " ") && b[end] != 13 && b[end] != 10 { end += 1 }
+            return end > start + needle.count ? String(decoding: b[(start + needle.count)..<end], as: UTF8.self) : nil
         }
         return nil
     }
