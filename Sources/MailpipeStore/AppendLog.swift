@@ -47,8 +47,14 @@ public final class AppendLog {
     public func append(_ lines: [UInt8], level: Int32 = 6) throws {
         guard !lines.isEmpty else { return }
         var bytes: [UInt8] = []
-        let encoder = try GzipEncoder(level: level)
-        try lines.withUnsafeBytes { try encoder.compressMember($0, appendingTo: &bytes) }
+        if lines.count > 2 * ParallelGzip.chunkSize {
+            // Large appends (event imports): one member, compressed on every core.
+            let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+            try lines.withUnsafeBytes { try ParallelGzip.compressMember($0, level: level, workers: workers, appendingTo: &bytes) }
+        } else {
+            let encoder = try GzipEncoder(level: level)
+            try lines.withUnsafeBytes { try encoder.compressMember($0, appendingTo: &bytes) }
+        }
         let crc = bytes.withUnsafeBytes { CRC32.checksum($0) }
         bytes.append(contentsOf: AppendLog.seal(start: UInt64(validLength), crc: crc))
         let fd = try FileDescriptor.open(path, O_WRONLY | O_APPEND | O_CREAT, mode: 0o600)

@@ -84,6 +84,12 @@ public enum ContactStatusUpdate {
             try writer.addRun { add in
                 try writer.store.forEach { line in
                     if next >= sorted.count { return }
+                    key.removeAll(keepingCapacity: true)
+                    if let r = StoredContactFastKey.email(line) {
+                        // Most lines are not updated: compare keys before parsing.
+                        key.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[r]))
+                        if compareKeys(sorted[next].key, key) > 0 { return }
+                    }
                     let root = try parser.parse(line).root
                     guard let email = root["email"], email.kind == .string else { return }
                     key.removeAll(keepingCapacity: true)

@@ -293,6 +293,10 @@ enum StoredContact {
     }
 
     static func key(of line: UnsafeRawBufferPointer, parser: inout JSONParser, into key: inout [UInt8]) throws {
+        if let r = StoredContactFastKey.email(line) {
+            EmailKey.normalize(UnsafeRawBufferPointer(rebasing: line[r]), into: &key)
+            return
+        }
         let document: JSONDocument
         do { document = try parser.parse(line) } catch {
             throw StageError.runtime("contact store holds a line that is not JSON: \(error)")

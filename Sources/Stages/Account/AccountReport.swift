@@ -77,9 +77,51 @@ public enum AccountReport {
         var parser = JSONParser(maxDepth: 64)
         var events = 0
         var unknown = 0
-        var campaigns: [[UInt8]: [Int]] = [:]
-        var days: [[UInt8]: [Int]] = [:]
         var totals = [Int](repeating: 0, count: counters.count)
+        /// Day and campaign keys → slots of `dayCounts` / `campaignCounts` (counters.count each);
+        /// the previous event's key is tried first (logs run in time and campaign order).
+        var dayIndex: [[UInt8]: Int] = [:]
+        var dayKeys: [[UInt8]] = []
+        var dayCounts: [Int] = []
+        var lastDay: [UInt8] = []
+        var lastDaySlot = -1
+        var campaignIndex: [[UInt8]: Int] = [:]
+        var campaignKeys: [[UInt8]] = []
+        var campaignCounts: [Int] = []
+        var lastCampaignRaw: [UInt8] = []
+        var lastCampaignSlot = -1
+        var key: [UInt8] = []
+
+        mutating func countDay(_ raw: UnsafeRawBufferPointer, _ index: Int) {
+            let n = AccountReport.counters.count
+            if lastDaySlot < 0 || !AccountReport.equal(raw, lastDay) {
+                lastDay = Array(raw)
+                if let s = dayIndex[lastDay] { lastDaySlot = s } else {
+                    lastDaySlot = dayKeys.count
+                    dayIndex[lastDay] = lastDaySlot
+                    dayKeys.append(lastDay)
+                    dayCounts.append(contentsOf: repeatElement(0, count: n))
+                }
+            }
+            dayCounts[lastDaySlot * n + index] += 1
+        }
+
+        mutating func countCampaign(_ c: JSONNode, _ index: Int) {
+            let n = AccountReport.counters.count
+            let raw = c.rawContent
+            if lastCampaignSlot < 0 || !AccountReport.equal(raw, lastCampaignRaw) {
+                lastCampaignRaw = Array(raw)
+                key.removeAll(keepingCapacity: true)
+                c.appendDecodedString(to: &key)
+                if let s = campaignIndex[key] { lastCampaignSlot = s } else {
+                    lastCampaignSlot = campaignKeys.count
+                    campaignIndex[key] = lastCampaignSlot
+                    campaignKeys.append(key)
+                    campaignCounts.append(contentsOf: repeatElement(0, count: n))
+                }
+            }
+            campaignCounts[lastCampaignSlot * n + index] += 1
+        }
     }
 
     static func counterIndex(type: JSONNode, bounceClass: JSONNode?) -> Int? {
@@ -140,22 +182,20 @@ public enum AccountReport {
             t.events += 1
             if let c = root["contact"], c.stringEquals("unknown") { t.unknown += 1 }
             t.totals[index] += 1
-            if atRaw.count >= 10 {
-                let day = Array(UnsafeRawBufferPointer(rebasing: atRaw[0..<10]))
-                t.days[day, default: [Int](repeating: 0, count: n)][index] += 1
-            }
-            if let c = campaign {
-                var key: [UInt8] = []
-                c.appendDecodedString(to: &key)
-                t.campaigns[key, default: [Int](repeating: 0, count: n)][index] += 1
-            }
+            if atRaw.count >= 10 { t.countDay(UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), index) }
+            if let c = campaign { t.countCampaign(c, index) }
         }
         for t in tallies {
             report.events += t.events
             report.unknownContactEvents += t.unknown
             for i in 0..<n { report.totals[i] += t.totals[i] }
-            for (k, v) in t.days { add(&report.days[String(decoding: k, as: UTF8.self), default: [Int](repeating: 0, count: n)], v) }
-            for (k, v) in t.campaigns { add(&report.campaigns[String(decoding: k, as: UTF8.self), default: [Int](repeating: 0, count: n)], v) }
+            for (i, k) in t.dayKeys.enumerated() {
+                add(&report.days[String(decoding: k, as: UTF8.self), default: [Int](repeating: 0, count: n)], Array(t.dayCounts[(i * n)..<((i + 1) * n)]))
+            }
+            for (i, k) in t.campaignKeys.enumerated() {
+                add(&report.campaigns[String(decoding: k, as: UTF8.self), default: [Int](repeating: 0, count: n)],
+                    Array(t.campaignCounts[(i * n)..<((i + 1) * n)]))
+            }
             t.parser.deallocate()
         }
         // Suppression and warm-up (read without the lock: the ledger and logs are replaced or

@@ -53,28 +53,40 @@ public struct BookEvent {
         }
     }
 
+    /// Writes the event's log line (the members in a fixed order, as a JSONObjectWriter would).
     func write(tenant: String, times: inout TimeText, into out: inout ByteBuffer) {
-        var w = JSONObjectWriter(into: &out)
-        var idText: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 18 bytes: "0123456789abcdef"
+        var idText: (UInt64, UInt64, UInt64) = (0, 0, 0)  // `{"id":"0123456789abcdef"`: 24 bytes
         withUnsafeMutableBytes(of: &idText) { raw in
-            raw[0] = 0x22
-            for i in 0..<16 { raw[16 - i] = EventID.digits[Int((id >> (4 * UInt64(i))) & 0xF)] }
-            raw[17] = 0x22
-            w.member("id", raw: UnsafeRawBufferPointer(rebasing: raw[0..<18]), into: &out)
+            for (i, b) in "{\"id\":\"".utf8.enumerated() { raw[i] = b }
+            for i in 0..<16 { raw[22 - i] = EventID.digits[Int((id >> (4 * UInt64(i))) & 0xF)] }
+            raw[23] = 0x22
+            out.append(UnsafeRawBufferPointer(rebasing: raw[0..<24]))
         }
-        w.member("tenant", string: tenant, into: &out)
-        w.member("email", string: email, into: &out)
-        w.member("type", string: type, into: &out)
-        if let bounceClass { w.member("bounce_class", string: bounceClass, into: &out) }
-        if let reason { w.member("reason", string: reason, into: &out) }
-        if let campaign { w.member("campaign", string: campaign, into: &out) }
-        if let vmta { w.member("vmta", string: vmta, into: &out) }
-        times.quotedRFC3339(at).withUnsafeBytes { w.member("at", raw: $0, into: &out) }
-        w.member("source", string: source, into: &out)
-        for (k, v) in extra { w.member(k, v, into: &out) }
-        if !known { w.member("contact", string: "unknown", into: &out) }
-        w.finish(into: &out)
+        BookEvent.member(",\"tenant\":", tenant, into: &out)
+        BookEvent.member(",\"email\":", email, into: &out)
+        BookEvent.member(",\"type\":", type, into: &out)
+        if let bounceClass { BookEvent.member(",\"bounce_class\":", bounceClass, into: &out) }
+        if let reason { BookEvent.member(",\"reason\":", reason, into: &out) }
+        if let campaign { BookEvent.member(",\"campaign\":", campaign, into: &out) }
+        if let vmta { BookEvent.member(",\"vmta\":", vmta, into: &out) }
+        out.append(",\"at\":" as StaticString)
+        times.quotedRFC3339(at).withUnsafeBytes { out.append($0) }
+        BookEvent.member(",\"source\":", source, into: &out)
+        for (k, v) in extra {
+            out.append(UInt8(ascii: ","))
+            out.appendJSONString(k)
+            out.append(UInt8(ascii: ":"))
+            v.write(into: &out)
+        }
+        if !known { out.append(",\"contact\":\"unknown\"" as StaticString) }
+        out.append(UInt8(ascii: "}"))
         out.append(0x0A)
+    }
+
+    @inline(__always) static func member(_ key: StaticString, _ value: String, into out: inout ByteBuffer) {
+        out.append(key)
+        var copy = value
+        copy.withUTF8 { out.appendJSONString(utf8: UnsafeRawBufferPointer($0)) }
     }
 
     /// Reads an event back from a log line (recovery replays the log's uncommitted tail).
@@ -236,4 +248,63 @@ struct TimeText {
         quoted.append(0x22)
         return quoted
     }
+}
+
+/// A set of 64-bit ids (already well-mixed hashes): open addressing, sized once.
+struct IDSet {
+    private var slots: [UInt64]
+    private var mask: Int
+    private var hasZero = false
+
+    init(capacity: Int) {
+        var n = 16
+        while n < capacity * 2 { n <<= 1 }
+        slots = [UInt64](repeating: 0, count: n)
+        mask = n - 1
+    }
+
+    /// Adds `id`; false when it was already there.
+    @inline(__always) mutating func insert(_ id: UInt64) -> Bool {
+        if id == 0 {
+            defer { hasZero = true }
+            return !hasZero
+        }
+        let m = mask
+        return slots.withUnsafeMutableBufferPointer { s in
+            var i = Int(truncatingIfNeeded: id ^ (id >> 29)) & m
+            while true {
+                let v = s[i]
+                if v == id { return false }
+                if v == 0 { s[i] = id; return true }
+                i = (i + 1) & m
+            }
+        }
+    }
+}
+
+extension BookEvent {
+    /// Index of `counter` in `BookEvent.counterNames` (no string building).
+    var counterIndex: Int {
+        switch type {
+        case "delivered": return 1
+        case "bounced":
+            switch bounceClass {
+            case "hard": return 3
+            case "policy": return 5
+            default: return 4
+            }
+        case "sent": return 0
+        case "deferred": return 2
+        case "complained": return 6
+        case "unsubscribed": return 7
+        case "opened": return 8
+        case "clicked": return 9
+        case "suppressed": return 10
+        case "unsuppressed": return 11
+        default: return -1
+        }
+    }
+
+    static let counterNames = ["sent", "delivered", "deferred", "bounced_hard", "bounced_soft", "bounced_policy",
+                               "complained", "unsubscribed", "opened", "clicked", "manual_suppress", "manual_unsuppress"]
 }

@@ -125,22 +125,25 @@ public final class Books {
     public func commit(_ batch: [BookEvent], now: Timestamp, markUnknown: Bool = true) throws -> Outcome {
         var result = Outcome()
         var index = loadIndex()
-        var seen = Set<UInt64>()
+        var seen = IDSet(capacity: batch.count)
         var fresh: [BookEvent] = []
         fresh.reserveCapacity(batch.count)
         Timing.mark("open books")
         let hashes = markUnknown ? try contactHashes() : []
         Timing.mark("contact hashes + id index")
+        var typeCounts = [Int](repeating: 0, count: BookEvent.counterNames.count)
         for var e in batch {
-            if index.contains(e.id) || !seen.insert(e.id).inserted { result.duplicates += 1; continue }
+            if index.contains(e.id) || !seen.insert(e.id) { result.duplicates += 1; continue }
             if markUnknown {
                 let h = EmailKey.hash(e.email)
                 e.known = Books.sortedContains(hashes, h)
                 if !e.known { result.unknown += 1 }
             }
-            result.types[e.counter, default: 0] += 1
+            let c = e.counterIndex
+            if c >= 0 { typeCounts[c] += 1 } else { result.types[e.counter, default: 0] += 1 }
             fresh.append(e)
         }
+        for (i, n) in typeCounts.enumerated() where n > 0 { result.types[BookEvent.counterNames[i], default: 0] += n }
         guard !fresh.isEmpty else { return result }
         var out = ByteBuffer(capacity: fresh.count * 200)
         let tenant = dir.slug.value
@@ -223,19 +226,41 @@ public final class Books {
         var dayCounts: [String: [String: Int]] = [:]
         var campaignCounts: [String: [String: Int]] = [:]
         var vmtaCounts: [String: [String: (Int, Int, Int)]] = [:]
+        // Fast tallies first: (day, campaign, vmta) slots found by comparing with the previous
+        // event's (most runs of a file share them), counters by index.
+        let nc = BookEvent.counterNames.count
+        var slotOf: [SlotKey: Int] = [:]
+        var slotKeys: [SlotKey] = []
+        var slotCounts: [Int] = []
+        var lastKey: SlotKey? = nil
+        var lastSlot = 0
+        var recent = [(SlotKey, Int)](repeating: (SlotKey(days: .min, campaign: nil, vmta: nil), -1), count: 16)
+        var recentNext = 0
         for e in batch {
-            let day = times.date(e.at)
-            let counter = e.counter
-            dayCounts[day, default: [:]][counter, default: 0] += 1
-            if let c = e.campaign { campaignCounts[c, default: [:]][counter, default: 0] += 1 }
-            if let v = e.vmta {
-                switch e.type {
-                case "sent": vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].0 += 1
-                case "delivered": vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].1 += 1
-                case "bounced": vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].2 += 1
-                default: break
-                }
+            let key = SlotKey(days: e.at.days, campaign: e.campaign, vmta: e.vmta)
+            let c = e.counterIndex
+            if c < 0 {
+                let day = times.date(e.at)
+                dayCounts[day, default: [:]][e.counter, default: 0] += 1
+                if let c = e.campaign { campaignCounts[c, default: [:]][e.counter, default: 0] += 1 }
             }
+            let slot: Int
+            if let lastKey, lastKey == key { slot = lastSlot } else if let r = recent.firstIndex(where: { $0.0 == key }) {
+                slot = recent[r].1
+            } else {
+                if let s = slotOf[key] { slot = s } else {
+                    slot = slotKeys.count
+                    slotOf[key] = slot
+                    slotKeys.append(key)
+                    slotCounts.append(contentsOf: repeatElement(0, count: nc))
+                }
+                recent[recentNext] = (key, slot)
+                recentNext = (recentNext + 1) & 15
+            }
+            lastKey = key
+            lastSlot = slot
+            if c >= 0 { slotCounts[slot * nc + c] += 1 }
+            if e.type == "delivered" || e.type == "deferred" { continue }
             switch e.type {
             case "sent":
                 var fields: [(String, JSONValue)] = [("last_sent_at", .string(e.at.rfc3339))]
@@ -274,6 +299,24 @@ public final class Books {
                 update(e.email, ContactFieldUpdate(key: Array(e.email.utf8), status: status, force: true))
             default:
                 break
+            }
+        }
+        for (slot, key) in slotKeys.enumerated() {
+            let day = times.date(Timestamp(seconds: key.days * 86_400))
+            for c in 0..<nc {
+                let n = slotCounts[slot * nc + c]
+                guard n > 0 else { continue }
+                let name = BookEvent.counterNames[c]
+                dayCounts[day, default: [:]][name, default: 0] += n
+                if let campaign = key.campaign { campaignCounts[campaign, default: [:]][name, default: 0] += n }
+                if let v = key.vmta {
+                    switch c {
+                    case 0: vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].0 += n
+                    case 1: vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].1 += n
+                    case 3, 4, 5: vmtaCounts[v, default: [:]][day, default: (0, 0, 0)].2 += n
+                    default: break
+                    }
+                }
             }
         }
         for (day, counts) in dayCounts { for (k, n) in counts { ledger.days[day, default: [:]][k, default: 0] += n } }
@@ -325,4 +368,11 @@ public final class Books {
         ledger.suppressionLength = suppressionLog.validLength
         try ledger.save(path: dir.ledgerPath, schedule: schedule)
     }
+}
+
+/// The (day, campaign, vmta) a batch's counters are gathered under.
+struct SlotKey: Hashable {
+    var days: Int64
+    var campaign: String?
+    var vmta: String?
 }

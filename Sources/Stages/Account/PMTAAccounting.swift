@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MailpipeCore
 import MailpipeStore
 
@@ -27,23 +32,39 @@ enum PMTAAccounting {
     }
 
     /// Reads one file; returns the number of data rows seen (each is emitted, rejected or ignored).
+    /// Fields are read as byte ranges; repeated texts (campaigns, vmtas, statuses) become
+    /// Strings once.
     static func read(path: String, rejects: RejectSink, ignored: inout [String: Int], _ emit: (BookEvent) -> Void) throws -> Int {
         let data = try readAll(path)
         var parser = CSVParser(data: data)
         var columns: [String: Int] = [:]
+        var col = ColumnIndexes()
         var rows = 0
         var fields: [Range<Int>] = []
         var quoted: [Bool] = []
+        var interner = Interner()
+        var scratch: [UInt8] = []
+        var emailBytes: [UInt8] = []
+        var lastBounce: (String, String, String, String?)? = nil  // category, status → class, reason
         while let (line, rawRange) = parser.next(fields: &fields, quoted: &quoted) {
             func field(_ i: Int?) -> String {
                 guard let i, i < fields.count else { return "" }
                 return parser.text(fields[i], quoted: quoted[i])
             }
+            /// The field's content bytes (quotes undone), interned as a String.
+            func interned(_ i: Int) -> String {
+                guard i >= 0, i < fields.count else { return "" }
+                if !quoted[i] { return data.withUnsafeBytes { interner.string(UnsafeRawBufferPointer(rebasing: $0[fields[i]])) } }
+                scratch.removeAll(keepingCapacity: true)
+                parser.unquote(fields[i], into: &scratch)
+                return scratch.withUnsafeBytes { interner.string($0) }
+            }
             if fields.count == 1 && fields[0].isEmpty { continue }  // blank line
-            let first = field(0)
-            if first == "type" {
+            let code = data.withUnsafeBytes { RecordCode(UnsafeRawBufferPointer(rebasing: $0[fields[0]])) }
+            if code == .header || (quoted[0] && field(0) == "type") {
                 columns = [:]
                 for i in 0..<fields.count { columns[field(i)] = i }
+                col = ColumnIndexes(columns)
                 continue
             }
             rows += 1
@@ -53,52 +74,107 @@ enum PMTAAccounting {
             }
             guard !columns.isEmpty else { reject("missing_header", "no header line (type,…) before the first record"); continue }
             let type: String
-            let dsnAction = field(columns["dsnAction"])
-            switch first {
-            case "d": type = "delivered"
-            case "b", "rb": type = "bounced"
-            case "t", "tq": type = "deferred"
-            case "f": type = "complained"
-            case "rs":
-                switch dsnAction.lowercased() {
-                case "failed": type = "bounced"
-                case "delayed": type = "deferred"
-                case "delivered", "relayed", "expanded": type = "delivered"
-                default: ignored["rs-" + (dsnAction.isEmpty ? "none" : dsnAction), default: 0] += 1; continue
-                }
+            switch quoted[0] ? RecordCode.other : code {
+            case .d: type = "delivered"
+            case .b: type = "bounced"
+            case .t: type = "deferred"
+            case .f: type = "complained"
             default:
-                ignored[first, default: 0] += 1
-                continue
+                let first = field(0)
+                let dsnAction = field(columns["dsnAction"])
+                switch first {
+                case "d": type = "delivered"
+                case "b", "rb": type = "bounced"
+                case "t", "tq": type = "deferred"
+                case "f": type = "complained"
+                case "rs":
+                    switch dsnAction.lowercased() {
+                    case "failed": type = "bounced"
+                    case "delayed": type = "deferred"
+                    case "delivered", "relayed", "expanded": type = "delivered"
+                    default: ignored["rs-" + (dsnAction.isEmpty ? "none" : dsnAction), default: 0] += 1; continue
+                    }
+                default:
+                    ignored[first, default: 0] += 1
+                    continue
+                }
             }
-            let rcpt = field(columns["rcpt"])
-            guard !rcpt.isEmpty else { reject("missing_email", "the record has no rcpt"); continue }
-            let timeText = field(columns["timeLogged"] ?? columns["timeQueued"])
-            guard let at = Timestamp(parsing: timeText) else {
-                reject("invalid_time", "timeLogged '\(timeText)' is neither 'YYYY-MM-DD HH:MM:SS+hhmm' nor unix seconds")
-                continue
+            // rcpt, normalised, straight from the bytes.
+            emailBytes.removeAll(keepingCapacity: true)
+            if col.rcpt >= 0 && col.rcpt < fields.count {
+                if quoted[col.rcpt] {
+                    scratch.removeAll(keepingCapacity: true)
+                    parser.unquote(fields[col.rcpt], into: &scratch)
+                    scratch.withUnsafeBytes { EmailKey.normalize($0, into: &emailBytes) }
+                } else {
+                    data.withUnsafeBytes { EmailKey.normalize(UnsafeRawBufferPointer(rebasing: $0[fields[col.rcpt]]), into: &emailBytes) }
+                }
+            }
+            guard col.rcpt >= 0 && col.rcpt < fields.count && !fields[col.rcpt].isEmpty else { reject("missing_email", "the record has no rcpt"); continue }
+            let timeColumn = col.timeLogged >= 0 ? col.timeLogged : col.timeQueued
+            var at: Timestamp? = nil
+            if timeColumn >= 0 && timeColumn < fields.count && !quoted[timeColumn] {
+                at = data.withUnsafeBytes { PMTAAccounting.fastTime(UnsafeRawBufferPointer(rebasing: $0[fields[timeColumn]])) }
+            }
+            if at == nil {
+                let timeText = field(timeColumn >= 0 ? timeColumn : nil)
+                guard let t = Timestamp(parsing: timeText) else {
+                    reject("invalid_time", "timeLogged '\(timeText)' is neither 'YYYY-MM-DD HH:MM:SS+hhmm' nor unix seconds")
+                    continue
+                }
+                at = t
             }
             var bounceClass: String?
             var reason: String?
-            let category = field(columns["bounceCat"])
-            let dsnStatus = field(columns["dsnStatus"])
             if type == "bounced" {
-                bounceClass = PMTAAccounting.bounceClass(category: category, dsnStatus: dsnStatus)
-                let parts = [category, dsnStatus].filter { !$0.isEmpty }
-                reason = parts.isEmpty ? nil : parts.joined(separator: " ")
-            } else if type == "deferred" && !dsnStatus.isEmpty {
-                reason = dsnStatus
+                let category = interned(col.bounceCat)
+                let dsnStatus = interned(col.dsnStatus)
+                if let last = lastBounce, last.0 == category, last.1 == dsnStatus {
+                    bounceClass = last.2
+                    reason = last.3
+                } else {
+                    bounceClass = PMTAAccounting.bounceClass(category: category, dsnStatus: dsnStatus)
+                    let parts = [category, dsnStatus].filter { !$0.isEmpty }
+                    reason = parts.isEmpty ? nil : parts.joined(separator: " ")
+                    lastBounce = (category, dsnStatus, bounceClass!, reason)
+                }
+            } else if type == "deferred" {
+                let dsnStatus = interned(col.dsnStatus)
+                if !dsnStatus.isEmpty { reason = dsnStatus }
             } else if type == "complained" {
-                let feedback = field(columns["feedbackType"])
+                let feedback = interned(col.feedbackType)
                 reason = feedback.isEmpty ? nil : feedback
             }
-            var campaign = field(columns["header_X-Campaign"])
-            if campaign.isEmpty { campaign = field(columns["jobId"]) }
-            let vmta = field(columns["vmta"])
+            var campaign = interned(col.campaign)
+            if campaign.isEmpty { campaign = interned(col.jobId) }
+            let vmta = interned(col.vmta)
             let id = data.withUnsafeBytes { EventID.hash(UnsafeRawBufferPointer(rebasing: $0[rawRange]), seed: 0x706D7461) }
-            emit(BookEvent(id: id, email: EmailKey.normalize(rcpt), type: type, bounceClass: bounceClass, reason: reason,
-                           campaign: campaign.isEmpty ? nil : campaign, vmta: vmta.isEmpty ? nil : vmta, at: at, source: "pmta"))
+            emit(BookEvent(id: id, email: String(decoding: emailBytes, as: UTF8.self), type: type, bounceClass: bounceClass, reason: reason,
+                           campaign: campaign.isEmpty ? nil : campaign, vmta: vmta.isEmpty ? nil : vmta, at: at!, source: "pmta"))
         }
         return rows
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS+hhmm` (the form PowerMTA writes) exactly as `Timestamp(parsing:)`
+    /// reads it; nil for any other shape (which then goes the general way).
+    @inline(__always)
+    static func fastTime(_ b: UnsafeRawBufferPointer) -> Timestamp? {
+        guard b.count == 24, b[4] == 45, b[7] == 45, b[10] == 32, b[13] == 58, b[16] == 58, b[19] == 43 || b[19] == 45 else { return nil }
+        @inline(__always) func num(_ from: Int, _ count: Int) -> Int64 {
+            var x: Int64 = 0
+            for i in from..<(from + count) {
+                let c = b[i]
+                if c < 48 || c > 57 { return -1 }
+                x = x * 10 + Int64(c - 48)
+            }
+            return x
+        }
+        let y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), s = num(17, 2)
+        let zh = num(20, 2), zm = num(22, 2)
+        guard y >= 0, mo >= 1, mo <= 12, d >= 1, d <= 31, h >= 0, h < 24, mi >= 0, mi < 60, s >= 0, s <= 60, zh >= 0, zm >= 0 else { return nil }
+        let total = Timestamp.days(fromCivil: y, mo, d) * 86_400 + h * 3600 + mi * 60 + s
+        let offset = zh * 3600 + zm * 60
+        return Timestamp(seconds: b[19] == 43 ? total - offset : total + offset)
     }
 
     static func readAll(_ path: String) throws -> [UInt8] {
@@ -173,6 +249,15 @@ struct CSVParser {
         }
     }
 
+    /// A quoted field's content with `""` made `"`.
+    func unquote(_ range: Range<Int>, into bytes: inout [UInt8]) {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            bytes.append(data[i])
+            if data[i] == UInt8(ascii: "\"") && i + 1 < range.upperBound && data[i + 1] == UInt8(ascii: "\"") { i += 2 } else { i += 1 }
+        }
+    }
+
     func text(_ range: Range<Int>, quoted: Bool) -> String {
         if !quoted { return String(decoding: data[range], as: UTF8.self) }
         var bytes: [UInt8] = []
@@ -183,5 +268,69 @@ struct CSVParser {
             if data[i] == UInt8(ascii: "\"") && i + 1 < range.upperBound && data[i + 1] == UInt8(ascii: "\"") { i += 2 } else { i += 1 }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The first field of an accounting row, read from its bytes.
+enum RecordCode {
+    case d, b, t, f, header, other
+
+    @inline(__always) init(_ b: UnsafeRawBufferPointer) {
+        if b.count == 1 {
+            switch b[0] {
+            case UInt8(ascii: "d"): self = .d
+            case UInt8(ascii: "b"): self = .b
+            case UInt8(ascii: "t"): self = .t
+            case UInt8(ascii: "f"): self = .f
+            default: self = .other
+            }
+        } else if b.count == 4 && b[0] == UInt8(ascii: "t") && b[1] == UInt8(ascii: "y") && b[2] == UInt8(ascii: "p") && b[3] == UInt8(ascii: "e") {
+            self = .header
+        } else {
+            self = .other
+        }
+    }
+}
+
+/// Column positions by header name (-1: absent).
+struct ColumnIndexes {
+    var rcpt = -1, timeLogged = -1, timeQueued = -1, bounceCat = -1, dsnStatus = -1, feedbackType = -1
+    var campaign = -1, jobId = -1, vmta = -1
+
+    init() {}
+
+    init(_ columns: [String: Int]) {
+        rcpt = columns["rcpt"] ?? -1
+        timeLogged = columns["timeLogged"] ?? -1
+        timeQueued = columns["timeQueued"] ?? -1
+        bounceCat = columns["bounceCat"] ?? -1
+        dsnStatus = columns["dsnStatus"] ?? -1
+        feedbackType = columns["feedbackType"] ?? -1
+        campaign = columns["header_X-Campaign"] ?? -1
+        jobId = columns["jobId"] ?? -1
+        vmta = columns["vmta"] ?? -1
+    }
+}
+
+/// Strings for repeated byte texts: made once, then shared.
+struct Interner {
+    private var table: [UInt64: [([UInt8], String)]] = [:]
+    private var size = 0
+    static let limit = 1 << 16
+
+    mutating func string(_ bytes: UnsafeRawBufferPointer) -> String {
+        if bytes.isEmpty { return "" }
+        let h = EventID.hash(bytes)
+        if let list = table[h] {
+            for (b, s) in list where b.count == bytes.count && b.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
+                return s
+            }
+        }
+        let s = String(decoding: bytes, as: UTF8.self)
+        if size < Interner.limit {
+            table[h, default: []].append((Array(bytes), s))
+            size += 1
+        }
+        return s
     }
 }
