@@ -35,7 +35,8 @@ HTTP_TOKEN="Bearer $TOKEN" inject http --url "http://127.0.0.1:$(cat "$WORK/port
   < "$WORK/in.ndjson" > "$WORK/out.ndjson" 2> "$WORK/err"
 assert_eq "$(jq -r '[.email,.outcome,(.code|tostring),(.remote_id|tostring),(.attempts|tostring)]|join(" ")' "$WORK/out.ndjson" | xargs)" \
   "ok@x.test sent 202 msg-ok 1 flaky@x.test sent 202 msg-flaky 3 bad@x.test failed 422 null 1" "outcomes"
-first=$(head -1 "$WORK/requests.ndjson")
+# Requests run concurrently: find the one for ok@x.test rather than the first to arrive.
+first=$(jq -c 'select(.body.to == "ok@x.test")' "$WORK/requests.ndjson" | head -1)
 assert_eq "$(echo "$first" | jq -c .body)" '{"to":"ok@x.test","subject":"Héllo \"q\"","name":"Zoé","missing":null}' "body from the template"
 assert_eq "$(echo "$first" | jq -r .auth)" "Bearer $TOKEN" "secret header sent"
 if grep -r -F -- "$TOKEN" "$WORK/out.ndjson" "$WORK/err" "$MAILPIPE_STATE" >/dev/null; then fail "token leaked"; fi
