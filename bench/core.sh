@@ -28,14 +28,14 @@ echo
 echo "== account commit of $N contacts into an empty store"
 timeit "gzip -1 of the same bytes" "gzip -1 < $data"
 timeit --peer "gzip -1 of the same bytes" "account commit (empty store)" \
-  "rm -rf $work/s && $A init --tenant b --state $work/s 2>/dev/null && $A commit --tenant b --state $work/s --now 2026-11-23T00:00:00Z < $data 2>/dev/null"
+  "rm -rf $work/s && $A init --tenant sos-expat --state $work/s 2>/dev/null && $A commit --tenant sos-expat --state $work/s --now 2026-11-23T00:00:00Z < $data 2>/dev/null"
 
 echo
 echo "== account export of the $N-contact store"
-store_files=$(ls "$work"/s/b/contacts/*.gz)
+store_files=$(ls "$work"/s/sos-expat/contacts/*.gz | tr "\n" " ")
 bench_input "$data"
 timeit "zcat store | wc -l" "zcat $store_files | wc -l"
-timeit --peer "zcat store | wc -l" "account export" "$A export --tenant b --state $work/s 2>/dev/null"
+timeit --peer "zcat store | wc -l" "account export" "$A export --tenant sos-expat --state $work/s 2>/dev/null"
 
 echo
 echo "== commit of 10k contacts into the $N-contact store (fresh copy each run)"
@@ -49,7 +49,7 @@ for kind in new upd; do
   for run in 1 2 3; do
     rm -rf "$work/c"; cp -a "$work/s" "$work/c"; sync
     t0=$(now_s)
-    /usr/bin/time -f %M -o "$work/rss" "$A" commit --tenant b --state "$work/c" --now 2026-11-24T00:00:00Z < "$input" 2> "$work/commit.err"
+    /usr/bin/time -f %M -o "$work/rss" "$A" commit --tenant sos-expat --state "$work/c" --now 2026-11-24T00:00:00Z < "$input" 2> "$work/commit.err"
     t1=$(now_s)
     times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
     r=$(tail -n 1 "$work/rss"); (( r > rss )) && rss=$r
