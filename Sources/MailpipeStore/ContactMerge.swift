@@ -13,27 +13,114 @@ public enum ContactMerge {
     public static let stickyStatuses: Set<String> = ["bounced", "unsubscribed", "complained", "blacklisted"]
 
     /// A new contact as stored: email normalised, tags de-duplicated, tenant and created_at filled.
+    ///
+    /// This is the bulk path of an import, so it works on raw bytes: keys are compared in place,
+    /// and a tags array of plain distinct strings is copied token by token (the same bytes the
+    /// general path would write).
     public static func insert(_ incoming: JSONNode, key: String, tenant: String, now: Timestamp, into out: inout ByteBuffer) {
         var writer = JSONObjectWriter(into: &out)
         var sawTenant = false
         var sawCreated = false
-        var seen: [[UInt8]] = []
+        var seenKeys: [UnsafeRawBufferPointer] = []
+        seenKeys.reserveCapacity(32)
+        var seenEscaped: [[UInt8]] = []
         for (k, v) in incoming.members {
-            if isDuplicateKey(k, &seen) || k.stringEquals("dedupe") { continue }
-            if k.stringEquals("email") {
+            if isDuplicateKey(k, &seenKeys, &seenEscaped) { continue }
+            switch KnownKey(k) {
+            case .dedupe:
+                continue
+            case .email:
                 writer.member("email", string: key, into: &out)
-            } else if k.stringEquals("tags") {
-                writer.member("tags", tagsValue(union(nil, v)), into: &out)
-            } else {
-                if k.stringEquals("tenant") { sawTenant = true }
-                if k.stringEquals("created_at") && !v.isEmpty { sawCreated = true }
-                if k.stringEquals("created_at") && v.isEmpty { continue }
+            case .tags:
+                if !writePlainTags(v, into: &out, writer: &writer) {
+                    writer.member("tags", tagsValue(union(nil, v)), into: &out)
+                }
+            case .createdAt:
+                if v.isEmpty { continue }
+                sawCreated = true
+                writer.rawMember(key: k.raw, value: v.raw, into: &out)
+            case .tenant:
+                sawTenant = true
+                writer.rawMember(key: k.raw, value: v.raw, into: &out)
+            case .other:
                 writer.rawMember(key: k.raw, value: v.raw, into: &out)
             }
         }
         if !sawTenant { writer.member("tenant", string: tenant, into: &out) }
         if !sawCreated { writer.member("created_at", string: now.rfc3339, into: &out) }
         writer.finish(into: &out)
+    }
+
+    /// The member names `insert` treats specially, recognised from raw key bytes.
+    enum KnownKey {
+        case email, tags, tenant, createdAt, dedupe, other
+
+        init(_ key: JSONNode) {
+            guard !key.isEscaped else {
+                switch key.string {
+                case "email": self = .email
+                case "tags": self = .tags
+                case "tenant": self = .tenant
+                case "created_at": self = .createdAt
+                case "dedupe": self = .dedupe
+                default: self = .other
+                }
+                return
+            }
+            let c = key.rawContent
+            switch (c.count, c.first ?? 0) {
+            case (5, UInt8(ascii: "e")) where key.stringEquals("email"): self = .email
+            case (4, UInt8(ascii: "t")) where key.stringEquals("tags"): self = .tags
+            case (6, UInt8(ascii: "t")) where key.stringEquals("tenant"): self = .tenant
+            case (10, UInt8(ascii: "c")) where key.stringEquals("created_at"): self = .createdAt
+            case (6, UInt8(ascii: "d")) where key.stringEquals("dedupe"): self = .dedupe
+            default: self = .other
+            }
+        }
+    }
+
+    /// Writes `"tags":[…]` by copying the tokens when every element is a non-empty string without
+    /// escapes and none repeats; returns false (writing nothing) otherwise.
+    static func writePlainTags(_ tags: JSONNode, into out: inout ByteBuffer, writer: inout JSONObjectWriter) -> Bool {
+        guard tags.kind == .array else { return false }
+        var items: [UnsafeRawBufferPointer] = []
+        for e in tags.elements {
+            guard e.kind == .string, !e.isEscaped, e.rawContent.count > 0 else { return false }
+            let c = e.rawContent
+            for seen in items where seen.count == c.count && memcmp(seen.baseAddress!, c.baseAddress!, c.count) == 0 {
+                return false
+            }
+            items.append(c)
+        }
+        var array = ByteBuffer(capacity: tags.raw.count)
+        array.append(UInt8(ascii: "["))
+        for (i, e) in tags.elements.enumerated() {
+            if i > 0 { array.append(UInt8(ascii: ",")) }
+            array.append(e.raw)
+        }
+        array.append(UInt8(ascii: "]"))
+        array.withUnsafeBytes { writer.member("tags", raw: $0, into: &out) }
+        return true
+    }
+
+    /// Records a key; true when it was already seen (the first occurrence of a key wins).
+    /// Plain keys are compared in place; escaped ones (rare) are decoded.
+    static func isDuplicateKey(_ key: JSONNode, _ plain: inout [UnsafeRawBufferPointer], _ escaped: inout [[UInt8]]) -> Bool {
+        if key.isEscaped || !escaped.isEmpty {
+            // Once any escaped key is present, compare decoded forms for every key.
+            var k: [UInt8] = []
+            key.appendDecodedString(to: &k)
+            if escaped.contains(k) { return true }
+            for p in plain where p.count == k.count && (k.isEmpty || memcmp(p.baseAddress!, k, k.count) == 0) { return true }
+            escaped.append(k)
+            return false
+        }
+        let c = key.rawContent
+        for p in plain where p.count == c.count && (c.count == 0 || memcmp(p.baseAddress!, c.baseAddress!, c.count) == 0) {
+            return true
+        }
+        plain.append(c)
+        return false
     }
 
     /// The merged record. `updatedAt` nil keeps the stored `updated_at` (to test whether anything

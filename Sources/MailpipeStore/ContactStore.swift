@@ -243,6 +243,7 @@ public final class ContactStore {
 public final class ContactStoreWriter {
     public let store: ContactStore
     private var added: [RunInfo] = []
+    private var spilled = false
     private var lookupCache: ContactStore.Lookup?
     public var compressionLevel: Int32 = 1
     /// Size-tiered compaction: fold the two newest runs while the older is at most this many
@@ -291,8 +292,13 @@ public final class ContactStoreWriter {
 
     /// Writes a new run from lines in email order. `lines` calls its argument per line with
     /// (line, key).
-    public func addRun(_ produce: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        let writer = try RunWriter(directory: store.directory, name: newRunName(), level: compressionLevel)
+    ///
+    /// `spill: true` is for a run this session will fold again before it ends (a commit larger
+    /// than one in-memory chunk): it is written as stored gzip (level 0), so the data is
+    /// compressed once, by the fold, instead of twice.
+    public func addRun(spill: Bool = false, _ produce: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let writer = try RunWriter(directory: store.directory, name: newRunName(), level: spill ? 0 : compressionLevel)
+        if spill { spilled = true }
         do {
             try produce { line, key in try writer.add(line: line, key: key) }
         } catch {
@@ -315,9 +321,14 @@ public final class ContactStoreWriter {
     /// the compaction policy asks.
     public func commit() throws {
         guard !added.isEmpty else { return }
+        let count = added.count
         try store.replaceRuns(store.runs + added)
         added = []
         lookupCache = nil
+        // Spilled runs are folded into one compressed run at once; a crash before the fold
+        // leaves a complete store whose newest runs are merely uncompressed.
+        if spilled { try fold(count) }
+        spilled = false
         try foldIfNeeded()
     }
 

@@ -120,6 +120,23 @@ final class StoreTests: XCTestCase {
         return String(decoding: out.bytes, as: UTF8.self)
     }
 
+    func inserted(_ incoming: String) throws -> String {
+        var parser = JSONParser()
+        defer { parser.deallocate() }
+        var out = ByteBuffer()
+        try Array(incoming.utf8).withUnsafeBytes { raw in
+            ContactMerge.insert(try parser.parse(raw).root, key: "a@b.fr", tenant: "t", now: Timestamp(seconds: 0), into: &out)
+        }
+        return String(decoding: out.bytes, as: UTF8.self)
+    }
+
+    func testInsertNormalisesTagsKeysAndMarkers() throws {
+        XCTAssertEqual(try inserted(#"{"email":"A@B.fr","tags":["x", "y"],"n":1}"#),
+                       #"{"email":"a@b.fr","tags":["x","y"],"n":1,"tenant":"t","created_at":"1970-01-01T00:00:00Z"}"#)
+        XCTAssertEqual(try inserted(#"{"email":"a@b.fr","tags":["x","y","x",""],"a":1,"a":2,"\u0061":3,"dedupe":"new","tenant":"t","created_at":"2026-01-01T00:00:00Z"}"#),
+                       #"{"email":"a@b.fr","tags":["x","y"],"a":1,"tenant":"t","created_at":"2026-01-01T00:00:00Z"}"#)
+    }
+
     func testMergeRules() throws {
         let stored = #"{"email":"a@b.fr","first_name":"Ann","tags":["x","y"],"status":"unsubscribed","created_at":"2026-01-01T00:00:00Z","custom":{"a":1,"b":2},"dedupe":"new"}"#
         let incoming = #"{"email":"A@B.FR","first_name":"","last_name":"Lee","tags":["y","z"],"status":"validated","created_at":"2026-11-01T00:00:00Z","custom":{"b":3,"c":null,"d":4},"dedupe":"existing"}"#

@@ -106,10 +106,11 @@ public enum AccountCommit {
             entries.append(Entry(prefix: prefix, keyStart: keyStart, keyLength: keyLength,
                                  lineStart: lineStart, lineLength: record.bytes.count, slot: slot))
             if arena.count >= options.chunkBytes {
-                try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary)
+                // More input may follow: this chunk's run is folded with the others at the end.
+                try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary, spill: true)
             }
         }
-        try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary)
+        try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary, spill: false)
 
         summary["in"] = stream.linesIn
         summary["rejected"] = rejects.count
@@ -131,7 +132,7 @@ public enum AccountCommit {
     private static func flushChunk(_ arena: inout [UInt8], _ entries: inout [Entry], _ writers: [ContactStoreWriter],
                                    _ parsers: inout (incoming: JSONParser, stored: JSONParser),
                                    _ tenant: String, _ now: Timestamp, _ nowText: String,
-                                   _ summary: inout Summary) throws {
+                                   _ summary: inout Summary, spill: Bool) throws {
         guard !entries.isEmpty else { return }
         try arena.withUnsafeBytes { base in
             @inline(__always) func key(_ e: Entry) -> UnsafeRawBufferPointer {
@@ -154,7 +155,7 @@ public enum AccountCommit {
             // group of equal keys is whole in one pass.
             for (slot, writer) in writers.enumerated() {
                 let lookup = try writer.lookup()
-                try writer.addRun { add in
+                try writer.addRun(spill: spill) { add in
                     var i = 0
                     while i < entries.count {
                         var j = i
