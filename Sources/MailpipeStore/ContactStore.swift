@@ -88,7 +88,7 @@ public final class ContactStore {
     public func forEach(shard: Shard? = nil, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         if runs.isEmpty { return }
         if runs.count == 1 && shard == nil {
-            let index = try openWithRetry { try RunIndex.load(path: "\(directory)/\(runs[0].indexFile)") }
+            let index = try openWithRetry { try RunIndex.loadBlockOffsets(path: "\(directory)/\(runs[0].indexFile)") }
             try streamSingleRun(runs[0], index: index, body)
             return
         }
