@@ -37,6 +37,24 @@ public struct LineReader {
 
     public var inputName: String { input.name }
 
+    /// The first bytes of what is not yet consumed (at least `count`, unless the input is
+    /// shorter), without consuming them — for sniffing a format or a delimiter.
+    public mutating func peek(_ count: Int) throws -> UnsafeRawBufferPointer {
+        while end - start < min(count, capacity) && !ended { try fill() }
+        return UnsafeRawBufferPointer(start: buffer + start, count: end - start)
+    }
+
+    /// Everything not yet consumed, to the end of the input (for whole JSON documents).
+    public mutating func readAll() throws -> [UInt8] {
+        var all: [UInt8] = []
+        while true {
+            if start < end { all.append(contentsOf: UnsafeRawBufferPointer(start: buffer + start, count: end - start)) }
+            start = 0; end = 0; scanned = 0
+            if ended { return all }
+            try fill()
+        }
+    }
+
     public mutating func next() throws -> LineEvent? {
         while true {
             if let newline = findNewline() {

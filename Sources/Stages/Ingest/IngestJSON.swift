@@ -7,7 +7,7 @@ import MailpipeCore
 
 /// NDJSON, JSON arrays and the import envelope `{"tenant_id":…,"data_source_id":…,"contacts":[…]}`.
 extension IngestRun {
-    mutating func ingestNDJSON(lines: InputLines, file: String?, source: String, output: inout OutputSink) throws {
+    mutating func ingestNDJSON(lines: inout LineReader, file: String?, source: String, output: inout OutputSink) throws {
         var parser = JSONParser(maxDepth: options.stream.maxDepth)
         defer { parser.deallocate() }
         var firstLine = true
@@ -63,7 +63,7 @@ extension IngestRun {
 
     /// A whole JSON document: an array of contacts, an envelope, or one contact object. Elements
     /// are found by a structural scan and parsed one at a time (the document may be large).
-    mutating func ingestJSONDocument(lines: InputLines, file: String?, source: String, output: inout OutputSink) throws {
+    mutating func ingestJSONDocument(lines: inout LineReader, file: String?, source: String, output: inout OutputSink) throws {
         var doc = try lines.readAll()
         if options.encoding != .utf8 {
             var t: [UInt8] = []

@@ -152,18 +152,19 @@ struct IngestRun {
     // MARK: one input
 
     mutating func ingest(path: String, output: inout OutputSink) throws {
-        let lines = try InputLines(path: path, maxLine: options.stream.maxLine)
+        var lines = LineReader(input: try InputReader(path: path), maxLine: options.stream.maxLine)
+        defer { lines.deallocate() }
         let file: String? = path == "-" ? nil : path
         let defaultSource = options.source ?? IngestRun.sourceName(path)
-        let format = try resolveFormat(lines: lines, path: path)
+        let format = try resolveFormat(lines: &lines, path: path)
         formats[format.rawValue, default: 0] += 1
         switch format {
         case .csv, .tsv:
-            try ingestCSV(lines: lines, file: file, tab: format == .tsv, source: defaultSource, output: &output)
+            try ingestCSV(lines: &lines, file: file, tab: format == .tsv, source: defaultSource, output: &output)
         case .ndjson:
-            try ingestNDJSON(lines: lines, file: file, source: defaultSource, output: &output)
+            try ingestNDJSON(lines: &lines, file: file, source: defaultSource, output: &output)
         case .json, .auto:
-            try ingestJSONDocument(lines: lines, file: file, source: defaultSource, output: &output)
+            try ingestJSONDocument(lines: &lines, file: file, source: defaultSource, output: &output)
         }
     }
 
@@ -176,7 +177,7 @@ struct IngestRun {
         return String(name)
     }
 
-    func resolveFormat(lines: InputLines, path: String) throws -> IngestFormat {
+    func resolveFormat(lines: inout LineReader, path: String) throws -> IngestFormat {
         if options.format != .auto { return options.format }
         var name = path.lowercased()
         if name.hasSuffix(".gz") { name.removeLast(3) }
@@ -285,7 +286,7 @@ struct IngestRun {
         return 0x2C
     }
 
-    mutating func ingestCSV(lines: InputLines, file: String?, tab: Bool, source: String, output: inout OutputSink) throws {
+    mutating func ingestCSV(lines: inout LineReader, file: String?, tab: Bool, source: String, output: inout OutputSink) throws {
         var delimiter: UInt8 = options.delimiter ?? (tab ? 0x09 : 0)
         var header: [ColumnTarget]? = nil
         var headerNames: [String] = []
