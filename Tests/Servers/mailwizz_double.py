@@ -834,7 +834,7 @@ class Handler(BaseHTTPRequestHandler):
                 action, params = name, mm.groups()
                 break
         delay = dbl.faults["delay"]
-        if delay > 0:
+        if delay > 0 and self.applies(dbl.faults["endpoints"], action):
             time.sleep(delay)
         injected = False
         with dbl.lock:

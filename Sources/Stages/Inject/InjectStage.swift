@@ -64,6 +64,11 @@ struct Engine {
     var running: [Int: Job] = [:]
     var ready: [Job] = []
     var waiting: [Job] = []           // retries, each with its notBefore
+    /// Unfinished records per tenant and address, oldest first. A job waits in `blocked` while an
+    /// earlier record for one of its addresses sits in another job, so records for one address
+    /// keep their input order (an unsubscribe never overtakes the create it follows).
+    var unfinished: [String: [Int]] = [:]
+    var blocked: [Job] = []
     var tenants: [String: TenantContext] = [:]
     var journalsToSync: [ObjectIdentifier: Journal] = [:]
     var pendingOut: [Int: [UInt8]] = [:]
@@ -176,10 +181,48 @@ struct Engine {
         nextSeq += 1
         switch intake {
         case .outcome(let outcome): emit(item, outcome)
-        case .job(let job): ready.append(job)
-        case .held: break
+        case .job(let job): track(item); enqueue(job)
+        case .held: track(item)
         }
         return true
+    }
+
+    // MARK: order per address
+
+    static func addressKey(_ item: Item) -> String { item.tenant + "\u{0}" + item.email }
+
+    mutating func track(_ item: Item) {
+        unfinished[Engine.addressKey(item), default: []].append(item.seq)
+    }
+
+    mutating func finished(_ item: Item) {
+        let key = Engine.addressKey(item)
+        guard var seqs = unfinished[key], let i = seqs.firstIndex(of: item.seq) else { return }
+        seqs.remove(at: i)
+        unfinished[key] = seqs.isEmpty ? nil : seqs
+    }
+
+    /// True when no item of the job has an earlier unfinished record in another job.
+    func mayStart(_ job: Job) -> Bool {
+        for item in job.items {
+            guard let seqs = unfinished[Engine.addressKey(item)], seqs.first != item.seq else { continue }
+            for seq in seqs {
+                if seq >= item.seq { break }
+                if !job.items.contains(where: { $0.seq == seq }) { return false }
+            }
+        }
+        return true
+    }
+
+    mutating func enqueue(_ job: Job) {
+        if mayStart(job) { ready.append(job) } else { blocked.append(job) }
+    }
+
+    mutating func unblock() {
+        guard !blocked.isEmpty else { return }
+        var keep: [Job] = []
+        for job in blocked { if mayStart(job) { ready.append(job) } else { keep.append(job) } }
+        blocked = keep
     }
 
     // MARK: outcomes
@@ -237,7 +280,7 @@ struct Engine {
             while !inputDone && ready.count < idle.count && nextSeq - nextEmit < window {
                 if try !pull(&stream) {
                     inputDone = true
-                    ready.append(contentsOf: channel.drain())
+                    for job in channel.drain() { enqueue(job) }
                 }
             }
             let now = monotonicNow()
@@ -280,7 +323,13 @@ struct Engine {
             }
             try flushOutputs(&output)
 
-            if running.isEmpty && ready.isEmpty && waiting.isEmpty && inputDone { break }
+            if running.isEmpty && ready.isEmpty && waiting.isEmpty && inputDone {
+                if blocked.isEmpty { break }
+                // Nothing left that could unblock them (cannot happen while every job's records are
+                // tracked); start them rather than hang.
+                ready = blocked; blocked = []
+                continue
+            }
 
             var timeout = 200.0
             if let soonest = waiting.map(\.notBefore).min() { timeout = min(timeout, max(0, (soonest - monotonicNow()) * 1000)) }
@@ -311,7 +360,9 @@ struct Engine {
                 for item in job.items {
                     emit(item, .deferred(code: retry.code, "gave up after \(job.stepAttempts) attempts: \(retry.error)"))
                     channel.released(item, tenant: tenants[item.tenant]!)
+                    finished(item)
                 }
+                unblock()
             }
             return
         }
@@ -319,8 +370,10 @@ struct Engine {
             let item = job.items[index]
             emit(item, outcome)
             if outcome.outcome != "sent" { channel.released(item, tenant: tenants[item.tenant]!) }
+            finished(item)
         }
         for next in result.followUps { ready.append(next) }
+        if !result.outcomes.isEmpty { unblock() }
     }
 }
 
