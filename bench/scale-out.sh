@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scale-out figures (issue 8): BENCH_N contacts (default 10M) through a mailpipe pipeline
 #   single process  vs  2-way GNU parallel  vs  Spark local[2]
-# on this machine's cores, plus the sharded store: one commit vs 2 shard commits side by side.
+# on this machine's cores, plus the import pipeline (pipelines/parallel-import.sh, BENCH_IMPORT_N
+# rows of CSV, default 1M) and the sharded store: one commit vs 2 shard commits side by side.
 #
 #   bench/scale-out.sh                                   # 10M, PIPE = validate | segment …
 #   BENCH_N=1M PIPE='corebench pass' bench/scale-out.sh  # what runs before the stages are merged
@@ -41,6 +42,23 @@ timeit "single: PIPE < file" "$PIPE < $data"
 # --pipepart: each job reads its byte range of the file itself.
 timeit --peer "single: PIPE < file" "parallel --pipe -j$jobs" "parallel --pipe --block 32M -j$jobs '$PIPE' < $data"
 timeit --peer "single: PIPE < file" "parallel --pipepart -j$jobs" "parallel --pipepart -a $data --block -4 -j$jobs '$PIPE'"
+
+echo
+IMPORT_N=$(count_of "${BENCH_IMPORT_N:-1M}")
+echo "== 1b. the import pipeline over a $IMPORT_N-row CSV: pipelines/parallel-import.sh --single vs $jobs shards"
+csv=$(dataset_csv "$IMPORT_N")
+bench_input "$csv"
+import_run() { # $1 = state dir, rest = parallel-import.sh flags
+  local st=$1; shift
+  echo "rm -rf $st && MAILPIPE_STATE=$st $BENCH_ROOT/pipelines/parallel-import.sh --tenant $T --now $NOW $* $csv >/dev/null 2>&1"
+}
+timeit --runs 1 "import: one process (--single)" "$(import_run "$work/imp1" --single)"
+timeit --runs 1 --peer "import: one process (--single)" "import: parallel-import.sh --jobs $jobs" "$(import_run "$work/imp2" --jobs $jobs)"
+a=$(MAILPIPE_STATE=$work/imp1 account export --tenant "$T" 2>/dev/null | sort | md5sum)
+b=$(MAILPIPE_STATE=$work/imp2 account export --tenant "$T" 2>/dev/null | sort | md5sum)
+[[ $a == "$b" ]] || { echo "bench: the parallel import's store differs from the single-process one" >&2; exit 1; }
+echo "   same store from both (sorted export compared)"
+rm -rf "$work/imp1" "$work/imp2"
 
 echo
 echo "== 2. account commit of $N contacts: flat store vs $jobs shard commits side by side"
