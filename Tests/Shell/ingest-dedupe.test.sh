@@ -66,4 +66,35 @@ printf 'Courriel;Pr\xe9nom\nrene@x.fr;Ren\xe9\n' > "$WORK/excel.csv"
 assert_eq "$(ingest --tenant sos-expat --encoding latin1 "$WORK/excel.csv" 2>/dev/null | jq -r .first_name)" "René" "latin1"
 gzip -c "$samples/contacts.csv" > "$WORK/contacts.csv.gz"
 assert_eq "$(ingest --tenant sos-expat "$WORK/contacts.csv.gz" 2>/dev/null | wc -l | tr -d ' ')" 11 "gzip input"
+# N. Threads: a CSV of 6,000 rows with bad rows scattered through it (ragged, binary, bad UTF-8,
+#    no email, a field over --max-field, a quoted field over several lines, a line over
+#    --max-line) gives the same output, rejects (in line order) and counts on 1 and 3 threads.
+python3 - "$WORK/big.csv" <<'PY'
+import sys, random
+r = random.Random(7)
+with open(sys.argv[1], "wb") as f:
+    f.write(b"email,first_name,notes,tags\n")
+    for i in range(6000):
+        k = r.random()
+        if k < 0.01: f.write(b"ragged%d@example.org,Ann\n" % i)
+        elif k < 0.02: f.write(b"bin%d@example.org,Bo\x01b,x,t\n" % i)
+        elif k < 0.03: f.write(b"utf%d@example.org,\xff\xfe,x,t\n" % i)
+        elif k < 0.04: f.write(b",NoMail,x,t\n")
+        elif k < 0.05: f.write(b"long%d@example.org,L,%s,t\n" % (i, b"y" * 300))
+        elif k < 0.07: f.write(b'multi%d@example.org,M,"line one\nline two, with comma",a|b\n' % i)
+        elif i in (1500, 4000): f.write(b"huge%d@example.org,H,%s,t\n" % (i, b"z" * 5000))
+        else: f.write("c%d@example.org,Zoé%d,n,Tag %d\n".format().encode() % (i, i, i % 7))
+PY
+for t in 1 3; do
+  set +e
+  ingest --tenant sos-expat --now $NOW --threads $t --max-field 200 --max-line 4096 --rejects "$WORK/thr-$t.rej" \
+    --stats "$WORK/thr-$t.json" "$WORK/big.csv" > "$WORK/thr-$t.out"
+  set -e
+done
+assert_eq "$(cmp "$WORK/thr-1.out" "$WORK/thr-3.out" && cmp "$WORK/thr-1.rej" "$WORK/thr-3.rej" && echo same)" same "threads: same output and rejects"
+assert_eq "$(jq -c 'del(.elapsed_s)' "$WORK/thr-3.json")" "$(jq -c 'del(.elapsed_s)' "$WORK/thr-1.json")" "threads: same summary"
+assert_eq "$(jq -r .line "$WORK/thr-3.rej" | sort -n -c && echo sorted)" sorted "threads: rejects in line order"
+assert_eq "$(( $(wc -l < "$WORK/thr-3.out") + $(wc -l < "$WORK/thr-3.rej") ))" 6000 "threads: every row is a contact or a reject"
+assert_eq "$(jq -r '.reject_reasons | keys | join(",")' "$WORK/thr-3.json")" "binary_data,field_too_long,invalid_utf8,line_too_long,missing_email,ragged_row" "threads: every reason met"
+
 done_ok

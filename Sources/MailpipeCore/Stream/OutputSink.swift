@@ -17,6 +17,18 @@ public struct OutputSink {
         buffer = ByteBuffer(capacity: flushThreshold + (64 << 10))
     }
 
+    /// A sink that never writes: a worker thread's share of the output, which its owner appends
+    /// to the real sink in order.
+    public static func memory(capacity: Int = 1 << 20) -> OutputSink {
+        OutputSink(descriptor: .standardOutput, flushThreshold: .max, capacity: capacity)
+    }
+
+    private init(descriptor: FileDescriptor, flushThreshold: Int, capacity: Int) {
+        self.descriptor = descriptor
+        self.flushThreshold = flushThreshold
+        buffer = ByteBuffer(capacity: capacity)
+    }
+
     /// Appends one line (a newline is added).
     @inline(__always)
     public mutating func writeLine(_ bytes: UnsafeRawBufferPointer) throws {

@@ -10,6 +10,8 @@ public final class RejectSink {
     public let stage: String
     private var output: OutputSink
     private let ownsDescriptor: Bool
+    /// Rejects kept in memory for `forward(to:)` (a worker thread's sink), never written.
+    private let capturing: Bool
     public private(set) var count = 0
     public private(set) var reasons: [String: Int] = [:]
 
@@ -24,11 +26,33 @@ public final class RejectSink {
             output = OutputSink(descriptor: .standardError, flushThreshold: 1)
             ownsDescriptor = false
         }
+        capturing = false
+    }
+
+    /// A sink for one worker thread: it keeps its rejects in memory until `forward(to:)` hands
+    /// them, in order, to the stage's real sink.
+    public init(capturingFor stage: String) {
+        self.stage = stage
+        output = .memory(capacity: 4096)
+        ownsDescriptor = false
+        capturing = true
     }
 
     deinit {
-        try? output.flush()
+        if !capturing { try? output.flush() }
         if ownsDescriptor { output.descriptor.close() }
+    }
+
+    /// Moves the captured rejects (and their counts) to `sink`, after what it already holds.
+    public func forward(to sink: RejectSink) {
+        guard count > 0 else { return }
+        output.buffer.withUnsafeBytes { sink.output.buffer.append($0) }
+        sink.count += count
+        for (reason, n) in reasons { sink.reasons[reason, default: 0] += n }
+        output.buffer.removeAll()
+        count = 0
+        reasons.removeAll(keepingCapacity: true)
+        if !sink.capturing { try? sink.output.flushIfNeeded() }
     }
 
     /// Where the refused line came from.
@@ -99,5 +123,5 @@ public final class RejectSink {
         try? output.flushIfNeeded()
     }
 
-    public func flush() { try? output.flush() }
+    public func flush() { if !capturing { try? output.flush() } }
 }

@@ -28,12 +28,15 @@ public enum IngestStage {
         /// Overrides the tenant's `fallback_language`.
         public var fallbackLanguage: String?
         public var maxField: Int
+        /// Threads that turn CSV rows into contacts (nil: one per core, at most 4). The output is
+        /// the same, byte for byte, whatever the count.
+        public var threads: Int?
         public var stream: StreamOptions
 
         public init(tenant: TenantSlug?, state: StateRoot, source: String? = nil, now: Timestamp,
                     format: IngestFormat = .auto, delimiter: UInt8? = nil, encoding: TextEncoding = .utf8,
                     mappings: [(column: String, target: ColumnTarget)] = [], fallbackLanguage: String? = nil,
-                    maxField: Int = 64 << 10, stream: StreamOptions) {
+                    maxField: Int = 64 << 10, threads: Int? = nil, stream: StreamOptions) {
             self.tenant = tenant
             self.state = state
             self.source = source
@@ -44,6 +47,7 @@ public enum IngestStage {
             self.mappings = mappings
             self.fallbackLanguage = fallbackLanguage
             self.maxField = maxField
+            self.threads = threads
             self.stream = stream
         }
     }
@@ -98,7 +102,7 @@ public enum IngestStage {
 /// The state of one run across its inputs.
 struct IngestRun {
     let options: IngestStage.Options
-    let rejects: RejectSink
+    var rejects: RejectSink
     var rowsIn = 0
     var contactsOut = 0
     var headerRows = 0
@@ -300,10 +304,33 @@ struct IngestRun {
         var scratch: [UInt8] = []
         var transcoded: [UInt8] = []
         let utf8 = options.encoding == .utf8
+        var batch = CSVBatch(threads: options.threads ?? min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+
+        /// A complete record: the header is read here; data rows go to the batch.
+        func take(_ p: UnsafeRawBufferPointer, line: Int) throws {
+            if header == nil {
+                try processCSVRecord(p, fields: fields, line: line, file: file, header: &header,
+                                     headerNames: &headerNames, tenantColumn: &tenantColumn, source: source,
+                                     scratch: &scratch, output: &output)
+                batch.configure(for: self)
+                return
+            }
+            batch.add(p, line: line)
+            if batch.isFull { try batch.run(into: &self, delimiter: delimiter, file: file, header: header!, headerNames: headerNames,
+                                            source: source, output: &output) }
+        }
+        /// Rejects written here must follow those of the rows before them.
+        func drainBatch() throws {
+            if let columns = header, !batch.isEmpty {
+                try batch.run(into: &self, delimiter: delimiter, file: file, header: columns, headerNames: headerNames,
+                              source: source, output: &output)
+            }
+        }
 
         while let event = try lines.next() {
             switch event {
             case .tooLong(let number, let length):
+                try drainBatch()
                 if assembling {
                     record.withUnsafeBytes { reject("unterminated_quote", "a quoted field opened here runs past --max-line", line: recordLine, file: file, raw: $0) }
                     assembling = false
@@ -330,9 +357,7 @@ struct IngestRun {
                     if utf8 {
                         complete = IngestRun.scan(bytes, delimiter: delimiter, into: &fields)
                         if complete {
-                            try processCSVRecord(bytes, fields: fields, line: number, file: file, header: &header,
-                                                 headerNames: &headerNames, tenantColumn: &tenantColumn, source: source,
-                                                 scratch: &scratch, output: &output)
+                            try take(bytes, line: number)
                             continue
                         }
                         record.removeAll(keepingCapacity: true)
@@ -349,12 +374,9 @@ struct IngestRun {
                 if complete {
                     assembling = false
                     let r = record
-                    try r.withUnsafeBytes { raw in
-                        try processCSVRecord(raw, fields: fields, line: recordLine, file: file, header: &header,
-                                             headerNames: &headerNames, tenantColumn: &tenantColumn, source: source,
-                                             scratch: &scratch, output: &output)
-                    }
+                    try r.withUnsafeBytes { raw in try take(raw, line: recordLine) }
                 } else if record.count > options.stream.maxLine {
+                    try drainBatch()
                     rowsIn += 1
                     record.withUnsafeBytes { reject("unterminated_quote", "a quoted field opened here runs past --max-line", line: recordLine, file: file, raw: UnsafeRawBufferPointer(rebasing: $0.prefix(4096))) }
                     assembling = false
@@ -363,6 +385,7 @@ struct IngestRun {
                 }
             }
         }
+        try drainBatch()
         if assembling {
             rowsIn += 1
             record.withUnsafeBytes { reject("unterminated_quote", "a quoted field opened here is never closed", line: recordLine, file: file, raw: $0) }
