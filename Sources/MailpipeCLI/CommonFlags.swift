@@ -46,6 +46,19 @@ public struct ShardFlag: ParsableArguments {
     }
 }
 
+/// `--threads n`: how many threads a stage parses or converts records on.
+public struct ThreadsFlag: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Threads for parsing records (default: one per core, at most 4). The output does not depend on it.", valueName: "n"))
+    public var threads: Int?
+
+    public init() {}
+
+    public func parsed() throws -> Int? {
+        if let threads, threads < 1 { throw StageError.usage("--threads must be at least 1") }
+        return threads
+    }
+}
+
 /// `--tenant`, `--state` and `--now`.
 public struct TenantFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The tenant (its slug).", valueName: "slug"))

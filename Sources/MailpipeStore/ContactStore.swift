@@ -228,10 +228,9 @@ public final class ContactStore {
     /// Sorted hashes of every email in the store (for membership tests in other stages).
     public func emailHashes() throws -> [UInt64] {
         var all: [UInt64] = []
-        for run in runs {
-            all.append(contentsOf: try RunIndex.load(path: "\(directory)/\(run.indexFile)").hashes)
-        }
-        all.sort()
+        all.reserveCapacity(runs.reduce(0) { $0 + $1.records })
+        for run in runs { try RunIndex.appendHashes(path: "\(directory)/\(run.indexFile)", to: &all) }
+        if runs.count > 1 { all.sort() }   // each run's hashes are sorted already
         return all
     }
 }

@@ -76,6 +76,30 @@ final class RunIndex {
         return RunIndex(blockOffsets: offsets.map { $0.littleEndian }, hashes: [], locations: [])
     }
 
+    /// Only the sorted email hashes, read straight into `hashes` (what a membership index needs):
+    /// 8 bytes a contact, none of the locations.
+    static func appendHashes(path: String, to hashes: inout [UInt64]) throws {
+        let fd = try FileDescriptor.openForReading(path)
+        defer { fd.close() }
+        var header = [UInt8](repeating: 0, count: 24)
+        let got = try header.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: 24, at: 0) }
+        guard got == 24, Array(header[0..<8]) == magic else { throw StageError.runtime("\(path): not a mailpipe run index") }
+        let (records, blocks) = header.withUnsafeBytes {
+            (Int($0.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian),
+             Int($0.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian))
+        }
+        let start = hashes.count
+        hashes.append(contentsOf: repeatElement(0, count: records))
+        let want = records * 8
+        let read = try hashes.withUnsafeMutableBytes {
+            try fd.readFully(into: $0.baseAddress! + start * 8, count: want, at: 24 + (blocks + 1) * 8)
+        }
+        guard read == want else { throw StageError.runtime("\(path): run index is truncated") }
+        #if _endian(big)
+        for i in start..<hashes.count { hashes[i] = UInt64(littleEndian: hashes[i]) }
+        #endif
+    }
+
     static func write(path: String, blockOffsets: [UInt64], entries: [(hash: UInt64, location: UInt64)]) throws {
         var bytes: [UInt8] = magic
         bytes.reserveCapacity(24 + blockOffsets.count * 8 + entries.count * 16)

@@ -33,6 +33,58 @@ final class StreamTests: XCTestCase {
         return result
     }
 
+    /// The parallel reader gives what the sequential one gives: the same records in the same
+    /// order, the same rejects at the same places, the same counts — across batches and files.
+    func testParallelRecordStreamMatchesRecordStream() throws {
+        var text = ""
+        for i in 0..<3000 {
+            switch i % 97 {
+            case 5: text += "{\"email\": broken\n"
+            case 11: text += "[1,2]\n"
+            case 17: text += "   \n"
+            case 23: text += "{\"email\":\"" + String(repeating: "y", count: 3000) + "\"}\n"
+            case 29: text += "{\"email\":\"\u{FF}\"}\n"
+            default: text += "{\"email\":\"c\(i)@example.org\",\"n\":\(i)}\n"
+            }
+        }
+        var bytes = Array(text.utf8)
+        if let bad = bytes.firstIndex(of: 0xC3) { bytes[bad + 1] = 0x28 }   // invalid UTF-8 inside a line
+        let a = try write("a.ndjson", bytes)
+        let b = try write("b.ndjson", Array("{\"email\":\"last@example.org\"}".utf8))
+        let shard = try Shard(parsing: "1/2")
+        for shardOption in [nil, shard] {
+            let options = StreamOptions(stage: "t", inputs: [a, b], maxLine: 2000, shard: shardOption)
+            let seqRejects = folder.appendingPathComponent("seq-\(shardOption == nil).rej").path
+            let parRejects = folder.appendingPathComponent("par-\(shardOption == nil).rej").path
+            var expected: [String] = []
+            var seqCounts: [Int] = []
+            do {
+                let rejects = try RejectSink(stage: "t", path: seqRejects)
+                var stream = try RecordStream(options: options, rejects: rejects)
+                while let r = try stream.next() { expected.append("\(r.file ?? "-"):\(r.line):\(r.string("email") ?? "")") }
+                seqCounts = [stream.linesIn, stream.blankLines, stream.recordsRead, stream.otherShards, rejects.count]
+                stream.close()
+                rejects.flush()
+            }
+            var got: [String] = []
+            var parCounts: [Int] = []
+            do {
+                let rejects = try RejectSink(stage: "t", path: parRejects)
+                var stream = try ParallelRecordStream<String>(options: options, rejects: rejects, threads: 3, batchLines: 257) { record in
+                    record.string("email") ?? ""
+                }
+                try stream.forEach { line, email in got.append("\(line.file ?? "-"):\(line.line):\(email)") }
+                parCounts = [stream.linesIn, stream.blankLines, stream.recordsRead, stream.otherShards, rejects.count]
+                stream.close()
+                rejects.flush()
+            }
+            XCTAssertEqual(got, expected)
+            XCTAssertEqual(parCounts, seqCounts)
+            XCTAssertGreaterThan(seqCounts[4], 90)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: parRejects)), try Data(contentsOf: URL(fileURLWithPath: seqRejects)))
+        }
+    }
+
     func testCRLFAndMissingFinalNewline() throws {
         let path = try write("a.ndjson", Array("a\r\nb\n\nc".utf8))
         XCTAssertEqual(try lines(path), ["1:a", "2:b", "3:", "4:c"])

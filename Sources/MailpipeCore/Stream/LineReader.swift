@@ -55,6 +55,12 @@ public struct LineReader {
         }
     }
 
+    /// True when `next()` can answer without reading the input (a complete line is buffered, or
+    /// the input has ended): a batching reader stops gathering here rather than wait on a pipe.
+    public mutating func hasBufferedLine() -> Bool {
+        ended || findNewline() != nil || end - start > maxLine
+    }
+
     public mutating func next() throws -> LineEvent? {
         while true {
             if let newline = findNewline() {

@@ -85,16 +85,15 @@ public struct RecordStream {
             let file = reader!.inputName
             switch event {
             case .tooLong(let number, let length):
-                rejects.reject(reason: "line_too_long", detail: "line of \(length) bytes is over --max-line \(options.maxLine)",
-                               origin: .init(line: number, file: file), raw: nil)
+                RecordStream.rejectTooLong(length: length, maxLine: options.maxLine, origin: .init(line: number, file: file), rejects: rejects)
             case .line(let bytes, let number):
-                if isBlank(bytes) { blankLines += 1; continue }
+                if RecordStream.isBlank(bytes) { blankLines += 1; continue }
                 do throws(JSONParseError) {
                     let document = try parser.parse(bytes)
                     guard document.root.kind == .object else {
                         throw JSONParseError(.notAnObject, at: 0)
                     }
-                    if let shard = options.shard, !inShard(document.root, shard) {
+                    if let shard = options.shard, !RecordStream.inShard(document.root, shard, email: &emailScratch, key: &keyScratch) {
                         otherShards += 1
                         continue
                     }
@@ -102,27 +101,34 @@ public struct RecordStream {
                     progress.tick(records: recordsRead)
                     return Record(document: document, line: number, file: file == "-" ? nil : file)
                 } catch {
-                    // A line that is not UTF-8 is reported as such, wherever the parser tripped.
-                    let badText = error.reason != .invalidUTF8 && !JSONParser.isValidUTF8(bytes)
-                    rejects.reject(reason: badText ? "invalid_utf8" : error.code,
-                                   detail: badText ? "invalid UTF-8" : error.description,
-                                   origin: .init(line: number, file: file), raw: bytes)
+                    RecordStream.rejectUnparsable(bytes, error: error, origin: .init(line: number, file: file), rejects: rejects)
                 }
             }
         }
     }
 
     /// The shard of a record is that of its normalised email; a record without one hashes as "".
-    private mutating func inShard(_ root: JSONNode, _ shard: Shard) -> Bool {
-        emailScratch.removeAll(keepingCapacity: true)
-        keyScratch.removeAll(keepingCapacity: true)
-        if let email = root["email"], email.kind == .string { email.appendDecodedString(to: &emailScratch) }
-        emailScratch.withUnsafeBytes { EmailKey.normalize($0, into: &keyScratch) }
-        return keyScratch.withUnsafeBytes { shard.contains(hash: EmailKey.hash($0)) }
+    static func inShard(_ root: JSONNode, _ shard: Shard, email: inout [UInt8], key: inout [UInt8]) -> Bool {
+        email.removeAll(keepingCapacity: true)
+        key.removeAll(keepingCapacity: true)
+        if let node = root["email"], node.kind == .string { node.appendDecodedString(to: &email) }
+        email.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
+        return key.withUnsafeBytes { shard.contains(hash: EmailKey.hash($0)) }
+    }
+
+    static func rejectTooLong(length: Int, maxLine: Int, origin: RejectSink.Origin, rejects: RejectSink) {
+        rejects.reject(reason: "line_too_long", detail: "line of \(length) bytes is over --max-line \(maxLine)", origin: origin, raw: nil)
+    }
+
+    /// A line the parser refused; one that is not UTF-8 is reported as such, wherever the parser tripped.
+    static func rejectUnparsable(_ bytes: UnsafeRawBufferPointer, error: JSONParseError, origin: RejectSink.Origin, rejects: RejectSink) {
+        let badText = error.reason != .invalidUTF8 && !JSONParser.isValidUTF8(bytes)
+        rejects.reject(reason: badText ? "invalid_utf8" : error.code, detail: badText ? "invalid UTF-8" : error.description,
+                       origin: origin, raw: bytes)
     }
 
     @inline(__always)
-    private func isBlank(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    static func isBlank(_ bytes: UnsafeRawBufferPointer) -> Bool {
         for b in bytes where !(b == 0x20 || b == 0x09) { return false }
         return true
     }

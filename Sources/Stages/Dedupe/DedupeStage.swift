@@ -22,10 +22,13 @@ public enum DedupeStage {
         public var keepRepeats: Bool
         public var dropExisting: Bool
         public var shard: Shard?
+        /// Threads parsing records (nil: one per core, at most 4); the output does not depend on it.
+        public var threads: Int
         public var stream: StreamOptions
 
         public init(tenant: TenantSlug?, state: StateRoot, canonical: CanonicalForm = .exact, keepRepeats: Bool = false,
-                    dropExisting: Bool = false, shard: Shard? = nil, stream: StreamOptions) {
+                    dropExisting: Bool = false, shard: Shard? = nil, threads: Int? = nil, stream: StreamOptions) {
+            self.threads = threads ?? min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
             self.tenant = tenant
             self.state = state
             self.canonical = canonical
@@ -66,13 +69,47 @@ public enum DedupeStage {
         return StoreHashIndex(sorted: hashes)
     }
 
+    /// What a worker thread finds in one record: everything but the decisions that depend on the
+    /// records before it (the stream's tenant, repeats).
+    struct Extracted {
+        enum Problem { case none, noEmail, tenantNotString, emptyEmail }
+        var problem = Problem.none
+        var hash: UInt64 = 0
+        /// The record's tenant when it is not the --tenant one (nil: absent, or equal to --tenant).
+        var otherTenant: String?
+        var hasTenant = false
+        var hasDedupeMember = false
+    }
+
     public static func run(_ options: Options, output: inout OutputSink) throws -> (Summary, ExitStatus) {
         var summary = Summary(stage: "dedupe", headline: ["in", "new", "existing", "repeats", "rejected"])
         let rejects = try RejectSink(stage: "dedupe", path: options.stream.rejectsPath)
-        var stream = try RecordStream(options: options.stream, rejects: rejects)
+        let flagTenant = options.tenant?.value
+        let canonical = options.canonical
+        var stream = try ParallelRecordStream<Extracted>(options: options.stream, rejects: rejects, threads: options.threads) { record in
+            var x = Extracted()
+            guard let emailNode = record["email"], emailNode.kind == .string else { x.problem = .noEmail; return x }
+            if let t = record["tenant"] {
+                x.hasTenant = true
+                guard t.kind == .string else { x.problem = .tenantNotString; return x }
+                let value = t.string   // tenant slugs fit a small string: no allocation
+                if value != flagTenant { x.otherTenant = value }
+            }
+            var email: [UInt8] = []
+            var key: [UInt8] = []
+            email.reserveCapacity(64)
+            key.reserveCapacity(64)
+            emailNode.appendDecodedString(to: &email)
+            email.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
+            if key.isEmpty { x.problem = .emptyEmail; return x }
+            canonical.apply(&key)
+            x.hash = key.withUnsafeBytes { EmailKey.hash($0) }
+            x.hasDedupeMember = record["dedupe"] != nil
+            return x
+        }
         defer { stream.close() }
 
-        var tenant: String? = options.tenant?.value
+        var tenant: String? = flagTenant
         var index: StoreHashIndex? = nil
         if let slug = options.tenant {
             index = try loadIndex(tenant: slug, state: options.state, canonical: options.canonical, shard: options.shard)
@@ -82,33 +119,35 @@ public enum DedupeStage {
         var files: [String] = []
         var fileNumbers: [String: Int] = [:]
         var lastFile: (name: String, number: Int)?
-        var email: [UInt8] = []
-        var key: [UInt8] = []
-        var patch = RecordPatch()
+        var patcher = Patcher(maxDepth: options.stream.maxDepth)
+        defer { patcher.deallocate() }
         var counts = (new: 0, existing: 0, repeats: 0, out: 0, droppedExisting: 0, otherShard: 0)
 
-        while let record = try stream.next() {
-            guard let emailNode = record["email"], emailNode.kind == .string else {
+        try stream.forEach { record, x in
+            switch x.problem {
+            case .none: break
+            case .noEmail:
                 rejects.reject(reason: "missing_email", detail: "a contact needs an email string", origin: record.origin, record: record.bytes)
-                continue
+                return
+            case .tenantNotString:
+                rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: record.origin, record: record.bytes)
+                return
+            case .emptyEmail:
+                break   // after the tenant checks, as a record's tenant is judged first
             }
-            if let t = record["tenant"] {
-                guard let value = t.string else {
-                    rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: record.origin, record: record.bytes)
-                    continue
-                }
+            if let value = x.otherTenant {
                 if let tenant {
                     if value != tenant {
                         rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(value)' in a stream of tenant '\(tenant)'",
                                        origin: record.origin, record: record.bytes)
-                        continue
+                        return
                     }
                 } else {
                     // No --tenant: the first record's tenant is the stream's.
                     let slug: TenantSlug
                     do { slug = try TenantSlug(value) } catch {
                         rejects.reject(reason: "invalid_tenant", detail: "'\(value)' is not a tenant slug", origin: record.origin, record: record.bytes)
-                        continue
+                        return
                     }
                     tenant = value
                     index = try loadIndex(tenant: slug, state: options.state, canonical: options.canonical, shard: options.shard)
@@ -116,19 +155,14 @@ public enum DedupeStage {
             } else if tenant == nil {
                 throw StageError.usage("line \(record.line): the record has no tenant and no --tenant was given")
             }
-            email.removeAll(keepingCapacity: true)
-            emailNode.appendDecodedString(to: &email)
-            key.removeAll(keepingCapacity: true)
-            email.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
-            if key.isEmpty {
+            if x.problem == .emptyEmail {
                 rejects.reject(reason: "missing_email", detail: "email is empty", origin: record.origin, record: record.bytes)
-                continue
+                return
             }
-            options.canonical.apply(&key)
-            let hash = key.withUnsafeBytes { EmailKey.hash($0) }
+            let hash = x.hash
             if let shard = options.shard, !shard.contains(hash: hash) {
                 counts.otherShard += 1
-                continue
+                return
             }
             var fileNumber = 0
             if let file = record.file {
@@ -149,19 +183,23 @@ public enum DedupeStage {
                     if firstFile > 0 { extra.append(("first_file", .string(files[firstFile - 1]))) }
                     rejects.reject(reason: "duplicate", detail: "repeats the address first seen on line \(first & 0xFFFF_FFFF_FFFF)",
                                    origin: record.origin, extra: extra, record: record.bytes)
-                    continue
+                    return
                 }
-                if options.dropExisting { counts.droppedExisting += 1; continue }
+                if options.dropExisting { counts.droppedExisting += 1; return }
                 mark = "existing"
             } else if index!.contains(hash) {
                 counts.existing += 1
-                if options.dropExisting { counts.droppedExisting += 1; continue }
+                if options.dropExisting { counts.droppedExisting += 1; return }
                 mark = "existing"
             } else {
                 counts.new += 1
                 mark = "new"
             }
-            write(record, mark: mark, patch: &patch, into: &output.buffer)
+            if x.hasDedupeMember {
+                patcher.write(record.bytes, mark: mark, into: &output.buffer)
+            } else {
+                append(record.bytes, mark: mark, into: &output.buffer)
+            }
             output.buffer.append(0x0A)
             counts.out += 1
             try output.flushIfNeeded()
@@ -183,26 +221,32 @@ public enum DedupeStage {
         return (summary, status)
     }
 
-    /// Appends `"dedupe":"…"` before the closing brace (the usual case: no such member yet), or
-    /// replaces the member through a patch.
-    @inline(__always)
-    static func write(_ record: Record, mark: StaticString, patch: inout RecordPatch, into buffer: inout ByteBuffer) {
-        if record["dedupe"] == nil {
-            let bytes = record.bytes
-            var end = bytes.count
-            while end > 0 && bytes[end - 1] != UInt8(ascii: "}") { end -= 1 }
-            buffer.append(UnsafeRawBufferPointer(rebasing: bytes[0..<(end - 1)]))
-            // `{}` has no members: no comma. (A contact always has an email, but stay correct.)
-            var k = end - 2
-            while k >= 0 && (bytes[k] == 0x20 || bytes[k] == 0x09) { k -= 1 }
-            if k >= 0 && bytes[k] != UInt8(ascii: "{") { buffer.append(UInt8(ascii: ",")) }
-            buffer.append("\"dedupe\":\"")
-            buffer.append(mark)
-            buffer.append("\"}")
-            return
+    /// Replaces a record's own `dedupe` member (rare: a record marked by an earlier run).
+    struct Patcher {
+        var parser: JSONParser
+        var patch = RecordPatch()
+        init(maxDepth: Int) { parser = JSONParser(maxDepth: maxDepth) }
+        func deallocate() { parser.deallocate() }
+        mutating func write(_ bytes: UnsafeRawBufferPointer, mark: StaticString, into buffer: inout ByteBuffer) {
+            guard let document = try? parser.parse(bytes) else { buffer.append(bytes); return }
+            patch.removeAll()
+            patch.set("dedupe", string: mark.description)
+            patch.write(Record(document: document, line: 0, file: nil), into: &buffer)
         }
-        patch.removeAll()
-        patch.set("dedupe", string: mark.description)
-        patch.write(record, into: &buffer)
+    }
+
+    /// Appends `"dedupe":"…"` before the record's closing brace (it has no such member yet).
+    @inline(__always)
+    static func append(_ bytes: UnsafeRawBufferPointer, mark: StaticString, into buffer: inout ByteBuffer) {
+        var end = bytes.count
+        while end > 0 && bytes[end - 1] != UInt8(ascii: "}") { end -= 1 }
+        buffer.append(UnsafeRawBufferPointer(rebasing: bytes[0..<(end - 1)]))
+        // `{}` has no members: no comma. (A contact always has an email, but stay correct.)
+        var k = end - 2
+        while k >= 0 && (bytes[k] == 0x20 || bytes[k] == 0x09) { k -= 1 }
+        if k >= 0 && bytes[k] != UInt8(ascii: "{") { buffer.append(UInt8(ascii: ",")) }
+        buffer.append("\"dedupe\":\"")
+        buffer.append(mark)
+        buffer.append("\"}")
     }
 }

@@ -316,7 +316,8 @@ struct IngestRun {
                 return
             }
             batch.add(p, line: line)
-            if batch.isFull { try batch.run(into: &self, delimiter: delimiter, file: file, header: header!, headerNames: headerNames,
+            // A full batch, or nothing more buffered (a pipe trickling): convert what is here.
+            if batch.isFull || !lines.hasBufferedLine() { try batch.run(into: &self, delimiter: delimiter, file: file, header: header!, headerNames: headerNames,
                                             source: source, output: &output) }
         }
         /// Rejects written here must follow those of the rows before them.

@@ -40,6 +40,8 @@ struct Dedupe: MailpipeCommand {
     @Option(help: ArgumentHelp("Only contacts whose email hashes into shard i of n (the others are counted, not written).", valueName: "i/n"))
     var shard: String?
 
+    @OptionGroup var threadsFlag: ThreadsFlag
+
     @Argument(help: "Input files (default: standard input; .gz read transparently).")
     var inputs: [String] = []
 
@@ -51,7 +53,7 @@ struct Dedupe: MailpipeCommand {
             let options = DedupeStage.Options(
                 tenant: try tenantFlags.tenant.map(TenantSlug.init), state: StateRoot(explicit: tenantFlags.state),
                 canonical: form, keepRepeats: keepRepeats, dropExisting: dropExisting,
-                shard: try shard.map(Shard.init(parsing:)),
+                shard: try shard.map(Shard.init(parsing:)), threads: try threadsFlag.parsed(),
                 stream: streamFlags.options(stage: "dedupe", inputs: inputs))
             var output = OutputSink()
             let (summary, status) = try DedupeStage.run(options, output: &output)

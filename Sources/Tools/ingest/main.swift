@@ -50,8 +50,7 @@ struct Ingest: MailpipeCommand {
     @Option(name: .customLong("max-field"), help: ArgumentHelp("Reject rows with a field longer than this many bytes.", valueName: "bytes"))
     var maxField: Int = 64 << 10
 
-    @Option(help: ArgumentHelp("Threads turning CSV rows into contacts (default: one per core, at most 4). The output does not depend on it.", valueName: "n"))
-    var threads: Int?
+    @OptionGroup var threadsFlag: ThreadsFlag
 
     @Argument(help: "Input files (default: standard input; .gz read transparently).")
     var inputs: [String] = []
@@ -75,12 +74,11 @@ struct Ingest: MailpipeCommand {
                 }
             }
             guard maxField > 0 else { throw StageError.usage("--max-field must be positive") }
-            if let threads, threads < 1 { throw StageError.usage("--threads must be at least 1") }
             let options = IngestStage.Options(
                 tenant: try tenantFlags.tenant.map(TenantSlug.init), state: StateRoot(explicit: tenantFlags.state),
                 source: source, now: try tenantFlags.clock(), format: format, delimiter: delimiterByte,
                 encoding: encoding, mappings: try maps.map(IngestStage.parseMapping),
-                fallbackLanguage: fallbackLanguage, maxField: maxField, threads: threads,
+                fallbackLanguage: fallbackLanguage, maxField: maxField, threads: try threadsFlag.parsed(),
                 stream: streamFlags.options(stage: "ingest", inputs: inputs))
             var output = OutputSink()
             let (summary, status) = try IngestStage.run(options, output: &output)
