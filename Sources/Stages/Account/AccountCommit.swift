@@ -22,9 +22,12 @@ public enum AccountCommit {
         /// `--shard i/n`: commit only this shard's contacts (others are rejected as `wrong_shard`);
         /// on a sharded store, only that shard's lock is taken, so n such commits run in parallel.
         public var shard: Shard?
+        /// Threads parsing the incoming records (the merge itself is one thread).
+        public var threads: Int
 
         public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, stream: StreamOptions,
-                    chunkBytes: Int = 192 << 20, shard: Shard? = nil) {
+                    chunkBytes: Int = 192 << 20, shard: Shard? = nil, threads: Int? = nil) {
+            self.threads = threads ?? min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
             self.tenant = tenant
             self.state = state
             self.now = now
@@ -44,12 +47,36 @@ public enum AccountCommit {
         var slot: Int          // which writer (shard) of the session takes it
     }
 
+    /// What a parsing thread finds in one incoming record.
+    struct Incoming {
+        enum Problem { case none, noEmail, tenantNotString, otherTenant(String), emptyEmail }
+        var problem = Problem.none
+        /// The normalised email.
+        var key: [UInt8] = []
+        var hash: UInt64 = 0
+    }
+
     public static func run(_ options: Options) throws -> (Summary, ExitStatus) {
         let dir = options.state.tenant(options.tenant)
         try dir.requireExisting()
         var summary = Summary(stage: "account commit", headline: ["in", "new", "updated", "unchanged", "rejected"])
         let rejects = try RejectSink(stage: "account commit", path: options.stream.rejectsPath)
-        var stream = try RecordStream(options: options.stream, rejects: rejects)
+        let tenant = options.tenant.value
+        var stream = try ParallelRecordStream<Incoming>(options: options.stream, rejects: rejects, threads: options.threads) { record in
+            var x = Incoming()
+            guard let email = record["email"], email.kind == .string else { x.problem = .noEmail; return x }
+            if let t = record["tenant"] {
+                guard let value = t.string else { x.problem = .tenantNotString; return x }
+                if value != tenant { x.problem = .otherTenant(value); return x }
+            }
+            var emailBytes: [UInt8] = []
+            email.appendDecodedString(to: &emailBytes)
+            x.key.reserveCapacity(emailBytes.count)
+            emailBytes.withUnsafeBytes { EmailKey.normalize($0, into: &x.key) }
+            if x.key.isEmpty { x.problem = .emptyEmail; return x }
+            x.hash = x.key.withUnsafeBytes { EmailKey.hash($0) }
+            return x
+        }
         defer { stream.close() }
 
         // The tenant lock (flat store) or the layout and shard locks (sharded store).
@@ -61,44 +88,35 @@ public enum AccountCommit {
         var entries: [Entry] = []
         var parsers = (incoming: JSONParser(maxDepth: options.stream.maxDepth), stored: JSONParser(maxDepth: 256))
         defer { parsers.incoming.deallocate(); parsers.stored.deallocate() }
-        let tenant = options.tenant.value
         let nowText = options.now.rfc3339
-        var emailBytes: [UInt8] = []
 
-        while let record = try stream.next() {
-            guard let email = record["email"], email.kind == .string else {
+        try stream.forEach { record, x in
+            switch x.problem {
+            case .none: break
+            case .noEmail:
                 rejects.reject(reason: "missing_email", detail: "a contact needs an email string", origin: record.origin, record: record.bytes)
-                continue
-            }
-            if let t = record["tenant"] {
-                guard let value = t.string else {
-                    rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: record.origin, record: record.bytes)
-                    continue
-                }
-                if value != tenant {
-                    rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(value)' given to --tenant \(tenant)",
-                                   origin: record.origin, record: record.bytes)
-                    continue
-                }
-            }
-            emailBytes.removeAll(keepingCapacity: true)
-            email.appendDecodedString(to: &emailBytes)
-            let keyStart = arena.count
-            emailBytes.withUnsafeBytes { EmailKey.normalize($0, into: &arena) }
-            let keyLength = arena.count - keyStart
-            if keyLength == 0 {
-                arena.removeLast(arena.count - keyStart)
+                return
+            case .tenantNotString:
+                rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: record.origin, record: record.bytes)
+                return
+            case .otherTenant(let value):
+                rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(value)' given to --tenant \(tenant)",
+                               origin: record.origin, record: record.bytes)
+                return
+            case .emptyEmail:
                 rejects.reject(reason: "missing_email", detail: "email is empty", origin: record.origin, record: record.bytes)
-                continue
+                return
             }
-            let hash = arena.withUnsafeBytes { EmailKey.hash(UnsafeRawBufferPointer(rebasing: $0[keyStart..<(keyStart + keyLength)])) }
+            let hash = x.hash
             guard let slot = session.slot(forHash: hash) else {
-                arena.removeLast(arena.count - keyStart)
                 rejects.reject(reason: "wrong_shard",
                                detail: "email hashes into shard \(session.describeShard(ofHash: hash)), not \(options.shard.map(String.init(describing:)) ?? "?")",
                                origin: record.origin, record: record.bytes)
-                continue
+                return
             }
+            let keyStart = arena.count
+            let keyLength = x.key.count
+            arena.append(contentsOf: x.key)
             let lineStart = arena.count
             arena.append(contentsOf: record.bytes)
             var prefix: UInt64 = 0

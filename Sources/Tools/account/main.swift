@@ -71,6 +71,7 @@ extension Account {
         @OptionGroup var streamFlags: StreamFlags
         @Option(help: ArgumentHelp("Only contacts whose email hashes into shard i of n.", valueName: "i/n"))
         var shard: String?
+        @OptionGroup var threadsFlag: ThreadsFlag
         @Argument(help: "Input files (default: standard input; .gz read transparently).")
         var inputs: [String] = []
 
@@ -80,7 +81,7 @@ extension Account {
                 let options = AccountCommit.Options(
                     tenant: slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
                     stream: streamFlags.options(stage: "account commit", inputs: inputs),
-                    shard: try shard.map(Shard.init(parsing:)))
+                    shard: try shard.map(Shard.init(parsing:)), threads: try threadsFlag.parsed())
                 let (summary, status) = try AccountCommit.run(options)
                 try summary.report(statsPath: streamFlags.stats)
                 return status
