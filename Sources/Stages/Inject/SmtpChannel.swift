@@ -11,6 +11,9 @@ public final class SmtpChannel: InjectChannel {
         /// Envelope and From fallback (nil: the record's `from`, else tenant.json smtp.from).
         public var from: String?
         public var starttls = false
+        /// PEM file of the CA(s) to trust for the server's certificate (CURLOPT_CAINFO), instead
+        /// of the system store.
+        public var caFile: String?
         public var insecure = false
         public var timeout: Double = 60
         /// Credentials, already read from the environment (never from argv).
@@ -41,6 +44,9 @@ public final class SmtpChannel: InjectChannel {
 
     public init(settings: Settings) throws {
         if let url = settings.url { try SmtpChannel.checkURL(url) }
+        if let ca = settings.caFile, (try? FileSystem.readFile(ca)) == nil {
+            throw StageError.configuration("cannot read the CA file \(ca)")
+        }
         self.settings = settings
     }
 
@@ -61,6 +67,7 @@ public final class SmtpChannel: InjectChannel {
         try easy.set(CURLOPT_TIMEOUT_MS, Int(settings.timeout * 1000))
         try easy.set(CURLOPT_CONNECTTIMEOUT_MS, 10_000)
         if settings.starttls { try easy.set(CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }
+        if let ca = settings.caFile { try easy.set(CURLOPT_CAINFO, string: ca) }
         if settings.insecure {
             try easy.set(CURLOPT_SSL_VERIFYPEER, 0)
             try easy.set(CURLOPT_SSL_VERIFYHOST, 0)
@@ -169,9 +176,27 @@ public final class SmtpChannel: InjectChannel {
         let text = reply.isEmpty ? (error?.description ?? "no reply") : reply
         if (400..<500).contains(code) { return Finish(retry: (code, text)) }
         if (500..<600).contains(code) { return .all(job, .failed(code: code, text)) }
+        // Setting the connection up failed in a way another try will not mend (certificate not
+        // trusted, STARTTLS refused, AUTH denied): failed at once, with libcurl's reason.
+        if let error, SmtpChannel.isSetupFailure(error) {
+            return .all(job, .failed(code: code == 0 ? nil : code, error.description))
+        }
         // A dropped connection leaves the code of an earlier reply (e.g. 250 to MAIL): not the cause.
         if let error, error.isTransient || code == 0 { return Finish(retry: (nil, error.description)) }
         return .all(job, .failed(code: nil, error.map { "\($0); last reply: \(text)" } ?? "unexpected reply: \(text)"))
+    }
+
+    /// Connection set-up errors that are configuration, not chance.
+    public static func isSetupFailure(_ error: CurlError) -> Bool {
+        switch CURLcode(UInt32(error.code)) {
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM,
+             CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_USE_SSL_FAILED,
+             CURLE_LOGIN_DENIED, CURLE_AUTH_ERROR, CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT,
+             CURLE_NOT_BUILT_IN:
+            return true
+        default:
+            return false
+        }
     }
 
     public func released(_ item: Item, tenant: TenantContext) {
