@@ -53,7 +53,15 @@ PY
 }
 
 # 1. STARTTLS, trusting the test CA: 40 messages over 3 connections, all intact, over TLS.
-python3 "$FIX" messages 40 --campaign tls > "$WORK/m40.ndjson"
+python3 "$FIX" messages 39 --campaign tls > "$WORK/m40.ndjson"
+# One more with escapes of every kind (a surrogate pair, quotes, backslashes) and lines starting
+# with dots, in both parts.
+python3 - >> "$WORK/m40.ndjson" <<'PY'
+import json
+t = "Emoji \U0001F600 and \u00e9\t\"quoted\" \\ back\\slash\n..two dots\n.one dot\n.\nend ✓\n"
+print(json.dumps({"tenant": "acme", "email": "escapes@example.test", "campaign": "tls", "subject": "Échappements \U0001F600",
+                  "from": "Équipe <hello@sos-expat.test>", "text": t, "html": "<p>" + t + "</p>"}, ensure_ascii=True))
+PY
 inject smtp --tenant acme --now $NOW --url "$TLS_URL" --starttls --cacert "$CA" --concurrency 3 \
   < "$WORK/m40.ndjson" > "$WORK/o1.ndjson" 2> "$WORK/e1"
 assert_eq "$(jq -r .outcome "$WORK/o1.ndjson" | sort | uniq -c | xargs)" "40 sent" "STARTTLS: all sent"
