@@ -7,6 +7,9 @@
 #   - no PIPELINING (strict_smtp.py, which catches a command sent ahead, and start-postfix.sh
 #     --no-pipelining): inject falls back to one command at a time, RSET after a refused
 #     recipient included.
+#   - SMTP AUTH PLAIN (strict_smtp.py --auth-file): credentials only from the environment, a wrong
+#     password 'failed' at once, no password in any output, error, stats or journal. (Not against
+#     Postfix: see docs/inject.md.)
 source "$(dirname "$0")/lib.sh"
 SERVERS="$REPO/Tests/Servers"
 [ "$(id -u)" = 0 ] || { echo "skip: Postfix needs root"; exit 0; }
@@ -150,4 +153,33 @@ checks=$((checks + 1))
 python3 "$FIX" messages 60 --campaign nopipe4 > "$WORK/m60.ndjson"
 inject smtp --tenant acme --now $NOW --url "$PLAIN_URL" --concurrency 4 < "$WORK/m60.ndjson" > "$WORK/o6.ndjson" 2>/dev/null
 assert_eq "$(jq -r .outcome "$WORK/o6.ndjson" | sort | uniq -c | xargs)" "60 sent" "no PIPELINING, 4 connections: all sent"
+
+# 6. SMTP AUTH (PLAIN) against strict_smtp.py --auth-file: credentials come only from the
+#    variables named by --username-env/--password-env; a wrong password is 'failed' at once
+#    (curl 67); the password appears in no output, error, stats or journal.
+printf 'alice:%s\n' 'pw-S3cr3t-9f2' > "$WORK/auth"
+S_AUTH=$(strict "$WORK/strict-auth" --auth-file "$WORK/auth")
+trap 'bash "$SERVERS/stop-postfix.sh" "$TLS" >/dev/null 2>&1 || true; bash "$SERVERS/stop-postfix.sh" "$PLAIN" >/dev/null 2>&1 || true; for d in "$WORK/strict-a" "$WORK/strict-n" "$WORK/strict-auth"; do [ -f "$d/pid" ] && kill "$(cat "$d/pid")" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+jq -c '.campaign = "auth-ok"' "$WORK/m3.ndjson" > "$WORK/auth-ok.ndjson"
+jq -c '.campaign = "auth-bad"' "$WORK/m3.ndjson" > "$WORK/auth-bad.ndjson"
+SMTP_USER=alice SMTP_PASS='pw-S3cr3t-9f2' inject smtp --tenant acme --now $NOW --url "$S_AUTH" --stats "$WORK/sa.json" \
+  --username-env SMTP_USER --password-env SMTP_PASS < "$WORK/auth-ok.ndjson" > "$WORK/oa.ndjson" 2> "$WORK/ea"
+assert_eq "$(jq -r .outcome "$WORK/oa.ndjson" | sort | uniq -c | xargs)" "3 sent" "AUTH: sent"
+[ "$(grep -c '^auth ok alice' "$WORK/strict-auth/log")" -ge 1 ] || fail "AUTH: no login in the server log"; checks=$((checks + 1))
+assert_eq "$(grep -c '^message' "$WORK/strict-auth/log")" "3" "AUTH: 3 messages received"
+SMTP_USER=alice SMTP_PASS='wrong-pass' inject smtp --tenant acme --now $NOW --url "$S_AUTH" --max-attempts 3 --backoff 0.01 \
+  --username-env SMTP_USER --password-env SMTP_PASS < "$WORK/auth-bad.ndjson" > "$WORK/ob.ndjson" 2> "$WORK/eb"
+assert_eq "$(jq -r '[.outcome,.attempts]|join(" ")' "$WORK/ob.ndjson" | sort | uniq -c | xargs)" "3 failed 1" "AUTH refused: failed at once"
+assert_contains "$(jq -r .error "$WORK/ob.ndjson" | head -1)" "curl error 67" "AUTH refused: libcurl's code"
+assert_eq "$(grep -c '^message' "$WORK/strict-auth/log")" "3" "AUTH refused: nothing received"
+# An unset variable is a configuration error (exit 2) that names the variable, not a value.
+set +e; SMTP_USER=alice inject smtp --tenant acme --url "$S_AUTH" --username-env SMTP_USER --password-env NOPE_UNSET < "$WORK/auth-bad.ndjson" > /dev/null 2> "$WORK/ec"; status=$?; set -e
+assert_eq "$status" "2" "unset password variable: exit 2"
+assert_contains "$(cat "$WORK/ec")" "NOPE_UNSET" "unset password variable: named"
+for secret in 'pw-S3cr3t-9f2' 'wrong-pass'; do
+  if grep -r -l -F -- "$secret" "$WORK"/oa.ndjson "$WORK"/ob.ndjson "$WORK"/ea "$WORK"/eb "$WORK"/ec "$WORK/sa.json" "$MAILPIPE_STATE" "$WORK/strict-auth/log" 2>/dev/null; then
+    fail "a password leaked into the files above"
+  fi
+done
+checks=$((checks + 1))
 done_ok
