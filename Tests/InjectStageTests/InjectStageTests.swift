@@ -42,6 +42,15 @@ final class InjectStageTests: XCTestCase {
         XCTAssertTrue(out.hasSuffix("--=_mailpipe_0000000000000007_alt--\r\n"))
     }
 
+    func testNoLineStartsWithADot() throws {
+        // A "." that a soft line break would put first on a line is encoded too.
+        for n in 70...80 {
+            let text = String(repeating: "a", count: n) + "." + String(repeating: "b", count: 80) + "\n.x\n..\n"
+            let out = try message(subject: "s", text: text, html: nil)
+            XCTAssertFalse(out.contains("\n."), "n = \(n)")
+        }
+    }
+
     func testBase64ForMostlyNonLatinBodies() throws {
         let out = try message(subject: "s", text: String(repeating: "你好世界", count: 50), html: nil)
         XCTAssertTrue(out.contains("Content-Transfer-Encoding: base64"))

@@ -322,7 +322,7 @@ public enum Mime {
                 while i < n {
                     let b = src[i]
                     let c = cls[Int(b)]
-                    if c == 0 || (c == 5 && column != 0) {
+                    if c == 0 || (c == 5 && column != 0 && column != 75) {
                         if column == 75 { o[k] = UInt8(ascii: "="); o[k + 1] = 13; o[k + 2] = 10; k += 3; column = 0 }
                         o[k] = b; k += 1; column += 1; i += 1
                         continue
