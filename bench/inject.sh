@@ -37,7 +37,7 @@ size=$(awk '/^DATA|^MAIL FROM|^RCPT TO|^X-Client|^X-Helo|^X-Mail|^X-Rcpt|^X-Clie
 bash "$SERVERS/stop-smtp-sink.sh" "$work/dump" >/dev/null 2>&1
 url=$(bash "$SERVERS/start-smtp-sink.sh" 0 "$work/sink")
 hostport=${url#smtp://}
-ours=(); peers=()
+ours=(); peers=(); load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq 1 "$RUNS"); do
   rm -rf "$MAILPIPE_STATE/bench/journal"
   ours+=("$(secs "'$BIN/inject' smtp --url '$url' --concurrency $C < '$work/messages.ndjson' > /dev/null 2> '$work/inject.err'")")
@@ -45,7 +45,8 @@ for r in $(seq 1 "$RUNS"); do
   peers+=("$(secs "/usr/sbin/smtp-source -d -s $C -m $N -l $size -f a@bench.test -t b@bench.test $hostport")")
 done
 o=$(median "${ours[@]}"); p=$(median "${peers[@]}")
-printf 'smtp  %d messages of ~%d bytes, %d connections\n' "$N" "$size" "$C"
+printf 'smtp  %d messages of ~%d bytes, %d connections (load average before: %s, after: %s)\n' \
+  "$N" "$size" "$C" "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  smtp-source          %7.3f s  %8.0f msg/s\n' "$p" "$(awk -v n="$N" -v t="$p" 'BEGIN{print n/t}')"
 printf '  inject smtp          %7.3f s  %8.0f msg/s\n' "$o" "$(awk -v n="$N" -v t="$o" 'BEGIN{print n/t}')"
 printf '  ratio (inject / smtp-source rate): %s  (target ≥ 0.80x)\n' "$(ratio "$p" "$o")"

@@ -34,9 +34,21 @@ final class InjectStageTests: XCTestCase {
         let out = try message(subject: "s", text: long, html: "<p>Zoé</p>")
         XCTAssertTrue(out.contains("Content-Type: multipart/alternative;\r\n boundary=\"=_mailpipe_0000000000000007_alt\""))
         XCTAssertTrue(out.contains("Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable"))
-        XCTAssertTrue(out.replacingOccurrences(of: "=\r\n", with: "").contains("=C3=A9=3D\r\n.dot\r\n"))
+        // A "." starting a line is encoded, so no line of the message starts with one (no SMTP
+        // dot-stuffing needed); a "." elsewhere is left alone.
+        XCTAssertTrue(out.replacingOccurrences(of: "=\r\n", with: "").contains("=C3=A9=3D\r\n=2Edot\r\n"))
+        XCTAssertFalse(out.contains("\n."))
         XCTAssertTrue(out.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 78 })
         XCTAssertTrue(out.hasSuffix("--=_mailpipe_0000000000000007_alt--\r\n"))
+    }
+
+    func testNoLineStartsWithADot() throws {
+        // A "." that a soft line break would put first on a line is encoded too.
+        for n in 70...80 {
+            let text = String(repeating: "a", count: n) + "." + String(repeating: "b", count: 80) + "\n.x\n..\n"
+            let out = try message(subject: "s", text: text, html: nil)
+            XCTAssertFalse(out.contains("\n."), "n = \(n)")
+        }
     }
 
     func testBase64ForMostlyNonLatinBodies() throws {

@@ -22,8 +22,8 @@ public enum InjectStage {
         /// First retry delay in seconds; doubles per attempt up to `backoffMax`, with jitter.
         public var backoffBase: Double
         public var backoffMax: Double
-        /// Seconds between fdatasyncs of the journal (0 = after every batch). Writes themselves
-        /// happen before anything new starts, whatever this is.
+        /// Seconds between fdatasyncs of the journal, done on a background thread (0 = synchronously
+        /// after every batch). Writes themselves happen before anything new starts, whatever this is.
         public var journalSyncInterval: Double = 0.1
 
         public init(stream: StreamOptions, state: StateRoot, tenant: TenantSlug? = nil, now: Timestamp? = nil,
@@ -81,6 +81,8 @@ struct Engine {
     var rng = SystemRandomNumberGenerator()
     /// Records read ahead of the oldest unfinished one, at most.
     let window: Int
+    /// Jobs prepared ahead while every slot is busy.
+    let lookahead: Int
 
     init(options: InjectStage.Options, channel: InjectChannel, rejects: RejectSink) throws {
         self.options = options
@@ -91,6 +93,7 @@ struct Engine {
         idle = Array((0..<transport.slotCount).reversed())
         tokens = Double(max(1, min(n, Int(options.rate ?? 1))))
         window = max(20_000, n * 64)
+        lookahead = min(transport.slotCount, 32)
     }
 
     mutating func count(_ name: String) {
@@ -322,6 +325,14 @@ struct Engine {
                 }
             }
             try flushOutputs(&output)
+            // While every connection is busy, prepare the next jobs (parse, build the message),
+            // so a connection that frees up starts its next one at once.
+            while !inputDone && idle.isEmpty && ready.count < lookahead && nextSeq - nextEmit < window {
+                if try !pull(&stream) {
+                    inputDone = true
+                    for job in channel.drain() { enqueue(job) }
+                }
+            }
 
             if running.isEmpty && ready.isEmpty && waiting.isEmpty && inputDone {
                 if blocked.isEmpty { break }

@@ -9,8 +9,9 @@ import MailpipeStore
 /// The idempotency journal of one (tenant, channel, campaign):
 /// `state/<tenant>/journal/<channel>/<campaign>.ndjson`, a plain append-only NDJSON file
 /// (`jq` reads it). Each batch of lines is one `write(2)` before anything new starts, so it
-/// survives the process being killed at any instant; `fdatasync` follows at most every
-/// `syncInterval` seconds (group commit) and at the end, which bounds what a power loss can take.
+/// survives the process being killed at any instant; an `fdatasync` is started every
+/// `syncInterval` seconds on a background thread (group commit; the delivery loop does not wait
+/// on the disk) and done synchronously at the end, which bounds what a power loss can take.
 /// A torn last line (a crash inside a write) is cut off on the next open, with a warning.
 ///
 /// Lines: `{"email":…,"state":"begin","message_id":…}` written (and fsynced) before the first
@@ -28,10 +29,11 @@ public final class Journal {
     private let lock: FileLock
     private var unsynced = false
     private var lastSync = monotonicNow()
-    /// Seconds between fdatasyncs (0: after every batch).
+    /// Seconds between background fdatasyncs (0: a synchronous one after every batch).
     public var syncInterval: Double = 0.1
     private var entries: [String: State] = [:]
     private var pending = ByteBuffer(capacity: 1 << 14)
+    private let syncer: BackgroundSync
 
     public init(tenant: TenantDirectory, channel: String, campaign: String, warn: (String) -> Void) throws {
         let dir = "\(tenant.journalPath)/\(channel)"
@@ -43,6 +45,7 @@ public final class Journal {
         // is not taken (a pipeline `inject | account record` must not wait on itself).
         lock = try FileLock(path: "\(dir)/\(name).lock")
         file = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_APPEND, mode: 0o600)
+        syncer = BackgroundSync(fd: file.rawValue)
         let size = try file.size()
         let valid = try load(size: size)
         if valid < size {
@@ -53,6 +56,7 @@ public final class Journal {
     }
 
     deinit {
+        syncer.stop()
         try? file.sync()
         file.close()
         lock.unlock()
@@ -132,7 +136,8 @@ public final class Journal {
 
     public var hasPending: Bool { !pending.isEmpty }
 
-    /// Writes the pending lines (one write), then fdatasyncs when the interval has passed.
+    /// Writes the pending lines (one write), then, when the interval has passed, has the
+    /// background thread fdatasync them.
     public func sync() throws {
         if !pending.isEmpty {
             try file.writeAll(pending.bytes)
@@ -141,8 +146,14 @@ public final class Journal {
         }
         if unsynced {
             let now = monotonicNow()
-            if now - lastSync >= syncInterval {
-                try file.sync()
+            if syncInterval <= 0 {
+                try file.sync()   // 0: each batch durable before anything new starts
+                lastSync = now
+                unsynced = false
+            } else if now - lastSync >= syncInterval {
+                do { try syncer.request() } catch {
+                    throw StageError.runtime("\(path): \(error)")
+                }
                 lastSync = now
                 unsynced = false
             }

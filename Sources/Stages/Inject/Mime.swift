@@ -45,9 +45,23 @@ public enum Mime {
 
     public static func build(_ m: Message) throws -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity((m.text?.utf8.count ?? 0) + (m.html?.utf8.count ?? 0) * 11 / 10 + 1024)
+        var text = m.text ?? "", html = m.html ?? ""
+        try text.withUTF8 { t in
+            try html.withUTF8 { h in
+                try build(m, text: UnsafeRawBufferPointer(t), html: UnsafeRawBufferPointer(h), fromHeader: nil, into: &out)
+            }
+        }
+        return out
+    }
+
+    /// `build` from bytes, for the per-message path: `text`/`html` are the parts' UTF-8 (empty =
+    /// absent; the Message's own `text`/`html` are not read), `fromHeader` the From line as
+    /// `addressHeader` writes it (nil: built here). Appends to `out`.
+    static func build(_ m: Message, text: UnsafeRawBufferPointer, html: UnsafeRawBufferPointer,
+                      fromHeader: [UInt8]?, into out: inout [UInt8]) throws {
+        out.reserveCapacity(out.count + text.count * 11 / 10 + html.count * 11 / 10 + 1024)
         try header("Date", rfc5322Date(m.date), into: &out)
-        try addressHeader("From", m.from, into: &out)
+        if let fromHeader { out.append(contentsOf: fromHeader) } else { try addressHeader("From", m.from, into: &out) }
         try addressHeader("To", m.to, into: &out)
         if let r = m.replyTo, !r.isEmpty { try addressHeader("Reply-To", r, into: &out) }
         try header("Subject", m.subject, into: &out)
@@ -57,40 +71,37 @@ public enum Mime {
             try header(name, value, into: &out)
         }
         append("MIME-Version: 1.0\r\n", to: &out)
-        let text = m.text.flatMap { $0.isEmpty ? nil : $0 }
-        let html = m.html.flatMap { $0.isEmpty ? nil : $0 }
-        switch (text, html) {
-        case (nil, nil):
+        switch (text.isEmpty, html.isEmpty) {
+        case (true, true):
             throw Failure.noBody
-        case (let t?, nil):
-            part(type: "text/plain", body: t, into: &out)
-        case (nil, let h?):
-            part(type: "text/html", body: h, into: &out)
-        case (let t?, let h?):
+        case (false, true):
+            part(type: "text/plain", body: text, into: &out)
+        case (true, false):
+            part(type: "text/html", body: html, into: &out)
+        case (false, false):
             let boundary = "=_mailpipe_" + hex(m.boundarySeed) + "_alt"
             append("Content-Type: multipart/alternative;\r\n boundary=\"\(boundary)\"\r\n\r\n", to: &out)
             append("This is a multi-part message in MIME format.\r\n", to: &out)
             append("--\(boundary)\r\n", to: &out)
-            part(type: "text/plain", body: t, into: &out)
+            part(type: "text/plain", body: text, into: &out)
             append("\r\n--\(boundary)\r\n", to: &out)
-            part(type: "text/html", body: h, into: &out)
+            part(type: "text/html", body: html, into: &out)
             append("\r\n--\(boundary)--\r\n", to: &out)
         }
-        return out
     }
 
     /// Content-Type, Content-Transfer-Encoding, blank line, encoded body (no final CRLF for QP
     /// unless the content had one; base64 always ends lines with CRLF).
-    static func part(type: String, body: String, into out: inout [UInt8]) {
-        let bytes = Array(body.utf8)
+    static func part(type: String, body: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let bytes = body.bindMemory(to: UInt8.self)
         var high = 0
-        for b in bytes where b >= 0x80 || b == UInt8(ascii: "=") { high += 1 }
+        for b in bytes { high &+= (b >= 0x80 || b == UInt8(ascii: "=")) ? 1 : 0 }
         // QP triples each such byte; base64 costs 4/3 of everything.
         let useBase64 = high * 3 + (bytes.count - high) > bytes.count * 4 / 3 + bytes.count / 38
         append("Content-Type: \(type); charset=UTF-8\r\n", to: &out)
         if useBase64 {
             append("Content-Transfer-Encoding: base64\r\n\r\n", to: &out)
-            base64(bytes, lineLength: 76, into: &out)
+            base64(Array(bytes), lineLength: 76, into: &out)
         } else {
             append("Content-Transfer-Encoding: quoted-printable\r\n\r\n", to: &out)
             quotedPrintable(bytes, into: &out)
@@ -283,27 +294,47 @@ public enum Mime {
     // MARK: body encodings
 
     /// Quoted-printable (RFC 2045 §6.7): lines of at most 76 characters, soft breaks `=`, input line
-    /// ends (LF or CRLF) become CRLF, trailing spaces encoded.
+    /// ends (LF or CRLF) become CRLF, trailing spaces and a "." starting a line encoded.
     public static func quotedPrintable(_ bytes: [UInt8], into out: inout [UInt8]) {
+        bytes.withUnsafeBufferPointer { quotedPrintable($0, into: &out) }
+    }
+
+    /// Per byte: 0 printed as is, 1 encoded (=XX), 2 space or tab (encoded only at a line end),
+    /// 3 CR, 4 LF, 5 "." (encoded at the start of a line).
+    static let qpClass: [UInt8] = (0..<256).map { b -> UInt8 in
+        if b == 0x2E { return 5 }
+        if b == 0x0A { return 4 }
+        if b == 0x0D { return 3 }
+        if b == 0x20 || b == 0x09 { return 2 }
+        return (b >= 33 && b <= 126 && b != Int(UInt8(ascii: "="))) ? 0 : 1
+    }
+
+    static func quotedPrintable(_ src: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         // At most 3 bytes per input byte, plus a soft break ("=" CRLF) per 24 of those.
-        let capacity = bytes.count * 3 + bytes.count / 8 + 8
-        let encoded = [UInt8](unsafeUninitializedCapacity: capacity) { o, count in
-            let hexDigits: StaticString = "0123456789ABCDEF"
-            let hex = hexDigits.utf8Start
-            var k = 0
-            var column = 0
-            bytes.withUnsafeBufferPointer { src in
+        let n = src.count
+        qpClass.withUnsafeBufferPointer { cls in
+            let written = [UInt8](unsafeUninitializedCapacity: n * 3 + n / 8 + 8) { o, count in
+                let hexDigits: StaticString = "0123456789ABCDEF"
+                let hex = hexDigits.utf8Start
+                var k = 0
+                var column = 0
                 var i = 0
-                let n = src.count
                 while i < n {
                     let b = src[i]
-                    if b == 0x0D && i + 1 < n && src[i + 1] == 0x0A { i += 1; continue }
-                    if b == 0x0A {
-                        o[k] = 13; o[k + 1] = 10; k += 2; column = 0; i += 1; continue
+                    let c = cls[Int(b)]
+                    if c == 0 || (c == 5 && column != 0 && column != 75) {
+                        if column == 75 { o[k] = UInt8(ascii: "="); o[k + 1] = 13; o[k + 2] = 10; k += 3; column = 0 }
+                        o[k] = b; k += 1; column += 1; i += 1
+                        continue
                     }
-                    let atLineEnd = i + 1 == n || src[i + 1] == 0x0A || (src[i + 1] == 0x0D && i + 2 < n && src[i + 2] == 0x0A)
-                    let literal = (b >= 33 && b <= 126 && b != UInt8(ascii: "=")) || ((b == 32 || b == 9) && !atLineEnd)
-                    // A leading "." is left to the SMTP layer's dot-stuffing; "From " is harmless here.
+                    if c == 4 { o[k] = 13; o[k + 1] = 10; k += 2; column = 0; i += 1; continue }
+                    if c == 3 && i + 1 < n && src[i + 1] == 0x0A { i += 1; continue }
+                    // A "." starting a line is written =2E: no line of a message starts with a dot,
+                    // so SMTP never has to stuff one. Other classes 1, 2 (at a line end), 5.
+                    var literal = false
+                    if c == 2 {
+                        literal = !(i + 1 == n || src[i + 1] == 0x0A || (src[i + 1] == 0x0D && i + 2 < n && src[i + 2] == 0x0A))
+                    }
                     let width = literal ? 1 : 3
                     if column + width > 75 {
                         o[k] = UInt8(ascii: "="); o[k + 1] = 13; o[k + 2] = 10; k += 3; column = 0
@@ -313,10 +344,10 @@ public enum Mime {
                     column += width
                     i += 1
                 }
+                count = k
             }
-            count = k
+            out.append(contentsOf: written)
         }
-        out.append(contentsOf: encoded)
     }
 
     static let base64Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CCurl
 import MailpipeCore
 import MailpipeCurl
@@ -11,6 +16,9 @@ public final class SmtpChannel: InjectChannel {
         /// Envelope and From fallback (nil: the record's `from`, else tenant.json smtp.from).
         public var from: String?
         public var starttls = false
+        /// PEM file of the CA(s) to trust for the server's certificate (CURLOPT_CAINFO), instead
+        /// of the system store.
+        public var caFile: String?
         public var insecure = false
         public var timeout: Double = 60
         /// Credentials, already read from the environment (never from argv).
@@ -32,6 +40,10 @@ public final class SmtpChannel: InjectChannel {
     }
 
     public let name = "smtp"
+    /// Per-message scratch (one thread): the parts' bytes, the last From line.
+    private var textScratch: [UInt8] = []
+    private var htmlScratch: [UInt8] = []
+    private var fromCache: (raw: String, header: [UInt8], address: String)?
     /// libcurl 7.88 waits for the reply to the final "." blocking, inside the multi loop:
     /// `SmtpSessions` drives the connections itself after libcurl set them up.
     public func transport(connections: Int) throws -> Transport? {
@@ -41,6 +53,9 @@ public final class SmtpChannel: InjectChannel {
 
     public init(settings: Settings) throws {
         if let url = settings.url { try SmtpChannel.checkURL(url) }
+        if let ca = settings.caFile, (try? FileSystem.readFile(ca)) == nil {
+            throw StageError.configuration("cannot read the CA file \(ca)")
+        }
         self.settings = settings
     }
 
@@ -61,6 +76,7 @@ public final class SmtpChannel: InjectChannel {
         try easy.set(CURLOPT_TIMEOUT_MS, Int(settings.timeout * 1000))
         try easy.set(CURLOPT_CONNECTTIMEOUT_MS, 10_000)
         if settings.starttls { try easy.set(CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }
+        if let ca = settings.caFile { try easy.set(CURLOPT_CAINFO, string: ca) }
         if settings.insecure {
             try easy.set(CURLOPT_SSL_VERIFYPEER, 0)
             try easy.set(CURLOPT_SSL_VERIFYHOST, 0)
@@ -102,9 +118,9 @@ public final class SmtpChannel: InjectChannel {
             throw RecordProblem("missing_from", "no from in the record, no --from, no smtp.from in tenant.json")
         }
         let subject = record.string("subject") ?? ""
-        let text = record.string("text")
-        let html = record.string("html")
-        if (text ?? "").isEmpty && (html ?? "").isEmpty {
+        SmtpChannel.stringBytes(record["text"], into: &textScratch)
+        SmtpChannel.stringBytes(record["html"], into: &htmlScratch)
+        if textScratch.isEmpty && htmlScratch.isEmpty {
             throw RecordProblem("missing_body", "a message needs html or text")
         }
         var headers: [(String, String)] = []
@@ -132,17 +148,33 @@ public final class SmtpChannel: InjectChannel {
         let id = messageID ?? SmtpChannel.messageID(tenant: item.tenant, campaign: item.campaign, email: item.email, domain: data.domain)
         let message = Mime.Message(
             from: from, to: item.email, replyTo: record.string("reply_to"), subject: subject,
-            date: settings.now ?? .current(), messageID: id, headers: headers, text: text, html: html,
+            date: settings.now ?? .current(), messageID: id, headers: headers, text: nil, html: nil,
             boundarySeed: EmailKey.hash(id))
-        let bytes: [UInt8]
-        do { bytes = try Mime.build(message) } catch {
+        // The From line and envelope address, built once per distinct From.
+        if fromCache?.raw != from {
+            var line: [UInt8] = []
+            do { try Mime.addressHeader("From", from, into: &line) } catch {
+                if let vmta = item.vmta { data.picker.giveBack(vmta) }
+                throw error
+            }
+            fromCache = (from, line, Mime.splitAddress(from).address)
+        }
+        var bytes: [UInt8] = []
+        do {
+            try textScratch.withUnsafeBytes { t in
+                try htmlScratch.withUnsafeBytes { h in
+                    try Mime.build(message, text: t, html: h, fromHeader: fromCache!.header, into: &bytes)
+                }
+            }
+        } catch {
             if let vmta = item.vmta { data.picker.giveBack(vmta) }
             throw error
         }
+        SmtpChannel.toWire(&bytes)
         let job = Job(items: [item])
         job.payload = bytes
         job.messageID = id
-        job.envelopeFrom = Mime.splitAddress(from).address
+        job.envelopeFrom = fromCache!.address
         job.uid = data.url
         return .job(job)
     }
@@ -154,7 +186,84 @@ public final class SmtpChannel: InjectChannel {
         try easy.set(CURLOPT_MAIL_FROM, string: "<\(job.envelopeFrom)>")
         easy.clearLists()
         try easy.set(CURLOPT_MAIL_RCPT, list: CurlSlist(["<\(job.items[0].email)>"]))
-        try easy.setUpload(job.payload)
+        try easy.setUpload(SmtpChannel.fromWire(job.payload))   // libcurl stuffs and ends it itself
+    }
+
+    /// A string member's UTF-8 (escapes decoded) into `out`; empty when absent or not a string.
+    static func stringBytes(_ node: JSONNode?, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        guard let node, node.kind == .string else { return }
+        let raw = node.rawContent
+        guard node.isEscaped else { out.append(contentsOf: raw); return }
+        // Runs without escapes are copied whole; each escape (a \uXXXX\uXXXX pair together) is
+        // decoded by the core's unescape.
+        let n = raw.count
+        var i = 0
+        while i < n {
+            var j = i
+            while j < n && raw[j] != UInt8(ascii: "\\") { j += 1 }
+            if j > i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[i..<j])) }
+            if j >= n { break }
+            var len = 2
+            if j + 1 < n && raw[j + 1] == UInt8(ascii: "u") {
+                len = 6
+                if j + 12 <= n && raw[j + 6] == UInt8(ascii: "\\") && raw[j + 7] == UInt8(ascii: "u") { len = 12 }
+            }
+            let e = min(n, j + len)
+            JSONNode.unescape(UnsafeRawBufferPointer(rebasing: raw[j..<e]), into: &out)
+            i = e
+        }
+    }
+
+    /// A message as it goes after DATA (RFC 5321 4.5.2): lines starting with "." get another
+    /// one, a final CRLF if missing, then ".\r\n". `payload` of SMTP jobs is in this form.
+    static func toWire(_ message: inout [UInt8]) {
+        // Our MIME never starts a line with "." (QP writes =2E), so this scan finds none; kept for
+        // any other content.
+        let needsStuffing: Bool = message.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress, raw.count > 0 else { return false }
+            if raw[0] == UInt8(ascii: ".") { return true }
+            var p = base
+            let end = base + raw.count
+            while let nl = memchr(p, 0x0A, end - p) {
+                let next = UnsafeRawPointer(nl) + 1
+                if next < end && next.load(as: UInt8.self) == UInt8(ascii: ".") { return true }
+                p = next
+            }
+            return false
+        }
+        if needsStuffing {
+            var out: [UInt8] = []
+            out.reserveCapacity(message.count + message.count / 64 + 8)
+            var lineStart = true
+            for b in message {
+                if lineStart && b == UInt8(ascii: ".") { out.append(b) }
+                out.append(b)
+                lineStart = b == 0x0A
+            }
+            message = out
+        }
+        if !(message.count >= 2 && message[message.count - 2] == 0x0D && message[message.count - 1] == 0x0A) {
+            message.append(contentsOf: [0x0D, 0x0A])
+        }
+        message.append(contentsOf: [UInt8(ascii: "."), 0x0D, 0x0A])
+    }
+
+    /// The message back from its wire form (for libcurl's own SMTP upload).
+    static func fromWire(_ wire: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(wire.count)
+        let end = wire.count >= 3 ? wire.count - 3 : wire.count
+        var lineStart = true
+        var i = 0
+        while i < end {
+            let b = wire[i]
+            i += 1
+            if lineStart && b == UInt8(ascii: ".") { lineStart = false; continue }   // the stuffed dot
+            out.append(b)
+            lineStart = b == 0x0A
+        }
+        return out
     }
 
     public func finish(_ job: Job, easy: CurlEasy, error: CurlError?) -> Finish {
@@ -169,9 +278,27 @@ public final class SmtpChannel: InjectChannel {
         let text = reply.isEmpty ? (error?.description ?? "no reply") : reply
         if (400..<500).contains(code) { return Finish(retry: (code, text)) }
         if (500..<600).contains(code) { return .all(job, .failed(code: code, text)) }
+        // Setting the connection up failed in a way another try will not mend (certificate not
+        // trusted, STARTTLS refused, AUTH denied): failed at once, with libcurl's reason.
+        if let error, SmtpChannel.isSetupFailure(error) {
+            return .all(job, .failed(code: code == 0 ? nil : code, error.description))
+        }
         // A dropped connection leaves the code of an earlier reply (e.g. 250 to MAIL): not the cause.
         if let error, error.isTransient || code == 0 { return Finish(retry: (nil, error.description)) }
         return .all(job, .failed(code: nil, error.map { "\($0); last reply: \(text)" } ?? "unexpected reply: \(text)"))
+    }
+
+    /// Connection set-up errors that are configuration, not chance.
+    public static func isSetupFailure(_ error: CurlError) -> Bool {
+        switch CURLcode(UInt32(error.code)) {
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM,
+             CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_USE_SSL_FAILED,
+             CURLE_LOGIN_DENIED, CURLE_AUTH_ERROR, CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT,
+             CURLE_NOT_BUILT_IN:
+            return true
+        default:
+            return false
+        }
     }
 
     public func released(_ item: Item, tenant: TenantContext) {

@@ -36,6 +36,12 @@ final class SmtpSessions: Transport {
         var job: Job?
         var out: [UInt8] = []
         var outOffset = 0
+        /// The message after `out` (the job's payload, already in wire form; not copied).
+        var body: [UInt8] = []
+        var bodyOffset = 0
+        var hasPending: Bool { outOffset < out.count || bodyOffset < body.count }
+        /// TLS: OpenSSL may hold bytes poll(2) does not see, so reads go on until EAGAIN.
+        var tls = false
         var input: [UInt8] = []
         var awaiting: [Await] = []
         /// Commands held back until the previous reply (no PIPELINING).
@@ -79,15 +85,23 @@ final class SmtpSessions: Transport {
                 return
             }
         }
-        var commands: [[UInt8]] = []
-        if s.needsReset { commands.append(Array("RSET\r\n".utf8)); s.awaiting.append(.rset); s.needsReset = false }
-        commands.append(Array("MAIL FROM:<\(job.envelopeFrom)>\r\n".utf8))
-        commands.append(Array("RCPT TO:<\(job.items[0].email)>\r\n".utf8))
-        commands.append(Array("DATA\r\n".utf8))
-        s.awaiting.append(contentsOf: [.mail, .rcpt, .data])
         if s.pipelining {
-            for c in commands { s.out.append(contentsOf: c) }
+            // One write: [RSET] MAIL RCPT DATA (RFC 2920), built in place.
+            if s.needsReset { s.out.append(contentsOf: "RSET\r\n".utf8); s.awaiting.append(.rset); s.needsReset = false }
+            s.out.append(contentsOf: "MAIL FROM:<".utf8)
+            s.out.append(contentsOf: job.envelopeFrom.utf8)
+            s.out.append(contentsOf: ">\r\nRCPT TO:<".utf8)
+            s.out.append(contentsOf: job.items[0].email.utf8)
+            s.out.append(contentsOf: ">\r\nDATA\r\n".utf8)
+            s.awaiting.append(contentsOf: [.mail, .rcpt, .data])
         } else {
+            // One command at a time: the rest waits in `held` for the previous reply.
+            var commands: [[UInt8]] = []
+            if s.needsReset { commands.append(Array("RSET\r\n".utf8)); s.awaiting.append(.rset); s.needsReset = false }
+            commands.append(Array("MAIL FROM:<\(job.envelopeFrom)>\r\n".utf8))
+            commands.append(Array("RCPT TO:<\(job.items[0].email)>\r\n".utf8))
+            commands.append(Array("DATA\r\n".utf8))
+            s.awaiting.append(contentsOf: [.mail, .rcpt, .data])
             s.out.append(contentsOf: commands[0])
             s.held = Array(commands.dropFirst())
         }
@@ -100,7 +114,7 @@ final class SmtpSessions: Transport {
             var slots: [Int] = []
             for (i, s) in sessions.enumerated() where s.fd >= 0 {
                 var events = Int16(POLLIN)
-                if s.outOffset < s.out.count { events |= Int16(POLLOUT) }
+                if s.hasPending { events |= Int16(POLLOUT) }
                 fds.append(pollfd(fd: s.fd, events: events, revents: 0))
                 slots.append(i)
             }
@@ -146,6 +160,7 @@ final class SmtpSessions: Transport {
         // The EHLO reply lines came through the header callback.
         let ehlo = String(decoding: easy.headers, as: UTF8.self).uppercased()
         s.pipelining = ehlo.contains("250-PIPELINING") || ehlo.contains("250 PIPELINING")
+        s.tls = channel.settings.starttls || url.lowercased().hasPrefix("smtps:")
         s.easy = easy
         s.fd = fd
         s.url = url
@@ -154,6 +169,8 @@ final class SmtpSessions: Transport {
         s.held.removeAll()
         s.out.removeAll(keepingCapacity: true)
         s.outOffset = 0
+        s.body = []
+        s.bodyOffset = 0
     }
 
     /// Drops the connection (after an error or a timeout: no QUIT).
@@ -164,6 +181,8 @@ final class SmtpSessions: Transport {
         s.held.removeAll()
         s.out.removeAll(keepingCapacity: true)
         s.outOffset = 0
+        s.body = []
+        s.bodyOffset = 0
         s.needsReset = false
     }
 
@@ -183,18 +202,25 @@ final class SmtpSessions: Transport {
     private func flush(_ slot: Int) {
         let s = sessions[slot]
         guard let easy = s.easy else { return }
-        while s.outOffset < s.out.count {
+        while s.hasPending {
             let n: Int
             do {
-                n = try s.out.withUnsafeBytes { try easy.send(UnsafeRawBufferPointer(rebasing: $0[s.outOffset...])) }
+                if s.outOffset < s.out.count {
+                    n = try s.out.withUnsafeBytes { try easy.send(UnsafeRawBufferPointer(rebasing: $0[s.outOffset...])) }
+                    s.outOffset += n
+                } else {
+                    n = try s.body.withUnsafeBytes { try easy.send(UnsafeRawBufferPointer(rebasing: $0[s.bodyOffset...])) }
+                    s.bodyOffset += n
+                }
             } catch let error as CurlError {
                 fail(slot, error); return
             } catch { return }
             if n == 0 { return }   // would block: POLLOUT
-            s.outOffset += n
         }
         s.out.removeAll(keepingCapacity: true)
         s.outOffset = 0
+        s.body = []
+        s.bodyOffset = 0
     }
 
     private func fail(_ slot: Int, _ error: CurlError) {
@@ -217,6 +243,8 @@ final class SmtpSessions: Transport {
                 return
             }
             s.input.append(contentsOf: readBuffer[0..<got])
+            // Plain TCP: a short read took all there was; poll(2) reports the rest.
+            if !s.tls && got < readBuffer.count { break }
         }
         // Whole replies: lines "ddd-…" continue, "ddd …" / "ddd" end one.
         var start = 0
@@ -294,29 +322,13 @@ final class SmtpSessions: Transport {
         end(slot, Result(code: failure.code, reply: failure.reply, error: nil))
     }
 
-    /// The message, dot-stuffed (RFC 5321 4.5.2), then CRLF.CRLF, queued as one write.
+    /// The message, already dot-stuffed and ended with "." (`SmtpChannel.toWire`), sent from the
+    /// job's own bytes.
     private func sendMessage(_ slot: Int) {
         let s = sessions[slot]
         guard let job = s.job else { return }
-        let body = job.payload
-        s.out.reserveCapacity(s.out.count + body.count + body.count / 64 + 8)
-        var lineStart = true
-        var from = 0
-        body.withUnsafeBufferPointer { b in
-            for i in 0..<b.count {
-                if lineStart && b[i] == UInt8(ascii: ".") {
-                    s.out.append(contentsOf: UnsafeBufferPointer(rebasing: b[from..<i]))
-                    s.out.append(UInt8(ascii: "."))
-                    from = i
-                }
-                lineStart = b[i] == 0x0A
-            }
-            s.out.append(contentsOf: UnsafeBufferPointer(rebasing: b[from..<b.count]))
-        }
-        if !(body.count >= 2 && body[body.count - 2] == 0x0D && body[body.count - 1] == 0x0A) {
-            s.out.append(contentsOf: [0x0D, 0x0A])
-        }
-        s.out.append(contentsOf: Array(".\r\n".utf8))
+        s.body = job.payload
+        s.bodyOffset = 0
         flush(slot)
     }
 

@@ -101,8 +101,10 @@ extension Inject {
         var url: String?
         @Option(help: ArgumentHelp("From address for records without one (default: tenant.json smtp.from).", valueName: "address"))
         var from: String?
-        @Flag(help: "Require STARTTLS.")
+        @Flag(help: "Require STARTTLS (the server's certificate is verified).")
         var starttls = false
+        @Option(help: ArgumentHelp("PEM file of the CA to trust for the server's certificate (default: the system store).", valueName: "file"))
+        var cacert: String?
         @Flag(help: "Do not verify the server's TLS certificate (tests only).")
         var insecure = false
         @Option(name: .customLong("username-env"), help: ArgumentHelp("Environment variable holding the SMTP user name.", valueName: "name"))
@@ -117,7 +119,7 @@ extension Inject {
                 try delivery.options(stage: "inject smtp", tenantFlags: tenantFlags, streamFlags: streamFlags, inputs: inputs)
             }, {
                 var s = SmtpChannel.Settings(url: url, from: from)
-                s.starttls = starttls; s.insecure = insecure; s.timeout = delivery.timeout
+                s.starttls = starttls; s.caFile = cacert; s.insecure = insecure; s.timeout = delivery.timeout
                 s.username = try secret(usernameEnv, what: "--username-env")
                 s.password = try secret(passwordEnv, what: "--password-env")
                 s.now = tenantFlags.now == nil ? nil : try tenantFlags.clock()
