@@ -39,13 +39,15 @@ public enum Reason: String, Sendable, CaseIterable {
     case typoFixed = "typo_fixed"
     /// DNS says the domain takes no mail: NXDOMAIN, Null MX (RFC 7505), or neither MX nor address.
     case noMX = "no_mx"
+    /// DNS says the domain's MX hosts have no address (NXDOMAIN or neither A nor AAAA for each).
+    case noMXAddress = "no_mx_address"
     /// DNS could not tell (timeout, SERVFAIL): never grounds for `invalid`.
     case dnsUnknown = "dns_unknown"
 
     var penalty: Int {
         switch self {
         case .syntax, .idn, .specialUse: return 100
-        case .noMX: return 95
+        case .noMX, .noMXAddress: return 95
         case .disposable: return 50
         case .typo: return 40
         case .role: return 30
@@ -80,7 +82,7 @@ public struct Assessment: Sendable, Equatable {
     public var score: Int {
         switch verdict {
         case .invalid:
-            return fatal.contains(.noMX) ? 5 : (fatal.contains(.disposable) ? 10 : 0)
+            return fatal.contains(.noMX) || fatal.contains(.noMXAddress) ? 5 : (fatal.contains(.disposable) ? 10 : 0)
         case .valid, .risky:
             let base = mailConfirmed ? 100 : 90
             let s = reasons.reduce(base) { $0 - $1.penalty }

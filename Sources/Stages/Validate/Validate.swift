@@ -208,6 +208,7 @@ public enum Validate {
                     switch cache[d]! {
                     case .acceptsMail: a.mailConfirmed = true
                     case .noMail: a.add(.noMX, fatal: true)
+                    case .mxHostsWithoutAddress: a.add(.noMXAddress, fatal: true)
                     case .unknown: a.add(.dnsUnknown)
                     }
                 }
