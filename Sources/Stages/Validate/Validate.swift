@@ -248,9 +248,11 @@ public enum Validate {
             }
             output.reset()
             var start = output.values.count
-            output.values.append("{\"verdict\":\"")
-            output.values.append(verdict.rawValue)
-            output.values.append("\",\"score\":")
+            switch verdict {
+            case .valid: output.values.append("{\"verdict\":\"valid\",\"score\":")
+            case .risky: output.values.append("{\"verdict\":\"risky\",\"score\":")
+            case .invalid: output.values.append("{\"verdict\":\"invalid\",\"score\":")
+            }
             output.values.appendDecimal(a.score)
             output.values.append(",\"reasons\":[")
             for (i, r) in a.reasons.enumerated() {
@@ -270,9 +272,11 @@ public enum Validate {
             let current = record["status"]
             if current == nil || !Validate.keptStatuses.contains(where: { current!.stringEquals($0) }) {
                 start = output.values.count
-                output.values.append(UInt8(ascii: "\""))
-                output.values.append(verdict.status)
-                output.values.append(UInt8(ascii: "\""))
+                switch verdict {
+                case .valid: output.values.append("\"validated\"")
+                case .risky: output.values.append("\"risky\"")
+                case .invalid: output.values.append("\"invalid\"")
+                }
                 output.set(.status, from: start)
             }
             if let fixed {
