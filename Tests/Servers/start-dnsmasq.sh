@@ -9,6 +9,8 @@
 # Records are lines "NAME TYPE [ARGS]" ('#' starts a comment):
 #   NAME A 127.0.0.1         NAME AAAA ::1          NAME MX PREF TARGET
 #   NAME TXT text...         NAME NULLMX            (RFC 7505 "MX 0 .")
+#   NAME CNAME TARGET        (TARGET must have records here; dnsmasq does not put the
+#                            address of an MX host that is an alias in the additional section)
 #   NAME SERVFAIL            (NAME and all names below it answer SERVFAIL)
 #   NAME TIMEOUT             (NAME and all names below it never get an answer)
 # The built-in fixture (see fixture_records below) is always loaded unless --no-fixture.
@@ -134,6 +136,9 @@ CONF
         else print "mx-host=" name "," t "," $3
       } else if (type == "NULLMX") {
         print "dns-rr=" name ",15,000000"            # preference 0, exchange = root
+      } else if (type == "CNAME") {
+        if (NF != 3) { fail("want NAME CNAME TARGET"); next }
+        t = $3; sub(/\.$/, "", t); print "cname=" name "," t
       } else if (type == "TXT") {
         t = $0; sub(/^[[:space:]]*[^[:space:]]+[[:space:]]+[^[:space:]]+[[:space:]]*/, "", t)
         gsub(/"/, "\\\"", t); print "txt-record=" name ",\"" t "\""

@@ -39,13 +39,15 @@ public enum Reason: String, Sendable, CaseIterable {
     case typoFixed = "typo_fixed"
     /// DNS says the domain takes no mail: NXDOMAIN, Null MX (RFC 7505), or neither MX nor address.
     case noMX = "no_mx"
+    /// DNS says the domain's MX hosts have no address (NXDOMAIN or neither A nor AAAA for each).
+    case noMXAddress = "no_mx_address"
     /// DNS could not tell (timeout, SERVFAIL): never grounds for `invalid`.
     case dnsUnknown = "dns_unknown"
 
     var penalty: Int {
         switch self {
         case .syntax, .idn, .specialUse: return 100
-        case .noMX: return 95
+        case .noMX, .noMXAddress: return 95
         case .disposable: return 50
         case .typo: return 40
         case .role: return 30
@@ -80,7 +82,7 @@ public struct Assessment: Sendable, Equatable {
     public var score: Int {
         switch verdict {
         case .invalid:
-            return fatal.contains(.noMX) ? 5 : (fatal.contains(.disposable) ? 10 : 0)
+            return fatal.contains(.noMX) || fatal.contains(.noMXAddress) ? 5 : (fatal.contains(.disposable) ? 10 : 0)
         case .valid, .risky:
             let base = mailConfirmed ? 100 : 90
             let s = reasons.reduce(base) { $0 - $1.penalty }
@@ -138,68 +140,74 @@ public struct EmailValidator: Sendable {
         var localOK = local.count <= 64
         var localASCII = true
         var previous: UInt8 = UInt8(ascii: ".")
+        let atext = EmailValidator.atext
         for b in local {
             if b >= 0x80 { localASCII = false }
             else if b == UInt8(ascii: ".") { if previous == b { localOK = false } }
-            else if !EmailValidator.atext[Int(b)] { localOK = false }
+            else if !atext[Int(b)] { localOK = false }
             previous = b
         }
         if previous == UInt8(ascii: ".") { localOK = false }
 
-        // Domain: lower-cased ASCII, IDNA for anything else.
-        var domain: [UInt8] = []
-        domain.reserveCapacity(rawDomain.count)
+        // Domain: lower-cased ASCII (in a stack buffer), IDNA for anything else.
         var domainASCII = true
-        for b in rawDomain {
-            if b >= 0x80 { domainASCII = false }
-            domain.append(b >= 65 && b <= 90 ? b + 32 : b)
-        }
+        for b in rawDomain where b >= 0x80 { domainASCII = false; break }
         if !domainASCII {
             guard let ascii = EmailValidator.idnaToASCII(rawDomain) else {
                 a.add(.idn, fatal: true)
                 return a
             }
-            domain = ascii
-        }
-        let problem = EmailValidator.domainProblem(domain)
-        let totalLength = local.count + 1 + domain.count
-        if localOK && problem == .noDot && domain.withUnsafeBytes({ specialTLDs.contains($0) }) {
-            a.add(.specialUse, fatal: true)     // "localhost", "local"
+            ascii.withUnsafeBytes { assess(local: local, domain: $0, localOK: localOK, localASCII: localASCII,
+                                           domainASCII: false, into: &a) }
             return a
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(rawDomain.count, 1)) { buffer in
+            for (i, b) in rawDomain.enumerated() { buffer[i] = b >= 65 && b <= 90 ? b + 32 : b }
+            let domain = UnsafeRawBufferPointer(start: buffer.baseAddress, count: rawDomain.count)
+            assess(local: local, domain: domain, localOK: localOK, localASCII: localASCII, domainASCII: true, into: &a)
+        }
+        return a
+    }
+
+    /// The checks on the lower-cased ASCII domain.
+    private func assess(local: UnsafeRawBufferPointer, domain d: UnsafeRawBufferPointer, localOK: Bool,
+                        localASCII: Bool, domainASCII: Bool, into a: inout Assessment) {
+        let problem = EmailValidator.domainProblem(d)
+        let totalLength = local.count + 1 + d.count
+        if localOK && problem == .noDot && specialTLDs.contains(d) {
+            a.add(.specialUse, fatal: true)     // "localhost", "local"
+            return
         }
         if !localOK || problem != nil || totalLength > 254 {
             a.add(.syntax, fatal: true)
             // "gmailcom", "hotmail": a missing dot that a provider explains.
-            if localOK && problem == .noDot, let fixed = domain.withUnsafeBytes({ typos.suggest($0) }) {
+            if localOK && problem == .noDot, let fixed = typos.suggest(d) {
                 a.suggestion = String(decoding: local, as: UTF8.self) + "@" + fixed
             }
-            return a
+            return
         }
         if !domainASCII {
-            a.asciiEmail = String(decoding: local, as: UTF8.self) + "@" + String(decoding: domain, as: UTF8.self)
+            a.asciiEmail = String(decoding: local, as: UTF8.self) + "@" + String(decoding: d, as: UTF8.self)
         }
         if !localASCII { a.add(.smtputf8) }
 
-        return domain.withUnsafeBytes { d -> Assessment in
-            // Special-use names: the last label, or a reserved second-level domain.
-            let lastDot = d.lastIndex(of: UInt8(ascii: "."))!
-            if specialTLDs.contains(UnsafeRawBufferPointer(rebasing: d[(lastDot + 1)...]))
-                || specialDomains.containsDomainOrParent(d) {
-                a.add(.specialUse, fatal: true)
-                return a
-            }
-            let listed = disposable.containsDomainOrParent(d)
-            let allow = allowed.containsDomainOrParent(d)
-            if listed && !allow { a.add(.disposable, fatal: strictDisposable) }
-            if isRole(local) { a.add(.role) }
-            // A domain named in a list is real: never "corrected" towards a provider.
-            if !listed && !allow, let fixed = typos.suggest(d) {
-                a.add(.typo)
-                a.suggestion = String(decoding: local, as: UTF8.self) + "@" + fixed
-            }
-            if wantsLookupDomain && a.fatal.isEmpty { a.lookupDomain = String(decoding: d, as: UTF8.self) }
-            return a
+        // Special-use names: the last label, or a reserved second-level domain.
+        let lastDot = d.lastIndex(of: UInt8(ascii: "."))!
+        if specialTLDs.contains(UnsafeRawBufferPointer(rebasing: d[(lastDot + 1)...]))
+            || specialDomains.containsDomainOrParent(d) {
+            a.add(.specialUse, fatal: true)
+            return
         }
+        let listed = disposable.containsDomainOrParent(d)
+        let allow = allowed.containsDomainOrParent(d)
+        if listed && !allow { a.add(.disposable, fatal: strictDisposable) }
+        if isRole(local) { a.add(.role) }
+        // A domain named in a list is real: never "corrected" towards a provider.
+        if !listed && !allow, let fixed = typos.suggest(d) {
+            a.add(.typo)
+            a.suggestion = String(decoding: local, as: UTF8.self) + "@" + fixed
+        }
+        if wantsLookupDomain && a.fatal.isEmpty { a.lookupDomain = String(decoding: d, as: UTF8.self) }
     }
 
     /// Role local parts match without a `+tag` and with ASCII case folded.
@@ -225,9 +233,14 @@ public struct EmailValidator: Sendable {
     /// hyphens, 253 characters at most, at least two labels, the last one letters only (or an
     /// IDNA `xn--` label). IP literals and trailing dots are refused.
     static func domainProblem(_ d: [UInt8]) -> DomainProblem? {
+        d.withUnsafeBytes { domainProblem($0) }
+    }
+
+    static func domainProblem(_ d: UnsafeRawBufferPointer) -> DomainProblem? {
         if d.isEmpty || d.count > 253 { return .bad }
         var labelStart = 0
         var labels = 0
+        var lastDot = -1
         var i = 0
         while i <= d.count {
             if i == d.count || d[i] == UInt8(ascii: ".") {
@@ -235,6 +248,7 @@ public struct EmailValidator: Sendable {
                 if length < 1 || length > 63 { return .bad }
                 if d[labelStart] == UInt8(ascii: "-") || d[i - 1] == UInt8(ascii: "-") { return .bad }
                 labels += 1
+                if i < d.count { lastDot = i }
                 labelStart = i + 1
             } else {
                 let b = d[i]
@@ -244,9 +258,14 @@ public struct EmailValidator: Sendable {
             i += 1
         }
         if labels < 2 { return .noDot }
-        let tld = d[(d.lastIndex(of: UInt8(ascii: "."))! + 1)...]
-        if tld.starts(with: Array("xn--".utf8)) { return tld.count > 4 ? nil : .bad }
-        if tld.count < 2 || !tld.allSatisfy({ $0 >= 97 && $0 <= 122 }) { return .bad }
+        let tld = lastDot + 1
+        let tldLength = d.count - tld
+        if tldLength >= 4 && d[tld] == UInt8(ascii: "x") && d[tld + 1] == UInt8(ascii: "n")
+            && d[tld + 2] == UInt8(ascii: "-") && d[tld + 3] == UInt8(ascii: "-") {
+            return tldLength > 4 ? nil : .bad
+        }
+        if tldLength < 2 { return .bad }
+        for j in tld..<d.count where !(d[j] >= 97 && d[j] <= 122) { return .bad }
         return nil
     }
 

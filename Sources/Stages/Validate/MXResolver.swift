@@ -6,17 +6,32 @@ import Glibc
 import Darwin
 #endif
 
-/// Concurrent mail-domain lookups through c-ares: MX first; without an MX, A then AAAA
-/// (RFC 5321's implicit MX). A sliding window keeps `concurrency` domains in flight on one
-/// channel, driven by poll(2) on this thread.
+/// Concurrent mail-domain lookups through c-ares: MX, then A/AAAA of the MX hosts; without an
+/// MX, A then AAAA of the domain itself (RFC 5321's implicit MX). A sliding window keeps
+/// `concurrency` domains in flight on one channel, driven by poll(2) on this thread.
+///
+/// An MX host counts as resolving when the reply's additional section carries its address
+/// (servers add it when they know it: no further query), else after an A (then AAAA) query of
+/// its own. Hosts are cached for the resolver's life: domains sharing MX hosts (Google's,
+/// Microsoft's…) cost one host lookup in all, and a domain waiting on a host being looked up
+/// for another domain just waits for that answer.
 public final class MXResolver {
     public enum Outcome: UInt8, Sendable {
-        /// An MX host, or an address to deliver to.
+        /// An MX host with an address, or (no MX) an address to deliver to.
         case acceptsMail
         /// NXDOMAIN, a Null MX (RFC 7505), or neither MX nor address.
         case noMail
+        /// MX records whose hosts all lack an address (NXDOMAIN or no A/AAAA): mail cannot be
+        /// delivered.
+        case mxHostsWithoutAddress
         /// Timeout, SERVFAIL, refused…: DNS could not tell.
         case unknown
+    }
+
+    private enum HostResult { case address, noAddress, unknown }
+    private enum HostEntry {
+        case done(HostResult)
+        case pending(waiters: [Int])
     }
 
     private var channel: ares_channel?
@@ -27,15 +42,24 @@ public final class MXResolver {
     private var outcomes: [Outcome] = []
     private var nextIndex = 0
     private var inFlight = 0
+    /// In-flight domains that have MX hosts: the hosts (preference order), the next to try,
+    /// whether a host lookup was inconclusive.
+    private var hostWalks: [Int: (hosts: [String], next: Int, sawUnknown: Bool)] = [:]
+    /// MX host → its lookup state, kept across runs.
+    private var hosts: [String: HostEntry] = [:]
     public private(set) var queriesSent = 0
+    /// MX hosts whose address came in an MX reply's additional section.
+    public private(set) var hostsFromAdditional = 0
 
     private final class Query {
         unowned let resolver: MXResolver
-        let index: Int
-        let type: Int32   // 15 MX, 1 A, 28 AAAA
-        init(resolver: MXResolver, index: Int, type: Int32) {
+        let index: Int        // the domain, or -1 for an MX host lookup
+        let host: String?
+        let type: Int32       // 15 MX, 1 A, 28 AAAA
+        init(resolver: MXResolver, index: Int, host: String?, type: Int32) {
             self.resolver = resolver
             self.index = index
+            self.host = host
             self.type = type
         }
     }
@@ -88,13 +112,13 @@ public final class MXResolver {
         let i = nextIndex
         nextIndex += 1
         inFlight += 1
-        send(i, type: 15)
+        send(domains[i], index: i, host: nil, type: 15)
     }
 
-    private func send(_ index: Int, type: Int32) {
+    private func send(_ name: String, index: Int, host: String?, type: Int32) {
         queriesSent += 1
-        let query = Unmanaged.passRetained(Query(resolver: self, index: index, type: type)).toOpaque()
-        ares_query(channel, domains[index], 1 /* IN */, type, { arg, status, _, answer, length in
+        let query = Unmanaged.passRetained(Query(resolver: self, index: index, host: host, type: type)).toOpaque()
+        ares_query(channel, name, 1 /* IN */, type, { arg, status, _, answer, length in
             let query = Unmanaged<Query>.fromOpaque(arg!).takeRetainedValue()
             query.resolver.answered(query, status: status, answer: answer, length: length)
         }, query)
@@ -108,65 +132,117 @@ public final class MXResolver {
 
     private func answered(_ query: Query, status: Int32, answer: UnsafeMutablePointer<UInt8>?, length: Int32) {
         if status == ARES_EDESTRUCTION { return }
+        let reply: DNSReply? = answer.flatMap {
+            DNSReply(UnsafeRawBufferPointer(start: $0, count: Int(length)),
+                     addressType: query.type == 15 ? 0 : UInt16(query.type))
+        }
+        if let host = query.host {
+            hostAnswered(host, type: query.type, status: status, reply: reply)
+            return
+        }
+        let index = query.index
         switch status {
-        case ARES_SUCCESS:
-            if query.type == 15 {
-                switch MXResolver.mxKind(answer, length) {
-                case .some(true): finish(query.index, .acceptsMail)
-                case .some(false): finish(query.index, .noMail)           // only a Null MX
-                case .none: send(query.index, type: 1)                    // no MX records in the answer
-                }
-            } else if MXResolver.hasAddress(answer, length, type: query.type) {
-                finish(query.index, .acceptsMail)
-            } else if query.type == 1 {
-                send(query.index, type: 28)
-            } else {
-                finish(query.index, .noMail)
+        case ARES_SUCCESS where reply == nil:
+            finish(index, .unknown)    // a reply we cannot read: DNS did not tell
+        case ARES_SUCCESS where query.type == 15:
+            guard let reply, !reply.mx.isEmpty else {
+                send(domains[index], index: index, host: nil, type: 1)   // no MX in the answer (a CNAME only…)
+                return
             }
-        case ARES_ENODATA:
+            mxAnswered(index, reply)
+        case ARES_SUCCESS where reply?.hasAddress == true:
+            finish(index, .acceptsMail)
+        case ARES_SUCCESS, ARES_ENODATA:
             // The name exists but has no record of this type.
-            if query.type == 15 { send(query.index, type: 1) }
-            else if query.type == 1 { send(query.index, type: 28) }
-            else { finish(query.index, .noMail) }
+            if query.type == 15 { send(domains[index], index: index, host: nil, type: 1) }
+            else if query.type == 1 { send(domains[index], index: index, host: nil, type: 28) }
+            else { finish(index, .noMail) }
         case ARES_ENOTFOUND:
-            finish(query.index, .noMail)     // NXDOMAIN
+            finish(index, .noMail)     // NXDOMAIN
         default:
-            finish(query.index, .unknown)    // ETIMEOUT, ESERVFAIL, EREFUSED, ECONNREFUSED…
+            finish(index, .unknown)    // ETIMEOUT, ESERVFAIL, EREFUSED, ECONNREFUSED…
         }
     }
 
-    /// true: an MX with a real host; false: only a Null MX; nil: no MX record in the answer.
-    private static func mxKind(_ answer: UnsafeMutablePointer<UInt8>?, _ length: Int32) -> Bool? {
-        guard let answer else { return nil }
-        var reply: UnsafeMutablePointer<ares_mx_reply>?
-        guard ares_parse_mx_reply(answer, length, &reply) == ARES_SUCCESS, let first = reply else { return nil }
-        defer { ares_free_data(first) }
-        var node: UnsafeMutablePointer<ares_mx_reply>? = first
-        var sawNull = false
-        while let n = node {
-            let host = n.pointee.host.map { String(cString: $0) } ?? ""
-            if host.isEmpty || host == "." { sawNull = true } else { return true }
-            node = n.pointee.next
+    /// An MX reply with records: a Null MX alone means no mail; otherwise the hosts decide.
+    private func mxAnswered(_ index: Int, _ reply: DNSReply) {
+        var records = reply.mx.filter { !$0.host.isEmpty && $0.host != "." }
+        if records.isEmpty {
+            finish(index, .noMail)                 // only a Null MX
+            return
         }
-        return sawNull ? false : nil
+        records.sort { $0.preference < $1.preference }
+        var names: [String] = []
+        for r in records where !names.contains(r.host) { names.append(r.host) }
+        // Addresses the server volunteered: the domain is settled without another query.
+        var confirmed = false
+        for host in reply.addressedHosts where names.contains(host) {
+            confirmed = true
+            if hosts[host] == nil {
+                hosts[host] = .done(.address)
+                hostsFromAdditional += 1
+            }
+        }
+        if confirmed {
+            finish(index, .acceptsMail)
+            return
+        }
+        hostWalks[index] = (names, 0, false)
+        advance(index)
     }
 
-    private static func hasAddress(_ answer: UnsafeMutablePointer<UInt8>?, _ length: Int32, type: Int32) -> Bool {
-        guard let answer else { return false }
-        var count: Int32 = 8
-        if type == 1 {
-            var addresses = [ares_addrttl](repeating: ares_addrttl(), count: 8)
-            var host: UnsafeMutablePointer<hostent>?
-            let rc = ares_parse_a_reply(answer, length, &host, &addresses, &count)
-            if let host { ares_free_hostent(host) }
-            return rc == ARES_SUCCESS && count > 0
-        } else {
-            var addresses = [ares_addr6ttl](repeating: ares_addr6ttl(), count: 8)
-            var host: UnsafeMutablePointer<hostent>?
-            let rc = ares_parse_aaaa_reply(answer, length, &host, &addresses, &count)
-            if let host { ares_free_hostent(host) }
-            return rc == ARES_SUCCESS && count > 0
+    /// Tries the domain's MX hosts in preference order until one has an address.
+    private func advance(_ index: Int) {
+        guard var walk = hostWalks[index] else { return }
+        while walk.next < walk.hosts.count {
+            let host = walk.hosts[walk.next]
+            switch hosts[host] {
+            case .done(.address)?:
+                hostWalks[index] = nil
+                finish(index, .acceptsMail)
+                return
+            case .done(.noAddress)?:
+                walk.next += 1
+            case .done(.unknown)?:
+                walk.sawUnknown = true
+                walk.next += 1
+            case .pending(var waiters)?:
+                waiters.append(index)
+                hosts[host] = .pending(waiters: waiters)
+                hostWalks[index] = walk
+                return
+            case nil:
+                hosts[host] = .pending(waiters: [index])
+                hostWalks[index] = walk
+                send(host, index: -1, host: host, type: 1)
+                return
+            }
         }
+        hostWalks[index] = nil
+        finish(index, walk.sawUnknown ? .unknown : .mxHostsWithoutAddress)
+    }
+
+    private func hostAnswered(_ host: String, type: Int32, status: Int32, reply: DNSReply?) {
+        let result: HostResult
+        switch status {
+        case ARES_SUCCESS where reply == nil:
+            result = .unknown
+        case ARES_SUCCESS where reply?.hasAddress == true:
+            result = .address
+        case ARES_SUCCESS, ARES_ENODATA:
+            if type == 1 {
+                send(host, index: -1, host: host, type: 28)
+                return
+            }
+            result = .noAddress
+        case ARES_ENOTFOUND:
+            result = .noAddress        // NXDOMAIN: no record of any type
+        default:
+            result = .unknown
+        }
+        guard case .pending(let waiters)? = hosts[host] else { return }
+        hosts[host] = .done(result)
+        for index in waiters { advance(index) }
     }
 
     private func runLoop() {

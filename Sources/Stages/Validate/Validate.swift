@@ -43,7 +43,7 @@ public enum Validate {
 
     /// Statuses `validate` never overwrites: suppression outlives re-validation (DESIGN.md §4),
     /// and a contact already sent to stays `injected`.
-    static let keptStatuses: Set<String> = ["bounced", "unsubscribed", "complained", "blacklisted", "injected"]
+    static let keptStatuses: [StaticString] = ["bounced", "unsubscribed", "complained", "blacklisted", "injected"]
 
     /// Parses `--only valid,risky`.
     public static func parseVerdicts(_ text: String) throws -> Set<Verdict> {
@@ -183,13 +183,25 @@ public enum Validate {
         let options: Options
         var written = 0
         var filtered = 0
-        var verdicts: [String: Int] = [:]
-        var reasons: [String: Int] = [:]
+        /// Counts by `Verdict.allCases` and `Reason.allCases` position.
+        var verdictCounts = [Int](repeating: 0, count: Verdict.allCases.count)
+        var reasonCounts = [Int](repeating: 0, count: Reason.allCases.count)
         var cache: [String: MXResolver.Outcome] = [:]
-        var patch = RecordPatch()
-        var scratch = ByteBuffer(capacity: 256)
+        var output = ValidationOutput()
 
         init(options: Options) { self.options = options }
+
+        var verdicts: [String: Int] {
+            var d: [String: Int] = [:]
+            for (i, v) in Verdict.allCases.enumerated() where verdictCounts[i] > 0 { d[v.rawValue] = verdictCounts[i] }
+            return d
+        }
+
+        var reasons: [String: Int] {
+            var d: [String: Int] = [:]
+            for (i, r) in Reason.allCases.enumerated() where reasonCounts[i] > 0 { d[r.rawValue] = reasonCounts[i] }
+            return d
+        }
 
         mutating func flush(_ chunk: inout Chunk, _ resolver: MXResolver, _ parser: inout JSONParser,
                             _ output: inout OutputSink) throws {
@@ -208,6 +220,7 @@ public enum Validate {
                     switch cache[d]! {
                     case .acceptsMail: a.mailConfirmed = true
                     case .noMail: a.add(.noMX, fatal: true)
+                    case .mxHostsWithoutAddress: a.add(.noMXAddress, fatal: true)
                     case .unknown: a.add(.dnsUnknown)
                     }
                 }
@@ -221,49 +234,70 @@ public enum Validate {
             chunk.entries.removeAll(keepingCapacity: true)
         }
 
-        mutating func emit(_ record: Record, _ a: Assessment, _ fixed: String?, _ output: inout OutputSink) throws {
+        mutating func emit(_ record: Record, _ a: Assessment, _ fixed: String?, _ sink: inout OutputSink) throws {
             let verdict = a.verdict
-            verdicts[verdict.rawValue, default: 0] += 1
-            for r in a.reasons { reasons[r.rawValue, default: 0] += 1 }
+            switch verdict {
+            case .valid: verdictCounts[0] += 1
+            case .risky: verdictCounts[1] += 1
+            case .invalid: verdictCounts[2] += 1
+            }
+            for r in a.reasons { reasonCounts[Reason.allCases.firstIndex(of: r)!] += 1 }
             if let only = options.only, !only.contains(verdict) {
                 filtered += 1
                 return
             }
-            patch.removeAll()
-            scratch.removeAll()
-            scratch.append("{\"verdict\":\"")
-            scratch.append(verdict.rawValue)
-            scratch.append("\",\"score\":")
-            scratch.appendDecimal(a.score)
-            scratch.append(",\"reasons\":[")
+            output.reset()
+            var start = output.values.count
+            switch verdict {
+            case .valid: output.values.append("{\"verdict\":\"valid\",\"score\":")
+            case .risky: output.values.append("{\"verdict\":\"risky\",\"score\":")
+            case .invalid: output.values.append("{\"verdict\":\"invalid\",\"score\":")
+            }
+            output.values.appendDecimal(a.score)
+            output.values.append(",\"reasons\":[")
             for (i, r) in a.reasons.enumerated() {
-                if i > 0 { scratch.append(UInt8(ascii: ",")) }
-                scratch.append(UInt8(ascii: "\""))
-                scratch.append(r.rawValue)
-                scratch.append(UInt8(ascii: "\""))
+                if i > 0 { output.values.append(UInt8(ascii: ",")) }
+                output.values.append(UInt8(ascii: "\""))
+                output.values.append(r.rawValue)
+                output.values.append(UInt8(ascii: "\""))
             }
-            scratch.append(UInt8(ascii: "]"))
+            output.values.append(UInt8(ascii: "]"))
             if let s = a.suggestion, fixed == nil {
-                scratch.append(",\"suggestion\":")
-                scratch.appendJSONString(s)
+                output.values.append(",\"suggestion\":")
+                output.values.appendJSONString(s)
             }
-            scratch.append(UInt8(ascii: "}"))
-            patch.set("validation", rawJSON: scratch.bytes)
+            output.values.append(UInt8(ascii: "}"))
+            output.set(.validation, from: start)
+
             let current = record["status"]
-            if current == nil || !(current!.string.map { Validate.keptStatuses.contains($0) } ?? false) {
-                patch.set("status", string: verdict.status)
+            if current == nil || !Validate.keptStatuses.contains(where: { current!.stringEquals($0) }) {
+                start = output.values.count
+                switch verdict {
+                case .valid: output.values.append("\"validated\"")
+                case .risky: output.values.append("\"risky\"")
+                case .invalid: output.values.append("\"invalid\"")
+                }
+                output.set(.status, from: start)
             }
             if let fixed {
                 if record["email_original"] == nil, let original = record["email"] {
-                    patch.set("email_original", rawJSON: Array(original.raw))
+                    start = output.values.count
+                    output.values.append(original.raw)
+                    output.set(.emailOriginal, from: start)
                 }
-                patch.set("email", string: fixed)
+                start = output.values.count
+                output.values.appendJSONString(fixed)
+                output.set(.email, from: start)
             }
-            if let ascii = a.asciiEmail { patch.set("email_ascii", string: ascii) }
-            patch.write(record, into: &output.buffer)
-            output.buffer.append(0x0A)
+            if let ascii = a.asciiEmail {
+                start = output.values.count
+                output.values.appendJSONString(ascii)
+                output.set(.emailASCII, from: start)
+            }
+            output.write(record, into: &sink.buffer)
+            sink.buffer.append(0x0A)
             written += 1
-            try output.flushIfNeeded()
+            try sink.flushIfNeeded()
         }
     }
 }

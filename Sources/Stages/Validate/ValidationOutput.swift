@@ -1,0 +1,105 @@
+import MailpipeCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The members `validate` sets on a record, written over the record's own bytes without a
+/// per-record allocation: the same result as a `RecordPatch` setting them in this order
+/// (a member already present is replaced where it stands, its first occurrence only; the
+/// others are appended in slot order; untouched members are copied as raw bytes).
+struct ValidationOutput {
+    enum Slot: Int, CaseIterable {
+        case validation, status, emailOriginal, email, emailASCII
+    }
+    private static let names: [StaticString] = ["validation", "status", "email_original", "email", "email_ascii"]
+    private static let quotedKeys: [StaticString] = ["\"validation\"", "\"status\"", "\"email_original\"", "\"email\"", "\"email_ascii\""]
+
+    /// The slots' serialised values, one after another.
+    var values = ByteBuffer(capacity: 1024)
+    private var lower = [Int](repeating: -1, count: Slot.allCases.count)
+    private var upper = [Int](repeating: 0, count: Slot.allCases.count)
+
+    mutating func reset() {
+        values.removeAll()
+        for i in lower.indices { lower[i] = -1 }
+    }
+
+    /// Marks the bytes appended to `values` since `start` as the slot's value.
+    mutating func set(_ slot: Slot, from start: Int) {
+        lower[slot.rawValue] = start
+        upper[slot.rawValue] = values.count
+    }
+
+    func write(_ record: Record, into buffer: inout ByteBuffer) {
+        var writer = JSONObjectWriter(into: &buffer)
+        var applied = 0
+        values.withUnsafeBytes { v in
+            // Untouched members that follow each other with no whitespace (`"a":1,"b":2`) are
+            // copied as one run: its first key, then everything from that key's value to the
+            // run's last byte, which is exactly what member-by-member copying would write.
+            var runKey = UnsafeRawBufferPointer(start: nil, count: 0)
+            var runValue: UnsafeRawPointer? = nil
+            var runEnd: UnsafeRawPointer? = nil
+            func flushRun() {
+                if let start = runValue {
+                    writer.rawMember(key: runKey, value: UnsafeRawBufferPointer(start: start, count: runEnd! - start), into: &buffer)
+                    runValue = nil
+                }
+            }
+            for (key, value) in record.root.members {
+                let s = ValidationOutput.slot(of: key)
+                if s >= 0 && lower[s] >= 0 {
+                    flushRun()
+                    if applied & (1 << s) != 0 { continue }   // a duplicated key: the new value once
+                    applied |= 1 << s
+                    writer.rawMember(key: key.raw, value: UnsafeRawBufferPointer(rebasing: v[lower[s]..<upper[s]]), into: &buffer)
+                    continue
+                }
+                let k = key.raw, val = value.raw
+                let compact = val.baseAddress! == k.baseAddress! + k.count + 1         // `"key":value`
+                if compact, runValue != nil, k.baseAddress! == runEnd! + 1 {          // `…,"key"`
+                    runEnd = val.baseAddress! + val.count
+                } else if compact {
+                    flushRun()
+                    runKey = k
+                    runValue = val.baseAddress!
+                    runEnd = val.baseAddress! + val.count
+                } else {
+                    flushRun()
+                    writer.rawMember(key: k, value: val, into: &buffer)
+                }
+            }
+            flushRun()
+            for s in 0..<lower.count where lower[s] >= 0 && applied & (1 << s) == 0 {
+                let key = ValidationOutput.quotedKeys[s]
+                writer.rawMember(key: UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount),
+                                 value: UnsafeRawBufferPointer(rebasing: v[lower[s]..<upper[s]]), into: &buffer)
+            }
+        }
+        writer.finish(into: &buffer)
+    }
+
+    /// The slot a member key names, or -1.
+    @inline(__always)
+    static func slot(of key: JSONNode) -> Int {
+        if key.isEscaped {
+            guard let text = key.string else { return -1 }
+            for (i, name) in names.enumerated() where text == name.description { return i }
+            return -1
+        }
+        let content = key.rawContent
+        let i: Int
+        switch content.count {       // the names' lengths all differ
+        case 10: i = 0
+        case 6: i = 1
+        case 14: i = 2
+        case 5: i = 3
+        case 11: i = 4
+        default: return -1
+        }
+        let name = names[i]
+        return memcmp(content.baseAddress!, name.utf8Start, content.count) == 0 ? i : -1
+    }
+}
