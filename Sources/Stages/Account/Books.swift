@@ -126,35 +126,39 @@ public final class Books {
         var result = Outcome()
         var index = loadIndex()
         var seen = IDSet(capacity: batch.count)
-        var fresh: [BookEvent] = []
-        fresh.reserveCapacity(batch.count)
         Timing.mark("open books")
-        let hashes = markUnknown ? try contactHashes() : []
+        let contacts = SortedHashLookup(sorted: markUnknown ? try contactHashes() : [])
+        let logged = SortedHashLookup(sorted: index.ids)
         Timing.mark("contact hashes + id index")
         var typeCounts = [Int](repeating: 0, count: BookEvent.counterNames.count)
-        for var e in batch {
-            if index.contains(e.id) || !seen.insert(e.id) { result.duplicates += 1; continue }
-            if markUnknown {
-                let h = EmailKey.hash(e.email)
-                e.known = Books.sortedContains(hashes, h)
-                if !e.known { result.unknown += 1 }
+        // The new events, as positions in `batch` (no copies of the events themselves).
+        var fresh: [Int32] = []
+        fresh.reserveCapacity(batch.count)
+        var known = [Bool](repeating: true, count: batch.count)
+        batch.withUnsafeBufferPointer { events in
+            for i in 0..<events.count {
+                let id = events[i].id
+                if logged.contains(id) || !seen.insert(id) { result.duplicates += 1; continue }
+                if markUnknown {
+                    if !contacts.contains(events[i].emailHash) { known[i] = false; result.unknown += 1 }
+                } else {
+                    known[i] = events[i].known
+                }
+                let c = events[i].counterIndex
+                if c >= 0 { typeCounts[c] += 1 } else { result.types[events[i].counter, default: 0] += 1 }
+                fresh.append(Int32(truncatingIfNeeded: i))
             }
-            let c = e.counterIndex
-            if c >= 0 { typeCounts[c] += 1 } else { result.types[e.counter, default: 0] += 1 }
-            fresh.append(e)
         }
         for (i, n) in typeCounts.enumerated() where n > 0 { result.types[BookEvent.counterNames[i], default: 0] += n }
         guard !fresh.isEmpty else { return result }
-        var out = ByteBuffer(capacity: fresh.count * 200)
         let tenant = dir.slug.value
-        var times = TimeText()
-        for e in fresh { e.write(tenant: tenant, times: &times, into: &out) }
+        let out = BookEvent.serialise(batch, fresh, known: known, tenant: tenant)
         Timing.mark("dedupe + serialise")
-        try events.append(out.bytes, level: 1)                      // the commit point
+        try events.append(out, level: 1)                            // the commit point
         Timing.mark("append events")
         result.appended = fresh.count
-        index.add(fresh.map(\.id))
-        let applied = try apply(fresh, now: now, index: &index)
+        index.add(sortedNew: fresh.map { batch[Int($0)].id }.sorted())
+        let applied = try apply(EventList(batch, fresh), now: now, index: &index)
         result.suppressedNew = applied.suppressedNew
         result.unsuppressed = applied.unsuppressed
         result.contactsChanged = applied.contactsChanged
@@ -189,12 +193,12 @@ public final class Books {
 
     private func apply(_ batch: [BookEvent], now: Timestamp) throws -> Outcome {
         var index = loadIndex()
-        return try apply(batch, now: now, index: &index)
+        return try apply(EventList(batch, nil), now: now, index: &index)
     }
 
     /// The effects of logged events: counters, suppression, contact statuses; then the index
     /// and the ledger.
-    private func apply(_ batch: [BookEvent], now: Timestamp, index: inout EventIDIndex) throws -> Outcome {
+    private func apply(_ batch: EventList, now: Timestamp, index: inout EventIDIndex) throws -> Outcome {
         var result = Outcome()
         let rule = config.softBounceRule
         let window = Int64(rule.days) * 86_400
@@ -375,4 +379,19 @@ struct SlotKey: Hashable {
     var days: Int64
     var campaign: String?
     var vmta: String?
+}
+
+/// Some events of a batch, by position (all of them when `positions` is nil).
+struct EventList: RandomAccessCollection {
+    let events: [BookEvent]
+    let positions: [Int32]?
+
+    init(_ events: [BookEvent], _ positions: [Int32]?) {
+        self.events = events
+        self.positions = positions
+    }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { positions?.count ?? events.count }
+    subscript(i: Int) -> BookEvent { positions.map { events[Int($0[i])] } ?? events[i] }
 }
