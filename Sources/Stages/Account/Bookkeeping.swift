@@ -90,10 +90,14 @@ public struct BookEvent {
     }
 
     /// The log lines of `events[positions]`, written on up to two threads (same bytes as one).
-    static func serialise(_ events: [BookEvent], _ positions: [Int32], known: [Bool], tenant: String) -> [UInt8] {
+    static func serialise(_ events: [BookEvent], _ positions: [Int32], known: [Bool], tenant: String) -> ByteBuffer {
         let parts = positions.count >= 100_000 ? 2 : 1
         let buffers = UnsafeMutableBufferPointer<ByteBuffer>.allocate(capacity: parts)
-        for i in 0..<parts { (buffers.baseAddress! + i).initialize(to: ByteBuffer(capacity: positions.count / parts * 200 + 4096)) }
+        for i in 0..<parts {
+            // The first part's buffer ends up holding all of them.
+            let room = i == 0 ? positions.count * 200 + 4096 : positions.count / parts * 200 + 4096
+            (buffers.baseAddress! + i).initialize(to: ByteBuffer(capacity: room))
+        }
         defer { buffers.deinitialize(); buffers.deallocate() }
         events.withUnsafeBufferPointer { ev in
             positions.withUnsafeBufferPointer { pos in
@@ -112,17 +116,10 @@ public struct BookEvent {
                 }
             }
         }
-        let total = buffers.reduce(0) { $0 + $1.count }
-        return [UInt8](unsafeUninitializedCapacity: total) { raw, count in
-            var at = 0
-            for b in buffers {
-                b.withUnsafeBytes { src in
-                    if src.count > 0 { UnsafeMutableRawPointer(raw.baseAddress! + at).copyMemory(from: src.baseAddress!, byteCount: src.count) }
-                }
-                at += b.count
-            }
-            count = total
-        }
+        // The later parts after the first (one copy of the smaller share, no new array).
+        var all = buffers[0]
+        for i in 1..<parts { buffers[i].withUnsafeBytes { all.append($0) } }
+        return all
     }
 
     @inline(__always) static func member(_ key: StaticString, _ value: String, into out: inout ByteBuffer) {

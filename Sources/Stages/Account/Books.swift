@@ -154,7 +154,7 @@ public final class Books {
         let tenant = dir.slug.value
         let out = BookEvent.serialise(batch, fresh, known: known, tenant: tenant)
         Timing.mark("dedupe + serialise")
-        try events.append(out, level: 1)                            // the commit point
+        try out.withUnsafeBytes { try events.append(bytes: $0, level: 1) }  // the commit point
         Timing.mark("append events")
         result.appended = fresh.count
         index.add(sortedNew: fresh.map { batch[Int($0)].id }.sorted())
@@ -240,13 +240,20 @@ public final class Books {
         var lastSlot = 0
         var recent = [(SlotKey, Int)](repeating: (SlotKey(days: .min, campaign: nil, vmta: nil), -1), count: 16)
         var recentNext = 0
-        for e in batch {
-            let key = SlotKey(days: e.at.days, campaign: e.campaign, vmta: e.vmta)
-            let c = e.counterIndex
+        var newest: Int64? = nil
+        let positions = batch.positions
+        batch.events.withUnsafeBufferPointer { ev in
+        for k in 0..<batch.count {
+            // Fields are read in place; only the few events with effects beyond counters are copied.
+            let i = positions.map { Int($0[k]) } ?? k
+            let at = ev[i].at
+            if newest == nil || at.seconds > newest! { newest = at.seconds }
+            let key = SlotKey(days: at.days, campaign: ev[i].campaign, vmta: ev[i].vmta)
+            let c = ev[i].counterIndex
             if c < 0 {
-                let day = times.date(e.at)
-                dayCounts[day, default: [:]][e.counter, default: 0] += 1
-                if let c = e.campaign { campaignCounts[c, default: [:]][e.counter, default: 0] += 1 }
+                let day = times.date(at)
+                dayCounts[day, default: [:]][ev[i].counter, default: 0] += 1
+                if let c = ev[i].campaign { campaignCounts[c, default: [:]][ev[i].counter, default: 0] += 1 }
             }
             let slot: Int
             if let lastKey, lastKey == key { slot = lastSlot } else if let r = recent.firstIndex(where: { $0.0 == key }) {
@@ -264,7 +271,8 @@ public final class Books {
             lastKey = key
             lastSlot = slot
             if c >= 0 { slotCounts[slot * nc + c] += 1 }
-            if e.type == "delivered" || e.type == "deferred" { continue }
+            if c == 1 || c == 2 { continue }  // delivered, deferred: counters only
+            let e = ev[i]
             switch e.type {
             case "sent":
                 var fields: [(String, JSONValue)] = [("last_sent_at", .string(e.at.rfc3339))]
@@ -305,6 +313,7 @@ public final class Books {
                 break
             }
         }
+        }
         for (slot, key) in slotKeys.enumerated() {
             let day = times.date(Timestamp(seconds: key.days * 86_400))
             for c in 0..<nc {
@@ -336,7 +345,7 @@ public final class Books {
             ledger.vmtas[v] = m
         }
         // Prune soft-bounce history that can no longer count.
-        if let newest = batch.map(\.at.seconds).max() {
+        if let newest {
             for (email, times) in ledger.softBounces where times.allSatisfy({ $0 <= newest - window }) {
                 ledger.softBounces[email] = nil
             }

@@ -262,7 +262,22 @@ enum PMTAAccounting {
 
     static func readAll(_ path: String) throws -> [UInt8] {
         let reader = try InputReader(path: path)
-        var data: [UInt8] = []
+        // A plain file is read straight into an array of its size; gzip grows it as it goes.
+        var size = 0
+        if let fd = try? FileDescriptor.openForReading(path) {
+            size = (try? fd.size()) ?? 0
+            fd.close()
+        }
+        let capacity = max(1 << 20, size + 1)
+        var data = try [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            count = 0
+            while count < buffer.count {
+                let n = try reader.read(into: buffer.baseAddress! + count, count: buffer.count - count)
+                if n == 0 { break }
+                count += n
+            }
+        }
+        guard data.count == capacity else { return data }
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0.baseAddress!, count: $0.count) }
