@@ -308,38 +308,6 @@ struct TimeText {
     }
 }
 
-/// A set of 64-bit ids (already well-mixed hashes): open addressing, sized once.
-struct IDSet {
-    private var slots: [UInt64]
-    private var mask: Int
-    private var hasZero = false
-
-    init(capacity: Int) {
-        var n = 16
-        while n < capacity * 2 { n <<= 1 }
-        slots = [UInt64](repeating: 0, count: n)
-        mask = n - 1
-    }
-
-    /// Adds `id`; false when it was already there.
-    @inline(__always) mutating func insert(_ id: UInt64) -> Bool {
-        if id == 0 {
-            defer { hasZero = true }
-            return !hasZero
-        }
-        let m = mask
-        return slots.withUnsafeMutableBufferPointer { s in
-            var i = Int(truncatingIfNeeded: id ^ (id >> 29)) & m
-            while true {
-                let v = s[i]
-                if v == id { return false }
-                if v == 0 { s[i] = id; return true }
-                i = (i + 1) & m
-            }
-        }
-    }
-}
-
 extension BookEvent {
     /// Index of `counter` in `BookEvent.counterNames` (no string building).
     var counterIndex: Int {
