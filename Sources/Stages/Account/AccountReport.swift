@@ -195,8 +195,9 @@ public enum AccountReport {
         var parser = JSONParser(maxDepth: 64)
         defer { parser.deallocate() }
         let contactSide = ContactSide()
-        let contactsDone = DispatchGroup()
-        DispatchQueue.global().async(group: contactsDone) {
+        // A thread of its own, not one of Dispatch's: a pool thread busy here would leave the
+        // event scan's concurrentPerform one worker short.
+        let contactsDone = SideThread {
             var p = JSONParser(maxDepth: 64)
             defer { p.deallocate() }
             do {
@@ -376,6 +377,35 @@ struct RawTally {
 
     func finish(into dict: inout [String: Int]) {
         for (i, k) in keys.enumerated() { dict[String(decoding: k, as: UTF8.self), default: 0] += counts[i] }
+    }
+}
+
+/// A plain POSIX thread running `body`; `wait()` joins it.
+final class SideThread {
+    private final class Body {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+    private var thread = pthread_t()
+    private var started = false
+    private var body: (() -> Void)?
+
+    init(_ run: @escaping () -> Void) {
+        let box = Unmanaged.passRetained(Body(run)).toOpaque()
+        if pthread_create(&thread, nil, { arg in
+            Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue().run()
+            return nil
+        }, box) == 0 {
+            started = true
+        } else {
+            // No thread to be had: run it at `wait()`.
+            body = Unmanaged<Body>.fromOpaque(box).takeRetainedValue().run
+        }
+    }
+
+    func wait() {
+        if started { pthread_join(thread, nil); started = false }
+        if let b = body { body = nil; b() }
     }
 }
 
