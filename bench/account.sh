@@ -44,7 +44,9 @@ make_rows() {  # file-number
         else printf "rs,%s,%s,news@x.example,%s,relayed,2.0.0,,,%s,camp-%d\n", t, t, e, v, k } }' "$OUT/emails.txt"
 }
 make_rows 0 > "$OUT/acct-0.csv"
+load() { echo "  (load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"; }
 echo "== 1. account events: $ROWS accounting rows into $CONTACTS contacts ($(du -h "$OUT/acct-0.csv" | cut -f1))"
+load
 t_events=$(secs "$BIN/account" events --tenant $T --now 2026-12-01T00:00:00Z --pmta "$OUT/acct-0.csv")
 t_again=$(secs "$BIN/account" events --tenant $T --now 2026-12-01T00:00:00Z --pmta "$OUT/acct-0.csv")
 t_mlr_csv=$(secs mlr --icsv --ojson count -g type "$OUT/acct-0.csv")
@@ -62,6 +64,7 @@ done
 rm -f "$OUT/acct-k.csv"
 ev="$MAILPIPE_STATE/$T/events.ndjson.gz"
 echo "event log: $(zcat "$ev" | wc -l) events, $(du -h "$ev" | cut -f1) compressed"
+load
 t_report=$(secs "$BIN/account" report --tenant $T --json)
 t_zcat=$(secs sh -c "zcat '$ev' > /dev/null")
 t_mlr=$(secs sh -c "zcat '$ev' | mlr --ijsonl --ojson count -g type,bounce_class")

@@ -45,15 +45,20 @@ public final class AppendLog {
 
     /// Appends NDJSON lines (each ending in `\n`) as one sealed member; durable on return.
     public func append(_ lines: [UInt8], level: Int32 = 6) throws {
+        try lines.withUnsafeBytes { try append(bytes: $0, level: level) }
+    }
+
+    /// `append(_:level:)` for lines held in other storage (no copy into an array first).
+    public func append(bytes lines: UnsafeRawBufferPointer, level: Int32 = 6) throws {
         guard !lines.isEmpty else { return }
         var bytes: [UInt8] = []
         if lines.count > 2 * ParallelGzip.chunkSize {
             // Large appends (event imports): one member, compressed on every core.
             let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-            try lines.withUnsafeBytes { try ParallelGzip.compressMember($0, level: level, workers: workers, appendingTo: &bytes) }
+            try ParallelGzip.compressMember(lines, level: level, workers: workers, appendingTo: &bytes)
         } else {
             let encoder = try GzipEncoder(level: level)
-            try lines.withUnsafeBytes { try encoder.compressMember($0, appendingTo: &bytes) }
+            try encoder.compressMember(lines, appendingTo: &bytes)
         }
         let crc = bytes.withUnsafeBytes { CRC32.checksum($0) }
         bytes.append(contentsOf: AppendLog.seal(start: UInt64(validLength), crc: crc))

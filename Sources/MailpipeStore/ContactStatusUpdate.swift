@@ -43,7 +43,8 @@ public struct ContactFieldUpdate {
 /// Applies status/field updates to the contact store as one new run (committed atomically by
 /// the manifest replace). Contacts absent from the store are skipped (and counted).
 ///
-/// Few updates are made with point lookups; many with one ordered scan of the store.
+/// Few updates are made with point lookups; many by inflating, on every core, the store members
+/// that hold them (ContactStatusUpdateBlocks.swift).
 public enum ContactStatusUpdate {
     public struct Result {
         public var changed = 0
@@ -53,7 +54,7 @@ public enum ContactStatusUpdate {
 
     /// `updates` need not be sorted; keys must be unique. `updatedAt` is written on changed contacts.
     public static func apply(_ updates: [ContactFieldUpdate], writer: ContactStoreWriter, updatedAt: String,
-                             scanThreshold: Int = 20_000) throws -> Result {
+                             scanThreshold: Int = 1_000) throws -> Result {
         var result = Result()
         guard !updates.isEmpty else { return result }
         let sorted = updates.sorted { a, b in compareKeys(a.key, b.key) < 0 }
@@ -79,37 +80,7 @@ public enum ContactStatusUpdate {
                 }
             }
         } else {
-            var next = 0
-            var key: [UInt8] = []
-            try writer.addRun { add in
-                try writer.store.forEach { line in
-                    if next >= sorted.count { return }
-                    key.removeAll(keepingCapacity: true)
-                    if let r = StoredContactFastKey.email(line) {
-                        // Most lines are not updated: compare keys before parsing.
-                        key.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[r]))
-                        if compareKeys(sorted[next].key, key) > 0 { return }
-                    }
-                    let root = try parser.parse(line).root
-                    guard let email = root["email"], email.kind == .string else { return }
-                    key.removeAll(keepingCapacity: true)
-                    email.appendDecodedString(to: &key)
-                    while next < sorted.count && compareKeys(sorted[next].key, key) < 0 {
-                        result.missing += 1
-                        next += 1
-                    }
-                    guard next < sorted.count, compareKeys(sorted[next].key, key) == 0 else { return }
-                    let u = sorted[next]
-                    next += 1
-                    if rewrite(root, u, updatedAt: updatedAt, into: &out) {
-                        result.changed += 1
-                        try out.bytes.withUnsafeBytes { o in try u.key.withUnsafeBytes { try add(o, $0) } }
-                    } else {
-                        result.unchanged += 1
-                    }
-                }
-            }
-            result.missing += sorted.count - next
+            try applyByBlocks(sorted, writer: writer, updatedAt: updatedAt, result: &result)
         }
         try writer.commit()
         return result

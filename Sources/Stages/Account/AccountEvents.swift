@@ -36,7 +36,7 @@ public enum AccountEvents {
         var inCount = 0
         for path in options.pmta {
             guard FileSystem.exists(path) else { throw StageError.usage("\(path): no such file") }
-            inCount += try PMTAAccounting.read(path: path, rejects: rejects, ignored: &ignored) { batch.append($0) }
+            inCount += try PMTAAccounting.read(path: path, rejects: rejects, ignored: &ignored, into: &batch)
         }
         for path in options.mailwizz {
             guard FileSystem.exists(path) else { throw StageError.usage("\(path): no such file") }

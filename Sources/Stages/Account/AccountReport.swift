@@ -5,6 +5,7 @@ import Darwin
 #endif
 import MailpipeCore
 import MailpipeStore
+import Dispatch
 
 /// `account report`: contacts by status, verdict, language, tag and source; per campaign the
 /// sends, deliveries, bounces (hard/soft/policy), complaints, opens, clicks, unsubscribes and
@@ -106,6 +107,21 @@ public enum AccountReport {
             dayCounts[lastDaySlot * n + index] += 1
         }
 
+        /// `countCampaign` for a plain (unescaped) string's bytes.
+        mutating func countCampaign(raw: UnsafeRawBufferPointer, _ index: Int) {
+            let n = AccountReport.counters.count
+            if lastCampaignSlot < 0 || !AccountReport.equal(raw, lastCampaignRaw) {
+                lastCampaignRaw = Array(raw)
+                if let s = campaignIndex[lastCampaignRaw] { lastCampaignSlot = s } else {
+                    lastCampaignSlot = campaignKeys.count
+                    campaignIndex[lastCampaignRaw] = lastCampaignSlot
+                    campaignKeys.append(lastCampaignRaw)
+                    campaignCounts.append(contentsOf: repeatElement(0, count: n))
+                }
+            }
+            campaignCounts[lastCampaignSlot * n + index] += 1
+        }
+
         mutating func countCampaign(_ c: JSONNode, _ index: Int) {
             let n = AccountReport.counters.count
             let raw = c.rawContent
@@ -122,6 +138,29 @@ public enum AccountReport {
             }
             campaignCounts[lastCampaignSlot * n + index] += 1
         }
+    }
+
+    /// `counterIndex` for plain (unescaped) string bytes.
+    static func counterIndex(type: UnsafeRawBufferPointer, bounceClass: UnsafeRawBufferPointer?) -> Int? {
+        func eq(_ b: UnsafeRawBufferPointer, _ s: StaticString) -> Bool { FlatEvent.equals(b, s) }
+        if eq(type, "delivered") { return 1 }
+        if eq(type, "opened") { return 8 }
+        if eq(type, "sent") { return 0 }
+        if eq(type, "bounced") {
+            if let b = bounceClass {
+                if eq(b, "hard") { return 3 }
+                if eq(b, "policy") { return 5 }
+            }
+            return 4
+        }
+        if eq(type, "deferred") { return 2 }
+        if eq(type, "clicked") { return 9 }
+        if eq(type, "complained") { return 6 }
+        if eq(type, "unsubscribed") { return 7 }
+        if eq(type, "failed") { return 10 }
+        if eq(type, "suppressed") { return 11 }
+        if eq(type, "unsuppressed") { return 12 }
+        return nil
     }
 
     static func counterIndex(type: JSONNode, bounceClass: JSONNode?) -> Int? {
@@ -151,40 +190,86 @@ public enum AccountReport {
         let config = try dir.loadConfig()
         var report = Report(tenant: options.tenant.value, generatedAt: options.now.rfc3339, since: options.since?.rfc3339,
                             campaignFilter: options.campaign)
-        // Contacts.
+        // Contacts, on a thread of their own while the event log is read on the others.
         let store = try TenantContacts.open(dir)
         var parser = JSONParser(maxDepth: 64)
         defer { parser.deallocate() }
-        try store.forEach { line in
-            guard let root = try? parser.parse(line).root else { return }
-            report.contacts += 1
-            report.byStatus[root["status"]?.string ?? "none", default: 0] += 1
-            report.byVerdict[root["validation"]?["verdict"]?.string ?? "none", default: 0] += 1
-            report.byLanguage[root["language"]?.string ?? "none", default: 0] += 1
-            report.bySource[root["source"]?.string ?? "none", default: 0] += 1
-            if let tags = root["tags"], tags.kind == .array {
-                for t in tags.elements { if let s = t.string { report.byTag[s, default: 0] += 1 } }
+        let contactSide = ContactSide()
+        // A thread of its own, not one of Dispatch's: a pool thread busy here would leave the
+        // event scan's concurrentPerform one worker short.
+        let contactsDone = SideThread {
+            var p = JSONParser(maxDepth: 64)
+            defer { p.deallocate() }
+            do {
+                try store.forEach { line in
+                    guard let root = try? p.parse(line).root else { return }
+                    contactSide.tally.add(root)
+                }
+            } catch {
+                contactSide.error = error
             }
         }
         // Events.
         let sinceBytes: [UInt8]? = options.since.map { Array($0.rfc3339.utf8) }
         let campaignBytes: [UInt8]? = options.campaign.map { Array($0.utf8) }
         let n = counters.count
-        let tallies = try AppendLog.parallelScan(path: dir.eventsPath, workers: options.workers, makeState: { Tally() }) { t, line in
-            guard let root = try? t.parser.parse(line).root, let type = root["type"], let at = root["at"] else { return }
-            let atRaw = at.rawContent
-            if let sinceBytes, !lexicallyAtLeast(atRaw, sinceBytes) { return }
-            let campaign = root["campaign"]
-            if let campaignBytes {
-                guard let c = campaign, equal(c.rawContent, campaignBytes) else { return }
+        let scanned: [Tally]
+        do {
+            scanned = try AppendLog.parallelScan(path: dir.eventsPath, workers: options.workers, makeState: { Tally() }) { t, line in
+                // Lines as `account` writes them (flat, plain ASCII strings) are read without the
+                // parser; anything else goes the general way below, with the same result.
+                var flat = FlatEvent()
+                if FlatEvent.scan(line, into: &flat) {
+                    guard flat.type.lowerBound >= 0, flat.at.lowerBound >= 0 else { return }
+                    let type = UnsafeRawBufferPointer(rebasing: line[flat.type])
+                    let atRaw = UnsafeRawBufferPointer(rebasing: line[flat.at])
+                    if let sinceBytes, !lexicallyAtLeast(atRaw, sinceBytes) { return }
+                    let campaign = flat.campaign.lowerBound >= 0 ? UnsafeRawBufferPointer(rebasing: line[flat.campaign]) : nil
+                    if let campaignBytes {
+                        guard let c = campaign, equal(c, campaignBytes) else { return }
+                    }
+                    let bounce = flat.bounceClass.lowerBound >= 0 ? UnsafeRawBufferPointer(rebasing: line[flat.bounceClass]) : nil
+                    guard let index = counterIndex(type: type, bounceClass: bounce) else { return }
+                    t.events += 1
+                    if flat.contact.lowerBound >= 0 && FlatEvent.equals(UnsafeRawBufferPointer(rebasing: line[flat.contact]), "unknown") { t.unknown += 1 }
+                    t.totals[index] += 1
+                    if atRaw.count >= 10 { t.countDay(UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), index) }
+                    if let c = campaign { t.countCampaign(raw: c, index) }
+                    return
+                }
+                guard let root = try? t.parser.parse(line).root, root.kind == .object else { return }
+                // The members the report reads, in one pass (the first of each name counts).
+                var type: JSONNode? = nil, at: JSONNode? = nil, campaign: JSONNode? = nil
+                var bounceClass: JSONNode? = nil, contact: JSONNode? = nil
+                for (k, v) in root.members {
+                    let n = k.isEscaped ? -1 : k.rawContent.count
+                    if (n == 4 || n < 0) && type == nil && k.stringEquals("type") { type = v }
+                    else if (n == 2 || n < 0) && at == nil && k.stringEquals("at") { at = v }
+                    else if (n == 8 || n < 0) && campaign == nil && k.stringEquals("campaign") { campaign = v }
+                    else if (n == 12 || n < 0) && bounceClass == nil && k.stringEquals("bounce_class") { bounceClass = v }
+                    else if (n == 7 || n < 0) && contact == nil && k.stringEquals("contact") { contact = v }
+                }
+                guard let type, let at else { return }
+                let atRaw = at.rawContent
+                if let sinceBytes, !lexicallyAtLeast(atRaw, sinceBytes) { return }
+                if let campaignBytes {
+                    guard let c = campaign, equal(c.rawContent, campaignBytes) else { return }
+                }
+                guard let index = counterIndex(type: type, bounceClass: bounceClass) else { return }
+                t.events += 1
+                if let c = contact, c.stringEquals("unknown") { t.unknown += 1 }
+                t.totals[index] += 1
+                if atRaw.count >= 10 { t.countDay(UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), index) }
+                if let c = campaign { t.countCampaign(c, index) }
             }
-            guard let index = counterIndex(type: type, bounceClass: root["bounce_class"]) else { return }
-            t.events += 1
-            if let c = root["contact"], c.stringEquals("unknown") { t.unknown += 1 }
-            t.totals[index] += 1
-            if atRaw.count >= 10 { t.countDay(UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), index) }
-            if let c = campaign { t.countCampaign(c, index) }
+        } catch {
+            contactsDone.wait()
+            throw error
         }
+        contactsDone.wait()
+        if let e = contactSide.error { throw e }
+        contactSide.tally.finish(into: &report)
+        let tallies = scanned
         for t in tallies {
             report.events += t.events
             report.unknownContactEvents += t.unknown
@@ -238,5 +323,185 @@ public enum AccountReport {
         let n = min(a.count, b.count)
         for i in 0..<n where a[i] != b[i] { return a[i] > b[i] }
         return a.count >= b.count
+    }
+}
+
+/// Counts of byte texts (contact statuses, languages, tags…): Strings are made once per
+/// distinct text, not per contact.
+struct RawTally {
+    private var keys: [[UInt8]] = []
+    private var counts: [Int] = []
+    private var slots: [[UInt8]: Int] = [:]
+    private var scratch: [UInt8] = []
+    static let none: [UInt8] = Array("none".utf8)
+
+    /// A string node's decoded text; anything else (absent, not a string) counts as "none".
+    mutating func add(_ node: JSONNode?) {
+        guard let node, node.kind == .string else { Self.none.withUnsafeBytes { add(bytes: $0) }; return }
+        if node.isEscaped {
+            scratch.removeAll(keepingCapacity: true)
+            node.appendDecodedString(to: &scratch)
+            let copy = scratch
+            copy.withUnsafeBytes { add(bytes: $0) }
+        } else {
+            add(bytes: node.rawContent)
+        }
+    }
+
+    /// A string element (tags): nothing for other kinds.
+    mutating func addString(_ node: JSONNode) {
+        guard node.kind == .string else { return }
+        add(node)
+    }
+
+    mutating func add(bytes: UnsafeRawBufferPointer) {
+        if keys.count <= 32 {
+            for i in 0..<keys.count where keys[i].count == bytes.count
+                && (bytes.count == 0 || keys[i].withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
+                counts[i] += 1
+                return
+            }
+            if keys.count < 32 {
+                keys.append(Array(bytes))
+                counts.append(1)
+                return
+            }
+            for (i, k) in keys.enumerated() { slots[k] = i }
+        }
+        let key = Array(bytes)
+        if let i = slots[key] { counts[i] += 1; return }
+        slots[key] = keys.count
+        keys.append(key)
+        counts.append(1)
+    }
+
+    func finish(into dict: inout [String: Int]) {
+        for (i, k) in keys.enumerated() { dict[String(decoding: k, as: UTF8.self), default: 0] += counts[i] }
+    }
+}
+
+/// A plain POSIX thread running `body`; `wait()` joins it.
+final class SideThread {
+    private final class Body {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+    private var thread = pthread_t()
+    private var started = false
+    private var body: (() -> Void)?
+
+    init(_ run: @escaping () -> Void) {
+        let box = Unmanaged.passRetained(Body(run)).toOpaque()
+        if pthread_create(&thread, nil, { arg in
+            Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue().run()
+            return nil
+        }, box) == 0 {
+            started = true
+        } else {
+            // No thread to be had: run it at `wait()`.
+            body = Unmanaged<Body>.fromOpaque(box).takeRetainedValue().run
+        }
+    }
+
+    func wait() {
+        if started { pthread_join(thread, nil); started = false }
+        if let b = body { body = nil; b() }
+    }
+}
+
+/// The contact tally and its error, filled on one thread and read after it is done.
+final class ContactSide: @unchecked Sendable {
+    var tally = ContactTally()
+    var error: Error? = nil
+}
+
+/// The contact side of a report.
+struct ContactTally {
+    var contacts = 0
+    var status = RawTally(), verdict = RawTally(), language = RawTally(), source = RawTally(), tag = RawTally()
+
+    mutating func add(_ root: JSONNode) {
+        contacts += 1
+        guard root.kind == .object else {
+            status.add(nil); verdict.add(nil); language.add(nil); source.add(nil)
+            return
+        }
+        var st: JSONNode? = nil, va: JSONNode? = nil, la: JSONNode? = nil, so: JSONNode? = nil, ta: JSONNode? = nil
+        for (k, v) in root.members {
+            let n = k.isEscaped ? -1 : k.rawContent.count
+            if (n == 6 || n < 0) && st == nil && k.stringEquals("status") { st = v }
+            else if (n == 10 || n < 0) && va == nil && k.stringEquals("validation") { va = v }
+            else if (n == 8 || n < 0) && la == nil && k.stringEquals("language") { la = v }
+            else if (n == 6 || n < 0) && so == nil && k.stringEquals("source") { so = v }
+            else if (n == 4 || n < 0) && ta == nil && k.stringEquals("tags") { ta = v }
+        }
+        status.add(st)
+        verdict.add(va?["verdict"])
+        language.add(la)
+        source.add(so)
+        if let ta, ta.kind == .array {
+            for t in ta.elements { tag.addString(t) }
+        }
+    }
+
+    func finish(into report: inout AccountReport.Report) {
+        report.contacts += contacts
+        status.finish(into: &report.byStatus)
+        verdict.finish(into: &report.byVerdict)
+        language.finish(into: &report.byLanguage)
+        source.finish(into: &report.bySource)
+        tag.finish(into: &report.byTag)
+    }
+}
+
+/// The members a report reads from an event line in the shape `account` writes it: one flat
+/// object whose keys and values are all strings of printable ASCII without escapes, with no
+/// spaces between tokens. Such a line is valid JSON and means exactly what the parser would
+/// make of it; `scan` refuses (false) any other line, which is then parsed.
+struct FlatEvent {
+    var type = -1..<(-1)
+    var at = -1..<(-1)
+    var campaign = -1..<(-1)
+    var bounceClass = -1..<(-1)
+    var contact = -1..<(-1)
+
+    @inline(__always) static func plain(_ b: UInt8) -> Bool { b >= 0x20 && b < 0x7F && b != 0x22 && b != 0x5C }
+
+    @inline(__always) static func equals(_ b: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+        b.count == s.utf8CodeUnitCount && (b.count == 0 || memcmp(b.baseAddress!, s.utf8Start, b.count) == 0)
+    }
+
+    /// Fills the ranges (first occurrence of each name; -1 when absent).
+    @inline(__always)
+    static func scan(_ line: UnsafeRawBufferPointer, into f: inout FlatEvent) -> Bool {
+        let n = line.count
+        guard n >= 2, line[0] == UInt8(ascii: "{"), line[n - 1] == UInt8(ascii: "}") else { return false }
+        if n == 2 { return true }
+        var i = 1
+        while true {
+            guard line[i] == 0x22 else { return false }
+            let ks = i + 1
+            i = ks
+            while i < n && plain(line[i]) { i += 1 }
+            guard i + 2 < n, line[i] == 0x22, line[i + 1] == UInt8(ascii: ":"), line[i + 2] == 0x22 else { return false }
+            let ke = i
+            let vs = i + 3
+            i = vs
+            while i < n && plain(line[i]) { i += 1 }
+            guard i + 1 < n, line[i] == 0x22 else { return false }
+            let value = vs..<i
+            i += 1
+            let key = UnsafeRawBufferPointer(rebasing: line[ks..<ke])
+            switch key.count {
+            case 4: if f.type.lowerBound < 0 && equals(key, "type") { f.type = value }
+            case 2: if f.at.lowerBound < 0 && equals(key, "at") { f.at = value }
+            case 8: if f.campaign.lowerBound < 0 && equals(key, "campaign") { f.campaign = value }
+            case 12: if f.bounceClass.lowerBound < 0 && equals(key, "bounce_class") { f.bounceClass = value }
+            case 7: if f.contact.lowerBound < 0 && equals(key, "contact") { f.contact = value }
+            default: break
+            }
+            if line[i] == UInt8(ascii: ",") { i += 1; continue }
+            return i == n - 1  // the closing brace
+        }
     }
 }

@@ -125,50 +125,73 @@ public final class Books {
     public func commit(_ batch: [BookEvent], now: Timestamp, markUnknown: Bool = true) throws -> Outcome {
         var result = Outcome()
         var index = loadIndex()
-        var seen = IDSet(capacity: batch.count)
-        var fresh: [BookEvent] = []
-        fresh.reserveCapacity(batch.count)
         Timing.mark("open books")
-        let hashes = markUnknown ? try contactHashes() : []
+        // Duplicates (ids already logged, or met earlier in the batch) and unknown contacts are
+        // found by sorting the batch's ids and email hashes and merging them with the sorted
+        // lists: sequential reads instead of a cache miss per event.
+        let n = batch.count
+        var duplicate = [Bool](repeating: false, count: n)
+        var known = [Bool](repeating: true, count: n)
+        var keys = [UInt64](repeating: 0, count: n)
+        var order = [Int32](repeating: 0, count: n)
+        batch.withUnsafeBufferPointer { ev in for i in 0..<n { keys[i] = ev[i].id; order[i] = Int32(truncatingIfNeeded: i) } }
+        RadixSort.sort(&keys, &order)
+        var newIDs: [UInt64] = []  // the fresh ids, sorted (for the index)
+        newIDs.reserveCapacity(n)
+        index.ids.withUnsafeBufferPointer { logged in
+            var j = 0
+            for k in 0..<n {
+                let id = keys[k]
+                // Equal ids keep batch order (the sort is stable): the first one is the event.
+                if k > 0 && keys[k - 1] == id { duplicate[Int(order[k])] = true; continue }
+                while j < logged.count && logged[j] < id { j += 1 }
+                if j < logged.count && logged[j] == id { duplicate[Int(order[k])] = true } else { newIDs.append(id) }
+            }
+        }
+        if markUnknown {
+            let hashes = try contactHashes()
+            batch.withUnsafeBufferPointer { ev in for i in 0..<n { keys[i] = ev[i].emailHash; order[i] = Int32(truncatingIfNeeded: i) } }
+            RadixSort.sort(&keys, &order)
+            hashes.withUnsafeBufferPointer { h in
+                var j = 0
+                for k in 0..<n {
+                    while j < h.count && h[j] < keys[k] { j += 1 }
+                    if !(j < h.count && h[j] == keys[k]) { known[Int(order[k])] = false }
+                }
+            }
+        }
         Timing.mark("contact hashes + id index")
         var typeCounts = [Int](repeating: 0, count: BookEvent.counterNames.count)
-        for var e in batch {
-            if index.contains(e.id) || !seen.insert(e.id) { result.duplicates += 1; continue }
-            if markUnknown {
-                let h = EmailKey.hash(e.email)
-                e.known = Books.sortedContains(hashes, h)
-                if !e.known { result.unknown += 1 }
+        // The new events, as positions in `batch` (no copies of the events themselves).
+        var fresh: [Int32] = []
+        fresh.reserveCapacity(n)
+        batch.withUnsafeBufferPointer { events in
+            for i in 0..<n {
+                if duplicate[i] { result.duplicates += 1; continue }
+                if markUnknown {
+                    if !known[i] { result.unknown += 1 }
+                } else {
+                    known[i] = events[i].known
+                }
+                let c = events[i].counterIndex
+                if c >= 0 { typeCounts[c] += 1 } else { result.types[events[i].counter, default: 0] += 1 }
+                fresh.append(Int32(truncatingIfNeeded: i))
             }
-            let c = e.counterIndex
-            if c >= 0 { typeCounts[c] += 1 } else { result.types[e.counter, default: 0] += 1 }
-            fresh.append(e)
         }
         for (i, n) in typeCounts.enumerated() where n > 0 { result.types[BookEvent.counterNames[i], default: 0] += n }
         guard !fresh.isEmpty else { return result }
-        var out = ByteBuffer(capacity: fresh.count * 200)
         let tenant = dir.slug.value
-        var times = TimeText()
-        for e in fresh { e.write(tenant: tenant, times: &times, into: &out) }
+        let out = BookEvent.serialise(batch, fresh, known: known, tenant: tenant)
         Timing.mark("dedupe + serialise")
-        try events.append(out.bytes, level: 1)                      // the commit point
+        try out.withUnsafeBytes { try events.append(bytes: $0, level: 1) }  // the commit point
         Timing.mark("append events")
         result.appended = fresh.count
-        index.add(fresh.map(\.id))
-        let applied = try apply(fresh, now: now, index: &index)
+        index.add(sortedNew: newIDs)
+        let applied = try apply(EventList(batch, fresh), now: now, index: &index)
         result.suppressedNew = applied.suppressedNew
         result.unsuppressed = applied.unsuppressed
         result.contactsChanged = applied.contactsChanged
         return result
-    }
-
-    static func sortedContains(_ a: [UInt64], _ x: UInt64) -> Bool {
-        var lo = 0
-        var hi = a.count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if a[mid] < x { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < a.count && a[lo] == x
     }
 
     /// The event-id index matching the committed log (extended or rebuilt when behind).
@@ -189,12 +212,12 @@ public final class Books {
 
     private func apply(_ batch: [BookEvent], now: Timestamp) throws -> Outcome {
         var index = loadIndex()
-        return try apply(batch, now: now, index: &index)
+        return try apply(EventList(batch, nil), now: now, index: &index)
     }
 
     /// The effects of logged events: counters, suppression, contact statuses; then the index
     /// and the ledger.
-    private func apply(_ batch: [BookEvent], now: Timestamp, index: inout EventIDIndex) throws -> Outcome {
+    private func apply(_ batch: EventList, now: Timestamp, index: inout EventIDIndex) throws -> Outcome {
         var result = Outcome()
         let rule = config.softBounceRule
         let window = Int64(rule.days) * 86_400
@@ -236,13 +259,20 @@ public final class Books {
         var lastSlot = 0
         var recent = [(SlotKey, Int)](repeating: (SlotKey(days: .min, campaign: nil, vmta: nil), -1), count: 16)
         var recentNext = 0
-        for e in batch {
-            let key = SlotKey(days: e.at.days, campaign: e.campaign, vmta: e.vmta)
-            let c = e.counterIndex
+        var newest: Int64? = nil
+        let positions = batch.positions
+        batch.events.withUnsafeBufferPointer { ev in
+        for k in 0..<batch.count {
+            // Fields are read in place; only the few events with effects beyond counters are copied.
+            let i = positions.map { Int($0[k]) } ?? k
+            let at = ev[i].at
+            if newest == nil || at.seconds > newest! { newest = at.seconds }
+            let key = SlotKey(days: at.days, campaign: ev[i].campaign, vmta: ev[i].vmta)
+            let c = ev[i].counterIndex
             if c < 0 {
-                let day = times.date(e.at)
-                dayCounts[day, default: [:]][e.counter, default: 0] += 1
-                if let c = e.campaign { campaignCounts[c, default: [:]][e.counter, default: 0] += 1 }
+                let day = times.date(at)
+                dayCounts[day, default: [:]][ev[i].counter, default: 0] += 1
+                if let c = ev[i].campaign { campaignCounts[c, default: [:]][ev[i].counter, default: 0] += 1 }
             }
             let slot: Int
             if let lastKey, lastKey == key { slot = lastSlot } else if let r = recent.firstIndex(where: { $0.0 == key }) {
@@ -260,7 +290,8 @@ public final class Books {
             lastKey = key
             lastSlot = slot
             if c >= 0 { slotCounts[slot * nc + c] += 1 }
-            if e.type == "delivered" || e.type == "deferred" { continue }
+            if c == 1 || c == 2 { continue }  // delivered, deferred: counters only
+            let e = ev[i]
             switch e.type {
             case "sent":
                 var fields: [(String, JSONValue)] = [("last_sent_at", .string(e.at.rfc3339))]
@@ -301,6 +332,7 @@ public final class Books {
                 break
             }
         }
+        }
         for (slot, key) in slotKeys.enumerated() {
             let day = times.date(Timestamp(seconds: key.days * 86_400))
             for c in 0..<nc {
@@ -332,7 +364,7 @@ public final class Books {
             ledger.vmtas[v] = m
         }
         // Prune soft-bounce history that can no longer count.
-        if let newest = batch.map(\.at.seconds).max() {
+        if let newest {
             for (email, times) in ledger.softBounces where times.allSatisfy({ $0 <= newest - window }) {
                 ledger.softBounces[email] = nil
             }
@@ -375,4 +407,19 @@ struct SlotKey: Hashable {
     var days: Int64
     var campaign: String?
     var vmta: String?
+}
+
+/// Some events of a batch, by position (all of them when `positions` is nil).
+struct EventList: RandomAccessCollection {
+    let events: [BookEvent]
+    let positions: [Int32]?
+
+    init(_ events: [BookEvent], _ positions: [Int32]?) {
+        self.events = events
+        self.positions = positions
+    }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { positions?.count ?? events.count }
+    subscript(i: Int) -> BookEvent { positions.map { events[Int($0[i])] } ?? events[i] }
 }

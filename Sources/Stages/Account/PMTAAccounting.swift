@@ -5,6 +5,7 @@ import Darwin
 #endif
 import MailpipeCore
 import MailpipeStore
+import Dispatch
 
 /// PowerMTA accounting files (CSV, RFC 4180, header line first; gzip read transparently).
 /// Columns are found by header name; a header line met again (concatenated rotations) re-maps
@@ -34,19 +35,101 @@ enum PMTAAccounting {
     /// Reads one file; returns the number of data rows seen (each is emitted, rejected or ignored).
     /// Fields are read as byte ranges; repeated texts (campaigns, vmtas, statuses) become
     /// Strings once.
-    static func read(path: String, rejects: RejectSink, ignored: inout [String: Int], _ emit: (BookEvent) -> Void) throws -> Int {
+    ///
+    /// A large file is read on two threads: the second half from the first line start past the
+    /// middle, with the columns of the file's first header. The split is kept only when the first
+    /// thread's records end exactly there with the same columns (a split inside a quoted field,
+    /// or a header met again in the first half, is read again after the first thread); events,
+    /// rejects and line numbers are then exactly those of one front-to-back pass.
+    static func read(path: String, rejects: RejectSink, ignored: inout [String: Int], into batch: inout [BookEvent]) throws -> Int {
         let data = try readAll(path)
+        // Room for one event per line (lines are counted at memchr speed).
+        var lines = 0
+        var split = -1
+        data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var p = base
+            let end = base + raw.count
+            let middle = base + raw.count / 2
+            while p < end, let nl = memchr(p, 0x0A, end - p) {
+                lines += 1
+                p = UnsafeRawPointer(nl) + 1
+                if split < 0 && p > middle { split = base.distance(to: p) }
+            }
+        }
+        batch.reserveCapacity(batch.count + lines + 1)
+        var first = ChunkState()
+        first.events = batch
+        batch = []
         var parser = CSVParser(data: data)
+        let minimumSplit = 1 << 22
+        if data.count >= minimumSplit && split > 0 && split < data.count {
+            // The file's first header (the columns the second half starts with).
+            var probe = CSVParser(data: data)
+            var head = ChunkState()
+            parse(data, parser: &probe, limit: probe.position + 1, path: path, state: &head)
+            if !head.columns.isEmpty && head.rows == 0 && probe.position <= split {
+                var second = ChunkState()
+                second.columns = head.columns
+                second.col = head.col
+                second.events.reserveCapacity(lines / 2 + 1)
+                var secondParser = CSVParser(data: data, position: split)
+                DispatchQueue.concurrentPerform(iterations: 2) { w in
+                    if w == 0 {
+                        parse(data, parser: &parser, limit: split, path: path, state: &first)
+                    } else {
+                        parse(data, parser: &secondParser, limit: data.count, path: path, state: &second)
+                    }
+                }
+                if parser.position == split && first.columns == second.startColumns {
+                    let offset = parser.line
+                    parser = secondParser
+                    parser.line += offset
+                    first.columns = second.columns
+                    first.col = second.col
+                    first.rows += second.rows
+                    for (k, n) in second.ignored { first.ignored[k, default: 0] += n }
+                    for r in second.rejects { first.rejects.append((r.reason, r.detail, r.line + offset, r.raw)) }
+                    first.events.append(contentsOf: second.events)
+                } else {
+                    Timing.mark("csv split discarded")
+                }
+            }
+        }
+        parse(data, parser: &parser, limit: data.count, path: path, state: &first)
+        data.withUnsafeBytes { raw in
+            for r in first.rejects {
+                rejects.reject(reason: r.reason, detail: r.detail, origin: RejectSink.Origin(line: r.line, file: path),
+                               raw: UnsafeRawBufferPointer(rebasing: raw[r.raw]))
+            }
+        }
+        for (k, n) in first.ignored { ignored[k, default: 0] += n }
+        batch = first.events
+        return first.rows
+    }
+
+    /// What reading records gathers (per thread).
+    struct ChunkState {
         var columns: [String: Int] = [:]
         var col = ColumnIndexes()
         var rows = 0
+        var ignored: [String: Int] = [:]
+        var events: [BookEvent] = []
+        var rejects: [(reason: String, detail: String, line: Int, raw: Range<Int>)] = []
+        /// The columns this state started with (set before reading).
+        var startColumns: [String: Int] = [:]
+    }
+
+    /// Reads records from `parser`'s position until it reaches `limit` (or the end).
+    static func parse(_ data: [UInt8], parser: inout CSVParser, limit: Int, path: String, state: inout ChunkState) {
+        state.startColumns = state.columns
         var fields: [Range<Int>] = []
         var quoted: [Bool] = []
         var interner = Interner()
         var scratch: [UInt8] = []
         var emailBytes: [UInt8] = []
         var lastBounce: (String, String, String, String?)? = nil  // category, status → class, reason
-        while let (line, rawRange) = parser.next(fields: &fields, quoted: &quoted) {
+        while parser.position < limit, let (line, rawRange) = parser.next(fields: &fields, quoted: &quoted) {
             func field(_ i: Int?) -> String {
                 guard let i, i < fields.count else { return "" }
                 return parser.text(fields[i], quoted: quoted[i])
@@ -62,17 +145,16 @@ enum PMTAAccounting {
             if fields.count == 1 && fields[0].isEmpty { continue }  // blank line
             let code = data.withUnsafeBytes { RecordCode(UnsafeRawBufferPointer(rebasing: $0[fields[0]])) }
             if code == .header || (quoted[0] && field(0) == "type") {
-                columns = [:]
-                for i in 0..<fields.count { columns[field(i)] = i }
-                col = ColumnIndexes(columns)
+                state.columns = [:]
+                for i in 0..<fields.count { state.columns[field(i)] = i }
+                state.col = ColumnIndexes(state.columns)
                 continue
             }
-            rows += 1
-            let origin = RejectSink.Origin(line: line, file: path)
+            state.rows += 1
             func reject(_ reason: String, _ detail: String) {
-                data.withUnsafeBytes { rejects.reject(reason: reason, detail: detail, origin: origin, raw: UnsafeRawBufferPointer(rebasing: $0[rawRange])) }
+                state.rejects.append((reason, detail, line, rawRange))
             }
-            guard !columns.isEmpty else { reject("missing_header", "no header line (type,…) before the first record"); continue }
+            guard !state.columns.isEmpty else { reject("missing_header", "no header line (type,…) before the first record"); continue }
             let type: String
             switch quoted[0] ? RecordCode.other : code {
             case .d: type = "delivered"
@@ -81,7 +163,7 @@ enum PMTAAccounting {
             case .f: type = "complained"
             default:
                 let first = field(0)
-                let dsnAction = field(columns["dsnAction"])
+                let dsnAction = field(state.columns["dsnAction"])
                 switch first {
                 case "d": type = "delivered"
                 case "b", "rb": type = "bounced"
@@ -92,26 +174,26 @@ enum PMTAAccounting {
                     case "failed": type = "bounced"
                     case "delayed": type = "deferred"
                     case "delivered", "relayed", "expanded": type = "delivered"
-                    default: ignored["rs-" + (dsnAction.isEmpty ? "none" : dsnAction), default: 0] += 1; continue
+                    default: state.ignored["rs-" + (dsnAction.isEmpty ? "none" : dsnAction), default: 0] += 1; continue
                     }
                 default:
-                    ignored[first, default: 0] += 1
+                    state.ignored[first, default: 0] += 1
                     continue
                 }
             }
             // rcpt, normalised, straight from the bytes.
             emailBytes.removeAll(keepingCapacity: true)
-            if col.rcpt >= 0 && col.rcpt < fields.count {
-                if quoted[col.rcpt] {
+            if state.col.rcpt >= 0 && state.col.rcpt < fields.count {
+                if quoted[state.col.rcpt] {
                     scratch.removeAll(keepingCapacity: true)
-                    parser.unquote(fields[col.rcpt], into: &scratch)
+                    parser.unquote(fields[state.col.rcpt], into: &scratch)
                     scratch.withUnsafeBytes { EmailKey.normalize($0, into: &emailBytes) }
                 } else {
-                    data.withUnsafeBytes { EmailKey.normalize(UnsafeRawBufferPointer(rebasing: $0[fields[col.rcpt]]), into: &emailBytes) }
+                    data.withUnsafeBytes { EmailKey.normalize(UnsafeRawBufferPointer(rebasing: $0[fields[state.col.rcpt]]), into: &emailBytes) }
                 }
             }
-            guard col.rcpt >= 0 && col.rcpt < fields.count && !fields[col.rcpt].isEmpty else { reject("missing_email", "the record has no rcpt"); continue }
-            let timeColumn = col.timeLogged >= 0 ? col.timeLogged : col.timeQueued
+            guard state.col.rcpt >= 0 && state.col.rcpt < fields.count && !fields[state.col.rcpt].isEmpty else { reject("missing_email", "the record has no rcpt"); continue }
+            let timeColumn = state.col.timeLogged >= 0 ? state.col.timeLogged : state.col.timeQueued
             var at: Timestamp? = nil
             if timeColumn >= 0 && timeColumn < fields.count && !quoted[timeColumn] {
                 at = data.withUnsafeBytes { PMTAAccounting.fastTime(UnsafeRawBufferPointer(rebasing: $0[fields[timeColumn]])) }
@@ -127,8 +209,8 @@ enum PMTAAccounting {
             var bounceClass: String?
             var reason: String?
             if type == "bounced" {
-                let category = interned(col.bounceCat)
-                let dsnStatus = interned(col.dsnStatus)
+                let category = interned(state.col.bounceCat)
+                let dsnStatus = interned(state.col.dsnStatus)
                 if let last = lastBounce, last.0 == category, last.1 == dsnStatus {
                     bounceClass = last.2
                     reason = last.3
@@ -139,20 +221,21 @@ enum PMTAAccounting {
                     lastBounce = (category, dsnStatus, bounceClass!, reason)
                 }
             } else if type == "deferred" {
-                let dsnStatus = interned(col.dsnStatus)
+                let dsnStatus = interned(state.col.dsnStatus)
                 if !dsnStatus.isEmpty { reason = dsnStatus }
             } else if type == "complained" {
-                let feedback = interned(col.feedbackType)
+                let feedback = interned(state.col.feedbackType)
                 reason = feedback.isEmpty ? nil : feedback
             }
-            var campaign = interned(col.campaign)
-            if campaign.isEmpty { campaign = interned(col.jobId) }
-            let vmta = interned(col.vmta)
+            var campaign = interned(state.col.campaign)
+            if campaign.isEmpty { campaign = interned(state.col.jobId) }
+            let vmta = interned(state.col.vmta)
             let id = data.withUnsafeBytes { EventID.hash(UnsafeRawBufferPointer(rebasing: $0[rawRange]), seed: 0x706D7461) }
-            emit(BookEvent(id: id, email: String(decoding: emailBytes, as: UTF8.self), type: type, bounceClass: bounceClass, reason: reason,
-                           campaign: campaign.isEmpty ? nil : campaign, vmta: vmta.isEmpty ? nil : vmta, at: at!, source: "pmta"))
+            var event = BookEvent(id: id, email: String(decoding: emailBytes, as: UTF8.self), type: type, bounceClass: bounceClass, reason: reason,
+                                  campaign: campaign.isEmpty ? nil : campaign, vmta: vmta.isEmpty ? nil : vmta, at: at!, source: "pmta")
+            event.cachedEmailHash = emailBytes.withUnsafeBytes { EmailKey.hash($0) }
+            state.events.append(event)
         }
-        return rows
     }
 
     /// `YYYY-MM-DD HH:MM:SS+hhmm` (the form PowerMTA writes) exactly as `Timestamp(parsing:)`
@@ -179,7 +262,22 @@ enum PMTAAccounting {
 
     static func readAll(_ path: String) throws -> [UInt8] {
         let reader = try InputReader(path: path)
-        var data: [UInt8] = []
+        // A plain file is read straight into an array of its size; gzip grows it as it goes.
+        var size = 0
+        if let fd = try? FileDescriptor.openForReading(path) {
+            size = (try? fd.size()) ?? 0
+            fd.close()
+        }
+        let capacity = max(1 << 20, size + 1)
+        var data = try [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            count = 0
+            while count < buffer.count {
+                let n = try reader.read(into: buffer.baseAddress! + count, count: buffer.count - count)
+                if n == 0 { break }
+                count += n
+            }
+        }
+        guard data.count == capacity else { return data }
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0.baseAddress!, count: $0.count) }
@@ -201,6 +299,12 @@ struct CSVParser {
         self.data = data
         // A UTF-8 byte order mark is skipped.
         if data.count >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF { position = 3 }
+    }
+
+    /// A parser starting at a record start inside the data (line numbers counted from there).
+    init(data: [UInt8], position: Int) {
+        self.data = data
+        self.position = position
     }
 
     /// The next record's fields (byte ranges, content only) and the line it starts on, and the
@@ -318,8 +422,25 @@ struct Interner {
     private var size = 0
     static let limit = 1 << 16
 
+    /// The last texts met (few distinct ones repeat on every row): compared before hashing.
+    private var recent: [([UInt8], String)] = []
+    private var recentNext = 0
+
     mutating func string(_ bytes: UnsafeRawBufferPointer) -> String {
         if bytes.isEmpty { return "" }
+        for (b, s) in recent where b.count == bytes.count
+            && b.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
+            return s
+        }
+        let s = lookup(bytes)
+        if recent.count < 16 { recent.append((Array(bytes), s)) } else {
+            recent[recentNext] = (Array(bytes), s)
+            recentNext = (recentNext + 1) & 15
+        }
+        return s
+    }
+
+    private mutating func lookup(_ bytes: UnsafeRawBufferPointer) -> String {
         let h = EventID.hash(bytes)
         if let list = table[h] {
             for (b, s) in list where b.count == bytes.count && b.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
