@@ -26,7 +26,11 @@ python3 -c "import pyspark" 2>/dev/null || bench_die "pyspark missing (scripts/i
 data=$(dataset "$N")
 T=$(head -n 1 "$data" | jq -r .tenant)   # the generator's tenant: records of another are refused
 work=$BENCH_OUT/scale-out
-rm -rf "$work"; mkdir -p "$work"
+# BENCH_SECTIONS picks sections (default all: "1 1b 2 3"); section 3 reuses section 2's store.
+sections=" ${BENCH_SECTIONS:-1 1b 2 3} "
+want() { [[ $sections == *" $1 "* ]]; }
+if want 2; then rm -rf "$work"; fi
+mkdir -p "$work"
 export MAILPIPE_STATE=$work/state
 NOW=2026-11-23T00:00:00Z
 SPARK_RUNS=${BENCH_SPARK_RUNS:-1}
@@ -34,6 +38,7 @@ jobs=2
 
 bench_header "mailpipe scale-out: $N contacts, PIPE = $PIPE"
 
+if want 1; then
 echo
 echo "== 1. PIPE over an NDJSON file: one process vs $jobs-way GNU parallel"
 bench_input "$data"
@@ -42,7 +47,9 @@ timeit "single: PIPE < file" "$PIPE < $data"
 # --pipepart: each job reads its byte range of the file itself.
 timeit --peer "single: PIPE < file" "parallel --pipe -j$jobs" "parallel --pipe --block 32M -j$jobs '$PIPE' < $data"
 timeit --peer "single: PIPE < file" "parallel --pipepart -j$jobs" "parallel --pipepart -a $data --block -4 -j$jobs '$PIPE'"
+fi
 
+if want 1b; then
 echo
 IMPORT_N=$(count_of "${BENCH_IMPORT_N:-1M}")
 echo "== 1b. the import pipeline over a $IMPORT_N-row CSV: pipelines/parallel-import.sh --single vs $jobs shards"
@@ -59,7 +66,9 @@ b=$(MAILPIPE_STATE=$work/imp2 account export --tenant "$T" 2>/dev/null | sort | 
 [[ $a == "$b" ]] || { echo "bench: the parallel import's store differs from the single-process one" >&2; exit 1; }
 echo "   same store from both (sorted export compared)"
 rm -rf "$work/imp1" "$work/imp2"
+fi
 
+if want 2; then
 echo
 echo "== 2. account commit of $N contacts: flat store vs $jobs shard commits side by side"
 timeit --runs 1 "commit: one process, flat store" \
@@ -72,8 +81,11 @@ for s in flat st; do
   got=$(account export --tenant "$T" --state "$work/$s" 2>/dev/null | wc -l)
   [[ $got == "$N" ]] || { echo "bench: the $s store holds $got contacts, not $N" >&2; exit 1; }
 done
-cp -a "$work/st" "$MAILPIPE_STATE"
+rm -rf "$MAILPIPE_STATE"; cp -a "$work/st" "$MAILPIPE_STATE"
+fi
 
+if want 3; then
+[[ -d $MAILPIPE_STATE ]] || bench_die "section 3 needs section 2's store (run with BENCH_SECTIONS including 2)" || exit 1
 echo
 echo "== 3. the tenant's store through PIPE: one process vs $jobs-way GNU parallel vs Spark local[$jobs]"
 bench_input "$data" "$N"
@@ -89,6 +101,7 @@ timeit --runs "$SPARK_RUNS" "spark local[$jobs]: empty store (overhead)" \
   "python3 $BENCH_ROOT/pipelines/spark/mailpipe_job.py --master 'local[$jobs]' --state $work/empty-state --tenant $T --shards $jobs --bin $MAILPIPE_BIN --output $work/spark-empty --command cat >$work/spark.log 2>&1"
 timeit --runs "$SPARK_RUNS" --peer "single: account export | PIPE" "spark local[$jobs]: store | PIPE" "$(spark_job "$PIPE")"
 [[ -f $work/spark-out/counts.json ]] && echo "   spark counts: $(jq -c '{in, out, per_shard: [.per_shard[].out]}' "$work/spark-out/counts.json")"
+fi
 
 results_table "== summary ($N contacts, $(nproc) cores, PIPE = $PIPE)"
 cat <<NOTE

@@ -136,7 +136,9 @@ def main(argv=None):
         shell = "bash -c " + shlex.quote("set -o pipefail; " + command)
         feed = ordered.mapPartitionsWithIndex(lines_of, preservesPartitioning=True)
 
-    piped = feed.pipe(shell, env=env, checkCode=True).persist(StorageLevel.MEMORY_AND_DISK)
+    # Kept for the two passes below (counts, then the files). DISK_ONLY streams a partition to disk;
+    # MEMORY_AND_DISK first builds the whole partition on the heap (a 10 M store: out of memory).
+    piped = feed.pipe(shell, env=env, checkCode=True).persist(StorageLevel.DISK_ONLY)
     out_counts = dict(piped.mapPartitionsWithIndex(lambda i, it: [(i, sum(1 for _ in it))]).collect())
 
     os.makedirs(args.output, exist_ok=True)
