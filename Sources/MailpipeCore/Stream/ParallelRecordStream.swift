@@ -19,6 +19,8 @@ public struct ParallelRecordStream<Item> {
         public let bytes: UnsafeRawBufferPointer
         public let line: Int
         public let file: String?
+        /// Which input the record came from (0 for the first operand), cheaper to compare than `file`.
+        public let input: Int
         public var origin: RejectSink.Origin { RejectSink.Origin(line: line, file: file) }
     }
 
@@ -154,7 +156,7 @@ public struct ParallelRecordStream<Item> {
                     recordsRead += 1
                     progress.tick(records: recordsRead)
                     let item = items[i].take()!
-                    try body(Line(bytes: UnsafeRawBufferPointer(rebasing: all[e.start..<e.end]), line: e.line, file: file), item)
+                    try body(Line(bytes: UnsafeRawBufferPointer(rebasing: all[e.start..<e.end]), line: e.line, file: file, input: e.file), item)
                 case .otherShard:
                     otherShards += 1
                 case .tooLong:

@@ -79,6 +79,8 @@ public enum DedupeStage {
         var otherTenant: String?
         var hasTenant = false
         var hasDedupeMember = false
+        /// Whether the store holds the address, when its index was loaded before the stream (--tenant).
+        var inStore: Bool?
     }
 
     public static func run(_ options: Options, output: inout OutputSink) throws -> (Summary, ExitStatus) {
@@ -86,6 +88,13 @@ public enum DedupeStage {
         let rejects = try RejectSink(stage: "dedupe", path: options.stream.rejectsPath)
         let flagTenant = options.tenant?.value
         let canonical = options.canonical
+        // With --tenant the index is known before the first record: the parsing threads look
+        // addresses up (a cache miss or two each) so the writing thread does not.
+        var index: StoreHashIndex? = nil
+        if let slug = options.tenant {
+            index = try loadIndex(tenant: slug, state: options.state, canonical: options.canonical, shard: options.shard)
+        }
+        let preloaded = index
         var stream = try ParallelRecordStream<Extracted>(options: options.stream, rejects: rejects, threads: options.threads) { record in
             var x = Extracted()
             guard let emailNode = record["email"], emailNode.kind == .string else { x.problem = .noEmail; return x }
@@ -105,20 +114,18 @@ public enum DedupeStage {
             canonical.apply(&key)
             x.hash = key.withUnsafeBytes { EmailKey.hash($0) }
             x.hasDedupeMember = record["dedupe"] != nil
+            x.inStore = preloaded?.contains(x.hash)
             return x
         }
         defer { stream.close() }
 
         var tenant: String? = flagTenant
-        var index: StoreHashIndex? = nil
-        if let slug = options.tenant {
-            index = try loadIndex(tenant: slug, state: options.state, canonical: options.canonical, shard: options.shard)
-        }
         var seen = SeenTable(initialCapacity: 1 << 20)
         defer { seen.deallocate() }
         var files: [String] = []
         var fileNumbers: [String: Int] = [:]
-        var lastFile: (name: String, number: Int)?
+        var lastInput = -1
+        var lastFileNumber = 0
         var patcher = Patcher(maxDepth: options.stream.maxDepth)
         defer { patcher.deallocate() }
         var counts = (new: 0, existing: 0, repeats: 0, out: 0, droppedExisting: 0, otherShard: 0)
@@ -164,14 +171,17 @@ public enum DedupeStage {
                 counts.otherShard += 1
                 return
             }
+            // 0 = standard input, else 1 + the file's place in `files` (named in duplicate rejects).
             var fileNumber = 0
             if let file = record.file {
-                if let last = lastFile, last.name == file { fileNumber = last.number }
-                else if let n = fileNumbers[file] { fileNumber = n; lastFile = (file, n) } else {
-                    fileNumber = files.count + 1
-                    files.append(file)
-                    fileNumbers[file] = fileNumber
-                    lastFile = (file, fileNumber)
+                if record.input == lastInput { fileNumber = lastFileNumber } else {
+                    if let n = fileNumbers[file] { fileNumber = n } else {
+                        fileNumber = files.count + 1
+                        files.append(file)
+                        fileNumbers[file] = fileNumber
+                    }
+                    lastInput = record.input
+                    lastFileNumber = fileNumber
                 }
             }
             let mark: StaticString
@@ -187,7 +197,7 @@ public enum DedupeStage {
                 }
                 if options.dropExisting { counts.droppedExisting += 1; return }
                 mark = "existing"
-            } else if index!.contains(hash) {
+            } else if x.inStore ?? index!.contains(hash) {
                 counts.existing += 1
                 if options.dropExisting { counts.droppedExisting += 1; return }
                 mark = "existing"
