@@ -79,64 +79,60 @@ public enum AccountReport {
         var events = 0
         var unknown = 0
         var totals = [Int](repeating: 0, count: counters.count)
-        /// Day and campaign keys → slots of `dayCounts` / `campaignCounts` (counters.count each);
-        /// the previous event's key is tried first (logs run in time and campaign order).
-        var dayIndex: [[UInt8]: Int] = [:]
-        var dayKeys: [[UInt8]] = []
-        var dayCounts: [Int] = []
-        var lastDay: [UInt8] = []
-        var lastDaySlot = -1
-        var campaignIndex: [[UInt8]: Int] = [:]
-        var campaignKeys: [[UInt8]] = []
-        var campaignCounts: [Int] = []
-        var lastCampaignRaw: [UInt8] = []
-        var lastCampaignSlot = -1
-        var key: [UInt8] = []
+        /// Counters per day and per campaign; the previous event's key is tried first (logs run
+        /// in time and campaign order).
+        var days = KeyedCounts()
+        var campaigns = KeyedCounts()
 
         mutating func countDay(_ raw: UnsafeRawBufferPointer, _ index: Int) {
-            let n = AccountReport.counters.count
-            if lastDaySlot < 0 || !AccountReport.equal(raw, lastDay) {
-                lastDay = Array(raw)
-                if let s = dayIndex[lastDay] { lastDaySlot = s } else {
-                    lastDaySlot = dayKeys.count
-                    dayIndex[lastDay] = lastDaySlot
-                    dayKeys.append(lastDay)
-                    dayCounts.append(contentsOf: repeatElement(0, count: n))
-                }
-            }
-            dayCounts[lastDaySlot * n + index] += 1
+            days.count(raw: raw, index) { Array($0) }
         }
 
         /// `countCampaign` for a plain (unescaped) string's bytes.
         mutating func countCampaign(raw: UnsafeRawBufferPointer, _ index: Int) {
-            let n = AccountReport.counters.count
-            if lastCampaignSlot < 0 || !AccountReport.equal(raw, lastCampaignRaw) {
-                lastCampaignRaw = Array(raw)
-                if let s = campaignIndex[lastCampaignRaw] { lastCampaignSlot = s } else {
-                    lastCampaignSlot = campaignKeys.count
-                    campaignIndex[lastCampaignRaw] = lastCampaignSlot
-                    campaignKeys.append(lastCampaignRaw)
-                    campaignCounts.append(contentsOf: repeatElement(0, count: n))
-                }
-            }
-            campaignCounts[lastCampaignSlot * n + index] += 1
+            campaigns.count(raw: raw, index) { Array($0) }
         }
 
         mutating func countCampaign(_ c: JSONNode, _ index: Int) {
-            let n = AccountReport.counters.count
-            let raw = c.rawContent
-            if lastCampaignSlot < 0 || !AccountReport.equal(raw, lastCampaignRaw) {
-                lastCampaignRaw = Array(raw)
-                key.removeAll(keepingCapacity: true)
+            campaigns.count(raw: c.rawContent, index) { _ in
+                var key: [UInt8] = []
                 c.appendDecodedString(to: &key)
-                if let s = campaignIndex[key] { lastCampaignSlot = s } else {
-                    lastCampaignSlot = campaignKeys.count
-                    campaignIndex[key] = lastCampaignSlot
-                    campaignKeys.append(key)
-                    campaignCounts.append(contentsOf: repeatElement(0, count: n))
+                return key
+            }
+        }
+    }
+
+    /// Counters (`counters.count` a key) for byte keys, keys in first-seen order.
+    struct KeyedCounts {
+        var index: [[UInt8]: Int] = [:]
+        var keys: [[UInt8]] = []
+        var counts: [Int] = []
+        private var lastRaw: [UInt8] = []
+        private var lastSlot = -1
+
+        /// Counts `counter` for the key whose raw text is `raw` (`decode` gives the key from it).
+        @inline(__always)
+        mutating func count(raw: UnsafeRawBufferPointer, _ counter: Int, decode: (UnsafeRawBufferPointer) -> [UInt8]) {
+            let n = AccountReport.counters.count
+            if lastSlot < 0 || !AccountReport.equal(raw, lastRaw) {
+                lastRaw = Array(raw)
+                let key = decode(raw)
+                if let s = index[key] { lastSlot = s } else {
+                    lastSlot = keys.count
+                    index[key] = lastSlot
+                    keys.append(key)
+                    counts.append(contentsOf: repeatElement(0, count: n))
                 }
             }
-            campaignCounts[lastCampaignSlot * n + index] += 1
+            counts[lastSlot * n + counter] += 1
+        }
+
+        func add(into totals: inout [String: [Int]]) {
+            let n = AccountReport.counters.count
+            for (i, k) in keys.enumerated() {
+                AccountReport.add(&totals[String(decoding: k, as: UTF8.self), default: [Int](repeating: 0, count: n)],
+                                  Array(counts[(i * n)..<((i + 1) * n)]))
+            }
         }
     }
 
@@ -274,13 +270,8 @@ public enum AccountReport {
             report.events += t.events
             report.unknownContactEvents += t.unknown
             for i in 0..<n { report.totals[i] += t.totals[i] }
-            for (i, k) in t.dayKeys.enumerated() {
-                add(&report.days[String(decoding: k, as: UTF8.self), default: [Int](repeating: 0, count: n)], Array(t.dayCounts[(i * n)..<((i + 1) * n)]))
-            }
-            for (i, k) in t.campaignKeys.enumerated() {
-                add(&report.campaigns[String(decoding: k, as: UTF8.self), default: [Int](repeating: 0, count: n)],
-                    Array(t.campaignCounts[(i * n)..<((i + 1) * n)]))
-            }
+            t.days.add(into: &report.days)
+            t.campaigns.add(into: &report.campaigns)
             t.parser.deallocate()
         }
         // Suppression and warm-up (read without the lock: the ledger and logs are replaced or
