@@ -20,13 +20,13 @@ final class ChunkedCommitTests: XCTestCase {
         try lines.write(toFile: input, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: input) }
 
-        func commitAndExport(state: String, chunkBytes: Int) throws -> (String, [RunInfo]) {
+        func commitAndExport(state: String, chunkBytes: Int, threads: Int = 2) throws -> (String, [RunInfo]) {
             let slug = try TenantSlug("t")
             let stateRoot = StateRoot(explicit: state)
             try AccountInit.run(.init(tenant: slug, state: stateRoot))
             let options = AccountCommit.Options(tenant: slug, state: stateRoot, now: Timestamp(seconds: 1_800_000_000),
                                                 stream: StreamOptions(stage: "account commit", inputs: [input]),
-                                                chunkBytes: chunkBytes)
+                                                chunkBytes: chunkBytes, threads: threads)
             let (summary, status) = try AccountCommit.run(options)
             XCTAssertEqual(status, .success)
             XCTAssertEqual(summary["new"], 2000)
@@ -39,6 +39,11 @@ final class ChunkedCommitTests: XCTestCase {
         let (whole, wholeRuns) = try commitAndExport(state: root + "/one", chunkBytes: 1 << 30)
         let (chunked, chunkedRuns) = try commitAndExport(state: root + "/many", chunkBytes: 8 << 10)
         XCTAssertEqual(chunked, whole)
+        // Merged on one thread or three: the same store.
+        let (single, _) = try commitAndExport(state: root + "/single", chunkBytes: 1 << 30, threads: 1)
+        let (three, _) = try commitAndExport(state: root + "/three", chunkBytes: 1 << 30, threads: 3)
+        XCTAssertEqual(single, whole)
+        XCTAssertEqual(three, whole)
         XCTAssertEqual(wholeRuns.count, 1)
         XCTAssertEqual(chunkedRuns.count, 1, "spilled chunk runs are folded into one")
         // The folded run is compressed (level 1), not left stored.

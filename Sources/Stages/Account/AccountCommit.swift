@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import MailpipeCore
 import MailpipeStore
 
@@ -22,7 +23,8 @@ public enum AccountCommit {
         /// `--shard i/n`: commit only this shard's contacts (others are rejected as `wrong_shard`);
         /// on a sharded store, only that shard's lock is taken, so n such commits run in parallel.
         public var shard: Shard?
-        /// Threads parsing the incoming records (the merge itself is one thread).
+        /// Threads parsing the incoming records and merging them with their stored versions (the
+        /// merged lines are added to the run in key order on one thread).
         public var threads: Int
 
         public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, stream: StreamOptions,
@@ -125,10 +127,10 @@ public enum AccountCommit {
                                  lineStart: lineStart, lineLength: record.bytes.count, slot: slot))
             if arena.count >= options.chunkBytes {
                 // More input may follow: this chunk's run is folded with the others at the end.
-                try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary, spill: true)
+                try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary, spill: true, threads: options.threads)
             }
         }
-        try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary, spill: false)
+        try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary, spill: false, threads: options.threads)
 
         summary["in"] = stream.linesIn
         summary["rejected"] = rejects.count
@@ -150,7 +152,7 @@ public enum AccountCommit {
     private static func flushChunk(_ arena: inout [UInt8], _ entries: inout [Entry], _ writers: [ContactStoreWriter],
                                    _ parsers: inout (incoming: JSONParser, stored: JSONParser),
                                    _ tenant: String, _ now: Timestamp, _ nowText: String,
-                                   _ summary: inout Summary, spill: Bool) throws {
+                                   _ summary: inout Summary, spill: Bool, threads: Int) throws {
         guard !entries.isEmpty else { return }
         try arena.withUnsafeBytes { base in
             @inline(__always) func key(_ e: Entry) -> UnsafeRawBufferPointer {
@@ -167,10 +169,12 @@ public enum AccountCommit {
                 let c = compare(a, b)
                 return c != 0 ? c < 0 : a.lineStart < b.lineStart
             }
-            var out = ByteBuffer(capacity: 4096)
-            var candidate = ByteBuffer(capacity: 4096)
             // One run per writer (shard), from its entries; equal keys share a shard, so each
-            // group of equal keys is whole in one pass.
+            // group of equal keys is whole in one pass. Groups are merged in batches: their stored
+            // versions are looked up here, the merged lines are built on every thread, and they
+            // are added to the run in key order.
+            var groups: [Group] = []
+            var counts = MergeCounts()
             for (slot, writer) in writers.enumerated() {
                 let lookup = try writer.lookup()
                 try writer.addRun(spill: spill) { add in
@@ -178,42 +182,132 @@ public enum AccountCommit {
                     while i < entries.count {
                         var j = i
                         while j + 1 < entries.count && compare(entries[j + 1], entries[i]) == 0 { j += 1 }
-                        if entries[i].slot != slot { i = j + 1; continue }
-                        let k = key(entries[i])
-                        let keyText = String(decoding: k, as: UTF8.self)
-                        let stored = try lookup.find(key: k)
-                        var current: [UInt8]? = stored
-                        for e in entries[i...j] {
-                            let line = UnsafeRawBufferPointer(rebasing: base[e.lineStart..<(e.lineStart + e.lineLength)])
-                            let incoming = try parsers.incoming.parse(line).root
-                            if let existing = current {
-                                let storedNode = try existing.withUnsafeBytes { try parsers.stored.parse($0).root }
-                                candidate.removeAll()
-                                ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nil, into: &candidate)
-                                if candidate.equals(existing) {
-                                    summary.add("unchanged")
-                                } else {
-                                    out.removeAll()
-                                    ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nowText, into: &out)
-                                    current = out.bytes
-                                    summary.add("updated")
-                                }
-                            } else {
-                                out.removeAll()
-                                ContactMerge.insert(incoming, key: keyText, tenant: tenant, now: now, into: &out)
-                                current = out.bytes
-                                summary.add("new")
-                            }
-                        }
-                        if let current, current != stored {
-                            try current.withUnsafeBytes { try add($0, k) }
+                        if entries[i].slot == slot {
+                            groups.append(Group(first: i, last: j, stored: try lookup.find(key: key(entries[i]))))
                         }
                         i = j + 1
+                        if groups.count == mergeBatch || (i >= entries.count && !groups.isEmpty) {
+                            try mergeGroups(&groups, entries, base, &parsers, tenant, now, nowText, threads, &counts) { group, line in
+                                try add(line, key(entries[group.first]))
+                            }
+                        }
+                    }
+                }
+            }
+            summary.add("new", counts.new)
+            summary.add("updated", counts.updated)
+            summary.add("unchanged", counts.unchanged)
+        }
+        arena.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+    }
+    /// Records sharing one email inside a chunk (entries first…last), and the stored version.
+    struct Group {
+        var first: Int
+        var last: Int
+        var stored: [UInt8]?
+    }
+
+    struct MergeCounts {
+        var new = 0
+        var updated = 0
+        var unchanged = 0
+        mutating func add(_ other: MergeCounts) { new += other.new; updated += other.updated; unchanged += other.unchanged }
+    }
+
+    /// Groups merged per hand-over: bounds the merged lines held in memory (about 4 MB).
+    static let mergeBatch = 8192
+
+    /// Merges each group's records (in input order) into its stored version, on every thread,
+    /// then calls `add` with each changed group's new line, in group order; empties `groups`.
+    private static func mergeGroups(_ groups: inout [Group], _ entries: [Entry], _ base: UnsafeRawBufferPointer,
+                                    _ parsers: inout (incoming: JSONParser, stored: JSONParser),
+                                    _ tenant: String, _ now: Timestamp, _ nowText: String, _ threads: Int, _ counts: inout MergeCounts,
+                                    _ add: (Group, UnsafeRawBufferPointer) throws -> Void) throws {
+        let n = groups.count < 256 ? 1 : max(1, threads)
+        // Per share: the merged lines back to back, and where each group's line is (nil: unchanged).
+        var lines = [ByteBuffer](repeating: ByteBuffer(capacity: 0), count: n)
+        for w in 0..<n { lines[w] = ByteBuffer(capacity: 1 << 20) }
+        var spans = [(Int, Int)?](repeating: nil, count: groups.count)
+        var shareCounts = [MergeCounts](repeating: MergeCounts(), count: n)
+        var errors = [Error?](repeating: nil, count: n)
+        var extraParsers = (1..<max(1, n)).map { _ in (incoming: JSONParser(maxDepth: parsers.incoming.maxDepth), stored: JSONParser(maxDepth: 256)) }
+        defer { for p in extraParsers { p.incoming.deallocate(); p.stored.deallocate() } }
+        let all = groups
+        try withUnsafeMutablePointer(to: &parsers) { mainParsers in
+            lines.withUnsafeMutableBufferPointer { linesBuffer in
+                spans.withUnsafeMutableBufferPointer { spansBuffer in
+                    shareCounts.withUnsafeMutableBufferPointer { countsBuffer in
+                        errors.withUnsafeMutableBufferPointer { errorsBuffer in
+                            extraParsers.withUnsafeMutableBufferPointer { extraBuffer in
+                                let ls = linesBuffer, ss = spansBuffer, cs = countsBuffer, es = errorsBuffer, xs = extraBuffer
+                                let work = { (w: Int) in
+                                    let p = w == 0 ? mainParsers : xs.baseAddress! + (w - 1)
+                                    do {
+                                        for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
+                                            let start = ls[w].count
+                                            if try merge(all[g], entries, base, &p.pointee, tenant, now, nowText, &cs[w], into: &ls[w]) {
+                                                ss[g] = (start, ls[w].count)
+                                            }
+                                        }
+                                    } catch {
+                                        es[w] = error
+                                    }
+                                }
+                                if n == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: n, execute: work) }
+                            }
+                        }
                     }
                 }
             }
         }
-        arena.removeAll(keepingCapacity: true)
-        entries.removeAll(keepingCapacity: true)
+        if let error = errors.compactMap({ $0 }).first { throw error }
+        for c in shareCounts { counts.add(c) }
+        for w in 0..<n {
+            try lines[w].withUnsafeBytes { bytes in
+                for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
+                    guard let (from, to) = spans[g] else { continue }
+                    try add(all[g], UnsafeRawBufferPointer(rebasing: bytes[from..<to]))
+                }
+            }
+        }
+        groups.removeAll(keepingCapacity: true)
+    }
+
+    /// One group: its records merged in input order into the stored version (or inserted).
+    /// Appends the new line to `out` and returns true, or returns false when nothing changed.
+    private static func merge(_ group: Group, _ entries: [Entry], _ base: UnsafeRawBufferPointer,
+                              _ parsers: inout (incoming: JSONParser, stored: JSONParser),
+                              _ tenant: String, _ now: Timestamp, _ nowText: String, _ counts: inout MergeCounts,
+                              into out: inout ByteBuffer) throws -> Bool {
+        let first = entries[group.first]
+        let keyText = String(decoding: UnsafeRawBufferPointer(rebasing: base[first.keyStart..<(first.keyStart + first.keyLength)]), as: UTF8.self)
+        var current: [UInt8]? = group.stored
+        var scratch = ByteBuffer(capacity: 1024)
+        for e in entries[group.first...group.last] {
+            let line = UnsafeRawBufferPointer(rebasing: base[e.lineStart..<(e.lineStart + e.lineLength)])
+            let incoming = try parsers.incoming.parse(line).root
+            if let existing = current {
+                let storedNode = try existing.withUnsafeBytes { try parsers.stored.parse($0).root }
+                scratch.removeAll()
+                ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nil, into: &scratch)
+                if scratch.equals(existing) {
+                    counts.unchanged += 1
+                } else {
+                    scratch.removeAll()
+                    ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nowText, into: &scratch)
+                    current = scratch.bytes
+                    counts.updated += 1
+                }
+            } else {
+                scratch.removeAll()
+                ContactMerge.insert(incoming, key: keyText, tenant: tenant, now: now, into: &scratch)
+                current = scratch.bytes
+                counts.new += 1
+            }
+        }
+        guard let current, current != group.stored else { return false }
+        current.withUnsafeBytes { out.append($0) }
+        return true
     }
 }
