@@ -54,7 +54,7 @@ public final class AppendLog {
         var bytes: [UInt8] = []
         if lines.count > 2 * ParallelGzip.chunkSize {
             // Large appends (event imports): one member, compressed on every core.
-            let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+            let workers = Cores.workers
             try ParallelGzip.compressMember(lines, level: level, workers: workers, appendingTo: &bytes)
         } else {
             let encoder = try GzipEncoder(level: level)

@@ -63,7 +63,7 @@ extension ContactStatusUpdate {
 
         // 2. Per window of updates (in key order): inflate the members holding them on every
         // core, rewrite the lines; then add the changed ones in key order.
-        let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        let workers = Cores.workers
         var pointLookup: ContactStore.Lookup? = nil
         var parser = JSONParser(maxDepth: 256)
         defer { parser.deallocate() }

@@ -144,7 +144,7 @@ public final class ContactStore {
         let fd = try FileDescriptor.openForReading("\(directory)/\(run.dataFile)")
         defer { fd.close() }
         let batch = 64
-        let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        let workers = Cores.workers
         var block = 0
         while block < index.blockCount {
             let last = min(index.blockCount, block + batch)

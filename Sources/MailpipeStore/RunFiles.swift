@@ -152,7 +152,7 @@ final class RunWriter {
         self.directory = directory
         info = RunInfo(name: name, records: 0, bytes: 0)
         descriptor = try FileDescriptor.open("\(directory)/\(name).ndjson.gz", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
-        let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        let workers = Cores.workers
         encoders = try (0..<workers).map { _ in try GzipEncoder(level: level) }
         block.reserveCapacity(RunWriter.blockSize + 4096)
     }

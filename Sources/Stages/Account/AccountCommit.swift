@@ -29,7 +29,7 @@ public enum AccountCommit {
 
         public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, stream: StreamOptions,
                     chunkBytes: Int = 192 << 20, shard: Shard? = nil, threads: Int? = nil) {
-            self.threads = threads ?? min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            self.threads = threads ?? Cores.workers
             self.tenant = tenant
             self.state = state
             self.now = now
@@ -51,10 +51,7 @@ public enum AccountCommit {
 
     /// What a parsing thread finds in one incoming record.
     struct Incoming {
-        enum Problem { case none, noEmail, tenantNotString, otherTenant(String), emptyEmail }
-        var problem = Problem.none
-        /// The normalised email.
-        var key: [UInt8] = []
+        var id: ContactIdentity
         var hash: UInt64 = 0
     }
 
@@ -65,18 +62,8 @@ public enum AccountCommit {
         let rejects = try RejectSink(stage: "account commit", path: options.stream.rejectsPath)
         let tenant = options.tenant.value
         var stream = try ParallelRecordStream<Incoming>(options: options.stream, rejects: rejects, threads: options.threads) { record in
-            var x = Incoming()
-            guard let email = record["email"], email.kind == .string else { x.problem = .noEmail; return x }
-            if let t = record["tenant"] {
-                guard let value = t.string else { x.problem = .tenantNotString; return x }
-                if value != tenant { x.problem = .otherTenant(value); return x }
-            }
-            var emailBytes: [UInt8] = []
-            email.appendDecodedString(to: &emailBytes)
-            x.key.reserveCapacity(emailBytes.count)
-            emailBytes.withUnsafeBytes { EmailKey.normalize($0, into: &x.key) }
-            if x.key.isEmpty { x.problem = .emptyEmail; return x }
-            x.hash = x.key.withUnsafeBytes { EmailKey.hash($0) }
+            var x = Incoming(id: ContactIdentity(record))
+            if x.id.problem == nil { x.hash = x.id.key.withUnsafeBytes { EmailKey.hash($0) } }
             return x
         }
         defer { stream.close() }
@@ -93,20 +80,17 @@ public enum AccountCommit {
         let nowText = options.now.rfc3339
 
         try stream.forEach { record, x in
-            switch x.problem {
-            case .none: break
-            case .noEmail:
-                rejects.reject(reason: "missing_email", detail: "a contact needs an email string", origin: record.origin, record: record.bytes)
+            if let problem = x.id.problem, problem != .emptyEmail {
+                problem.reject(record.bytes, origin: record.origin, to: rejects)
                 return
-            case .tenantNotString:
-                rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: record.origin, record: record.bytes)
-                return
-            case .otherTenant(let value):
+            }
+            if let value = x.id.tenant, value != tenant {
                 rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(value)' given to --tenant \(tenant)",
                                origin: record.origin, record: record.bytes)
                 return
-            case .emptyEmail:
-                rejects.reject(reason: "missing_email", detail: "email is empty", origin: record.origin, record: record.bytes)
+            }
+            if let problem = x.id.problem {   // an empty email, judged after the tenant
+                problem.reject(record.bytes, origin: record.origin, to: rejects)
                 return
             }
             let hash = x.hash
@@ -117,8 +101,8 @@ public enum AccountCommit {
                 return
             }
             let keyStart = arena.count
-            let keyLength = x.key.count
-            arena.append(contentsOf: x.key)
+            let keyLength = x.id.key.count
+            arena.append(contentsOf: x.id.key)
             let lineStart = arena.count
             arena.append(contentsOf: record.bytes)
             var prefix: UInt64 = 0
@@ -243,10 +227,12 @@ public enum AccountCommit {
                                 let ls = linesBuffer, ss = spansBuffer, cs = countsBuffer, es = errorsBuffer, xs = extraBuffer
                                 let work = { (w: Int) in
                                     let p = w == 0 ? mainParsers : xs.baseAddress! + (w - 1)
+                                    var scratch = ByteBuffer(capacity: 4096)
                                     do {
                                         for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
                                             let start = ls[w].count
-                                            if try merge(all[g], entries, base, &p.pointee, tenant, now, nowText, &cs[w], into: &ls[w]) {
+                                            if try merge(all[g], entries, base, &p.pointee, tenant, now, nowText, &cs[w],
+                                                         scratch: &scratch, into: &ls[w]) {
                                                 ss[g] = (start, ls[w].count)
                                             }
                                         }
@@ -279,11 +265,17 @@ public enum AccountCommit {
     private static func merge(_ group: Group, _ entries: [Entry], _ base: UnsafeRawBufferPointer,
                               _ parsers: inout (incoming: JSONParser, stored: JSONParser),
                               _ tenant: String, _ now: Timestamp, _ nowText: String, _ counts: inout MergeCounts,
-                              into out: inout ByteBuffer) throws -> Bool {
+                              scratch: inout ByteBuffer, into out: inout ByteBuffer) throws -> Bool {
         let first = entries[group.first]
         let keyText = String(decoding: UnsafeRawBufferPointer(rebasing: base[first.keyStart..<(first.keyStart + first.keyLength)]), as: UTF8.self)
+        if group.stored == nil && group.first == group.last {
+            // The usual case of an import: one new contact, written straight into the output.
+            let line = UnsafeRawBufferPointer(rebasing: base[first.lineStart..<(first.lineStart + first.lineLength)])
+            ContactMerge.insert(try parsers.incoming.parse(line).root, key: keyText, tenant: tenant, now: now, into: &out)
+            counts.new += 1
+            return true
+        }
         var current: [UInt8]? = group.stored
-        var scratch = ByteBuffer(capacity: 1024)
         for e in entries[group.first...group.last] {
             let line = UnsafeRawBufferPointer(rebasing: base[e.lineStart..<(e.lineStart + e.lineLength)])
             let incoming = try parsers.incoming.parse(line).root

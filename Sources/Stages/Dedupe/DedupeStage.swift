@@ -28,7 +28,7 @@ public enum DedupeStage {
 
         public init(tenant: TenantSlug?, state: StateRoot, canonical: CanonicalForm = .exact, keepRepeats: Bool = false,
                     dropExisting: Bool = false, shard: Shard? = nil, threads: Int? = nil, stream: StreamOptions) {
-            self.threads = threads ?? min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            self.threads = threads ?? Cores.workers
             self.tenant = tenant
             self.state = state
             self.canonical = canonical
@@ -72,12 +72,10 @@ public enum DedupeStage {
     /// What a worker thread finds in one record: everything but the decisions that depend on the
     /// records before it (the stream's tenant, repeats).
     struct Extracted {
-        enum Problem { case none, noEmail, tenantNotString, emptyEmail }
-        var problem = Problem.none
+        var problem: ContactIdentity.Problem?
         var hash: UInt64 = 0
         /// The record's tenant when it is not the --tenant one (nil: absent, or equal to --tenant).
         var otherTenant: String?
-        var hasTenant = false
         var hasDedupeMember = false
         /// Whether the store holds the address, when its index was loaded before the stream (--tenant).
         var inStore: Bool?
@@ -96,22 +94,13 @@ public enum DedupeStage {
         }
         let preloaded = index
         var stream = try ParallelRecordStream<Extracted>(options: options.stream, rejects: rejects, threads: options.threads) { record in
+            var id = ContactIdentity(record)
             var x = Extracted()
-            guard let emailNode = record["email"], emailNode.kind == .string else { x.problem = .noEmail; return x }
-            if let t = record["tenant"] {
-                x.hasTenant = true
-                guard t.kind == .string else { x.problem = .tenantNotString; return x }
-                let value = t.string   // tenant slugs fit a small string: no allocation
-                if value != flagTenant { x.otherTenant = value }
-            }
-            var email: [UInt8] = []
-            var key: [UInt8] = []
-            email.reserveCapacity(64)
-            key.reserveCapacity(64)
-            emailNode.appendDecodedString(to: &email)
-            email.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
-            if key.isEmpty { x.problem = .emptyEmail; return x }
-            canonical.apply(&key)
+            x.problem = id.problem
+            if let t = id.tenant, t != flagTenant { x.otherTenant = t }
+            if id.problem != nil { return x }
+            canonical.apply(&id.key)
+            let key = id.key
             x.hash = key.withUnsafeBytes { EmailKey.hash($0) }
             x.hasDedupeMember = record["dedupe"] != nil
             x.inStore = preloaded?.contains(x.hash)
@@ -131,16 +120,9 @@ public enum DedupeStage {
         var counts = (new: 0, existing: 0, repeats: 0, out: 0, droppedExisting: 0, otherShard: 0)
 
         try stream.forEach { record, x in
-            switch x.problem {
-            case .none: break
-            case .noEmail:
-                rejects.reject(reason: "missing_email", detail: "a contact needs an email string", origin: record.origin, record: record.bytes)
+            if let problem = x.problem, problem != .emptyEmail {
+                problem.reject(record.bytes, origin: record.origin, to: rejects)
                 return
-            case .tenantNotString:
-                rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: record.origin, record: record.bytes)
-                return
-            case .emptyEmail:
-                break   // after the tenant checks, as a record's tenant is judged first
             }
             if let value = x.otherTenant {
                 if let tenant {
@@ -162,8 +144,8 @@ public enum DedupeStage {
             } else if tenant == nil {
                 throw StageError.usage("line \(record.line): the record has no tenant and no --tenant was given")
             }
-            if x.problem == .emptyEmail {
-                rejects.reject(reason: "missing_email", detail: "email is empty", origin: record.origin, record: record.bytes)
+            if let problem = x.problem {   // an empty email, judged after the tenant
+                problem.reject(record.bytes, origin: record.origin, to: rejects)
                 return
             }
             let hash = x.hash

@@ -29,6 +29,17 @@ final class SmtpSessions: Transport {
     private enum Await { case rset, mail, rcpt, data, dot }
 
     private final class Session {
+        /// Forgets what was queued on the connection (a new one, or one dropped).
+        func clearQueues() {
+            awaiting.removeAll()
+            held.removeAll()
+            out.removeAll(keepingCapacity: true)
+            outOffset = 0
+            body = []
+            bodyOffset = 0
+            needsReset = false
+        }
+
         var easy: CurlEasy?
         var url = ""
         var fd: Int32 = -1
@@ -164,26 +175,14 @@ final class SmtpSessions: Transport {
         s.easy = easy
         s.fd = fd
         s.url = url
-        s.needsReset = false
-        s.awaiting.removeAll()
-        s.held.removeAll()
-        s.out.removeAll(keepingCapacity: true)
-        s.outOffset = 0
-        s.body = []
-        s.bodyOffset = 0
+        s.clearQueues()
     }
 
     /// Drops the connection (after an error or a timeout: no QUIT).
     private func disconnect(_ s: Session) {
         s.easy = nil   // curl_easy_cleanup closes the socket
         s.fd = -1
-        s.awaiting.removeAll()
-        s.held.removeAll()
-        s.out.removeAll(keepingCapacity: true)
-        s.outOffset = 0
-        s.body = []
-        s.bodyOffset = 0
-        s.needsReset = false
+        s.clearQueues()
     }
 
     /// QUIT, then close, without waiting long for the 221.

@@ -1,0 +1,35 @@
+/// The first checks a contact stage makes, in the order their rejects are judged: an email
+/// string, a tenant that is a string when present, then a normalised email that is not empty
+/// (that last one after the stage has judged the tenant).
+public struct ContactIdentity: Sendable {
+    public enum Problem: Sendable {
+        case noEmail, tenantNotString, emptyEmail
+
+        public func reject(_ record: UnsafeRawBufferPointer, origin: RejectSink.Origin, to rejects: RejectSink) {
+            switch self {
+            case .noEmail: rejects.reject(reason: "missing_email", detail: "a contact needs an email string", origin: origin, record: record)
+            case .tenantNotString: rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: origin, record: record)
+            case .emptyEmail: rejects.reject(reason: "missing_email", detail: "email is empty", origin: origin, record: record)
+            }
+        }
+    }
+
+    public var problem: Problem?
+    /// The record's tenant (nil: none given). Slugs fit a small string: no allocation.
+    public var tenant: String?
+    /// The normalised email (trimmed, lower case); empty when there is a problem.
+    public var key: [UInt8] = []
+
+    public init(_ record: Record) {
+        guard let email = record["email"], email.kind == .string else { problem = .noEmail; return }
+        if let t = record["tenant"] {
+            guard let value = t.string else { problem = .tenantNotString; return }
+            tenant = value
+        }
+        var decoded: [UInt8] = []
+        email.appendDecodedString(to: &decoded)
+        key.reserveCapacity(decoded.count)
+        decoded.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
+        if key.isEmpty { problem = .emptyEmail }
+    }
+}

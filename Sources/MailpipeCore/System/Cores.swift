@@ -1,0 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How many threads mailpipe works on by default: one per online core, at most 4 (past that,
+/// a stage's single writing thread is the limit).
+public enum Cores {
+    public static let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+}
