@@ -44,6 +44,9 @@ BENCH_N=$(count_of "${BENCH_N:-1000000}")
 # now_s → seconds since the epoch with nanoseconds (GNU date)
 now_s() { date +%s.%N; }
 
+# secs CMD ARGS… → wall seconds of one run, output discarded.
+secs() { local s e; s=$(now_s); "$@" >/dev/null 2>&1; e=$(now_s); echo "$e - $s" | bc -l | xargs printf '%.3f'; }
+
 # ratio A B → A/B as "1.83x" (e.g. ratio "$peer_seconds" "$our_seconds" = our speed-up)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "n/a"; else printf "%.2fx\n", a / b }'; }
 

@@ -6,18 +6,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-[ -f "$here/lib.sh" ] && source "$here/lib.sh"
+source "$here/lib.sh"
 N=${1:-200000}
 bin=${MAILPIPE_BIN:-$root/.build/release}
 out="$here/.out"
 mkdir -p "$out"
-declare -F dataset >/dev/null || dataset() {
-  local n=$1 f="$out/contacts-$1.ndjson"
-  [ -x "$out/gen-contacts" ] || swiftc -O "$here/gen-contacts.swift" -o "$out/gen-contacts"
-  [ -s "$f" ] || "$out/gen-contacts" --count "$n" > "$f"
-  echo "$f"
-}
-secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l | xargs printf '%.3f'; }
 data=$(dataset "$N")
 export MAILPIPE_UNSUB_SECRET=bench-secret
 

@@ -9,20 +9,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-[ -f "$here/lib.sh" ] && source "$here/lib.sh"
+source "$here/lib.sh"
 N=${1:-1000000}
 bin=${MAILPIPE_BIN:-$root/.build/release}
 out="$here/.out"
 mkdir -p "$out"
 
-# Fallbacks when bench/lib.sh does not provide them.
-declare -F dataset >/dev/null || dataset() {
-  local n=$1 f="$out/contacts-$1.ndjson"
-  [ -x "$out/gen-contacts" ] || swiftc -O "$here/gen-contacts.swift" -o "$out/gen-contacts"
-  [ -s "$f" ] || "$out/gen-contacts" --count "$n" > "$f"
-  echo "$f"
-}
-secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l | xargs printf '%.3f'; }
 best() { local b=999999 t; for _ in 1 2 3; do t=$(secs "$@"); b=$(echo "if ($t < $b) $t else $b" | bc -l); done; printf '%.3f' "$b"; }
 rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -n 1; }
 ratio() { echo "scale=1; $1 / $2" | bc -l; }
