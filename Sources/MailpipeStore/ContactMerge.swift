@@ -18,6 +18,14 @@ public enum ContactMerge {
     /// and a tags array of plain distinct strings is copied token by token (the same bytes the
     /// general path would write).
     public static func insert(_ incoming: JSONNode, key: String, tenant: String, now: Timestamp, into out: inout ByteBuffer) {
+        var key = key
+        key.withUTF8 { insert(incoming, key: UnsafeRawBufferPointer($0), tenant: tenant, createdAt: now.rfc3339, into: &out) }
+    }
+
+    /// The same, with the key as bytes and the creation time already formatted: a commit formats
+    /// its clock once, not once a contact.
+    public static func insert(_ incoming: JSONNode, key: UnsafeRawBufferPointer, tenant: String, createdAt: String,
+                              into out: inout ByteBuffer) {
         var writer = JSONObjectWriter(into: &out)
         var sawTenant = false
         var sawCreated = false
@@ -30,7 +38,7 @@ public enum ContactMerge {
             case .dedupe:
                 continue
             case .email:
-                writer.member("email", string: key, into: &out)
+                writer.member("email", utf8: key, into: &out)
             case .tags:
                 if !writePlainTags(v, into: &out, writer: &writer) {
                     writer.member("tags", tagsValue(union(nil, v)), into: &out)
@@ -47,7 +55,7 @@ public enum ContactMerge {
             }
         }
         if !sawTenant { writer.member("tenant", string: tenant, into: &out) }
-        if !sawCreated { writer.member("created_at", string: now.rfc3339, into: &out) }
+        if !sawCreated { writer.member("created_at", string: createdAt, into: &out) }
         writer.finish(into: &out)
     }
 
@@ -83,23 +91,25 @@ public enum ContactMerge {
     /// escapes and none repeats; returns false (writing nothing) otherwise.
     static func writePlainTags(_ tags: JSONNode, into out: inout ByteBuffer, writer: inout JSONObjectWriter) -> Bool {
         guard tags.kind == .array else { return false }
-        var items: [UnsafeRawBufferPointer] = []
+        var index = 0
         for e in tags.elements {
             guard e.kind == .string, !e.isEscaped, e.rawContent.count > 0 else { return false }
             let c = e.rawContent
-            for seen in items where seen.count == c.count && memcmp(seen.baseAddress!, c.baseAddress!, c.count) == 0 {
-                return false
+            var earlier = 0
+            for seen in tags.elements where earlier < index {
+                earlier += 1
+                let d = seen.rawContent
+                if d.count == c.count && memcmp(d.baseAddress!, c.baseAddress!, c.count) == 0 { return false }
             }
-            items.append(c)
+            index += 1
         }
-        var array = ByteBuffer(capacity: tags.raw.count)
-        array.append(UInt8(ascii: "["))
+        writer.key("tags", into: &out)
+        out.append(UInt8(ascii: "["))
         for (i, e) in tags.elements.enumerated() {
-            if i > 0 { array.append(UInt8(ascii: ",")) }
-            array.append(e.raw)
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(e.raw)
         }
-        array.append(UInt8(ascii: "]"))
-        array.withUnsafeBytes { writer.member("tags", raw: $0, into: &out) }
+        out.append(UInt8(ascii: "]"))
         return true
     }
 

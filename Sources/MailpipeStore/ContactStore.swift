@@ -213,7 +213,11 @@ public final class ContactStore {
 
         /// The current stored line for a normalised email, or nil.
         public func find(key: UnsafeRawBufferPointer) throws -> [UInt8]? {
-            let hash = EmailKey.hash(key)
+            try find(key: key, hash: EmailKey.hash(key))
+        }
+
+        /// The same, when the caller has the key's `EmailKey.hash` already.
+        public func find(key: UnsafeRawBufferPointer, hash: UInt64) throws -> [UInt8]? {
             for lookup in lookups {
                 if let line = try lookup.find(key: key, hash: hash, parser: &parser) { return line }
             }
@@ -294,9 +298,10 @@ public final class ContactStoreWriter {
     ///
     /// `spill: true` is for a run this session will fold again before it ends (a commit larger
     /// than one in-memory chunk): it is written as stored gzip (level 0), so the data is
-    /// compressed once, by the fold, instead of twice.
+    /// compressed once, by the fold, instead of twice. So is the last run of a session that
+    /// spilled, since the fold takes it too.
     public func addRun(spill: Bool = false, _ produce: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        let writer = try RunWriter(directory: store.directory, name: newRunName(), level: spill ? 0 : compressionLevel)
+        let writer = try RunWriter(directory: store.directory, name: newRunName(), level: spill || spilled ? 0 : compressionLevel)
         if spill { spilled = true }
         do {
             try produce { line, key in try writer.add(line: line, key: key) }

@@ -132,7 +132,8 @@ final class RunIndex {
     func contains(hash: UInt64) -> Bool { !entries(for: hash).isEmpty }
 }
 
-/// Writes one run from lines given in email order; members are compressed on all cores.
+/// Writes one run from lines given in email order; members are compressed on all cores, beside
+/// the caller.
 final class RunWriter {
     static let blockSize = 32 << 10
     static let batchBlocks = 32
@@ -146,6 +147,10 @@ final class RunWriter {
     private var entries: [(hash: UInt64, location: UInt64)] = []
     private var written = 0
     private var records = 0
+    /// Blocks closed so far: the number of the block being filled.
+    private var closedBlocks = 0
+    private var inFlight: SideThread?
+    private var inFlightError: Error?
     private let encoders: [GzipEncoder]
 
     init(directory: String, name: String, level: Int32 = 1) throws {
@@ -159,8 +164,7 @@ final class RunWriter {
 
     /// Adds one contact line; `key` is its normalised email.
     func add(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) throws {
-        let blockIndex = UInt64(blockOffsets.count - 1 + pending.count)
-        entries.append((EmailKey.hash(key), blockIndex << 32 | UInt64(block.count)))
+        entries.append((EmailKey.hash(key), UInt64(closedBlocks) << 32 | UInt64(block.count)))
         block.append(contentsOf: line)
         block.append(0x0A)
         records += 1
@@ -170,21 +174,44 @@ final class RunWriter {
     private func closeBlock() throws {
         guard !block.isEmpty else { return }
         pending.append(block)
+        closedBlocks += 1
         block.removeAll(keepingCapacity: true)
         if pending.count >= RunWriter.batchBlocks { try flushPending() }
     }
 
-    /// Compresses the pending blocks in parallel, then writes them in order.
+    /// Hands the pending blocks to a side thread, which compresses them on every core and writes
+    /// them in order, while the caller fills the next batch (on 2 cores the merge and the
+    /// compression then overlap instead of taking turns). One batch is in flight at a time.
     private func flushPending() throws {
+        try awaitBatch()
         guard !pending.isEmpty else { return }
-        let count = pending.count
+        let blocks = pending
+        pending = []
+        inFlight = SideThread { [self] in
+            do { try compressAndWrite(blocks) } catch { inFlightError = error }
+        }
+    }
+
+    /// Waits for the batch in flight; throws its error.
+    private func awaitBatch() throws {
+        inFlight?.wait()
+        inFlight = nil
+        if let error = inFlightError {
+            inFlightError = nil
+            throw error
+        }
+    }
+
+    /// Runs on the side thread: only it touches `written`, `blockOffsets` and the file until
+    /// `awaitBatch()` joins it.
+    private func compressAndWrite(_ blocks: [[UInt8]]) throws {
+        let count = blocks.count
         let outputs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: count)
         outputs.initialize(repeating: [])
         defer { outputs.deinitialize(); outputs.deallocate() }
         let failures = UnsafeMutableBufferPointer<Bool>.allocate(capacity: encoders.count)
         failures.initialize(repeating: false)
         defer { failures.deallocate() }
-        let blocks = pending
         let encoders = self.encoders
         DispatchQueue.concurrentPerform(iterations: encoders.count) { worker in
             var i = worker
@@ -208,13 +235,13 @@ final class RunWriter {
             blockOffsets.append(UInt64(written))
         }
         try descriptor.writeAll(batch)
-        pending.removeAll(keepingCapacity: true)
     }
 
     /// Flushes, fsyncs, writes the index; the run is complete but not yet part of the store.
     func finish() throws -> RunInfo {
         try closeBlock()
         try flushPending()
+        try awaitBatch()
         try descriptor.sync()
         descriptor.close()
         entries.sort { $0.hash != $1.hash ? $0.hash < $1.hash : $0.location < $1.location }
@@ -223,6 +250,7 @@ final class RunWriter {
     }
 
     func abandon() {
+        try? awaitBatch()
         descriptor.close()
     }
 }

@@ -195,6 +195,21 @@ public struct JSONObjectWriter {
         buffer.appendJSONString(value)
     }
 
+    /// A member whose value is a string given as UTF-8 bytes.
+    public mutating func member(_ key: String, utf8 value: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) {
+        separator(&buffer)
+        buffer.appendJSONString(key)
+        buffer.append(UInt8(ascii: ":"))
+        buffer.appendJSONString(utf8: value)
+    }
+
+    /// The key of a member whose value the caller writes next, as raw JSON.
+    public mutating func key(_ key: String, into buffer: inout ByteBuffer) {
+        separator(&buffer)
+        buffer.appendJSONString(key)
+        buffer.append(UInt8(ascii: ":"))
+    }
+
     public func finish(into buffer: inout ByteBuffer) {
         buffer.append(UInt8(ascii: "}"))
     }

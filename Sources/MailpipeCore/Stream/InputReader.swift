@@ -33,7 +33,12 @@ public final class InputReader {
             ownsDescriptor = false
         }
         compressed = .allocate(byteCount: 1 << 20, alignment: 16)
+        var info = stat()
+        mayWait = fstat(descriptor.rawValue, &info) != 0 || (info.st_mode & S_IFMT) != S_IFREG
     }
+
+    /// A pipe, socket or terminal: a read may wait for the writer.
+    private let mayWait: Bool
 
     deinit {
         compressed.deallocate()
@@ -93,6 +98,11 @@ public final class InputReader {
     private func readSource(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
         let want = remaining.map { min($0, count) } ?? count
         if want == 0 { return 0 }
+        if mayWait {
+            // Nothing to read yet: what was written so far goes out before we wait.
+            var p = pollfd(fd: descriptor.rawValue, events: Int16(POLLIN), revents: 0)
+            if poll(&p, 1, 0) == 0 { IdleFlush.flushBeforeWaiting() }
+        }
         let n = try descriptor.read(into: buffer, count: want)
         if remaining != nil { remaining! -= n }
         return n

@@ -15,6 +15,7 @@ public struct OutputSink {
         self.descriptor = descriptor
         self.flushThreshold = flushThreshold
         buffer = ByteBuffer(capacity: flushThreshold + (64 << 10))
+        IdleFlush.register(descriptor, buffer)
     }
 
     /// A sink that never writes: a worker thread's share of the output, which its owner appends

@@ -35,6 +35,70 @@ public struct ParallelRecordStream<Item> {
         var error: JSONParseError?
     }
 
+    /// One gathered batch: its lines back to back, and per line where it is, what it is and what
+    /// `extract` made of it. Kept in raw memory so the parsing threads and the caller's thread can
+    /// hold pointers to one batch while the caller fills the other.
+    private final class Batch {
+        var bytes: UnsafeMutableRawPointer
+        var byteCapacity: Int
+        var byteCount = 0
+        let entries: UnsafeMutablePointer<Entry>
+        var count = 0
+        let items: UnsafeMutablePointer<Item?>
+        let capacity: Int
+
+        init(capacity: Int) {
+            self.capacity = capacity
+            byteCapacity = 1 << 20
+            bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)
+            entries = .allocate(capacity: capacity)
+            items = .allocate(capacity: capacity)
+            items.initialize(repeating: nil, count: capacity)
+        }
+
+        deinit {
+            bytes.deallocate()
+            entries.deallocate()
+            items.deinitialize(count: capacity)
+            items.deallocate()
+        }
+
+        var isFull: Bool { count >= capacity }
+
+        func reset() {
+            byteCount = 0
+            count = 0
+        }
+
+        func append(_ entry: Entry) {
+            (entries + count).initialize(to: entry)
+            count += 1
+        }
+
+        func append(line: UnsafeRawBufferPointer) -> Int {
+            if byteCount + line.count > byteCapacity {
+                var grown = byteCapacity * 2
+                while grown < byteCount + line.count { grown *= 2 }
+                let moved = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 16)
+                moved.copyMemory(from: bytes, byteCount: byteCount)
+                bytes.deallocate()
+                bytes = moved
+                byteCapacity = grown
+            }
+            let start = byteCount
+            if line.count > 0 { (bytes + start).copyMemory(from: line.baseAddress!, byteCount: line.count) }
+            byteCount += line.count
+            return start
+        }
+
+        func line(_ e: Entry) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(start: bytes + e.start, count: e.end - e.start)
+        }
+    }
+
+    /// Records per slice a thread claims at a time.
+    static var sliceRecords: Int { 64 }
+
     public let options: StreamOptions
     public let rejects: RejectSink
     public let threads: Int
@@ -42,10 +106,9 @@ public struct ParallelRecordStream<Item> {
     private let extract: (Record) -> Item
     private var inputs: [String]
     private var files: [String?] = []
-    private var parsers: [JSONParser]
-    private var bytes: [UInt8] = []
-    private var entries: [Entry] = []
-    private var items: [Item?]
+    private let parsers: UnsafeMutablePointer<JSONParser>
+    private let crew: WorkCrew
+    private var batches: (Batch, Batch)
     public private(set) var linesRead = 0
     public private(set) var blankLines = 0
     public private(set) var recordsRead = 0
@@ -63,8 +126,10 @@ public struct ParallelRecordStream<Item> {
         self.batchLines = max(1, batchLines)
         self.extract = extract
         inputs = options.inputs.isEmpty ? ["-"] : options.inputs
-        parsers = (0..<max(1, threads)).map { _ in JSONParser(maxDepth: options.maxDepth) }
-        items = [Item?](repeating: nil, count: max(1, batchLines))
+        parsers = .allocate(capacity: self.threads)
+        for i in 0..<self.threads { (parsers + i).initialize(to: JSONParser(maxDepth: options.maxDepth)) }
+        crew = WorkCrew(helpers: self.threads - 1)
+        batches = (Batch(capacity: self.batchLines), Batch(capacity: self.batchLines))
         progress = Progress(stage: options.stage, enabled: options.progress)
         for path in inputs where path != "-" {
             if !FileSystem.exists(path) { throw StageError.usage("\(path): no such file") }
@@ -73,98 +138,113 @@ public struct ParallelRecordStream<Item> {
 
     /// Frees buffers; the stream is unusable after.
     public func close() {
-        for p in parsers { p.deallocate() }
+        crew.stop()
+        for i in 0..<threads { parsers[i].deallocate() }
+        parsers.deinitialize(count: threads)
+        parsers.deallocate()
         progress.finish()
     }
 
     /// Every valid record of every input, in order, with what `extract` made of it.
+    ///
+    /// Pipelined: while the helper threads parse one batch, this thread gathers the next from
+    /// what the input has buffered and then delivers the previous one; then it helps parse.
     public mutating func forEach(_ body: (Line, Item) throws -> Void) throws {
+        let crew = self.crew
         for path in inputs {
             var reader = LineReader(input: try InputReader(path: path), maxLine: options.maxLine)
             defer { reader.deallocate() }
             files.append(path == "-" ? nil : path)
             let file = files.count - 1
             var more = true
-            while more {
-                // Gather what is buffered (a batch at most), then hand it out.
-                bytes.removeAll(keepingCapacity: true)
-                entries.removeAll(keepingCapacity: true)
-                repeat {
-                    guard let event = try reader.next() else { more = false; break }
-                    linesRead += 1
-                    switch event {
-                    case .tooLong(let number, let length):
-                        entries.append(Entry(start: 0, end: length, line: number, file: file, kind: .tooLong))
-                    case .line(let line, let number):
-                        if RecordStream.isBlank(line) { blankLines += 1; continue }
-                        let start = bytes.count
-                        bytes.append(contentsOf: line)
-                        entries.append(Entry(start: start, end: bytes.count, line: number, file: file, kind: .record))
-                    }
-                } while entries.count < batchLines && reader.hasBufferedLine()
-                guard !entries.isEmpty else { continue }
-                parseBatch()
-                try deliver(body)
+            var parsing: Batch? = nil
+            // Whatever happens to the caller's body, no thread may still be writing a batch.
+            defer { if parsing != nil { crew.help(); crew.wait() } }
+            while true {
+                let next = parsing === batches.0 ? batches.1 : batches.0
+                next.reset()
+                // With a batch in flight, only what is buffered is taken: a pipe that trickles
+                // must not hold back records already read.
+                if more && (parsing == nil || reader.hasBufferedLine()) {
+                    more = try gather(into: next, from: &reader, file: file)
+                }
+                if let done = parsing {
+                    crew.help()
+                    crew.wait()
+                    parsing = nil
+                    if next.count > 0 { startParsing(next); parsing = next }
+                    try deliver(done, body)
+                } else if next.count > 0 {
+                    startParsing(next)
+                    parsing = next
+                }
+                if parsing == nil && !more { break }
             }
         }
     }
 
-    private mutating func parseBatch() {
-        let count = entries.count
-        let n = count < 64 ? 1 : min(threads, count / 32)
+    /// Reads lines into `batch` until it is full or nothing more is buffered; false at the end
+    /// of the input.
+    private mutating func gather(into batch: Batch, from reader: inout LineReader, file: Int) throws -> Bool {
+        repeat {
+            guard let event = try reader.next() else { return false }
+            linesRead += 1
+            switch event {
+            case .tooLong(let number, let length):
+                batch.append(Entry(start: 0, end: length, line: number, file: file, kind: .tooLong))
+            case .line(let line, let number):
+                if RecordStream.isBlank(line) { blankLines += 1; continue }
+                let start = batch.append(line: line)
+                batch.append(Entry(start: start, end: start + line.count, line: number, file: file, kind: .record))
+            }
+        } while !batch.isFull && reader.hasBufferedLine()
+        return true
+    }
+
+    /// Hands `batch` to the crew: slices of records parsed, filtered by shard, and extracted.
+    private func startParsing(_ batch: Batch) {
+        let count = batch.count
+        let slice = Self.sliceRecords
         let shard = options.shard
         let extract = self.extract
-        bytes.withUnsafeBytes { all in
-            entries.withUnsafeMutableBufferPointer { entryBuffer in
-                items.withUnsafeMutableBufferPointer { itemBuffer in
-                    parsers.withUnsafeMutableBufferPointer { parserBuffer in
-                        // Each thread writes only its own share of the entries and items.
-                        let es = entryBuffer, its = itemBuffer, ps = parserBuffer
-                        let work = { (w: Int) in
-                            var email: [UInt8] = []
-                            var key: [UInt8] = []
-                            for i in (count * w / n)..<(count * (w + 1) / n) where es[i].kind == .record {
-                                let line = UnsafeRawBufferPointer(rebasing: all[es[i].start..<es[i].end])
-                                do throws(JSONParseError) {
-                                    let document = try ps[w].parse(line)
-                                    guard document.root.kind == .object else { throw JSONParseError(.notAnObject, at: 0) }
-                                    if let shard, !RecordStream.inShard(document.root, shard, email: &email, key: &key) {
-                                        es[i].kind = .otherShard
-                                        continue
-                                    }
-                                    its[i] = extract(Record(document: document, line: es[i].line, file: nil))
-                                } catch {
-                                    es[i].kind = .invalid
-                                    es[i].error = error
-                                }
-                            }
-                        }
-                        if n == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: n, execute: work) }
+        let parsers = self.parsers
+        crew.start(slices: (count + slice - 1) / slice) { s, worker in
+            var email: [UInt8] = []
+            var key: [UInt8] = []
+            let es = batch.entries
+            for i in (s * slice)..<min(count, (s + 1) * slice) where es[i].kind == .record {
+                do throws(JSONParseError) {
+                    let document = try parsers[worker].parse(batch.line(es[i]))
+                    guard document.root.kind == .object else { throw JSONParseError(.notAnObject, at: 0) }
+                    if let shard, !RecordStream.inShard(document.root, shard, email: &email, key: &key) {
+                        es[i].kind = .otherShard
+                        continue
                     }
+                    batch.items[i] = extract(Record(document: document, line: es[i].line, file: nil))
+                } catch {
+                    es[i].kind = .invalid
+                    es[i].error = error
                 }
             }
         }
     }
 
-    private mutating func deliver(_ body: (Line, Item) throws -> Void) throws {
-        try bytes.withUnsafeBytes { all in
-            for i in entries.indices {
-                let e = entries[i]
-                let file = files[e.file]
-                switch e.kind {
-                case .record:
-                    recordsRead += 1
-                    progress.tick(records: recordsRead)
-                    let item = items[i].take()!
-                    try body(Line(bytes: UnsafeRawBufferPointer(rebasing: all[e.start..<e.end]), line: e.line, file: file, input: e.file), item)
-                case .otherShard:
-                    otherShards += 1
-                case .tooLong:
-                    RecordStream.rejectTooLong(length: e.end, maxLine: options.maxLine, origin: .init(line: e.line, file: file), rejects: rejects)
-                case .invalid:
-                    let bytes = UnsafeRawBufferPointer(rebasing: all[e.start..<e.end])
-                    RecordStream.rejectUnparsable(bytes, error: e.error!, origin: .init(line: e.line, file: file), rejects: rejects)
-                }
+    private mutating func deliver(_ batch: Batch, _ body: (Line, Item) throws -> Void) throws {
+        for i in 0..<batch.count {
+            let e = batch.entries[i]
+            let file = files[e.file]
+            switch e.kind {
+            case .record:
+                recordsRead += 1
+                progress.tick(records: recordsRead)
+                let item = batch.items[i].take()!
+                try body(Line(bytes: batch.line(e), line: e.line, file: file, input: e.file), item)
+            case .otherShard:
+                otherShards += 1
+            case .tooLong:
+                RecordStream.rejectTooLong(length: e.end, maxLine: options.maxLine, origin: .init(line: e.line, file: file), rejects: rejects)
+            case .invalid:
+                RecordStream.rejectUnparsable(batch.line(e), error: e.error!, origin: .init(line: e.line, file: file), rejects: rejects)
             }
         }
     }

@@ -42,11 +42,13 @@ public enum AccountCommit {
     /// One incoming record in the chunk arena.
     struct Entry {
         var prefix: UInt64     // first 8 key bytes, big-endian: most comparisons end here
+        var prefix2: UInt64    // the next 8 (addresses often share their first 8 bytes)
+        var hash: UInt64       // EmailKey.hash of the key: unequal hashes, unequal keys
         var keyStart: Int
-        var keyLength: Int
         var lineStart: Int
-        var lineLength: Int
-        var slot: Int          // which writer (shard) of the session takes it
+        var keyLength: Int32
+        var lineLength: Int32
+        var slot: Int
     }
 
     /// What a parsing thread finds in one incoming record.
@@ -105,10 +107,11 @@ public enum AccountCommit {
             arena.append(contentsOf: x.id.key)
             let lineStart = arena.count
             arena.append(contentsOf: record.bytes)
-            var prefix: UInt64 = 0
+            var prefix: UInt64 = 0, prefix2: UInt64 = 0
             for i in 0..<8 { prefix = prefix << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
-            entries.append(Entry(prefix: prefix, keyStart: keyStart, keyLength: keyLength,
-                                 lineStart: lineStart, lineLength: record.bytes.count, slot: slot))
+            for i in 8..<16 { prefix2 = prefix2 << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
+            entries.append(Entry(prefix: prefix, prefix2: prefix2, hash: hash, keyStart: keyStart, lineStart: lineStart,
+                                 keyLength: Int32(keyLength), lineLength: Int32(record.bytes.count), slot: slot))
             if arena.count >= options.chunkBytes {
                 // More input may follow: this chunk's run is folded with the others at the end.
                 try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary, spill: true, threads: options.threads)
@@ -140,13 +143,18 @@ public enum AccountCommit {
         guard !entries.isEmpty else { return }
         try arena.withUnsafeBytes { base in
             @inline(__always) func key(_ e: Entry) -> UnsafeRawBufferPointer {
-                UnsafeRawBufferPointer(rebasing: base[e.keyStart..<(e.keyStart + e.keyLength)])
+                UnsafeRawBufferPointer(rebasing: base[e.keyStart..<(e.keyStart + Int(e.keyLength))])
             }
             @inline(__always) func compare(_ a: Entry, _ b: Entry) -> Int {
                 if a.prefix != b.prefix { return a.prefix < b.prefix ? -1 : 1 }
-                let n = min(a.keyLength, b.keyLength)
+                if a.prefix2 != b.prefix2 { return a.prefix2 < b.prefix2 ? -1 : 1 }
+                let n = Int(min(a.keyLength, b.keyLength))
                 let c = n == 0 ? 0 : Int(memcmp(base.baseAddress! + a.keyStart, base.baseAddress! + b.keyStart, n))
-                return c != 0 ? c : a.keyLength - b.keyLength
+                return c != 0 ? c : Int(a.keyLength - b.keyLength)
+            }
+            @inline(__always) func sameKey(_ a: Entry, _ b: Entry) -> Bool {
+                a.hash == b.hash && a.keyLength == b.keyLength
+                    && memcmp(base.baseAddress! + a.keyStart, base.baseAddress! + b.keyStart, Int(a.keyLength)) == 0
             }
             // Equal keys keep input order (lineStart grows with input order): later records merge last.
             entries.sort { a, b in
@@ -165,9 +173,9 @@ public enum AccountCommit {
                     var i = 0
                     while i < entries.count {
                         var j = i
-                        while j + 1 < entries.count && compare(entries[j + 1], entries[i]) == 0 { j += 1 }
+                        while j + 1 < entries.count && sameKey(entries[j + 1], entries[i]) { j += 1 }
                         if entries[i].slot == slot {
-                            groups.append(Group(first: i, last: j, stored: try lookup.find(key: key(entries[i]))))
+                            groups.append(Group(first: i, last: j, stored: try lookup.find(key: key(entries[i]), hash: entries[i].hash)))
                         }
                         i = j + 1
                         if groups.count == mergeBatch || (i >= entries.count && !groups.isEmpty) {
@@ -267,17 +275,17 @@ public enum AccountCommit {
                               _ tenant: String, _ now: Timestamp, _ nowText: String, _ counts: inout MergeCounts,
                               scratch: inout ByteBuffer, into out: inout ByteBuffer) throws -> Bool {
         let first = entries[group.first]
-        let keyText = String(decoding: UnsafeRawBufferPointer(rebasing: base[first.keyStart..<(first.keyStart + first.keyLength)]), as: UTF8.self)
+        let key = UnsafeRawBufferPointer(rebasing: base[first.keyStart..<(first.keyStart + Int(first.keyLength))])
         if group.stored == nil && group.first == group.last {
             // The usual case of an import: one new contact, written straight into the output.
-            let line = UnsafeRawBufferPointer(rebasing: base[first.lineStart..<(first.lineStart + first.lineLength)])
-            ContactMerge.insert(try parsers.incoming.parse(line).root, key: keyText, tenant: tenant, now: now, into: &out)
+            let line = UnsafeRawBufferPointer(rebasing: base[first.lineStart..<(first.lineStart + Int(first.lineLength))])
+            ContactMerge.insert(try parsers.incoming.parse(line).root, key: key, tenant: tenant, createdAt: nowText, into: &out)
             counts.new += 1
             return true
         }
         var current: [UInt8]? = group.stored
         for e in entries[group.first...group.last] {
-            let line = UnsafeRawBufferPointer(rebasing: base[e.lineStart..<(e.lineStart + e.lineLength)])
+            let line = UnsafeRawBufferPointer(rebasing: base[e.lineStart..<(e.lineStart + Int(e.lineLength))])
             let incoming = try parsers.incoming.parse(line).root
             if let existing = current {
                 let storedNode = try existing.withUnsafeBytes { try parsers.stored.parse($0).root }
@@ -293,7 +301,7 @@ public enum AccountCommit {
                 }
             } else {
                 scratch.removeAll()
-                ContactMerge.insert(incoming, key: keyText, tenant: tenant, now: now, into: &scratch)
+                ContactMerge.insert(incoming, key: key, tenant: tenant, createdAt: nowText, into: &scratch)
                 current = scratch.bytes
                 counts.new += 1
             }

@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Helper threads that stay up for a whole run and work through the slices of one job at a time,
+/// so the caller can hand a job out and do something else (read the next batch, write the last)
+/// before it helps and waits. `DispatchQueue.concurrentPerform` cannot do that: it returns only
+/// when the work is done, so a stage's serial part and its parallel part would take turns.
+///
+///     crew.start(slices: 64) { slice, worker in … }   // helpers begin at once
+///     …                                               // the caller's own serial work
+///     crew.help()                                     // the caller takes slices too (worker 0)
+///     crew.wait()                                     // every slice is done
+///
+/// Slices are claimed one at a time, so a slow thread never holds back a fixed share. `worker`
+/// is 0 for the caller and 1…helpers for the helper threads: per-thread state goes by it.
+public final class WorkCrew: @unchecked Sendable {
+    public private(set) var helpers = 0
+    private var mutex = pthread_mutex_t()
+    private var jobReady = pthread_cond_t()
+    private var jobDone = pthread_cond_t()
+    private var job: ((Int, Int) -> Void)?
+    private var nextSlice = 0
+    private var sliceCount = 0
+    private var finished = 0
+    private var stopping = false
+    private var threads: [pthread_t] = []
+
+    private final class Start {
+        // Unowned: the crew joins its threads before it goes away.
+        unowned let crew: WorkCrew
+        let worker: Int
+        init(_ crew: WorkCrew, _ worker: Int) { self.crew = crew; self.worker = worker }
+    }
+
+    /// `helpers` threads besides the caller's (0: the caller does every slice in `help()`).
+    public init(helpers: Int) {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&jobReady, nil)
+        pthread_cond_init(&jobDone, nil)
+        for worker in 0..<max(0, helpers) {
+            var thread = pthread_t()
+            let box = Unmanaged.passRetained(Start(self, worker + 1)).toOpaque()
+            let created = pthread_create(&thread, nil, { arg in
+                #if canImport(Glibc)
+                let start = Unmanaged<Start>.fromOpaque(arg!).takeRetainedValue()
+                #else
+                let start = Unmanaged<Start>.fromOpaque(arg).takeRetainedValue()
+                #endif
+                start.crew.serve(worker: start.worker)
+                return nil
+            }, box)
+            // Without a thread the caller's `help()` does that share.
+            if created == 0 { threads.append(thread) } else { Unmanaged<Start>.fromOpaque(box).release() }
+        }
+        self.helpers = threads.count
+    }
+
+    /// Stops the helpers (after the job under way); the crew is unusable after.
+    public func stop() {
+        pthread_mutex_lock(&mutex)
+        stopping = true
+        pthread_cond_broadcast(&jobReady)
+        pthread_mutex_unlock(&mutex)
+        for t in threads { pthread_join(t, nil) }
+        threads = []
+    }
+
+    deinit {
+        stop()
+        pthread_cond_destroy(&jobDone)
+        pthread_cond_destroy(&jobReady)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    /// Hands out a job of `slices` slices; helpers start on it at once. The previous job must have
+    /// been waited for.
+    public func start(slices: Int, _ work: @escaping (_ slice: Int, _ worker: Int) -> Void) {
+        pthread_mutex_lock(&mutex)
+        job = work
+        nextSlice = 0
+        sliceCount = slices
+        finished = 0
+        pthread_cond_broadcast(&jobReady)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// The caller works through unclaimed slices of the current job.
+    public func help() { work(as: 0) }
+
+    /// Returns when every slice of the current job is done.
+    public func wait() {
+        pthread_mutex_lock(&mutex)
+        while finished < sliceCount { pthread_cond_wait(&jobDone, &mutex) }
+        job = nil
+        pthread_mutex_unlock(&mutex)
+    }
+
+    private func work(as worker: Int) {
+        while true {
+            pthread_mutex_lock(&mutex)
+            guard let job, nextSlice < sliceCount else {
+                pthread_mutex_unlock(&mutex)
+                return
+            }
+            let slice = nextSlice
+            nextSlice += 1
+            pthread_mutex_unlock(&mutex)
+            job(slice, worker)
+            pthread_mutex_lock(&mutex)
+            finished += 1
+            if finished == sliceCount { pthread_cond_broadcast(&jobDone) }
+            pthread_mutex_unlock(&mutex)
+        }
+    }
+
+    private func serve(worker: Int) {
+        pthread_mutex_lock(&mutex)
+        while true {
+            while !stopping && (job == nil || nextSlice >= sliceCount) { pthread_cond_wait(&jobReady, &mutex) }
+            if stopping { break }
+            pthread_mutex_unlock(&mutex)
+            work(as: worker)
+            pthread_mutex_lock(&mutex)
+        }
+        pthread_mutex_unlock(&mutex)
+    }
+}
