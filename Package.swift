@@ -58,8 +58,11 @@ let package = Package(
         .target(name: "TagStage", dependencies: ["MailpipeCore", "MailpipeStore",
                                                  .product(name: "Yams", package: "Yams")],
                 path: "Sources/Stages/Tag"),
-        .target(name: "IngestStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Ingest"),
-        .target(name: "DedupeStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Dedupe"),
+        // Per-row loops over a few builders and tables: no dynamic exclusivity checks (as in the core).
+        .target(name: "IngestStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Ingest",
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+        .target(name: "DedupeStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Dedupe",
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
 
         .target(name: "SegmentStage", dependencies: ["MailpipeCore", "MailpipeStore"],
                 path: "Sources/Stages/Segment",

@@ -115,6 +115,12 @@ public struct ByteBuffer {
 
     public mutating func appendJSONString(utf8: UnsafeRawBufferPointer) {
         append(UInt8(ascii: "\""))
+        if !ByteScan.needsJSONEscape(utf8) {
+            // The usual case: one copy.
+            append(utf8)
+            append(UInt8(ascii: "\""))
+            return
+        }
         var runStart = 0
         let p = utf8.bindMemory(to: UInt8.self)
         for i in 0..<p.count {

@@ -38,7 +38,7 @@ public final class InputReader {
     }
 
     /// A pipe, socket or terminal: a read may wait for the writer.
-    private let mayWait: Bool
+    public let mayWait: Bool
 
     deinit {
         compressed.deallocate()

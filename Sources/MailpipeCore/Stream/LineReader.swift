@@ -55,6 +55,10 @@ public struct LineReader {
         }
     }
 
+    /// Whether reading may wait on a writer (a pipe, not a file): only then must a batching
+    /// reader hand over what it holds when nothing more is buffered.
+    public var inputMayWait: Bool { input.mayWait }
+
     /// True when `next()` can answer without reading the input (a complete line is buffered, or
     /// the input has ended): a batching reader stops gathering here rather than wait on a pipe.
     public mutating func hasBufferedLine() -> Bool {

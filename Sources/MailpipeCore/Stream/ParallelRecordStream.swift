@@ -165,7 +165,7 @@ public struct ParallelRecordStream<Item> {
                 next.reset()
                 // With a batch in flight, only what is buffered is taken: a pipe that trickles
                 // must not hold back records already read.
-                if more && (parsing == nil || reader.hasBufferedLine()) {
+                if more && (parsing == nil || !reader.inputMayWait || reader.hasBufferedLine()) {
                     more = try gather(into: next, from: &reader, file: file)
                 }
                 if let done = parsing {
@@ -197,7 +197,7 @@ public struct ParallelRecordStream<Item> {
                 let start = batch.append(line: line)
                 batch.append(Entry(start: start, end: start + line.count, line: number, file: file, kind: .record))
             }
-        } while !batch.isFull && reader.hasBufferedLine()
+        } while !batch.isFull && (!reader.inputMayWait || reader.hasBufferedLine())
         return true
     }
 

@@ -26,35 +26,16 @@ public final class WorkCrew: @unchecked Sendable {
     private var sliceCount = 0
     private var finished = 0
     private var stopping = false
-    private var threads: [pthread_t] = []
-
-    private final class Start {
-        // Unowned: the crew joins its threads before it goes away.
-        unowned let crew: WorkCrew
-        let worker: Int
-        init(_ crew: WorkCrew, _ worker: Int) { self.crew = crew; self.worker = worker }
-    }
+    private var threads: [SideThread] = []
 
     /// `helpers` threads besides the caller's (0: the caller does every slice in `help()`).
     public init(helpers: Int) {
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&jobReady, nil)
         pthread_cond_init(&jobDone, nil)
-        for worker in 0..<max(0, helpers) {
-            var thread = pthread_t()
-            let box = Unmanaged.passRetained(Start(self, worker + 1)).toOpaque()
-            let created = pthread_create(&thread, nil, { arg in
-                #if canImport(Glibc)
-                let start = Unmanaged<Start>.fromOpaque(arg!).takeRetainedValue()
-                #else
-                let start = Unmanaged<Start>.fromOpaque(arg).takeRetainedValue()
-                #endif
-                start.crew.serve(worker: start.worker)
-                return nil
-            }, box)
-            // Without a thread the caller's `help()` does that share.
-            if created == 0 { threads.append(thread) } else { Unmanaged<Start>.fromOpaque(box).release() }
-        }
+        // unowned(unsafe): the crew joins its threads (`stop()`, at the latest in its deinit, when a
+        // checked unowned reference would already trap) before its memory goes.
+        threads = (0..<max(0, helpers)).map { w in SideThread { [unowned(unsafe) self] in serve(worker: w + 1) } }
         self.helpers = threads.count
     }
 
@@ -64,7 +45,7 @@ public final class WorkCrew: @unchecked Sendable {
         stopping = true
         pthread_cond_broadcast(&jobReady)
         pthread_mutex_unlock(&mutex)
-        for t in threads { pthread_join(t, nil) }
+        for t in threads { t.wait() }
         threads = []
     }
 

@@ -1,101 +1,180 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import Dispatch
 import MailpipeCore
 
-/// CSV data rows gathered from the reader, then turned into contacts on `threads` threads.
+/// CSV data rows gathered from the reader, turned into contacts on a `WorkCrew`, pipelined: the
+/// helper threads convert one batch while the reading thread gathers the next and writes the
+/// one before.
 ///
-/// Each thread takes a contiguous share of the rows with its own copy of the run's per-row state
-/// (builder, look-up caches) and writes into its own output and reject buffers; the shares are
-/// appended in row order afterwards, so the output, the rejects and the counts are those of one
-/// thread, byte for byte. Reading and record assembly (quoted newlines) stay on the caller's thread.
+/// A batch is cut into slices of rows; whichever thread takes a slice converts it with its own
+/// copy of the run's per-row state (builder, look-up caches) into the slice's own output and
+/// reject buffers, and the slices are written in row order afterwards, so the output, the
+/// rejects and the counts are those of one thread, byte for byte. Reading and record assembly
+/// (quoted newlines) stay on the caller's thread.
 struct CSVBatch {
     typealias Row = (start: Int, end: Int, line: Int)
     static let maxRows = 8192
     static let maxBytes = 4 << 20
-    /// Below this many rows a batch is not worth the hand-over.
-    static let minParallelRows = 512
+    static let sliceRows = 256
+
+    /// What one slice of a batch produced.
+    struct SliceResult {
+        var output = OutputSink.memory(capacity: 128 << 10)
+        var rejects: RejectSink
+        var rowsIn = 0
+        var contactsOut = 0
+        var unusableTags: [String: Int] = [:]
+    }
+
+    /// One batch: its rows' bytes, and per slice what came of them. A class with the slice
+    /// results in raw memory, so the crew's threads each write their own slice while the caller
+    /// fills the other batch.
+    final class Buffer {
+        static let maxSlices = (CSVBatch.maxRows + CSVBatch.sliceRows - 1) / CSVBatch.sliceRows
+        var bytes: [UInt8] = []
+        var rows: [Row] = []
+        let slices: UnsafeMutablePointer<SliceResult>
+        var sliceCount = 0
+
+        init(stage: String) {
+            slices = .allocate(capacity: Buffer.maxSlices)
+            for s in 0..<Buffer.maxSlices { (slices + s).initialize(to: SliceResult(rejects: RejectSink(capturingFor: stage))) }
+        }
+
+        deinit {
+            slices.deinitialize(count: Buffer.maxSlices)
+            slices.deallocate()
+        }
+    }
 
     let threads: Int
-    private var bytes: [UInt8] = []
-    private var rows: [Row] = []
-    private var workers: [IngestRun] = []
-    private var sinks: [OutputSink] = []
+    private var filling = Buffer(stage: "ingest")
+    private var spare: Buffer?
+    private var inFlight: Buffer?
+    private var crew: WorkCrew?
+    /// The run's per-row state, one copy per thread of the crew (0: the caller's).
+    private var workers: UnsafeMutablePointer<IngestRun>?
+    private var stage = "ingest"
 
     init(threads: Int) { self.threads = max(1, threads) }
 
-    var isEmpty: Bool { rows.isEmpty }
-    var isFull: Bool { rows.count >= CSVBatch.maxRows || bytes.count >= CSVBatch.maxBytes }
+    var isEmpty: Bool { filling.rows.isEmpty && inFlight == nil }
+    var isFull: Bool { filling.rows.count >= CSVBatch.maxRows || filling.bytes.count >= CSVBatch.maxBytes }
 
     mutating func add(_ record: UnsafeRawBufferPointer, line: Int) {
-        let start = bytes.count
-        bytes.append(contentsOf: record)
-        rows.append((start, bytes.count, line))
+        let start = filling.bytes.count
+        filling.bytes.append(contentsOf: record)
+        filling.rows.append((start, filling.bytes.count, line))
     }
 
-    /// Takes the workers' copies of the run once its header is read.
+    /// Takes the per-thread copies of the run once its header is read.
     mutating func configure(for run: IngestRun) {
-        guard threads > 1 else { return }
-        workers = (0..<threads).map { _ in
-            var w = run
-            w.rejects = RejectSink(capturingFor: run.rejects.stage)
-            w.rowsIn = 0
-            w.contactsOut = 0
-            w.unusableTags = [:]
-            return w
+        release()
+        stage = run.rejects.stage
+        filling = Buffer(stage: stage)
+        spare = nil
+        let crew = WorkCrew(helpers: threads - 1)
+        let copies = UnsafeMutablePointer<IngestRun>.allocate(capacity: crew.helpers + 1)
+        for w in 0...crew.helpers {
+            var copy = run
+            copy.unusableTags = [:]
+            (copies + w).initialize(to: copy)
         }
-        sinks = (0..<threads).map { _ in .memory() }
+        self.crew = crew
+        workers = copies
     }
 
-    /// Turns the gathered rows into contacts written to `output`, then empties the batch.
-    mutating func run(into run: inout IngestRun, delimiter: UInt8, file: String?, header: [ColumnTarget],
-                      headerNames: [String], source: String, output: inout OutputSink) throws {
-        defer {
-            bytes.removeAll(keepingCapacity: true)
-            rows.removeAll(keepingCapacity: true)
+    /// Stops the crew and frees the copies (the batch must be drained).
+    mutating func release() {
+        guard let crew, let workers else { return }
+        crew.stop()
+        workers.deinitialize(count: crew.helpers + 1)
+        workers.deallocate()
+        self.crew = nil
+        self.workers = nil
+    }
+
+    /// Hands the gathered rows to the crew and writes the batch before it, if any, while they
+    /// are converted. The output of the rows handed over now follows at the next `submit` or
+    /// at `drain`.
+    mutating func submit(into run: inout IngestRun, delimiter: UInt8, file: String?, header: [ColumnTarget],
+                         headerNames: [String], source: String, output: inout OutputSink) throws {
+        guard let crew, let workers, !filling.rows.isEmpty else { return }
+        let previous = inFlight
+        if previous != nil {
+            crew.help()
+            crew.wait()
         }
-        let n = workers.count
-        if n < 2 || rows.count < CSVBatch.minParallelRows {
-            try bytes.withUnsafeBytes { all in
-                try CSVBatch.process(&run, rows: rows[...], in: all, delimiter: delimiter, file: file, header: header,
-                                     headerNames: headerNames, source: source, output: &output)
-            }
-            return
+        let batch = filling
+        start(batch, crew: crew, workers: workers, delimiter: delimiter, file: file, header: header,
+              headerNames: headerNames, source: source)
+        inFlight = batch
+        filling = spare ?? Buffer(stage: stage)
+        spare = nil
+        if let previous {
+            try write(previous, into: &run, output: &output)
+            spare = previous
         }
-        let shares = self.rows
-        var errors = [Error?](repeating: nil, count: n)
-        bytes.withUnsafeBytes { all in
-            workers.withUnsafeMutableBufferPointer { ws in
-                sinks.withUnsafeMutableBufferPointer { ss in
-                    errors.withUnsafeMutableBufferPointer { es in
-                        DispatchQueue.concurrentPerform(iterations: n) { w in
-                            let lo = shares.count * w / n
-                            let hi = shares.count * (w + 1) / n
-                            do {
-                                try CSVBatch.process(&ws[w], rows: shares[lo..<hi], in: all, delimiter: delimiter, file: file,
-                                                     header: header, headerNames: headerNames, source: source, output: &ss[w])
-                            } catch {
-                                es[w] = error
-                            }
-                        }
-                    }
+        filling.bytes.removeAll(keepingCapacity: true)
+        filling.rows.removeAll(keepingCapacity: true)
+    }
+
+    /// Converts and writes everything gathered: rejects written after this follow those rows.
+    mutating func drain(into run: inout IngestRun, delimiter: UInt8, file: String?, header: [ColumnTarget],
+                        headerNames: [String], source: String, output: inout OutputSink) throws {
+        try submit(into: &run, delimiter: delimiter, file: file, header: header, headerNames: headerNames,
+                   source: source, output: &output)
+        guard let crew, let last = inFlight else { return }
+        crew.help()
+        crew.wait()
+        inFlight = nil
+        try write(last, into: &run, output: &output)
+        spare = last
+    }
+
+    private func start(_ batch: Buffer, crew: WorkCrew, workers: UnsafeMutablePointer<IngestRun>, delimiter: UInt8,
+                       file: String?, header: [ColumnTarget], headerNames: [String], source: String) {
+        let rows = batch.rows.count
+        let slices = (rows + CSVBatch.sliceRows - 1) / CSVBatch.sliceRows
+        precondition(slices <= Buffer.maxSlices, "a CSV batch holds at most \(CSVBatch.maxRows) rows")
+        batch.sliceCount = slices
+        let results = batch.slices
+        crew.start(slices: slices) { s, w in
+            let run = workers + w
+            let lo = s * CSVBatch.sliceRows
+            let hi = min(rows, lo + CSVBatch.sliceRows)
+            run.pointee.rejects = results[s].rejects
+            run.pointee.rowsIn = 0
+            run.pointee.contactsOut = 0
+            do {
+                try batch.bytes.withUnsafeBytes { all in
+                    try CSVBatch.process(&run.pointee, rows: batch.rows[lo..<hi], in: all, delimiter: delimiter, file: file,
+                                         header: header, headerNames: headerNames, source: source,
+                                         output: &results[s].output)
                 }
+            } catch {
+                // Only a failing output throws here, and a memory sink never fails.
+                preconditionFailure("ingest: converting CSV rows failed: \(error)")
+            }
+            results[s].rowsIn = run.pointee.rowsIn
+            results[s].contactsOut = run.pointee.contactsOut
+            if !run.pointee.unusableTags.isEmpty {
+                results[s].unusableTags = run.pointee.unusableTags
+                run.pointee.unusableTags.removeAll(keepingCapacity: true)
             }
         }
-        for w in 0..<n {
-            if let error = errors[w] { throw error }
-            sinks[w].buffer.withUnsafeBytes { output.buffer.append($0) }
-            sinks[w].buffer.removeAll()
-            workers[w].rejects.forward(to: run.rejects)
-            run.rowsIn += workers[w].rowsIn
-            run.contactsOut += workers[w].contactsOut
-            for (tag, count) in workers[w].unusableTags { run.unusableTags[tag, default: 0] += count }
-            workers[w].rowsIn = 0
-            workers[w].contactsOut = 0
-            workers[w].unusableTags.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes a converted batch's slices in row order, with their rejects and counts.
+    private func write(_ batch: Buffer, into run: inout IngestRun, output: inout OutputSink) throws {
+        for s in 0..<batch.sliceCount {
+            batch.slices[s].output.buffer.withUnsafeBytes { output.buffer.append($0) }
+            batch.slices[s].output.buffer.removeAll()
+            batch.slices[s].rejects.forward(to: run.rejects)
+            run.rowsIn += batch.slices[s].rowsIn
+            run.contactsOut += batch.slices[s].contactsOut
+            if !batch.slices[s].unusableTags.isEmpty {
+                for (tag, count) in batch.slices[s].unusableTags { run.unusableTags[tag, default: 0] += count }
+                batch.slices[s].unusableTags = [:]
+            }
             try output.flushIfNeeded()
         }
     }

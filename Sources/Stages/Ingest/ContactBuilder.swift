@@ -253,13 +253,7 @@ extension ContactBuilder {
     /// A JSON string; one copy when nothing needs escaping (the usual case).
     @inline(__always)
     static func appendJSONString(_ value: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
-        for b in value where b < 0x20 || b == 0x22 || b == 0x5C {
-            out.appendJSONString(utf8: value)
-            return
-        }
-        out.append(UInt8(ascii: "\""))
-        out.append(value)
-        out.append(UInt8(ascii: "\""))
+        out.appendJSONString(utf8: value)
     }
 }
 

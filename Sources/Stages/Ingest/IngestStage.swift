@@ -316,17 +316,22 @@ struct IngestRun {
                 return
             }
             batch.add(p, line: line)
-            // A full batch, or nothing more buffered (a pipe trickling): convert what is here.
-            if batch.isFull || !lines.hasBufferedLine() { try batch.run(into: &self, delimiter: delimiter, file: file, header: header!, headerNames: headerNames,
-                                            source: source, output: &output) }
+            if batch.isFull {
+                try batch.submit(into: &self, delimiter: delimiter, file: file, header: header!, headerNames: headerNames,
+                                 source: source, output: &output)
+            } else if lines.inputMayWait && !lines.hasBufferedLine() {
+                // Nothing more buffered on a pipe: what is here goes out before we wait.
+                try drainBatch()
+            }
         }
         /// Rejects written here must follow those of the rows before them.
         func drainBatch() throws {
             if let columns = header, !batch.isEmpty {
-                try batch.run(into: &self, delimiter: delimiter, file: file, header: columns, headerNames: headerNames,
-                              source: source, output: &output)
+                try batch.drain(into: &self, delimiter: delimiter, file: file, header: columns, headerNames: headerNames,
+                                source: source, output: &output)
             }
         }
+        defer { batch.release() }
 
         while let event = try lines.next() {
             switch event {
@@ -356,7 +361,10 @@ struct IngestRun {
                     if delimiter == 0 { delimiter = IngestRun.sniffDelimiter(bytes) }
                     let complete: Bool
                     if utf8 {
-                        complete = IngestRun.scan(bytes, delimiter: delimiter, into: &fields)
+                        // A data row without a quote is one record; its fields are split by whichever
+                        // thread converts it. The header's fields are needed here.
+                        complete = (header != nil && (bytes.isEmpty || memchr(bytes.baseAddress!, 0x22, bytes.count) == nil))
+                            || IngestRun.scan(bytes, delimiter: delimiter, into: &fields)
                         if complete {
                             try take(bytes, line: number)
                             continue
@@ -404,15 +412,8 @@ struct IngestRun {
 
     /// Control bytes (other than tab and line ends) mean binary data; then UTF-8 is checked.
     static func checkBytes(_ p: UnsafeRawBufferPointer) -> (reason: String, detail: String)? {
-        var ascii = true
-        for b in p {
-            if b < 0x20 {
-                if b != 0x09 && b != 0x0A && b != 0x0D { return ("binary_data", "control byte 0x\(String(b, radix: 16)) in the row") }
-            } else if b >= 0x80 {
-                ascii = false
-            }
-        }
-        if !ascii && !JSONParser.isValidUTF8(p) {
+        if let b = ByteScan.firstControlByte(p) { return ("binary_data", "control byte 0x\(String(b, radix: 16)) in the row") }
+        if !ByteScan.isASCII(p) && !JSONParser.isValidUTF8(p) {
             return ("invalid_utf8", "not valid UTF-8 (for an Excel export try --encoding cp1252)")
         }
         return nil

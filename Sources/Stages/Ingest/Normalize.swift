@@ -62,10 +62,7 @@ public enum Normalize {
         return String(scalars)
     }
 
-    @inline(__always) static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        for b in bytes where b >= 0x80 { return false }
-        return true
-    }
+    @inline(__always) static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool { ByteScan.isASCII(bytes) }
 
     /// Trimmed, NFC text (empty when nothing is left).
     public static func text(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
@@ -117,7 +114,11 @@ public enum Normalize {
         }
         guard at > 0, at < t.count - 1 else { return false }
         if ascii {
-            for b in t { out.append(b >= 65 && b <= 90 ? b + 32 : b) }
+            let start = out.count
+            out.append(contentsOf: t)
+            out.withUnsafeMutableBufferPointer { o in
+                for i in start..<o.count where o[i] >= 65 && o[i] <= 90 { o[i] += 32 }
+            }
         } else {
             out.append(contentsOf: nfc(String(decoding: t, as: UTF8.self).lowercased()).utf8)
         }
