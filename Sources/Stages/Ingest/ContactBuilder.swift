@@ -29,7 +29,9 @@ struct ContactBuilder {
     var arena: [UInt8] = []
     var starts = [Int](repeating: 0, count: ContactField.allCases.count)
     var lengths = [Int](repeating: 0, count: ContactField.allCases.count)
-    var tags: [String] = []
+    /// Tag slugs back to back; `tagEnds[i]` is where slug i ends.
+    var tagBytes: [UInt8] = []
+    var tagEnds: [Int] = []
     var custom: [(key: String, raw: [UInt8])] = []
     var languageRaw: String?
     var countryRaw: String?
@@ -46,7 +48,8 @@ struct ContactBuilder {
             arena.removeAll(keepingCapacity: true)
             for i in 0..<lengths.count { lengths[i] = 0 }
         }
-        tags.removeAll(keepingCapacity: true)
+        tagBytes.removeAll(keepingCapacity: true)
+        tagEnds.removeAll(keepingCapacity: true)
         custom.removeAll(keepingCapacity: true)
         unusableTags.removeAll(keepingCapacity: true)
         languageRaw = nil; countryRaw = nil; emailGiven = false; emailInvalid = nil
@@ -92,7 +95,7 @@ struct ContactBuilder {
         let k = ContactBuilder.ordinal(field)
         switch field {
         case .tags:
-            Normalize.tags(t, into: &tags, slug: { lookups.slug($0) }) { unusableTags.append($0) }
+            addTags(t, lookups: &lookups)
             return
         case .tenant:
             if tenant == nil { tenant = String(decoding: t, as: UTF8.self) }
@@ -126,18 +129,43 @@ struct ContactBuilder {
         case .phone:
             Normalize.phone(t, into: &arena)
         case .country:
-            let text = String(decoding: t, as: UTF8.self)
-            if let code = lookups.country(text) { arena.append(contentsOf: code.utf8) }
-            else if countryRaw == nil { countryRaw = Normalize.text(text) }
+            if let code = lookups.country(t) { arena.append(contentsOf: code) }
+            else if countryRaw == nil { countryRaw = Normalize.text(String(decoding: t, as: UTF8.self)) }
         case .language:
-            let text = String(decoding: t, as: UTF8.self)
-            if let code = lookups.language(text) { arena.append(contentsOf: code.utf8) }
-            else if languageRaw == nil { languageRaw = Normalize.text(text) }
+            if let code = lookups.language(t) { arena.append(contentsOf: code) }
+            else if languageRaw == nil { languageRaw = Normalize.text(String(decoding: t, as: UTF8.self)) }
         default:
             Normalize.text(t, into: &arena)
         }
         starts[k] = start
         lengths[k] = arena.count - start
+    }
+
+    /// Tags split on `,` `;` `|` and slugged; a slug already present is not repeated, a tag
+    /// whose slug is empty is noted as unusable.
+    mutating func addTags(_ bytes: UnsafeRawBufferPointer, lookups: inout Lookups) {
+        var start = 0
+        var i = 0
+        while i <= bytes.count {
+            if i == bytes.count || bytes[i] == 0x2C || bytes[i] == 0x3B || bytes[i] == 0x7C {
+                let piece = Normalize.trimmed(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
+                if !piece.isEmpty { addTag(piece, lookups: &lookups) }
+                start = i + 1
+            }
+            i += 1
+        }
+    }
+
+    private mutating func addTag(_ piece: UnsafeRawBufferPointer, lookups: inout Lookups) {
+        let slug = lookups.slug(piece)
+        if slug.isEmpty { unusableTags.append(String(decoding: piece, as: UTF8.self)); return }
+        var from = 0
+        for end in tagEnds {
+            if end - from == slug.count && tagBytes[from..<end].elementsEqual(slug) { return }
+            from = end
+        }
+        tagBytes.append(contentsOf: slug)
+        tagEnds.append(tagBytes.count)
     }
 
     mutating func setSlot(_ field: ContactField, _ text: String) {
@@ -223,11 +251,15 @@ struct ContactBuilder {
                 }
             }
         }
-        if !tags.isEmpty {
+        if !tagEnds.isEmpty {
             out.append(",\"tags\":[")
-            for (i, tag) in tags.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                out.appendJSONString(tag)
+            tagBytes.withUnsafeBytes { all in
+                var from = 0
+                for (i, end) in tagEnds.enumerated() {
+                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                    out.appendJSONString(utf8: UnsafeRawBufferPointer(rebasing: all[from..<end]))
+                    from = end
+                }
             }
             out.append(UInt8(ascii: "]"))
         }
@@ -257,31 +289,77 @@ extension ContactBuilder {
     }
 }
 
-/// Language and country look-ups, cached: the same few values repeat over millions of rows.
+/// Language, country and tag look-ups, cached by the raw bytes: the same few values repeat over
+/// millions of rows, and a hit then costs a hash and a compare, no String.
 struct Lookups {
-    private var languages: [String: String?] = [:]
-    private var countries: [String: String?] = [:]
+    private var languages = BytesCache<[UInt8]?>()
+    private var countries = BytesCache<[UInt8]?>()
+    private var tagSlugs = BytesCache<[UInt8]>()
 
-    mutating func language(_ text: String) -> String? {
-        if let hit = languages[text] { return hit }
-        let code = LanguageCodes.code(for: text)
-        if languages.count < 50_000 { languages[text] = code }
-        return code
+    mutating func language(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
+        languages.value(for: text) { LanguageCodes.code(for: String(decoding: $0, as: UTF8.self)).map { Array($0.utf8) } }
     }
 
-    private var tagSlugs: [String: String] = [:]
-
-    mutating func slug(_ text: String) -> String {
-        if let hit = tagSlugs[text] { return hit }
-        let slug = Slug.make(text)
-        if tagSlugs.count < 50_000 { tagSlugs[text] = slug }
-        return slug
+    mutating func country(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
+        countries.value(for: text) { CountryCodes.code(for: String(decoding: $0, as: UTF8.self)).map { Array($0.utf8) } }
     }
 
-    mutating func country(_ text: String) -> String? {
-        if let hit = countries[text] { return hit }
-        let code = CountryCodes.code(for: text)
-        if countries.count < 50_000 { countries[text] = code }
-        return code
+    mutating func slug(_ text: UnsafeRawBufferPointer) -> [UInt8] {
+        tagSlugs.value(for: text) { Array(Slug.make(String(decoding: $0, as: UTF8.self)).utf8) }
+    }
+}
+
+/// A bounded cache keyed by byte strings: open addressing on FNV-1a, at most half full; past
+/// `limit` entries new keys are computed and not kept (a column of unique values must not grow
+/// it without end).
+struct BytesCache<Value> {
+    private var hashes: [UInt64] = []
+    private var keys: [[UInt8]] = []
+    private var values: [Value?] = []
+    private var count = 0
+    let limit: Int
+
+    init(limit: Int = 50_000) { self.limit = limit }
+
+    mutating func value(for key: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> Value) -> Value {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in key { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        if !hashes.isEmpty {
+            let mask = hashes.count - 1
+            var i = Int(truncatingIfNeeded: h) & mask
+            while let v = values[i] {
+                if hashes[i] == h && keys[i].count == key.count && keys[i].withUnsafeBytes({ $0.elementsEqual(key) }) { return v }
+                i = (i + 1) & mask
+            }
+        }
+        let v = make(key)
+        if count < limit {
+            if (count + 1) * 2 > hashes.count { grow() }
+            let mask = hashes.count - 1
+            var i = Int(truncatingIfNeeded: h) & mask
+            while values[i] != nil { i = (i + 1) & mask }
+            hashes[i] = h
+            keys[i] = Array(key)
+            values[i] = v
+            count += 1
+        }
+        return v
+    }
+
+    private mutating func grow() {
+        let old = (hashes, keys, values)
+        let size = max(64, hashes.count * 2)
+        hashes = [UInt64](repeating: 0, count: size)
+        keys = [[UInt8]](repeating: [], count: size)
+        values = [Value?](repeating: nil, count: size)
+        let mask = size - 1
+        for j in 0..<old.0.count {
+            guard let v = old.2[j] else { continue }
+            var i = Int(truncatingIfNeeded: old.0[j]) & mask
+            while values[i] != nil { i = (i + 1) & mask }
+            hashes[i] = old.0[j]
+            keys[i] = old.1[j]
+            values[i] = v
+        }
     }
 }

@@ -196,32 +196,6 @@ public enum Normalize {
         }
     }
 
-    /// Tags split on `,` `;` `|` and slugged. Slugs already present are not repeated; a tag whose
-    /// slug is empty is handed to `unusable`.
-    public static func tags(_ bytes: UnsafeRawBufferPointer, into tags: inout [String], unusable: (String) -> Void) {
-        Normalize.tags(bytes, into: &tags, slug: Slug.make, unusable: unusable)
-    }
-
-    static func tags(_ bytes: UnsafeRawBufferPointer, into tags: inout [String], slug make: (String) -> String, unusable: (String) -> Void) {
-        var start = 0
-        func flush(_ end: Int) {
-            let piece = trimmed(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
-            if piece.isEmpty { return }
-            let text = String(decoding: piece, as: UTF8.self)
-            let slug = make(text)
-            if slug.isEmpty { unusable(text); return }
-            if !tags.contains(slug) { tags.append(slug) }
-        }
-        for i in 0..<bytes.count {
-            let b = bytes[i]
-            if b == 0x2C || b == 0x3B || b == 0x7C {
-                flush(i)
-                start = i + 1
-            }
-        }
-        flush(bytes.count)
-    }
-
     @inline(__always) static func lastIndex(of byte: UInt8, in b: UnsafeRawBufferPointer) -> Int? {
         var i = b.count - 1
         while i >= 0 { if b[i] == byte { return i }; i -= 1 }
