@@ -97,29 +97,28 @@ assert_eq "$(jq -r .line "$WORK/thr-3.rej" | sort -n -c && echo sorted)" sorted 
 assert_eq "$(( $(wc -l < "$WORK/thr-3.out") + $(wc -l < "$WORK/thr-3.rej") ))" 6000 "threads: every row is a contact or a reject"
 assert_eq "$(jq -r '.reject_reasons | keys | join(",")' "$WORK/thr-3.json")" "binary_data,field_too_long,invalid_utf8,line_too_long,missing_email,ragged_row" "threads: every reason met"
 
-# A trickling pipe: dedupe (pipelined parsing on several threads) passes each record on before
-# the next one is written, for any thread count.
-for threads in 1 3; do
-  coproc DD { dedupe --tenant sos-expat --threads $threads 2>/dev/null; }
-  for n in 1 2 3; do
-    echo "{\"email\":\"trickle$n@example.org\"}" >&"${DD[1]}"
+# A trickling pipe: each record comes out before the next one is written (the batching readers
+# never wait for a batch to fill, and the output is sent before a read from an idle pipe).
+# trickle NAME COMMAND HEADER|- ROW-FORMAT EMAIL...
+trickle() {
+  local name=$1 command=$2 header=$3 format=$4 email got
+  shift 4
+  coproc T { eval "$command" 2>/dev/null; }
+  [ "$header" = - ] || echo "$header" >&"${T[1]}"
+  for email in "$@"; do
+    printf "$format\n" "$email" >&"${T[1]}"
     got=""
-    IFS= read -r -t 10 got <&"${DD[0]}" || true
-    assert_contains "$got" "trickle$n@example.org" "threads $threads: record $n comes out while the pipe is still open"
+    IFS= read -r -t 10 got <&"${T[0]}" || true
+    assert_contains "$got" "$email" "$name: $email comes out while the pipe is still open"
   done
-  exec {DD[1]}>&-
-  wait "$DD_PID"
+  exec {T[1]}>&-
+  wait "$T_PID"
+}
+for threads in 1 3; do
+  trickle "dedupe --threads $threads" "dedupe --tenant sos-expat --threads $threads" - '{"email":"%s"}' \
+    trickle1@example.org trickle2@example.org trickle3@example.org
 done
-
-coproc II { ingest --tenant sos-expat --format csv --now 2026-11-23T00:00:00Z 2>/dev/null; }
-echo "email,first_name" >&"${II[1]}"
-for n in 1 2; do
-  echo "row$n@example.org,Row" >&"${II[1]}"
-  got=""
-  IFS= read -r -t 10 got <&"${II[0]}" || true
-  assert_contains "$got" "row$n@example.org" "ingest csv: row $n comes out while the pipe is still open"
-done
-exec {II[1]}>&-
-wait "$II_PID"
+trickle "ingest csv" "ingest --tenant sos-expat --format csv --now $NOW" "email,first_name" '%s,Row' \
+  row1@example.org row2@example.org
 
 done_ok

@@ -159,7 +159,7 @@ public struct ParallelRecordStream<Item> {
             var more = true
             var parsing: Batch? = nil
             // Whatever happens to the caller's body, no thread may still be writing a batch.
-            defer { if parsing != nil { crew.help(); crew.wait() } }
+            defer { if parsing != nil { crew.finish() } }
             while true {
                 let next = parsing === batches.0 ? batches.1 : batches.0
                 next.reset()
@@ -169,8 +169,7 @@ public struct ParallelRecordStream<Item> {
                     more = try gather(into: next, from: &reader, file: file)
                 }
                 if let done = parsing {
-                    crew.help()
-                    crew.wait()
+                    crew.finish()
                     parsing = nil
                     if next.count > 0 { startParsing(next); parsing = next }
                     try deliver(done, body)

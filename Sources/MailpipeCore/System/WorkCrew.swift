@@ -11,8 +11,8 @@ import Darwin
 ///
 ///     crew.start(slices: 64) { slice, worker in … }   // helpers begin at once
 ///     …                                               // the caller's own serial work
-///     crew.help()                                     // the caller takes slices too (worker 0)
-///     crew.wait()                                     // every slice is done
+///     crew.finish()                                   // the caller takes slices too (worker 0)
+///                                                     // until every slice is done
 ///
 /// Slices are claimed one at a time, so a slow thread never holds back a fixed share. `worker`
 /// is 0 for the caller and 1…helpers for the helper threads: per-thread state goes by it.
@@ -28,7 +28,7 @@ public final class WorkCrew: @unchecked Sendable {
     private var stopping = false
     private var threads: [SideThread] = []
 
-    /// `helpers` threads besides the caller's (0: the caller does every slice in `help()`).
+    /// `helpers` threads besides the caller's (0: the caller does every slice in `finish()`).
     public init(helpers: Int) {
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&jobReady, nil)
@@ -57,7 +57,7 @@ public final class WorkCrew: @unchecked Sendable {
     }
 
     /// Hands out a job of `slices` slices; helpers start on it at once. The previous job must have
-    /// been waited for.
+    /// been finished.
     public func start(slices: Int, _ work: @escaping (_ slice: Int, _ worker: Int) -> Void) {
         pthread_mutex_lock(&mutex)
         job = work
@@ -68,11 +68,10 @@ public final class WorkCrew: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 
-    /// The caller works through unclaimed slices of the current job.
-    public func help() { work(as: 0) }
-
-    /// Returns when every slice of the current job is done.
-    public func wait() {
+    /// Takes the unclaimed slices of the current job on the caller's thread (worker 0), then
+    /// returns when every slice is done.
+    public func finish() {
+        work(as: 0)
         pthread_mutex_lock(&mutex)
         while finished < sliceCount { pthread_cond_wait(&jobDone, &mutex) }
         job = nil

@@ -100,8 +100,7 @@ struct CSVBatch {
         guard let crew, let workers, !filling.rows.isEmpty else { return }
         let previous = inFlight
         if previous != nil {
-            crew.help()
-            crew.wait()
+            crew.finish()
         }
         let batch = filling
         start(batch, crew: crew, workers: workers, delimiter: delimiter, file: file, header: header,
@@ -123,8 +122,7 @@ struct CSVBatch {
         try submit(into: &run, delimiter: delimiter, file: file, header: header, headerNames: headerNames,
                    source: source, output: &output)
         guard let crew, let last = inFlight else { return }
-        crew.help()
-        crew.wait()
+        crew.finish()
         inFlight = nil
         try write(last, into: &run, output: &output)
         spare = last

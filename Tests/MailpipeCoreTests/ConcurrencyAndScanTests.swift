@@ -1,0 +1,51 @@
+import MailpipeCore
+import XCTest
+
+/// The word-at-a-time byte scans against plain byte loops, and the work crew's hand-out.
+final class ConcurrencyAndScanTests: XCTestCase {
+    func testByteScansAgreeWithByteLoops() {
+        // Bytes near every boundary the scans test, at every offset and length around a word.
+        let interesting: [UInt8] = [0x00, 0x08, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D,
+                                    0x7E, 0x7F, 0x80, 0xA0, 0xC3, 0xDF, 0xE0, 0xFF, 0x41, 0x61]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let count = Int.random(in: 0...40, using: &generator)
+            var bytes = [UInt8](repeating: 0x61, count: count)
+            // Mostly plain letters with a few interesting bytes, so both outcomes are common.
+            for _ in 0..<Int.random(in: 0...2, using: &generator) where count > 0 {
+                bytes[Int.random(in: 0..<count, using: &generator)] = interesting.randomElement(using: &generator)!
+            }
+            bytes.withUnsafeBytes { p in
+                let escape = p.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
+                XCTAssertEqual(ByteScan.needsJSONEscape(p), escape, "\(bytes)")
+                XCTAssertEqual(ByteScan.isASCII(p), p.allSatisfy { $0 < 0x80 }, "\(bytes)")
+                let control = p.first { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
+                XCTAssertEqual(ByteScan.firstControlByte(p), control, "\(bytes)")
+            }
+        }
+    }
+
+    func testWorkCrewDoesEverySliceOnceAcrossJobs() {
+        for helpers in [0, 1, 3] {
+            let crew = WorkCrew(helpers: helpers)
+            let slices = 257
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: slices)
+            let workers = UnsafeMutablePointer<Int>.allocate(capacity: slices)
+            defer { counts.deallocate(); workers.deallocate() }
+            for job in 0..<5 {
+                counts.initialize(repeating: 0, count: slices)
+                crew.start(slices: slices) { s, w in
+                    counts[s] += 1
+                    workers[s] = w
+                }
+                if job % 2 == 0 { usleep(1000) }   // helpers may take every slice before the caller comes
+                crew.finish()
+                for s in 0..<slices {
+                    XCTAssertEqual(counts[s], 1, "helpers \(helpers), job \(job), slice \(s)")
+                    XCTAssertTrue((0...helpers).contains(workers[s]), "worker index \(workers[s])")
+                }
+            }
+            crew.stop()
+        }
+    }
+}
