@@ -26,10 +26,16 @@ public struct ContactIdentity: Sendable {
             guard let value = t.string else { problem = .tenantNotString; return }
             tenant = value
         }
-        var decoded: [UInt8] = []
-        email.appendDecodedString(to: &decoded)
-        key.reserveCapacity(decoded.count)
-        decoded.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
+        if email.isEscaped {
+            var decoded: [UInt8] = []
+            email.appendDecodedString(to: &decoded)
+            decoded.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
+        } else {
+            // The usual case: the address's bytes are in the record as they are.
+            let raw = email.rawContent
+            key.reserveCapacity(raw.count)
+            EmailKey.normalize(raw, into: &key)
+        }
         if key.isEmpty { problem = .emptyEmail }
     }
 }
