@@ -97,6 +97,13 @@ assert_eq "$(jq -r .line "$WORK/thr-3.rej" | sort -n -c && echo sorted)" sorted 
 assert_eq "$(( $(wc -l < "$WORK/thr-3.out") + $(wc -l < "$WORK/thr-3.rej") ))" 6000 "threads: every row is a contact or a reject"
 assert_eq "$(jq -r '.reject_reasons | keys | join(",")' "$WORK/thr-3.json")" "binary_data,field_too_long,invalid_utf8,line_too_long,missing_email,ragged_row" "threads: every reason met"
 
+# Values that need JSON escaping (quote, backslash, tab) beside rows that need none: each row is
+# judged on its own, so the plain rows' fast path never skips an escape.
+out=$(printf 'email,first_name,company\na@b.org,"Jo ""J"" Doe",back\\slash\nc@d.org,Tab\there,x\ne@f.org,Plain,Co\n' \
+  | ingest --tenant sos-expat --now $NOW 2>/dev/null)
+assert_eq "$(echo "$out" | jq -r '.first_name + "|" + .company' | tr '\n' ';')" "Jo \"J\" Doe|back\\slash;Tab	here|x;Plain|Co;" \
+  "escaped values come back from JSON as written"
+
 # A trickling pipe: each record comes out before the next one is written (the batching readers
 # never wait for a batch to fill, and the output is sent before a read from an idle pipe).
 # trickle NAME COMMAND HEADER|- ROW-FORMAT EMAIL...

@@ -41,6 +41,9 @@ struct ContactBuilder {
     var source: String?
     var createdAt: String?
     var unusableTags: [String] = []
+    /// Set by a reader whose source bytes hold no `"`, `\` or control byte: normalised values
+    /// made from them (trimmed, lower-cased, NFC, looked up) then need no JSON escaping.
+    var valuesArePlain = false
     private var scratch: [UInt8] = []
 
     mutating func reset() {
@@ -53,6 +56,7 @@ struct ContactBuilder {
         custom.removeAll(keepingCapacity: true)
         unusableTags.removeAll(keepingCapacity: true)
         languageRaw = nil; countryRaw = nil; emailGiven = false; emailInvalid = nil
+        valuesArePlain = false
         tenant = nil; source = nil; createdAt = nil
     }
 
@@ -247,7 +251,14 @@ struct ContactBuilder {
                         continue
                     }
                     out.append(UnsafeRawBufferPointer(rebasing: keys[prefixes.offsets[k]..<prefixes.offsets[k + 1]]))
-                    ContactBuilder.appendJSONString(UnsafeRawBufferPointer(rebasing: values[starts[k]..<(starts[k] + lengths[k])]), into: &out)
+                    let value = UnsafeRawBufferPointer(rebasing: values[starts[k]..<(starts[k] + lengths[k])])
+                    if valuesArePlain {
+                        out.append(UInt8(ascii: "\""))
+                        out.append(value)
+                        out.append(UInt8(ascii: "\""))
+                    } else {
+                        out.appendJSONString(utf8: value)
+                    }
                 }
             }
         }
@@ -278,14 +289,6 @@ struct ContactBuilder {
         out.append(",\"created_at\":")
         out.appendJSONString(createdAt)
         out.append(UInt8(ascii: "}"))
-    }
-}
-
-extension ContactBuilder {
-    /// A JSON string; one copy when nothing needs escaping (the usual case).
-    @inline(__always)
-    static func appendJSONString(_ value: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
-        out.appendJSONString(utf8: value)
     }
 }
 

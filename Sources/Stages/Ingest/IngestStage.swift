@@ -413,6 +413,10 @@ struct IngestRun {
     /// Control bytes (other than tab and line ends) mean binary data; then UTF-8 is checked.
     static func checkBytes(_ p: UnsafeRawBufferPointer) -> (reason: String, detail: String)? {
         if let b = ByteScan.firstControlByte(p) { return ("binary_data", "control byte 0x\(String(b, radix: 16)) in the row") }
+        return checkUTF8(p)
+    }
+
+    static func checkUTF8(_ p: UnsafeRawBufferPointer) -> (reason: String, detail: String)? {
         if !ByteScan.isASCII(p) && !JSONParser.isValidUTF8(p) {
             return ("invalid_utf8", "not valid UTF-8 (for an Excel export try --encoding cp1252)")
         }
@@ -453,7 +457,10 @@ struct IngestRun {
             return
         }
         rowsIn += 1
-        if let problem = IngestRun.checkBytes(p) {
+        // A row without `"`, `\` or control bytes (most rows) is printable as it stands: the
+        // values made from it need no JSON escaping either.
+        let plain = !ByteScan.needsJSONEscape(p)
+        if let problem = plain ? IngestRun.checkUTF8(p) : IngestRun.checkBytes(p) {
             reject(problem.reason, problem.detail, line: line, file: file, raw: p)
             return
         }
@@ -462,6 +469,7 @@ struct IngestRun {
             return
         }
         builder.reset()
+        builder.valuesArePlain = plain
         for (i, span) in fields.enumerated() {
             if Int(span.end - span.start) > options.maxField {
                 reject("field_too_long", "column '\(headerNames[i])' holds \(span.end - span.start) bytes, over --max-field \(options.maxField)",
