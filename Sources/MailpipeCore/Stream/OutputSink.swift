@@ -44,6 +44,23 @@ public struct OutputSink {
         if buffer.count >= flushThreshold { try flush() }
     }
 
+    /// Appends the contents of other buffers (a worker's share of the output, in order). Large
+    /// contents go straight to the descriptor in one gathering write, not through this buffer.
+    public mutating func write(_ parts: [ByteBuffer]) throws {
+        let total = parts.reduce(0) { $0 + $1.count }
+        if total < flushThreshold / 4 || flushThreshold == .max {
+            for part in parts { part.withUnsafeBytes { buffer.append($0) } }
+            try flushIfNeeded()
+            return
+        }
+        try flush()
+        do {
+            try descriptor.writeAll(gathering: parts.map { UnsafeRawBufferPointer(start: $0.storage.base, count: $0.count) })
+        } catch let error as SystemError where error.errno == EPIPE {
+            throw StageError.outputClosed
+        }
+    }
+
     public mutating func flush() throws {
         guard !buffer.isEmpty else { return }
         do {

@@ -63,6 +63,23 @@ public struct FileDescriptor: Hashable, Sendable {
         }
     }
 
+    /// Writes several buffers in order with writev(2), as many per call as the kernel takes.
+    public func writeAll(gathering parts: [UnsafeRawBufferPointer]) throws {
+        var vectors = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress!), iov_len: $0.count) }
+        var first = 0
+        while first < vectors.count {
+            let count = Int32(min(vectors.count - first, 1024))
+            var n = vectors.withUnsafeBufferPointer { v in retryingEINTR { Glibc.writev(rawValue, v.baseAddress! + first, count) } }
+            if n < 0 { throw SystemError("writev") }
+            // Skip what was written: whole vectors, then the start of a partly written one.
+            while first < vectors.count && n >= vectors[first].iov_len { n -= vectors[first].iov_len; first += 1 }
+            if n > 0 {
+                vectors[first].iov_base += n
+                vectors[first].iov_len -= n
+            }
+        }
+    }
+
     public func writeAll(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try writeAll($0) }
     }

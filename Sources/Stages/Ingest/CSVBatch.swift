@@ -163,8 +163,8 @@ struct CSVBatch {
 
     /// Writes a converted batch's slices in row order, with their rejects and counts.
     private func write(_ batch: Buffer, into run: inout IngestRun, output: inout OutputSink) throws {
+        try output.write((0..<batch.sliceCount).map { batch.slices[$0].output.buffer })
         for s in 0..<batch.sliceCount {
-            batch.slices[s].output.buffer.withUnsafeBytes { output.buffer.append($0) }
             batch.slices[s].output.buffer.removeAll()
             batch.slices[s].rejects.forward(to: run.rejects)
             run.rowsIn += batch.slices[s].rowsIn
@@ -173,7 +173,6 @@ struct CSVBatch {
                 for (tag, count) in batch.slices[s].unusableTags { run.unusableTags[tag, default: 0] += count }
                 batch.slices[s].unusableTags = [:]
             }
-            try output.flushIfNeeded()
         }
     }
 

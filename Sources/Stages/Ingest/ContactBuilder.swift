@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MailpipeCore
 
 /// What a column or JSON key is mapped to.
@@ -331,7 +336,8 @@ struct BytesCache<Value> {
             let mask = hashes.count - 1
             var i = Int(truncatingIfNeeded: h) & mask
             while let v = values[i] {
-                if hashes[i] == h && keys[i].count == key.count && keys[i].withUnsafeBytes({ $0.elementsEqual(key) }) { return v }
+                if hashes[i] == h && keys[i].count == key.count
+                    && (key.isEmpty || keys[i].withUnsafeBytes { memcmp($0.baseAddress!, key.baseAddress!, key.count) } == 0) { return v }
                 i = (i + 1) & mask
             }
         }

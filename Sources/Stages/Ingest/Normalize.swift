@@ -43,6 +43,13 @@ public enum Normalize {
                 v = UInt32(b & 0x07) << 18 | UInt32(t[i + 1] & 0x3F) << 12 | UInt32(t[i + 2] & 0x3F) << 6 | UInt32(t[i + 3] & 0x3F); i += 4
             }
             if v < 0x300 { continue }
+            // Letters of the common scripts: no combining class, nothing to compose with what
+            // precedes them (a mark after one is judged on its own below).
+            if (0x0400...0x0482).contains(v) || (0x048A...0x052F).contains(v) || (0x0620...0x064A).contains(v)
+                || (0x0671...0x06D3).contains(v) || (0x0905...0x0939).contains(v) || (0x093E...0x094C).contains(v)
+                || (0x4E00...0x9FFF).contains(v) || (0xAC00...0xD7A3).contains(v) {
+                continue
+            }
             if (0x300...0x387).contains(v) || (0x0900...0x0DFF).contains(v) && !(0x0900...0x0957).contains(v) && !(0x0960...0x097F).contains(v)
                 || (0x0F00...0x109F).contains(v) || (0x1100...0x11FF).contains(v) || (0x1B00...0x1B7F).contains(v)
                 || (0x1F00...0x1FFF).contains(v) || (0x2000...0x2001).contains(v) || (0x2126...0x212B).contains(v)
@@ -78,6 +85,14 @@ public enum Normalize {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Per byte of an address: 0 plain, 1 `@`, 2 never in an address (space, control, `,` `;`
+    /// `<` `>` `"`, DEL), 3 non-ASCII.
+    static let emailByteClass: [UInt8] = (0...255).map { b -> UInt8 in
+        if b == 0x40 { return 1 }
+        if b <= 0x20 || b == 0x2C || b == 0x3B || b == 0x3C || b == 0x3E || b == 0x22 || b == 0x7F { return 2 }
+        return b >= 0x80 ? 3 : 0
+    }
+
     /// An email: trimmed, `mailto:` and `Name <addr>` unwrapped, lower-cased, NFC. Nil when what
     /// is left is not usable as an address (no single `@` with text on both sides, or spaces).
     public static func email(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
@@ -102,14 +117,13 @@ public enum Normalize {
         var at = -1
         var ascii = true
         for i in 0..<t.count {
-            let b = t[i]
-            if b == 0x40 {
+            switch emailByteClass[Int(t[i])] {
+            case 0: continue
+            case 1:
                 if at >= 0 { return false }
                 at = i
-            } else if b <= 0x20 || b == 0x2C || b == 0x3B || b == 0x3C || b == 0x3E || b == 0x22 || b == 0x7F {
-                return false
-            } else if b >= 0x80 {
-                ascii = false
+            case 2: return false
+            default: ascii = false
             }
         }
         guard at > 0, at < t.count - 1 else { return false }
