@@ -98,8 +98,8 @@ public enum Normalize {
     public static func email(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
         var t = trimmed(bytes)
         // `Name <addr>`: the part between the last `<` and the `>` after it.
-        if let close = lastIndex(of: 0x3E, in: t), close == t.count - 1,
-           let open = lastIndex(of: 0x3C, in: UnsafeRawBufferPointer(rebasing: t[0..<close])) {
+        if t.last == 0x3E, let open = lastIndex(of: 0x3C, in: UnsafeRawBufferPointer(rebasing: t[0..<(t.count - 1)])) {
+            let close = t.count - 1
             t = trimmed(UnsafeRawBufferPointer(rebasing: t[(open + 1)..<close]))
         }
         if t.count >= 7 {
