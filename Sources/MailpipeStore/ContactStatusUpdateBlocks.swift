@@ -115,14 +115,8 @@ extension ContactStatusUpdate {
                             let first = jobs[group.lowerBound]
                             let r = Int(first.key >> 40)
                             let block = Int(first.key & 0xFF_FFFF_FFFF)
-                            let offsets = indexes[r].blockOffsets
-                            let start = Int(offsets[block])
-                            let end = Int(offsets[block + 1])
-                            compressed = [UInt8](repeating: 0, count: end - start)
-                            let got = try compressed.withUnsafeMutableBytes { try files[r].readFully(into: $0.baseAddress!, count: $0.count, at: start) }
-                            guard got == end - start else { throw StageError.runtime("\(runs[r].dataFile): shorter than its index says") }
-                            inflated.removeAll(keepingCapacity: true)
-                            try RunLookup.inflateMember(compressed, into: &inflated)
+                            try RunLookup.readMember(block, of: indexes[r], from: files[r], name: runs[r].dataFile,
+                                                     compressed: &compressed, into: &inflated)
                             try inflated.withUnsafeBytes { raw in
                                 for job in jobs[group] {
                                     let i = Int(job.update)

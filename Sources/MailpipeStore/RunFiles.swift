@@ -60,15 +60,23 @@ final class RunIndex {
         }
     }
 
+    /// The magic, then the contact and member counts.
+    private static func readHeader(_ fd: FileDescriptor, path: String) throws -> (records: Int, blocks: Int) {
+        var header = [UInt8](repeating: 0, count: 24)
+        let got = try header.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: 24, at: 0) }
+        guard got == 24, Array(header[0..<8]) == magic else { throw StageError.runtime("\(path): not a mailpipe run index") }
+        return header.withUnsafeBytes {
+            (Int($0.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian),
+             Int($0.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian))
+        }
+    }
+
     /// Only the member offsets (what a full scan needs): the header and the offsets table, not
     /// the per-contact entries — reading a 10 M-contact run then costs about 1 MB, not 160 MB.
     static func loadBlockOffsets(path: String) throws -> RunIndex {
         let fd = try FileDescriptor.openForReading(path)
         defer { fd.close() }
-        var header = [UInt8](repeating: 0, count: 24)
-        let got = try header.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: 24, at: 0) }
-        guard got == 24, Array(header[0..<8]) == magic else { throw StageError.runtime("\(path): not a mailpipe run index") }
-        let blocks = header.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian) }
+        let (_, blocks) = try readHeader(fd, path: path)
         var offsets = [UInt64](repeating: 0, count: blocks + 1)
         let want = (blocks + 1) * 8
         let read = try offsets.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: want, at: 24) }
@@ -81,13 +89,7 @@ final class RunIndex {
     static func appendHashes(path: String, to hashes: inout [UInt64]) throws {
         let fd = try FileDescriptor.openForReading(path)
         defer { fd.close() }
-        var header = [UInt8](repeating: 0, count: 24)
-        let got = try header.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: 24, at: 0) }
-        guard got == 24, Array(header[0..<8]) == magic else { throw StageError.runtime("\(path): not a mailpipe run index") }
-        let (records, blocks) = header.withUnsafeBytes {
-            (Int($0.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian),
-             Int($0.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian))
-        }
+        let (records, blocks) = try readHeader(fd, path: path)
         let start = hashes.count
         hashes.append(contentsOf: repeatElement(0, count: records))
         let want = records * 8
@@ -291,14 +293,21 @@ final class RunLookup {
 
     private func loadBlock(_ block: Int) throws {
         if block == cachedBlock { return }
+        try RunLookup.readMember(block, of: index, from: descriptor, name: info.dataFile, compressed: &compressed, into: &inflated)
+        cachedBlock = block
+    }
+
+    /// Member `block` of a run, inflated into `out` (replacing its contents); `compressed` is
+    /// scratch space kept by the caller.
+    static func readMember(_ block: Int, of index: RunIndex, from descriptor: FileDescriptor, name: String,
+                           compressed: inout [UInt8], into out: inout [UInt8]) throws {
         let start = Int(index.blockOffsets[block])
         let end = Int(index.blockOffsets[block + 1])
         compressed = [UInt8](repeating: 0, count: end - start)
         let got = try compressed.withUnsafeMutableBytes { try descriptor.readFully(into: $0.baseAddress!, count: $0.count, at: start) }
-        guard got == end - start else { throw StageError.runtime("\(info.dataFile): shorter than its index says") }
-        inflated.removeAll(keepingCapacity: true)
-        try RunLookup.inflateMember(compressed, into: &inflated)
-        cachedBlock = block
+        guard got == end - start else { throw StageError.runtime("\(name): shorter than its index says") }
+        out.removeAll(keepingCapacity: true)
+        try RunLookup.inflateMember(compressed, into: &out)
     }
 
     static func inflateMember(_ member: [UInt8], into out: inout [UInt8]) throws {

@@ -5,18 +5,7 @@ import XCTest
 
 /// Status updates by point lookups and by store members (the many-updates path) give the same
 /// store and the same counts, over several runs, sticky statuses, forced changes and misses.
-final class StatusUpdateTests: XCTestCase {
-    var folder: String!
-
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mailpipe-upd-\(UUID().uuidString)").path
-        try FileSystem.createDirectory(folder)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: folder)
-    }
-
+final class StatusUpdateTests: FolderTestCase {
     func build(_ dir: String) throws -> ContactStoreWriter {
         let writer = try ContactStoreWriter(directory: dir)
         writer.foldRatio = 0  // several runs: updates must find each contact's newest version

@@ -3,18 +3,7 @@ import MailpipeCore
 import MailpipeStore
 import XCTest
 
-final class StoreTests: XCTestCase {
-    var folder: String!
-
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mailpipe-store-\(UUID().uuidString)").path
-        try FileSystem.createDirectory(folder)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: folder)
-    }
-
+final class StoreTests: FolderTestCase {
     func testSlugsRefusePathTricks() {
         for good in ["sos-expat", "ulixai", "a", "t1", String(repeating: "a", count: 63)] {
             XCTAssertNoThrow(try TenantSlug(good), good)

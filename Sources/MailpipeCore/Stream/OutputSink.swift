@@ -48,7 +48,7 @@ public struct OutputSink {
     /// contents go straight to the descriptor in one gathering write, not through this buffer.
     public mutating func write(_ parts: [ByteBuffer]) throws {
         let total = parts.reduce(0) { $0 + $1.count }
-        if total < flushThreshold / 4 || flushThreshold == .max {
+        if total < flushThreshold / 4 {   // small, or a memory sink (threshold .max)
             for part in parts { part.withUnsafeBytes { buffer.append($0) } }
             try flushIfNeeded()
             return

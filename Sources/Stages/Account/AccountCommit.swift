@@ -114,10 +114,10 @@ public enum AccountCommit {
                                  keyLength: Int32(keyLength), lineLength: Int32(record.bytes.count), slot: slot))
             if arena.count >= options.chunkBytes {
                 // More input may follow: this chunk's run is folded with the others at the end.
-                try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary, spill: true, threads: options.threads)
+                try flushChunk(&arena, &entries, session.writers, &parsers, tenant, nowText, &summary, spill: true, threads: options.threads)
             }
         }
-        try flushChunk(&arena, &entries, session.writers, &parsers, tenant, options.now, nowText, &summary, spill: false, threads: options.threads)
+        try flushChunk(&arena, &entries, session.writers, &parsers, tenant, nowText, &summary, spill: false, threads: options.threads)
         // The chunk buffers (about 200 MB) are not needed by the fold that may follow.
         arena = []
         entries = []
@@ -141,7 +141,7 @@ public enum AccountCommit {
 
     private static func flushChunk(_ arena: inout [UInt8], _ entries: inout [Entry], _ writers: [ContactStoreWriter],
                                    _ parsers: inout (incoming: JSONParser, stored: JSONParser),
-                                   _ tenant: String, _ now: Timestamp, _ nowText: String,
+                                   _ tenant: String, _ nowText: String,
                                    _ summary: inout Summary, spill: Bool, threads: Int) throws {
         guard !entries.isEmpty else { return }
         try arena.withUnsafeBytes { base in
@@ -182,7 +182,7 @@ public enum AccountCommit {
                         }
                         i = j + 1
                         if groups.count == mergeBatch || (i >= entries.count && !groups.isEmpty) {
-                            try mergeGroups(&groups, entries, base, &parsers, tenant, now, nowText, threads, &counts) { group, line in
+                            try mergeGroups(&groups, entries, base, &parsers, tenant, nowText, threads, &counts) { group, line in
                                 try add(line, key(entries[group.first]))
                             }
                         }
@@ -217,7 +217,7 @@ public enum AccountCommit {
     /// then calls `add` with each changed group's new line, in group order; empties `groups`.
     private static func mergeGroups(_ groups: inout [Group], _ entries: [Entry], _ base: UnsafeRawBufferPointer,
                                     _ parsers: inout (incoming: JSONParser, stored: JSONParser),
-                                    _ tenant: String, _ now: Timestamp, _ nowText: String, _ threads: Int, _ counts: inout MergeCounts,
+                                    _ tenant: String, _ nowText: String, _ threads: Int, _ counts: inout MergeCounts,
                                     _ add: (Group, UnsafeRawBufferPointer) throws -> Void) throws {
         let n = groups.count < 256 ? 1 : max(1, threads)
         // Per share: the merged lines back to back, and where each group's line is (nil: unchanged).
@@ -242,7 +242,7 @@ public enum AccountCommit {
                                     do {
                                         for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
                                             let start = ls[w].count
-                                            if try merge(all[g], entries, base, &p.pointee, tenant, now, nowText, &cs[w],
+                                            if try merge(all[g], entries, base, &p.pointee, tenant, nowText, &cs[w],
                                                          scratch: &scratch, into: &ls[w]) {
                                                 ss[g] = (start, ls[w].count)
                                             }
@@ -275,7 +275,7 @@ public enum AccountCommit {
     /// Appends the new line to `out` and returns true, or returns false when nothing changed.
     private static func merge(_ group: Group, _ entries: [Entry], _ base: UnsafeRawBufferPointer,
                               _ parsers: inout (incoming: JSONParser, stored: JSONParser),
-                              _ tenant: String, _ now: Timestamp, _ nowText: String, _ counts: inout MergeCounts,
+                              _ tenant: String, _ nowText: String, _ counts: inout MergeCounts,
                               scratch: inout ByteBuffer, into out: inout ByteBuffer) throws -> Bool {
         let first = entries[group.first]
         let key = UnsafeRawBufferPointer(rebasing: base[first.keyStart..<(first.keyStart + Int(first.keyLength))])

@@ -100,8 +100,7 @@ public enum DedupeStage {
             if let t = id.tenant, t != flagTenant { x.otherTenant = t }
             if id.problem != nil { return x }
             canonical.apply(&id.key)
-            let key = id.key
-            x.hash = key.withUnsafeBytes { EmailKey.hash($0) }
+            x.hash = id.key.withUnsafeBytes { EmailKey.hash($0) }
             x.hasDedupeMember = record["dedupe"] != nil
             x.inStore = preloaded?.contains(x.hash)
             return x

@@ -46,15 +46,20 @@ struct CSVBatch {
     }
 
     let threads: Int
-    private var filling = Buffer(stage: "ingest")
+    /// The stage named in the rejects of the worker threads.
+    private let stage: String
+    private var filling: Buffer
     private var spare: Buffer?
     private var inFlight: Buffer?
     private var crew: WorkCrew?
     /// The run's per-row state, one copy per thread of the crew (0: the caller's).
     private var workers: UnsafeMutablePointer<IngestRun>?
-    private var stage = "ingest"
 
-    init(threads: Int) { self.threads = max(1, threads) }
+    init(threads: Int, stage: String) {
+        self.threads = max(1, threads)
+        self.stage = stage
+        filling = Buffer(stage: stage)
+    }
 
     var isEmpty: Bool { filling.rows.isEmpty && inFlight == nil }
     var isFull: Bool { filling.rows.count >= CSVBatch.maxRows || filling.bytes.count >= CSVBatch.maxBytes }
@@ -68,9 +73,6 @@ struct CSVBatch {
     /// Takes the per-thread copies of the run once its header is read.
     mutating func configure(for run: IngestRun) {
         release()
-        stage = run.rejects.stage
-        filling = Buffer(stage: stage)
-        spare = nil
         let crew = WorkCrew(helpers: threads - 1)
         let copies = UnsafeMutablePointer<IngestRun>.allocate(capacity: crew.helpers + 1)
         for w in 0...crew.helpers {

@@ -304,7 +304,7 @@ struct IngestRun {
         var scratch: [UInt8] = []
         var transcoded: [UInt8] = []
         let utf8 = options.encoding == .utf8
-        var batch = CSVBatch(threads: options.threads ?? Cores.workers)
+        var batch = CSVBatch(threads: options.threads ?? Cores.workers, stage: rejects.stage)
 
         /// A complete record: the header is read here; data rows go to the batch.
         func take(_ p: UnsafeRawBufferPointer, line: Int) throws {
