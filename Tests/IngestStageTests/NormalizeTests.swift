@@ -1,3 +1,4 @@
+@_spi(_Unicode) import Swift
 import IngestStage
 import XCTest
 
@@ -22,5 +23,57 @@ final class NormalizeTests: XCTestCase {
         for text in ["Анастасия Павлов", "حسن الفاسي", "प्रिया शर्मा", "王伟", "김민준", "Ünal Çelik", "José"] {
             XCTAssertEqual(Normalize.text(text), text)
         }
+    }
+}
+
+/// The quick check's tables against the standard library's own NFC, and the check itself against
+/// NFC on random text built from the characters that matter.
+final class NFCQuickCheckTests: XCTestCase {
+    static func nfcScalars(_ s: String) -> [Unicode.Scalar] { Array(Normalize.nfc(s).unicodeScalars) }
+
+    static func ranges(_ values: [UInt32]) -> [ClosedRange<UInt32>] {
+        var out: [ClosedRange<UInt32>] = []
+        for v in values.sorted() {
+            if let last = out.last, last.upperBound + 1 == v { out[out.count - 1] = last.lowerBound...v } else { out.append(v...v) }
+        }
+        return out
+    }
+
+    func testTablesMatchTheStandardLibrary() {
+        var replaced: [UInt32] = []
+        var composing = Set<UInt32>()
+        for v in UInt32(0x300)...0x10FFFF {
+            guard let x = Unicode.Scalar(v) else { continue }
+            let s = String(x)
+            if NFCQuickCheckTests.nfcScalars(s) != [x] { replaced.append(v) }
+            // A composite that NFC rebuilds from its decomposition: its later parts compose.
+            let parts = Array(s._nfd)
+            if parts.count >= 2 && NFCQuickCheckTests.nfcScalars(String(String.UnicodeScalarView(parts))) == [x] {
+                for p in parts.dropFirst() { composing.insert(p.value) }
+            }
+        }
+        XCTAssertEqual(NFCQuickCheck.replaced, NFCQuickCheckTests.ranges(replaced))
+        XCTAssertEqual(NFCQuickCheck.composesWithPrevious, NFCQuickCheckTests.ranges(Array(composing.subtracting(replaced))))
+    }
+
+    func testTextThatPassesTheCheckIsNFC() {
+        // Starters, marks that compose, marks that do not, in and out of canonical order.
+        let pool: [Unicode.Scalar] = ["e", "a", "\u{418}", "\u{928}", "\u{915}", "\u{94D}", "\u{93C}", "\u{93F}", "\u{301}",
+                                      "\u{323}", "\u{308}", "\u{316}", "\u{327}", "\u{1100}", "\u{1161}", "\u{AC00}",
+                                      "\u{11A8}", "\u{627}", "\u{653}", "\u{64E}", "\u{651}", "\u{5D0}", "\u{5B4}", "\u{340}",
+                                      "\u{F900}", "\u{4E2D}", " "]
+        var rng = SystemRandomNumberGenerator()
+        var unchanged = 0
+        for _ in 0..<20_000 {
+            var view = String.UnicodeScalarView()
+            for _ in 0..<Int.random(in: 1...5, using: &rng) { view.append(pool.randomElement(using: &rng)!) }
+            let text = String(view)
+            if !Normalize.mayNeedNFC(text) {
+                unchanged += 1
+                XCTAssertEqual(NFCQuickCheckTests.nfcScalars(text), Array(text.unicodeScalars),
+                               "\(text.unicodeScalars.map { String($0.value, radix: 16) }) passed the quick check but is not NFC")
+            }
+        }
+        XCTAssertGreaterThan(unchanged, 1000)
     }
 }

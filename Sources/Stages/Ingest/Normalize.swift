@@ -22,15 +22,18 @@ public enum Normalize {
         return UnsafeRawBufferPointer(rebasing: bytes[lo..<hi])
     }
 
-    /// False when the (valid UTF-8) text is surely in NFC already: no combining mark and no
-    /// character from the few ranges that decompose or compose with a neighbour. Saves building a
-    /// String for nearly every name, city and company written in any script.
+    /// False when the (valid UTF-8) text is surely in NFC already — the quick check of UAX #15:
+    /// no character that never survives NFC, none that may compose with what precedes it, and
+    /// combining marks in canonical order. Saves building a String for nearly every name, city
+    /// and company written in any script (Hindi's virama, for one, is a mark that composes with
+    /// nothing).
     static func mayNeedNFC(_ t: UnsafeRawBufferPointer) -> Bool {
         var i = 0
         let n = t.count
+        var lastClass: UInt8 = 0
         while i < n {
             let b = t[i]
-            if b < 0x80 { i += 1; continue }
+            if b < 0x80 { i += 1; lastClass = 0; continue }
             var v: UInt32
             if b < 0xE0 {
                 guard i + 1 < n else { return true }
@@ -42,24 +45,26 @@ public enum Normalize {
                 guard i + 3 < n else { return true }
                 v = UInt32(b & 0x07) << 18 | UInt32(t[i + 1] & 0x3F) << 12 | UInt32(t[i + 2] & 0x3F) << 6 | UInt32(t[i + 3] & 0x3F); i += 4
             }
-            if v < 0x300 { continue }
-            // Letters of the common scripts: no combining class, nothing to compose with what
-            // precedes them (a mark after one is judged on its own below).
+            if v < 0x300 { lastClass = 0; continue }
+            // Letters of the common scripts: starters that never change under NFC.
             if (0x0400...0x0482).contains(v) || (0x048A...0x052F).contains(v) || (0x0620...0x064A).contains(v)
                 || (0x0671...0x06D3).contains(v) || (0x0905...0x0939).contains(v) || (0x093E...0x094C).contains(v)
                 || (0x4E00...0x9FFF).contains(v) || (0xAC00...0xD7A3).contains(v) {
+                lastClass = 0
                 continue
             }
-            if (0x300...0x387).contains(v) || (0x0900...0x0DFF).contains(v) && !(0x0900...0x0957).contains(v) && !(0x0960...0x097F).contains(v)
-                || (0x0F00...0x109F).contains(v) || (0x1100...0x11FF).contains(v) || (0x1B00...0x1B7F).contains(v)
-                || (0x1F00...0x1FFF).contains(v) || (0x2000...0x2001).contains(v) || (0x2126...0x212B).contains(v)
-                || v == 0x2329 || v == 0x232A || v == 0x2ADC || (0x3099...0x309A).contains(v) || (0xF900...0xFAFF).contains(v)
-                || (0xFB1D...0xFB4F).contains(v) || (0x1D15E...0x1D1C0).contains(v) || (0x2F800...0x2FA1F).contains(v) || v >= 0x10000 && v < 0x1F000 {
-                return true
-            }
-            if let scalar = Unicode.Scalar(v), scalar.properties.canonicalCombiningClass.rawValue != 0 { return true }
+            if NFCQuickCheck.changesOrComposes(v) { return true }
+            guard let scalar = Unicode.Scalar(v) else { return true }
+            let cc = scalar.properties.canonicalCombiningClass.rawValue
+            if cc != 0 && lastClass > cc { return true }
+            lastClass = cc
         }
         return false
+    }
+
+    public static func mayNeedNFC(_ text: String) -> Bool {
+        var copy = text
+        return copy.withUTF8 { mayNeedNFC(UnsafeRawBufferPointer($0)) }
     }
 
     /// Canonical composition (NFC).
