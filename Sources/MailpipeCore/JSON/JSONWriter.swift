@@ -85,6 +85,21 @@ public struct ByteBuffer {
 
     public mutating func removeLast(_ k: Int) { storage.count -= min(k, storage.count) }
 
+    /// Drops everything from `count` on.
+    @inline(__always) public mutating func truncate(to count: Int) { storage.count = min(max(0, count), storage.count) }
+
+    /// The bytes `range` of the contents, to change in place (the buffer must not grow meanwhile).
+    @inline(__always) public mutating func withUnsafeMutableBytes<T>(_ range: Range<Int>, _ body: (UnsafeMutableRawBufferPointer) throws -> T) rethrows -> T {
+        precondition(range.lowerBound >= 0 && range.upperBound <= storage.count, "ByteBuffer: range out of bounds")
+        return try body(UnsafeMutableRawBufferPointer(start: storage.base + range.lowerBound, count: range.count))
+    }
+
+    /// The bytes `range` of the contents (valid until the buffer next grows).
+    @inline(__always) public func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        precondition(range.lowerBound >= 0 && range.upperBound <= storage.count, "ByteBuffer: range out of bounds")
+        return UnsafeRawBufferPointer(start: storage.base + range.lowerBound, count: range.count)
+    }
+
     public mutating func appendDecimal(_ value: Int) {
         if value < 0 { append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
@@ -92,7 +107,7 @@ public struct ByteBuffer {
                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
             (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var n = 0
-        withUnsafeMutableBytes(of: &digits) { d in
+        Swift.withUnsafeMutableBytes(of: &digits) { d in
             repeat {
                 d[n] = UInt8(ascii: "0") + UInt8(magnitude % 10)
                 magnitude /= 10

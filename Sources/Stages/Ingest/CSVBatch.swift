@@ -76,9 +76,7 @@ struct CSVBatch {
         let crew = WorkCrew(helpers: threads - 1)
         let copies = UnsafeMutablePointer<IngestRun>.allocate(capacity: crew.helpers + 1)
         for w in 0...crew.helpers {
-            var copy = run
-            copy.unusableTags = [:]
-            (copies + w).initialize(to: copy)
+            (copies + w).initialize(to: run.forAnotherThread())
         }
         self.crew = crew
         workers = copies

@@ -31,11 +31,12 @@ struct ContactBuilder {
     ]
 
     /// Normalised values live in one arena; each field has a range in it (length 0: not set).
-    var arena: [UInt8] = []
+    /// Each builder owns its buffers: a copy for another thread is made with `ContactBuilder()`.
+    var arena = ByteBuffer(capacity: 1024)
     var starts = [Int](repeating: 0, count: ContactField.allCases.count)
     var lengths = [Int](repeating: 0, count: ContactField.allCases.count)
     /// Tag slugs back to back; `tagEnds[i]` is where slug i ends.
-    var tagBytes: [UInt8] = []
+    var tagBytes = ByteBuffer(capacity: 256)
     var tagEnds: [Int] = []
     var custom: [(key: String, raw: [UInt8])] = []
     var languageRaw: String?
@@ -49,14 +50,14 @@ struct ContactBuilder {
     /// Set by a reader whose source bytes hold no `"`, `\` or control byte: normalised values
     /// made from them (trimmed, lower-cased, NFC, looked up) then need no JSON escaping.
     var valuesArePlain = false
-    private var scratch: [UInt8] = []
+    private var scratch = ByteBuffer(capacity: 256)
 
     mutating func reset() {
         if !arena.isEmpty {
-            arena.removeAll(keepingCapacity: true)
+            arena.removeAll()
             for i in 0..<lengths.count { lengths[i] = 0 }
         }
-        tagBytes.removeAll(keepingCapacity: true)
+        tagBytes.removeAll()
         tagEnds.removeAll(keepingCapacity: true)
         custom.removeAll(keepingCapacity: true)
         unusableTags.removeAll(keepingCapacity: true)
@@ -94,7 +95,7 @@ struct ContactBuilder {
     func has(_ f: ContactField) -> Bool { lengths[ContactBuilder.ordinal(f)] > 0 }
 
     func slotString(_ k: Int) -> String {
-        String(decoding: arena[starts[k]..<(starts[k] + lengths[k])], as: UTF8.self)
+        String(decoding: arena.bytes(starts[k]..<(starts[k] + lengths[k])), as: UTF8.self)
     }
 
     /// Sets a field from a text value (first non-empty value wins).
@@ -130,7 +131,7 @@ struct ContactBuilder {
         case .email:
             emailGiven = true
             if !Normalize.email(t, into: &arena) {
-                arena.removeSubrange(start...)
+                arena.truncate(to: start)
                 if emailInvalid == nil { emailInvalid = String(decoding: t, as: UTF8.self) }
             }
         case .website, .linkedinURL, .facebookURL, .instagramURL, .twitterURL:
@@ -138,11 +139,19 @@ struct ContactBuilder {
         case .phone:
             Normalize.phone(t, into: &arena)
         case .country:
-            if let code = lookups.country(t) { arena.append(contentsOf: code) }
-            else if countryRaw == nil { countryRaw = Normalize.text(String(decoding: t, as: UTF8.self)) }
+            let known = lookups.country(t) { code -> Bool in
+                guard let code else { return false }
+                arena.append(code)
+                return true
+            }
+            if !known && countryRaw == nil { countryRaw = Normalize.text(String(decoding: t, as: UTF8.self)) }
         case .language:
-            if let code = lookups.language(t) { arena.append(contentsOf: code) }
-            else if languageRaw == nil { languageRaw = Normalize.text(String(decoding: t, as: UTF8.self)) }
+            let known = lookups.language(t) { code -> Bool in
+                guard let code else { return false }
+                arena.append(code)
+                return true
+            }
+            if !known && languageRaw == nil { languageRaw = Normalize.text(String(decoding: t, as: UTF8.self)) }
         default:
             Normalize.text(t, into: &arena)
         }
@@ -166,31 +175,35 @@ struct ContactBuilder {
     }
 
     private mutating func addTag(_ piece: UnsafeRawBufferPointer, lookups: inout Lookups) {
-        let slug = lookups.slug(piece)
-        if slug.isEmpty { unusableTags.append(String(decoding: piece, as: UTF8.self)); return }
-        var from = 0
-        for end in tagEnds {
-            if end - from == slug.count && tagBytes[from..<end].elementsEqual(slug) { return }
-            from = end
+        let usable = lookups.slug(piece) { slug -> Bool in
+            if slug.isEmpty { return false }
+            var from = 0
+            for end in tagEnds {
+                if end - from == slug.count && memcmp(tagBytes.bytes(from..<end).baseAddress!, slug.baseAddress!, slug.count) == 0 { return true }
+                from = end
+            }
+            tagBytes.append(slug)
+            tagEnds.append(tagBytes.count)
+            return true
         }
-        tagBytes.append(contentsOf: slug)
-        tagEnds.append(tagBytes.count)
+        if !usable { unusableTags.append(String(decoding: piece, as: UTF8.self)) }
     }
 
     mutating func setSlot(_ field: ContactField, _ text: String) {
         let k = ContactBuilder.ordinal(field)
         starts[k] = arena.count
-        arena.append(contentsOf: text.utf8)
+        arena.append(text)
         lengths[k] = arena.count - starts[k]
     }
 
     mutating func addCustom(_ key: String, string value: UnsafeRawBufferPointer) {
-        scratch.removeAll(keepingCapacity: true)
+        if custom.contains(where: { $0.key == key }) { return }
+        scratch.removeAll()
         Normalize.text(value, into: &scratch)
         if scratch.isEmpty { return }
         var b = ByteBuffer(capacity: scratch.count + 8)
         scratch.withUnsafeBytes { b.appendJSONString(utf8: $0) }
-        addCustom(key, raw: b.bytes)
+        custom.append((key, b.bytes))
     }
 
     mutating func addCustom(_ key: String, raw: [UInt8]) {
@@ -233,9 +246,9 @@ struct ContactBuilder {
         return (bytes, offsets)
     }()
 
-    func write(into out: inout ByteBuffer, tenant: String, source: String, createdAt: String, fallbackLanguage: String) {
-        out.append("{\"tenant\":")
-        out.appendJSONString(tenant)
+    /// Writes the contact: `shared.head`, the fields in the canonical order, `shared.tail`.
+    func write(into out: inout ByteBuffer, shared: SharedMembers, fallbackLanguage: String) {
+        out.append(shared.head.bytes(0..<shared.head.count))
         let prefixes = ContactBuilder.keyPrefixes
         prefixes.bytes.withUnsafeBytes { keys in
             arena.withUnsafeBytes { values in
@@ -289,86 +302,125 @@ struct ContactBuilder {
             }
             out.append(UInt8(ascii: "}"))
         }
-        out.append(",\"source\":")
-        out.appendJSONString(source)
-        out.append(",\"created_at\":")
-        out.appendJSONString(createdAt)
-        out.append(UInt8(ascii: "}"))
+        out.append(shared.tail.bytes(0..<shared.tail.count))
+    }
+}
+
+/// The members a run's contacts share, serialised once: `{"tenant":…` and
+/// `,"source":…,"created_at":…}`, rebuilt only when a value changes. Owns its buffers (a copy
+/// for another thread is made with `SharedMembers()`).
+struct SharedMembers {
+    private var tenant: String?
+    private var source: String?
+    private var createdAt: String?
+    private(set) var head = ByteBuffer(capacity: 64)
+    private(set) var tail = ByteBuffer(capacity: 128)
+
+    mutating func update(tenant: String, source: String, createdAt: String) {
+        if tenant != self.tenant {
+            self.tenant = tenant
+            head.removeAll()
+            head.append("{\"tenant\":" as StaticString)
+            head.appendJSONString(tenant)
+        }
+        if source != self.source || createdAt != self.createdAt {
+            self.source = source
+            self.createdAt = createdAt
+            tail.removeAll()
+            tail.append(",\"source\":" as StaticString)
+            tail.appendJSONString(source)
+            tail.append(",\"created_at\":" as StaticString)
+            tail.appendJSONString(createdAt)
+            tail.append(UInt8(ascii: "}"))
+        }
     }
 }
 
 /// Language, country and tag look-ups, cached by the raw bytes: the same few values repeat over
-/// millions of rows, and a hit then costs a hash and a compare, no String.
+/// millions of rows, and a hit then costs a hash and a compare, no String and no reference count.
 struct Lookups {
-    private var languages = BytesCache<[UInt8]?>()
-    private var countries = BytesCache<[UInt8]?>()
-    private var tagSlugs = BytesCache<[UInt8]>()
+    private var languages = BytesCache()
+    private var countries = BytesCache()
+    private var tagSlugs = BytesCache()
 
-    mutating func language(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
-        languages.value(for: text) { LanguageCodes.code(for: String(decoding: $0, as: UTF8.self)).map { Array($0.utf8) } }
+    /// Calls `use` with the language code for `text` (nil: not a language we know).
+    mutating func language<R>(_ text: UnsafeRawBufferPointer, _ use: (UnsafeRawBufferPointer?) -> R) -> R {
+        languages.value(for: text, make: { LanguageCodes.code(for: String(decoding: $0, as: UTF8.self)).map { Array($0.utf8) } }, use)
     }
 
-    mutating func country(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
-        countries.value(for: text) { CountryCodes.code(for: String(decoding: $0, as: UTF8.self)).map { Array($0.utf8) } }
+    mutating func country<R>(_ text: UnsafeRawBufferPointer, _ use: (UnsafeRawBufferPointer?) -> R) -> R {
+        countries.value(for: text, make: { CountryCodes.code(for: String(decoding: $0, as: UTF8.self)).map { Array($0.utf8) } }, use)
     }
 
-    mutating func slug(_ text: UnsafeRawBufferPointer) -> [UInt8] {
-        tagSlugs.value(for: text) { Array(Slug.make(String(decoding: $0, as: UTF8.self)).utf8) }
+    /// Calls `use` with the tag's slug (empty: nothing usable in it).
+    mutating func slug<R>(_ text: UnsafeRawBufferPointer, _ use: (UnsafeRawBufferPointer) -> R) -> R {
+        tagSlugs.value(for: text, make: { Array(Slug.make(String(decoding: $0, as: UTF8.self)).utf8) }) { use($0!) }
     }
 }
 
-/// A bounded cache keyed by byte strings: open addressing on FNV-1a, at most half full; past
-/// `limit` entries new keys are computed and not kept (a column of unique values must not grow
-/// it without end).
-struct BytesCache<Value> {
-    private var hashes: [UInt64] = []
-    private var keys: [[UInt8]] = []
-    private var values: [Value?] = []
+/// A bounded cache from byte strings to byte strings (or nil): open addressing on FNV-1a, at most
+/// half full; keys and values are kept back to back in one arena. Past `limit` entries new keys
+/// are computed and not kept (a column of unique values must not grow it without end).
+struct BytesCache {
+    private struct Slot {
+        var hash: UInt64 = 0
+        var key: Int32 = -1        // offset in the arena; -1: an empty slot
+        var keyCount: Int32 = 0
+        var valueCount: Int32 = 0  // the value follows the key; -1: nil
+    }
+    private var slots: [Slot] = []
+    private var arena = ByteBuffer(capacity: 4096)
     private var count = 0
     let limit: Int
 
     init(limit: Int = 50_000) { self.limit = limit }
 
-    mutating func value(for key: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> Value) -> Value {
+    mutating func value<R>(for key: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> [UInt8]?,
+                           _ use: (UnsafeRawBufferPointer?) -> R) -> R {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in key { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        if !hashes.isEmpty {
-            let mask = hashes.count - 1
+        if !slots.isEmpty {
+            let mask = slots.count - 1
             var i = Int(truncatingIfNeeded: h) & mask
-            while let v = values[i] {
-                if hashes[i] == h && keys[i].count == key.count
-                    && (key.isEmpty || keys[i].withUnsafeBytes { memcmp($0.baseAddress!, key.baseAddress!, key.count) } == 0) { return v }
+            while slots[i].key >= 0 {
+                let s = slots[i]
+                if s.hash == h && Int(s.keyCount) == key.count {
+                    let k = Int(s.key)
+                    let stored = arena.bytes(k..<(k + key.count))
+                    if key.isEmpty || memcmp(stored.baseAddress!, key.baseAddress!, key.count) == 0 {
+                        if s.valueCount < 0 { return use(nil) }
+                        return use(arena.bytes((k + key.count)..<(k + key.count + Int(s.valueCount))))
+                    }
+                }
                 i = (i + 1) & mask
             }
         }
-        let v = make(key)
-        if count < limit {
-            if (count + 1) * 2 > hashes.count { grow() }
-            let mask = hashes.count - 1
-            var i = Int(truncatingIfNeeded: h) & mask
-            while values[i] != nil { i = (i + 1) & mask }
-            hashes[i] = h
-            keys[i] = Array(key)
-            values[i] = v
-            count += 1
+        let made = make(key)
+        guard count < limit, arena.count + key.count + (made?.count ?? 0) < Int(Int32.max) else {
+            if let made { return made.withUnsafeBytes { use($0) } }
+            return use(nil)
         }
-        return v
+        if (count + 1) * 2 > slots.count { grow() }
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while slots[i].key >= 0 { i = (i + 1) & mask }
+        let start = arena.count
+        arena.append(key)
+        if let made { arena.append(made) }
+        slots[i] = Slot(hash: h, key: Int32(start), keyCount: Int32(key.count), valueCount: made.map { Int32($0.count) } ?? -1)
+        count += 1
+        guard let made else { return use(nil) }
+        return use(arena.bytes((start + key.count)..<(start + key.count + made.count)))
     }
 
     private mutating func grow() {
-        let old = (hashes, keys, values)
-        let size = max(64, hashes.count * 2)
-        hashes = [UInt64](repeating: 0, count: size)
-        keys = [[UInt8]](repeating: [], count: size)
-        values = [Value?](repeating: nil, count: size)
-        let mask = size - 1
-        for j in 0..<old.0.count {
-            guard let v = old.2[j] else { continue }
-            var i = Int(truncatingIfNeeded: old.0[j]) & mask
-            while values[i] != nil { i = (i + 1) & mask }
-            hashes[i] = old.0[j]
-            keys[i] = old.1[j]
-            values[i] = v
+        let old = slots
+        slots = [Slot](repeating: Slot(), count: max(64, old.count * 2))
+        let mask = slots.count - 1
+        for s in old where s.key >= 0 {
+            var i = Int(truncatingIfNeeded: s.hash) & mask
+            while slots[i].key >= 0 { i = (i + 1) & mask }
+            slots[i] = s
         }
     }
 }

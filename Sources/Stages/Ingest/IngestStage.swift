@@ -109,8 +109,10 @@ struct IngestRun {
     var blankLines = 0
     var unusableTags: [String: Int] = [:]
     var formats: [String: Int] = [:]
+    /// Per-row state that owns buffers: each thread needs its own (`forAnotherThread`).
     var builder = ContactBuilder()
     var lookups = Lookups()
+    var shared = SharedMembers()
     var fallbackByTenant: [String: String] = [:]
     let nowText: String
     let mapByHeader: [String: ColumnTarget]
@@ -122,6 +124,16 @@ struct IngestRun {
         var m: [String: ColumnTarget] = [:]
         for (column, target) in options.mappings { m[column.lowercased()] = target }
         mapByHeader = m
+    }
+
+    /// A copy of the run for another thread: the same settings, its own per-row buffers.
+    func forAnotherThread() -> IngestRun {
+        var copy = self
+        copy.builder = ContactBuilder()
+        copy.lookups = Lookups()
+        copy.shared = SharedMembers()
+        copy.unusableTags = [:]
+        return copy
     }
 
     /// What a header or JSON key maps to.
@@ -537,8 +549,8 @@ struct IngestRun {
         }
         builder.applyFullName()
         let fallback = builder.languageRaw == nil ? "" : fallbackLanguage(for: tenant)
-        builder.write(into: &output.buffer, tenant: tenant, source: options.source ?? builder.source ?? source,
-                      createdAt: builder.createdAt ?? nowText, fallbackLanguage: fallback)
+        shared.update(tenant: tenant, source: options.source ?? builder.source ?? source, createdAt: builder.createdAt ?? nowText)
+        builder.write(into: &output.buffer, shared: shared, fallbackLanguage: fallback)
         output.buffer.append(0x0A)
         contactsOut += 1
         try output.flushIfNeeded()

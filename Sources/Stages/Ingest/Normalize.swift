@@ -77,17 +77,17 @@ public enum Normalize {
     @inline(__always) static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool { ByteScan.isASCII(bytes) }
 
     /// Trimmed, NFC text (empty when nothing is left).
-    public static func text(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    public static func text(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
         let t = trimmed(bytes)
-        if !mayNeedNFC(t) { out.append(contentsOf: t); return }
-        out.append(contentsOf: nfc(String(decoding: t, as: UTF8.self)).utf8)
+        if !mayNeedNFC(t) { out.append(t); return }
+        out.append(nfc(String(decoding: t, as: UTF8.self)))
     }
 
     public static func text(_ value: String) -> String {
-        var out: [UInt8] = []
+        var out = ByteBuffer(capacity: value.utf8.count)
         var copy = value
         copy.withUTF8 { text(UnsafeRawBufferPointer($0), into: &out) }
-        return String(decoding: out, as: UTF8.self)
+        return out.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Per byte of an address: 0 plain, 1 `@`, 2 never in an address (space, control, `,` `;`
@@ -100,7 +100,7 @@ public enum Normalize {
 
     /// An email: trimmed, `mailto:` and `Name <addr>` unwrapped, lower-cased, NFC. Nil when what
     /// is left is not usable as an address (no single `@` with text on both sides, or spaces).
-    public static func email(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
+    public static func email(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) -> Bool {
         var t = trimmed(bytes)
         // `Name <addr>`: the part between the last `<` and the `>` after it.
         if t.last == 0x3E, let open = lastIndex(of: 0x3C, in: UnsafeRawBufferPointer(rebasing: t[0..<(t.count - 1)])) {
@@ -134,26 +134,26 @@ public enum Normalize {
         guard at > 0, at < t.count - 1 else { return false }
         if ascii {
             let start = out.count
-            out.append(contentsOf: t)
-            out.withUnsafeMutableBufferPointer { o in
-                for i in start..<o.count where o[i] >= 65 && o[i] <= 90 { o[i] += 32 }
+            out.append(t)
+            out.withUnsafeMutableBytes(start..<out.count) { o in
+                for i in 0..<o.count where o[i] >= 65 && o[i] <= 90 { o[i] += 32 }
             }
         } else {
-            out.append(contentsOf: nfc(String(decoding: t, as: UTF8.self).lowercased()).utf8)
+            out.append(nfc(String(decoding: t, as: UTF8.self).lowercased()))
         }
         return true
     }
 
     public static func email(_ value: String) -> String? {
-        var out: [UInt8] = []
+        var out = ByteBuffer(capacity: value.utf8.count)
         var copy = value
         let ok = copy.withUTF8 { email(UnsafeRawBufferPointer($0), into: &out) }
-        return ok ? String(decoding: out, as: UTF8.self) : nil
+        return ok ? out.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } : nil
     }
 
     /// A web address with a scheme (`https://` when none was given) and a lower-case host;
     /// path, query and fragment are kept as they are.
-    public static func website(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    public static func website(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
         let t = trimmed(bytes)
         if t.isEmpty { return }
         var i = 0
@@ -171,10 +171,10 @@ public enum Normalize {
         var hostStart: Int
         if schemeEnd > 0 {
             for j in 0..<schemeEnd { let b = t[j]; out.append(b >= 65 && b <= 90 ? b + 32 : b) }
-            out.append(contentsOf: "://".utf8)
+            out.append("://" as StaticString)
             hostStart = schemeEnd + 3
         } else {
-            out.append(contentsOf: "https://".utf8)
+            out.append("https://" as StaticString)
             hostStart = 0
             if t.count >= 2 && t[0] == 0x2F && t[1] == 0x2F { hostStart = 2 }
         }
@@ -184,35 +184,57 @@ public enum Normalize {
         if isASCII(host) {
             for b in host { out.append(b >= 65 && b <= 90 ? b + 32 : b) }
         } else {
-            out.append(contentsOf: String(decoding: host, as: UTF8.self).lowercased().utf8)
+            out.append(String(decoding: host, as: UTF8.self).lowercased())
         }
-        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: t[hostEnd...]))
+        out.append(UnsafeRawBufferPointer(rebasing: t[hostEnd...]))
     }
 
     /// A phone number: E.164 (`+` and digits) when it is written internationally (`+33 6 12…`,
     /// `0033 6…`); otherwise the trimmed text as given (no country can be assumed).
-    public static func phone(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    public static func phone(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
         let t = trimmed(bytes)
         if t.isEmpty { return }
-        var digits: [UInt8] = []
-        var international = false
-        var clean = true
-        for (i, b) in t.enumerated() {
-            if b >= 0x30 && b <= 0x39 { digits.append(b) }
-            else if b == 0x2B && i == 0 { international = true }
-            else if b == 0x20 || b == 0x2D || b == 0x2E || b == 0x28 || b == 0x29 || b == 0x2F { continue }
-            else { clean = false; break }
+        // First the digits are counted and the writing judged; then they are copied.
+        var digits = 0
+        var leadingZeros = 0   // of the first two digits
+        var third: UInt8 = 0
+        var plus = false
+        for i in 0..<t.count {
+            let b = t[i]
+            if b >= 0x30 && b <= 0x39 {
+                if digits == leadingZeros && digits < 2 && b == 0x30 { leadingZeros += 1 }
+                if digits == 2 { third = b }
+                digits += 1
+            } else if b == 0x2B && i == 0 {
+                plus = true
+            } else if !(b == 0x20 || b == 0x2D || b == 0x2E || b == 0x28 || b == 0x29 || b == 0x2F) {
+                text(t, into: &out)   // not only a number
+                return
+            }
         }
-        if clean && !international && digits.count > 2 && digits[0] == 0x30 && digits[1] == 0x30 {
-            international = true
-            digits.removeFirst(2)
-        }
-        if clean && international && digits.count >= 7 && digits.count <= 15 && digits[0] != 0x30 {
-            out.append(0x2B)
-            out.append(contentsOf: digits)
-        } else {
+        // `00` then the country code is the international prefix, as `+` is.
+        let skip = !plus && digits > 2 && leadingZeros == 2 ? 2 : 0
+        let international = plus || skip == 2
+        let significant = digits - skip
+        guard international && significant >= 7 && significant <= 15 && (skip == 2 ? third != 0x30 : leadingZeros == 0) else {
             text(t, into: &out)
+            return
         }
+        out.append(0x2B)
+        var skipped = 0
+        for i in 0..<t.count {
+            let b = t[i]
+            guard b >= 0x30 && b <= 0x39 else { continue }
+            if skipped < skip { skipped += 1; continue }
+            out.append(b)
+        }
+    }
+
+    public static func phone(_ value: String) -> String {
+        var out = ByteBuffer(capacity: value.utf8.count + 1)
+        var copy = value
+        copy.withUTF8 { phone(UnsafeRawBufferPointer($0), into: &out) }
+        return out.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     @inline(__always) static func lastIndex(of byte: UInt8, in b: UnsafeRawBufferPointer) -> Int? {
