@@ -411,12 +411,7 @@ public struct JSONParser {
     /// Whether `bytes` are entirely valid UTF-8 (used for raw input that is not JSON).
     public static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return true }
-        let n = bytes.count
-        var i = 0
-        while i < n {
-            if base[i] < 0x80 { i += 1; continue }
-            do { try validateUTF8Sequence(base, n, &i) } catch { return false }
-        }
+        do { try validateUTF8(base, bytes.count) } catch { return false }
         return true
     }
 }

@@ -39,8 +39,8 @@ public struct ByteBuffer {
         storage = Storage(capacity: capacity)
     }
 
-    public var count: Int { storage.count }
-    public var isEmpty: Bool { storage.count == 0 }
+    @inlinable public var count: Int { storage.count }
+    @inlinable public var isEmpty: Bool { storage.count == 0 }
 
     /// A copy of the contents.
     public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: storage.base, count: storage.count)) }
@@ -54,14 +54,14 @@ public struct ByteBuffer {
         other.count == storage.count && other.withUnsafeBytes { memcmp($0.baseAddress ?? UnsafeRawPointer(storage.base), storage.base, storage.count) == 0 }
     }
 
-    @inline(__always) public mutating func append(_ byte: UInt8) {
+    @inlinable @inline(__always) public mutating func append(_ byte: UInt8) {
         let s = storage
         if s.count == s.capacity { s.grow(toAtLeast: s.count + 1) }
         s.base[s.count] = byte
         s.count &+= 1
     }
 
-    @inline(__always) public mutating func append(_ raw: UnsafeRawBufferPointer) {
+    @inlinable @inline(__always) public mutating func append(_ raw: UnsafeRawBufferPointer) {
         let n = raw.count
         guard n > 0 else { return }
         let s = storage
@@ -70,11 +70,11 @@ public struct ByteBuffer {
         s.count &+= n
     }
 
-    @inline(__always) public mutating func append(_ other: [UInt8]) {
+    @inlinable @inline(__always) public mutating func append(_ other: [UInt8]) {
         other.withUnsafeBytes { append($0) }
     }
 
-    @inline(__always) public mutating func append(_ text: StaticString) {
+    @inlinable @inline(__always) public mutating func append(_ text: StaticString) {
         append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
@@ -86,16 +86,16 @@ public struct ByteBuffer {
     public mutating func removeLast(_ k: Int) { storage.count -= min(k, storage.count) }
 
     /// Drops everything from `count` on.
-    @inline(__always) public mutating func truncate(to count: Int) { storage.count = min(max(0, count), storage.count) }
+    @inlinable @inline(__always) public mutating func truncate(to count: Int) { storage.count = min(max(0, count), storage.count) }
 
     /// The bytes `range` of the contents, to change in place (the buffer must not grow meanwhile).
-    @inline(__always) public mutating func withUnsafeMutableBytes<T>(_ range: Range<Int>, _ body: (UnsafeMutableRawBufferPointer) throws -> T) rethrows -> T {
+    @inlinable @inline(__always) public mutating func withUnsafeMutableBytes<T>(_ range: Range<Int>, _ body: (UnsafeMutableRawBufferPointer) throws -> T) rethrows -> T {
         precondition(range.lowerBound >= 0 && range.upperBound <= storage.count, "ByteBuffer: range out of bounds")
         return try body(UnsafeMutableRawBufferPointer(start: storage.base + range.lowerBound, count: range.count))
     }
 
     /// The bytes `range` of the contents (valid until the buffer next grows).
-    @inline(__always) public func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+    @inlinable @inline(__always) public func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
         precondition(range.lowerBound >= 0 && range.upperBound <= storage.count, "ByteBuffer: range out of bounds")
         return UnsafeRawBufferPointer(start: storage.base + range.lowerBound, count: range.count)
     }
@@ -117,7 +117,7 @@ public struct ByteBuffer {
         }
     }
 
-    public mutating func removeAll() { storage.count = 0 }
+    @inlinable public mutating func removeAll() { storage.count = 0 }
 
     // MARK: JSON
 

@@ -182,8 +182,9 @@ struct CSVBatch {
         var fields: [IngestRun.Span] = []
         fields.reserveCapacity(64)
         var scratch: [UInt8] = []
-        var header: [ColumnTarget]? = header
-        var names = headerNames
+        // Copies of this thread's own (see `IngestRun.forAnotherThread`).
+        var header: [ColumnTarget]? = header.map { $0 }
+        var names = headerNames.map { $0 }
         var tenantColumn = false
         for row in rows {
             let record = UnsafeRawBufferPointer(rebasing: all[row.start..<row.end])

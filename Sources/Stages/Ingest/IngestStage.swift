@@ -113,6 +113,8 @@ struct IngestRun {
     var builder = ContactBuilder()
     var lookups = Lookups()
     var shared = SharedMembers()
+    /// Whether `shared` holds the run's own tenant, source and clock for the current input.
+    var sharedHoldsDefaults = false
     var fallbackByTenant: [String: String] = [:]
     let nowText: String
     let mapByHeader: [String: ColumnTarget]
@@ -132,7 +134,11 @@ struct IngestRun {
         copy.builder = ContactBuilder()
         copy.lookups = Lookups()
         copy.shared = SharedMembers()
+        copy.sharedHoldsDefaults = false
         copy.unusableTags = [:]
+        // Arrays read on every row get buffers of their own: a buffer two threads share has its
+        // reference count bounced between their caches.
+        copy.csvFields = csvFields.map { $0 }
         return copy
     }
 
@@ -171,6 +177,7 @@ struct IngestRun {
         var lines = LineReader(input: try InputReader(path: path), maxLine: options.stream.maxLine)
         defer { lines.deallocate() }
         let file: String? = path == "-" ? nil : path
+        sharedHoldsDefaults = false
         let defaultSource = options.source ?? IngestRun.sourceName(path)
         let format = try resolveFormat(lines: &lines, path: path)
         formats[format.rawValue, default: 0] += 1
@@ -512,7 +519,26 @@ struct IngestRun {
                 rejects.reject(reason: reason, detail: detail, origin: .init(line: line, file: file), raw: rejectRaw)
             }
         }
-        for tag in builder.unusableTags { unusableTags[tag, default: 0] += 1 }
+        if !builder.unusableTags.isEmpty {
+            for tag in builder.unusableTags { unusableTags[tag, default: 0] += 1 }
+        }
+        // Most records take tenant, source and clock from the run: then the members serialised
+        // for the first such record serve, and no String is touched (their reference counts are
+        // shared by every thread).
+        if options.tenant != nil && envelopeTenant == nil && builder.tenant == nil && builder.source == nil
+            && builder.createdAt == nil && builder.emailInvalid == nil && builder.has(.email) {
+            if !sharedHoldsDefaults {
+                shared.update(tenant: options.tenant!.value, source: options.source ?? source, createdAt: nowText)
+                sharedHoldsDefaults = true
+            }
+            builder.applyFullName()
+            let fallback = builder.languageRaw == nil ? "" : fallbackLanguage(for: options.tenant!.value)
+            builder.write(into: &output.buffer, shared: shared, fallbackLanguage: fallback)
+            output.buffer.append(0x0A)
+            contactsOut += 1
+            try output.flushIfNeeded()
+            return
+        }
         // The tenant: --tenant, else the envelope's tenant_id, else the record's own.
         let tenant: String
         if let flag = options.tenant?.value {
@@ -550,6 +576,7 @@ struct IngestRun {
         builder.applyFullName()
         let fallback = builder.languageRaw == nil ? "" : fallbackLanguage(for: tenant)
         shared.update(tenant: tenant, source: options.source ?? builder.source ?? source, createdAt: builder.createdAt ?? nowText)
+        sharedHoldsDefaults = false
         builder.write(into: &output.buffer, shared: shared, fallbackLanguage: fallback)
         output.buffer.append(0x0A)
         contactsOut += 1

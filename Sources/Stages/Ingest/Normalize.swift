@@ -7,7 +7,12 @@ public enum Normalize {
     @inline(__always) static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
 
     /// Bytes without leading and trailing white space (ASCII, and U+00A0 no-break space).
+    @inline(__always)
     static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        // Most values start and end with a letter or digit.
+        if let first = bytes.first, let last = bytes.last, first > 0x20 && first != 0xC2 && last > 0x20 && last != 0xA0 {
+            return bytes
+        }
         var lo = 0, hi = bytes.count
         while true {
             if lo < hi && isSpace(bytes[lo]) { lo += 1; continue }
@@ -33,7 +38,13 @@ public enum Normalize {
         var lastClass: UInt8 = 0
         while i < n {
             let b = t[i]
-            if b < 0x80 { i += 1; lastClass = 0; continue }
+            if b < 0x80 {
+                // ASCII runs a word at a time.
+                i += 1
+                while i + 8 <= n && t.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
+                lastClass = 0
+                continue
+            }
             var v: UInt32
             if b < 0xE0 {
                 guard i + 1 < n else { return true }
