@@ -235,60 +235,64 @@ struct ContactBuilder {
         }
     }
 
-    /// `,"key":` for every field, in one buffer.
-    static let keyPrefixes: (bytes: [UInt8], offsets: [Int]) = {
-        var bytes: [UInt8] = []
-        var offsets: [Int] = [0]
-        for f in ContactField.allCases {
-            bytes.append(contentsOf: ",\"\(f.rawValue)\":".utf8)
-            offsets.append(bytes.count)
-        }
-        return (bytes, offsets)
+    /// `,"key":"` for each field of `outputOrder`, back to back, and where each ends. Each builder
+    /// has its own copy: a table every thread read would have its reference count bounced
+    /// between their caches on every row.
+    private let keys: ByteBuffer = {
+        var b = ByteBuffer(capacity: 512)
+        for f in ContactBuilder.outputOrder { b.append(",\"\(f.rawValue)\":\"") }
+        return b
     }()
+    private let keyEnds: [Int] = {
+        var ends: [Int] = []
+        var at = 0
+        for f in ContactBuilder.outputOrder { at += ",\"\(f.rawValue)\":\"".utf8.count; ends.append(at) }
+        return ends
+    }()
+    private let outputOrdinals = ContactBuilder.outputOrder.map { ContactBuilder.ordinal($0) }
 
     /// Writes the contact: `shared.head`, the fields in the canonical order, `shared.tail`.
     func write(into out: inout ByteBuffer, shared: SharedMembers, fallbackLanguage: String) {
         out.append(shared.head.bytes(0..<shared.head.count))
-        let prefixes = ContactBuilder.keyPrefixes
-        prefixes.bytes.withUnsafeBytes { keys in
-            arena.withUnsafeBytes { values in
-                for field in ContactBuilder.outputOrder {
-                    let k = ContactBuilder.ordinal(field)
-                    if lengths[k] == 0 {
-                        if field == .language, let languageRaw {
-                            // An unknown language falls back; a missing one stays missing, so a
-                            // later merge never overwrites a known language with the fallback.
-                            out.append(",\"language\":")
-                            out.appendJSONString(fallbackLanguage)
-                            out.append(",\"language_raw\":")
-                            out.appendJSONString(languageRaw)
-                        } else if field == .country, let countryRaw {
-                            out.append(",\"country_raw\":")
-                            out.appendJSONString(countryRaw)
-                        }
-                        continue
-                    }
-                    out.append(UnsafeRawBufferPointer(rebasing: keys[prefixes.offsets[k]..<prefixes.offsets[k + 1]]))
-                    let value = UnsafeRawBufferPointer(rebasing: values[starts[k]..<(starts[k] + lengths[k])])
-                    if valuesArePlain {
-                        out.append(UInt8(ascii: "\""))
-                        out.append(value)
-                        out.append(UInt8(ascii: "\""))
-                    } else {
-                        out.appendJSONString(utf8: value)
-                    }
+        let languageSlot = ContactBuilder.ordinal(.language), countrySlot = ContactBuilder.ordinal(.country)
+        var keyStart = 0
+        for (i, k) in outputOrdinals.enumerated() {
+            let keyEnd = keyEnds[i]
+            defer { keyStart = keyEnd }
+            let length = lengths[k]
+            if length == 0 {
+                if k == languageSlot, let languageRaw {
+                    // An unknown language falls back; a missing one stays missing, so a later
+                    // merge never overwrites a known language with the fallback.
+                    out.append(",\"language\":" as StaticString)
+                    out.appendJSONString(fallbackLanguage)
+                    out.append(",\"language_raw\":" as StaticString)
+                    out.appendJSONString(languageRaw)
+                } else if k == countrySlot, let countryRaw {
+                    out.append(",\"country_raw\":" as StaticString)
+                    out.appendJSONString(countryRaw)
                 }
+                continue
+            }
+            let value = arena.bytes(starts[k]..<(starts[k] + length))
+            if valuesArePlain {
+                out.append(keys.bytes(keyStart..<keyEnd))   // with the value's opening quote
+                out.append(value)
+                out.append(UInt8(ascii: "\""))
+            } else {
+                out.append(keys.bytes(keyStart..<(keyEnd - 1)))
+                out.appendJSONString(utf8: value)
             }
         }
         if !tagEnds.isEmpty {
-            out.append(",\"tags\":[")
-            tagBytes.withUnsafeBytes { all in
-                var from = 0
-                for (i, end) in tagEnds.enumerated() {
-                    if i > 0 { out.append(UInt8(ascii: ",")) }
-                    out.appendJSONString(utf8: UnsafeRawBufferPointer(rebasing: all[from..<end]))
-                    from = end
-                }
+            // Slugs hold letters, digits, marks and `-`: nothing JSON escapes.
+            out.append(",\"tags\":[\"" as StaticString)
+            var from = 0
+            for (i, end) in tagEnds.enumerated() {
+                if i > 0 { out.append(",\"" as StaticString) }
+                out.append(tagBytes.bytes(from..<end))
+                out.append(UInt8(ascii: "\""))
+                from = end
             }
             out.append(UInt8(ascii: "]"))
         }
@@ -377,8 +381,7 @@ struct BytesCache {
 
     mutating func value<R>(for key: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> [UInt8]?,
                            _ use: (UnsafeRawBufferPointer?) -> R) -> R {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in key { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        let h = BytesCache.hash(key)
         if !slots.isEmpty {
             let mask = slots.count - 1
             var i = Int(truncatingIfNeeded: h) & mask
@@ -411,6 +414,26 @@ struct BytesCache {
         count += 1
         guard let made else { return use(nil) }
         return use(arena.bytes((start + key.count)..<(start + key.count + made.count)))
+    }
+
+    /// A word at a time, multiply and fold (keys are short: a language, a country, a tag).
+    @inline(__always) static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        var h = 0x9E37_79B9_7F4A_7C15 ^ UInt64(key.count)
+        var i = 0
+        let n = key.count
+        while i + 8 <= n {
+            h = (h ^ key.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+            i += 8
+        }
+        if i < n {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < n { tail |= UInt64(key[i]) << shift; shift += 8; i += 1 }
+            h = (h ^ tail) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+        }
+        return h
     }
 
     private mutating func grow() {

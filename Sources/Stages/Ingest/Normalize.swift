@@ -10,8 +10,10 @@ public enum Normalize {
     @inline(__always)
     static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         // Most values start and end with a letter or digit.
-        if let first = bytes.first, let last = bytes.last, first > 0x20 && first != 0xC2 && last > 0x20 && last != 0xA0 {
-            return bytes
+        let n = bytes.count
+        if n > 0 {
+            let first = bytes[0], last = bytes[n - 1]
+            if first > 0x20 && first != 0xC2 && last > 0x20 && last != 0xA0 { return bytes }
         }
         var lo = 0, hi = bytes.count
         while true {
@@ -114,7 +116,7 @@ public enum Normalize {
     public static func email(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) -> Bool {
         var t = trimmed(bytes)
         // `Name <addr>`: the part between the last `<` and the `>` after it.
-        if t.last == 0x3E, let open = lastIndex(of: 0x3C, in: UnsafeRawBufferPointer(rebasing: t[0..<(t.count - 1)])) {
+        if t.count > 1 && t[t.count - 1] == 0x3E, let open = lastIndex(of: 0x3C, in: UnsafeRawBufferPointer(rebasing: t[0..<(t.count - 1)])) {
             let close = t.count - 1
             t = trimmed(UnsafeRawBufferPointer(rebasing: t[(open + 1)..<close]))
         }
