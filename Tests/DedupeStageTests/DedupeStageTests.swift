@@ -164,4 +164,27 @@ final class DedupeStageTests: XCTestCase {
         for i in 0..<10_000 { XCTAssertNil(seen.insertOrFind(UInt64(i) &* 0x9E37_79B9_7F4A_7C15, value: UInt64(i))) }
         for i in 0..<10_000 { XCTAssertEqual(seen.insertOrFind(UInt64(i) &* 0x9E37_79B9_7F4A_7C15, value: 0), UInt64(i)) }
     }
+
+    /// The grouped look-up answers as one look-up at a time does, stored hashes and others mixed.
+    func testGroupedLookUpMatchesSingle() {
+        var rng = SystemRandomNumberGenerator()
+        var stored: [UInt64] = (0..<20_000).map { _ in rng.next() }
+        stored.append(contentsOf: stored.prefix(50))   // duplicates allowed
+        stored.sort()
+        let index = StoreHashIndex(sorted: stored)
+        var asked: [UInt64] = []
+        for i in 0..<1_000 { asked.append(i % 2 == 0 ? stored.randomElement(using: &rng)! : rng.next()) }
+        asked.append(contentsOf: [0, UInt64.max, stored[0], stored[stored.count - 1]])
+        var found = [Bool](repeating: false, count: StoreHashIndex.group)
+        var hits = 0
+        for lo in stride(from: 0, to: asked.count, by: StoreHashIndex.group) {
+            let group = Array(asked[lo..<min(asked.count, lo + StoreHashIndex.group)])
+            group.withUnsafeBufferPointer { g in found.withUnsafeMutableBufferPointer { index.contains(g, into: $0) } }
+            for (i, h) in group.enumerated() {
+                XCTAssertEqual(found[i], index.contains(h), "hash \(h)")
+                if found[i] { hits += 1 }
+            }
+        }
+        XCTAssertGreaterThan(hits, 490)
+    }
 }

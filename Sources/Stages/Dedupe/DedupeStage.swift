@@ -102,8 +102,30 @@ public enum DedupeStage {
             canonical.apply(&id.key)
             x.hash = id.key.withUnsafeBytes { EmailKey.hash($0) }
             x.hasDedupeMember = record["dedupe"] != nil
-            x.inStore = preloaded?.contains(x.hash)
             return x
+        } finishSlice: { items in
+            // The store look-ups of a slice at once (see `StoreHashIndex.contains(_:into:)`).
+            guard let preloaded else { return }
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: StoreHashIndex.group) { hashes in
+                withUnsafeTemporaryAllocation(of: Bool.self, capacity: StoreHashIndex.group) { found in
+                    var lo = 0
+                    while lo < items.count {
+                        let hi = min(items.count, lo + StoreHashIndex.group)
+                        var n = 0
+                        for i in lo..<hi where items[i]?.problem == nil && items[i] != nil {
+                            hashes[n] = items[i]!.hash
+                            n += 1
+                        }
+                        preloaded.contains(UnsafeBufferPointer(rebasing: hashes[0..<n]), into: found)
+                        n = 0
+                        for i in lo..<hi where items[i]?.problem == nil && items[i] != nil {
+                            items[i]!.inStore = found[n]
+                            n += 1
+                        }
+                        lo = hi
+                    }
+                }
+            }
         }
         defer { stream.close() }
 
@@ -118,7 +140,10 @@ public enum DedupeStage {
         defer { patcher.deallocate() }
         var counts = (new: 0, existing: 0, repeats: 0, out: 0, droppedExisting: 0, otherShard: 0)
 
-        try stream.forEach { record, x in
+        var warmed: UInt64 = 0
+        try stream.forEach(willDeliver: { items in
+            for case let x? in items where x.problem == nil { warmed &+= seen.warm(x.hash) }
+        }) { record, x in
             if let problem = x.problem, problem != .emptyEmail {
                 problem.reject(record.bytes, origin: record.origin, to: rejects)
                 return

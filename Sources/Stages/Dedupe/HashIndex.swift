@@ -49,6 +49,35 @@ public struct StoreHashIndex {
             }
         }
     }
+
+    /// `contains` for up to `StoreHashIndex.group` hashes at once: the table entries of all of
+    /// them are read first, then their runs of hashes, so the cache misses of different
+    /// addresses overlap instead of queuing one behind the other.
+    public func contains(_ hashes: UnsafeBufferPointer<UInt64>, into found: UnsafeMutableBufferPointer<Bool>) {
+        precondition(hashes.count <= StoreHashIndex.group && found.count >= hashes.count)
+        withUnsafeTemporaryAllocation(of: (Int, Int).self, capacity: StoreHashIndex.group) { runs in
+            buckets.withUnsafeBufferPointer { t in
+                for (i, hash) in hashes.enumerated() {
+                    let b = Int(hash >> shift)
+                    runs[i] = (Int(t[b]), Int(t[b + 1]))
+                }
+            }
+            self.hashes.withUnsafeBufferPointer { h in
+                for (i, hash) in hashes.enumerated() {
+                    var (j, end) = runs[i]
+                    var hit = false
+                    while j < end {
+                        let v = h[j]
+                        if v >= hash { hit = v == hash; break }
+                        j += 1
+                    }
+                    found[i] = hit
+                }
+            }
+        }
+    }
+
+    public static let group = 64
 }
 
 /// The addresses seen so far in the stream: open addressing on the 64-bit hash, the value being
@@ -68,11 +97,22 @@ public struct SeenTable {
         keys = .allocate(capacity: c)
         keys.initialize(repeating: 0, count: c)
         values = .allocate(capacity: c)
+        values.initialize(repeating: 0, count: c)
     }
 
     public func deallocate() {
         keys.deallocate()
         values.deallocate()
+    }
+
+    /// Reads the slot where `hash` would go, so that inserting it soon after finds it in the
+    /// cache: called for a batch of hashes ahead of their inserts, the loads overlap (one insert
+    /// at a time would wait for each). The result only keeps the load from being optimised away.
+    @inline(__always)
+    public func warm(_ hash: UInt64) -> UInt64 {
+        let key = hash == 0 ? 1 : hash
+        let slot = Int((key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        return keys[slot] &+ values[slot]
     }
 
     /// Inserts `hash` with `value`, or returns the value stored by its first occurrence.
@@ -102,6 +142,7 @@ public struct SeenTable {
         keys = .allocate(capacity: capacity)
         keys.initialize(repeating: 0, count: capacity)
         values = .allocate(capacity: capacity)
+        values.initialize(repeating: 0, count: capacity)
         let mask = capacity - 1
         for i in 0..<oldCapacity where oldKeys[i] != 0 {
             var slot = Int((oldKeys[i] &* 0x9E37_79B9_7F4A_7C15) >> shift)
