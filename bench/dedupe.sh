@@ -21,14 +21,15 @@ emails="$stream.emails"
 
 bench_header "dedupe: $N-record stream against a $STORE-contact store"
 
-if [[ ! -f $state/.complete ]]; then
+# The marker names the run-index format the cached store was built with.
+if [[ ! -f $state/.complete-idx2 ]]; then
   echo "bench: building the $STORE-contact store (once)" >&2
   rm -rf "$state"
   "$MAILPIPE_BIN/account" init --tenant sos-expat --state "$state" 2>/dev/null
   "$BENCH_GEN" --count "$STORE" --seed "$BENCH_SEED" \
     | "$MAILPIPE_BIN/account" commit --tenant sos-expat --state "$state" --now 2026-11-23T00:00:00Z 2>/dev/null
   "$MAILPIPE_BIN/account" compact --tenant sos-expat --state "$state" 2>/dev/null
-  touch "$state/.complete"
+  touch "$state/.complete-idx2"
 fi
 [[ -s $emails ]] || jq -r .email "$stream" > "$emails"
 D="$MAILPIPE_BIN/dedupe --tenant sos-expat --state $state"

@@ -237,6 +237,17 @@ public final class ContactStore {
         if runs.count > 1 { all.sort() }   // each run's hashes are sorted already
         return all
     }
+
+    /// Sorted hashes of the folded forms of the emails that `form` changes (see `RunIndex`), or
+    /// nil when a run's index predates them.
+    public func foldedEmailHashes(_ form: CanonicalForm) throws -> [UInt64]? {
+        var all: [UInt64] = []
+        for run in runs {
+            guard try RunIndex.appendFoldedHashes(path: "\(directory)/\(run.indexFile)", form: form, to: &all) else { return nil }
+        }
+        if runs.count > 1 { all.sort() }
+        return all
+    }
 }
 
 /// A writer's session on a store: the tenant lock is held by the caller for its whole life.
@@ -339,7 +350,8 @@ public final class ContactStoreWriter {
     /// Folds runs together: all of them (`account compact`), or as the size-tiered policy asks.
     public func compact(all: Bool) throws {
         if all {
-            if store.runs.count > 1 { try fold(store.runs.count) }
+            // One run is rewritten too when its index predates the folded hashes.
+            if try store.runs.count > 1 || store.foldedEmailHashes(.plus) == nil { try fold(store.runs.count) }
         } else {
             try foldIfNeeded()
         }

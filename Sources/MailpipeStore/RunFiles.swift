@@ -19,8 +19,14 @@ public struct RunInfo: Equatable, Sendable {
 }
 
 /// The in-memory form of a run's `.idx` file.
+///
+/// Layout (little-endian u64s): magic, contact count, member count, member offsets (count + 1),
+/// email hashes (sorted), locations; since `MPIDX002` also the folded hashes of the addresses
+/// `--canonical gmail` changes (count, then sorted), and the same for `plus`. A `MPIDX001` index
+/// is still read; it lacks the folded hashes (dedupe then folds the stored emails itself).
 final class RunIndex {
-    static let magic: [UInt8] = Array("MPIDX001".utf8)
+    static let magic: [UInt8] = Array("MPIDX002".utf8)
+    static let magicWithoutFolds: [UInt8] = Array("MPIDX001".utf8)
 
     let blockOffsets: [UInt64]   // blockCount + 1 entries: start of each member, then the file size
     let hashes: [UInt64]         // sorted
@@ -37,12 +43,18 @@ final class RunIndex {
     static func load(path: String) throws -> RunIndex {
         let bytes = try FileSystem.readFile(path)
         return try bytes.withUnsafeBytes { raw -> RunIndex in
-            guard raw.count >= 24, Array(raw[0..<8]) == magic else {
+            guard raw.count >= 24, Array(raw[0..<8]) == magic || Array(raw[0..<8]) == magicWithoutFolds else {
                 throw StageError.runtime("\(path): not a mailpipe run index")
             }
             let records = Int(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian)
             let blocks = Int(raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian)
-            let expected = 24 + (blocks + 1) * 8 + records * 16
+            var expected = 24 + (blocks + 1) * 8 + records * 16
+            if Array(raw[0..<8]) == magic {
+                for _ in 0..<2 {
+                    guard raw.count >= expected + 8 else { throw StageError.runtime("\(path): run index is truncated") }
+                    expected += 8 + Int(raw.loadUnaligned(fromByteOffset: expected, as: UInt64.self).littleEndian) * 8
+                }
+            }
             guard raw.count == expected else { throw StageError.runtime("\(path): run index is truncated") }
             var offset = 24
             func read(_ count: Int) -> [UInt64] {
@@ -60,14 +72,15 @@ final class RunIndex {
         }
     }
 
-    /// The magic, then the contact and member counts.
-    private static func readHeader(_ fd: FileDescriptor, path: String) throws -> (records: Int, blocks: Int) {
+    /// The magic, then the contact and member counts; `folds`: whether the folded hashes follow.
+    private static func readHeader(_ fd: FileDescriptor, path: String) throws -> (records: Int, blocks: Int, folds: Bool) {
         var header = [UInt8](repeating: 0, count: 24)
         let got = try header.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: 24, at: 0) }
-        guard got == 24, Array(header[0..<8]) == magic else { throw StageError.runtime("\(path): not a mailpipe run index") }
+        let version = Array(header[0..<8])
+        guard got == 24, version == magic || version == magicWithoutFolds else { throw StageError.runtime("\(path): not a mailpipe run index") }
         return header.withUnsafeBytes {
             (Int($0.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian),
-             Int($0.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian))
+             Int($0.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian), version == magic)
         }
     }
 
@@ -76,7 +89,7 @@ final class RunIndex {
     static func loadBlockOffsets(path: String) throws -> RunIndex {
         let fd = try FileDescriptor.openForReading(path)
         defer { fd.close() }
-        let (_, blocks) = try readHeader(fd, path: path)
+        let (_, blocks, _) = try readHeader(fd, path: path)
         var offsets = [UInt64](repeating: 0, count: blocks + 1)
         let want = (blocks + 1) * 8
         let read = try offsets.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: want, at: 24) }
@@ -89,7 +102,7 @@ final class RunIndex {
     static func appendHashes(path: String, to hashes: inout [UInt64]) throws {
         let fd = try FileDescriptor.openForReading(path)
         defer { fd.close() }
-        let (records, blocks) = try readHeader(fd, path: path)
+        let (records, blocks, _) = try readHeader(fd, path: path)
         let start = hashes.count
         hashes.append(contentsOf: repeatElement(0, count: records))
         let want = records * 8
@@ -102,15 +115,49 @@ final class RunIndex {
         #endif
     }
 
-    static func write(path: String, blockOffsets: [UInt64], entries: [(hash: UInt64, location: UInt64)]) throws {
+    /// Appends the folded hashes `form` keeps for this run (see the layout) to `hashes`; false
+    /// when the index predates them.
+    static func appendFoldedHashes(path: String, form: CanonicalForm, to hashes: inout [UInt64]) throws -> Bool {
+        guard form != .exact else { return true }
+        let fd = try FileDescriptor.openForReading(path)
+        defer { fd.close() }
+        let (records, blocks, folds) = try readHeader(fd, path: path)
+        guard folds else { return false }
+        var at = 24 + (blocks + 1) * 8 + records * 16
+        for section in [CanonicalForm.gmail, .plus] {
+            var count: UInt64 = 0
+            let got = try Swift.withUnsafeMutableBytes(of: &count) { try fd.readFully(into: $0.baseAddress!, count: 8, at: at) }
+            guard got == 8 else { throw StageError.runtime("\(path): run index is truncated") }
+            let n = Int(UInt64(littleEndian: count))
+            if section == form {
+                let start = hashes.count
+                hashes.append(contentsOf: repeatElement(0, count: n))
+                let read = try hashes.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress! + start * 8, count: n * 8, at: at + 8) }
+                guard read == n * 8 else { throw StageError.runtime("\(path): run index is truncated") }
+                #if _endian(big)
+                for i in start..<hashes.count { hashes[i] = UInt64(littleEndian: hashes[i]) }
+                #endif
+                return true
+            }
+            at += 8 + n * 8
+        }
+        return true
+    }
+
+    static func write(path: String, blockOffsets: [UInt64], entries: [(hash: UInt64, location: UInt64)],
+                      gmailFolds: [UInt64], plusFolds: [UInt64]) throws {
         var bytes: [UInt8] = magic
-        bytes.reserveCapacity(24 + blockOffsets.count * 8 + entries.count * 16)
+        bytes.reserveCapacity(40 + blockOffsets.count * 8 + entries.count * 16 + (gmailFolds.count + plusFolds.count) * 8)
         func put(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
         put(UInt64(entries.count))
         put(UInt64(blockOffsets.count - 1))
         for o in blockOffsets { put(o) }
         for e in entries { put(e.hash) }
         for e in entries { put(e.location) }
+        for folds in [gmailFolds, plusFolds] {
+            put(UInt64(folds.count))
+            for h in folds { put(h) }
+        }
         let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
         defer { fd.close() }
         try fd.writeAll(bytes)
@@ -147,6 +194,10 @@ final class RunWriter {
     private var pending: [[UInt8]] = []
     private var blockOffsets: [UInt64] = [0]
     private var entries: [(hash: UInt64, location: UInt64)] = []
+    /// Hashes of the folded forms of the addresses `--canonical gmail` / `plus` change.
+    private var gmailFolds: [UInt64] = []
+    private var plusFolds: [UInt64] = []
+    private var folded: [UInt8] = []
     private var written = 0
     private var records = 0
     /// Blocks closed so far: the number of the block being filled.
@@ -167,6 +218,12 @@ final class RunWriter {
     /// Adds one contact line; `key` is its normalised email.
     func add(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) throws {
         entries.append((EmailKey.hash(key), UInt64(closedBlocks) << 32 | UInt64(block.count)))
+        // Only addresses with a `+` or at a …mail.com domain can fold.
+        let n = key.count
+        if n > 0 && (memchr(key.baseAddress!, 0x2B, n) != nil || n > 9 && key[n - 8] == 0x6D && key[n - 4] == 0x2E) {
+            if CanonicalForm.gmail.fold(key, into: &folded) { gmailFolds.append(folded.withUnsafeBytes { EmailKey.hash($0) }) }
+            if CanonicalForm.plus.fold(key, into: &folded) { plusFolds.append(folded.withUnsafeBytes { EmailKey.hash($0) }) }
+        }
         block.append(contentsOf: line)
         block.append(0x0A)
         records += 1
@@ -247,7 +304,10 @@ final class RunWriter {
         try descriptor.sync()
         descriptor.close()
         entries.sort { $0.hash != $1.hash ? $0.hash < $1.hash : $0.location < $1.location }
-        try RunIndex.write(path: "\(directory)/\(info.name).idx", blockOffsets: blockOffsets, entries: entries)
+        gmailFolds.sort()
+        plusFolds.sort()
+        try RunIndex.write(path: "\(directory)/\(info.name).idx", blockOffsets: blockOffsets, entries: entries,
+                           gmailFolds: gmailFolds, plusFolds: plusFolds)
         return RunInfo(name: info.name, records: records, bytes: written)
     }
 

@@ -224,6 +224,20 @@ public final class TenantContacts {
         }
     }
 
+    /// Sorted folded hashes (see `ContactStore.foldedEmailHashes`), or nil when some run lacks them.
+    public func foldedEmailHashes(_ form: CanonicalForm) throws -> [UInt64]? {
+        if let flat { return try flat.foldedEmailHashes(form) }
+        return try withLayoutRetry {
+            var all: [UInt64] = []
+            for store in shards {
+                guard let some = try store.foldedEmailHashes(form) else { return nil }
+                all.append(contentsOf: some)
+            }
+            all.sort()
+            return all
+        }
+    }
+
     /// Point lookups across the shards (each address is looked up in its own shard only).
     public final class Lookup {
         private let lookups: [ContactStore.Lookup]

@@ -118,6 +118,67 @@ final class DedupeStageTests: XCTestCase {
         XCTAssertEqual(String(decoding: key, as: UTF8.self), "ab@gmail.com")
     }
 
+    /// The folded hashes come from the run index; a store whose index predates them is folded
+    /// address by address, with the same answers.
+    func testCanonicalFormsFromTheRunIndexAndWithout() throws {
+        try initTenant("sos-expat")
+        try commit("sos-expat", [write("s.ndjson", """
+        {"email":"j.d@gmail.com"}
+        {"email":"a.b+news@googlemail.com"}
+        {"email":"ann+x@example.com"}
+        {"email":"+lead@example.com"}
+        {"email":"plain@example.com"}
+
+        """)])
+        let input = write("c.ndjson", """
+        {"email":"j.d@gmail.com"}
+        {"email":"jd@gmail.com"}
+        {"email":"j.d.x@gmail.com"}
+        {"email":"ab@gmail.com"}
+        {"email":"a.b@googlemail.com"}
+        {"email":"ann@example.com"}
+        {"email":"ann+y@example.com"}
+        {"email":"ann.x@example.com"}
+        {"email":"+lead@example.com"}
+        {"email":"plain+z@example.com"}
+
+        """)
+        let expected: [CanonicalForm: [String]] = [
+            .exact: ["existing", "new", "new", "new", "new", "new", "new", "new", "existing", "new"],
+            .gmail: ["existing", "existing", "new", "existing", "existing", "new", "new", "new", "existing", "new"],
+            .plus: ["existing", "new", "new", "new", "existing", "existing", "existing", "new", "existing", "existing"],
+        ]
+        func marks(_ form: CanonicalForm) throws -> [String] {
+            // --keep-repeats: repeats under a form are marked, not rejected, so every line answers.
+            try dedupe([input], canonical: form, keepRepeats: true).out.map { $0["dedupe"]?.string ?? "" }
+        }
+        for form in CanonicalForm.allCases { XCTAssertEqual(try marks(form), expected[form], "\(form) from the run index") }
+
+        // Rewrite every run index as the first format had it: no folded hashes after the entries.
+        let contacts = state.tenant(try TenantSlug("sos-expat")).path + "/contacts"
+        var downgraded = 0
+        for name in try FileSystem.listDirectory(contacts) where name.hasSuffix(".idx") {
+            let path = "\(contacts)/\(name)"
+            var bytes = try FileSystem.readFile(path)
+            let records = bytes.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+            let blocks = bytes.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) }
+            bytes = Array("MPIDX001".utf8) + bytes[8..<(24 + (blocks + 1) * 8 + records * 16)]
+            let fd = try FileDescriptor.open(path, O_WRONLY | O_TRUNC, mode: 0o644)
+            try fd.writeAll(bytes)
+            fd.close()
+            downgraded += 1
+        }
+        XCTAssertGreaterThan(downgraded, 0)
+        for form in CanonicalForm.allCases { XCTAssertEqual(try marks(form), expected[form], "\(form) folded from the contacts") }
+
+        // Compaction rewrites even a single run whose index lacks the folded hashes.
+        _ = try AccountCompact.run(tenant: try TenantSlug("sos-expat"), state: state)
+        let indexes = try FileSystem.listDirectory(contacts).filter { $0.hasSuffix(".idx") }
+        XCTAssertEqual(indexes.count, 1)
+        for name in indexes { XCTAssertEqual(Array(try FileSystem.readFile("\(contacts)/\(name)").prefix(8)), Array("MPIDX002".utf8)) }
+        for form in CanonicalForm.allCases { XCTAssertEqual(try marks(form), expected[form], "\(form) after compaction") }
+    }
+
     func testCrossTenantRecordsAreRefused() throws {
         try initTenant("sos-expat")
         try initTenant("ulixai")

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 /// The identity of a contact and the stable hash every stage and machine shards by.
 public enum EmailKey {
     /// Trimmed and ASCII-lower-cased bytes of an address: the store's sort and identity key.
@@ -66,4 +71,50 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
     public func contains(hash: UInt64) -> Bool { Int(hash % UInt64(count)) == index }
 
     public var description: String { "\(index)/\(count)" }
+}
+
+/// Identity folding for `dedupe --canonical`. The store's run indexes keep the folded hashes of
+/// the addresses a form changes, so dedupe need not read the contacts to fold them.
+public enum CanonicalForm: String, CaseIterable, Sendable {
+    /// The normalised email as it is.
+    case exact
+    /// Gmail and Googlemail: dots and `+tags` of the local part ignored, googlemail.com = gmail.com.
+    case gmail
+    /// `+tags` stripped for every domain.
+    case plus
+
+    /// Writes the folded form of a normalised address (trimmed, lower case) into `out` and
+    /// returns true, or returns false (and leaves `out` alone) when the form does not change it.
+    public func fold(_ key: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Bool {
+        if self == .exact { return false }
+        var at = key.count - 1
+        while at >= 0 && key[at] != 0x40 { at -= 1 }
+        guard at >= 0 else { return false }
+        let domain = UnsafeRawBufferPointer(rebasing: key[(at + 1)...])
+        let googlemail = domain.elementsEqual("googlemail.com".utf8)
+        let gmail = self == .gmail && (googlemail || domain.elementsEqual("gmail.com".utf8))
+        // Where the local part's `+tag` starts (a local part that starts with `+` is kept whole).
+        var localEnd = at
+        if self == .plus || gmail {
+            var i = 0
+            while i < at && key[i] != 0x2B { i += 1 }
+            if i > 0 && i < at { localEnd = i }
+        }
+        let dropsDots = gmail && memchr(key.baseAddress!, 0x2E, localEnd) != nil
+        if localEnd == at && !dropsDots && !(gmail && googlemail) { return false }
+        out.removeAll(keepingCapacity: true)
+        for i in 0..<localEnd where !(gmail && key[i] == 0x2E) { out.append(key[i]) }
+        if gmail {
+            out.append(contentsOf: "@gmail.com".utf8)
+        } else {
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: key[at...]))
+        }
+        return true
+    }
+
+    /// Rewrites a normalised address (trimmed, lower case) in place.
+    public func apply(_ key: inout [UInt8]) {
+        var out: [UInt8] = []
+        if key.withUnsafeBytes({ fold($0, into: &out) }) { key = out }
+    }
 }

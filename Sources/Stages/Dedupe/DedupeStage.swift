@@ -48,7 +48,21 @@ public enum DedupeStage {
         if canonical == .exact {
             hashes = try store.emailHashes()
             if let shard { hashes.removeAll { !shard.contains(hash: $0) } }
+        } else if let folds = try store.foldedEmailHashes(canonical) {
+            // Every stored address's exact hash, and the folded hash of each one the form
+            // changes: a folded address from the stream then matches either its stored twin's
+            // folded hash or (when folding changes nothing) its exact one. A stored address
+            // that folding changes is never itself a folded form, so its exact hash matches
+            // nothing extra.
+            var exact = try store.emailHashes()
+            if let shard {
+                exact.removeAll { !shard.contains(hash: $0) }
+                hashes = StoreHashIndex.merge(exact, folds.filter { shard.contains(hash: $0) })
+            } else {
+                hashes = StoreHashIndex.merge(exact, folds)
+            }
         } else {
+            // A store written before the run indexes kept folded hashes: fold every address.
             hashes = []
             var parser = JSONParser(maxDepth: 256)
             defer { parser.deallocate() }

@@ -78,6 +78,20 @@ public struct StoreHashIndex {
     }
 
     public static let group = 64
+
+    /// Two ascending arrays as one.
+    public static func merge(_ a: [UInt64], _ b: [UInt64]) -> [UInt64] {
+        [UInt64](unsafeUninitializedCapacity: a.count + b.count) { out, initialized in
+            var i = 0, j = 0, k = 0
+            while i < a.count && j < b.count {
+                if a[i] <= b[j] { out[k] = a[i]; i += 1 } else { out[k] = b[j]; j += 1 }
+                k += 1
+            }
+            while i < a.count { out[k] = a[i]; i += 1; k += 1 }
+            while j < b.count { out[k] = b[j]; j += 1; k += 1 }
+            initialized = k
+        }
+    }
 }
 
 /// The addresses seen so far in the stream: open addressing on the 64-bit hash, the value being
@@ -152,33 +166,5 @@ public struct SeenTable {
         }
         oldKeys.deallocate()
         oldValues.deallocate()
-    }
-}
-
-/// Identity folding for `--canonical`.
-public enum CanonicalForm: String, CaseIterable, Sendable {
-    /// The normalised email as it is.
-    case exact
-    /// Gmail and Googlemail: dots and `+tags` of the local part ignored, googlemail.com = gmail.com.
-    case gmail
-    /// `+tags` stripped for every domain.
-    case plus
-
-    /// Rewrites a normalised address (trimmed, lower case) in place.
-    public func apply(_ key: inout [UInt8]) {
-        if self == .exact { return }
-        guard let at = key.lastIndex(of: 0x40) else { return }
-        let domain = key[(at + 1)...]
-        var local = Array(key[..<at])
-        let isGmail = domain.elementsEqual("gmail.com".utf8) || domain.elementsEqual("googlemail.com".utf8)
-        if self == .plus || isGmail {
-            if let plus = local.firstIndex(of: 0x2B), plus > 0 { local.removeSubrange(plus...) }
-        }
-        if self == .gmail && isGmail {
-            local.removeAll { $0 == 0x2E }
-            key = local + Array("@gmail.com".utf8)
-            return
-        }
-        key = local + Array(domain)
     }
 }
