@@ -91,8 +91,11 @@ public enum CanonicalForm: String, CaseIterable, Sendable {
         while at >= 0 && key[at] != 0x40 { at -= 1 }
         guard at >= 0 else { return false }
         let domain = UnsafeRawBufferPointer(rebasing: key[(at + 1)...])
-        let googlemail = domain.elementsEqual("googlemail.com".utf8)
-        let gmail = self == .gmail && (googlemail || domain.elementsEqual("gmail.com".utf8))
+        @inline(__always) func isDomain(_ name: StaticString) -> Bool {
+            domain.count == name.utf8CodeUnitCount && memcmp(domain.baseAddress!, name.utf8Start, domain.count) == 0
+        }
+        let googlemail = isDomain("googlemail.com")
+        let gmail = self == .gmail && (googlemail || isDomain("gmail.com"))
         // Where the local part's `+tag` starts (a local part that starts with `+` is kept whole).
         var localEnd = at
         if self == .plus || gmail {
