@@ -97,6 +97,40 @@ assert_eq "$(jq -r .line "$WORK/thr-3.rej" | sort -n -c && echo sorted)" sorted 
 assert_eq "$(( $(wc -l < "$WORK/thr-3.out") + $(wc -l < "$WORK/thr-3.rej") ))" 6000 "threads: every row is a contact or a reject"
 assert_eq "$(jq -r '.reject_reasons | keys | join(",")' "$WORK/thr-3.json")" "binary_data,field_too_long,invalid_utf8,line_too_long,missing_email,ragged_row" "threads: every reason met"
 
+# The same for NDJSON (converted on every core too): 12,000 lines, over one batch, with broken
+# JSON, non-objects, records without an email, an envelope line, a line over --max-line, blank
+# lines and a record of another tenant scattered through them.
+python3 - "$WORK/big.ndjson" <<'PY'
+import sys, random, json
+r = random.Random(11)
+with open(sys.argv[1], "w") as f:
+    for i in range(12000):
+        k = r.random()
+        if k < 0.01: f.write('{"email": "broken%d@example.org",\n' % i)
+        elif k < 0.02: f.write('[1,2,3]\n')
+        elif k < 0.03: f.write('{"first_name":"NoMail%d"}\n' % i)
+        elif k < 0.035: f.write('{"tenant":"ulixai","email":"other%d@example.org"}\n' % i)
+        elif k < 0.04: f.write('\n')
+        elif k < 0.045: f.write(json.dumps({"tenant_id": "sos-expat", "data_source_id": "hook", "contacts": [{"email": "e%d-a@example.org" % i}, {"Courriel": "e%d-b@example.org" % i}]}) + "\n")
+        elif i in (3000, 9000): f.write(json.dumps({"email": "huge%d@example.org" % i, "notes": "z" * 5000}) + "\n")
+        else: f.write(json.dumps({"E-mail": "N%d@Example.org" % i, "Prénom": "Zoé %d" % i, "tags": "a|B %d" % (i % 5), "extra": i}, ensure_ascii=False) + "\n")
+PY
+for t in 1 3; do
+  set +e
+  ingest --tenant sos-expat --now $NOW --threads $t --max-line 4096 --rejects "$WORK/nd-$t.rej" \
+    --stats "$WORK/nd-$t.json" "$WORK/big.ndjson" > "$WORK/nd-$t.out"
+  set -e
+done
+assert_eq "$(cmp "$WORK/nd-1.out" "$WORK/nd-3.out" && cmp "$WORK/nd-1.rej" "$WORK/nd-3.rej" && echo same)" same "ndjson threads: same output and rejects"
+assert_eq "$(jq -c 'del(.elapsed_s)' "$WORK/nd-3.json")" "$(jq -c 'del(.elapsed_s)' "$WORK/nd-1.json")" "ndjson threads: same summary"
+assert_eq "$(jq -r .line "$WORK/nd-3.rej" | sort -n -c && echo sorted)" sorted "ndjson threads: rejects in line order"
+blank=$(grep -c '^$' "$WORK/big.ndjson")
+envelopes=$(grep -c '"contacts"' "$WORK/big.ndjson")
+# Each envelope line holds two contacts: one row more than its line.
+assert_eq "$(( $(wc -l < "$WORK/nd-3.out") + $(wc -l < "$WORK/nd-3.rej") + blank - envelopes ))" 12000 "ndjson threads: every line is a contact, a reject or a blank"
+assert_eq "$(jq -r '.reject_reasons | keys | join(",")' "$WORK/nd-3.json")" "invalid_json,line_too_long,missing_email,not_an_object,tenant_mismatch" "ndjson threads: every reason met"
+assert_eq "$(grep -m1 '"email":"n5@example.org"' "$WORK/nd-3.out" | jq -c '[.first_name, .tags, .custom.extra]')" '["Zoé 5",["a","b-0"],5]' "ndjson threads: keys mapped, values normalised"
+
 # Values that need JSON escaping (quote, backslash, tab) beside rows that need none: each row is
 # judged on its own, so the plain rows' fast path never skips an escape.
 out=$(printf 'email,first_name,company\na@b.org,"Jo ""J"" Doe",back\\slash\nc@d.org,Tab\there,x\ne@f.org,Plain,Co\n' \
@@ -127,5 +161,7 @@ for threads in 1 3; do
 done
 trickle "ingest csv" "ingest --tenant sos-expat --format csv --now $NOW" "email,first_name" '%s,Row' \
   row1@example.org row2@example.org
+trickle "ingest ndjson" "ingest --tenant sos-expat --format ndjson --now $NOW" - '{"email":"%s"}' \
+  nd1@example.org nd2@example.org
 
 done_ok

@@ -7,15 +7,29 @@ import MailpipeCore
 
 /// NDJSON, JSON arrays and the import envelope `{"tenant_id":…,"data_source_id":…,"contacts":[…]}`.
 extension IngestRun {
+    /// One record a line. Lines are gathered (transcoded, blank ones counted) on this thread and
+    /// converted on every core (`RowBatch`).
     mutating func ingestNDJSON(lines: inout LineReader, file: String?, source: String, output: inout OutputSink) throws {
-        var parser = JSONParser(maxDepth: options.stream.maxDepth)
-        defer { parser.deallocate() }
         var firstLine = true
-        var keyTargets: [String: ColumnTarget] = [:]
         var transcoded: [UInt8] = []
+        var batch = RowBatch(threads: options.threads ?? Cores.workers, stage: rejects.stage)
+        batch.configure(for: self)
+        defer { batch.release() }
+        let maxDepth = options.stream.maxDepth
+        let convert: RowBatch.Convert = { run, rows, all, out in
+            var parser = JSONParser(maxDepth: maxDepth)
+            defer { parser.deallocate() }
+            var keyTargets = KeyTargets()
+            for row in rows {
+                try run.ingestJSONLine(UnsafeRawBufferPointer(rebasing: all[row.start..<row.end]), number: row.line, file: file,
+                                       source: source, parser: &parser, keyTargets: &keyTargets, output: &out)
+            }
+        }
         while let event = try lines.next() {
             switch event {
             case .tooLong(let number, let length):
+                // Rejects written here must follow those of the rows before them.
+                if !batch.isEmpty { try batch.drain(into: &self, output: &output, convert: convert) }
                 rowsIn += 1
                 rejects.reject(reason: "line_too_long", detail: "line of \(length) bytes is over --max-line \(options.stream.maxLine)",
                                origin: .init(line: number, file: file), raw: nil)
@@ -25,18 +39,23 @@ extension IngestRun {
                 if options.encoding != .utf8 {
                     transcoded.removeAll(keepingCapacity: true)
                     options.encoding.transcode(bytes, into: &transcoded)
-                    let copy = transcoded
-                    try copy.withUnsafeBytes { try ingestJSONLine($0, number: number, file: file, source: source, parser: &parser, keyTargets: &keyTargets, output: &output) }
+                    transcoded.withUnsafeBytes { batch.add($0, line: number) }
                 } else {
-                    try ingestJSONLine(bytes, number: number, file: file, source: source, parser: &parser, keyTargets: &keyTargets, output: &output)
+                    batch.add(bytes, line: number)
+                }
+                if batch.isFull {
+                    try batch.submit(into: &self, output: &output, convert: convert)
+                } else if lines.inputMayWait && !lines.hasBufferedLine() {
+                    // Nothing more buffered on a pipe: what is here goes out before we wait.
+                    try batch.drain(into: &self, output: &output, convert: convert)
                 }
             }
         }
+        if !batch.isEmpty { try batch.drain(into: &self, output: &output, convert: convert) }
     }
 
-    private mutating func ingestJSONLine(_ bytes: UnsafeRawBufferPointer, number: Int, file: String?, source: String,
-                                         parser: inout JSONParser, keyTargets: inout [String: ColumnTarget],
-                                         output: inout OutputSink) throws {
+    mutating func ingestJSONLine(_ bytes: UnsafeRawBufferPointer, number: Int, file: String?, source: String,
+                                 parser: inout JSONParser, keyTargets: inout KeyTargets, output: inout OutputSink) throws {
         let document: JSONDocument
         do throws(JSONParseError) {
             document = try parser.parse(bytes)
@@ -72,15 +91,14 @@ extension IngestRun {
         }
         var parser = JSONParser(maxDepth: options.stream.maxDepth)
         defer { parser.deallocate() }
-        var keyTargets: [String: ColumnTarget] = [:]
+        var keyTargets = KeyTargets()
         try doc.withUnsafeBytes { all in
             let bom = IngestRun.bomLength(all)
             var lineCounter = LineCounter(bytes: all)
             var i = JSONScan.skipSpace(all, bom)
             guard i < all.count else { return }
             if all[i] == UInt8(ascii: "[") {
-                try ingestArray(all, from: i, tenant: nil, source: source, file: file, parser: &parser,
-                                keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
+                try ingestArray(all, from: i, tenant: nil, source: source, file: file, parser: &parser, keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
                 i = JSONScan.skipValue(all, i) ?? all.count
             } else if all[i] == UInt8(ascii: "{") {
                 // Look for an envelope: a top-level "contacts" array.
@@ -110,14 +128,12 @@ extension IngestRun {
                     }
                     let tenant = stringMember("tenant_id")
                     let envelopeSource = options.source ?? stringMember("data_source_id") ?? source
-                    try ingestArray(all, from: contacts.start, tenant: tenant, source: envelopeSource, file: file, parser: &parser,
-                                    keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
+                    try ingestArray(all, from: contacts.start, tenant: tenant, source: envelopeSource, file: file, parser: &parser, keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
                     i = j
                 } else {
                     // A single contact object (or a broken document: the parser says where).
                     let end = ok ? j : all.count
-                    try ingestElement(all, start: i, end: end, tenant: nil, source: source, file: file, parser: &parser,
-                                      keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
+                    try ingestElement(all, start: i, end: end, tenant: nil, source: source, file: file, parser: &parser, keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
                     i = end
                 }
             } else {
@@ -138,7 +154,7 @@ extension IngestRun {
     }
 
     private mutating func ingestArray(_ all: UnsafeRawBufferPointer, from start: Int, tenant: String?, source: String, file: String?,
-                                      parser: inout JSONParser, keyTargets: inout [String: ColumnTarget],
+                                      parser: inout JSONParser, keyTargets: inout KeyTargets,
                                       lineCounter: inout LineCounter, output: inout OutputSink) throws {
         var j = start + 1
         while true {
@@ -157,8 +173,7 @@ extension IngestRun {
                                raw: UnsafeRawBufferPointer(rebasing: all[j..<min(all.count, j + 200)]))
                 return
             }
-            try ingestElement(all, start: j, end: end, tenant: tenant, source: source, file: file, parser: &parser,
-                              keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
+            try ingestElement(all, start: j, end: end, tenant: tenant, source: source, file: file, parser: &parser, keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
             j = JSONScan.skipSpace(all, end)
             if j < all.count && all[j] == UInt8(ascii: ",") { j += 1; continue }
             if j < all.count && all[j] == UInt8(ascii: "]") { return }
@@ -171,7 +186,7 @@ extension IngestRun {
     }
 
     private mutating func ingestElement(_ all: UnsafeRawBufferPointer, start: Int, end: Int, tenant: String?, source: String,
-                                        file: String?, parser: inout JSONParser, keyTargets: inout [String: ColumnTarget],
+                                        file: String?, parser: inout JSONParser, keyTargets: inout KeyTargets,
                                         lineCounter: inout LineCounter, output: inout OutputSink) throws {
         rowsIn += 1
         let line = lineCounter.line(at: start)
@@ -193,7 +208,7 @@ extension IngestRun {
 
     /// One contact object: keys mapped like CSV headers, values normalised.
     mutating func ingestObject(_ node: JSONNode, line: Int, file: String?, source: String, envelopeTenant: String?,
-                               keyTargets: inout [String: ColumnTarget], output: inout OutputSink) throws {
+                               keyTargets: inout KeyTargets, output: inout OutputSink) throws {
         guard node.kind == .object else {
             let oneLine = IngestRun.compactBytes(node)
             oneLine.withUnsafeBytes { rejects.reject(reason: "not_an_object", detail: "a contact must be a JSON object", origin: .init(line: line, file: file), record: $0) }
@@ -202,12 +217,8 @@ extension IngestRun {
         builder.reset()
         var text: [UInt8] = []
         for (keyNode, value) in node.members {
-            guard let key = keyNode.string else { continue }
-            let target: ColumnTarget
-            if let t = keyTargets[key] { target = t } else {
-                target = self.target(forHeader: key)
-                if keyTargets.count < 10_000 { keyTargets[key] = target }
-            }
+            guard keyNode.kind == .string else { continue }
+            let target = keyTargets.target(rawKey: keyNode.raw) { self.target(forHeader: keyNode.string ?? "") }
             switch target {
             case .ignore:
                 continue
@@ -217,7 +228,7 @@ extension IngestRun {
                 if value.kind == .object {
                     for (k, v) in value.members { if let ks = k.string { addCustomJSON(ks, v) } }
                 } else {
-                    addCustomJSON(key, value)
+                    addCustomJSON(keyNode.string ?? "", value)
                 }
             case .field(.tags) where value.kind == .array:
                 for element in value.elements {
@@ -231,7 +242,7 @@ extension IngestRun {
                 if IngestRun.scalarText(value, into: &text) {
                     text.withUnsafeBytes { builder.set(field, $0, lookups: &lookups) }
                 } else if value.kind == .array || value.kind == .object {
-                    addCustomJSON(key, value)
+                    addCustomJSON(keyNode.string ?? "", value)
                 }
             }
         }
@@ -274,6 +285,27 @@ extension IngestRun {
         case .object, .array: return JSONValue(node).serialized
         default: return Array(node.raw)
         }
+    }
+}
+
+/// JSON keys → what they map to, cached by the key's raw bytes: a known key costs a hash and a
+/// compare, no String. (A key written with escapes gets its own entry; it maps the same.)
+struct KeyTargets {
+    private var slots = BytesCache(limit: 10_000)
+    private var targets: [ColumnTarget] = []
+
+    mutating func target(rawKey: UnsafeRawBufferPointer, make: () -> ColumnTarget) -> ColumnTarget {
+        var made: ColumnTarget?
+        // The cached value is the target's place in `targets`, as 4 bytes.
+        let place = slots.value(for: rawKey, make: { _ in
+            made = make()
+            return withUnsafeBytes(of: UInt32(targets.count).littleEndian) { Array($0) }
+        }) { $0!.loadUnaligned(as: UInt32.self).littleEndian }
+        if let made {
+            if Int(place) == targets.count { targets.append(made) }
+            return made
+        }
+        return targets[Int(place)]
     }
 }
 

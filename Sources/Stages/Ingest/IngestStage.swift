@@ -323,7 +323,14 @@ struct IngestRun {
         var scratch: [UInt8] = []
         var transcoded: [UInt8] = []
         let utf8 = options.encoding == .utf8
-        var batch = CSVBatch(threads: options.threads ?? Cores.workers, stage: rejects.stage)
+        var batch = RowBatch(threads: options.threads ?? Cores.workers, stage: rejects.stage)
+        /// How the batch's rows are converted, with the delimiter and header known by then.
+        func convert(_ columns: [ColumnTarget]) -> RowBatch.Convert {
+            { [delimiter, headerNames] run, rows, all, out in
+                try IngestRun.convertCSVRows(&run, rows: rows, in: all, delimiter: delimiter, file: file, header: columns,
+                                             headerNames: headerNames, source: source, output: &out)
+            }
+        }
 
         /// A complete record: the header is read here; data rows go to the batch.
         func take(_ p: UnsafeRawBufferPointer, line: Int) throws {
@@ -336,8 +343,7 @@ struct IngestRun {
             }
             batch.add(p, line: line)
             if batch.isFull {
-                try batch.submit(into: &self, delimiter: delimiter, file: file, header: header!, headerNames: headerNames,
-                                 source: source, output: &output)
+                try batch.submit(into: &self, output: &output, convert: convert(header!))
             } else if lines.inputMayWait && !lines.hasBufferedLine() {
                 // Nothing more buffered on a pipe: what is here goes out before we wait.
                 try drainBatch()
@@ -346,8 +352,7 @@ struct IngestRun {
         /// Rejects written here must follow those of the rows before them.
         func drainBatch() throws {
             if let columns = header, !batch.isEmpty {
-                try batch.drain(into: &self, delimiter: delimiter, file: file, header: columns, headerNames: headerNames,
-                                source: source, output: &output)
+                try batch.drain(into: &self, output: &output, convert: convert(columns))
             }
         }
         defer { batch.release() }
@@ -417,6 +422,25 @@ struct IngestRun {
         if assembling {
             rowsIn += 1
             record.withUnsafeBytes { reject("unterminated_quote", "a quoted field opened here is never closed", line: recordLine, file: file, raw: $0) }
+        }
+    }
+
+    /// Converts a slice of data rows with one thread's copy of the run (see `RowBatch`).
+    static func convertCSVRows(_ run: inout IngestRun, rows: ArraySlice<RowBatch.Row>, in all: UnsafeRawBufferPointer,
+                               delimiter: UInt8, file: String?, header: [ColumnTarget], headerNames: [String],
+                               source: String, output: inout OutputSink) throws {
+        var fields: [Span] = []
+        fields.reserveCapacity(64)
+        var scratch: [UInt8] = []
+        // Copies of this thread's own (see `IngestRun.forAnotherThread`).
+        var header: [ColumnTarget]? = header.map { $0 }
+        var names = headerNames.map { $0 }
+        var tenantColumn = false
+        for row in rows {
+            let record = UnsafeRawBufferPointer(rebasing: all[row.start..<row.end])
+            _ = scan(record, delimiter: delimiter, into: &fields)
+            try run.processCSVRecord(record, fields: fields, line: row.line, file: file, header: &header, headerNames: &names,
+                                     tenantColumn: &tenantColumn, source: source, scratch: &scratch, output: &output)
         }
     }
 

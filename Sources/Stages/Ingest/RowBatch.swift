@@ -1,16 +1,19 @@
 import MailpipeCore
 
-/// CSV data rows gathered from the reader, turned into contacts on a `WorkCrew`, pipelined: the
-/// helper threads convert one batch while the reading thread gathers the next and writes the
-/// one before.
+/// Rows gathered from the reader (CSV records, NDJSON lines), turned into contacts on a
+/// `WorkCrew`, pipelined: the helper threads convert one batch while the reading thread gathers
+/// the next and writes the one before.
 ///
 /// A batch is cut into slices of rows; whichever thread takes a slice converts it with its own
-/// copy of the run's per-row state (builder, look-up caches) into the slice's own output and
-/// reject buffers, and the slices are written in row order afterwards, so the output, the
-/// rejects and the counts are those of one thread, byte for byte. Reading and record assembly
-/// (quoted newlines) stay on the caller's thread.
-struct CSVBatch {
+/// copy of the run (`IngestRun.forAnotherThread`: builder, look-up caches) into the slice's own
+/// output and reject buffers, and the slices are written in row order afterwards, so the output,
+/// the rejects and the counts are those of one thread, byte for byte. Reading and record
+/// assembly (CSV's quoted newlines) stay on the caller's thread.
+struct RowBatch {
     typealias Row = (start: Int, end: Int, line: Int)
+    /// Converts one slice of rows (their bytes are in the buffer given) with one thread's copy of
+    /// the run, writing its contacts to the output given.
+    typealias Convert = (inout IngestRun, ArraySlice<Row>, UnsafeRawBufferPointer, inout OutputSink) throws -> Void
     static let maxRows = 8192
     static let maxBytes = 4 << 20
     static let sliceRows = 256
@@ -28,7 +31,7 @@ struct CSVBatch {
     /// results in raw memory, so the crew's threads each write their own slice while the caller
     /// fills the other batch.
     final class Buffer {
-        static let maxSlices = (CSVBatch.maxRows + CSVBatch.sliceRows - 1) / CSVBatch.sliceRows
+        static let maxSlices = (RowBatch.maxRows + RowBatch.sliceRows - 1) / RowBatch.sliceRows
         var bytes: [UInt8] = []
         var rows: [Row] = []
         let slices: UnsafeMutablePointer<SliceResult>
@@ -62,7 +65,7 @@ struct CSVBatch {
     }
 
     var isEmpty: Bool { filling.rows.isEmpty && inFlight == nil }
-    var isFull: Bool { filling.rows.count >= CSVBatch.maxRows || filling.bytes.count >= CSVBatch.maxBytes }
+    var isFull: Bool { filling.rows.count >= RowBatch.maxRows || filling.bytes.count >= RowBatch.maxBytes }
 
     mutating func add(_ record: UnsafeRawBufferPointer, line: Int) {
         let start = filling.bytes.count
@@ -70,7 +73,7 @@ struct CSVBatch {
         filling.rows.append((start, filling.bytes.count, line))
     }
 
-    /// Takes the per-thread copies of the run once its header is read.
+    /// Takes the per-thread copies of the run (for CSV, once its header is read).
     mutating func configure(for run: IngestRun) {
         release()
         let crew = WorkCrew(helpers: threads - 1)
@@ -95,16 +98,14 @@ struct CSVBatch {
     /// Hands the gathered rows to the crew and writes the batch before it, if any, while they
     /// are converted. The output of the rows handed over now follows at the next `submit` or
     /// at `drain`.
-    mutating func submit(into run: inout IngestRun, delimiter: UInt8, file: String?, header: [ColumnTarget],
-                         headerNames: [String], source: String, output: inout OutputSink) throws {
+    mutating func submit(into run: inout IngestRun, output: inout OutputSink, convert: @escaping Convert) throws {
         guard let crew, let workers, !filling.rows.isEmpty else { return }
         let previous = inFlight
         if previous != nil {
             crew.finish()
         }
         let batch = filling
-        start(batch, crew: crew, workers: workers, delimiter: delimiter, file: file, header: header,
-              headerNames: headerNames, source: source)
+        start(batch, crew: crew, workers: workers, convert: convert)
         inFlight = batch
         filling = spare ?? Buffer(stage: stage)
         spare = nil
@@ -117,10 +118,8 @@ struct CSVBatch {
     }
 
     /// Converts and writes everything gathered: rejects written after this follow those rows.
-    mutating func drain(into run: inout IngestRun, delimiter: UInt8, file: String?, header: [ColumnTarget],
-                        headerNames: [String], source: String, output: inout OutputSink) throws {
-        try submit(into: &run, delimiter: delimiter, file: file, header: header, headerNames: headerNames,
-                   source: source, output: &output)
+    mutating func drain(into run: inout IngestRun, output: inout OutputSink, convert: @escaping Convert) throws {
+        try submit(into: &run, output: &output, convert: convert)
         guard let crew, let last = inFlight else { return }
         crew.finish()
         inFlight = nil
@@ -128,29 +127,26 @@ struct CSVBatch {
         spare = last
     }
 
-    private func start(_ batch: Buffer, crew: WorkCrew, workers: UnsafeMutablePointer<IngestRun>, delimiter: UInt8,
-                       file: String?, header: [ColumnTarget], headerNames: [String], source: String) {
+    private func start(_ batch: Buffer, crew: WorkCrew, workers: UnsafeMutablePointer<IngestRun>, convert: @escaping Convert) {
         let rows = batch.rows.count
-        let slices = (rows + CSVBatch.sliceRows - 1) / CSVBatch.sliceRows
-        precondition(slices <= Buffer.maxSlices, "a CSV batch holds at most \(CSVBatch.maxRows) rows")
+        let slices = (rows + RowBatch.sliceRows - 1) / RowBatch.sliceRows
+        precondition(slices <= Buffer.maxSlices, "a batch holds at most \(RowBatch.maxRows) rows")
         batch.sliceCount = slices
         let results = batch.slices
         crew.start(slices: slices) { s, w in
             let run = workers + w
-            let lo = s * CSVBatch.sliceRows
-            let hi = min(rows, lo + CSVBatch.sliceRows)
+            let lo = s * RowBatch.sliceRows
+            let hi = min(rows, lo + RowBatch.sliceRows)
             run.pointee.rejects = results[s].rejects
             run.pointee.rowsIn = 0
             run.pointee.contactsOut = 0
             do {
                 try batch.bytes.withUnsafeBytes { all in
-                    try CSVBatch.process(&run.pointee, rows: batch.rows[lo..<hi], in: all, delimiter: delimiter, file: file,
-                                         header: header, headerNames: headerNames, source: source,
-                                         output: &results[s].output)
+                    try convert(&run.pointee, batch.rows[lo..<hi], all, &results[s].output)
                 }
             } catch {
                 // Only a failing output throws here, and a memory sink never fails.
-                preconditionFailure("ingest: converting CSV rows failed: \(error)")
+                preconditionFailure("ingest: converting rows failed: \(error)")
             }
             results[s].rowsIn = run.pointee.rowsIn
             results[s].contactsOut = run.pointee.contactsOut
@@ -173,24 +169,6 @@ struct CSVBatch {
                 for (tag, count) in batch.slices[s].unusableTags { run.unusableTags[tag, default: 0] += count }
                 batch.slices[s].unusableTags = [:]
             }
-        }
-    }
-
-    private static func process(_ run: inout IngestRun, rows: ArraySlice<Row>, in all: UnsafeRawBufferPointer, delimiter: UInt8,
-                                file: String?, header: [ColumnTarget], headerNames: [String], source: String,
-                                output: inout OutputSink) throws {
-        var fields: [IngestRun.Span] = []
-        fields.reserveCapacity(64)
-        var scratch: [UInt8] = []
-        // Copies of this thread's own (see `IngestRun.forAnotherThread`).
-        var header: [ColumnTarget]? = header.map { $0 }
-        var names = headerNames.map { $0 }
-        var tenantColumn = false
-        for row in rows {
-            let record = UnsafeRawBufferPointer(rebasing: all[row.start..<row.end])
-            _ = IngestRun.scan(record, delimiter: delimiter, into: &fields)
-            try run.processCSVRecord(record, fields: fields, line: row.line, file: file, header: &header, headerNames: &names,
-                                     tenantColumn: &tenantColumn, source: source, scratch: &scratch, output: &output)
         }
     }
 }
