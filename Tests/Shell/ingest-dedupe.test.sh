@@ -91,9 +91,14 @@ for t in 1 3; do
     --stats "$WORK/thr-$t.json" "$WORK/big.csv" > "$WORK/thr-$t.out"
   set -e
 done
-assert_eq "$(cmp "$WORK/thr-1.out" "$WORK/thr-3.out" && cmp "$WORK/thr-1.rej" "$WORK/thr-3.rej" && echo same)" same "threads: same output and rejects"
-assert_eq "$(jq -c 'del(.elapsed_s)' "$WORK/thr-3.json")" "$(jq -c 'del(.elapsed_s)' "$WORK/thr-1.json")" "threads: same summary"
-assert_eq "$(jq -r .line "$WORK/thr-3.rej" | sort -n -c && echo sorted)" sorted "threads: rejects in line order"
+# threads_agree LABEL PREFIX: the runs on 1 and 3 threads (PREFIX-N.out/.rej/.json) agree.
+threads_agree() {
+  local label=$1 p=$2
+  assert_eq "$(cmp "$p-1.out" "$p-3.out" && cmp "$p-1.rej" "$p-3.rej" && echo same)" same "$label: same output and rejects"
+  assert_eq "$(jq -c 'del(.elapsed_s)' "$p-3.json")" "$(jq -c 'del(.elapsed_s)' "$p-1.json")" "$label: same summary"
+  assert_eq "$(jq -r .line "$p-3.rej" | sort -n -c && echo sorted)" sorted "$label: rejects in line order"
+}
+threads_agree threads "$WORK/thr"
 assert_eq "$(( $(wc -l < "$WORK/thr-3.out") + $(wc -l < "$WORK/thr-3.rej") ))" 6000 "threads: every row is a contact or a reject"
 assert_eq "$(jq -r '.reject_reasons | keys | join(",")' "$WORK/thr-3.json")" "binary_data,field_too_long,invalid_utf8,line_too_long,missing_email,ragged_row" "threads: every reason met"
 
@@ -121,9 +126,7 @@ for t in 1 3; do
     --stats "$WORK/nd-$t.json" "$WORK/big.ndjson" > "$WORK/nd-$t.out"
   set -e
 done
-assert_eq "$(cmp "$WORK/nd-1.out" "$WORK/nd-3.out" && cmp "$WORK/nd-1.rej" "$WORK/nd-3.rej" && echo same)" same "ndjson threads: same output and rejects"
-assert_eq "$(jq -c 'del(.elapsed_s)' "$WORK/nd-3.json")" "$(jq -c 'del(.elapsed_s)' "$WORK/nd-1.json")" "ndjson threads: same summary"
-assert_eq "$(jq -r .line "$WORK/nd-3.rej" | sort -n -c && echo sorted)" sorted "ndjson threads: rejects in line order"
+threads_agree "ndjson threads" "$WORK/nd"
 blank=$(grep -c '^$' "$WORK/big.ndjson")
 envelopes=$(grep -c '"contacts"' "$WORK/big.ndjson")
 # Each envelope line holds two contacts: one row more than its line.
