@@ -291,7 +291,9 @@ extension IngestRun {
 /// JSON keys → what they map to, cached by the key's raw bytes: a known key costs a hash and a
 /// compare, no String. (A key written with escapes gets its own entry; it maps the same.)
 struct KeyTargets {
-    private var slots = BytesCache(limit: 10_000)
+    /// Past this many keys new ones are mapped each time they come (the cache stops growing).
+    static let limit = 10_000
+    private var slots = BytesCache(limit: KeyTargets.limit)
     private var targets: [ColumnTarget] = []
 
     mutating func target(rawKey: UnsafeRawBufferPointer, make: () -> ColumnTarget) -> ColumnTarget {
@@ -302,7 +304,7 @@ struct KeyTargets {
             return withUnsafeBytes(of: UInt32(targets.count).littleEndian) { Array($0) }
         }) { $0!.loadUnaligned(as: UInt32.self).littleEndian }
         if let made {
-            if Int(place) == targets.count { targets.append(made) }
+            if Int(place) == targets.count && targets.count < KeyTargets.limit { targets.append(made) }
             return made
         }
         return targets[Int(place)]

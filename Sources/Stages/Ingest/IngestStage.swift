@@ -555,12 +555,7 @@ struct IngestRun {
                 shared.update(tenant: options.tenant!.value, source: options.source ?? source, createdAt: nowText)
                 sharedHoldsDefaults = true
             }
-            builder.applyFullName()
-            let fallback = builder.languageRaw == nil ? "" : fallbackLanguage(for: options.tenant!.value)
-            builder.write(into: &output.buffer, shared: shared, fallbackLanguage: fallback)
-            output.buffer.append(0x0A)
-            contactsOut += 1
-            try output.flushIfNeeded()
+            try write(tenant: nil, output: &output)
             return
         }
         // The tenant: --tenant, else the envelope's tenant_id, else the record's own.
@@ -597,10 +592,16 @@ struct IngestRun {
             refuse("missing_email", "the row has no email")
             return
         }
-        builder.applyFullName()
-        let fallback = builder.languageRaw == nil ? "" : fallbackLanguage(for: tenant)
         shared.update(tenant: tenant, source: options.source ?? builder.source ?? source, createdAt: builder.createdAt ?? nowText)
         sharedHoldsDefaults = false
+        try write(tenant: tenant, output: &output)
+    }
+
+    /// Writes the gathered contact (`shared` holds its tenant, source and clock; `tenant` nil:
+    /// the --tenant one, not read unless needed).
+    private mutating func write(tenant: String?, output: inout OutputSink) throws {
+        builder.applyFullName()
+        let fallback = builder.languageRaw == nil ? "" : fallbackLanguage(for: tenant ?? options.tenant!.value)
         builder.write(into: &output.buffer, shared: shared, fallbackLanguage: fallback)
         output.buffer.append(0x0A)
         contactsOut += 1
