@@ -216,6 +216,22 @@ final class IngestStageTests: XCTestCase {
         XCTAssertNil(Normalize.email("two@at@x.fr"))
     }
 
+    /// Rows are judged NFC as a whole; a quoted value joined from pieces is judged on its own,
+    /// so marks that meet only once the quotes are gone are still put in canonical order.
+    func testNFCOfRowsAndOfJoinedQuotedValues() throws {
+        let csv = "email,first_name,company\n"
+            + "a@b.org,\"\u{627}\u{651}\"\u{64E},x\n"        // shadda (33) then fatha (30), joined
+            + "c@d.org,\u{627}\u{651}\u{64E},\"e\"\"\u{301}\"\n"  // out of order in the row; e + "" + acute
+            + "e@f.org,प्रिया,Zoé\n"
+        let r = try ingest([write("nfc.csv", csv)])
+        XCTAssertEqual(r.contacts.count, 3)
+        let names = r.contacts.map { Array(($0["first_name"]?.string ?? "").unicodeScalars).map(\.value) }
+        XCTAssertEqual(names[0], [0x627, 0x64E, 0x651])
+        XCTAssertEqual(names[1], [0x627, 0x64E, 0x651])
+        XCTAssertEqual(r.contacts[1]["company"]?.string.map { Array($0.unicodeScalars).map(\.value) }, [0x65, 0x22, 0x301])
+        XCTAssertEqual(r.contacts[2]["first_name"], .string("प्रिया"))
+    }
+
     func testTenantFallbackLanguageComesFromTenantJSON() throws {
         let state = "\(dir)/state"
         try FileSystem.createDirectory(state)

@@ -76,6 +76,38 @@ final class NFCQuickCheckTests: XCTestCase {
         }
         XCTAssertGreaterThan(unchanged, 1000)
     }
+
+    static func checkRow(_ bytes: [UInt8]) -> Normalize.RowText { bytes.withUnsafeBytes { Normalize.checkRow($0) } }
+
+    func testRowCheckFindsBadUTF8AndJudgesNFC() {
+        XCTAssertEqual(NFCQuickCheckTests.checkRow(Array("a@b.org,Zoé,प्रिया,王伟".utf8)), .surelyNFC)
+        XCTAssertEqual(NFCQuickCheckTests.checkRow(Array("a@b.org,e\u{301}".utf8)), .mayNeedNFC)
+        XCTAssertEqual(NFCQuickCheckTests.checkRow(Array("a@b.org,e\u{301},".utf8) + [0xFF]), .invalidUTF8, "bad bytes after a mark")
+        XCTAssertEqual(NFCQuickCheckTests.checkRow([0x61, 0xC3]), .invalidUTF8, "cut sequence")
+        XCTAssertEqual(NFCQuickCheckTests.checkRow([0xED, 0xA0, 0x80]), .invalidUTF8, "surrogate")
+        XCTAssertEqual(NFCQuickCheckTests.checkRow([0xC0, 0xAF]), .invalidUTF8, "overlong")
+        // Random bytes from a pool of pieces: valid exactly when the standard library decodes them
+        // without repairs; when judged NFC, each comma-separated value is unchanged by NFC.
+        let pieces: [[UInt8]] = [[0x61], [0x2C], [0x2C], Array("é".utf8), Array("\u{301}".utf8), Array("\u{94D}".utf8),
+                                 Array("\u{651}".utf8), Array("\u{64E}".utf8), Array("王".utf8), [0xFF], [0xE0, 0xA4], [0x80]]
+        var rng = SystemRandomNumberGenerator()
+        var judged = [Normalize.RowText: Int]()
+        for _ in 0..<20_000 {
+            var row: [UInt8] = []
+            for _ in 0..<Int.random(in: 1...8, using: &rng) { row += pieces.randomElement(using: &rng)! }
+            let verdict = NFCQuickCheckTests.checkRow(row)
+            judged[verdict, default: 0] += 1
+            let valid = String(validating: row, as: UTF8.self) != nil
+            XCTAssertEqual(verdict == .invalidUTF8, !valid, "\(row)")
+            if verdict == .surelyNFC {
+                for value in row.split(separator: 0x2C, omittingEmptySubsequences: false) {
+                    let text = String(decoding: value, as: UTF8.self)
+                    XCTAssertEqual(NFCQuickCheckTests.nfcScalars(text), Array(text.unicodeScalars), "\(row)")
+                }
+            }
+        }
+        XCTAssertEqual(judged.count, 3, "every verdict met: \(judged)")
+    }
 }
 
 final class PhoneTests: XCTestCase {

@@ -50,6 +50,9 @@ struct ContactBuilder {
     /// Set by a reader whose source bytes hold no `"`, `\` or control byte: normalised values
     /// made from them (trimmed, lower-cased, NFC, looked up) then need no JSON escaping.
     var valuesArePlain = false
+    /// Set by a reader that has checked its source bytes (`Normalize.checkRow`): every value
+    /// made from them is NFC already.
+    var valuesAreNFC = false
     private var scratch = ByteBuffer(capacity: 256)
 
     mutating func reset() {
@@ -63,6 +66,7 @@ struct ContactBuilder {
         unusableTags.removeAll(keepingCapacity: true)
         languageRaw = nil; countryRaw = nil; emailGiven = false; emailInvalid = nil
         valuesArePlain = false
+        valuesAreNFC = false
         tenant = nil; source = nil; createdAt = nil
     }
 
@@ -137,7 +141,7 @@ struct ContactBuilder {
         case .website, .linkedinURL, .facebookURL, .instagramURL, .twitterURL:
             Normalize.website(t, into: &arena)
         case .phone:
-            Normalize.phone(t, into: &arena)
+            Normalize.phone(t, into: &arena, knownNFC: valuesAreNFC)
         case .country:
             let known = lookups.country(t) { code -> Bool in
                 guard let code else { return false }
@@ -153,7 +157,7 @@ struct ContactBuilder {
             }
             if !known && languageRaw == nil { languageRaw = Normalize.text(String(decoding: t, as: UTF8.self)) }
         default:
-            Normalize.text(t, into: &arena)
+            Normalize.text(t, into: &arena, knownNFC: valuesAreNFC)
         }
         starts[k] = start
         lengths[k] = arena.count - start
@@ -199,7 +203,7 @@ struct ContactBuilder {
     mutating func addCustom(_ key: String, string value: UnsafeRawBufferPointer) {
         if custom.contains(where: { $0.key == key }) { return }
         scratch.removeAll()
-        Normalize.text(value, into: &scratch)
+        Normalize.text(value, into: &scratch, knownNFC: valuesAreNFC)
         if scratch.isEmpty { return }
         var b = ByteBuffer(capacity: scratch.count + 8)
         scratch.withUnsafeBytes { b.appendJSONString(utf8: $0) }

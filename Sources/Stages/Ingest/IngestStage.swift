@@ -455,16 +455,13 @@ struct IngestRun {
 
     /// Control bytes (other than tab and line ends) mean binary data; then UTF-8 is checked.
     static func checkBytes(_ p: UnsafeRawBufferPointer) -> (reason: String, detail: String)? {
-        if let b = ByteScan.firstControlByte(p) { return ("binary_data", "control byte 0x\(String(b, radix: 16)) in the row") }
-        return checkUTF8(p)
-    }
-
-    static func checkUTF8(_ p: UnsafeRawBufferPointer) -> (reason: String, detail: String)? {
-        if !ByteScan.isASCII(p) && !JSONParser.isValidUTF8(p) {
-            return ("invalid_utf8", "not valid UTF-8 (for an Excel export try --encoding cp1252)")
-        }
+        if let b = ByteScan.firstControlByte(p) { return ("binary_data", controlByteDetail(b)) }
+        if !ByteScan.isASCII(p) && !JSONParser.isValidUTF8(p) { return ("invalid_utf8", invalidUTF8Detail) }
         return nil
     }
+
+    static func controlByteDetail(_ b: UInt8) -> String { "control byte 0x\(String(b, radix: 16)) in the row" }
+    static let invalidUTF8Detail = "not valid UTF-8 (for an Excel export try --encoding cp1252)"
 
     mutating func processCSVRecord(_ p: UnsafeRawBufferPointer, fields: [Span], line: Int, file: String?,
                                    header: inout [ColumnTarget]?, headerNames: inout [String], tenantColumn: inout Bool,
@@ -503,8 +500,14 @@ struct IngestRun {
         // A row without `"`, `\` or control bytes (most rows) is printable as it stands: the
         // values made from it need no JSON escaping either.
         let plain = !ByteScan.needsJSONEscape(p)
-        if let problem = plain ? IngestRun.checkUTF8(p) : IngestRun.checkBytes(p) {
-            reject(problem.reason, problem.detail, line: line, file: file, raw: p)
+        if !plain, let b = ByteScan.firstControlByte(p) {
+            reject("binary_data", IngestRun.controlByteDetail(b), line: line, file: file, raw: p)
+            return
+        }
+        // UTF-8 is checked, and NFC judged for the whole row, in one pass.
+        let text = ByteScan.isASCII(p) ? .surelyNFC : Normalize.checkRow(p)
+        if text == .invalidUTF8 {
+            reject("invalid_utf8", IngestRun.invalidUTF8Detail, line: line, file: file, raw: p)
             return
         }
         if fields.count != columns.count {
@@ -513,6 +516,8 @@ struct IngestRun {
         }
         builder.reset()
         builder.valuesArePlain = plain
+        // A value joined from pieces (`"a""b"`, `"a"b`) is not a run of the row: judged alone.
+        builder.valuesAreNFC = text == .surelyNFC && (plain || !fields.contains { $0.kind == 2 })
         for (i, span) in fields.enumerated() {
             if Int(span.end - span.start) > options.maxField {
                 reject("field_too_long", "column '\(headerNames[i])' holds \(span.end - span.start) bytes, over --max-field \(options.maxField)",

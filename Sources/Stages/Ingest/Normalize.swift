@@ -41,37 +41,76 @@ public enum Normalize {
         while i < n {
             let b = t[i]
             if b < 0x80 {
-                // ASCII runs a word at a time.
-                i += 1
-                while i + 8 <= n && t.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
+                i = skipASCII(t, from: i + 1)
                 lastClass = 0
                 continue
             }
-            var v: UInt32
-            if b < 0xE0 {
-                guard i + 1 < n else { return true }
-                v = UInt32(b & 0x1F) << 6 | UInt32(t[i + 1] & 0x3F); i += 2
-            } else if b < 0xF0 {
-                guard i + 2 < n else { return true }
-                v = UInt32(b & 0x0F) << 12 | UInt32(t[i + 1] & 0x3F) << 6 | UInt32(t[i + 2] & 0x3F); i += 3
-            } else {
-                guard i + 3 < n else { return true }
-                v = UInt32(b & 0x07) << 18 | UInt32(t[i + 1] & 0x3F) << 12 | UInt32(t[i + 2] & 0x3F) << 6 | UInt32(t[i + 3] & 0x3F); i += 4
-            }
-            if v < 0x300 { lastClass = 0; continue }
-            // Letters of the common scripts: starters that never change under NFC.
-            if (0x0400...0x0482).contains(v) || (0x048A...0x052F).contains(v) || (0x0620...0x064A).contains(v)
-                || (0x0671...0x06D3).contains(v) || (0x0905...0x0939).contains(v) || (0x093E...0x094C).contains(v)
-                || (0x4E00...0x9FFF).contains(v) || (0xAC00...0xD7A3).contains(v) {
-                lastClass = 0
-                continue
-            }
-            if NFCQuickCheck.changesOrComposes(v) { return true }
-            guard let scalar = Unicode.Scalar(v) else { return true }
-            let cc = scalar.properties.canonicalCombiningClass.rawValue
-            if cc != 0 && lastClass > cc { return true }
-            lastClass = cc
+            let length = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4
+            guard i + length <= n else { return true }
+            if mayNeedNFC(scalar: decode(t, at: i, length: length), after: &lastClass) { return true }
+            i += length
         }
+        return false
+    }
+
+    /// What a CSV row's bytes are, found in one pass: not UTF-8, or UTF-8 whose values may need
+    /// NFC, or UTF-8 whose values surely are NFC (as `mayNeedNFC` judges each value: a value is a
+    /// run of the row between ASCII delimiters and quotes, so the row passing means each passes).
+    public enum RowText: Sendable { case invalidUTF8, mayNeedNFC, surelyNFC }
+
+    public static func checkRow(_ t: UnsafeRawBufferPointer) -> RowText {
+        guard let base = t.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .surelyNFC }
+        let n = t.count
+        var i = 0
+        var lastClass: UInt8 = 0
+        while i < n {
+            if base[i] < 0x80 {
+                i = skipASCII(t, from: i + 1)
+                lastClass = 0
+                continue
+            }
+            let start = i
+            do { try JSONParser.validateUTF8Sequence(base, n, &i) } catch { return .invalidUTF8 }
+            if mayNeedNFC(scalar: decode(t, at: start, length: i - start), after: &lastClass) {
+                return JSONParser.isValidUTF8(UnsafeRawBufferPointer(rebasing: t[i...])) ? .mayNeedNFC : .invalidUTF8
+            }
+        }
+        return .surelyNFC
+    }
+
+    /// The index of the first byte at or after `from` that is not ASCII (or the end), a word at a time.
+    @inline(__always) static func skipASCII(_ t: UnsafeRawBufferPointer, from: Int) -> Int {
+        var i = from
+        let n = t.count
+        while i + 8 <= n && t.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
+        while i < n && t[i] < 0x80 { i += 1 }
+        return i
+    }
+
+    /// The scalar of the (valid) UTF-8 sequence of `length` bytes at `i`.
+    @inline(__always) static func decode(_ t: UnsafeRawBufferPointer, at i: Int, length: Int) -> UInt32 {
+        switch length {
+        case 2: return UInt32(t[i] & 0x1F) << 6 | UInt32(t[i + 1] & 0x3F)
+        case 3: return UInt32(t[i] & 0x0F) << 12 | UInt32(t[i + 1] & 0x3F) << 6 | UInt32(t[i + 2] & 0x3F)
+        default: return UInt32(t[i] & 0x07) << 18 | UInt32(t[i + 1] & 0x3F) << 12 | UInt32(t[i + 2] & 0x3F) << 6 | UInt32(t[i + 3] & 0x3F)
+        }
+    }
+
+    /// One non-ASCII scalar of the quick check; `lastClass` is the combining class of the one before.
+    @inline(__always) static func mayNeedNFC(scalar v: UInt32, after lastClass: inout UInt8) -> Bool {
+        if v < 0x300 { lastClass = 0; return false }
+        // Letters of the common scripts: starters that never change under NFC.
+        if (0x0400...0x0482).contains(v) || (0x048A...0x052F).contains(v) || (0x0620...0x064A).contains(v)
+            || (0x0671...0x06D3).contains(v) || (0x0905...0x0939).contains(v) || (0x093E...0x094C).contains(v)
+            || (0x4E00...0x9FFF).contains(v) || (0xAC00...0xD7A3).contains(v) {
+            lastClass = 0
+            return false
+        }
+        if NFCQuickCheck.changesOrComposes(v) { return true }
+        guard let scalar = Unicode.Scalar(v) else { return true }
+        let cc = scalar.properties.canonicalCombiningClass.rawValue
+        if cc != 0 && lastClass > cc { return true }
+        lastClass = cc
         return false
     }
 
@@ -89,10 +128,10 @@ public enum Normalize {
 
     @inline(__always) static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool { ByteScan.isASCII(bytes) }
 
-    /// Trimmed, NFC text (empty when nothing is left).
-    public static func text(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+    /// Trimmed, NFC text (empty when nothing is left); `knownNFC`: the caller has checked.
+    public static func text(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer, knownNFC: Bool = false) {
         let t = trimmed(bytes)
-        if !mayNeedNFC(t) { out.append(t); return }
+        if knownNFC || !mayNeedNFC(t) { out.append(t); return }
         out.append(nfc(String(decoding: t, as: UTF8.self)))
     }
 
@@ -204,7 +243,7 @@ public enum Normalize {
 
     /// A phone number: E.164 (`+` and digits) when it is written internationally (`+33 6 12…`,
     /// `0033 6…`); otherwise the trimmed text as given (no country can be assumed).
-    public static func phone(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+    public static func phone(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer, knownNFC: Bool = false) {
         let t = trimmed(bytes)
         if t.isEmpty { return }
         // First the digits are counted and the writing judged; then they are copied.
@@ -221,7 +260,7 @@ public enum Normalize {
             } else if b == 0x2B && i == 0 {
                 plus = true
             } else if !(b == 0x20 || b == 0x2D || b == 0x2E || b == 0x28 || b == 0x29 || b == 0x2F) {
-                text(t, into: &out)   // not only a number
+                text(t, into: &out, knownNFC: knownNFC)   // not only a number
                 return
             }
         }
@@ -230,7 +269,7 @@ public enum Normalize {
         let international = plus || skip == 2
         let significant = digits - skip
         guard international && significant >= 7 && significant <= 15 && (skip == 2 ? third != 0x30 : leadingZeros == 0) else {
-            text(t, into: &out)
+            text(t, into: &out, knownNFC: knownNFC)
             return
         }
         out.append(0x2B)
