@@ -134,6 +134,39 @@ assert_eq "$(( $(wc -l < "$WORK/nd-3.out") + $(wc -l < "$WORK/nd-3.rej") + blank
 assert_eq "$(jq -r '.reject_reasons | keys | join(",")' "$WORK/nd-3.json")" "invalid_json,line_too_long,missing_email,not_an_object,tenant_mismatch" "ndjson threads: every reason met"
 assert_eq "$(grep -m1 '"email":"n5@example.org"' "$WORK/nd-3.out" | jq -c '[.first_name, .tags, .custom.extra]')" '["Zoé 5",["a","b-0"],5]' "ndjson threads: keys mapped, values normalised"
 
+# And for a whole JSON document: an envelope whose pretty-printed array holds 12,000 elements,
+# among them non-objects, records without an email, another tenant's and one over --max-line.
+python3 - "$WORK/big.json" <<'PY'
+import sys, random, json
+r = random.Random(5)
+contacts = []
+for i in range(12000):
+    k = r.random()
+    if k < 0.01: contacts.append([1, 2])
+    elif k < 0.02: contacts.append({"first_name": "NoMail%d" % i})
+    elif k < 0.025: contacts.append({"tenant": "ulixai", "email": "other%d@example.org" % i})
+    elif i == 6000: contacts.append({"email": "huge@example.org", "notes": "z" * 5000})
+    else: contacts.append({"Email Address": "J%d@Example.org" % i, "Vorname": "Jörg %d" % i, "tags": ["x", "Y %d" % (i % 3)]})
+with open(sys.argv[1], "w") as f:
+    json.dump({"tenant_id": "sos-expat", "data_source_id": "crm", "contacts": contacts}, f, indent=1, ensure_ascii=False)
+PY
+for t in 1 3; do
+  set +e
+  ingest --tenant sos-expat --now $NOW --threads $t --max-line 4096 --rejects "$WORK/js-$t.rej" \
+    --stats "$WORK/js-$t.json" "$WORK/big.json" > "$WORK/js-$t.out"
+  set -e
+done
+threads_agree "json threads" "$WORK/js"
+assert_eq "$(( $(wc -l < "$WORK/js-3.out") + $(wc -l < "$WORK/js-3.rej") ))" 12000 "json threads: every element is a contact or a reject"
+assert_eq "$(jq -r '.reject_reasons | keys | join(",")' "$WORK/js-3.json")" "line_too_long,missing_email,not_an_object,tenant_mismatch" "json threads: every reason met"
+assert_eq "$(jq -r 'select(.email == "j7@example.org") | [.first_name, .source, (.tags | join(" "))] | join("|")' "$WORK/js-3.out")" "Jörg 7|crm|x y-1" \
+  "json threads: keys mapped, envelope source kept"
+# A structural fault ends the document: the elements before it come out, then its reject.
+printf '[{"email":"a@x.org"},\n{"email":"b@x.org"} {"email":"c@x.org"}]\n' > "$WORK/fault.json"
+set +e; ingest --tenant sos-expat --now $NOW --threads 3 --rejects "$WORK/fault.rej" "$WORK/fault.json" > "$WORK/fault.out"; set -e
+assert_eq "$(jq -r .email "$WORK/fault.out" | tr '\n' ' ')" "a@x.org b@x.org " "json fault: elements before it kept"
+assert_eq "$(jq -r '[.reason, .line] | join(" ")' "$WORK/fault.rej")" "invalid_json 2" "json fault: rejected with its line"
+
 # Values that need JSON escaping (quote, backslash, tab) beside rows that need none: each row is
 # judged on its own, so the plain rows' fast path never skips an escape.
 out=$(printf 'email,first_name,company\na@b.org,"Jo ""J"" Doe",back\\slash\nc@d.org,Tab\there,x\ne@f.org,Plain,Co\n' \

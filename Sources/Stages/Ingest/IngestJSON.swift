@@ -91,14 +91,13 @@ extension IngestRun {
         }
         var parser = JSONParser(maxDepth: options.stream.maxDepth)
         defer { parser.deallocate() }
-        var keyTargets = KeyTargets()
         try doc.withUnsafeBytes { all in
             let bom = IngestRun.bomLength(all)
             var lineCounter = LineCounter(bytes: all)
             var i = JSONScan.skipSpace(all, bom)
             guard i < all.count else { return }
             if all[i] == UInt8(ascii: "[") {
-                try ingestArray(all, from: i, tenant: nil, source: source, file: file, parser: &parser, keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
+                try ingestArray(all, from: i, tenant: nil, source: source, file: file, lineCounter: &lineCounter, output: &output)
                 i = JSONScan.skipValue(all, i) ?? all.count
             } else if all[i] == UInt8(ascii: "{") {
                 // Look for an envelope: a top-level "contacts" array.
@@ -128,12 +127,21 @@ extension IngestRun {
                     }
                     let tenant = stringMember("tenant_id")
                     let envelopeSource = options.source ?? stringMember("data_source_id") ?? source
-                    try ingestArray(all, from: contacts.start, tenant: tenant, source: envelopeSource, file: file, parser: &parser, keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
+                    try ingestArray(all, from: contacts.start, tenant: tenant, source: envelopeSource, file: file, lineCounter: &lineCounter, output: &output)
                     i = j
                 } else {
                     // A single contact object (or a broken document: the parser says where).
                     let end = ok ? j : all.count
-                    try ingestElement(all, start: i, end: end, tenant: nil, source: source, file: file, parser: &parser, keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
+                    let line = lineCounter.line(at: i)
+                    if end - i > options.stream.maxLine {
+                        rowsIn += 1
+                        rejects.reject(reason: "line_too_long", detail: "element of \(end - i) bytes is over --max-line \(options.stream.maxLine)",
+                                       origin: .init(line: line, file: file), raw: nil)
+                    } else {
+                        var keyTargets = KeyTargets()
+                        try ingestElement(UnsafeRawBufferPointer(rebasing: all[i..<end]), line: line, tenant: nil, source: source, file: file,
+                                          parser: &parser, keyTargets: &keyTargets, output: &output)
+                    }
                     i = end
                 }
             } else {
@@ -153,49 +161,61 @@ extension IngestRun {
         }
     }
 
+    /// The elements of an array are found on this thread and converted on every core
+    /// (`RowBatch`), in order; structural faults are rejected where they are met.
     private mutating func ingestArray(_ all: UnsafeRawBufferPointer, from start: Int, tenant: String?, source: String, file: String?,
-                                      parser: inout JSONParser, keyTargets: inout KeyTargets,
                                       lineCounter: inout LineCounter, output: inout OutputSink) throws {
+        var batch = RowBatch(threads: options.threads ?? Cores.workers, stage: rejects.stage)
+        batch.configure(for: self)
+        defer { batch.release() }
+        let maxDepth = options.stream.maxDepth
+        let convert: RowBatch.Convert = { run, rows, all, out in
+            var parser = JSONParser(maxDepth: maxDepth)
+            defer { parser.deallocate() }
+            var keyTargets = KeyTargets()
+            for row in rows {
+                try run.ingestElement(UnsafeRawBufferPointer(rebasing: all[row.start..<row.end]), line: row.line, tenant: tenant,
+                                      source: source, file: file, parser: &parser, keyTargets: &keyTargets, output: &out)
+            }
+        }
+        /// Rejects written here must follow those of the elements before them.
+        func reject(_ reason: String, _ detail: String, at position: Int, raw: UnsafeRawBufferPointer?) throws {
+            if !batch.isEmpty { try batch.drain(into: &self, output: &output, convert: convert) }
+            rowsIn += 1
+            rejects.reject(reason: reason, detail: detail, origin: .init(line: lineCounter.line(at: position), file: file), raw: raw)
+        }
         var j = start + 1
         while true {
             j = JSONScan.skipSpace(all, j)
             guard j < all.count else {
-                rowsIn += 1
-                rejects.reject(reason: "truncated_json", detail: "the array is never closed",
-                               origin: .init(line: lineCounter.line(at: start), file: file), raw: nil)
+                try reject("truncated_json", "the array is never closed", at: start, raw: nil)
                 return
             }
-            if all[j] == UInt8(ascii: "]") { return }
+            if all[j] == UInt8(ascii: "]") { break }
             guard let end = JSONScan.skipValue(all, j) else {
-                rowsIn += 1
-                rejects.reject(reason: "truncated_json", detail: "an element is never closed",
-                               origin: .init(line: lineCounter.line(at: j), file: file),
-                               raw: UnsafeRawBufferPointer(rebasing: all[j..<min(all.count, j + 200)]))
+                try reject("truncated_json", "an element is never closed", at: j, raw: UnsafeRawBufferPointer(rebasing: all[j..<min(all.count, j + 200)]))
                 return
             }
-            try ingestElement(all, start: j, end: end, tenant: tenant, source: source, file: file, parser: &parser, keyTargets: &keyTargets, lineCounter: &lineCounter, output: &output)
+            if end - j > options.stream.maxLine {
+                try reject("line_too_long", "element of \(end - j) bytes is over --max-line \(options.stream.maxLine)", at: j, raw: nil)
+            } else {
+                batch.add(UnsafeRawBufferPointer(rebasing: all[j..<end]), line: lineCounter.line(at: j))
+                if batch.isFull { try batch.submit(into: &self, output: &output, convert: convert) }
+            }
             j = JSONScan.skipSpace(all, end)
             if j < all.count && all[j] == UInt8(ascii: ",") { j += 1; continue }
-            if j < all.count && all[j] == UInt8(ascii: "]") { return }
-            rowsIn += 1
-            rejects.reject(reason: "invalid_json", detail: "expected , or ] between array elements",
-                           origin: .init(line: lineCounter.line(at: j), file: file),
-                           raw: UnsafeRawBufferPointer(rebasing: all[j..<min(all.count, j + 200)]))
+            if j < all.count && all[j] == UInt8(ascii: "]") { break }
+            try reject("invalid_json", "expected , or ] between array elements", at: j,
+                       raw: UnsafeRawBufferPointer(rebasing: all[j..<min(all.count, j + 200)]))
             return
         }
+        if !batch.isEmpty { try batch.drain(into: &self, output: &output, convert: convert) }
     }
 
-    private mutating func ingestElement(_ all: UnsafeRawBufferPointer, start: Int, end: Int, tenant: String?, source: String,
-                                        file: String?, parser: inout JSONParser, keyTargets: inout KeyTargets,
-                                        lineCounter: inout LineCounter, output: inout OutputSink) throws {
+    /// One element of a document (a contact object, or something to reject).
+    mutating func ingestElement(_ bytes: UnsafeRawBufferPointer, line: Int, tenant: String?, source: String, file: String?,
+                                parser: inout JSONParser, keyTargets: inout KeyTargets, output: inout OutputSink) throws {
         rowsIn += 1
-        let line = lineCounter.line(at: start)
-        let bytes = UnsafeRawBufferPointer(rebasing: all[start..<end])
-        if bytes.count > options.stream.maxLine {
-            rejects.reject(reason: "line_too_long", detail: "element of \(bytes.count) bytes is over --max-line \(options.stream.maxLine)",
-                           origin: .init(line: line, file: file), raw: nil)
-            return
-        }
         let document: JSONDocument
         do throws(JSONParseError) {
             document = try parser.parse(bytes)
