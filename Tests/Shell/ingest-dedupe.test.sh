@@ -85,12 +85,17 @@ with open(sys.argv[1], "wb") as f:
         elif i in (1500, 4000): f.write(b"huge%d@example.org,H,%s,t\n" % (i, b"z" * 5000))
         else: f.write("c%d@example.org,Zoé%d,n,Tag %d\n".format().encode() % (i, i, i % 7))
 PY
-for t in 1 3; do
-  set +e
-  ingest --tenant sos-expat --now $NOW --threads $t --max-field 200 --max-line 4096 --rejects "$WORK/thr-$t.rej" \
-    --stats "$WORK/thr-$t.json" "$WORK/big.csv" > "$WORK/thr-$t.out"
-  set -e
-done
+# on_threads PREFIX INPUT ARGS...: ingest on 1 and 3 threads into PREFIX-N.out, .rej and .json.
+on_threads() {
+  local p=$1 input=$2 t
+  shift 2
+  for t in 1 3; do
+    set +e
+    ingest --tenant sos-expat --now $NOW --threads $t "$@" --rejects "$p-$t.rej" --stats "$p-$t.json" "$input" > "$p-$t.out"
+    set -e
+  done
+}
+on_threads "$WORK/thr" "$WORK/big.csv" --max-field 200 --max-line 4096
 # threads_agree LABEL PREFIX: the runs on 1 and 3 threads (PREFIX-N.out/.rej/.json) agree.
 threads_agree() {
   local label=$1 p=$2
@@ -120,12 +125,7 @@ with open(sys.argv[1], "w") as f:
         elif i in (3000, 9000): f.write(json.dumps({"email": "huge%d@example.org" % i, "notes": "z" * 5000}) + "\n")
         else: f.write(json.dumps({"E-mail": "N%d@Example.org" % i, "Prénom": "Zoé %d" % i, "tags": "a|B %d" % (i % 5), "extra": i}, ensure_ascii=False) + "\n")
 PY
-for t in 1 3; do
-  set +e
-  ingest --tenant sos-expat --now $NOW --threads $t --max-line 4096 --rejects "$WORK/nd-$t.rej" \
-    --stats "$WORK/nd-$t.json" "$WORK/big.ndjson" > "$WORK/nd-$t.out"
-  set -e
-done
+on_threads "$WORK/nd" "$WORK/big.ndjson" --max-line 4096
 threads_agree "ndjson threads" "$WORK/nd"
 blank=$(grep -c '^$' "$WORK/big.ndjson")
 envelopes=$(grep -c '"contacts"' "$WORK/big.ndjson")
@@ -150,12 +150,7 @@ for i in range(12000):
 with open(sys.argv[1], "w") as f:
     json.dump({"tenant_id": "sos-expat", "data_source_id": "crm", "contacts": contacts}, f, indent=1, ensure_ascii=False)
 PY
-for t in 1 3; do
-  set +e
-  ingest --tenant sos-expat --now $NOW --threads $t --max-line 4096 --rejects "$WORK/js-$t.rej" \
-    --stats "$WORK/js-$t.json" "$WORK/big.json" > "$WORK/js-$t.out"
-  set -e
-done
+on_threads "$WORK/js" "$WORK/big.json" --max-line 4096
 threads_agree "json threads" "$WORK/js"
 assert_eq "$(( $(wc -l < "$WORK/js-3.out") + $(wc -l < "$WORK/js-3.rej") ))" 12000 "json threads: every element is a contact or a reject"
 assert_eq "$(jq -r '.reject_reasons | keys | join(",")' "$WORK/js-3.json")" "line_too_long,missing_email,not_an_object,tenant_mismatch" "json threads: every reason met"

@@ -7,23 +7,35 @@ import MailpipeCore
 
 /// NDJSON, JSON arrays and the import envelope `{"tenant_id":…,"data_source_id":…,"contacts":[…]}`.
 extension IngestRun {
+    /// A batch of rows ready to convert with this run's settings.
+    func rowBatch() -> RowBatch {
+        var batch = RowBatch(threads: options.threads ?? Cores.workers, stage: rejects.stage)
+        batch.configure(for: self)
+        return batch
+    }
+
+    /// Converts rows that are JSON texts with `each`, given the thread's parser and key cache.
+    static func convertJSON(maxDepth: Int, _ each: @escaping (inout IngestRun, UnsafeRawBufferPointer, Int, inout JSONParser,
+                                                            inout KeyTargets, inout OutputSink) throws -> Void) -> RowBatch.Convert {
+        { run, rows, all, out in
+            var parser = JSONParser(maxDepth: maxDepth)
+            defer { parser.deallocate() }
+            var keyTargets = KeyTargets()
+            for row in rows {
+                try each(&run, UnsafeRawBufferPointer(rebasing: all[row.start..<row.end]), row.line, &parser, &keyTargets, &out)
+            }
+        }
+    }
+
     /// One record a line. Lines are gathered (transcoded, blank ones counted) on this thread and
     /// converted on every core (`RowBatch`).
     mutating func ingestNDJSON(lines: inout LineReader, file: String?, source: String, output: inout OutputSink) throws {
         var firstLine = true
         var transcoded: [UInt8] = []
-        var batch = RowBatch(threads: options.threads ?? Cores.workers, stage: rejects.stage)
-        batch.configure(for: self)
+        var batch = rowBatch()
         defer { batch.release() }
-        let maxDepth = options.stream.maxDepth
-        let convert: RowBatch.Convert = { run, rows, all, out in
-            var parser = JSONParser(maxDepth: maxDepth)
-            defer { parser.deallocate() }
-            var keyTargets = KeyTargets()
-            for row in rows {
-                try run.ingestJSONLine(UnsafeRawBufferPointer(rebasing: all[row.start..<row.end]), number: row.line, file: file,
-                                       source: source, parser: &parser, keyTargets: &keyTargets, output: &out)
-            }
+        let convert = IngestRun.convertJSON(maxDepth: options.stream.maxDepth) { run, text, line, parser, keyTargets, out in
+            try run.ingestJSONLine(text, number: line, file: file, source: source, parser: &parser, keyTargets: &keyTargets, output: &out)
         }
         while let event = try lines.next() {
             switch event {
@@ -165,18 +177,11 @@ extension IngestRun {
     /// (`RowBatch`), in order; structural faults are rejected where they are met.
     private mutating func ingestArray(_ all: UnsafeRawBufferPointer, from start: Int, tenant: String?, source: String, file: String?,
                                       lineCounter: inout LineCounter, output: inout OutputSink) throws {
-        var batch = RowBatch(threads: options.threads ?? Cores.workers, stage: rejects.stage)
-        batch.configure(for: self)
+        var batch = rowBatch()
         defer { batch.release() }
-        let maxDepth = options.stream.maxDepth
-        let convert: RowBatch.Convert = { run, rows, all, out in
-            var parser = JSONParser(maxDepth: maxDepth)
-            defer { parser.deallocate() }
-            var keyTargets = KeyTargets()
-            for row in rows {
-                try run.ingestElement(UnsafeRawBufferPointer(rebasing: all[row.start..<row.end]), line: row.line, tenant: tenant,
-                                      source: source, file: file, parser: &parser, keyTargets: &keyTargets, output: &out)
-            }
+        let convert = IngestRun.convertJSON(maxDepth: options.stream.maxDepth) { run, text, line, parser, keyTargets, out in
+            try run.ingestElement(text, line: line, tenant: tenant, source: source, file: file, parser: &parser,
+                                  keyTargets: &keyTargets, output: &out)
         }
         /// Rejects written here must follow those of the elements before them.
         func reject(_ reason: String, _ detail: String, at position: Int, raw: UnsafeRawBufferPointer?) throws {
