@@ -1,16 +1,16 @@
 /// Just enough of a DNS message (RFC 1035 §4) for `validate --mx`: the MX, A and AAAA records
 /// of a reply's answer section and the host addresses of its additional section, read in place
 /// from the bytes c-ares hands over (names decompressed, ASCII lower-cased).
-struct DNSReply {
+public struct DNSReply {
     /// MX records of the answer section: preference and exchange ("" for the root, a Null MX).
-    var mx: [(preference: UInt16, host: String)] = []
+    public var mx: [(preference: UInt16, host: String)] = []
     /// Whether the answer section holds a record of the type asked (A or AAAA replies).
-    var hasAddress = false
+    public var hasAddress = false
     /// Owner names of the A/AAAA records of the additional section.
-    var addressedHosts: [String] = []
+    public var addressedHosts: [String] = []
 
     /// Reads a reply; nil when it is malformed (counts running past the end, pointer loops).
-    init?(_ message: UnsafeRawBufferPointer, addressType: UInt16 = 0) {
+    public init?(_ message: UnsafeRawBufferPointer, addressType: UInt16 = 0) {
         let m = message
         guard m.count >= 12 else { return nil }
         func u16(_ at: Int) -> Int { Int(m[at]) << 8 | Int(m[at + 1]) }
