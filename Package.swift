@@ -98,8 +98,10 @@ let package = Package(
         .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
         .testTarget(name: "InjectStageTests", dependencies: ["InjectStage", "MailpipeCurl", "MailpipeCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MailpipeCore"]),
-        .testTarget(name: "ValidateStageTests", dependencies: ["ValidateStage", "MailpipeCore"]),
-        .testTarget(name: "TagStageTests", dependencies: ["TagStage", "MailpipeCore", "MailpipeStore"]),
+        // What several stages' tests share (a temporary folder, running a stage in-process).
+        .target(name: "MailpipeTestSupport", dependencies: ["MailpipeCore"], path: "Tests/Support"),
+        .testTarget(name: "ValidateStageTests", dependencies: ["ValidateStage", "MailpipeCore", "MailpipeTestSupport"]),
+        .testTarget(name: "TagStageTests", dependencies: ["TagStage", "MailpipeCore", "MailpipeStore", "MailpipeTestSupport"]),
         .testTarget(name: "IngestStageTests", dependencies: ["IngestStage", "MailpipeCore", "MailpipeStore"]),
         .testTarget(name: "DedupeStageTests", dependencies: ["DedupeStage", "AccountStage", "MailpipeCore", "MailpipeStore"]),
     ],

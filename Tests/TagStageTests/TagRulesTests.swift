@@ -1,39 +1,17 @@
 import MailpipeCore
 import MailpipeStore
 import TagStage
+import MailpipeTestSupport
 import XCTest
-#if canImport(Glibc)
-import Glibc
-#endif
 
-final class TagRulesTests: XCTestCase {
-    var dir = ""
-
-    override func setUp() {
-        var template = Array("/tmp/tag-test-XXXXXX".utf8CString)
-        dir = String(cString: mkdtemp(&template)!)
-    }
-
-    override func tearDown() { _ = system("rm -rf '\(dir)'") }
-
-    func write(_ name: String, _ text: String) -> String {
-        let path = "\(dir)/\(name)"
-        try! FileSystem.writeAtomically(path, Array(text.utf8), mode: 0o644)
-        return path
-    }
-
+final class TagRulesTests: StageTestCase {
     /// Runs `tag` over `input` and returns each output record's tags (nil when absent).
     func tags(_ input: String, _ configure: (inout Tagging.Options) -> Void) throws -> (tags: [[String]?], lines: [String], summary: Summary) {
         let inPath = write("in.ndjson", input)
-        let outPath = "\(dir)/out.ndjson"
         var options = Tagging.Options(stream: StreamOptions(stage: "tag", inputs: [inPath], rejectsPath: "\(dir)/rejects.ndjson"),
                                       state: StateRoot(explicit: "\(dir)/state"))
         configure(&options)
-        let fd = try FileDescriptor.open(outPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
-        var sink = OutputSink(descriptor: fd)
-        let (summary, _) = try Tagging.run(options, output: &sink)
-        fd.close()
-        let lines = String(decoding: try FileSystem.readFile(outPath), as: UTF8.self).split(separator: "\n").map(String.init)
+        let (lines, summary) = try runStage { try Tagging.run(options, output: &$0).0 }
         let tags = try lines.map { line -> [String]? in
             try JSONValue.parse(line)["tags"]?.array?.compactMap(\.string)
         }

@@ -1,38 +1,15 @@
 import MailpipeCore
 import ValidateStage
+import MailpipeTestSupport
 import XCTest
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The stage in-process: fields written, statuses, --only, --fix-typos, lists, rejects, summary.
-final class ValidateRunTests: XCTestCase {
-    var dir = ""
-
-    override func setUp() {
-        var template = Array("/tmp/validate-test-XXXXXX".utf8CString)
-        dir = String(cString: mkdtemp(&template)!)
-    }
-
-    override func tearDown() { _ = system("rm -rf '\(dir)'") }
-
-    func write(_ name: String, _ text: String) -> String {
-        let path = "\(dir)/\(name)"
-        try! FileSystem.writeAtomically(path, Array(text.utf8), mode: 0o644)
-        return path
-    }
-
+final class ValidateRunTests: StageTestCase {
     func run(_ input: String, _ configure: (inout Validate.Options) -> Void = { _ in }) throws -> (lines: [String], summary: Summary) {
         let inPath = write("in.ndjson", input)
-        let outPath = "\(dir)/out.ndjson"
         var options = Validate.Options(stream: StreamOptions(stage: "validate", inputs: [inPath], rejectsPath: "\(dir)/rejects.ndjson"))
         configure(&options)
-        let fd = try FileDescriptor.open(outPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
-        var sink = OutputSink(descriptor: fd)
-        let (summary, _) = try Validate.run(options, output: &sink)
-        fd.close()
-        let text = String(decoding: try FileSystem.readFile(outPath), as: UTF8.self)
-        return (text.split(separator: "\n").map(String.init), summary)
+        return try runStage { try Validate.run(options, output: &$0).0 }
     }
 
     func testFieldsAndStatus() throws {
