@@ -351,7 +351,10 @@ public final class ContactStoreWriter {
     public func compact(all: Bool) throws {
         if all {
             // One run is rewritten too when its index predates the folded hashes.
-            if try store.runs.count > 1 || store.foldedEmailHashes(.plus) == nil { try fold(store.runs.count) }
+            if try store.runs.count > 1
+                || store.runs.contains(where: { try !RunIndex.hasFoldedHashes(path: "\(store.directory)/\($0.indexFile)") }) {
+                try fold(store.runs.count)
+            }
         } else {
             try foldIfNeeded()
         }

@@ -115,6 +115,13 @@ final class RunIndex {
         #endif
     }
 
+    /// Whether the index holds the folded hashes (`MPIDX002`), read from its header alone.
+    static func hasFoldedHashes(path: String) throws -> Bool {
+        let fd = try FileDescriptor.openForReading(path)
+        defer { fd.close() }
+        return try readHeader(fd, path: path).folds
+    }
+
     /// Appends the folded hashes `form` keeps for this run (see the layout) to `hashes`; false
     /// when the index predates them.
     static func appendFoldedHashes(path: String, form: CanonicalForm, to hashes: inout [UInt64]) throws -> Bool {

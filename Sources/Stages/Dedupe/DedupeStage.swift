@@ -126,13 +126,15 @@ public enum DedupeStage {
                     while lo < items.count {
                         let hi = min(items.count, lo + StoreHashIndex.group)
                         var n = 0
-                        for i in lo..<hi where items[i]?.problem == nil && items[i] != nil {
-                            hashes[n] = items[i]!.hash
+                        for i in lo..<hi {
+                            guard let x = items[i], x.problem == nil else { continue }
+                            hashes[n] = x.hash
                             n += 1
                         }
                         preloaded.contains(UnsafeBufferPointer(rebasing: hashes[0..<n]), into: found)
                         n = 0
-                        for i in lo..<hi where items[i]?.problem == nil && items[i] != nil {
+                        for i in lo..<hi {
+                            guard let x = items[i], x.problem == nil else { continue }
                             items[i]!.inStore = found[n]
                             n += 1
                         }

@@ -456,7 +456,7 @@ struct IngestRun {
     /// Control bytes (other than tab and line ends) mean binary data; then UTF-8 is checked.
     static func checkBytes(_ p: UnsafeRawBufferPointer) -> (reason: String, detail: String)? {
         if let b = ByteScan.firstControlByte(p) { return ("binary_data", controlByteDetail(b)) }
-        if !ByteScan.isASCII(p) && !JSONParser.isValidUTF8(p) { return ("invalid_utf8", invalidUTF8Detail) }
+        if !JSONParser.isValidUTF8(p) { return ("invalid_utf8", invalidUTF8Detail) }
         return nil
     }
 
@@ -505,7 +505,7 @@ struct IngestRun {
             return
         }
         // UTF-8 is checked, and NFC judged for the whole row, in one pass.
-        let text = ByteScan.isASCII(p) ? .surelyNFC : Normalize.checkRow(p)
+        let text = Normalize.checkRow(p)
         if text == .invalidUTF8 {
             reject("invalid_utf8", IngestRun.invalidUTF8Detail, line: line, file: file, raw: p)
             return

@@ -35,22 +35,8 @@ public enum Normalize {
     /// and company written in any script (Hindi's virama, for one, is a mark that composes with
     /// nothing).
     static func mayNeedNFC(_ t: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        let n = t.count
-        var lastClass: UInt8 = 0
-        while i < n {
-            let b = t[i]
-            if b < 0x80 {
-                i = skipASCII(t, from: i + 1)
-                lastClass = 0
-                continue
-            }
-            let length = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4
-            guard i + length <= n else { return true }
-            if mayNeedNFC(scalar: decode(t, at: i, length: length), after: &lastClass) { return true }
-            i += length
-        }
-        return false
+        // The row check on one value (invalid bytes, repaired by String, count as "may need").
+        checkRow(t) != .surelyNFC
     }
 
     /// What a CSV row's bytes are, found in one pass: not UTF-8, or UTF-8 whose values may need
