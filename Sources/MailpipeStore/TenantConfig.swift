@@ -1,34 +1,210 @@
 import MailpipeCore
 
-/// `tenant.json`: the tenant's settings. Unknown keys are kept (the whole document stays in `raw`)
-/// so later stages can read their own sections.
+/// `tenant.json`, typed (DESIGN.md §4, docs/account.md "tenant.json"). Every key is known at its
+/// place: an unknown or misspelt one is an error naming its path and the nearest known key
+/// (exit 2), so no setting is ever silently ignored. Stages read the tenant's settings only
+/// through this type.
 public struct TenantConfig: Sendable {
-    public var raw: JSONObject
+    public var slug: String?
+    public var name: String?
+    public var brandDomain: String?
+    public var sendingDomain: String?
+    /// The tenant's languages (default: all nine).
+    public var languages: [String]
+    public var fallbackLanguage: String
+    /// The tenant's days (sends today, warm-up weeks, counters per day) are days in this zone.
+    public var timezone: ZoneInfo
+    /// Parent → children tags.
+    public var taxonomy: [String: [String]]
+    public var mailwizz: MailWizz?
+    public var smtp: Smtp
+    public var unsubscribe: Unsubscribe
+    public var vmtas: [VmtaConfig]
+    public var warmup: WarmupSchedule
+    public var bounces: BounceRules
+    /// The file's members as read (what `account init` writes back).
+    public private(set) var document: JSONObject
 
-    public static let languages = ["fr", "en", "es", "de", "pt", "ru", "zh", "hi", "ar"]
+    public static let languageCodes = ["fr", "en", "es", "de", "pt", "ru", "zh", "hi", "ar"]
 
-    /// DESIGN.md §4: daily quota and bounce-rate ceiling per warm-up week (week 6 onwards repeats).
-    public static let defaultWarmup: [(week: Int, dailyQuota: Int, bounceCeiling: Double)] = [
-        (1, 50, 0.02), (2, 200, 0.02), (3, 500, 0.015), (4, 1_500, 0.015), (5, 5_000, 0.01), (6, 10_000, 0.01),
-    ]
+    public struct MailWizz: Sendable {
+        public var url: String?
+        public var listUID: String?
+        /// The name of the environment variable holding the API key (never the key).
+        public var apiKeyEnv: String?
+        /// List tag → dotted record path (default FNAME first_name, LNAME last_name).
+        public var fields: [(tag: String, path: String)]?
+        /// `details[status]` of subscribers sent (default `confirmed`).
+        public var subscriberStatus: String
+    }
 
-    public init(raw: JSONObject) { self.raw = raw }
+    public struct Smtp: Sendable {
+        public var url: String?
+        public var from: String?
+        public var replyTo: String?
+    }
+
+    public struct Unsubscribe: Sendable {
+        public var url: String?
+        public var mailto: String?
+        public var secretEnv: String?
+    }
+
+    /// `bounces.soft_limit` soft bounces within `bounces.soft_window_days` days suppress an address.
+    public struct BounceRules: Sendable, Equatable {
+        public var softLimit = 3
+        public var softWindowDays = 15
+
+        public init(softLimit: Int = 3, softWindowDays: Int = 15) {
+            self.softLimit = softLimit
+            self.softWindowDays = softWindowDays
+        }
+    }
+
+    static let rootKeys = ["slug", "name", "brand_domain", "sending_domain", "languages", "fallback_language", "timezone",
+                           "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces"]
+    static let mailwizzKeys = ["url", "list_uid", "api_key_env", "fields", "subscriber_status"]
+    static let smtpKeys = ["url", "from", "reply_to"]
+    static let unsubscribeKeys = ["url", "mailto", "secret_env"]
+    static let vmtaKeys = ["name", "ip", "hostname", "weight", "warmup_start", "pool"]
+    static let warmupKeys = ["week", "daily_quota", "max_bounce_rate", "min_sends"]
+    static let bounceKeys = ["soft_limit", "soft_window_days"]
+    static let subscriberStatuses = ["confirmed", "unconfirmed", "unsubscribed", "blacklisted", "unapproved"]
+
+    /// Every key path tenant.json may hold (`vmtas[].name`…): what the misspelling test walks.
+    public static var knownKeyPaths: [String] {
+        var paths: [String] = rootKeys
+        paths += mailwizzKeys.map { "mailwizz.\($0)" } + smtpKeys.map { "smtp.\($0)" } + unsubscribeKeys.map { "unsubscribe.\($0)" }
+        paths += vmtaKeys.map { "vmtas[].\($0)" } + warmupKeys.map { "warmup[].\($0)" } + bounceKeys.map { "bounces.\($0)" }
+        return paths
+    }
 
     public static func load(path: String) throws -> TenantConfig {
         let bytes: [UInt8]
         do { bytes = try FileSystem.readFile(path) } catch {
             throw StageError.configuration("cannot read \(path): \(error)")
         }
+        return try parse(bytes, file: path)
+    }
+
+    public static func parse(_ bytes: [UInt8], file: String) throws -> TenantConfig {
         let value: JSONValue
         do { value = try JSONValue.parse(bytes) } catch {
-            throw StageError.configuration("\(path): \(error)")
+            throw StageError.configuration("\(file): \(error)")
         }
-        guard case .object(let object) = value else {
-            throw StageError.configuration("\(path): tenant.json must be a JSON object")
+        return try TenantConfig(value, file: file)
+    }
+
+    public init(_ value: JSONValue, file: String) throws {
+        let root = try ConfigReader(value, file: file, path: "", known: TenantConfig.rootKeys)
+        document = value.object ?? JSONObject()
+        slug = try root.string("slug")
+        if let slug, (try? TenantSlug(slug)) == nil {
+            throw root.fail("slug", "'\(slug)' is not a tenant slug (1–63 characters of a-z, 0-9 and '-')")
         }
-        let config = TenantConfig(raw: object)
-        try config.validate(path: path)
-        return config
+        name = try root.string("name")
+        brandDomain = try root.string("brand_domain")
+        sendingDomain = try root.string("sending_domain")
+        let codes = TenantConfig.languageCodes
+        languages = try root.strings("languages") ?? codes
+        for (i, l) in languages.enumerated() where !codes.contains(l) {
+            throw ConfigReader.error(file, "'languages[\(i)]' is '\(l)', not one of \(codes.joined(separator: " "))")
+        }
+        fallbackLanguage = try root.string("fallback_language") ?? "en"
+        guard codes.contains(fallbackLanguage) else {
+            throw root.fail("fallback_language", "is '\(fallbackLanguage)', not one of \(codes.joined(separator: " "))")
+        }
+        if let zone = try root.string("timezone") {
+            do { timezone = try ZoneInfo.load(zone) } catch { throw root.fail("timezone", "is not usable: \(error)") }
+        } else {
+            timezone = .utc
+        }
+        var taxonomy: [String: [String]] = [:]
+        for (parent, children) in try root.freeObject("taxonomy") ?? [] {
+            guard let list = children.array, list.allSatisfy({ $0.string != nil }) else {
+                throw ConfigReader.error(file, "'taxonomy.\(parent)' must be an array of tag strings")
+            }
+            taxonomy[parent] = list.compactMap(\.string)
+        }
+        self.taxonomy = taxonomy
+        mailwizz = try root.object("mailwizz", known: TenantConfig.mailwizzKeys).map(TenantConfig.readMailWizz)
+        let smtpReader = try root.object("smtp", known: TenantConfig.smtpKeys)
+        smtp = Smtp(url: try smtpReader?.string("url"), from: try smtpReader?.string("from"), replyTo: try smtpReader?.string("reply_to"))
+        if let url = smtp.url {
+            let lower = url.lowercased()
+            guard lower.hasPrefix("smtp://") || lower.hasPrefix("smtps://") else { throw smtpReader!.fail("url", "must start with smtp:// or smtps://") }
+            let authority = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(2).first ?? ""
+            if authority.contains("@") { throw smtpReader!.fail("url", "must not hold credentials (use inject smtp --username-env/--password-env)") }
+        }
+        let unsub = try root.object("unsubscribe", known: TenantConfig.unsubscribeKeys)
+        unsubscribe = Unsubscribe(url: try unsub?.string("url"), mailto: try unsub?.string("mailto"), secretEnv: try unsub?.environmentName("secret_env"))
+        if let url = unsubscribe.url, !url.lowercased().hasPrefix("https://") {
+            throw unsub!.fail("url", "must be an https:// URL (RFC 8058 one-click unsubscribe)")
+        }
+        if let mailto = unsubscribe.mailto, !mailto.contains("@") { throw unsub!.fail("mailto", "must be an e-mail address") }
+        vmtas = try (root.objects("vmtas", known: TenantConfig.vmtaKeys) ?? []).map(TenantConfig.readVmta)
+        var names = Set<String>()
+        for (i, v) in vmtas.enumerated() where !names.insert(v.name).inserted {
+            throw ConfigReader.error(file, "'vmtas[\(i)].name' '\(v.name)' is listed twice")
+        }
+        if let rows = try root.objects("warmup", known: TenantConfig.warmupKeys) {
+            guard !rows.isEmpty else { throw root.fail("warmup", "must list at least one week (or be left out for the defaults)") }
+            warmup = try WarmupSchedule(steps: rows.map(TenantConfig.readWarmupStep), file: file)
+        } else {
+            warmup = .defaults
+        }
+        let b = try root.object("bounces", known: TenantConfig.bounceKeys)
+        bounces = BounceRules(softLimit: try b?.int("soft_limit", min: 1) ?? 3, softWindowDays: try b?.int("soft_window_days", min: 1) ?? 15)
+    }
+
+    static func readMailWizz(_ r: ConfigReader) throws -> MailWizz {
+        let url = try r.string("url")
+        if let url, !(url.lowercased().hasPrefix("http://") || url.lowercased().hasPrefix("https://")) {
+            throw r.fail("url", "must be an http:// or https:// URL")
+        }
+        let list = try r.string("list_uid")
+        if let list, !list.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) }) {
+            throw r.fail("list_uid", "must be a MailWizz uid (a-z, 0-9), got '\(list)'")
+        }
+        var fields: [(tag: String, path: String)]? = nil
+        if let members = try r.freeObject("fields") {
+            fields = try members.map { tag, path in
+                guard let p = path.string, !p.isEmpty else { throw ConfigReader.error(r.file, "'mailwizz.fields.\(tag)' must be a record path such as first_name") }
+                guard !tag.isEmpty, tag.utf8.allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95 }) else {
+                    throw ConfigReader.error(r.file, "'mailwizz.fields.\(tag)': list tags are upper case (FNAME, CITY)")
+                }
+                guard tag != "EMAIL" else { throw ConfigReader.error(r.file, "'mailwizz.fields.EMAIL': the address is always sent as EMAIL") }
+                return (tag, p)
+            }
+        }
+        let status = try r.string("subscriber_status") ?? "confirmed"
+        guard subscriberStatuses.contains(status) else {
+            throw r.fail("subscriber_status", "is '\(status)', not one of \(subscriberStatuses.joined(separator: " "))")
+        }
+        return MailWizz(url: url, listUID: list, apiKeyEnv: try r.environmentName("api_key_env"), fields: fields, subscriberStatus: status)
+    }
+
+    static func readVmta(_ r: ConfigReader) throws -> VmtaConfig {
+        guard let name = try r.string("name") else { throw ConfigReader.error(r.file, "'\(r.path)' needs a name") }
+        guard name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") }) else {
+            throw r.fail("name", "must be printable ASCII without spaces or <>")
+        }
+        var start: String? = nil
+        if let text = try r.string("warmup_start") {
+            guard text.utf8.count == 10, let t = Timestamp(parsing: text), t.date == text else {
+                throw r.fail("warmup_start", "must be a date YYYY-MM-DD, got '\(text)'")
+            }
+            start = text
+        }
+        return VmtaConfig(name: name, ip: try r.string("ip"), hostname: try r.string("hostname"),
+                          weight: try r.int("weight", min: 0) ?? 1, warmupStart: start, pool: try r.string("pool"))
+    }
+
+    static func readWarmupStep(_ r: ConfigReader) throws -> WarmupSchedule.Step {
+        guard let week = try r.int("week", min: 1) else { throw ConfigReader.error(r.file, "'\(r.path)' needs week") }
+        guard let quota = try r.int("daily_quota", min: 0) else { throw ConfigReader.error(r.file, "'\(r.path)' needs daily_quota") }
+        guard let ceiling = try r.double("max_bounce_rate", in: 0...1) else { throw ConfigReader.error(r.file, "'\(r.path)' needs max_bounce_rate") }
+        return WarmupSchedule.Step(week: week, quota: quota, ceiling: ceiling, minSends: try r.int("min_sends", min: 0))
     }
 
     /// A fresh configuration with the documented defaults.
@@ -36,52 +212,104 @@ public struct TenantConfig: Sendable {
         var o = JSONObject()
         o.append("slug", .string(slug.value))
         o.append("name", .string(slug.value))
-        o.append("languages", .array(languages.map { .string($0) }))
+        o.append("languages", .array(languageCodes.map { .string($0) }))
         o.append("fallback_language", .string("en"))
         o.append("timezone", .string("UTC"))
         o.append("taxonomy", .object(JSONObject()))
         o.append("vmtas", .array([]))
-        o.append("warmup", defaultWarmupJSON)
-        return TenantConfig(raw: o)
+        o.append("warmup", WarmupSchedule.defaults.json)
+        o.append("bounces", .object(JSONObject([("soft_limit", .int(3)), ("soft_window_days", .int(15))])))
+        // The defaults are valid by construction.
+        return try! TenantConfig(.object(o), file: "defaults")
     }
 
-    public static var defaultWarmupJSON: JSONValue {
-        .array(defaultWarmup.map { w in
-            .object(JSONObject([("week", .int(w.week)), ("daily_quota", .int(w.dailyQuota)),
-                                ("max_bounce_rate", .number(String(w.bounceCeiling)))]))
+    /// The same configuration with `slug` set (a file installed without one).
+    public func withSlug(_ slug: TenantSlug) -> TenantConfig {
+        var copy = self
+        copy.slug = slug.value
+        copy.document["slug"] = .string(slug.value)
+        return copy
+    }
+
+    /// The sending domain: `sending_domain`, else `brand_domain`.
+    public var mailDomain: String? { sendingDomain ?? brandDomain }
+
+    public var serialized: [UInt8] {
+        var bytes = JSONValue.object(document).prettyPrinted
+        bytes.append(0x0A)
+        return bytes
+    }
+}
+
+/// One vmta of tenant.json: `{name, ip, hostname, weight, warmup_start, pool}`.
+public struct VmtaConfig: Sendable, Equatable {
+    public var name: String
+    public var ip: String?
+    public var hostname: String?
+    public var weight: Int
+    /// The first day of its warm-up (YYYY-MM-DD, in the tenant's time zone).
+    public var warmupStart: String?
+    public var pool: String?
+
+    public init(name: String, ip: String? = nil, hostname: String? = nil, weight: Int = 1, warmupStart: String? = nil, pool: String? = nil) {
+        self.name = name; self.ip = ip; self.hostname = hostname; self.weight = weight; self.warmupStart = warmupStart; self.pool = pool
+    }
+}
+
+/// The warm-up table (tenant.json `warmup`: week, daily_quota, max_bounce_rate, min_sends);
+/// defaults from DESIGN.md §4. Weeks past the last row repeat it.
+public struct WarmupSchedule: Sendable, Equatable {
+    public struct Step: Sendable, Equatable {
+        public var week: Int
+        public var quota: Int
+        public var ceiling: Double
+        /// Sends over the week needed before it may advance (nil: half of 7 days' quota).
+        public var minSends: Int?
+
+        public init(week: Int, quota: Int, ceiling: Double, minSends: Int? = nil) {
+            self.week = week; self.quota = quota; self.ceiling = ceiling; self.minSends = minSends
+        }
+
+        /// The volume a week must have carried to advance: `min_sends`, else half of what the
+        /// week's quota allows over 7 days, so a week of trickling never counts as proof.
+        public var requiredSends: Int { minSends ?? (quota * 7 + 1) / 2 }
+    }
+
+    public private(set) var steps: [Step]
+
+    public static let defaults = WarmupSchedule(sorted: [
+        Step(week: 1, quota: 50, ceiling: 0.02), Step(week: 2, quota: 200, ceiling: 0.02), Step(week: 3, quota: 500, ceiling: 0.015),
+        Step(week: 4, quota: 1_500, ceiling: 0.015), Step(week: 5, quota: 5_000, ceiling: 0.01), Step(week: 6, quota: 10_000, ceiling: 0.01),
+    ])
+
+    private init(sorted: [Step]) { steps = sorted }
+
+    init(steps: [Step], file: String) throws {
+        let sorted = steps.sorted { $0.week < $1.week }
+        for i in 1..<max(1, sorted.count) where sorted[i].week == sorted[i - 1].week {
+            throw StageError.configuration("\(file): warmup lists week \(sorted[i].week) twice")
+        }
+        guard sorted.first?.week == 1 else { throw StageError.configuration("\(file): warmup must start at week 1") }
+        self.steps = sorted
+    }
+
+    public func step(week: Int) -> Step { steps.last { $0.week <= week } ?? steps[0] }
+
+    public var lastWeek: Int { steps.last!.week }
+
+    var json: JSONValue {
+        .array(steps.map { s in
+            var o = JSONObject([("week", .int(s.week)), ("daily_quota", .int(s.quota)), ("max_bounce_rate", .number(WarmupSchedule.format(s.ceiling)))])
+            if let m = s.minSends { o.append("min_sends", .int(m)) }
+            return .object(o)
         })
     }
 
-    func validate(path: String) throws {
-        if let slug = raw["slug"], slug.string == nil {
-            throw StageError.configuration("\(path): 'slug' must be a string")
-        }
-        if let fallback = raw["fallback_language"]?.string, !TenantConfig.languages.contains(fallback) {
-            throw StageError.configuration("\(path): fallback_language '\(fallback)' is not one of \(TenantConfig.languages.joined(separator: " "))")
-        }
-        if let mailwizz = raw["mailwizz"]?.object, mailwizz["api_key"] != nil {
-            throw StageError.configuration("\(path): mailwizz.api_key must not hold a key; name an environment variable in mailwizz.api_key_env")
-        }
-    }
-
-    public var slug: String? { raw["slug"]?.string }
-    public var name: String? { raw["name"]?.string }
-    public var fallbackLanguage: String { raw["fallback_language"]?.string ?? "en" }
-    public var languages: [String] { raw["languages"]?.array?.compactMap(\.string) ?? TenantConfig.languages }
-
-    /// Parent → children tags.
-    public var taxonomy: [String: [String]] {
-        var result: [String: [String]] = [:]
-        for (parent, children) in raw["taxonomy"]?.object?.members ?? [] {
-            result[parent] = children.array?.compactMap(\.string) ?? []
-        }
-        return result
-    }
-
-    public var serialized: [UInt8] {
-        var bytes = JSONValue.object(raw).prettyPrinted
-        bytes.append(0x0A)
-        return bytes
+    /// A rate as short decimal text (0.015, 0.02).
+    public static func format(_ value: Double) -> String {
+        var text = String(Double((value * 1_000_000).rounded()) / 1_000_000)
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        return text
     }
 }
 

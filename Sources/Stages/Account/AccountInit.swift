@@ -37,11 +37,7 @@ public enum AccountInit {
             if let slug = config.slug, slug != options.tenant.value {
                 throw StageError.configuration("\(path): slug '\(slug)' does not match --tenant \(options.tenant)")
             }
-            if config.slug == nil {
-                var raw = config.raw
-                raw["slug"] = .string(options.tenant.value)
-                config = TenantConfig(raw: raw)
-            }
+            if config.slug == nil { config = config.withSlug(options.tenant) }
         } else if FileSystem.exists(dir.configPath) {
             _ = try TenantConfig.load(path: dir.configPath)
             let sharded = try initialiseShards(options, dir)
@@ -52,6 +48,17 @@ public enum AccountInit {
         let sharded = try initialiseShards(options, dir)
         try FileSystem.writeAtomically(dir.configPath, config.serialized)
         return "account init: tenant \(options.tenant) ready at \(dir.path)" + sharded
+    }
+
+    /// `account init --check FILE`: reads FILE as tenant.json and writes nothing. Returns a
+    /// one-line description; a problem is a configuration error naming the key (exit 2).
+    public static func check(path: String, tenant: TenantSlug?) throws -> String {
+        let config = try TenantConfig.load(path: path)
+        if let tenant, let slug = config.slug, slug != tenant.value {
+            throw StageError.configuration("\(path): slug '\(slug)' does not match --tenant \(tenant)")
+        }
+        let vmtas = config.vmtas.count
+        return "account init: \(path) is a valid tenant.json (\(vmtas) vmta\(vmtas == 1 ? "" : "s"), time zone \(config.timezone.name), warm-up of \(config.warmup.steps.count) week\(config.warmup.steps.count == 1 ? "" : "s"))"
     }
 
     /// Lays out an empty store in `--shards n` sub-stores (nothing to do without the flag).

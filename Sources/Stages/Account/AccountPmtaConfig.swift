@@ -28,7 +28,7 @@ public enum AccountPmtaConfig {
     public static func run(_ options: Options) throws -> String {
         let dir = options.state.tenant(options.tenant)
         let config = try dir.loadConfig()
-        let vmtas = config.vmtaList
+        let vmtas = config.vmtas
         guard !vmtas.isEmpty else { throw StageError.configuration("\(dir.configPath): no vmtas to configure") }
         guard ["none", "quarantine", "reject"].contains(options.dmarcPolicy) else {
             throw StageError.usage("--dmarc-policy is none, quarantine or reject")
@@ -49,7 +49,7 @@ public enum AccountPmtaConfig {
             for v in pools[name]! { for _ in 0..<max(1, v.weight) { out += "  virtual-mta \(v.name)\n" } }
             out += "</virtual-mta-pool>\n\n"
         }
-        guard let domain = config.raw["sending_domain"]?.string ?? config.raw["brand_domain"]?.string else {
+        guard let domain = config.mailDomain else {
             out += "# no sending_domain in tenant.json: no DNS records\n"
             return out
         }

@@ -287,7 +287,7 @@ public enum AccountReport {
             report.suppressed = emails.count
         }
         let ledger = try Ledger.load(path: dir.ledgerPath)
-        let schedule = try WarmupSchedule(config: config)
+        let schedule = config.warmup
         report.lastWeek = schedule.lastWeek
         let today = options.now.date
         let yesterday = AccountWarmup.day(options.now, plus: -1)

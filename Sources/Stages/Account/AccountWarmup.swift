@@ -66,7 +66,7 @@ public enum AccountWarmup {
         let yesterday = day(options.now, plus: -1)
         // Every configured vmta has a warm-up state from its start day (or today).
         var changed = false
-        for v in books.config.vmtaList where books.ledger.vmtas[v.name] == nil {
+        for v in books.config.vmtas where books.ledger.vmtas[v.name] == nil {
             _ = books.ledger.vmta(v.name, firstSeen: today, config: books.config)
             changed = true
         }

@@ -36,7 +36,7 @@ public final class Books {
         self.dir = dir
         self.warn = warn
         config = try dir.loadConfig()
-        schedule = try WarmupSchedule(config: config)
+        schedule = config.warmup
         lock = try dir.lock()
         do {
             ledger = try Ledger.load(path: dir.ledgerPath)
@@ -219,8 +219,8 @@ public final class Books {
     /// and the ledger.
     private func apply(_ batch: EventList, now: Timestamp, index: inout EventIDIndex) throws -> Outcome {
         var result = Outcome()
-        let rule = config.softBounceRule
-        let window = Int64(rule.days) * 86_400
+        let rule = config.bounces
+        let window = Int64(rule.softWindowDays) * 86_400
         var updates: [String: ContactFieldUpdate] = [:]
         var newLines = ByteBuffer(capacity: 4096)
         var removed = false
@@ -310,8 +310,8 @@ public final class Books {
                     let latest = times.max()!
                     times = times.filter { $0 > latest - window }.sorted()
                     ledger.softBounces[e.email] = times
-                    if times.count >= rule.limit {
-                        suppress(e, reason: "soft-bounces: \(times.count) in \(rule.days) days", status: "bounced")
+                    if times.count >= rule.softLimit {
+                        suppress(e, reason: "soft-bounces: \(times.count) in \(rule.softWindowDays) days", status: "bounced")
                     }
                 }
             case "complained":

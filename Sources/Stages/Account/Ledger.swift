@@ -116,72 +116,9 @@ public struct Ledger {
 
     mutating func vmta(_ name: String, firstSeen day: String, config: TenantConfig) -> Vmta {
         if let m = vmtas[name] { return m }
-        let configured = config.vmtaList.first { $0.name == name }?.warmupStart
+        let configured = config.vmtas.first { $0.name == name }?.warmupStart
         let m = Vmta(started: configured ?? day)
         vmtas[name] = m
         return m
-    }
-}
-
-/// The warm-up table of tenant.json (`warmup`: week, daily_quota, max_bounce_rate), defaults
-/// from DESIGN.md §4. Weeks past the last row repeat it.
-public struct WarmupSchedule {
-    public var steps: [(week: Int, quota: Int, ceiling: Double)]
-
-    public init(config: TenantConfig) throws {
-        guard let rows = config.raw["warmup"]?.array, !rows.isEmpty else {
-            steps = TenantConfig.defaultWarmup.map { ($0.week, $0.dailyQuota, $0.bounceCeiling) }
-            return
-        }
-        steps = try rows.map { row in
-            guard let week = row["week"]?.int, let quota = row["daily_quota"]?.int,
-                  let ceiling = row["max_bounce_rate"]?.double else {
-                throw StageError.configuration("tenant.json: each warmup row needs week, daily_quota and max_bounce_rate")
-            }
-            return (week, quota, ceiling)
-        }.sorted { $0.week < $1.week }
-    }
-
-    public func step(week: Int) -> (quota: Int, ceiling: Double) {
-        let row = steps.last { $0.week <= week } ?? steps[0]
-        return (row.quota, row.ceiling)
-    }
-
-    public var lastWeek: Int { steps.last!.week }
-
-    /// A rate as short decimal text (0.015, 0.02).
-    public static func format(_ value: Double) -> String {
-        var text = String(Double((value * 1_000_000).rounded()) / 1_000_000)
-        if text.hasSuffix(".0") { text.removeLast(2) }
-        return text
-    }
-}
-
-/// The vmtas of tenant.json: `[{name, ip, hostname, weight, warmup_start}]`.
-public struct VmtaConfig {
-    public var name: String
-    public var ip: String?
-    public var hostname: String?
-    public var weight: Int
-    public var warmupStart: String?
-    public var pool: String?
-}
-
-extension TenantConfig {
-    public var vmtaList: [VmtaConfig] {
-        (raw["vmtas"]?.array ?? []).compactMap { v in
-            guard let name = v["name"]?.string else { return nil }
-            let start = v["warmup_start"]?.string ?? v["start"]?.string
-            return VmtaConfig(name: name, ip: v["ip"]?.string, hostname: v["hostname"]?.string,
-                              weight: v["weight"]?.int ?? 1, warmupStart: start.flatMap { Timestamp(parsing: $0)?.date },
-                              pool: v["pool"]?.string)
-        }
-    }
-
-    /// The soft-bounce rule: `bounces.soft_limit` soft bounces within `bounces.soft_window_days`
-    /// days suppress an address (defaults 3 in 15).
-    public var softBounceRule: (limit: Int, days: Int) {
-        let b = raw["bounces"]
-        return (b?["soft_limit"]?.int ?? 3, b?["soft_window_days"]?.int ?? 15)
     }
 }

@@ -54,17 +54,17 @@ public final class MailwizzChannel: InjectChannel {
 
     func tenantData(_ ctx: TenantContext) throws -> TenantData {
         if let d = ctx.channelData as? TenantData { return d }
-        let mw = ctx.config.raw["mailwizz"]
-        guard var base = settings.url ?? mw?["url"]?.string, !base.isEmpty else {
+        let mw = ctx.config.mailwizz
+        guard var base = settings.url ?? mw?.url, !base.isEmpty else {
             throw StageError.configuration("no MailWizz URL: give --url or set mailwizz.url in \(ctx.directory.configPath)")
         }
         while base.hasSuffix("/") { base.removeLast() }
-        guard let list = settings.listUID ?? mw?["list_uid"]?.string, !list.isEmpty else {
+        guard let list = settings.listUID ?? mw?.listUID, !list.isEmpty else {
             throw StageError.configuration("no MailWizz list: give --list or set mailwizz.list_uid in \(ctx.directory.configPath)")
         }
         var key = settings.apiKey
         if key == nil {
-            guard let env = mw?["api_key_env"]?.string, !env.isEmpty else {
+            guard let env = mw?.apiKeyEnv else {
                 throw StageError.configuration("\(ctx.directory.configPath): mailwizz.api_key_env must name the environment variable holding the API key")
             }
             guard let value = FileSystem.environment(env), !value.isEmpty else {
@@ -73,11 +73,8 @@ public final class MailwizzChannel: InjectChannel {
             key = value
         }
         let headers = CurlSlist(["X-API-KEY: \(key!)", "Accept: application/json", "Expect:"])
-        var fieldMap: [(String, String)] = [("FNAME", "first_name"), ("LNAME", "last_name")]
-        if let custom = mw?["fields"]?.object {
-            fieldMap = custom.members.compactMap { tag, v in v.string.map { (tag, $0) } }.filter { $0.0 != "EMAIL" }
-        }
-        let status = mw?["subscriber_status"]?.string ?? "confirmed"
+        let fieldMap: [(String, String)] = mw?.fields?.map { ($0.tag, $0.path) } ?? [("FNAME", "first_name"), ("LNAME", "last_name")]
+        let status = mw?.subscriberStatus ?? "confirmed"
         let data = TenantData(base: base, list: list, headers: headers, fieldMap: fieldMap, status: status)
         ctx.channelData = data
         return data

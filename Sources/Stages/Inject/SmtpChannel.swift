@@ -87,15 +87,15 @@ public final class SmtpChannel: InjectChannel {
 
     func tenantData(_ ctx: TenantContext) throws -> TenantData {
         if let d = ctx.channelData as? TenantData { return d }
-        let smtp = ctx.config.raw["smtp"]
-        guard let url = settings.url ?? smtp?["url"]?.string else {
+        let smtp = ctx.config.smtp
+        guard let url = settings.url ?? smtp.url else {
             throw StageError.configuration("no SMTP URL: give --url or set smtp.url in \(ctx.directory.configPath)")
         }
         try SmtpChannel.checkURL(url)
         let today = settings.now ?? .current()
         let picker = try VmtaPicker(config: ctx.config, ledger: try VmtaPicker.loadLedger(ctx.directory), today: today)
-        let from = settings.from ?? smtp?["from"]?.string
-        var domain = ctx.config.raw["sending_domain"]?.string ?? ctx.config.raw["brand_domain"]?.string ?? ""
+        let from = settings.from ?? smtp.from
+        var domain = ctx.config.mailDomain ?? ""
         if domain.isEmpty, let from, let at = Mime.splitAddress(from).address.lastIndex(of: "@") {
             domain = String(Mime.splitAddress(from).address[Mime.splitAddress(from).address.index(after: at)...])
         }

@@ -33,44 +33,21 @@ public struct VmtaPicker {
     public init(entries: [Entry]) { self.entries = entries }
 
     public init(config: TenantConfig, ledger: JSONValue?, today: Timestamp) throws {
-        let quotas: [(week: Int, quota: Int)]
-        if let list = config.raw["warmup"]?.array, !list.isEmpty {
-            quotas = try list.map { item in
-                guard let week = item["week"]?.int, let quota = item["daily_quota"]?.int, quota >= 0 else {
-                    throw StageError.configuration("tenant.json warmup: each entry needs integer week and daily_quota")
-                }
-                return (week, quota)
-            }.sorted { $0.week < $1.week }
-        } else {
-            quotas = TenantConfig.defaultWarmup.map { ($0.week, $0.dailyQuota) }
-        }
-        func quota(week: Int) -> Int {
-            var q = quotas.first!.quota
-            for entry in quotas where entry.week <= week { q = entry.quota }
-            return q
-        }
         let date = today.date
         var entries: [Entry] = []
-        for item in config.raw["vmtas"]?.array ?? [] {
-            guard let name = item["name"]?.string, !name.isEmpty else {
-                throw StageError.configuration("tenant.json vmtas: every vmta needs a name")
-            }
-            let weight = item["weight"]?.int ?? 1
-            guard weight >= 0 else { throw StageError.configuration("tenant.json vmtas: \(name) has a negative weight") }
-            let ledgerEntry = ledger?["vmtas"]?[name]
+        for vmta in config.vmtas {
+            let ledgerEntry = ledger?["vmtas"]?[vmta.name]
             var week = ledgerEntry?["week"]?.int ?? 0
             if week <= 0 {
-                if let start = (item["warmup_start"] ?? item["warmup_start_day"])?.string {
-                    guard let t = Timestamp(parsing: start) else {
-                        throw StageError.configuration("tenant.json vmtas: \(name) warmup_start '\(start)' is not a date")
-                    }
-                    week = max(1, Int((today.days - t.days) / 7) + 1)
+                if let start = vmta.warmupStart.flatMap(Timestamp.init(parsing:)) {
+                    week = max(1, Int((today.days - start.days) / 7) + 1)
                 } else {
                     week = 1
                 }
             }
             let sent = ledgerEntry?["sent"]?[date]?.int ?? 0
-            entries.append(Entry(name: name, weight: weight, week: week, remaining: max(0, quota(week: week) - sent)))
+            entries.append(Entry(name: vmta.name, weight: vmta.weight, week: week,
+                                 remaining: max(0, config.warmup.step(week: week).quota - sent)))
         }
         self.entries = entries
     }

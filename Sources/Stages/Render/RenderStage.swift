@@ -200,7 +200,6 @@ final class Renderer {
     init(options: RenderStage.Options, tenant: String, config: TenantConfig?, templates: TemplateSet) throws {
         self.templates = templates
         strict = options.stream.strict
-        let raw = config?.raw ?? JSONObject()
         let campaign = templates.campaignConfig
         func configString(_ path: [String], in object: JSONObject) -> String? {
             var v: JSONValue? = .object(object)
@@ -211,21 +210,21 @@ final class Renderer {
         guard templates.templates.contains(where: { $0.language == fallback && $0.category == nil }) else {
             throw StageError.configuration("\(templates.directory): no template for the fallback language '\(fallback)' (\(fallback).subject and \(fallback).html)")
         }
-        let from = options.from ?? configString(["from"], in: campaign) ?? configString(["smtp", "from"], in: raw)
+        let from = options.from ?? configString(["from"], in: campaign) ?? config?.smtp.from
         guard let from, !from.isEmpty else {
             throw StageError.configuration("no sender: give --from, 'from' in campaign.json or smtp.from in tenant.json")
         }
-        let replyTo = options.replyTo ?? configString(["reply_to"], in: campaign) ?? configString(["reply_to"], in: raw)
+        let replyTo = options.replyTo ?? configString(["reply_to"], in: campaign) ?? config?.smtp.replyTo
         let fromDomain = from.split(separator: "@").last.map { String($0).trimmingCharacters(" <>\"") }
-        let sendingDomain = configString(["sending_domain"], in: raw) ?? fromDomain ?? "localhost"
-        let brandDomain = configString(["brand_domain"], in: raw) ?? sendingDomain
+        let sendingDomain = config?.sendingDomain ?? fromDomain ?? "localhost"
+        let brandDomain = config?.brandDomain ?? sendingDomain
         let unsubscribeURL = options.unsubscribeURL ?? configString(["unsubscribe_url"], in: campaign)
-            ?? configString(["unsubscribe", "url"], in: raw) ?? "https://\(brandDomain)/unsubscribe"
-        let mailto = options.unsubscribeMailto ?? configString(["unsubscribe", "mailto"], in: raw) ?? "unsubscribe@\(sendingDomain)"
+            ?? config?.unsubscribe.url ?? "https://\(brandDomain)/unsubscribe"
+        let mailto = options.unsubscribeMailto ?? config?.unsubscribe.mailto ?? "unsubscribe@\(sendingDomain)"
         guard unsubscribeURL.hasPrefix("https://") else {
             throw StageError.configuration("the unsubscribe URL must be HTTPS (RFC 8058), got '\(unsubscribeURL)'")
         }
-        let secretEnv = options.secretEnv ?? configString(["unsubscribe", "secret_env"], in: raw) ?? RenderStage.defaultSecretEnv
+        let secretEnv = options.secretEnv ?? config?.unsubscribe.secretEnv ?? RenderStage.defaultSecretEnv
         guard let secret = FileSystem.environment(secretEnv), !secret.isEmpty else {
             throw StageError.configuration("the unsubscribe secret is missing: set the environment variable \(secretEnv) (named by --unsubscribe-secret-env or unsubscribe.secret_env in tenant.json)")
         }

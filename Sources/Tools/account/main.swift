@@ -31,17 +31,28 @@ extension Account {
             With --shards n the contact store is kept as n sub-stores (contacts/shard-<i>-of-<n>/),
             each with its own lock, so n `account commit --shard i/n` run in parallel.
 
+            With --check FILE, FILE is read as tenant.json and nothing is written: a misspelt or
+            unknown key, or a value of the wrong kind, is named (exit 2).
+
             Example: account init --tenant ulixai --config samples/ulixai/tenant.json --shards 4
+                     account init --check samples/ulixai/tenant.json
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
         @Option(help: ArgumentHelp("A tenant.json to install (validated).", valueName: "file"))
         var config: String?
+        @Option(help: ArgumentHelp("Check FILE as tenant.json; write nothing.", valueName: "file"))
+        var check: String?
         @Option(help: ArgumentHelp("Keep the (empty) contact store in n shards.", valueName: "n"))
         var shards: Int?
 
         func run() throws {
             StageMain.run("account init") {
+                if let check {
+                    let message = try AccountInit.check(path: check, tenant: try tenantFlags.tenant.map(TenantSlug.init))
+                    try FileDescriptor.standardError.writeAll(message + "\n")
+                    return .success
+                }
                 let slug = try TenantSlug(try tenantFlags.requireTenant())
                 let message = try AccountInit.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state),
                                                         configPath: config, shards: shards))
