@@ -203,7 +203,8 @@ public struct TenantConfig: Sendable {
     static func readWarmupStep(_ r: ConfigReader) throws -> WarmupSchedule.Step {
         guard let week = try r.int("week", min: 1) else { throw ConfigReader.error(r.file, "'\(r.path)' needs week") }
         guard let quota = try r.int("daily_quota", min: 0) else { throw ConfigReader.error(r.file, "'\(r.path)' needs daily_quota") }
-        guard let ceiling = try r.double("max_bounce_rate", in: 0...1) else { throw ConfigReader.error(r.file, "'\(r.path)' needs max_bounce_rate") }
+        // Without max_bounce_rate, the ceiling of the same week in the DESIGN.md §4 table.
+        let ceiling = try r.double("max_bounce_rate", in: 0...1) ?? WarmupSchedule.defaults.step(week: week).ceiling
         return WarmupSchedule.Step(week: week, quota: quota, ceiling: ceiling, minSends: try r.int("min_sends", min: 0))
     }
 
