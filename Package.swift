@@ -31,6 +31,9 @@ let package = Package(
                        providers: [.apt(["libidn2-dev"])]),
         .systemLibrary(name: "CAres", path: "Sources/CAres", pkgConfig: "libcares",
                        providers: [.apt(["libc-ares-dev"])]),
+        // No pkg-config file on Debian: linked by name (module.modulemap).
+        .systemLibrary(name: "CUnistring", path: "Sources/CUnistring",
+                       providers: [.apt(["libunistring-dev"])]),
 
         // Shared core: bytes, lines, JSON, gzip, rejects, summary, files. No Foundation.
         // Exclusivity is enforced statically; the dynamic checks on the buffers' class storage
@@ -53,8 +56,11 @@ let package = Package(
                 path: "Sources/Stages/Inject"),
         .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore"],
                 path: "Sources/Stages/Account"),
-        .target(name: "ValidateStage", dependencies: ["MailpipeCore", "CIdn2", "CAres"],
-                path: "Sources/Stages/Validate"),
+        .target(name: "ValidateStage", dependencies: ["MailpipeCore", "CIdn2", "CAres", "CUnistring"],
+                path: "Sources/Stages/Validate", exclude: ["Data"], plugins: ["EmbedDomainLists"]),
+        // Data/*-domains.txt → Swift constants at build time (the disposable-domain list).
+        .plugin(name: "EmbedDomainLists", capability: .buildTool(), dependencies: ["embed-domain-list"]),
+        .executableTarget(name: "embed-domain-list", path: "Sources/BuildTools/EmbedDomainList"),
         .target(name: "TagStage", dependencies: ["MailpipeCore", "MailpipeStore",
                                                  .product(name: "Yams", package: "Yams")],
                 path: "Sources/Stages/Tag"),
@@ -100,7 +106,8 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["MailpipeCore"]),
         // What several stages' tests share (a temporary folder, running a stage in-process).
         .target(name: "MailpipeTestSupport", dependencies: ["MailpipeCore"], path: "Tests/Support"),
-        .testTarget(name: "ValidateStageTests", dependencies: ["ValidateStage", "MailpipeCore", "MailpipeTestSupport"]),
+        .testTarget(name: "ValidateStageTests", dependencies: ["ValidateStage", "MailpipeCore", "MailpipeTestSupport"],
+                    exclude: ["Data"]),
         .testTarget(name: "TagStageTests", dependencies: ["TagStage", "MailpipeCore", "MailpipeStore", "MailpipeTestSupport"]),
         .testTarget(name: "IngestStageTests", dependencies: ["IngestStage", "MailpipeCore", "MailpipeStore"]),
         .testTarget(name: "DedupeStageTests", dependencies: ["DedupeStage", "AccountStage", "MailpipeCore", "MailpipeStore"]),

@@ -7,7 +7,7 @@ quiet_status() { set +e; "$@" >/dev/null 2>&1; local s=$?; set -e; echo "$s"; }
 cat > "$WORK/in.ndjson" <<'IN'
 {"email":"jean.dupont@gmail.com","first_name":"Jean"}
 {"email":"info@sos-expat.com"}
-{"email":"bob@gmial.com"}
+{"email":"bob@gnail.com"}
 {"email":"anna@bücher.de"}
 {"email":"x@sub.mailinator.com"}
 {"email":"a..b@firm.fr"}
@@ -29,7 +29,7 @@ assert_eq "$(jq -c .reasons "$WORK/stats")" '{"disposable":1,"role":1,"special_u
 # --only and --fix-typos
 out=$(validate --only valid --fix-typos < "$WORK/in.ndjson" 2>/dev/null)
 assert_eq "$(echo "$out" | jq -r .email | tr '\n' ' ')" "jean.dupont@gmail.com bob@gmail.com anna@bücher.de " "--only valid after fixing"
-assert_eq "$(echo "$out" | sed -n 2p | jq -r .email_original)" "bob@gmial.com" "email_original kept"
+assert_eq "$(echo "$out" | sed -n 2p | jq -r .email_original)" "bob@gnail.com" "email_original kept"
 
 # Lists from files: --disposable-list (public list format) and --allow.
 printf '# comment\nthrowaway.example-firm.net\n' > "$WORK/disp.txt"

@@ -18,7 +18,7 @@ final class ValidateRunTests: StageTestCase {
         {"email":"info@firm.fr","status":"pending"}
         {"email":"a..b@firm.fr"}
         {"email":"x@mailinator.com","status":"unsubscribed"}
-        {"email":"bob@gmial.com"}
+        {"email":"bob@gnail.com"}
         {"email":"anna@bücher.de"}
         """)
         XCTAssertEqual(lines, [
@@ -26,7 +26,7 @@ final class ValidateRunTests: StageTestCase {
             #"{"email":"info@firm.fr","status":"risky","validation":{"verdict":"risky","score":60,"reasons":["role"]}}"#,
             #"{"email":"a..b@firm.fr","validation":{"verdict":"invalid","score":0,"reasons":["syntax"]},"status":"invalid"}"#,
             #"{"email":"x@mailinator.com","status":"unsubscribed","validation":{"verdict":"risky","score":40,"reasons":["disposable"]}}"#,
-            #"{"email":"bob@gmial.com","validation":{"verdict":"risky","score":50,"reasons":["typo"],"suggestion":"bob@gmail.com"},"status":"risky"}"#,
+            #"{"email":"bob@gnail.com","validation":{"verdict":"risky","score":50,"reasons":["typo"],"suggestion":"bob@gmail.com"},"status":"risky"}"#,
             #"{"email":"anna@bücher.de","validation":{"verdict":"valid","score":90,"reasons":[]},"status":"validated","email_ascii":"anna@xn--bcher-kva.de"}"#,
         ])
         XCTAssertEqual(summary["valid"], 2)

@@ -5,8 +5,8 @@ import Darwin
 #endif
 
 /// A set of byte strings (domains, local parts) that answers membership for a borrowed slice
-/// without allocating: the keys live in one arena, the table holds (hash, offset, length).
-/// Built once, read per record.
+/// without allocating: the keys live in one arena, the table holds (hash, offset, length, the
+/// member's number in insertion order). Built once, read per record.
 public struct ByteSet: Sendable {
     private var arena: [UInt8] = []
     private var slots: [Slot]
@@ -17,6 +17,7 @@ public struct ByteSet: Sendable {
         var hash: UInt64 = 0
         var offset: Int32 = -1
         var length: Int32 = 0
+        var ordinal: Int32 = 0
     }
 
     public init(minimumCapacity: Int = 64) {
@@ -49,7 +50,7 @@ public struct ByteSet: Sendable {
         if (count + 1) * 2 > slots.count { grow() }
         let offset = arena.count
         arena.append(contentsOf: bytes)
-        put(Slot(hash: ByteSet.hash(bytes), offset: Int32(offset), length: Int32(bytes.count)))
+        put(Slot(hash: ByteSet.hash(bytes), offset: Int32(offset), length: Int32(bytes.count), ordinal: Int32(count)))
         count += 1
     }
 
@@ -72,18 +73,22 @@ public struct ByteSet: Sendable {
     }
 
     @inline(__always)
-    public func contains(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        if count == 0 { return false }
+    public func contains(_ bytes: UnsafeRawBufferPointer) -> Bool { ordinal(of: bytes) != nil }
+
+    /// The member's number in insertion order (duplicates not counted), or nil.
+    @inline(__always)
+    public func ordinal(of bytes: UnsafeRawBufferPointer) -> Int? {
+        if count == 0 { return nil }
         let h = ByteSet.hash(bytes)
         var i = Int(truncatingIfNeeded: h) & mask
         return slots.withUnsafeBufferPointer { table in
             arena.withUnsafeBytes { keys in
                 while true {
                     let s = table[i]
-                    if s.offset < 0 { return false }
+                    if s.offset < 0 { return nil }
                     if s.hash == h && Int(s.length) == bytes.count
                         && (bytes.count == 0 || memcmp(keys.baseAddress! + Int(s.offset), bytes.baseAddress!, bytes.count) == 0) {
-                        return true
+                        return Int(s.ordinal)
                     }
                     i = (i + 1) & mask
                 }

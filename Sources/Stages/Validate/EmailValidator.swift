@@ -21,14 +21,20 @@ public enum Verdict: String, Sendable, CaseIterable {
 
 /// Why a verdict was given. Each reason has a severity and a score penalty.
 public enum Reason: String, Sendable, CaseIterable {
-    /// Not an address bulk mail can go to: no `@`, bad characters, dots, lengths, no dotted domain.
+    /// Not an address bulk mail can go to: no `@`, bad characters, dots, lengths, no dotted
+    /// domain, spaces or line breaks around it.
     case syntax
-    /// An internationalised domain that IDNA (libidn2) refuses.
+    /// A character that shows as nothing or as a blank (zero-width space, BOM, joiners, soft
+    /// hyphen, bidi controls, non-ASCII spaces, controls, private-use or unassigned code points).
+    case invisibleCharacter = "invisible_character"
+    /// A domain that IDNA2008 refuses (libidn2, and RFC 5893's Bidi rule across labels).
     case idn
-    /// A domain reserved for special use (`localhost`, `.test`, `.invalid`, `example.com`…).
+    /// A domain reserved for special use (`localhost`, `.test`, `.invalid`, `.local`…).
     case specialUse = "special_use_domain"
     /// A non-ASCII local part: needs SMTPUTF8 end to end.
     case smtputf8
+    /// A local part over RFC 5321's 64 octets: many servers take it, some refuse it.
+    case longLocalPart = "long_local_part"
     /// A throwaway-address provider (or a subdomain of one).
     case disposable
     /// A function, not a person (`info@`, `kontakt@`…).
@@ -37,7 +43,8 @@ public enum Reason: String, Sendable, CaseIterable {
     case typo
     /// The typo was corrected (`--fix-typos`); the original is in `email_original`.
     case typoFixed = "typo_fixed"
-    /// DNS says the domain takes no mail: NXDOMAIN, Null MX (RFC 7505), or neither MX nor address.
+    /// The domain takes no mail: NXDOMAIN, Null MX (RFC 7505), or neither MX nor address —
+    /// from DNS (`--mx`), or known without asking for the documentation names (`example.com`).
     case noMX = "no_mx"
     /// DNS says the domain's MX hosts have no address (NXDOMAIN or neither A nor AAAA for each).
     case noMXAddress = "no_mx_address"
@@ -46,12 +53,12 @@ public enum Reason: String, Sendable, CaseIterable {
 
     var penalty: Int {
         switch self {
-        case .syntax, .idn, .specialUse: return 100
+        case .syntax, .invisibleCharacter, .idn, .specialUse: return 100
         case .noMX, .noMXAddress: return 95
         case .disposable: return 50
         case .typo: return 40
         case .role: return 30
-        case .smtputf8: return 25
+        case .smtputf8, .longLocalPart: return 25
         case .dnsUnknown: return 20
         case .typoFixed: return 5
         }
@@ -96,26 +103,28 @@ public struct Assessment: Sendable, Equatable {
     }
 }
 
-/// Checks addresses: syntax for bulk mail, IDN, special-use domains, disposable, role and typo.
+/// Checks addresses: syntax for bulk mail, IDN, invisible characters, special-use domains,
+/// disposable, role and typo. `assess` is a pure function of the address and the lists given
+/// at initialisation.
 public struct EmailValidator: Sendable {
     public var disposable: ByteSet
     public var allowed: ByteSet
-    public var roles: ByteSet
+    public var roles: RoleNames
     public var strictDisposable: Bool
     public var typos: TypoSuggester
     /// Fill `lookupDomain` (only worth its allocation when DNS will be asked).
     public var wantsLookupDomain = true
     private let specialTLDs: ByteSet
-    private let specialDomains: ByteSet
+    private let nullMXNames: ByteSet
 
     public init(extraDisposable: [String] = [], allowed: [String] = [], strictDisposable: Bool = false) {
         disposable = ByteSet(BuiltinLists.disposableDomains + extraDisposable)
         self.allowed = ByteSet(allowed)
-        roles = ByteSet(BuiltinLists.roleLocalParts)
+        roles = RoleNames(BuiltinLists.roleLocalParts)
         self.strictDisposable = strictDisposable
         typos = TypoSuggester()
         specialTLDs = ByteSet(BuiltinLists.specialUseTLDs)
-        specialDomains = ByteSet(BuiltinLists.specialUseDomains)
+        nullMXNames = ByteSet(BuiltinLists.documentationDomains)
     }
 
     public func assess(_ email: String) -> Assessment {
@@ -123,109 +132,157 @@ public struct EmailValidator: Sendable {
         return copy.withUTF8 { assess(UnsafeRawBufferPointer($0)) }
     }
 
-    /// Assesses one address (UTF-8 bytes; surrounding spaces ignored, ASCII case folded).
+    /// Assesses one address (UTF-8 bytes, ASCII case folded in the domain).
     public func assess(_ input: UnsafeRawBufferPointer) -> Assessment {
         var a = Assessment()
         var lo = 0, hi = input.count
         while lo < hi && isSpace(input[lo]) { lo += 1 }
         while hi > lo && isSpace(input[hi - 1]) { hi -= 1 }
-        guard hi > lo, let at = input[lo..<hi].lastIndex(of: UInt8(ascii: "@")), at > lo, at < hi - 1 else {
+        if lo > 0 || hi < input.count {
+            // Spaces or line breaks around an address are no part of it: refused, with the
+            // address without them as the suggestion.
+            a.add(.syntax, fatal: true)
+            a.suggestion = suggestion(cleaned: String(decoding: input[lo..<hi], as: UTF8.self))
+            return a
+        }
+        guard let at = input.lastIndex(of: UInt8(ascii: "@")), at > 0, at < input.count - 1 else {
             a.add(.syntax, fatal: true)
             return a
         }
-        let local = UnsafeRawBufferPointer(rebasing: input[lo..<at])
-        let rawDomain = UnsafeRawBufferPointer(rebasing: input[(at + 1)..<hi])
-
-        // Local part: dot-atom only (no quoted strings, comments); non-ASCII → SMTPUTF8.
-        var localOK = local.count <= 64
-        var localASCII = true
-        var previous: UInt8 = UInt8(ascii: ".")
-        let atext = EmailValidator.atext
-        for b in local {
-            if b >= 0x80 { localASCII = false }
-            else if b == UInt8(ascii: ".") { if previous == b { localOK = false } }
-            else if !atext[Int(b)] { localOK = false }
-            previous = b
-        }
-        if previous == UInt8(ascii: ".") { localOK = false }
-
-        // Domain: lower-cased ASCII (in a stack buffer), IDNA for anything else.
+        let local = UnsafeRawBufferPointer(rebasing: input[..<at])
+        let rawDomain = UnsafeRawBufferPointer(rebasing: input[(at + 1)...])
+        var (localOK, localASCII) = EmailValidator.dotAtom(local)
         var domainASCII = true
         for b in rawDomain where b >= 0x80 { domainASCII = false; break }
-        if !domainASCII {
-            guard let ascii = EmailValidator.idnaToASCII(rawDomain) else {
-                a.add(.idn, fatal: true)
+
+        if !localASCII || !domainASCII {
+            // The rare non-ASCII address: invisible characters, NFC, IDNA.
+            if UnicodeText.containsInvisible(input) {
+                a.add(.invisibleCharacter, fatal: true)
+                a.suggestion = suggestion(cleaned: UnicodeText.removingInvisible(input))
                 return a
             }
-            ascii.withUnsafeBytes { assess(local: local, domain: $0, localOK: localOK, localASCII: localASCII,
-                                           domainASCII: false, into: &a) }
+            var normalLocal = Array(local)
+            if !localASCII {
+                guard let normal = UnicodeText.nfc(local),
+                      let first = UnicodeText.decode(local).unicodeScalars.first, !UnicodeText.isMark(first) else {
+                    a.add(.syntax, fatal: true)
+                    return a
+                }
+                // Characters that normalise to ASCII must be valid as ASCII (U+037E → ';').
+                localOK = localOK && normal.withUnsafeBytes { EmailValidator.dotAtom($0).ok }
+                normalLocal = normal
+            }
+            var domain: [UInt8]
+            if domainASCII {
+                domain = rawDomain.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+            } else {
+                guard let ascii = EmailValidator.idnaToASCII(rawDomain) else {
+                    a.add(.idn, fatal: true)
+                    return a
+                }
+                domain = ascii
+            }
+            normalLocal.withUnsafeBytes { l in
+                domain.withUnsafeBytes { d in
+                    assess(local: l, domain: d, localOK: localOK, localASCII: localASCII,
+                           domainASCII: domainASCII, originalLength: input.count, into: &a)
+                }
+            }
             return a
         }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(rawDomain.count, 1)) { buffer in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: rawDomain.count) { buffer in
             for (i, b) in rawDomain.enumerated() { buffer[i] = b >= 65 && b <= 90 ? b + 32 : b }
             let domain = UnsafeRawBufferPointer(start: buffer.baseAddress, count: rawDomain.count)
-            assess(local: local, domain: domain, localOK: localOK, localASCII: localASCII, domainASCII: true, into: &a)
+            assess(local: local, domain: domain, localOK: localOK, localASCII: true, domainASCII: true,
+                   originalLength: input.count, into: &a)
         }
         return a
     }
 
-    /// The checks on the lower-cased ASCII domain.
+    /// The checks on the (NFC) local part and the lower-cased ASCII domain.
     private func assess(local: UnsafeRawBufferPointer, domain d: UnsafeRawBufferPointer, localOK: Bool,
-                        localASCII: Bool, domainASCII: Bool, into a: inout Assessment) {
+                        localASCII: Bool, domainASCII: Bool, originalLength: Int, into a: inout Assessment) {
         let problem = EmailValidator.domainProblem(d)
-        let totalLength = local.count + 1 + d.count
         if localOK && problem == .noDot && specialTLDs.contains(d) {
             a.add(.specialUse, fatal: true)     // "localhost", "local"
             return
         }
-        if !localOK || problem != nil || totalLength > 254 {
+        if !localOK || problem != nil || originalLength > 254 || local.count + 1 + d.count > 254 {
             a.add(.syntax, fatal: true)
-            // "gmailcom", "hotmail": a missing dot that a provider explains.
-            if localOK && problem == .noDot, let fixed = typos.suggest(d) {
+            // "gmailcom", "gmail,com": a missing or mistyped dot that a provider explains.
+            if localOK, let fixed = typos.suggest(invalidDomain: d) {
                 a.suggestion = String(decoding: local, as: UTF8.self) + "@" + fixed
             }
             return
+        }
+        // IDNA2008 for ASCII domains too: A-labels that do not round-trip (`xn--0`), `--` in
+        // positions 3–4 of any other label (`yy--0`); and the Bidi rule across labels.
+        let labels = EmailValidator.hyphenLabels(d)
+        if labels.reserved {
+            // (A non-ASCII domain was converted by libidn2 already.)
+            let refused = domainASCII && EmailValidator.idnaToASCII(d) == nil
+            if refused || labels.aLabel && !(EmailValidator.idnaToUnicode(d).map(UnicodeText.satisfiesBidiRule) ?? false) {
+                a.add(.idn, fatal: true)
+                return
+            }
         }
         if !domainASCII {
             a.asciiEmail = String(decoding: local, as: UTF8.self) + "@" + String(decoding: d, as: UTF8.self)
         }
         if !localASCII { a.add(.smtputf8) }
+        if local.count > 64 { a.add(.longLocalPart) }
 
-        // Special-use names: the last label, or a reserved second-level domain.
+        // Special-use names: the last label. The documentation names (example.com/.net/.org
+        // publish a Null MX, .example is never delegated) take no mail: known without asking.
         let lastDot = d.lastIndex(of: UInt8(ascii: "."))!
-        if specialTLDs.contains(UnsafeRawBufferPointer(rebasing: d[(lastDot + 1)...]))
-            || specialDomains.containsDomainOrParent(d) {
+        let tld = UnsafeRawBufferPointer(rebasing: d[(lastDot + 1)...])
+        if specialTLDs.contains(tld) {
             a.add(.specialUse, fatal: true)
+            return
+        }
+        if nullMXNames.contains(tld) || nullMXNames.containsDomainOrParent(d) {
+            a.add(.noMX, fatal: true)
             return
         }
         let listed = disposable.containsDomainOrParent(d)
         let allow = allowed.containsDomainOrParent(d)
         if listed && !allow { a.add(.disposable, fatal: strictDisposable) }
-        if isRole(local) { a.add(.role) }
-        // A domain named in a list is real: never "corrected" towards a provider.
-        if !listed && !allow, let fixed = typos.suggest(d) {
+        if roles.contains(local) { a.add(.role) }
+        // A domain of the allow list is good: never "corrected". A disposable one may be a typo
+        // squatter catching a provider's mistyped mail (`gmial.com`): both are said.
+        if !allow, let fixed = typos.suggest(d) {
             a.add(.typo)
             a.suggestion = String(decoding: local, as: UTF8.self) + "@" + fixed
         }
         if wantsLookupDomain && a.fatal.isEmpty { a.lookupDomain = String(decoding: d, as: UTF8.self) }
     }
 
-    /// Role local parts match without a `+tag` and with ASCII case folded.
-    @inline(__always)
-    private func isRole(_ local: UnsafeRawBufferPointer) -> Bool {
-        var end = local.count
-        if let plus = local.firstIndex(of: UInt8(ascii: "+")) { end = plus }
-        guard end > 0, end <= 32 else { return false }
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: end) { buffer in
-            for i in 0..<end {
-                let b = local[i]
-                buffer[i] = b >= 65 && b <= 90 ? b + 32 : b
-            }
-            return roles.contains(UnsafeRawBufferPointer(buffer))
-        }
+    /// The suggestion for an address refused for what surrounded or hid in it: the cleaned
+    /// address (or its own suggestion) when that one is not refused.
+    private func suggestion(cleaned: String) -> String? {
+        let again = assess(cleaned)
+        return again.suggestion ?? (again.fatal.isEmpty && !cleaned.isEmpty ? cleaned : nil)
     }
 
     @inline(__always) private func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
+
+    /// Whether a local part is a dot-atom (RFC 5322 `atext` and single inner dots; any non-ASCII
+    /// byte allowed, RFC 6531), and whether it is ASCII.
+    @inline(__always)
+    static func dotAtom(_ local: UnsafeRawBufferPointer) -> (ok: Bool, ascii: Bool) {
+        var ok = !local.isEmpty
+        var ascii = true
+        var previous = UInt8(ascii: ".")
+        for b in local {
+            if b >= 0x80 { ascii = false }
+            else if b == UInt8(ascii: ".") { if previous == b { ok = false } }
+            else if !atext[Int(b)] { ok = false }
+            previous = b
+        }
+        if previous == UInt8(ascii: ".") { ok = false }
+        return (ok, ascii)
+    }
 
     enum DomainProblem { case noDot, bad }
 
@@ -269,6 +326,24 @@ public struct EmailValidator: Sendable {
         return nil
     }
 
+    /// Labels with `--` in positions 3–4 (IDNA2008 reserves them): `reserved` for any such label,
+    /// `aLabel` for an `xn--` one. A valid LDH domain without either needs no IDNA check.
+    @inline(__always)
+    static func hyphenLabels(_ d: UnsafeRawBufferPointer) -> (reserved: Bool, aLabel: Bool) {
+        var reserved = false, aLabel = false
+        var start = 0
+        let dash = UInt8(ascii: "-")
+        while start + 3 < d.count {
+            if d[start + 2] == dash && d[start + 3] == dash {
+                reserved = true
+                if d[start] == UInt8(ascii: "x") && d[start + 1] == UInt8(ascii: "n") { aLabel = true }
+            }
+            guard let dot = UnsafeRawBufferPointer(rebasing: d[start...]).firstIndex(of: UInt8(ascii: ".")) else { break }
+            start += dot + 1    // (an index into the rebased slice)
+        }
+        return (reserved, aLabel)
+    }
+
     /// RFC 5322 `atext`.
     static let atext: [Bool] = {
         var t = [Bool](repeating: false, count: 128)
@@ -278,13 +353,17 @@ public struct EmailValidator: Sendable {
         return t
     }()
 
+    /// The libidn2 flags of a lookup: IDNA2008 with UTS #46 non-transitional mapping, NFC, and
+    /// A-labels checked by decoding and encoding them again.
+    private static let idnaFlags = Int32(IDN2_NFC_INPUT.rawValue | IDN2_NONTRANSITIONAL.rawValue
+                                         | IDN2_ALABEL_ROUNDTRIP.rawValue)
+
     /// IDNA 2008 / UTS #46 non-transitional lookup conversion by libidn2.
     public static func idnaToASCII(_ domain: UnsafeRawBufferPointer) -> [UInt8]? {
         var input = [CChar](repeating: 0, count: domain.count + 1)
         for i in 0..<domain.count { input[i] = CChar(bitPattern: domain[i]) }
         var output: UnsafeMutablePointer<CChar>? = nil
-        let flags = Int32(IDN2_NFC_INPUT.rawValue | IDN2_NONTRANSITIONAL.rawValue)
-        let rc = idn2_to_ascii_8z(input, &output, flags)
+        let rc = idn2_to_ascii_8z(input, &output, idnaFlags)
         guard rc == Int32(IDN2_OK.rawValue), let output else {
             if let output { idn2_free(output) }
             return nil
@@ -297,5 +376,19 @@ public struct EmailValidator: Sendable {
     public static func idnaToASCII(_ domain: String) -> String? {
         var copy = domain
         return copy.withUTF8 { idnaToASCII(UnsafeRawBufferPointer($0)) }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The Unicode form of an ASCII domain whose A-labels libidn2 accepted.
+    static func idnaToUnicode(_ domain: UnsafeRawBufferPointer) -> String? {
+        var input = [CChar](repeating: 0, count: domain.count + 1)
+        for i in 0..<domain.count { input[i] = CChar(bitPattern: domain[i]) }
+        var output: UnsafeMutablePointer<CChar>? = nil
+        let rc = idn2_to_unicode_8z8z(input, &output, 0)
+        guard rc == Int32(IDN2_OK.rawValue), let output else {
+            if let output { idn2_free(output) }
+            return nil
+        }
+        defer { idn2_free(output) }
+        return String(cString: output)
     }
 }

@@ -68,12 +68,7 @@ public enum Validate {
         }
         var result: [String] = []
         for (n, rawLine) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
-            var line = String(decoding: rawLine, as: UTF8.self)
-            if let hash = line.firstIndex(of: "#") { line = String(line[..<hash]) }
-            line = line.trimmingSpaces.lowercased()
-            if line.hasPrefix("*.") { line.removeFirst(2) }
-            if line.hasPrefix("@") { line.removeFirst() }
-            if line.isEmpty { continue }
+            guard var line = BuiltinLists.domainListEntry(String(decoding: rawLine, as: UTF8.self)) else { continue }
             if line.utf8.contains(where: { $0 >= 0x80 }) {
                 guard let ascii = EmailValidator.idnaToASCII(line) else {
                     throw StageError.configuration("\(path):\(n + 1): '\(line)' is not a valid domain name")
