@@ -1,7 +1,7 @@
 import ArgumentParser
 import MailpipeCore
 
-/// Flags every NDJSON stage takes (DESIGN.md §3).
+/// Flags every NDJSON stage takes (docs/design.md §3).
 public struct StreamFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Write rejected records to FILE instead of standard error.", valueName: "file"))
     public var rejects: String?
@@ -110,7 +110,7 @@ import Darwin
 #endif
 
 /// The root command of a mailpipe executable. Its `main` maps argument errors to exit 2
-/// (DESIGN.md §3) where swift-argument-parser would use 64.
+/// (docs/design.md §3) where swift-argument-parser would use 64.
 public protocol MailpipeCommand: ParsableCommand {}
 
 extension MailpipeCommand {

@@ -1,6 +1,6 @@
 import MailpipeCore
 
-/// How an incoming contact record is folded into the stored one (DESIGN.md §4, issue "Core").
+/// How an incoming contact record is folded into the stored one (docs/design.md §4, issue "Core").
 ///
 /// - members keep the stored order; new members follow in the incoming order;
 /// - a non-empty incoming value wins, an empty one (null, "", [], {}) never erases;

@@ -6,7 +6,7 @@ import Darwin
 import Dispatch
 import MailpipeCore
 
-/// The contact store of one tenant: sorted gzip runs listed by a manifest (DESIGN.md §4).
+/// The contact store of one tenant: sorted gzip runs listed by a manifest (docs/design.md §4).
 ///
 /// - `manifest.json` names the live runs, oldest first. Replacing it (atomically) is the one
 ///   commit point of every change, so a crash leaves the old or the new store, never a mix.

@@ -35,7 +35,7 @@ public struct StateRoot: Sendable {
     }
 }
 
-/// The files of one tenant (DESIGN.md §4).
+/// The files of one tenant (docs/design.md §4).
 public struct TenantDirectory: Sendable {
     public let root: String
     public let slug: TenantSlug

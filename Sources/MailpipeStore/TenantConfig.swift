@@ -1,6 +1,6 @@
 import MailpipeCore
 
-/// `tenant.json`, typed (DESIGN.md §4, docs/account.md "tenant.json"). Every key is known at its
+/// `tenant.json`, typed (docs/design.md §4, docs/account.md "tenant.json"). Every key is known at its
 /// place: an unknown or misspelt one is an error naming its path and the nearest known key
 /// (exit 2), so no setting is ever silently ignored. Stages read the tenant's settings only
 /// through this type.
@@ -203,7 +203,7 @@ public struct TenantConfig: Sendable {
     static func readWarmupStep(_ r: ConfigReader) throws -> WarmupSchedule.Step {
         guard let week = try r.int("week", min: 1) else { throw ConfigReader.error(r.file, "'\(r.path)' needs week") }
         guard let quota = try r.int("daily_quota", min: 0) else { throw ConfigReader.error(r.file, "'\(r.path)' needs daily_quota") }
-        // Without max_bounce_rate, the ceiling of the same week in the DESIGN.md §4 table.
+        // Without max_bounce_rate, the ceiling of the same week in the docs/design.md §4 table.
         let ceiling = try r.double("max_bounce_rate", in: 0...1) ?? WarmupSchedule.defaults.step(week: week).ceiling
         return WarmupSchedule.Step(week: week, quota: quota, ceiling: ceiling, minSends: try r.int("min_sends", min: 0))
     }
@@ -258,7 +258,7 @@ public struct VmtaConfig: Sendable, Equatable {
 }
 
 /// The warm-up table (tenant.json `warmup`: week, daily_quota, max_bounce_rate, min_sends);
-/// defaults from DESIGN.md §4. Weeks past the last row repeat it.
+/// defaults from docs/design.md §4. Weeks past the last row repeat it.
 public struct WarmupSchedule: Sendable, Equatable {
     public struct Step: Sendable, Equatable {
         public var week: Int

@@ -1,15 +1,13 @@
 import MailpipeCore
 import XCTest
 
-/// Nicolas Seriot's JSONTestSuite (../shared/testdata/jsontestsuite): every y_ file accepted,
+/// Nicolas Seriot's JSONTestSuite (Tests/Data/jsontestsuite, MIT licence): every y_ file accepted,
 /// every n_ file refused, i_ files neither crash nor hang; accepted values round-trip.
 final class JSONTestSuiteTests: XCTestCase {
+    /// Tests/Data/jsontestsuite/test_parsing, found from this file's own place in the repository.
     var suiteFolder: String {
-        if let shared = ProcessInfo.processInfo.environment["MAILPIPE_SHARED"] {
-            return shared + "/testdata/jsontestsuite/test_parsing"
-        }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.deletingLastPathComponent().appendingPathComponent("shared/testdata/jsontestsuite/test_parsing").path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Data/jsontestsuite/test_parsing").path
     }
 
     func files(_ prefix: String) throws -> [(String, [UInt8])] {

@@ -165,7 +165,7 @@ final class RenderStageTests: XCTestCase {
         let (other, _, _, _) = try run([contact("jean.dupont@x.org", language: "fr", category: nil)]) { $0.secretEnv = "OTHER_SECRET" }
         XCTAssertNotEqual(other[0]["headers"]?["List-Unsubscribe"], h["List-Unsubscribe"])
         XCTAssertEqual(other[0]["headers"]?["Message-ID"], h["Message-ID"])
-        // The message record (DESIGN.md §2).
+        // The message record (docs/design.md §2).
         XCTAssertEqual(m[0].object!.keys, ["tenant", "email", "campaign", "template", "language", "subject", "html", "text", "headers", "from", "reply_to", "contact"])
         XCTAssertEqual(m[0]["from"]?.string, "Team <team@mail.example.org>")
         XCTAssertEqual(m[0]["reply_to"], .null)

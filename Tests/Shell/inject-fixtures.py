@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fixtures for the inject tests and benches (render's message records, DESIGN.md §2).
+"""Fixtures for the inject tests and benches (render's message records, docs/design.md §2).
 
     inject-fixtures.py messages N [--tenant T] [--campaign C] [--size BYTES]
     inject-fixtures.py contacts N [--tenant T] [--suppressed K]

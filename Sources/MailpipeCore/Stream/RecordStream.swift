@@ -1,4 +1,4 @@
-/// Options every NDJSON stage shares (DESIGN.md §3).
+/// Options every NDJSON stage shares (docs/design.md §3).
 public struct StreamOptions: Sendable {
     public var stage: String
     public var inputs: [String]

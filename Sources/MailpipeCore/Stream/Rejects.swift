@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The reject stream (DESIGN.md §3): one JSON object per refused input line, on standard error
+/// The reject stream (docs/design.md §3): one JSON object per refused input line, on standard error
 /// or in the file named by `--rejects`.
 public final class RejectSink {
     public let stage: String

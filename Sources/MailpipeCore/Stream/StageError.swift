@@ -1,4 +1,4 @@
-/// Exit codes of every stage (DESIGN.md §3).
+/// Exit codes of every stage (docs/design.md §3).
 public enum ExitStatus: Int32, Sendable {
     case success = 0
     case failure = 1

@@ -1,6 +1,6 @@
 @_spi(_Unicode) import Swift
 
-/// Tag slugs (DESIGN.md §2): lower case, Latin diacritics folded (`Expatrié` → `expatrie`),
+/// Tag slugs (docs/design.md §2): lower case, Latin diacritics folded (`Expatrié` → `expatrie`),
 /// letters and marks of other scripts kept as they are (`эмиграция`, `移民`, `हिंदी`), digits,
 /// words joined by single hyphens. Anything that is not a letter or digit separates words.
 ///

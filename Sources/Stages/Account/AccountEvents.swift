@@ -70,7 +70,7 @@ public enum AccountEvents {
         return (summary, .success)
     }
 
-    /// Event records (DESIGN.md §2). The id is the record's `id` (16 hex digits) or a hash of its fields.
+    /// Event records (docs/design.md §2). The id is the record's `id` (16 hex digits) or a hash of its fields.
     static func readNDJSON(_ options: StreamOptions, tenant: String, rejects: RejectSink, _ emit: (BookEvent) -> Void) throws -> Int {
         var stream = try RecordStream(options: options, rejects: rejects)
         defer { stream.close() }

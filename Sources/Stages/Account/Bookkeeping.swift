@@ -7,7 +7,7 @@ import MailpipeCore
 import MailpipeStore
 import Dispatch
 
-/// One event as `account` keeps it (DESIGN.md §2 "Event"), before it is written to the log.
+/// One event as `account` keeps it (docs/design.md §2 "Event"), before it is written to the log.
 public struct BookEvent {
     public var id: UInt64
     public var email: String

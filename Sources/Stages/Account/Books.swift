@@ -9,7 +9,7 @@ import MailpipeStore
 /// A writer's session on a tenant's books: the lock, the event and suppression logs, the
 /// ledger and the contact store.
 ///
-/// Commit protocol (DESIGN.md §4): the events of a batch are appended to `events.ndjson.gz` as
+/// Commit protocol (docs/design.md §4): the events of a batch are appended to `events.ndjson.gz` as
 /// one sealed member — that append is the commit point. Their effects (suppression entries,
 /// contact statuses, the event-id index, the ledger) follow, and the ledger, written last and
 /// atomically, records how much of each log it reflects. A session that finds the event log

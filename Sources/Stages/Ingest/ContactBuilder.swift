@@ -11,7 +11,7 @@ public enum ColumnTarget: Equatable, Sendable {
     case custom(String)
     case ignore
 
-    /// Parses the right side of `--map 'Col=field'`: a DESIGN.md field, `custom.NAME`, or `ignore`.
+    /// Parses the right side of `--map 'Col=field'`: a docs/design.md field, `custom.NAME`, or `ignore`.
     public init(parsing text: String) throws {
         if text == "ignore" || text == "-" { self = .ignore; return }
         if text.hasPrefix("custom.") && text.count > 7 { self = .custom(String(text.dropFirst(7))); return }

@@ -12,7 +12,7 @@ public enum IngestFormat: String, CaseIterable, Sendable {
 }
 
 /// `ingest`: turns CSV / TSV / NDJSON / JSON exports into canonical contact records
-/// (DESIGN.md §2): columns mapped by header aliases, values normalised, tenant, source and
+/// (docs/design.md §2): columns mapped by header aliases, values normalised, tenant, source and
 /// created_at attached. Bad rows go to the rejects with their line number; the run goes on.
 public enum IngestStage {
     public struct Options {

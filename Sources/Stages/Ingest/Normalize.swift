@@ -1,7 +1,7 @@
 @_spi(_Unicode) import Swift
 import MailpipeCore
 
-/// Field normalisation (DESIGN.md §2). Byte-level fast paths for ASCII; the rare non-ASCII value
+/// Field normalisation (docs/design.md §2). Byte-level fast paths for ASCII; the rare non-ASCII value
 /// goes through the standard library's NFC.
 public enum Normalize {
     @inline(__always) static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }

@@ -1,6 +1,6 @@
 import MailpipeCore
 
-/// The canonical contact fields ingest can fill (DESIGN.md §2), in output order, plus the
+/// The canonical contact fields ingest can fill (docs/design.md §2), in output order, plus the
 /// pseudo-fields a column may map to (`full_name` is split, `tenant` is checked, `tags` split).
 public enum ContactField: String, CaseIterable, Sendable {
     case tenant, email, firstName = "first_name", lastName = "last_name", fullName = "full_name"
@@ -91,7 +91,7 @@ public enum HeaderAliases {
     }()
 }
 
-/// Language names and codes → the nine codes of DESIGN.md §2.
+/// Language names and codes → the nine codes of docs/design.md §2.
 public enum LanguageCodes {
     public static let codes: Set<String> = ["fr", "en", "es", "de", "pt", "ru", "zh", "hi", "ar"]
 

@@ -8,7 +8,7 @@ import MailpipeStore
 /// What is read:
 /// - tenant.json `vmtas`: `[{"name":…, "weight":N (default 1), "warmup_start":"YYYY-MM-DD"?}]`
 ///   (`ip`, `hostname` are the MTA's business);
-/// - tenant.json `warmup`: `[{"week":N,"daily_quota":N,…}]` (DESIGN.md §4 defaults when absent;
+/// - tenant.json `warmup`: `[{"week":N,"daily_quota":N,…}]` (docs/design.md §4 defaults when absent;
 ///   weeks past the last entry use the last entry's quota);
 /// - the ledger written by `account`, `state/<tenant>/ledger.json`:
 ///   `{"vmtas":{"<name>":{"week":N,"sent":{"YYYY-MM-DD":n}}}}` — the vmta's warm-up week and what

@@ -2,7 +2,7 @@ import Crypto
 import MailpipeCore
 import MailpipeStore
 
-/// `render`: contact records in, message records out (DESIGN.md §2).
+/// `render`: contact records in, message records out (docs/design.md §2).
 public enum RenderStage {
     public struct Options {
         public var campaign: String

@@ -22,7 +22,7 @@ public enum SegmentStage {
         case breakdown(BreakdownField)
     }
 
-    /// The statuses that are never contacted unless `--include-suppressed` (DESIGN.md §2, §4).
+    /// The statuses that are never contacted unless `--include-suppressed` (docs/design.md §2, §4).
     public static let heldStatuses = ["bounced", "unsubscribed", "complained", "blacklisted", "invalid"]
 
     public struct Options {

@@ -41,7 +41,7 @@ public enum Tagging {
         }
     }
 
-    /// A tag's slug (DESIGN.md §2), "" when nothing is left.
+    /// A tag's slug (docs/design.md §2), "" when nothing is left.
     public static func slug(_ text: String) -> String { Slug.make(text) }
 
     /// child → every ancestor, from tenant.json's `taxonomy` (parent → children), cycles ignored.

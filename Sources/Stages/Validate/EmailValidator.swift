@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The three verdicts of DESIGN.md §2.
+/// The three verdicts of docs/design.md §2.
 public enum Verdict: String, Sendable, CaseIterable {
     case valid, risky, invalid
 

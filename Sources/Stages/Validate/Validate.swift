@@ -41,7 +41,7 @@ public enum Validate {
         }
     }
 
-    /// Statuses `validate` never overwrites: suppression outlives re-validation (DESIGN.md §4),
+    /// Statuses `validate` never overwrites: suppression outlives re-validation (docs/design.md §4),
     /// and a contact already sent to stays `injected`.
     static let keptStatuses: [StaticString] = ["bounced", "unsubscribed", "complained", "blacklisted", "injected"]
 
