@@ -133,7 +133,7 @@ if [[ $(id -u) -eq 0 ]]; then
   }
   check "postfix: stops" pf_stopped
 else
-  skipped=$((skipped + 4)); echo "skip postfix (needs root)"
+  skipped=$((skipped + 4)); echo "SKIP: postfix checks (the private instance needs root)"
 fi
 
 # ---------------------------------------------------------------- smtp-sink
@@ -149,7 +149,7 @@ if [[ $(id -u) -eq 0 ]] || command -v smtp-sink >/dev/null 2>&1 || [[ -x /usr/sb
   sink_stopped() { "$here/stop-smtp-sink.sh" "$work/sink" && ! tcp_open "$sink_port"; }
   check "smtp-sink: stops" sink_stopped
 else
-  skipped=$((skipped + 4)); echo "skip smtp-sink (postfix not installed, not root)"
+  skipped=$((skipped + 4)); echo "SKIP: smtp-sink checks (postfix not installed, not root)"
 fi
 
 # ---------------------------------------------------------------- dnsmasq
@@ -185,6 +185,5 @@ dns_bench() {
 }
 check "dnsmasq: --generate 1000 domains" dns_bench
 
-[[ $skipped -eq 0 ]] || echo "($skipped checks skipped)"
-echo "servers: $passed passed, $failed failed"
+echo "servers: $passed passed, $failed failed, $skipped skipped"
 [[ $failed -eq 0 ]]

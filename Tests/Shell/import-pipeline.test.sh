@@ -3,8 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 for stage in ingest dedupe; do
   if ! command -v "$stage" >/dev/null 2>&1; then
-    echo "SKIP: '$stage' is not built (not on PATH: $MAILPIPE_BIN); the import pipeline needs it"
-    exit 0
+    skip "'$stage' is not built (not on PATH: $MAILPIPE_BIN); the import pipeline needs it"
   fi
 done
 samples="$REPO/samples"

@@ -5,7 +5,7 @@
 # the messages in flight.
 source "$(dirname "$0")/lib.sh"
 SERVERS="$REPO/Tests/Servers"
-[ "$(id -u)" = 0 ] || { echo "skip: Postfix needs root"; exit 0; }
+[ "$(id -u)" = 0 ] || skip "the private Postfix instance needs root"
 FIX="$REPO/Tests/Shell/inject-fixtures.py"
 chmod 755 "$WORK"
 PF="$WORK/postfix"

@@ -2,7 +2,6 @@
 set -euo pipefail
 : "${MAILPIPE_BIN:?run through scripts/test, or set MAILPIPE_BIN to the build folder}"
 export PATH="$MAILPIPE_BIN:$PATH"
-export MAILPIPE_SHARED="${MAILPIPE_SHARED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared}"
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORK=$(mktemp -d)
 export MAILPIPE_STATE="$WORK/state"
@@ -10,6 +9,9 @@ trap 'rm -rf "$WORK"' EXIT
 checks=0
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# skip REASON — the test cannot run here: says why and exits 77, which scripts/test counts as
+# skipped (never as passed).
+skip() { echo "SKIP: $*"; exit 77; }
 # assert_eq ACTUAL EXPECTED MESSAGE
 assert_eq() { checks=$((checks + 1)); [ "$1" = "$2" ] || fail "$3: expected [$2], got [$1]"; }
 # assert_contains HAYSTACK NEEDLE MESSAGE
