@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# account report on the samples: figures checked against hand counts; the HTML page opened in
-# headless Chromium (screenshot not blank, headline figures in the DOM).
+# account report on the samples: figures checked against hand counts; the text tables fit 80
+# columns with CJK names aligned and rates over the tenant's ceilings flagged; the HTML page
+# opened in headless Chromium (screenshot not blank, headline figures in the DOM, flags in
+# colour, a chart per campaign and a warm-up history per vmta, nothing wider than a phone's
+# window, CJK glyphs drawn).
 source "$(dirname "$0")/lib.sh"
 S="$REPO/samples"
 T=books-demo
@@ -36,23 +39,52 @@ account report --tenant $T --now 2026-11-24T12:00:00Z --json --since 2026-11-24 
 assert_eq "$(jq -c 'select(.section=="totals") | [.events,.bounced_soft,.unsubscribed]' "$WORK/r2.ndjson")" "[4,2,1]" "--since"
 account report --tenant $T --now 2026-11-24T12:00:00Z --json --campaign nope > "$WORK/r3.ndjson"
 assert_eq "$(jq -c 'select(.section=="totals") | .events' "$WORK/r3.ndjson")" "0" "--campaign"
-# Text tables.
+# Text tables: 80 columns, rates with their ceilings flagged, names in any script aligned.
 text=$(account report --tenant $T --now 2026-11-24T12:00:00Z)
-assert_contains "$text" "nov-fr       8          4     2     3       1" "text campaign row"
+assert_contains "$text" "  nov-fr       8      50.0%  75.0%!     25.0%!  25.0%  50.0%  25.0%" "text campaign row: rates, over the ceilings flagged"
+assert_contains "$text" "complaints 1 (25.0%!)" "complaint rate in the text totals"
+assert_contains "$text" "unsubscribes 1 (25.0%)" "unsubscribe rate in the text totals"
 # Same state, same --now → same bytes.
 assert_eq "$(account report --tenant $T --now 2026-11-24T12:00:00Z --json | md5sum)" "$(md5sum < "$WORK/r.ndjson")" "deterministic"
+# A campaign with a Chinese name lines up with the others (display width, not characters).
+printf '%s\n' '{"tenant":"books-demo","email":"ana@example.org","type":"sent","campaign":"春季推广","at":"2026-11-24T08:00:00Z","source":"outcome"}' \
+  '{"tenant":"books-demo","email":"ana@example.org","type":"delivered","campaign":"春季推广","at":"2026-11-24T08:01:00Z","source":"webhook"}' \
+  | account events --tenant $T --now 2026-11-24T12:00:00Z 2>/dev/null
+text=$(account report --tenant $T --now 2026-11-24T12:00:00Z)
+python3 - "$text" <<'PY'
+import sys, unicodedata
+width = lambda s: sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+lines = sys.argv[1].split("\n")
+wide = [l for l in lines if width(l) > 80]
+assert not wide, "lines wider than 80 columns: %r" % wide
+rows = [l for l in lines if l.startswith("  nov-fr ") or l.startswith("  春季推广 ")]
+assert len(rows) >= 2, rows
+ends = {width(l) for l in rows[:2]}
+assert len(ends) == 1, "campaign rows do not line up: %r" % rows[:2]
+PY
+checks=$((checks + 1))
+# account warmup on a terminal: a table with percentages, not raw fractions.
+warm=$(script -qec "account warmup --tenant $T --now 2026-11-24T12:00:00Z" /dev/null | tr -d '\r')
+assert_contains "$warm" "ceiling" "warmup on a terminal: a table"
+assert_contains "$warm" "2.0%" "warmup on a terminal: rates as percentages"
+case "$warm" in *0.02*) fail "warmup on a terminal shows a raw fraction: $warm";; esac
 
 # HTML: self-contained, opened in a real headless browser.
 account report --tenant $T --now 2026-11-24T12:00:00Z --html "$WORK/report.html" > /dev/null
 html=$(cat "$WORK/report.html")
 assert_contains "$html" "<svg" "inline SVG"
+assert_contains "$html" '<div class="figure over" id="fig-complaint-rate"><span class="value">' "complaint rate over the ceiling: flagged"
+assert_contains "$html" 'id="fig-unsubscribe-rate"' "unsubscribe rate figure"
+assert_contains "$html" '<td class="over" title="over the tenant'"'"'s ceiling">75.0%</td>' "campaign bounce rate over the ceiling: flagged"
+assert_eq "$(grep -o 'aria-label="rates of campaign [^"]*"' "$WORK/report.html" | wc -l)" "2" "a chart per campaign"
+assert_eq "$(grep -o 'aria-label="warm-up history of [^"]*"' "$WORK/report.html" | wc -l)" "2" "a warm-up history per vmta"
 case "$html" in *"<script"*|*"http://"[a-z]*.css*|*"<link"*|*"@import"*|*"src=\"http"*) fail "HTML references external resources";; esac
 command -v chromium >/dev/null || fail "chromium is not installed (scripts/install-deps --test)"
 export HOME="$WORK"   # Chromium wants a writable profile folder
 chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$WORK/report.html" > "$WORK/dom.html" 2>/dev/null
 dom=$(cat "$WORK/dom.html")
-for fig in 'id="fig-contacts"><span class="value">8<' 'id="fig-sent"><span class="value">8<' 'id="fig-delivered"><span class="value">4<' \
-           'id="fig-bounced"><span class="value">6<' 'id="fig-bounce-rate"><span class="value">75.0%<' 'id="fig-suppressed"><span class="value">5<'; do
+for fig in 'id="fig-contacts"><span class="value">8<' 'id="fig-sent"><span class="value">9<' 'id="fig-delivered"><span class="value">5<' \
+           'id="fig-bounced"><span class="value">6<' 'id="fig-bounce-rate"><span class="value">66.7%<' 'id="fig-suppressed"><span class="value">5<'; do
   assert_contains "$dom" "$fig" "headline figure in the DOM"
 done
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1400 --screenshot="$WORK/shot.png" \
@@ -87,5 +119,33 @@ print(len(seen))
 PY
 )
 [ "$colours" -gt 50 ] || fail "screenshot looks blank ($colours colours)"
+checks=$((checks + 1))
+
+# A phone's width (390 CSS px; Chromium's window is at least 500 px, so the page itself is held
+# to 390 px): nothing reaches past it (charts scale, wide tables scroll inside their own box).
+# The page has no script; a copy gets one that measures the layout.
+measure='<style>html{width:390px}</style><script>let r = 0; for (const e of document.body.querySelectorAll("*")) { const box = e.closest(".scroll"); if (box \&\& box !== e) continue; r = Math.max(r, e.getBoundingClientRect().right) } document.body.setAttribute("data-right", Math.ceil(r))</script></body>'
+sed "s#</body>#$measure#" "$WORK/report.html" > "$WORK/measured.html"
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=500,900 --dump-dom \
+  "file://$WORK/measured.html" > "$WORK/phone.html" 2>/dev/null
+right=$(grep -o 'data-right="[0-9]*"' "$WORK/phone.html" | tr -dc 0-9)
+[ -n "$right" ] || fail "the page was not measured"
+[ "$right" -le 390 ] || fail "the report reaches $right px in a 390 px wide page"
+checks=$((checks + 1))
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=500,2400 --screenshot="$WORK/phone.png" \
+  "file://$WORK/report.html" >/dev/null 2>&1
+[ -s "$WORK/phone.png" ] || fail "no phone-width screenshot"
+
+# CJK names are drawn with real glyphs (the test set-up installs a CJK font): the campaign name
+# renders differently from code points no font has (drawn as empty boxes).
+fc-list :lang=zh | grep -q . || fail "no CJK font installed (scripts/install-deps --test installs fonts-noto-cjk)"
+for name in cjk tofu; do
+  text=$([ $name = cjk ] && echo "春季推广" || printf '\U10FFFD\U10FFFC\U10FFFB\U10FFFA')
+  printf '<!DOCTYPE html><meta charset="utf-8"><body style="margin:0;font:64px sans-serif">%s</body>' "$text" > "$WORK/$name.html"
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=400,100 --screenshot="$WORK/$name.png" \
+    "file://$WORK/$name.html" >/dev/null 2>&1
+done
+[ -s "$WORK/cjk.png" ] && [ -s "$WORK/tofu.png" ] || fail "no glyph screenshots"
+cmp -s "$WORK/cjk.png" "$WORK/tofu.png" && fail "CJK text renders as empty boxes (no CJK font)"
 checks=$((checks + 1))
 done_ok

@@ -57,6 +57,8 @@ public enum AccountReport {
         public var warmup: [AccountWarmup.Row] = []
         public var warmupHistory: [String: [(date: String, week: Int)]] = [:]
         public var lastWeek = 6
+        /// The tenant's ceilings: a rate over one is flagged (in colour in the HTML, with ! in text).
+        public var ceilings = Ceilings()
 
         public func count(_ c: [Int], _ name: String) -> Int { c[AccountReport.counters.firstIndex(of: name)!] }
         public func bounced(_ c: [Int]) -> Int { count(c, "bounced_hard") + count(c, "bounced_soft") + count(c, "bounced_policy") }
@@ -289,6 +291,7 @@ public enum AccountReport {
         let ledger = try Ledger.load(path: dir.ledgerPath)
         let schedule = config.warmup
         report.lastWeek = schedule.lastWeek
+        report.ceilings = Ceilings(config: config, schedule: schedule)
         let today = options.now.date
         let yesterday = AccountWarmup.day(options.now, plus: -1)
         for name in ledger.vmtas.keys.sorted() {

@@ -2,18 +2,22 @@ import MailpipeCore
 import MailpipeStore
 
 extension AccountReport.Report {
-    static func percent(_ r: Double?) -> String {
-        guard let r else { return "-" }
-        let v = (r * 1000).rounded() / 10
-        return String(v) + "%"
-    }
+    static func percent(_ r: Double?) -> String { TextTable.percent(r) }
 
     static func sortedCounts(_ d: [String: Int]) -> [(String, Int)] {
         d.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
     }
 
+    /// A rate, with "!" when it is over the tenant's ceiling.
+    func flagged(_ kind: String, _ rate: Double?) -> String {
+        Self.percent(rate) + (ceilings.exceeded(kind, rate) ? "!" : "")
+    }
+
+    func rate(_ c: [Int], _ name: String) -> Double? { rates(c).first { $0.0 == name }?.1 }
+
     // MARK: text
 
+    /// Tables for a terminal of 80 columns: names in any script line up (display width).
     public var text: String {
         var out = "mailpipe report — tenant \(tenant), \(generatedAt)"
         if let since { out += ", events since \(since)" }
@@ -21,47 +25,43 @@ extension AccountReport.Report {
         out += "\n\n"
         out += "contacts \(contacts)   suppressed \(suppressed)   events \(events)   events for unknown contacts \(unknownContactEvents)\n"
         let t = totals
-        out += "sent \(sends(t))   delivered \(count(t, "delivered"))   bounced \(bounced(t))   complained \(count(t, "complained"))   " +
-            "opened \(count(t, "opened"))   clicked \(count(t, "clicked"))   unsubscribed \(count(t, "unsubscribed"))\n"
+        out += "sent \(sends(t))   delivered \(count(t, "delivered")) (\(Self.percent(rate(t, "delivery_rate"))))   "
+            + "bounced \(bounced(t)) (\(flagged("bounce_rate", rate(t, "bounce_rate"))))\n"
+        out += "complaints \(count(t, "complained")) (\(flagged("complaint_rate", rate(t, "complaint_rate"))))  "
+            + "unsubscribes \(count(t, "unsubscribed")) (\(Self.percent(rate(t, "unsubscribe_rate"))))  "
+            + "opens \(count(t, "opened")) (\(Self.percent(rate(t, "open_rate"))))  "
+            + "clicks \(count(t, "clicked")) (\(Self.percent(rate(t, "click_rate"))))\n"
+        out += "ceilings: bounce \(Self.percent(ceilings.bounceRate)), complaint \(Self.percent(ceilings.complaintRate)); "
+            + "a rate over its ceiling ends in !\n"
         for (title, d) in [("status", byStatus), ("verdict", byVerdict), ("language", byLanguage), ("source", bySource), ("tag", byTag)] {
             let rows = Self.sortedCounts(d).prefix(title == "tag" ? 20 : 50).map { [$0.0, String($0.1)] }
-            out += "\ncontacts by \(title)\n" + Self.table(["value", "contacts"], rows)
+            out += "\ncontacts by \(title)\n" + TextTable.render(["value", "contacts"], rows)
         }
-        let header = ["campaign", "sent", "delivered", "hard", "soft", "policy", "complained", "opened", "clicked", "unsub",
-                      "delivery", "bounce", "open", "click"]
-        let campaignRows = campaigns.keys.sorted().map { name -> [String] in
+        let names = campaigns.keys.sorted()
+        let campaignRows = names.map { name -> [String] in
             let c = campaigns[name]!
-            let r = rates(c)
-            return [name, String(sends(c)), String(count(c, "delivered")), String(count(c, "bounced_hard")), String(count(c, "bounced_soft")),
-                    String(count(c, "bounced_policy")), String(count(c, "complained")), String(count(c, "opened")), String(count(c, "clicked")),
-                    String(count(c, "unsubscribed")), Self.percent(r[0].1), Self.percent(r[1].1), Self.percent(r[4].1), Self.percent(r[5].1)]
+            return [name, String(sends(c)), Self.percent(rate(c, "delivery_rate")), flagged("bounce_rate", rate(c, "bounce_rate")),
+                    flagged("complaint_rate", rate(c, "complaint_rate")), Self.percent(rate(c, "unsubscribe_rate")),
+                    Self.percent(rate(c, "open_rate")), Self.percent(rate(c, "click_rate"))]
         }
-        out += "\ncampaigns\n" + Self.table(header, campaignRows)
+        out += "\ncampaigns (delivery and bounce of sent; the other rates of delivered)\n"
+            + TextTable.render(["campaign", "sent", "delivered", "bounce", "complaint", "unsub", "open", "click"], campaignRows)
+        let bounceRows = names.map { name -> [String] in
+            let c = campaigns[name]!
+            return [name, String(count(c, "delivered")), String(count(c, "bounced_hard")), String(count(c, "bounced_soft")),
+                    String(count(c, "bounced_policy")), String(count(c, "complained")), String(count(c, "unsubscribed")),
+                    String(count(c, "opened")), String(count(c, "clicked"))]
+        }
+        out += "\ncampaign counts\n" + TextTable.render(
+            ["campaign", "delivered", "hard", "soft", "policy", "complaints", "unsubs", "opens", "clicks"], bounceRows)
         let dayRows = days.keys.sorted().map { day -> [String] in
             let c = days[day]!
             return [day, String(sends(c)), String(count(c, "delivered")), String(bounced(c)), String(count(c, "deferred")),
                     String(count(c, "complained")), String(count(c, "opened")), String(count(c, "clicked"))]
         }
-        out += "\nevents per day\n" + Self.table(["day", "sent", "delivered", "bounced", "deferred", "complained", "opened", "clicked"], dayRows)
-        let warmRows = warmup.map { w in
-            [w.vmta, String(w.week), String(w.quota), String(w.sentToday), String(w.yesterdaySent), Self.percent(w.yesterdayRate),
-             Self.percent(w.ceiling)]
-        }
-        out += "\nwarm-up\n" + Self.table(["vmta", "week", "quota", "sent today", "sent yesterday", "bounce yesterday", "ceiling"], warmRows)
+        out += "\nevents per day\n" + TextTable.render(["day", "sent", "delivered", "bounced", "deferred", "complaints", "opens", "clicks"], dayRows)
+        out += "\nwarm-up (sent and bounced yesterday; the ceiling of the vmta's week)\n" + AccountWarmup.Row.table(warmup)
         return out
-    }
-
-    static func table(_ header: [String], _ rows: [[String]]) -> String {
-        if rows.isEmpty { return "  (none)\n" }
-        var widths = header.map { $0.count }
-        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
-        func line(_ cells: [String]) -> String {
-            "  " + cells.enumerated().map { i, c in
-                let pad = String(repeating: " ", count: widths[i] - c.count)
-                return i == 0 ? c + pad : pad + c
-            }.joined(separator: "  ") + "\n"
-        }
-        return line(header) + rows.map(line).joined()
     }
 
     // MARK: NDJSON
@@ -101,5 +101,46 @@ extension AccountReport.Report {
             emit([("section", .string("warmup"))] + o.members)
         }
         return out.bytes
+    }
+}
+
+extension AccountReport {
+    /// tenant.json `ceilings` {bounce_rate, complaint_rate}; by default the warm-up schedule's
+    /// last bounce ceiling and 0.1 % of complaints (what the large mailbox providers ask of bulk
+    /// senders).
+    public struct Ceilings {
+        public var bounceRate = 0.01
+        public var complaintRate = 0.001
+
+        public init() {}
+
+        init(config: TenantConfig, schedule: WarmupSchedule) {
+            bounceRate = config.raw["ceilings"]?["bounce_rate"]?.double ?? schedule.step(week: schedule.lastWeek).ceiling
+            complaintRate = config.raw["ceilings"]?["complaint_rate"]?.double ?? 0.001
+        }
+
+        /// Whether a rate goes over its ceiling (`kind`: "bounce_rate" or "complaint_rate").
+        public func exceeded(_ kind: String, _ rate: Double?) -> Bool {
+            guard let rate else { return false }
+            switch kind {
+            case "bounce_rate": return rate > bounceRate
+            case "complaint_rate": return rate > complaintRate
+            default: return false
+            }
+        }
+    }
+}
+
+extension AccountWarmup.Row {
+    /// The warm-up rows for a person: rates as percentages, the action taken when there is one.
+    public static func table(_ rows: [AccountWarmup.Row]) -> String {
+        let withAction = rows.contains { $0.action != nil }
+        let header = ["vmta", "week", "quota/day", "sent today", "yesterday", "bounced", "ceiling"]
+            + (withAction ? ["action"] : [])
+        return TextTable.render(header, rows.map { r in
+            [r.vmta, String(r.week), String(r.quota), String(r.sentToday), String(r.yesterdaySent),
+             r.yesterdayRate.map { "\(r.yesterdayBounced) (\(TextTable.percent($0)))" } ?? "-",
+             TextTable.percent(r.ceiling)] + (withAction ? [r.action ?? ""] : [])
+        })
     }
 }
