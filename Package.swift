@@ -44,9 +44,11 @@ let package = Package(
         .target(name: "MailpipeStore", dependencies: ["MailpipeCore"]),
         // Command-line glue shared by every executable (option groups, exit codes).
         .target(name: "MailpipeCLI", dependencies: [
-            "MailpipeCore",
+            "MailpipeCore", "MailpipeStore", "CCurl", "CIdn2", "CZlib",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], plugins: ["BuildInfo"]),
+        // Writes the commit a build comes from into MailpipeCLI (`--version`).
+        .plugin(name: "BuildInfo", capability: .buildTool()),
 
         // libcurl in Swift: easy and multi handles, lists, callbacks, typed errors.
         .target(name: "MailpipeCurl", dependencies: ["CCurl"]),
@@ -83,7 +85,7 @@ let package = Package(
                           path: "Sources/Tools/inject"),
         .executableTarget(name: "account", dependencies: ["AccountStage", "MailpipeCLI"],
                           path: "Sources/Tools/account"),
-        .executableTarget(name: "validate", dependencies: ["ValidateStage", "MailpipeCLI"],
+        .executableTarget(name: "validate", dependencies: ["ValidateStage", "MailpipeCLI", "MailpipeStore"],
                           path: "Sources/Tools/validate"),
         .executableTarget(name: "tag", dependencies: ["TagStage", "MailpipeCLI", "MailpipeStore"],
                           path: "Sources/Tools/tag"),

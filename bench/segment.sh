@@ -5,7 +5,7 @@
 #
 # Prints wall seconds, ratios, and segment's peak RSS (GNU time), for:
 #   filter on NDJSON: segment vs jq -c 'select(…)' vs Miller (mlr --ijson --ojsonl filter)
-#   from the store:   segment --from store vs zcat <store run> | wc -l
+#   from the store:   segment --contacts store vs zcat <store run> | wc -l
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
@@ -27,12 +27,12 @@ held='["bounced","unsubscribed","complained","blacklisted","invalid"]'
 jqf='select((.tags|index("avocat")) and (.tags|index("lang-fr")) and ((.tags|index("vip"))|not) and ([.status]|inside('"$held"')|not))'
 mlrf='is_present($tags) && any($tags, func(v) {return v == "avocat"}) && any($tags, func(v) {return v == "lang-fr"}) && !any($tags, func(v) {return v == "vip"}) && !($status =~ "^(bounced|unsubscribed|complained|blacklisted|invalid)$")'
 
-n_seg=$("$bin/segment" --from stdin --all avocat,lang-fr --exclude vip "$data" 2>/dev/null | wc -l)
+n_seg=$("$bin/segment" --contacts stdin --all avocat,lang-fr --exclude vip "$data" 2>/dev/null | wc -l)
 n_jq=$(jq -c "$jqf" "$data" | wc -l)
 echo "matches: segment $n_seg, jq $n_jq"
 [ "$n_seg" = "$n_jq" ] || { echo "segment and jq disagree" >&2; exit 1; }
 
-t_seg=$(best "$bin/segment" --from stdin --all avocat,lang-fr --exclude vip "$data")
+t_seg=$(best "$bin/segment" --contacts stdin --all avocat,lang-fr --exclude vip "$data")
 t_jq=$(secs jq -c "$jqf" "$data")
 echo "filter  segment ${t_seg}s   jq ${t_jq}s   jq/segment $(ratio "$t_jq" "$t_seg")x (goal ≥ 8)"
 if [ "$N" -le 1000000 ]; then
@@ -41,9 +41,9 @@ if [ "$N" -le 1000000 ]; then
   t_mlr=$(secs mlr --ijson --ojsonl filter "$mlrf" "$data")
   echo "filter  Miller ${t_mlr}s   Miller/segment $(ratio "$t_mlr" "$t_seg")x (goal ≥ 20)"
 fi
-t_where=$(best "$bin/segment" --from stdin --where 'tags has all (avocat, lang-fr) and not tags has vip' "$data")
+t_where=$(best "$bin/segment" --contacts stdin --where 'tags has all (avocat, lang-fr) and not tags has vip' "$data")
 echo "filter  segment --where ${t_where}s"
-echo "rss     segment (stdin) $(rss "$bin/segment" --from stdin --all avocat,lang-fr --exclude vip "$data") KB"
+echo "rss     segment (stdin) $(rss "$bin/segment" --contacts stdin --all avocat,lang-fr --exclude vip "$data") KB"
 
 # From the store.
 state="$out/segment-state-$N"
@@ -55,8 +55,8 @@ if [ ! -f "$state/bench/contacts/manifest.json" ]; then
 fi
 run=$(ls "$state/bench/contacts/"*.gz | head -n 1)
 t_zcat=$(best bash -c "zcat '$run' | wc -l")
-t_store=$(best env MAILPIPE_STATE="$state" "$bin/segment" --tenant bench --from store --all avocat,lang-fr --exclude vip)
-t_count=$(best env MAILPIPE_STATE="$state" "$bin/segment" --tenant bench --from store --count)
+t_store=$(best env MAILPIPE_STATE="$state" "$bin/segment" --tenant bench --contacts store --all avocat,lang-fr --exclude vip)
+t_count=$(best env MAILPIPE_STATE="$state" "$bin/segment" --tenant bench --contacts store --count)
 echo "store   segment ${t_store}s   --count ${t_count}s   zcat|wc -l ${t_zcat}s   segment/zcat $(ratio "$t_store" "$t_zcat")x (goal ≤ 1.2)"
-echo "rss     segment (store) $(rss env MAILPIPE_STATE="$state" "$bin/segment" --tenant bench --from store --all avocat,lang-fr --exclude vip) KB (goal ≤ 65536)"
-echo "rss     segment (store, --breakdown tag) $(rss env MAILPIPE_STATE="$state" "$bin/segment" --tenant bench --from store --breakdown tag) KB"
+echo "rss     segment (store) $(rss env MAILPIPE_STATE="$state" "$bin/segment" --tenant bench --contacts store --all avocat,lang-fr --exclude vip) KB (goal ≤ 65536)"
+echo "rss     segment (store, --breakdown tag) $(rss env MAILPIPE_STATE="$state" "$bin/segment" --tenant bench --contacts store --breakdown tag) KB"

@@ -19,16 +19,16 @@ account init --tenant sos-expat --config "$samples/campaign/tenant.json"
 account commit --tenant sos-expat --now "$now" "$samples/campaign/contacts.ndjson"
 
 echo "== audience by language"
-segment --tenant sos-expat --from store --breakdown language
+segment --tenant sos-expat --contacts store --breakdown language
 
 echo "== lawyers, seeds' campaign criteria, rendered"
-segment --tenant sos-expat --from store --segment "$samples/campaign/segment-avocats.json" \
+segment --tenant sos-expat --contacts store --segment "$samples/campaign/segment-avocats.json" \
   | render --campaign welcome-nov --templates "$samples/templates" --tenant sos-expat \
   > "$out/messages.ndjson"
 jq -r '[.email, .template, .language, .subject] | @tsv' "$out/messages.ndjson" | head -n 12
 
 echo "== many segments in one pass → $out/segments"
-segment --tenant sos-expat --from store --segments "$samples/campaign/segments.json" --out-dir "$out/segments" --gzip
+segment --tenant sos-expat --contacts store --segments "$samples/campaign/segments.json" --out-dir "$out/segments" --gzip
 ls -l "$out/segments"
 
 echo "== one message, as a person reads it"

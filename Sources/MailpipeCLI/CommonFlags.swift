@@ -1,12 +1,15 @@
 import ArgumentParser
 import MailpipeCore
+import MailpipeStore
 
 /// Flags every NDJSON stage takes (docs/design.md §3).
 public struct StreamFlags: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Write rejected records to FILE instead of standard error.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Write rejected records to FILE instead of standard error.", valueName: "file"),
+            completion: .file())
     public var rejects: String?
 
-    @Option(name: .long, help: ArgumentHelp("Write the summary as JSON to FILE instead of a line on standard error.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Write the summary as JSON to FILE instead of a line on standard error.", valueName: "file"),
+            completion: .file())
     public var stats: String?
 
     @Flag(name: .long, help: "Exit with status 3 when any record was rejected.")
@@ -29,7 +32,9 @@ public struct StreamFlags: ParsableArguments {
     }
 
     public func options(stage: String, inputs: [String], shard: Shard? = nil) -> StreamOptions {
-        StreamOptions(stage: stage, inputs: inputs, rejectsPath: rejects, statsPath: stats, strict: strict,
+        StageInputs.watch(inputs)
+        ProgressLine.configure(stage: stage, requested: progress)
+        return StreamOptions(stage: stage, inputs: inputs, rejectsPath: rejects, statsPath: stats, strict: strict,
                       maxLine: maxLine, maxDepth: maxDepth, progress: progress, shard: shard)
     }
 }
@@ -61,10 +66,12 @@ public struct ThreadsFlag: ParsableArguments {
 
 /// `--tenant`, `--state` and `--now`.
 public struct TenantFlags: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The tenant (its slug).", valueName: "slug"))
+    @Option(name: .long, help: ArgumentHelp("The tenant (its slug; default: $MAILPIPE_TENANT).", valueName: "slug"),
+            completion: .custom { words, _, _ in TenantFlags.knownTenants(words) })
     public var tenant: String?
 
-    @Option(name: .long, help: ArgumentHelp("State folder (default: $MAILPIPE_STATE, else ./state).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("State folder (default: $MAILPIPE_STATE, else ./state).", valueName: "dir"),
+            completion: .directory)
     public var state: String?
 
     @Option(name: .long, help: ArgumentHelp("Pin the clock, in RFC 3339 (for reproducible runs).", valueName: "time"))
@@ -80,9 +87,88 @@ public struct TenantFlags: ParsableArguments {
         return t
     }
 
-    public func requireTenant() throws -> String {
-        guard let tenant else { throw StageError.usage("--tenant is required") }
-        return tenant
+    public var stateRoot: StateRoot { StateRoot(explicit: state) }
+
+    /// Completion of --tenant: the tenants of the state folder the command line names (--state),
+    /// else of $MAILPIPE_STATE or ./state.
+    static func knownTenants(_ words: [String]) -> [String] {
+        let state = words.firstIndex(of: "--state").flatMap { $0 + 1 < words.count ? words[$0 + 1] : nil }
+        return StateRoot(explicit: state).tenants().map(\.value)
+    }
+
+    /// The tenant said on the command line or in the environment: `--tenant`, else
+    /// `$MAILPIPE_TENANT` (nil: neither).
+    public func slug() throws -> TenantSlug? {
+        try said()?.slug
+    }
+
+    private func said() throws -> TenantChoice? {
+        if let tenant { return TenantChoice(slug: try TenantSlug(tenant), origin: .flag) }
+        if let env = FileSystem.environment("MAILPIPE_TENANT"), !env.isEmpty {
+            return TenantChoice(slug: try TenantSlug(env), origin: .environment)
+        }
+        return nil
+    }
+
+    /// The tenant a command works on: `--tenant`, else `$MAILPIPE_TENANT`, else the state
+    /// folder's only tenant. Usage error when none of them tells.
+    public func choose() throws -> TenantChoice {
+        if let said = try said() { return said }
+        return try onlyTenant(why: "")
+    }
+
+    /// The same for a command that reads records (`inputs`): after `--tenant` and
+    /// `$MAILPIPE_TENANT`, the tenant of the first record that names one. Nil when the input
+    /// holds no record and nothing else names a tenant: there is nothing to do.
+    public func choose(records inputs: [String], maxLine: Int) throws -> TenantChoice? {
+        if let said = try said() { return said }
+        switch RecordLookAhead.firstString("tenant", inputs: inputs, maxLine: maxLine) {
+        case .value(let value):
+            return TenantChoice(slug: try TenantSlug(value), origin: .records)
+        case .absent:
+            return try onlyTenant(why: " (no record names one)")
+        case .noRecords:
+            return try? onlyTenant(why: "")
+        }
+    }
+
+    private func onlyTenant(why: String) throws -> TenantChoice {
+        let tenants = stateRoot.tenants()
+        if tenants.count == 1 { return TenantChoice(slug: tenants[0], origin: .state) }
+        let known = tenants.isEmpty ? "holds no tenant" : "holds \(tenants.map(\.value).joined(separator: ", "))"
+        throw StageError.usage("which tenant? give --tenant or set MAILPIPE_TENANT\(why) — the state folder \(stateRoot.path) \(known)")
+    }
+
+    /// The summary of a command that had no record to work on and no tenant named.
+    public static func nothingToDo(stage: String, headline: [String]) -> Summary {
+        var summary = Summary(stage: stage, headline: headline)
+        summary.remark("tenant_from", "none", text: "no record, so nothing to do and no tenant to do it for")
+        return summary
+    }
+
+    /// `--tenant`, else `$MAILPIPE_TENANT`: for commands that create a tenant.
+    public func requireTenant() throws -> TenantSlug {
+        guard let said = try said() else { throw StageError.usage("--tenant is required (or set MAILPIPE_TENANT)") }
+        return said.slug
+    }
+}
+
+/// A command's tenant and where it came from.
+public struct TenantChoice {
+    public enum Origin: String {
+        case flag, environment, records, state
+    }
+
+    public let slug: TenantSlug
+    public let origin: Origin
+
+    /// Says in the summary where the tenant came from when the command line did not say it.
+    public func remark(in summary: inout Summary) {
+        switch origin {
+        case .flag, .environment: return
+        case .records: summary.remark("tenant_from", "records", text: "tenant \(slug) taken from the records")
+        case .state: summary.remark("tenant_from", "state", text: "tenant \(slug), the state folder's only one")
+        }
     }
 }
 

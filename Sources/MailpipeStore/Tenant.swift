@@ -33,6 +33,15 @@ public struct StateRoot: Sendable {
     public func tenant(_ slug: TenantSlug) -> TenantDirectory {
         TenantDirectory(root: path, slug: slug)
     }
+
+    /// The initialised tenants of this state folder (those with a tenant.json), by slug.
+    public func tenants() -> [TenantSlug] {
+        guard let names = try? FileSystem.listDirectory(path) else { return [] }
+        return names.sorted().compactMap { name in
+            guard let slug = try? TenantSlug(name), tenant(slug).isInitialised else { return nil }
+            return slug
+        }
+    }
 }
 
 /// The files of one tenant (docs/design.md §4).
@@ -50,6 +59,8 @@ public struct TenantDirectory: Sendable {
     public var lockPath: String { "\(path)/lock" }
 
     public var exists: Bool { FileSystem.isDirectory(path) }
+    /// `account init` ran: the tenant.json is there.
+    public var isInitialised: Bool { FileSystem.exists(configPath) }
 
     /// Fails with a configuration error when the tenant was never initialised.
     public func requireExisting() throws {

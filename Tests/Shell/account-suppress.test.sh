@@ -17,10 +17,10 @@ assert_eq "$(account suppress --tenant $T --list 2>/dev/null | jq -r '"\(.email)
 account commit --tenant $T "$S/account/contacts.ndjson" 2>/dev/null
 assert_eq "$(status_of ana@example.org)" "unsubscribed" "re-import keeps the suppressed status"
 # Suppression takes effect in a following segment run.
-out=$(segment --tenant $T --from store 2>/dev/null | jq -r .email | sort | tr '\n' ' ')
+out=$(segment --tenant $T --contacts store 2>/dev/null | jq -r .email | sort | tr '\n' ' ')
 [ -n "$out" ] || fail "segment selected nobody"
 case "$out" in *ana@example.org*|*carla@example.es*) fail "segment still selects suppressed addresses: $out";; esac
-all=$(segment --tenant $T --from store --include-suppressed 2>/dev/null | jq -r .email | sort | tr '\n' ' ')
+all=$(segment --tenant $T --contacts store --include-suppressed 2>/dev/null | jq -r .email | sort | tr '\n' ' ')
 assert_contains "$all" "ana@example.org" "--include-suppressed shows the held-back contact"
 # --remove lifts both, with an audit event.
 account suppress --tenant $T --now 2026-11-26T09:00:00Z --remove carla@example.es --reason "request withdrawn" 2>/dev/null

@@ -18,4 +18,7 @@ assert_eq() { checks=$((checks + 1)); [ "$1" = "$2" ] || fail "$3: expected [$2]
 assert_contains() { checks=$((checks + 1)); case "$1" in *"$2"*) ;; *) fail "$3: [$2] not in [$1]";; esac; }
 # run_status CMD... — the exit status of a command, without set -e stopping the test
 run_status() { set +e; "$@"; local s=$?; set -e; echo "$s"; }
+# run_capture CMD... — the exit status of a command; its standard output goes to $WORK/stdout,
+# its standard error to $WORK/stderr
+run_capture() { set +e; "$@" > "$WORK/stdout" 2> "$WORK/stderr"; local s=$?; set -e; echo "$s"; }
 done_ok() { echo "ok: $checks checks"; }

@@ -16,21 +16,21 @@ n_store=$(segment --tenant sos-expat --count </dev/null 2>/dev/null)
 n_pipe=$(head -n 10 "$samples/campaign/contacts.ndjson" | segment --tenant sos-expat --count --include-suppressed 2>/dev/null)
 assert_eq "$n_pipe" '{"count":10}' "stdin when piped"
 assert_contains "$n_store" '"count":' "store when not piped"
-assert_eq "$(segment --tenant sos-expat --from store --count --include-suppressed 2>/dev/null)" '{"count":407}' "whole store"
+assert_eq "$(segment --tenant sos-expat --contacts store --count --include-suppressed 2>/dev/null)" '{"count":407}' "whole store"
 
 # --where mistakes: exit 2, column and caret.
 set +e
-err=$(segment --tenant sos-expat --from store --where 'tags has avocat and language in (fr, es' 2>&1 >/dev/null); status=$?
+err=$(segment --tenant sos-expat --contacts store --where 'tags has avocat and language in (fr, es' 2>&1 >/dev/null); status=$?
 set -e
 assert_eq "$status" "2" "bad --where exits 2"
 assert_contains "$err" "column 40" "column of the mistake"
 
 # A closed pipe ends quietly with 0.
-assert_eq "$(run_status bash -c 'segment --tenant sos-expat --from store 2>/dev/null | head -n 1 >/dev/null; echo ${PIPESTATUS[0]}' | head -n1)" "0" "EPIPE"
+assert_eq "$(run_status bash -c 'segment --tenant sos-expat --contacts store 2>/dev/null | head -n 1 >/dev/null; echo ${PIPESTATUS[0]}' | head -n1)" "0" "EPIPE"
 
 # Shards: the union is the whole.
-total=$(segment --tenant sos-expat --from store 2>/dev/null | jq -r .email | sort | md5sum)
-union=$(for i in 0 1 2; do segment --tenant sos-expat --from store --shard $i/3 2>/dev/null; done | jq -r .email | sort | md5sum)
+total=$(segment --tenant sos-expat --contacts store 2>/dev/null | jq -r .email | sort | md5sum)
+union=$(for i in 0 1 2; do segment --tenant sos-expat --contacts store --shard $i/3 2>/dev/null; done | jq -r .email | sort | md5sum)
 assert_eq "$union" "$total" "shard union"
 
 # render --strict: a missing variable without default rejects and exits 3.

@@ -19,10 +19,33 @@ public final class InputReader {
     /// Bytes of the file still allowed to be read (nil: all). Readers of append logs stop at the
     /// last sealed append, so a writer's torn tail is never read.
     private var remaining: Int?
+    /// A look-ahead reader of standard input: what it reads is kept for the next reader of it.
+    private let recordsForReplay: Bool
+    /// Whether the first bytes of this input were offered to `StageInputs`.
+    private var sampled = false
+    /// One of the stage's inputs (not a state file): its reads move the progress line.
+    private var metered = false
+
+    /// Standard input read ahead by a look-ahead reader, handed out first by the next reader of it.
+    nonisolated(unsafe) private static var standardInputReplay: [UInt8] = []
+    /// How much a look-ahead reader may take from standard input (it all fits the sniff buffer).
+    public static let lookAheadLimit = 1 << 20
+
+    /// A reader of standard input that only looks ahead: everything it reads (at most
+    /// `lookAheadLimit` bytes, then it reports the end) is read again by the next reader of
+    /// standard input, so a stage can find what the input holds before processing it.
+    public static func lookingAheadAtStandardInput() throws -> InputReader {
+        try InputReader(path: nil, limit: lookAheadLimit - standardInputReplay.count, recordsForReplay: true)
+    }
 
     /// `path` nil or "-" means standard input; `limit` caps how many bytes of the file are read.
-    public init(path: String?, limit: Int? = nil) throws {
+    public convenience init(path: String?, limit: Int? = nil) throws {
+        try self.init(path: path, limit: limit, recordsForReplay: false)
+    }
+
+    private init(path: String?, limit: Int?, recordsForReplay: Bool) throws {
         remaining = limit
+        self.recordsForReplay = recordsForReplay
         if let path, path != "-" {
             descriptor = try FileDescriptor.openForReading(path)
             name = path
@@ -32,9 +55,22 @@ public final class InputReader {
             name = "-"
             ownsDescriptor = false
         }
-        compressed = .allocate(byteCount: 1 << 20, alignment: 16)
+        compressed = .allocate(byteCount: InputReader.lookAheadLimit, alignment: 16)
         var info = stat()
         mayWait = fstat(descriptor.rawValue, &info) != 0 || (info.st_mode & S_IFMT) != S_IFREG
+        metered = !recordsForReplay && StageInputs.isWatched(name)
+        if name == "-" {
+            // What a look-ahead reader took comes first (it starts the sniff buffer); a further
+            // look-ahead reader keeps it to read again too.
+            let replay = InputReader.standardInputReplay
+            let buffer = compressed
+            replay.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            compressedEnd = replay.count
+            if !recordsForReplay {
+                InputReader.standardInputReplay = []
+                if StageInputs.isWatched("-") { StageInputs.didRead(replay.count) }
+            }
+        }
     }
 
     /// A pipe, socket or terminal: a read may wait for the writer.
@@ -49,6 +85,15 @@ public final class InputReader {
 
     /// Reads decompressed bytes; 0 means the end of this input.
     public func read(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        let n = try readDecompressed(into: buffer, count: count)
+        if !sampled && n > 0 && !recordsForReplay {
+            sampled = true
+            StageInputs.offer(input: name, UnsafeRawBufferPointer(start: buffer, count: n))
+        }
+        return n
+    }
+
+    private func readDecompressed(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
         if !sniffed { try sniff() }
         guard let decoder else {
             // Plain input: hand over what sniffing read, then read straight into the caller's buffer.
@@ -105,6 +150,11 @@ public final class InputReader {
         }
         let n = try descriptor.read(into: buffer, count: want)
         if remaining != nil { remaining! -= n }
+        if recordsForReplay && n > 0 {
+            InputReader.standardInputReplay.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: n))
+        } else if metered {
+            StageInputs.didRead(n)
+        }
         return n
     }
 

@@ -129,7 +129,7 @@ public struct ParallelRecordStream<Item> {
         for i in 0..<self.threads { (parsers + i).initialize(to: JSONParser(maxDepth: options.maxDepth)) }
         crew = WorkCrew(helpers: self.threads - 1)
         batches = (Batch(capacity: self.batchLines), Batch(capacity: self.batchLines))
-        progress = Progress(stage: options.stage, enabled: options.progress)
+        progress = Progress()
         for path in inputs where path != "-" {
             if !FileSystem.exists(path) { throw StageError.usage("\(path): no such file") }
         }

@@ -10,6 +10,9 @@ public struct StreamOptions: Sendable {
     public var progress: Bool?
     /// `--shard i/n`: records whose email hashes elsewhere are skipped and counted.
     public var shard: Shard?
+    /// `--tenant`, for a stage that does not check it itself: `RecordStream` rejects a record
+    /// naming another tenant (`tenant_mismatch`).
+    public var tenant: String?
 
     public init(stage: String, inputs: [String] = [], rejectsPath: String? = nil, statsPath: String? = nil,
                 strict: Bool = false, maxLine: Int = 1 << 20, maxDepth: Int = 64, progress: Bool? = nil,
@@ -54,7 +57,7 @@ public struct RecordStream {
         self.rejects = rejects
         inputs = options.inputs.isEmpty ? ["-"] : options.inputs
         parser = JSONParser(maxDepth: options.maxDepth)
-        progress = Progress(stage: options.stage, enabled: options.progress)
+        progress = Progress()
         // Open every file up front so a missing operand fails before any output.
         for path in inputs where path != "-" {
             if !FileSystem.exists(path) { throw StageError.usage("\(path): no such file") }
@@ -95,6 +98,11 @@ public struct RecordStream {
                     }
                     if let shard = options.shard, !RecordStream.inShard(document.root, shard, email: &emailScratch, key: &keyScratch) {
                         otherShards += 1
+                        continue
+                    }
+                    if let tenant = options.tenant, let named = document.root["tenant"]?.string, named != tenant {
+                        rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(named)' given to --tenant \(tenant)",
+                                       origin: .init(line: number, file: file), record: bytes)
                         continue
                     }
                     recordsRead += 1

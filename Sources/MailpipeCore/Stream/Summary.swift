@@ -14,6 +14,9 @@ public struct Summary {
     public var headline: [String]
     /// Breakdowns (per reason, per verdict, per tag…) written to `--stats` and, briefly, after the line.
     public private(set) var groups: [(name: String, counts: [(String, Int)])] = []
+    /// Facts about the run that are not counts (where the tenant came from…): a string member
+    /// in `--stats`, a clause after the line.
+    public private(set) var remarks: [(name: String, value: String, text: String)] = []
 
     public init(stage: String, headline: [String] = ["in", "out", "rejected"]) {
         self.stage = stage
@@ -38,12 +41,39 @@ public struct Summary {
         else { groups.append((name, sorted)) }
     }
 
+    /// Adds a remark: `name: value` in `--stats`, `text` after the summary line.
+    public mutating func remark(_ name: String, _ value: String, text: String) {
+        remarks.append((name, value, text))
+    }
+
     /// `validate: 10000 in, 9410 out, 590 rejected (invalid_json 3, duplicate 587)`
     public var line: String {
         var text = "\(stage): " + headline.map { "\(self[$0]) \($0)" }.joined(separator: ", ")
-        if let reasons = groups.first(where: { $0.name == "reject_reasons" }), !reasons.counts.isEmpty {
-            text += " (" + reasons.counts.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"
+        if let reasons = rejectReasons, !reasons.isEmpty {
+            text += " (" + reasons.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"
         }
+        for remark in remarks { text += "; " + remark.text }
+        return text
+    }
+
+    private var rejectReasons: [(String, Int)]? { groups.first(where: { $0.name == "reject_reasons" })?.counts }
+
+    /// Reject reasons that say a line is not in the form the stage reads, as opposed to a record
+    /// refused on its merits.
+    public static let formReasons: Set<String> = [
+        "invalid_json", "not_an_object", "invalid_utf8", "too_deep", "line_too_long", "trailing_data",
+        "missing_header", "not_json",
+    ]
+
+    /// When something was read and every line of it was refused for its form: the error that
+    /// says so, with what the input looks like (nil otherwise — an empty input is no error).
+    public var nothingUsable: String? {
+        let input = self["in"]
+        guard input > 0, self["rejected"] >= input, let reasons = rejectReasons, !reasons.isEmpty,
+              reasons.allSatisfy({ Summary.formReasons.contains($0.0) }) else { return nil }
+        let listed = reasons.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+        var text = "nothing usable in the input: all \(input) lines were rejected (\(listed))"
+        if let hint = StageInputs.hint(stage: stage) { text += "; " + hint }
         return text
     }
 
@@ -51,6 +81,7 @@ public struct Summary {
         var object = JSONObject()
         object.append("stage", .string(stage))
         for (name, value) in counters { object.append(name, .int(value)) }
+        for remark in remarks { object.append(remark.name, .string(remark.value)) }
         for (name, counts) in groups {
             var group = JSONObject()
             for (key, value) in counts { group.append(key, .int(value)) }
@@ -59,8 +90,15 @@ public struct Summary {
         return .object(object)
     }
 
-    /// Prints the line on standard error, or writes JSON to `statsPath` when given.
+    /// Prints the line on standard error, or writes JSON to `statsPath` when given; then, when
+    /// nothing of the input was usable, fails (exit 1) saying what the input looks like.
     public func report(statsPath: String?) throws {
+        try write(statsPath: statsPath)
+        if let nothingUsable { throw StageError.runtime(nothingUsable) }
+    }
+
+    private func write(statsPath: String?) throws {
+        ProgressLine.finish()
         if let statsPath {
             var bytes = json.serialized
             bytes.append(0x0A)

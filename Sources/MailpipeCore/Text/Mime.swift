@@ -1,5 +1,3 @@
-import MailpipeCore
-
 /// Builds RFC 5322 / MIME messages as bytes with CRLF line ends: UTF-8 header values encoded per
 /// RFC 2047, `multipart/alternative` text + HTML, each part quoted-printable or base64 (whichever
 /// is smaller for its content), every line at most 998 bytes (76 in encoded bodies).
@@ -57,7 +55,7 @@ public enum Mime {
     /// `build` from bytes, for the per-message path: `text`/`html` are the parts' UTF-8 (empty =
     /// absent; the Message's own `text`/`html` are not read), `fromHeader` the From line as
     /// `addressHeader` writes it (nil: built here). Appends to `out`.
-    static func build(_ m: Message, text: UnsafeRawBufferPointer, html: UnsafeRawBufferPointer,
+    public static func build(_ m: Message, text: UnsafeRawBufferPointer, html: UnsafeRawBufferPointer,
                       fromHeader: [UInt8]?, into out: inout [UInt8]) throws {
         out.reserveCapacity(out.count + text.count * 11 / 10 + html.count * 11 / 10 + 1024)
         try header("Date", rfc5322Date(m.date), into: &out)
@@ -147,7 +145,7 @@ public enum Mime {
     }
 
     /// From/To/Reply-To: "Display Name <addr>" with the display name encoded when needed.
-    static func addressHeader(_ name: String, _ raw: String, into out: inout [UInt8]) throws {
+    public static func addressHeader(_ name: String, _ raw: String, into out: inout [UInt8]) throws {
         let (display, address) = splitAddress(clean(raw))
         append(name, to: &out)
         append(":", to: &out)
@@ -174,13 +172,13 @@ public enum Mime {
 
     /// Splits `Name <a@b>` (or a bare address) into display name and address.
     public static func splitAddress(_ text: String) -> (display: String?, address: String) {
-        let t = text.trimmingSpaces
+        let t = text.trimmingBlanks
         if let lt = t.lastIndex(of: "<"), let gt = t.lastIndex(of: ">"), lt < gt {
-            var display = String(t[..<lt]).trimmingSpaces
+            var display = String(t[..<lt]).trimmingBlanks
             if display.hasPrefix("\"") && display.hasSuffix("\"") && display.count >= 2 {
                 display = String(display.dropFirst().dropLast()).replacingBackslashes
             }
-            return (display.isEmpty ? nil : display, String(t[t.index(after: lt)..<gt]).trimmingSpaces)
+            return (display.isEmpty ? nil : display, String(t[t.index(after: lt)..<gt]).trimmingBlanks)
         }
         return (nil, t)
     }
@@ -398,7 +396,7 @@ public enum Mime {
         return out
     }
 
-    static func hexValue(_ c: UInt8) -> UInt8? {
+    public static func hexValue(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - 48
         case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - 55
@@ -420,7 +418,7 @@ public enum Mime {
         return "\(weekday), \(d) \(month) \(y) \(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60)) +0000"
     }
 
-    static func hex(_ v: UInt64) -> String {
+    public static func hex(_ v: UInt64) -> String {
         let s = String(v, radix: 16)
         return String(repeating: "0", count: max(0, 16 - s.count)) + s
     }
@@ -430,7 +428,8 @@ public enum Mime {
 }
 
 extension String {
-    var trimmingSpaces: String {
+    /// Without the spaces and tabs at both ends.
+    public var trimmingBlanks: String {
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
         let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" })!

@@ -114,9 +114,12 @@ public enum AccountCommit {
                                  keyLength: Int32(keyLength), lineLength: Int32(record.bytes.count), slot: slot))
             if arena.count >= options.chunkBytes {
                 // More input may follow: this chunk's run is folded with the others at the end.
+                ProgressLine.phase("merging a chunk of \(entries.count) contacts")
                 try flushChunk(&arena, &entries, session.writers, &parsers, tenant, nowText, &summary, spill: true, threads: options.threads)
+                ProgressLine.phase(nil)
             }
         }
+        ProgressLine.phase("merging \(entries.count) contacts into the store")
         try flushChunk(&arena, &entries, session.writers, &parsers, tenant, nowText, &summary, spill: false, threads: options.threads)
         // The chunk buffers (about 200 MB) are not needed by the fold that may follow.
         arena = []
@@ -132,6 +135,7 @@ public enum AccountCommit {
             summary["committed"] = 0
             return (summary, .rejectsUnderStrict)
         }
+        ProgressLine.phase("writing the new runs and the manifest")
         try session.commit()
         summary["committed"] = 1
         summary["runs"] = session.runCount

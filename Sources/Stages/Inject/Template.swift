@@ -21,7 +21,7 @@ public struct BodyTemplate {
             guard let close = rest[open.upperBound...].firstRange(of: "}}") else {
                 throw StageError.configuration("body template: '{{' without '}}'")
             }
-            let name = String(rest[open.upperBound..<close.lowerBound]).trimmingSpaces
+            let name = String(rest[open.upperBound..<close.lowerBound]).trimmingBlanks
             if name == "." { segments.append(.whole) }
             else {
                 let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)

@@ -22,6 +22,9 @@ public enum RenderStage {
         public var preview: String?
         /// Look the preview contact up in the tenant's store instead of reading records.
         public var previewFromStore: Bool
+        /// Where the preview goes besides standard output: the HTML part as a page a browser
+        /// opens, and the whole message as an .eml file a mail client opens.
+        public var previewFiles = PreviewFiles()
 
         public init(campaign: String, templatesDirectory: String, tenant: TenantSlug? = nil, state: StateRoot = StateRoot(explicit: nil),
                     stream: StreamOptions = StreamOptions(stage: "render"), from: String? = nil, replyTo: String? = nil,
@@ -44,6 +47,16 @@ public enum RenderStage {
     }
 
     public static let defaultSecretEnv = "MAILPIPE_UNSUB_SECRET"
+
+    /// `--html FILE`, `--eml FILE` of `--preview`, and the Date of the .eml (`--now`).
+    public struct PreviewFiles {
+        public var html: String?
+        public var eml: String?
+        public var date: Timestamp = .current()
+        public init(html: String? = nil, eml: String? = nil, date: Timestamp = .current()) {
+            self.html = html; self.eml = eml; self.date = date
+        }
+    }
 
     /// `<root>/<campaign>` when it exists, else `<root>` itself when it holds templates.
     public static func campaignDirectory(root: String, campaign: String) -> String {
@@ -99,6 +112,7 @@ public enum RenderStage {
                 let outcome = r.render(doc, into: &buffer)
                 if case .rejected(let reason, let detail) = outcome { throw StageError.runtime("\(reason): \(detail)") }
                 let message = try JSONValue.parse(buffer.bytes)
+                try RenderStage.writePreviewFiles(message, options.previewFiles)
                 return RenderStage.previewText(message)
             }
             output.buffer.append(text)
@@ -141,6 +155,31 @@ public enum RenderStage {
         summary.setGroup("reject_reasons", rejects.reasons)
         rejects.flush()
         return (summary, options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success)
+    }
+
+    /// The preview's HTML part as a page, and the message as RFC 5322 bytes (an .eml file).
+    static func writePreviewFiles(_ m: JSONValue, _ files: PreviewFiles) throws {
+        if let path = files.html {
+            try FileSystem.writeAtomically(path, Array((m["html"]?.string ?? "").utf8), mode: 0o644)
+        }
+        if let path = files.eml {
+            try FileSystem.writeAtomically(path, try eml(m, date: files.date), mode: 0o644)
+        }
+    }
+
+    /// The message as `inject smtp` would send it (headers, multipart/alternative text + HTML).
+    static func eml(_ m: JSONValue, date: Timestamp) throws -> [UInt8] {
+        let headers = m["headers"]?.object?.members ?? []
+        let messageID = headers.first { $0.0.lowercased() == "message-id" }?.1.string
+            ?? "<preview.\(Mime.hex(EmailKey.hash(m["email"]?.string ?? "")))@mailpipe>"
+        let message = Mime.Message(
+            from: m["from"]?.string ?? "", to: m["email"]?.string ?? "", replyTo: m["reply_to"]?.string,
+            subject: m["subject"]?.string ?? "", date: date, messageID: messageID,
+            headers: headers.compactMap { name, value in value.string.map { (name, $0) } },
+            text: m["text"]?.string, html: m["html"]?.string, boundarySeed: EmailKey.hash(messageID))
+        do { return try Mime.build(message) } catch {
+            throw StageError.runtime("the preview cannot be written as an .eml: \(error)")
+        }
     }
 
     /// A message as a person reads it: headers, then the text part, then the HTML.

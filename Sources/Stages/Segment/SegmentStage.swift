@@ -76,7 +76,7 @@ public enum SegmentStage {
     public static func run(_ options: Options, output: inout OutputSink) throws -> Result {
         let stage = options.stream.stage
         if options.source == .store && options.tenant == nil {
-            throw StageError.usage("reading the store needs --tenant (or give records on standard input with --from stdin)")
+            throw StageError.usage("reading the store needs --tenant (or give records on standard input with --contacts stdin)")
         }
         if options.segments != nil && options.mode == .records && options.outDir == nil {
             throw StageError.usage("--segments writes one file per segment: give --out-dir DIR (or --count / --breakdown)")
@@ -86,7 +86,7 @@ public enum SegmentStage {
         }
         if let n = options.sample, n < 0 { throw StageError.usage("--sample takes a number ≥ 0") }
 
-        // Tenant state: suppression list (and, for --from store, the contacts).
+        // Tenant state: suppression list (and, for --contacts store, the contacts).
         var suppression = SuppressionList()
         var tenantDir: TenantDirectory?
         if let tenant = options.tenant {
@@ -207,7 +207,8 @@ public enum SegmentStage {
             let store = try TenantContacts.open(tenantDir!)
             var parser = JSONParser(maxDepth: options.stream.maxDepth)
             defer { parser.deallocate() }
-            var progress = Progress(stage: stage, enabled: options.stream.progress)
+            ProgressLine.configure(stage: stage, requested: options.stream.progress, readsFiles: true)
+            var progress = Progress()
             defer { progress.finish() }
             var number = 0
             do {

@@ -45,17 +45,17 @@ public enum Validate {
     /// and a contact already sent to stays `injected`.
     static let keptStatuses: [StaticString] = ["bounced", "unsubscribed", "complained", "blacklisted", "injected"]
 
-    /// Parses `--only valid,risky`.
+    /// Parses `--verdict valid,risky`.
     public static func parseVerdicts(_ text: String) throws -> Set<Verdict> {
         var set = Set<Verdict>()
         for part in text.split(separator: ",") {
             let name = part.trimmingSpaces
             guard let v = Verdict(rawValue: name) else {
-                throw StageError.usage("--only takes verdicts among valid,risky,invalid, got '\(name)'")
+                throw StageError.usage("--verdict takes verdicts among valid,risky,invalid, got '\(name)'")
             }
             set.insert(v)
         }
-        guard !set.isEmpty else { throw StageError.usage("--only needs at least one verdict") }
+        guard !set.isEmpty else { throw StageError.usage("--verdict needs at least one verdict") }
         return set
     }
 

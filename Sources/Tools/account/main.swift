@@ -11,13 +11,18 @@ struct Account: MailpipeCommand {
         commandName: "account",
         abstract: "Keep a tenant's books: its contact store, suppression, events and ledger.",
         discussion: """
-        Example:
+        The tenant: --tenant, else $MAILPIPE_TENANT, else (commit, record, events) the tenant \
+        the records name, else the state folder's only tenant; the summary says when it was not \
+        given.
+
+        Examples:
           account init --tenant sos-expat --config samples/sos-expat/tenant.json
-          ingest --tenant sos-expat contacts.csv | dedupe | validate | account commit
+          ingest --tenant sos-expat samples/import/contacts.csv | dedupe | validate \\
+            | account commit
           account export --tenant sos-expat | jq -r .email
-          account reshard --tenant sos-expat --shards 4     # 4 sub-stores, 4 parallel writers
+          account reshard --tenant sos-expat --shards 4     # 4 sub-stores, 4 writers
         """,
-        version: mailpipeVersion,
+        version: mailpipeVersionText,
         subcommands: [Init.self, Commit.self, Export.self, Compact.self, Reshard.self,
                       Record.self, Events.self, Suppress.self, Warmup.self, Report.self, PmtaConfig.self]
     )
@@ -27,21 +32,26 @@ extension Account {
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a tenant's state folder and tenant.json.",
+            usage: "account init [--tenant <slug>] [--config <file>] [--shards <n>]",
             discussion: """
-            With --shards n the contact store is kept as n sub-stores (contacts/shard-<i>-of-<n>/),
-            each with its own lock, so n `account commit --shard i/n` run in parallel.
+            With --shards n the contact store is kept as n sub-stores (contacts/shard-<i>-of-<n>/), \
+            each with its own lock, so n `account commit --shard i/n` run in parallel. Run again on \
+            an initialised tenant, it installs the --config given and leaves the contacts alone.
 
-            With --check FILE, FILE is read as tenant.json and nothing is written: a misspelt or
+            With --check FILE, FILE is read as tenant.json and nothing is written: a misspelt or \
             unknown key, or a value of the wrong kind, is named (exit 2).
 
-            Example: account init --tenant ulixai --config samples/ulixai/tenant.json --shards 4
-                     account init --check samples/ulixai/tenant.json
+            Examples:
+              account init --tenant acme --shards 4
+              account init --check samples/ulixai/tenant.json
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
-        @Option(help: ArgumentHelp("A tenant.json to install (validated).", valueName: "file"))
+        @Option(help: ArgumentHelp("A tenant.json to install (validated).", valueName: "file"),
+                completion: .file(extensions: ["json"]))
         var config: String?
-        @Option(help: ArgumentHelp("Check FILE as tenant.json; write nothing.", valueName: "file"))
+        @Option(help: ArgumentHelp("Check FILE as tenant.json; write nothing.", valueName: "file"),
+                completion: .file(extensions: ["json"]))
         var check: String?
         @Option(help: ArgumentHelp("Keep the (empty) contact store in n shards.", valueName: "n"))
         var shards: Int?
@@ -49,11 +59,11 @@ extension Account {
         func run() throws {
             StageMain.run("account init") {
                 if let check {
-                    let message = try AccountInit.check(path: check, tenant: try tenantFlags.tenant.map(TenantSlug.init))
+                    let message = try AccountInit.check(path: check, tenant: try tenantFlags.slug())
                     try FileDescriptor.standardError.writeAll(message + "\n")
                     return .success
                 }
-                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let slug = try tenantFlags.requireTenant()
                 let message = try AccountInit.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state),
                                                         configPath: config, shards: shards))
                 try FileDescriptor.standardError.writeAll(message + "\n")
@@ -66,16 +76,19 @@ extension Account {
         static let configuration = CommandConfiguration(
             abstract: "Merge contact records into the tenant's store (all or nothing).",
             discussion: """
-            New contacts are inserted, known ones merged (non-empty fields win, tags unioned,
-            created_at kept, updated_at set), identical ones left alone. A suppressed status
-            (bounced, unsubscribed, complained, blacklisted) is never lifted by a commit.
-            Under --strict, a commit with any reject writes nothing and exits 3.
-            With --shard i/n only contacts whose email hashes into shard i are taken (others are
-            rejected as wrong_shard); on a store kept in n shards only that shard is locked, so
-            n commits run in parallel.
+            New contacts are inserted, known ones merged (non-empty fields win, tags unioned, \
+            created_at kept, updated_at set), identical ones left alone. A suppressed status \
+            (bounced, unsubscribed, complained, blacklisted) is never lifted by a commit. Under \
+            --strict, a commit with any reject writes nothing and exits 3.
 
-            Example: ingest --tenant sos-expat contacts.csv | account commit --tenant sos-expat
-                     … | dedupe --shard 1/4 | validate | account commit --tenant sos-expat --shard 1/4
+            With --shard i/n only contacts whose email hashes into shard i are taken (others are \
+            rejected as wrong_shard); on a store kept in n shards only that shard is locked, so n \
+            commits run in parallel.
+
+            Examples:
+              ingest --tenant sos-expat samples/import/contacts.csv | account commit
+              ingest --tenant sos-expat samples/import/contacts.csv | dedupe --shard 1/4 \\
+                | validate | account commit --tenant sos-expat --shard 1/4
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
@@ -83,17 +96,23 @@ extension Account {
         @Option(help: ArgumentHelp("Only contacts whose email hashes into shard i of n.", valueName: "i/n"))
         var shard: String?
         @OptionGroup var threadsFlag: ThreadsFlag
-        @Argument(help: "Input files (default: standard input; .gz read transparently).")
+        @Argument(help: "Input files (default: standard input; .gz read transparently).", completion: .file())
         var inputs: [String] = []
 
         func run() throws {
             StageMain.run("account commit") {
-                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                guard let tenant = try tenantFlags.choose(records: inputs, maxLine: streamFlags.maxLine) else {
+                    try TenantFlags.nothingToDo(stage: "account commit", headline: ["in", "new", "updated", "unchanged", "rejected"])
+                        .report(statsPath: streamFlags.stats)
+                    return .success
+                }
+                let slug = tenant.slug
                 let options = AccountCommit.Options(
                     tenant: slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
                     stream: streamFlags.options(stage: "account commit", inputs: inputs),
                     shard: try shard.map(Shard.init(parsing:)), threads: try threadsFlag.parsed())
-                let (summary, status) = try AccountCommit.run(options)
+                var (summary, status) = try AccountCommit.run(options)
+                tenant.remark(in: &summary)
                 try summary.report(statsPath: streamFlags.stats)
                 return status
             }
@@ -103,26 +122,36 @@ extension Account {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the tenant's contacts as NDJSON, each once, in email order.",
+            usage: "account export [--tenant <slug>] [--shard <i/n>] [--csv] [<options>]",
             discussion: """
-            A sharded store reads as the union of its shards. With --shard i/n only that shard's
+            A sharded store reads as the union of its shards. With --shard i/n only that shard's \
             contacts (of a store kept in n shards, only that sub-store is read).
 
-            Example: account export --tenant sos-expat | gzip > backup.ndjson.gz
+            --csv writes the contacts for a spreadsheet: fixed columns (email, names, company, \
+            …, tags joined by ', ', verdict, score, custom as JSON), CRLF line ends; --delimiter \
+            ';' and --bom suit Excel in locales where the decimal mark is a comma.
+
+            Examples:
+              account export --tenant sos-expat | gzip > backup.ndjson.gz
+              account export --tenant sos-expat --csv --delimiter ';' --bom > contacts.csv
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
         @Option(help: ArgumentHelp("Only contacts whose email hashes into shard i of n.", valueName: "i/n"))
         var shard: String?
-        @Option(help: ArgumentHelp("Write the summary as JSON to FILE.", valueName: "file"))
+        @Option(help: ArgumentHelp("Write the summary as JSON to FILE.", valueName: "file"), completion: .file())
         var stats: String?
+        @OptionGroup var csvFlags: CSVFlags
 
         func run() throws {
             StageMain.run("account export") {
-                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let slug = try tenantFlags.choose().slug
+                let csv = try csvFlags.start()
                 var output = OutputSink()
                 let summary = try AccountExport.run(
                     .init(tenant: slug, state: StateRoot(explicit: tenantFlags.state), shard: try shard.map(Shard.init(parsing:))),
                     output: &output)
+                try csv?.finish()
                 try summary.report(statsPath: stats)
                 return .success
             }
@@ -132,13 +161,16 @@ extension Account {
     struct Compact: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Fold every run of the contact store into one.",
-            discussion: "Example: account compact --tenant sos-expat")
+            discussion: """
+            Example:
+              account compact --tenant sos-expat
+            """)
 
         @OptionGroup var tenantFlags: TenantFlags
 
         func run() throws {
             StageMain.run("account compact") {
-                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let slug = try tenantFlags.choose().slug
                 try AccountCompact.run(tenant: slug, state: StateRoot(explicit: tenantFlags.state)).report(statsPath: nil)
                 return .success
             }
@@ -148,12 +180,14 @@ extension Account {
     struct Reshard: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rewrite the contact store into another number of shards.",
+            usage: "account reshard [--tenant <slug>] --shards <m> [<options>]",
             discussion: """
-            The new sub-stores are written beside the old ones and replace them with one atomic
-            switch of contacts/layout.json; a crash leaves the old or the new layout, complete.
+            The new sub-stores are written beside the old ones and replace them with one atomic \
+            switch of contacts/layout.json; a crash leaves the old or the new layout, complete. \
             Contact writers wait while it runs; readers keep reading.
 
-            Example: account reshard --tenant sos-expat --shards 8
+            Example:
+              account reshard --tenant sos-expat --shards 8
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
@@ -162,7 +196,7 @@ extension Account {
 
         func run() throws {
             StageMain.run("account reshard") {
-                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let slug = try tenantFlags.choose().slug
                 try AccountReshard.run(tenant: slug, state: StateRoot(explicit: tenantFlags.state), shards: shards).report(statsPath: nil)
                 return .success
             }
@@ -178,25 +212,31 @@ extension Account {
     struct Record: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Record inject's outcomes: contact statuses, counters, per-vmta sends, events.",
+            usage: "account record [--tenant <slug>] [<options>] [<inputs> ...]",
             discussion: """
-            A sent outcome marks the contact `injected` (with mailwizz_uid for MailWizz) and counts a
-            send for its campaign, day and vmta; deferred and failed are counted and logged.
+            A sent outcome marks the contact `injected` (with mailwizz_uid for MailWizz) and counts \
+            a send for its campaign, day and vmta; deferred and failed are counted and logged. \
             Recording the same outcomes twice counts nothing twice.
 
-            Example: segment … | render … | inject smtp --url smtp://mta:25 | account record --tenant sos-expat
+            Example:
+              account record samples/account/outcomes.ndjson   # tenant from the records
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
         @OptionGroup var streamFlags: StreamFlags
-        @Argument(help: "Outcome files (default: standard input).")
+        @Argument(help: "Outcome files (default: standard input).", completion: .file())
         var inputs: [String] = []
 
         func run() throws {
             StageMain.run("account record") {
-                let slug = try TenantSlug(try tenantFlags.requireTenant())
-                let (summary, status) = try AccountRecord.run(.init(
-                    tenant: slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
+                guard let tenant = try tenantFlags.choose(records: inputs, maxLine: streamFlags.maxLine) else {
+                    try TenantFlags.nothingToDo(stage: "account record", headline: ["in", "sent", "rejected"]).report(statsPath: streamFlags.stats)
+                    return .success
+                }
+                var (summary, status) = try AccountRecord.run(.init(
+                    tenant: tenant.slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
                     stream: streamFlags.options(stage: "account record", inputs: inputs)))
+                tenant.remark(in: &summary)
                 try summary.report(statsPath: streamFlags.stats)
                 return status
             }
@@ -207,31 +247,43 @@ extension Account {
         static let configuration = CommandConfiguration(
             abstract: "Import delivery events: PowerMTA accounting CSV, MailWizz webhooks, or event NDJSON.",
             discussion: """
-            Hard bounces, complaints and unsubscribes put the address on the suppression list and
-            set the contact's status; N soft bounces within D days do too (tenant.json
-            bounces.soft_limit / soft_window_days, default 3 in 15). Importing the same file twice
+            Hard bounces, complaints and unsubscribes put the address on the suppression list and \
+            set the contact's status; N soft bounces within D days do too (tenant.json \
+            bounces.soft_limit / soft_window_days, default 3 in 15). Importing the same file twice \
             counts nothing twice. Events for addresses not in the store are kept and counted.
 
-            Example: account events --tenant sos-expat --pmta /var/log/pmta/acct-2026-11-23.csv
-                     account events --tenant sos-expat --mailwizz opens.json
-                     account events --tenant sos-expat < events.ndjson
+            Examples:
+              account events --tenant books-demo --pmta samples/pmta/acct-2026-11-23.csv
+              account events --tenant books-demo \\
+                --mailwizz samples/account/mailwizz-webhooks.json
+              account events < samples/account/events.ndjson    # tenant from the records
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
         @OptionGroup var streamFlags: StreamFlags
-        @Option(parsing: .upToNextOption, help: ArgumentHelp("PowerMTA accounting CSV files (.gz too).", valueName: "file"))
+        @Option(parsing: .upToNextOption, help: ArgumentHelp("PowerMTA accounting CSV files (.gz too).", valueName: "file"),
+                completion: .file())
         var pmta: [String] = []
-        @Option(parsing: .upToNextOption, help: ArgumentHelp("MailWizz open/click webhook JSON files.", valueName: "file"))
+        @Option(parsing: .upToNextOption, help: ArgumentHelp("MailWizz open/click webhook JSON files.", valueName: "file"),
+                completion: .file(extensions: ["json", "ndjson"]))
         var mailwizz: [String] = []
-        @Argument(help: "Event NDJSON files (default: standard input, when no --pmta/--mailwizz).")
+        @Argument(help: "Event NDJSON files (default: standard input, when no --pmta/--mailwizz).", completion: .file())
         var inputs: [String] = []
 
         func run() throws {
             StageMain.run("account events") {
-                let slug = try TenantSlug(try tenantFlags.requireTenant())
-                let (summary, status) = try AccountEvents.run(.init(
-                    tenant: slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
-                    pmta: pmta, mailwizz: mailwizz, stream: streamFlags.options(stage: "account events", inputs: inputs)))
+                let readsRecords = (pmta.isEmpty && mailwizz.isEmpty) || !inputs.isEmpty
+                let chosen = readsRecords ? try tenantFlags.choose(records: inputs, maxLine: streamFlags.maxLine) : try tenantFlags.choose()
+                guard let tenant = chosen else {
+                    try TenantFlags.nothingToDo(stage: "account events", headline: ["in", "new", "rejected"]).report(statsPath: streamFlags.stats)
+                    return .success
+                }
+                let stream = streamFlags.options(stage: "account events", inputs: inputs)
+                StageInputs.watch(pmta + mailwizz + (readsRecords ? (inputs.isEmpty ? ["-"] : inputs) : []))
+                var (summary, status) = try AccountEvents.run(.init(
+                    tenant: tenant.slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
+                    pmta: pmta, mailwizz: mailwizz, stream: stream))
+                tenant.remark(in: &summary)
                 try summary.report(statsPath: streamFlags.stats)
                 return status
             }
@@ -241,14 +293,17 @@ extension Account {
     struct Suppress: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add or remove do-not-contact entries, or list them.",
+            usage: "account suppress (--add | --remove | --list) [<options>] [<emails> ...]",
             discussion: """
-            --add puts addresses on the suppression list (contact status `unsubscribed` when the
-            reason mentions an unsubscribe, else `blacklisted`, or --status); --remove takes them off
-            and lifts the contact's status (to --status, default `validated`). Each change is an audit
-            event in the event log.
+            --add puts addresses on the suppression list (contact status `unsubscribed` when the \
+            reason mentions an unsubscribe, else `blacklisted`, or --status); --remove takes them \
+            off and lifts the contact's status (to --status, default `validated`). Each change is an \
+            audit event in the event log.
 
-            Example: account suppress --tenant sos-expat --add ana@example.org --reason "unsubscribed by e-mail"
-                     account suppress --tenant sos-expat --list | jq -r .email
+            Examples:
+              account suppress --tenant sos-expat --add ana@example.org \\
+                --reason "unsubscribed by e-mail"
+              account suppress --tenant sos-expat --list | jq -r .email
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
@@ -256,8 +311,10 @@ extension Account {
         @Flag(help: "Remove the addresses.") var remove = false
         @Flag(help: "List the suppression entries as NDJSON.") var list = false
         @Option(help: ArgumentHelp("Why (required with --add).", valueName: "text")) var reason: String?
-        @Option(help: ArgumentHelp("The contact status to set.", valueName: "status")) var status: String?
-        @Argument(help: "E-mail addresses.") var emails: [String] = []
+        @Option(help: ArgumentHelp("The contact status to set.", valueName: "status"),
+                completion: .list(["pending", "validated", "invalid", "risky", "injected", "bounced", "unsubscribed", "complained", "blacklisted"]))
+        var status: String?
+        @Argument(help: "E-mail addresses.", completion: .file()) var emails: [String] = []
 
         func run() throws {
             StageMain.run("account suppress") {
@@ -265,7 +322,7 @@ extension Account {
                 if let status, !["pending", "validated", "invalid", "risky", "injected", "bounced", "unsubscribed", "complained", "blacklisted"].contains(status) {
                     throw StageError.usage("--status '\(status)' is not a contact status")
                 }
-                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let slug = try tenantFlags.choose().slug
                 var output = OutputSink()
                 let summary = try AccountSuppress.run(.init(
                     tenant: slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
@@ -279,30 +336,29 @@ extension Account {
     struct Warmup: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show (or, with --advance, move) the warm-up of each vmta.",
+            usage: "account warmup [--tenant <slug>] [--advance] [--json] [<options>]",
             discussion: """
-            Per vmta: week of the schedule, today's quota, sends today, yesterday's bounce rate.
-            --advance, run once a day, moves a vmta to the next week after 7 days under the week's
-            bounce ceiling, holds it otherwise, and steps it back a week when yesterday's rate
+            Per vmta: week of the schedule, today's quota, sends today, yesterday's bounce rate. \
+            --advance, run once a day, moves a vmta to the next week after 7 days under the week's \
+            bounce ceiling, holds it otherwise, and steps it back a week when yesterday's rate \
             reached twice the ceiling. Running it twice a day changes nothing the second time.
 
-            Example: account warmup --tenant sos-expat --advance
+            Example:
+              account warmup --tenant books-demo --advance
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
         @Flag(help: "Apply today's advance/hold/step-back decision.") var advance = false
-        @Flag(help: "NDJSON output even on a terminal.") var json = false
+        @Flag(help: "NDJSON output even on a terminal (elsewhere it always is).") var json = false
 
         func run() throws {
             StageMain.run("account warmup") {
-                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let slug = try tenantFlags.choose().slug
                 let rows = try AccountWarmup.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state),
                                                        now: try tenantFlags.clock(), advance: advance))
                 var output = OutputSink()
                 if FileDescriptor.standardOutput.isTerminal && !json {
-                    let text = "vmta\tweek\tquota\tsent today\tyesterday bounce rate\taction\n" + rows.map { r in
-                        "\(r.vmta)\t\(r.week)\t\(r.quota)\t\(r.sentToday)\t\(r.yesterdayRate.map { WarmupSchedule.format($0) } ?? "-")\t\(r.action ?? "")"
-                    }.joined(separator: "\n") + "\n"
-                    output.buffer.append(text)
+                    output.buffer.append(AccountWarmup.Row.table(rows))
                 } else {
                     for r in rows { r.json.write(into: &output.buffer); output.buffer.append(0x0A) }
                 }
@@ -315,22 +371,26 @@ extension Account {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Report contacts, campaigns, events per day and warm-up.",
+            usage: "account report [--tenant <slug>] [--html <file>] [--json] [<options>]",
             discussion: """
-            Text tables by default, NDJSON with --json; --html FILE also writes a self-contained
-            page with SVG charts (sends and bounces over time, warm-up per vmta, audience by language).
+            Text tables by default, NDJSON with --json; --html FILE also writes a self-contained \
+            page with SVG charts (sends and bounces over time, warm-up per vmta, audience by \
+            language).
 
-            Example: account report --tenant sos-expat --since 2026-11-01 --html report.html
+            Example:
+              account report --tenant books-demo --since 2026-11-01 --html report.html
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
         @Flag(help: "NDJSON rows instead of text tables.") var json = false
-        @Option(help: ArgumentHelp("Write an HTML report to FILE.", valueName: "file")) var html: String?
+        @Option(help: ArgumentHelp("Write an HTML report to FILE.", valueName: "file"), completion: .file(extensions: ["html"]))
+        var html: String?
         @Option(help: ArgumentHelp("Only events at or after this time (RFC 3339 or a date).", valueName: "time")) var since: String?
         @Option(help: ArgumentHelp("Only this campaign's events.", valueName: "name")) var campaign: String?
 
         func run() throws {
             StageMain.run("account report") {
-                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let slug = try tenantFlags.choose().slug
                 var sinceTime: Timestamp?
                 if let since {
                     guard let t = Timestamp(parsing: since) else { throw StageError.usage("--since takes a time or a date, got '\(since)'") }
@@ -353,17 +413,24 @@ extension Account {
         static let configuration = CommandConfiguration(
             commandName: "pmta-config",
             abstract: "Print PowerMTA virtual-mta/pool blocks and the DNS records of the sending domain.",
-            discussion: "Example: account pmta-config --tenant sos-expat --dkim-public-key dkim.pub.pem > pmta-sos-expat.txt")
+            usage: "account pmta-config [--tenant <slug>] [<options>] > pmta.txt",
+            discussion: """
+            Example:
+              account pmta-config --tenant sos-expat > pmta-sos-expat.txt
+            """)
 
         @OptionGroup var tenantFlags: TenantFlags
-        @Option(help: ArgumentHelp("DKIM public key (PEM) for a DKIM record.", valueName: "file")) var dkimPublicKey: String?
+        @Option(help: ArgumentHelp("DKIM public key (PEM) for a DKIM record.", valueName: "file"), completion: .file())
+        var dkimPublicKey: String?
         @Option(help: ArgumentHelp("DKIM selector.", valueName: "name")) var dkimSelector = "mp"
-        @Option(help: ArgumentHelp("DMARC policy: none, quarantine or reject.", valueName: "p")) var dmarcPolicy = "none"
+        @Option(help: ArgumentHelp("DMARC policy: none, quarantine or reject.", valueName: "p"),
+                completion: .list(["none", "quarantine", "reject"]))
+        var dmarcPolicy = "none"
         @Option(help: ArgumentHelp("DMARC aggregate report address.", valueName: "email")) var dmarcReport: String?
 
         func run() throws {
             StageMain.run("account pmta-config") {
-                let slug = try TenantSlug(try tenantFlags.requireTenant())
+                let slug = try tenantFlags.choose().slug
                 let text = try AccountPmtaConfig.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state),
                                                            dkimPublicKey: dkimPublicKey, dkimSelector: dkimSelector,
                                                            dmarcPolicy: dmarcPolicy, dmarcReport: dmarcReport))

@@ -11,24 +11,27 @@ struct Dedupe: MailpipeCommand {
         commandName: "dedupe",
         abstract: "Drop repeated contacts and mark each one new or existing against the tenant's store.",
         discussion: """
-        The first occurrence of an address is written at once with "dedupe":"new" or "existing";
-        later ones go to the rejects (reason duplicate, with first_line), or with --keep-repeats
-        pass on marked existing so account commit merges their extra fields. The store is only
-        read. Identity is the normalised email; --canonical gmail folds Gmail dots and +tags,
-        --canonical plus strips +tags everywhere (the address written stays the original).
+        The first occurrence of an address is written at once with "dedupe":"new" or \
+        "existing"; later ones go to the rejects (reason duplicate, with first_line), or with \
+        --keep-repeats pass on marked existing so account commit merges their extra fields. The \
+        store is only read. Identity is the normalised email; --canonical gmail folds Gmail dots \
+        and +tags, --canonical plus strips +tags everywhere (the address written stays the \
+        original).
 
         Examples:
-          ingest --tenant sos-expat contacts.csv | dedupe | account commit --tenant sos-expat
-          cat a.ndjson b.ndjson | dedupe --tenant sos-expat --drop-existing > only-new.ndjson
-          dedupe --tenant sos-expat --canonical gmail --shard 0/4 big.ndjson.gz
+          ingest --tenant ulixai samples/import/contacts.csv | dedupe | account commit
+          ingest --tenant sos-expat samples/import/contacts.csv \\
+            | dedupe --drop-existing > only-new.ndjson
+          dedupe --tenant ulixai --canonical gmail --shard 0/4 samples/contacts.ndjson
         """,
-        version: mailpipeVersion
+        version: mailpipeVersionText
     )
 
     @OptionGroup var tenantFlags: TenantFlags
     @OptionGroup var streamFlags: StreamFlags
 
-    @Option(help: ArgumentHelp("Identity folding: exact (default), gmail or plus.", valueName: "form"))
+    @Option(help: ArgumentHelp("Identity folding: exact, gmail or plus.", valueName: "form"),
+            completion: .list(["exact", "gmail", "plus"]))
     var canonical: String = "exact"
 
     @Flag(name: .customLong("keep-repeats"), help: "Pass repeats on marked existing instead of rejecting them.")
@@ -42,7 +45,7 @@ struct Dedupe: MailpipeCommand {
 
     @OptionGroup var threadsFlag: ThreadsFlag
 
-    @Argument(help: "Input files (default: standard input; .gz read transparently).")
+    @Argument(help: "Input files (default: standard input; .gz read transparently).", completion: .file())
     var inputs: [String] = []
 
     func run() throws {
@@ -51,7 +54,7 @@ struct Dedupe: MailpipeCommand {
                 throw StageError.usage("--canonical is exact, gmail or plus, got '\(canonical)'")
             }
             let options = DedupeStage.Options(
-                tenant: try tenantFlags.tenant.map(TenantSlug.init), state: StateRoot(explicit: tenantFlags.state),
+                tenant: try tenantFlags.slug(), state: StateRoot(explicit: tenantFlags.state),
                 canonical: form, keepRepeats: keepRepeats, dropExisting: dropExisting,
                 shard: try shard.map(Shard.init(parsing:)), threads: try threadsFlag.parsed(),
                 stream: streamFlags.options(stage: "dedupe", inputs: inputs))

@@ -11,19 +11,21 @@ struct Ingest: MailpipeCommand {
         commandName: "ingest",
         abstract: "Turn CSV, TSV, NDJSON and JSON exports into canonical contact records.",
         discussion: """
-        Columns are recognised by their header in the reference languages (email, E-mail Address,
-        courriel, correo, Vorname, prénom, имя, 邮箱, …); --map overrides; unknown columns are kept
-        under "custom". Emails, languages, countries, websites, phones and tags are normalised,
-        and tenant, source and created_at attached. Bad rows go to the rejects with their line
-        number; the run goes on. Formats and delimiters are sniffed unless given.
+        Columns are recognised by their header in the reference languages (email, E-mail \
+        Address, courriel, correo, Vorname, prénom, имя, 邮箱, …); --map overrides; unknown \
+        columns are kept under "custom". Emails, languages, countries, websites, phones and tags \
+        are normalised, and tenant, source and created_at attached. Bad rows go to the rejects \
+        with their line number; the run goes on. Formats and delimiters are sniffed unless given.
 
         Examples:
-          ingest --tenant sos-expat --source csv-2026-11 contacts.csv | dedupe | account commit --tenant sos-expat
-          ingest --tenant sos-expat --encoding cp1252 --map 'Adresse électronique=email' export.csv
-          scraper --json | ingest --tenant ulixai --source scraper-pro --format ndjson
-          ingest envelope.json   # {"tenant_id":"ulixai","data_source_id":"seed","contacts":[…]}
+          ingest --tenant sos-expat --source csv-2026-11 samples/import/contacts.csv \\
+            | dedupe | account commit
+          ingest --tenant ulixai --map 'Notes=custom.notes' samples/import/contacts.csv
+          cat samples/import/more-contacts.ndjson \\
+            | ingest --tenant ulixai --source scraper-pro --format ndjson
+          ingest samples/import/envelope.json   # tenant and source from the envelope
         """,
-        version: mailpipeVersion
+        version: mailpipeVersionText
     )
 
     @OptionGroup var tenantFlags: TenantFlags
@@ -32,13 +34,16 @@ struct Ingest: MailpipeCommand {
     @Option(help: ArgumentHelp("Source to attach (default: the envelope's data_source_id, else the file name).", valueName: "name"))
     var source: String?
 
-    @Option(help: ArgumentHelp("Input format: auto, csv, tsv, ndjson or json.", valueName: "format"))
+    @Option(help: ArgumentHelp("Input format: auto, csv, tsv, ndjson or json.", valueName: "format"),
+            completion: .list(["auto", "csv", "tsv", "ndjson", "json"]))
     var format: String = "auto"
 
-    @Option(help: ArgumentHelp("CSV delimiter: ',', ';', 'tab' (default: sniffed from the header).", valueName: "char"))
+    @Option(help: ArgumentHelp("CSV delimiter: ',', ';', 'tab' (default: sniffed from the header).", valueName: "char"),
+            completion: .list([",", ";", "tab", "|"]))
     var delimiter: String?
 
-    @Option(help: ArgumentHelp("Input encoding: utf-8, latin1 or cp1252 (Excel exports).", valueName: "name"))
+    @Option(help: ArgumentHelp("Input encoding: utf-8, latin1 or cp1252 (Excel exports).", valueName: "name"),
+            completion: .list(["utf-8", "latin1", "cp1252"]))
     var encoding: String = "utf-8"
 
     @Option(name: .customLong("map"), help: ArgumentHelp("Map a column (or JSON key) to a field: 'Col Name=field', 'Col=custom.key', 'Col=ignore'. Repeatable.", valueName: "col=field"))
@@ -52,7 +57,7 @@ struct Ingest: MailpipeCommand {
 
     @OptionGroup var threadsFlag: ThreadsFlag
 
-    @Argument(help: "Input files (default: standard input; .gz read transparently).")
+    @Argument(help: "Input files (default: standard input; .gz read transparently).", completion: .file())
     var inputs: [String] = []
 
     func run() throws {
@@ -75,7 +80,7 @@ struct Ingest: MailpipeCommand {
             }
             guard maxField > 0 else { throw StageError.usage("--max-field must be positive") }
             let options = IngestStage.Options(
-                tenant: try tenantFlags.tenant.map(TenantSlug.init), state: StateRoot(explicit: tenantFlags.state),
+                tenant: try tenantFlags.slug(), state: StateRoot(explicit: tenantFlags.state),
                 source: source, now: try tenantFlags.clock(), format: format, delimiter: delimiterByte,
                 encoding: encoding, mappings: try maps.map(IngestStage.parseMapping),
                 fallbackLanguage: fallbackLanguage, maxField: maxField, threads: try threadsFlag.parsed(),

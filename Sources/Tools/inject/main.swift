@@ -11,16 +11,18 @@ struct Inject: MailpipeCommand {
         commandName: "inject",
         abstract: "Deliver records and write one outcome record per input record.",
         discussion: """
-        Outcomes: {"tenant","email","campaign","channel","outcome":"sent|deferred|failed|skipped",
-        "attempts","code","remote_id","vmta","error","at"}, in input order. An idempotency journal
-        per tenant, channel and campaign (state/<tenant>/journal/) makes a re-run skip what was sent.
+        Outcomes: {"tenant","email","campaign","channel","outcome":"sent|deferred|failed|skipped", \
+        "attempts","code","remote_id","vmta","error","at"}, in input order. An idempotency \
+        journal per tenant, channel and campaign (state/<tenant>/journal/) makes a re-run skip \
+        what was sent.
 
-        Example:
-          segment --tenant sos-expat --all avocat | render --campaign avocats-fr-nov --templates t/ \\
-            | inject smtp --url smtp://127.0.0.1:2525 --concurrency 8 | account record
-          MW_KEY=… account export --tenant sos-expat | inject mailwizz --tenant sos-expat
+        Examples:
+          segment --tenant sos-expat --all avocat \\
+            | render --campaign welcome-nov --templates samples/templates \\
+            | inject smtp --concurrency 8 | account record
+          account export --tenant sos-expat | inject mailwizz --tenant sos-expat
         """,
-        version: mailpipeVersion,
+        version: mailpipeVersionText,
         subcommands: [Smtp.self, Mailwizz.self, Http.self]
     )
 }
@@ -57,7 +59,7 @@ struct DeliveryFlags: ParsableArguments {
     func options(stage: String, tenantFlags: TenantFlags, streamFlags: StreamFlags, inputs: [String]) throws -> InjectStage.Options {
         InjectStage.Options(
             stream: streamFlags.options(stage: stage, inputs: inputs), state: StateRoot(explicit: tenantFlags.state),
-            tenant: try tenantFlags.tenant.map(TenantSlug.init), now: tenantFlags.now == nil ? nil : try tenantFlags.clock(),
+            tenant: try tenantFlags.slug(), now: tenantFlags.now == nil ? nil : try tenantFlags.clock(),
             campaign: campaign, concurrency: concurrency, rate: try rateValue(), maxAttempts: maxAttempts,
             backoffBase: backoff)
     }
@@ -87,12 +89,15 @@ extension Inject {
         static let configuration = CommandConfiguration(
             abstract: "Message records → MIME messages → the MTA over SMTP.",
             discussion: """
-            Each message gets a Message-ID fixed by (tenant, campaign, email), X-Job: <campaign>, and,
-            when tenant.json lists vmtas, an X-Virtual-MTA chosen by weight among those with warm-up
-            quota left today (ledger.json); when none has any left the message is 'deferred'.
-            SMTP 4xx and connection errors are retried; 5xx is 'failed'.
+            Each message gets a Message-ID fixed by (tenant, campaign, email), X-Job: <campaign>, \
+            and, when tenant.json lists vmtas, an X-Virtual-MTA chosen by weight among those \
+            with warm-up quota left today (ledger.json); when none has any left the message is \
+            'deferred'. SMTP 4xx and connection errors are retried; 5xx is 'failed'.
 
-            Example: render --campaign nov … | inject smtp --url smtp://127.0.0.1:2525 --concurrency 8
+            Example:
+              segment --tenant sos-expat --all avocat \\
+                | render --campaign welcome-nov --templates samples/templates \\
+                | inject smtp --concurrency 8 > outcomes.ndjson
             """)
         @OptionGroup var tenantFlags: TenantFlags
         @OptionGroup var streamFlags: StreamFlags
@@ -103,7 +108,8 @@ extension Inject {
         var from: String?
         @Flag(help: "Require STARTTLS (the server's certificate is verified).")
         var starttls = false
-        @Option(help: ArgumentHelp("PEM file of the CA to trust for the server's certificate (default: the system store).", valueName: "file"))
+        @Option(help: ArgumentHelp("PEM file of the CA to trust for the server's certificate (default: the system store).", valueName: "file"),
+                completion: .file())
         var cacert: String?
         @Flag(help: "Do not verify the server's TLS certificate (tests only).")
         var insecure = false
@@ -111,7 +117,7 @@ extension Inject {
         var usernameEnv: String?
         @Option(name: .customLong("password-env"), help: ArgumentHelp("Environment variable holding the SMTP password.", valueName: "name"))
         var passwordEnv: String?
-        @Argument(help: "Input files (default: standard input).")
+        @Argument(help: "Input files (default: standard input).", completion: .file())
         var inputs: [String] = []
 
         func run() throws {
@@ -132,12 +138,15 @@ extension Inject {
         static let configuration = CommandConfiguration(
             abstract: "Contact records → subscribers of the tenant's MailWizz list (API v2).",
             discussion: """
-            tenant.json: "mailwizz": {"url": "https://host/api", "list_uid": "…", "api_key_env": "MW_KEY"}
-            (the key itself only in that environment variable). Contacts go in bulk calls;
-            suppressed contacts (unsubscribed, bounced, complained, blacklisted) are unsubscribed.
-            The subscriber uid is the outcome's remote_id. Journal campaign: --campaign, else list-<uid>.
+            tenant.json: "mailwizz": {"url": "https://host/api", "list_uid": "…", \
+            "api_key_env": "MW_KEY"} (the key itself only in that environment variable). \
+            Contacts go in bulk calls; suppressed contacts (unsubscribed, bounced, complained, \
+            blacklisted) are unsubscribed. The subscriber uid is the outcome's remote_id. \
+            Journal campaign: --campaign, else list-<uid>.
 
-            Example: MW_KEY=… account export --tenant sos-expat | inject mailwizz --tenant sos-expat --batch 200
+            Example:
+              account export --tenant sos-expat \\
+                | inject mailwizz --tenant sos-expat --batch 200 | account record
             """)
         @OptionGroup var tenantFlags: TenantFlags
         @OptionGroup var streamFlags: StreamFlags
@@ -150,7 +159,7 @@ extension Inject {
         var batch = 100
         @Option(name: .customLong("max-input-vars"), help: ArgumentHelp("The server's PHP max_input_vars: no bulk body holds more form variables.", valueName: "n"))
         var maxInputVars = 1000
-        @Argument(help: "Input files (default: standard input).")
+        @Argument(help: "Input files (default: standard input).", completion: .file())
         var inputs: [String] = []
 
         func validate() throws {
@@ -173,20 +182,25 @@ extension Inject {
         static let configuration = CommandConfiguration(
             abstract: "Records → one JSON POST each to a URL, the body from a template.",
             discussion: """
-            The template is JSON in which {{path}} becomes the record's JSON value at that dotted
-            path (null when absent) and {{.}} the whole record, e.g.
-              {"to": {{email}}, "subject": {{subject}}, "name": {{contact.first_name}}}
-            2xx is 'sent'; 408, 429, 5xx and connection errors are retried; other statuses 'failed'.
+            The template is JSON in which {{path}} becomes the record's JSON value at that dotted \
+            path (null when absent) and {{.}} the whole record, e.g. \
+            {"to": {{email}}, "subject": {{subject}}, "name": {{contact.first_name}}}. \
+            2xx is 'sent'; 408, 429, 5xx and connection errors are retried; other statuses \
+            'failed'.
 
-            Example: ESP_TOKEN=… inject http --url https://esp.example/v1/send --template body.json \\
-                       --header-env "Authorization=ESP_TOKEN" --id-field id
+            Example:
+              segment --tenant sos-expat --all avocat \\
+                | render --campaign welcome-nov --templates samples/templates \\
+                | ESP_TOKEN=secret inject http --url "$ESP_URL" \\
+                    --template samples/inject/http-body.json \\
+                    --header-env "Authorization=ESP_TOKEN" --id-field data.id
             """)
         @OptionGroup var tenantFlags: TenantFlags
         @OptionGroup var streamFlags: StreamFlags
         @OptionGroup var delivery: DeliveryFlags
         @Option(help: ArgumentHelp("The endpoint.", valueName: "url"))
         var url: String
-        @Option(help: ArgumentHelp("Body template file.", valueName: "file"))
+        @Option(help: ArgumentHelp("Body template file.", valueName: "file"), completion: .file(extensions: ["json"]))
         var template: String
         @Option(help: ArgumentHelp("An extra header 'Name: value' (not for secrets; repeatable).", valueName: "header"))
         var header: [String] = []
@@ -194,7 +208,7 @@ extension Inject {
         var headerEnv: [String] = []
         @Option(name: .customLong("id-field"), help: ArgumentHelp("Dotted path of the remote id in a JSON reply.", valueName: "path"))
         var idField: String?
-        @Argument(help: "Input files (default: standard input).")
+        @Argument(help: "Input files (default: standard input).", completion: .file())
         var inputs: [String] = []
 
         func run() throws {

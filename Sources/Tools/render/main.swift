@@ -11,34 +11,39 @@ struct Render: MailpipeCommand {
         commandName: "render",
         abstract: "Turn contact records into message records: template by language and category, variables, unsubscribe headers.",
         discussion: """
-        Templates: a folder per campaign, <templates>/<campaign>/, holding per template
-        <language>[.<category>].subject (one line), .html, and optionally .txt (else derived from
-        the HTML), plus an optional campaign.json (from, reply_to, fallback_language,
-        unsubscribe_url). Choice per contact: language + category → language → fallback language
-        + category → fallback language (--fallback-language, campaign.json, tenant.json, else en).
+        Templates: a folder per campaign, <templates>/<campaign>/, holding per template \
+        <language>[.<category>].subject (one line), .html, and optionally .txt (else derived \
+        from the HTML), plus an optional campaign.json (from, reply_to, fallback_language, \
+        unsubscribe_url). Choice per contact: language + category → language → fallback \
+        language + category → fallback language (--fallback-language, campaign.json, \
+        tenant.json, else en).
 
-        Variables: {firstName}, {company}, {website}, any contact field in snake_case or
-        camelCase, dotted paths ({custom.plan}), a default after a bar ({firstName|there}), and
-        {unsubscribe_url}, {campaign}, {tenant}. Values are HTML-escaped in the HTML part only. A
-        variable with no value and no default is empty, or rejects the contact under --strict.
+        Variables: {firstName}, {company}, {website}, any contact field in snake_case or \
+        camelCase, dotted paths ({custom.plan}), a default after a bar ({firstName|there}), and \
+        {unsubscribe_url}, {campaign}, {tenant}. Values are HTML-escaped in the HTML part only. \
+        A variable with no value and no default is empty, or rejects the contact under --strict.
 
-        Headers: List-Unsubscribe (mailto and HTTPS, with a per-contact HMAC-SHA256 token keyed
-        by the secret in the environment variable named by --unsubscribe-secret-env, or
-        unsubscribe.secret_env in tenant.json, default MAILPIPE_UNSUB_SECRET),
+        Headers: List-Unsubscribe (mailto and HTTPS, with a per-contact HMAC-SHA256 token keyed \
+        by the secret in the environment variable named by --unsubscribe-secret-env, or \
+        unsubscribe.secret_env in tenant.json, default MAILPIPE_UNSUB_SECRET), \
         List-Unsubscribe-Post: List-Unsubscribe=One-Click, a stable Message-ID, X-Job = campaign.
 
         Examples:
-          segment --tenant sos-expat --all avocat | render --campaign avocats-fr --templates templates/
-          render --campaign avocats-fr --templates templates/ --tenant sos-expat --preview jean@example.fr
+          segment --tenant sos-expat --all avocat \\
+            | render --campaign welcome-nov --templates samples/templates
+          render --tenant sos-expat --campaign welcome-nov \\
+            --templates samples/templates --eml claire.eml --html claire.html \\
+            --preview claire.martin@cabinet-martin-avocats.fr
         """,
-        version: mailpipeVersion)
+        version: mailpipeVersionText)
 
     @OptionGroup var tenantFlags: TenantFlags
     @OptionGroup var streamFlags: StreamFlags
 
     @Option(help: ArgumentHelp("The campaign (names its template folder; X-Job).", valueName: "name"))
     var campaign: String
-    @Option(help: ArgumentHelp("Templates root holding <campaign>/ (or the campaign folder itself). Default: ./templates.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Templates root holding <campaign>/ (or the campaign folder itself). Default: ./templates.", valueName: "dir"),
+            completion: .directory)
     var templates: String = "templates"
     @Option(help: ArgumentHelp("Sender (else campaign.json from, else tenant.json smtp.from).", valueName: "address"))
     var from: String?
@@ -54,20 +59,28 @@ struct Render: MailpipeCommand {
     var secretEnv: String?
     @Option(help: ArgumentHelp("Render this contact's message for a person to read (from the records, or the tenant's store when standard input carries none).", valueName: "email"))
     var preview: String?
+    @Option(help: ArgumentHelp("With --preview: also write the HTML part to FILE, a page a browser opens.", valueName: "file"),
+            completion: .file(extensions: ["html"]))
+    var html: String?
+    @Option(help: ArgumentHelp("With --preview: also write the whole message to FILE (.eml), as a mail client opens it.", valueName: "file"),
+            completion: .file(extensions: ["eml"]))
+    var eml: String?
 
-    @Argument(help: "Input files (default: standard input; .gz read transparently).")
+    @Argument(help: "Input files (default: standard input; .gz read transparently).", completion: .file())
     var inputs: [String] = []
 
     func run() throws {
         StageMain.run("render") {
-            let tenant = try tenantFlags.tenant.map(TenantSlug.init)
-            let options = RenderStage.Options(
+            let tenant = try tenantFlags.slug()
+            if preview == nil && (html != nil || eml != nil) { throw StageError.usage("--html and --eml go with --preview EMAIL") }
+            var options = RenderStage.Options(
                 campaign: campaign, templatesDirectory: RenderStage.campaignDirectory(root: templates, campaign: campaign),
                 tenant: tenant, state: StateRoot(explicit: tenantFlags.state),
                 stream: streamFlags.options(stage: "render", inputs: inputs), from: from, replyTo: replyTo,
                 fallbackLanguage: fallbackLanguage, unsubscribeURL: unsubscribeURL, unsubscribeMailto: unsubscribeMailto,
                 secretEnv: secretEnv, preview: preview,
                 previewFromStore: preview != nil && tenant != nil && inputs.isEmpty && !FileDescriptor.standardInput.carriesData)
+            options.previewFiles = .init(html: html, eml: eml, date: try tenantFlags.clock())
             var output = OutputSink()
             let (summary, status) = try RenderStage.run(options, output: &output)
             if preview == nil { try summary.report(statsPath: streamFlags.stats) }

@@ -11,36 +11,48 @@ struct Segment: MailpipeCommand {
         commandName: "segment",
         abstract: "Select the contacts a campaign goes to, from the tenant's store or from records on standard input.",
         discussion: """
-        Where the contacts come from (--from): 'store' reads the tenant's contact store (needs
-        --tenant); 'stdin' reads contact records from the files given, or standard input. By
-        default: the store when --tenant is given, no file is named and standard input is not a
-        pipe or a file (a terminal, /dev/null); otherwise stdin. Scripts should say --from.
+        Where the contacts come from (--contacts): 'store' reads the tenant's contact store \
+        (needs --tenant); 'stdin' reads contact records from the files given, or standard \
+        input. By default: the store when a tenant is given, no file is named and standard \
+        input is not a pipe or a file (a terminal, /dev/null); otherwise stdin. Scripts should \
+        say --contacts.
 
-        All criteria must hold. Tags: --all (every one), --any (at least one), --exclude (none).
-        Lists are comma-separated; values compare without regard to ASCII case. --where takes a
-        small language: tags has avocat and language in (fr, es) and not country = FR; also
-        != < <= > >= (numbers, times, text), 'not in (…)', 'has all (…)', 'has any (…)', 'exists',
-        'missing', parentheses and 'or'; fields may be dotted (validation.score > 80).
+        All criteria must hold. Tags: --all (every one), --any (at least one), --exclude \
+        (none). Lists are comma-separated; values compare without regard to ASCII case.
 
-        Never emitted unless --include-suppressed: addresses on the tenant's suppression list and
-        contacts whose status is bounced, unsubscribed, complained, blacklisted or invalid. The
-        summary says how many each rule held back; --explain adds a line per criterion.
+        --where takes a small language: tags has avocat and language in (fr, es) and not \
+        country = FR; also != < <= > >= (numbers, times, text), 'not in (…)', 'has all (…)', \
+        'has any (…)', 'exists', 'missing', parentheses and 'or'; fields may be dotted \
+        (validation.score > 80).
+
+        Never emitted unless --include-suppressed: addresses on the tenant's suppression list \
+        and contacts whose status is bounced, unsubscribed, complained, blacklisted or invalid. \
+        The summary says how many each rule held back; --explain adds a line per criterion.
 
         Examples:
-          segment --tenant sos-expat --all avocat,lang-fr --exclude vip | render --campaign avocats-fr
-          segment --tenant sos-expat --where 'tags has avocat and language in (fr, es) and not country = FR' --count
+          segment --tenant sos-expat --all avocat --exclude vip \\
+            | render --campaign welcome-nov --templates samples/templates
+          segment --tenant sos-expat --count \\
+            --where 'tags has avocat and language in (fr, es) and not country = FR'
           segment --tenant sos-expat --breakdown language
-          segment --tenant sos-expat --segment campaign.json --sample 100 --seed 7
-          segment --tenant sos-expat --segments segments.json --out-dir out/ --gzip
-          zcat contacts.ndjson.gz | segment --from stdin --any visa,fiscalite --shard 0/4
+          segment --tenant sos-expat --sample 2 --seed 7 \\
+            --segment samples/campaign/segment-avocats.json
+          segment --tenant sos-expat --segments samples/campaign/segments.json \\
+            --out-dir out/ --gzip
+          segment --contacts stdin --any visa,avocat --shard 0/4 \\
+            < samples/contacts.ndjson
+          segment --tenant sos-expat --all avocat --csv --delimiter ';' --bom \\
+            > avocats.csv
         """,
-        version: mailpipeVersion)
+        version: mailpipeVersionText)
 
     @OptionGroup var tenantFlags: TenantFlags
     @OptionGroup var streamFlags: StreamFlags
 
-    @Option(help: ArgumentHelp("Where contacts come from: store or stdin (default: see below).", valueName: "store|stdin"))
-    var from: String?
+    @Option(help: ArgumentHelp("Where contacts come from: store or stdin (default: see the description above).", valueName: "store|stdin"),
+            completion: .list(["store", "stdin"]))
+    var contacts: String?
+    @Option(help: .hidden) var from: String?   // the old name of --contacts, kept for a release
 
     @Option(help: ArgumentHelp("Contacts with every one of these tags.", valueName: "tags")) var all: [String] = []
     @Option(help: ArgumentHelp("Contacts with at least one of these tags.", valueName: "tags")) var any: [String] = []
@@ -55,46 +67,51 @@ struct Segment: MailpipeCommand {
     var createdSince: String?
     @Option(name: .customLong("created-before"), help: ArgumentHelp("created_at before this date/time.", valueName: "time"))
     var createdBefore: String?
-    @Option(help: ArgumentHelp("A boolean expression over fields (see below). May be repeated (all must hold).", valueName: "expr"))
+    @Option(help: ArgumentHelp("A boolean expression over fields (its language is described above). May be repeated (all must hold).", valueName: "expr"))
     var `where`: [String] = []
-    @Option(help: ArgumentHelp("Criteria from a campaign file (tags_all, tags_any, exclude_tags, target_category, target_country_codes, max_contacts, …).", valueName: "file"))
+    @Option(help: ArgumentHelp("Criteria from a campaign file (tags_all, tags_any, exclude_tags, target_category, target_country_codes, max_contacts, …).", valueName: "file"),
+            completion: .file(extensions: ["json"]))
     var segment: String?
-    @Option(help: ArgumentHelp("Many named segments in one pass (JSON array, object or NDJSON); with --out-dir, one file each.", valueName: "file"))
+    @Option(help: ArgumentHelp("Many named segments in one pass (JSON array, object or NDJSON); with --out-dir, one file each.", valueName: "file"),
+            completion: .file(extensions: ["json", "ndjson"]))
     var segments: String?
-    @Option(name: .customLong("out-dir"), help: ArgumentHelp("Folder for --segments files (<name>.ndjson).", valueName: "dir"))
+    @Option(name: .customLong("out-dir"), help: ArgumentHelp("Folder for --segments files (<name>.ndjson).", valueName: "dir"), completion: .directory)
     var outDir: String?
     @Flag(help: "Gzip the --segments files (<name>.ndjson.gz).") var gzip = false
 
     @Option(help: ArgumentHelp("Emit at most N contacts (the first N).", valueName: "n")) var limit: Int?
     @Option(help: ArgumentHelp("A reproducible random sample of N matching contacts.", valueName: "n")) var sample: Int?
-    @Option(help: ArgumentHelp("Seed of --sample (default 1).", valueName: "s")) var seed: UInt64 = 1
+    @Option(help: ArgumentHelp("Seed of --sample.", valueName: "s")) var seed: UInt64 = 1
     @Flag(help: "Print {\"count\":N} instead of the records.") var count = false
-    @Option(help: ArgumentHelp("Print counts per language, country, category, tag or status, as NDJSON.", valueName: "field"))
+    @Option(help: ArgumentHelp("Print counts per language, country, category, tag or status, as NDJSON.", valueName: "field"),
+            completion: .list(["language", "country", "category", "tag", "status"]))
     var breakdown: String?
     @Option(help: ArgumentHelp("Keep the contacts whose email hashes into shard i of n (FNV-1a 64).", valueName: "i/n"))
     var shard: String?
     @Flag(name: .customLong("include-suppressed"), help: "Also emit suppressed contacts (suppression list and held statuses).")
     var includeSuppressed = false
     @Flag(help: "Say, per criterion, how many contacts passed it.") var explain = false
+    @OptionGroup var csvFlags: CSVFlags
 
-    @Argument(help: "Input files for --from stdin (default: standard input; .gz read transparently).")
+    @Argument(help: "Input files for --contacts stdin (default: standard input; .gz read transparently).", completion: .file())
     var inputs: [String] = []
 
     func run() throws {
         StageMain.run("segment") {
-            let tenant = try tenantFlags.tenant.map(TenantSlug.init)
+            let tenant = try tenantFlags.slug()
             let chosen: SegmentStage.Source
-            if let from {
-                guard let s = SegmentStage.Source(rawValue: from) else { throw StageError.usage("--from takes store or stdin, got '\(from)'") }
+            if contacts != nil && from != nil { throw StageError.usage("--from is the old name of --contacts: give one") }
+            if let given = contacts ?? from {
+                guard let s = SegmentStage.Source(rawValue: given) else { throw StageError.usage("--contacts takes store or stdin, got '\(given)'") }
                 chosen = s
             } else {
                 chosen = tenant != nil && inputs.isEmpty && !FileDescriptor.standardInput.carriesData ? .store : .stdin
             }
-            if chosen == .store && !inputs.isEmpty { throw StageError.usage("--from store reads no files; drop the file operands or use --from stdin") }
+            if chosen == .store && !inputs.isEmpty { throw StageError.usage("--contacts store reads no files; drop the file operands or use --contacts stdin") }
 
             var criteria = SegmentCriteria()
             func list(_ values: [String]) -> [String] {
-                values.flatMap { $0.split(separator: ",") }.map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
+                values.flatMap { $0.split(separator: ",") }.map { String($0).trimmingBlanks }.filter { !$0.isEmpty }
             }
             criteria.tagsAll = list(all)
             criteria.tagsAny = list(any)
@@ -132,8 +149,13 @@ struct Segment: MailpipeCommand {
                 stream: streamFlags.options(stage: "segment", inputs: inputs), criteria: all, segments: many,
                 outDir: outDir, gzip: gzip, mode: mode, sample: sample, seed: seed,
                 shard: try shard.map(Shard.init(parsing:)), includeSuppressed: includeSuppressed, explain: explain)
+            if csvFlags.csv && (mode != .records || segments != nil) {
+                throw StageError.usage("--csv writes contacts: it does not go with --count, --breakdown or --segments")
+            }
+            let csv = try csvFlags.start()
             var output = OutputSink()
             let result = try SegmentStage.run(options, output: &output)
+            try csv?.finish()
             try result.summary.report(statsPath: streamFlags.stats)
             if streamFlags.stats == nil || explain {
                 for line in result.notes { try? FileDescriptor.standardError.writeAll(line + "\n") }
@@ -143,11 +165,3 @@ struct Segment: MailpipeCommand {
     }
 }
 
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
-    }
-}

@@ -11,17 +11,17 @@ struct TagCommand: MailpipeCommand {
         commandName: "tag",
         abstract: "Add and remove contact tags by rules, built-ins and the tenant's taxonomy.",
         discussion: """
-        Rules come from --rules FILE (YAML or JSON), else from the tenant's folder
-        (state/<tenant>/tag-rules.yaml, .yml or .json). Built-in rules add lang-<language> and
-        country-<cc>. A tag brings its parents from tenant.json's taxonomy (avocat → prestataire).
-        Every tag is slugged (Expatrié → expatrie). A rules file with an error is refused, with
-        its line, before any record is read (exit 2).
+        Rules come from --rules FILE (YAML or JSON), else from the tenant's folder \
+        (state/<tenant>/tag-rules.yaml, .yml or .json). Built-in rules add lang-<language> and \
+        country-<cc>. A tag brings its parents from tenant.json's taxonomy (avocat → \
+        prestataire). Every tag is slugged (Expatrié → expatrie). A rules file with an error is \
+        refused, with its line, before any record is read (exit 2).
 
         Example:
-          validate < contacts.ndjson | tag --tenant sos-expat --rules rules.yaml --add import-nov \\
-            | account commit --tenant sos-expat
+          validate samples/contacts.ndjson | tag --tenant sos-expat \\
+            --rules samples/sos-expat/tag-rules.yaml --add import-nov
         """,
-        version: mailpipeVersion)
+        version: mailpipeVersionText)
 
     @OptionGroup var tenantFlags: TenantFlags
     @OptionGroup var streamFlags: StreamFlags
@@ -36,14 +36,14 @@ struct TagCommand: MailpipeCommand {
     var noLanguageTags = false
     @Flag(name: .customLong("no-country-tags"), help: "Switch off the built-in country-<cc> tags.")
     var noCountryTags = false
-    @Argument(help: "Input files (default: standard input; .gz read transparently).")
+    @Argument(help: "Input files (default: standard input; .gz read transparently).", completion: .file())
     var inputs: [String] = []
 
     func run() throws {
         StageMain.run("tag") {
             let options = Tagging.Options(
                 stream: streamFlags.options(stage: "tag", inputs: inputs, shard: try shardFlag.parsed()),
-                tenant: try tenantFlags.tenant.map(TenantSlug.init), state: StateRoot(explicit: tenantFlags.state),
+                tenant: try tenantFlags.slug(), state: StateRoot(explicit: tenantFlags.state),
                 rulesPath: rules, add: add, remove: remove,
                 builtinLanguage: noLanguageTags ? false : nil, builtinCountry: noCountryTags ? false : nil)
             var output = OutputSink()
