@@ -22,6 +22,8 @@ public struct TenantConfig: Sendable {
     public var vmtas: [VmtaConfig]
     public var warmup: WarmupSchedule
     public var bounces: BounceRules
+    /// The rates a report flags (`ceilings.bounce_rate`, `.complaint_rate`; nil: the defaults).
+    public var ceilings: Ceilings
     /// The file's members as read (what `account init` writes back).
     public private(set) var document: JSONObject
 
@@ -61,14 +63,28 @@ public struct TenantConfig: Sendable {
         }
     }
 
+    /// `ceilings.bounce_rate`, `.complaint_rate` (0–1): the rates over which a report flags a
+    /// campaign (default: the warm-up schedule's last bounce ceiling, and 0.1 % of complaints,
+    /// what the large mailbox providers ask of bulk senders).
+    public struct Ceilings: Sendable, Equatable {
+        public var bounceRate: Double?
+        public var complaintRate: Double?
+
+        public init(bounceRate: Double? = nil, complaintRate: Double? = nil) {
+            self.bounceRate = bounceRate
+            self.complaintRate = complaintRate
+        }
+    }
+
     static let rootKeys = ["slug", "name", "brand_domain", "sending_domain", "languages", "fallback_language", "timezone",
-                           "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces"]
+                           "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings"]
     static let mailwizzKeys = ["url", "list_uid", "api_key_env", "fields", "subscriber_status"]
     static let smtpKeys = ["url", "from", "reply_to"]
     static let unsubscribeKeys = ["url", "mailto", "secret_env"]
     static let vmtaKeys = ["name", "ip", "hostname", "weight", "warmup_start", "pool"]
     static let warmupKeys = ["week", "daily_quota", "max_bounce_rate", "min_sends"]
     static let bounceKeys = ["soft_limit", "soft_window_days"]
+    static let ceilingKeys = ["bounce_rate", "complaint_rate"]
     static let subscriberStatuses = ["confirmed", "unconfirmed", "unsubscribed", "blacklisted", "unapproved"]
 
     /// Every key path tenant.json may hold (`vmtas[].name`…): what the misspelling test walks.
@@ -76,6 +92,7 @@ public struct TenantConfig: Sendable {
         var paths: [String] = rootKeys
         paths += mailwizzKeys.map { "mailwizz.\($0)" } + smtpKeys.map { "smtp.\($0)" } + unsubscribeKeys.map { "unsubscribe.\($0)" }
         paths += vmtaKeys.map { "vmtas[].\($0)" } + warmupKeys.map { "warmup[].\($0)" } + bounceKeys.map { "bounces.\($0)" }
+            + ceilingKeys.map { "ceilings.\($0)" }
         return paths
     }
 
@@ -155,6 +172,8 @@ public struct TenantConfig: Sendable {
         }
         let b = try root.object("bounces", known: TenantConfig.bounceKeys)
         bounces = BounceRules(softLimit: try b?.int("soft_limit", min: 1) ?? 3, softWindowDays: try b?.int("soft_window_days", min: 1) ?? 15)
+        let c = try root.object("ceilings", known: TenantConfig.ceilingKeys)
+        ceilings = Ceilings(bounceRate: try c?.double("bounce_rate", in: 0...1), complaintRate: try c?.double("complaint_rate", in: 0...1))
     }
 
     static func readMailWizz(_ r: ConfigReader) throws -> MailWizz {

@@ -115,8 +115,8 @@ extension AccountReport {
         public init() {}
 
         init(config: TenantConfig, schedule: WarmupSchedule) {
-            bounceRate = config.raw["ceilings"]?["bounce_rate"]?.double ?? schedule.step(week: schedule.lastWeek).ceiling
-            complaintRate = config.raw["ceilings"]?["complaint_rate"]?.double ?? 0.001
+            bounceRate = config.ceilings.bounceRate ?? schedule.step(week: schedule.lastWeek).ceiling
+            complaintRate = config.ceilings.complaintRate ?? 0.001
         }
 
         /// Whether a rate goes over its ceiling (`kind`: "bounce_rate" or "complaint_rate").
