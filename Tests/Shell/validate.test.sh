@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# validate: verdicts through the real binary, --only, --fix-typos, lists, rejects, exit codes.
+# validate: verdicts through the real binary, --verdict, --fix-typos, lists, rejects, exit codes.
 source "$(dirname "$0")/lib.sh"
 # quiet_status CMD… — the exit status of CMD, its output discarded
 quiet_status() { set +e; "$@" >/dev/null 2>&1; local s=$?; set -e; echo "$s"; }
@@ -26,9 +26,9 @@ assert_eq "$(jq -r .line "$WORK/rejects")" "8" "reject line"
 assert_eq "$(jq -c '[.in,.out,.valid,.risky,.invalid,.rejected]' "$WORK/stats")" "[8,7,2,3,2,1]" "summary counts"
 assert_eq "$(jq -c .reasons "$WORK/stats")" '{"disposable":1,"role":1,"special_use_domain":1,"syntax":1,"typo":1}' "per-reason counts"
 
-# --only and --fix-typos
-out=$(validate --only valid --fix-typos < "$WORK/in.ndjson" 2>/dev/null)
-assert_eq "$(echo "$out" | jq -r .email | tr '\n' ' ')" "jean.dupont@gmail.com bob@gmail.com anna@bücher.de " "--only valid after fixing"
+# --verdict and --fix-typos
+out=$(validate --verdict valid --fix-typos < "$WORK/in.ndjson" 2>/dev/null)
+assert_eq "$(echo "$out" | jq -r .email | tr '\n' ' ')" "jean.dupont@gmail.com bob@gmail.com anna@bücher.de " "--verdict valid after fixing"
 assert_eq "$(echo "$out" | sed -n 2p | jq -r .email_original)" "bob@gnail.com" "email_original kept"
 
 # Lists from files: --disposable-list (public list format) and --allow.
@@ -40,7 +40,7 @@ assert_eq "$(echo "$out" | jq -r .validation.verdict | tr '\n' ' ')" "invalid va
 
 # Exit codes: --strict with a reject → 3; bad flags → 2; bad list → 2.
 assert_eq "$(quiet_status validate --strict < "$WORK/in.ndjson")" 3 "--strict with rejects"
-assert_eq "$(quiet_status validate --only good < /dev/null)" 2 "bad --only"
+assert_eq "$(quiet_status validate --verdict good < /dev/null)" 2 "bad --verdict"
 printf 'not a domain\n' > "$WORK/bad.txt"
 assert_eq "$(quiet_status validate --disposable-list "$WORK/bad.txt" < /dev/null)" 2 "bad list file"
 err=$(validate --disposable-list "$WORK/bad.txt" < /dev/null 2>&1 >/dev/null || true)

@@ -3,7 +3,7 @@ import ValidateStage
 import MailpipeTestSupport
 import XCTest
 
-/// The stage in-process: fields written, statuses, --only, --fix-typos, lists, rejects, summary.
+/// The stage in-process: fields written, statuses, --verdict, --fix-typos, lists, rejects, summary.
 final class ValidateRunTests: StageTestCase {
     func run(_ input: String, _ configure: (inout Validate.Options) -> Void = { _ in }) throws -> (lines: [String], summary: Summary) {
         let inPath = write("in.ndjson", input)
