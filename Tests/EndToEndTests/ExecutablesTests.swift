@@ -42,7 +42,9 @@ final class ExecutablesTests: XCTestCase {
         let (s2, out, _) = try sh("account export --tenant t1 | head -1", state: state)
         XCTAssertEqual(s2, 0)
         XCTAssertEqual(out, #"{"email":"a@x.fr","tags":["é"],"tenant":"t1","created_at":"2026-11-23T00:00:00Z"}"# + "\n")
-        XCTAssertEqual(try sh("printf 'x\\n' | account commit --tenant t1 --strict", state: state).0, 3)
+        XCTAssertEqual(try sh(#"printf 'x\n{"email":"c@x.fr"}\n' | account commit --tenant t1 --strict"#, state: state).0, 3)
+        // Nothing usable at all is a failure (exit 1), --strict or not.
+        XCTAssertEqual(try sh("printf 'x\\n' | account commit --tenant t1 --strict", state: state).0, 1)
         XCTAssertEqual(try sh("account export --tenant ../t1", state: state).0, 2)
         XCTAssertEqual(try sh("account commit --tenant t1 --bogus-flag", state: state).0, 2)
     }

@@ -130,8 +130,11 @@ final class IngestStageTests: XCTestCase {
         XCTAssertEqual(cp.contacts.first?["company"], .string("O\u{2019}Neil €"))
         let latin = try ingest([path], encoding: .latin1)
         XCTAssertEqual(latin.contacts.first?["first_name"], .string("Renée"))
-        let utf8 = try ingest([path])
-        XCTAssertEqual(utf8.rejects.first?["reason"], .string("invalid_utf8"))
+        // Read as UTF-8, nothing of it is usable: an error that names the way out.
+        XCTAssertThrowsError(try ingest([path])) { error in
+            XCTAssertTrue("\(error)".contains("not UTF-8: give --encoding latin1 or cp1252"), "\(error)")
+        }
+        XCTAssertEqual(lines("\(dir)/rejects.ndjson").first?["reason"], .string("invalid_utf8"))
     }
 
     // MARK: aliases

@@ -15,7 +15,8 @@ final class TenantConfigTests: XCTestCase {
      "unsubscribe":{"url":"https://acme.example/u","mailto":"u@acme.example","secret_env":"UNSUB"},
      "vmtas":[{"name":"m1","ip":"192.0.2.1","hostname":"m1.acme.example","weight":2,"warmup_start":"2026-11-02","pool":"p"}],
      "warmup":[{"week":1,"daily_quota":50,"max_bounce_rate":0.02,"min_sends":100}],
-     "bounces":{"soft_limit":3,"soft_window_days":15}}
+     "bounces":{"soft_limit":3,"soft_window_days":15},
+     "ceilings":{"bounce_rate":0.02,"complaint_rate":0.001}}
     """#
 
     func parse(_ text: String) throws -> TenantConfig {

@@ -92,7 +92,11 @@ public enum StageInputs {
 
     /// A sentence for a run in which nothing of the input was usable: what the input looks like
     /// and, when another stage reads that, which (nil: no better idea than the rejects).
-    public static func hint(stage: String) -> String? {
+    public static func hint(stage: String, reasons: Set<String> = []) -> String? {
+        if reasons == ["invalid_utf8"] {
+            return stage == "ingest" ? "the input is not UTF-8: give --encoding latin1 or cp1252 (what Excel writes)"
+                : "the input is not UTF-8: read it with ingest --encoding latin1 or cp1252"
+        }
         guard let kind else { return nil }
         let readsContacts = stage != "ingest"
         switch kind {

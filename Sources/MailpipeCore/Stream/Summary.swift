@@ -73,7 +73,7 @@ public struct Summary {
               reasons.allSatisfy({ Summary.formReasons.contains($0.0) }) else { return nil }
         let listed = reasons.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
         var text = "nothing usable in the input: all \(input) lines were rejected (\(listed))"
-        if let hint = StageInputs.hint(stage: stage) { text += "; " + hint }
+        if let hint = StageInputs.hint(stage: stage, reasons: Set(reasons.map(\.0))) { text += "; " + hint }
         return text
     }
 
