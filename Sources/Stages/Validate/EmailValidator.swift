@@ -274,6 +274,7 @@ public struct EmailValidator: Sendable {
         var ok = !local.isEmpty
         var ascii = true
         var previous = UInt8(ascii: ".")
+        let atext = EmailValidator.atext
         for b in local {
             if b >= 0x80 { ascii = false }
             else if b == UInt8(ascii: ".") { if previous == b { ok = false } }

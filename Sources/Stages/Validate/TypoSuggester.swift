@@ -20,10 +20,12 @@ public struct TypoSuggester: Sendable {
     private let masks: [UInt64]
     private let nameBytes: [[UInt8]]
     private let endingBytes: [[[UInt8]]]
+    private let wordLike: [Bool]
     private let undotted: [String: String]    // "gmailcom" → "gmail.com"; "hotmail" → "hotmail.com"
 
-    /// Slips in quarters: a slip is 4, half a slip 2.
-    static let slip = 4
+    /// Slips in quarters: a slip is 4, half a slip 2. (Computed: a stored static would be a
+    /// lazily initialised global, checked at every use.)
+    @inline(__always) static var slip: Int { 4 }
 
     public init(providers: [MailProvider] = BuiltinLists.mailProviders,
                 lookalikes: [String] = BuiltinLists.realLookalikeDomains) {
@@ -33,6 +35,7 @@ public struct TypoSuggester: Sendable {
         realTLDs = ByteSet(TypoSuggester.topLevelDomains)
         masks = providers.map { TypoSuggester.mask($0.name.utf8) }
         nameBytes = providers.map { Array($0.name.utf8) }
+        wordLike = providers.map(TypoSuggester.isWordLike)
         endingBytes = providers.map { $0.endings.map { Array($0.utf8) } }
         var byLength = [[Int]](repeating: [], count: 64)
         for (i, p) in providers.enumerated() where TypoSuggester.takesSlips(p) {
@@ -77,11 +80,10 @@ public struct TypoSuggester: Sendable {
         var nearest: [Int] = []
         let mask = TypoSuggester.mask(name)
         for i in byLength[name.count] {
-            let p = providers[i]
             let slips = TypoSuggester.nameSlips(nameBytes[i].count)
             if (masks[i] & ~mask).nonzeroBitCount > slips || (mask & ~masks[i]).nonzeroBitCount > slips { continue }
             let cost: Int = nameBytes[i].withUnsafeBytes { meant in
-                if TypoSuggester.isWordLike(p) {
+                if wordLike[i] {
                     let swaps = meant.count >= 5
                     return TypoSuggester.isWordSlip(typed: name, meant: meant, swaps: swaps) ? TypoSuggester.slip : Int.max
                 }
