@@ -13,8 +13,7 @@ if [ ! -s "$sdist" ]; then
   get() { python3 -m pip download --no-binary :all: --no-deps --disable-pip-version-check -q "$@" \
             "email-validator==$version" -d "$WORK/dl" >"$WORK/pip.log" 2>&1; }
   if ! get --no-build-isolation && ! get; then
-    echo "SKIP: PyPI unreachable, or email-validator $version not downloadable: $(tail -n 1 "$WORK/pip.log")"
-    exit 0
+    skip "PyPI unreachable, or email-validator $version not downloadable: $(tail -n 1 "$WORK/pip.log")"
   fi
   mv "$WORK/dl/email_validator-$version.tar.gz" "$sdist"
 fi
