@@ -20,10 +20,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/CoreOffice/XMLCoder", from: "0.17.1"),
     ],
     targets: [
         // C libraries.
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+        // (Not `CZlib`: ZIPFoundation has a module of that name.)
+        .systemLibrary(name: "CZlibShim", path: "Sources/CZlibShim", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
@@ -34,11 +37,16 @@ let package = Package(
         // No pkg-config file on Debian: linked by name (module.modulemap).
         .systemLibrary(name: "CUnistring", path: "Sources/CUnistring",
                        providers: [.apt(["libunistring-dev"])]),
+        // libphonenumber (libphonenumber-dev) behind a small C shim: the full parse to E.164 and
+        // the metadata facts ingest's fast paths need.
+        .target(name: "CPhoneNumber", path: "Sources/CPhoneNumber",
+                cxxSettings: [.unsafeFlags(["-std=c++17"])],
+                linkerSettings: [.linkedLibrary("phonenumber"), .linkedLibrary("protobuf")]),
 
         // Shared core: bytes, lines, JSON, gzip, rejects, summary, files. No Foundation.
         // Exclusivity is enforced statically; the dynamic checks on the buffers' class storage
         // cost more than the parsing itself (measured with callgrind).
-        .target(name: "MailpipeCore", dependencies: ["CZlib"],
+        .target(name: "MailpipeCore", dependencies: ["CZlibShim"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         // Tenant state: slugs, tenant.json, lock, atomic files, append logs, the contact store.
         .target(name: "MailpipeStore", dependencies: ["MailpipeCore"]),
@@ -70,7 +78,11 @@ let package = Package(
                                                  .product(name: "Yams", package: "Yams")],
                 path: "Sources/Stages/Tag"),
         // Per-row loops over a few builders and tables: no dynamic exclusivity checks (as in the core).
-        .target(name: "IngestStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Ingest",
+        // Foundation for CLDR's country and language names (Locale), ZIPFoundation and XMLCoder for .xlsx.
+        .target(name: "IngestStage", dependencies: ["MailpipeCore", "MailpipeStore", "CPhoneNumber",
+                                                    .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                                                    .product(name: "XMLCoder", package: "XMLCoder")],
+                path: "Sources/Stages/Ingest",
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .target(name: "DedupeStage", dependencies: ["MailpipeCore", "MailpipeStore"], path: "Sources/Stages/Dedupe",
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),

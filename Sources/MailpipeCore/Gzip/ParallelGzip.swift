@@ -1,4 +1,4 @@
-import CZlib
+import CZlibShim
 import Dispatch
 
 /// One gzip member compressed on several cores, pigz-style: the input is cut into fixed-size

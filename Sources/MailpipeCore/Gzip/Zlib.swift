@@ -1,4 +1,4 @@
-import CZlib
+import CZlibShim
 
 /// A zlib failure: the function and zlib's own message.
 public struct ZlibError: Error, CustomStringConvertible {
@@ -34,7 +34,7 @@ public final class GzipDecoder {
             stream.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self) + produced
             stream.avail_out = uInt(output.count - produced)
             atMemberBoundary = false
-            let rc = CZlib.inflate(&stream, Z_NO_FLUSH)
+            let rc = CZlibShim.inflate(&stream, Z_NO_FLUSH)
             consumed = input.count - Int(stream.avail_in)
             produced = output.count - Int(stream.avail_out)
             if rc == Z_STREAM_END {

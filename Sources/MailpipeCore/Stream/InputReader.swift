@@ -38,6 +38,28 @@ public final class InputReader {
         try InputReader(path: nil, limit: lookAheadLimit - standardInputReplay.count, recordsForReplay: true)
     }
 
+    /// What to do about UTF-16 text; set before the first read.
+    public enum UTF16Handling: Sendable {
+        /// Bytes are handed over as they are.
+        case none
+        /// A UTF-16 byte-order mark (or text whose every other byte is zero) at the start turns
+        /// on decoding to UTF-8; `utf16Found` says what was found.
+        case detect
+        /// The input is UTF-16 in this byte order (a leading mark is dropped).
+        case decode(UTF16Transcoder.ByteOrder)
+    }
+    public var utf16: UTF16Handling = .none
+    /// The UTF-16 found by `.detect` (or given by `.decode`), and whether it had a byte-order mark.
+    public private(set) var utf16Found: (order: UTF16Transcoder.ByteOrder, marked: Bool)?
+    private var utf16Checked = false
+    private var transcoder: UTF16Transcoder?
+    /// Bytes read ahead: the head looked at for a mark (raw), or decoded text not yet handed over.
+    private var pending: [UInt8] = []
+    private var pendingStart = 0
+    private var decoded: [UInt8] = []
+    private var decodedStart = 0
+    private var rawEnded = false
+
     /// `path` nil or "-" means standard input; `limit` caps how many bytes of the file are read.
     public convenience init(path: String?, limit: Int? = nil) throws {
         try self.init(path: path, limit: limit, recordsForReplay: false)
@@ -76,6 +98,14 @@ public final class InputReader {
     /// A pipe, socket or terminal: a read may wait for the writer.
     public let mayWait: Bool
 
+    /// Whether a read would return at once (data or the end is there); always true for a file.
+    public var isReadable: Bool {
+        guard mayWait else { return true }
+        if compressedStart < compressedEnd || pendingStart < pending.count || decodedStart < decoded.count { return true }
+        var p = pollfd(fd: descriptor.rawValue, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0
+    }
+
     deinit {
         compressed.deallocate()
         if ownsDescriptor { descriptor.close() }
@@ -83,14 +113,97 @@ public final class InputReader {
 
     public var isGzip: Bool { decoder != nil }
 
-    /// Reads decompressed bytes; 0 means the end of this input.
+    /// Reads decompressed (and, when UTF-16 was found, decoded) bytes; 0 means the end of this input.
     public func read(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
-        let n = try readDecompressed(into: buffer, count: count)
+        let n = try readText(into: buffer, count: count)
         if !sampled && n > 0 && !recordsForReplay {
             sampled = true
             StageInputs.offer(input: name, UnsafeRawBufferPointer(start: buffer, count: n))
         }
         return n
+    }
+
+    /// Decompressed bytes, decoded to UTF-8 when UTF-16 was found.
+    private func readText(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        if !utf16Checked { try checkUTF16() }
+        guard transcoder != nil else {
+            if pendingStart < pending.count {
+                let n = min(count, pending.count - pendingStart)
+                pending.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + pendingStart, byteCount: n) }
+                pendingStart += n
+                return n
+            }
+            return try readDecompressed(into: buffer, count: count)
+        }
+        while decodedStart == decoded.count {
+            decoded.removeAll(keepingCapacity: true)
+            decodedStart = 0
+            if rawEnded { return 0 }
+            try decodeMore()
+        }
+        let n = min(count, decoded.count - decodedStart)
+        decoded.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + decodedStart, byteCount: n) }
+        decodedStart += n
+        return n
+    }
+
+    /// Looks at the first bytes for UTF-16 (as many as the first read gives: a trickling pipe is
+    /// not waited on for more).
+    private func checkUTF16() throws {
+        utf16Checked = true
+        var order: UTF16Transcoder.ByteOrder
+        switch utf16 {
+        case .none:
+            return
+        case .decode(let given):
+            order = given
+        case .detect:
+            order = .littleEndian
+        }
+        pending = [UInt8](repeating: 0, count: 4096)
+        var have = 0
+        while have < 2 {
+            let n = try pending.withUnsafeMutableBytes { try readDecompressed(into: $0.baseAddress! + have, count: $0.count - have) }
+            if n == 0 { break }
+            have += n
+        }
+        pending.removeSubrange(have...)
+        let marked = pending.withUnsafeBytes { UTF16Transcoder.byteOrderMark($0) }
+        if case .detect = utf16 {
+            guard let found = marked ?? pending.withUnsafeBytes({ UTF16Transcoder.unmarkedOrder($0) }) else { return }
+            order = found
+        }
+        if let marked, marked == order { pendingStart = 2 }
+        transcoder = UTF16Transcoder(order: order)
+        utf16Found = (order, marked == order)
+    }
+
+    /// Decodes the bytes read ahead, or the next block of the input, into `decoded`.
+    private func decodeMore() throws {
+        let block = 256 << 10
+        let room = UTF16Transcoder.maxOutput(forInput: block)
+        decoded.reserveCapacity(room)
+        if pendingStart < pending.count {
+            withUnsafeTemporaryAllocation(byteCount: room, alignment: 1) { out in
+                let made = pending.withUnsafeBytes { transcoder!.transcode(UnsafeRawBufferPointer(rebasing: $0[pendingStart...]), into: out.baseAddress!) }
+                decoded.append(contentsOf: UnsafeRawBufferPointer(rebasing: out[0..<made]))
+            }
+            pendingStart = pending.count
+            return
+        }
+        try withUnsafeTemporaryAllocation(byteCount: block + room, alignment: 16) { scratch in
+            let raw = scratch.baseAddress!
+            let out = raw + block
+            let n = try readDecompressed(into: raw, count: block)
+            let made: Int
+            if n == 0 {
+                rawEnded = true
+                made = transcoder!.finish(into: out)
+            } else {
+                made = transcoder!.transcode(UnsafeRawBufferPointer(start: raw, count: n), into: out)
+            }
+            decoded.append(contentsOf: UnsafeRawBufferPointer(start: out, count: made))
+        }
     }
 
     private func readDecompressed(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {

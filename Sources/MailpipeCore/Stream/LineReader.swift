@@ -44,6 +44,17 @@ public struct LineReader {
         return UnsafeRawBufferPointer(start: buffer + start, count: end - start)
     }
 
+    /// `peek`, except that on an input that may wait (a pipe) it stops once a complete line is
+    /// buffered and nothing more can be read without waiting: a trickling writer's first line
+    /// is not held back while the head of its input is sniffed.
+    public mutating func peekReady(_ count: Int) throws -> UnsafeRawBufferPointer {
+        while end - start < min(count, capacity) && !ended {
+            if input.mayWait && end > start && memchr(buffer + start, 0x0A, end - start) != nil && !input.isReadable { break }
+            try fill()
+        }
+        return UnsafeRawBufferPointer(start: buffer + start, count: end - start)
+    }
+
     /// Everything not yet consumed, to the end of the input (for whole JSON documents).
     public mutating func readAll() throws -> [UInt8] {
         var all: [UInt8] = []

@@ -17,6 +17,10 @@ public struct Summary {
     /// Facts about the run that are not counts (where the tenant came from…): a string member
     /// in `--stats`, a clause after the line.
     public private(set) var remarks: [(name: String, value: String, text: String)] = []
+    /// A stage's own findings (what ingest detected in each file…), as JSON for `--stats`.
+    public private(set) var details: [(name: String, value: JSONValue)] = []
+    /// The same findings for a person: lines printed under the summary line.
+    public var notes: [String] = []
 
     public init(stage: String, headline: [String] = ["in", "out", "rejected"]) {
         self.stage = stage
@@ -44,6 +48,11 @@ public struct Summary {
     /// Adds a remark: `name: value` in `--stats`, `text` after the summary line.
     public mutating func remark(_ name: String, _ value: String, text: String) {
         remarks.append((name, value, text))
+    }
+
+    public mutating func setDetail(_ name: String, _ value: JSONValue) {
+        if let i = details.firstIndex(where: { $0.name == name }) { details[i].value = value }
+        else { details.append((name, value)) }
     }
 
     /// `validate: 10000 in, 9410 out, 590 rejected (invalid_json 3, duplicate 587)`
@@ -87,6 +96,7 @@ public struct Summary {
             for (key, value) in counts { group.append(key, .int(value)) }
             object.append(name, .object(group))
         }
+        for (name, value) in details { object.append(name, value) }
         return .object(object)
     }
 
@@ -106,7 +116,7 @@ public struct Summary {
             defer { fd.close() }
             try fd.writeAll(bytes)
         } else {
-            try? FileDescriptor.standardError.writeAll(line + "\n")
+            try? FileDescriptor.standardError.writeAll(([line] + notes).joined(separator: "\n") + "\n")
         }
     }
 }
