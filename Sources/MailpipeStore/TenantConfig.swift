@@ -12,6 +12,8 @@ public struct TenantConfig: Sendable {
     /// The tenant's languages (default: all nine).
     public var languages: [String]
     public var fallbackLanguage: String
+    /// ISO 3166 alpha-2: the country of national phone numbers in rows that name none (ingest).
+    public var defaultCountry: String?
     /// The tenant's days (sends today, warm-up weeks, counters per day) are days in this zone.
     public var timezone: ZoneInfo
     /// Parent → children tags.
@@ -76,7 +78,7 @@ public struct TenantConfig: Sendable {
         }
     }
 
-    static let rootKeys = ["slug", "name", "brand_domain", "sending_domain", "languages", "fallback_language", "timezone",
+    static let rootKeys = ["slug", "name", "brand_domain", "sending_domain", "languages", "fallback_language", "default_country", "timezone",
                            "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings"]
     static let mailwizzKeys = ["url", "list_uid", "api_key_env", "fields", "subscriber_status"]
     static let smtpKeys = ["url", "from", "reply_to"]
@@ -130,6 +132,10 @@ public struct TenantConfig: Sendable {
         fallbackLanguage = try root.string("fallback_language") ?? "en"
         guard codes.contains(fallbackLanguage) else {
             throw root.fail("fallback_language", "is '\(fallbackLanguage)', not one of \(codes.joined(separator: " "))")
+        }
+        defaultCountry = try root.string("default_country")
+        if let country = defaultCountry, country.utf8.count != 2 || !country.utf8.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }) {
+            throw root.fail("default_country", "is '\(country)', not an ISO 3166 alpha-2 code such as FR")
         }
         if let zone = try root.string("timezone") {
             do { timezone = try ZoneInfo.load(zone) } catch { throw root.fail("timezone", "is not usable: \(error)") }
