@@ -10,6 +10,8 @@ public enum ColumnTarget: Equatable, Sendable {
     case field(ContactField)
     case custom(String)
     case ignore
+    /// A column whose value, when present (or true), means the contact must not be mailed.
+    case status(ContactStatus, StatusSignal)
 
     /// Parses the right side of `--map 'Col=field'`: a docs/design.md field, `custom.NAME`, or `ignore`.
     public init(parsing text: String) throws {
@@ -41,6 +43,15 @@ struct ContactBuilder {
     var custom: [(key: String, raw: [UInt8])] = []
     var languageRaw: String?
     var countryRaw: String?
+    var statusRaw: String?
+    /// A status that stops mail, from a flag column (`UNSUB_TIME`, `EMAIL_BLACKLISTED`=Yes…).
+    var statusFromFlag: ContactStatus?
+    /// Addresses after the contact's own (more email columns, `a ::: b`), normalised.
+    var otherEmails: [String] = []
+    /// Phone numbers as given: the contact's own (`phone`) and the others, turned into E.164
+    /// once the row's country is known (`finishPhones`).
+    var phoneGiven: [UInt8] = []
+    var otherPhonesGiven: [[UInt8]] = []
     var emailGiven = false
     var emailInvalid: String?
     var tenant: String?
@@ -64,7 +75,10 @@ struct ContactBuilder {
         tagEnds.removeAll(keepingCapacity: true)
         custom.removeAll(keepingCapacity: true)
         unusableTags.removeAll(keepingCapacity: true)
-        languageRaw = nil; countryRaw = nil; emailGiven = false; emailInvalid = nil
+        languageRaw = nil; countryRaw = nil; statusRaw = nil; statusFromFlag = nil; emailGiven = false; emailInvalid = nil
+        if !otherEmails.isEmpty { otherEmails.removeAll(keepingCapacity: true) }
+        phoneGiven.removeAll(keepingCapacity: true)
+        if !otherPhonesGiven.isEmpty { otherPhonesGiven.removeAll(keepingCapacity: true) }
         valuesArePlain = false
         valuesAreNFC = false
         tenant = nil; source = nil; createdAt = nil
@@ -102,46 +116,69 @@ struct ContactBuilder {
         String(decoding: arena.bytes(starts[k]..<(starts[k] + lengths[k])), as: UTF8.self)
     }
 
-    /// Sets a field from a text value (first non-empty value wins).
-    mutating func set(_ field: ContactField, _ value: UnsafeRawBufferPointer, lookups: inout Lookups) {
+    /// What became of a value given for a field.
+    enum Outcome {
+        /// Taken (or empty, or an extra address or phone kept with the contact's others).
+        case taken
+        /// The field already holds another value: the caller keeps this one under `custom`.
+        case overflow
+    }
+
+    /// Sets a field from a text value. The first non-empty value wins; a later different one is
+    /// an `overflow` (email and phone keep theirs as `other_emails` / `other_phones`).
+    @discardableResult
+    mutating func set(_ field: ContactField, _ value: UnsafeRawBufferPointer, lookups: inout Lookups) -> Outcome {
         let t = Normalize.trimmed(value)
-        if t.isEmpty { return }
+        if t.isEmpty { return .taken }
         let k = ContactBuilder.ordinal(field)
         switch field {
         case .tags:
             addTags(t, lookups: &lookups)
-            return
+            return .taken
         case .tenant:
             if tenant == nil { tenant = String(decoding: t, as: UTF8.self) }
-            return
+            return .taken
         case .source:
             if source == nil { source = Normalize.text(String(decoding: t, as: UTF8.self)) }
-            return
+            return .taken
         case .createdAt:
             if createdAt == nil {
                 if let time = Timestamp(parsing: String(decoding: t, as: UTF8.self)) { createdAt = time.rfc3339 }
                 else { addCustom("created_at", string: t) }
             }
-            return
+            return .taken
         case .custom:
             addCustom("custom", string: t)
-            return
+            return .taken
+        case .email:
+            setEmails(t)
+            return .taken
+        case .phone:
+            // Several numbers in one value (`a ::: b`): each is a number of the contact.
+            MultiValue.forEach(in: t) { piece in
+                if phoneGiven.isEmpty && lengths[k] == 0 {
+                    phoneGiven.append(contentsOf: piece)
+                } else if !(phoneGiven.elementsEqual(piece)) && !otherPhonesGiven.contains(where: { $0.elementsEqual(piece) }) {
+                    otherPhonesGiven.append(Array(piece))
+                }
+            }
+            return .taken
+        case .status:
+            setStatus(t)
+            return .taken
+        case .website:
+            // A profile on a social network given as the website goes where it belongs.
+            if let social = SocialHost.field(ofURL: t), lengths[ContactBuilder.ordinal(social)] == 0 {
+                return set(social, t, lookups: &lookups)
+            }
         default:
             break
         }
-        if lengths[k] > 0 { return }
+        if lengths[k] > 0 { return sameValue(k, t) ? .taken : .overflow }
         let start = arena.count
         switch field {
-        case .email:
-            emailGiven = true
-            if !Normalize.email(t, into: &arena) {
-                arena.truncate(to: start)
-                if emailInvalid == nil { emailInvalid = String(decoding: t, as: UTF8.self) }
-            }
         case .website, .linkedinURL, .facebookURL, .instagramURL, .twitterURL:
             Normalize.website(t, into: &arena)
-        case .phone:
-            Normalize.phone(t, into: &arena, knownNFC: valuesAreNFC)
         case .country:
             let known = lookups.country(t) { code -> Bool in
                 guard let code else { return false }
@@ -161,17 +198,120 @@ struct ContactBuilder {
         }
         starts[k] = start
         lengths[k] = arena.count - start
+        return .taken
     }
 
-    /// Tags split on `,` `;` `|` and slugged; a slug already present is not repeated, a tag
-    /// whose slug is empty is noted as unusable.
+    /// Whether slot `k` holds the text given (trimmed) — a column repeating a value is no overflow.
+    private func sameValue(_ k: Int, _ t: UnsafeRawBufferPointer) -> Bool {
+        guard lengths[k] == t.count else { return false }
+        return memcmp(arena.bytes(starts[k]..<(starts[k] + lengths[k])).baseAddress!, t.baseAddress!, t.count) == 0
+    }
+
+    /// The contact's address and its others: a value may hold several (`a ::: b`, Google
+    /// Contacts); the first usable one of the row is the contact, the rest `other_emails`.
+    private mutating func setEmails(_ t: UnsafeRawBufferPointer) {
+        let k = ContactBuilder.ordinal(.email)
+        emailGiven = true
+        MultiValue.forEach(in: t) { piece in
+            let start = arena.count
+            guard Normalize.email(piece, into: &arena) else {
+                arena.truncate(to: start)
+                if emailInvalid == nil { emailInvalid = String(decoding: piece, as: UTF8.self) }
+                return
+            }
+            if lengths[k] == 0 {
+                starts[k] = start
+                lengths[k] = arena.count - start
+                return
+            }
+            let address = String(decoding: arena.bytes(start..<arena.count), as: UTF8.self)
+            arena.truncate(to: start)
+            if address != slotString(k) && !otherEmails.contains(address) { otherEmails.append(address) }
+        }
+    }
+
+    /// A `status` column: a mailpipe status, another tool's (docs), or kept as `status_raw`.
+    private mutating func setStatus(_ t: UnsafeRawBufferPointer) {
+        let k = ContactBuilder.ordinal(.status)
+        if lengths[k] > 0 { return }
+        let text = String(decoding: t, as: UTF8.self)
+        switch StatusNames.reading(text) {
+        case .status(let status):
+            setSlot(.status, status.rawValue)
+        case .mailable:
+            break
+        case .unknown:
+            if statusRaw == nil { statusRaw = Normalize.text(text) }
+        }
+    }
+
+    /// A column that stops mail when its value is present (or true).
+    mutating func setStatusFlag(_ status: ContactStatus, _ signal: StatusSignal, _ value: UnsafeRawBufferPointer) {
+        let t = Normalize.trimmed(value)
+        if t.isEmpty || statusFromFlag != nil { return }
+        if signal == .whenTrue && !StatusNames.isTrue(String(decoding: t, as: UTF8.self)) { return }
+        statusFromFlag = status
+    }
+
+    /// Settles what only the whole row tells: a flag's status over a mailable one, then the
+    /// phone numbers in E.164 with the row's country (else the tenant's).
+    mutating func finish(phones: inout PhoneNumbers, defaultRegion: String?) {
+        if let flagged = statusFromFlag {
+            let k = ContactBuilder.ordinal(.status)
+            let current = lengths[k] > 0 ? ContactStatus(rawValue: slotString(k)) : nil
+            if current?.suppresses != true { setSlot(.status, flagged.rawValue) }
+        }
+        guard !phoneGiven.isEmpty || !otherPhonesGiven.isEmpty else { return }
+        let countrySlot = ContactBuilder.ordinal(.country)
+        var region: (UInt8, UInt8)?
+        if lengths[countrySlot] == 2 {
+            let c = arena.bytes(starts[countrySlot]..<(starts[countrySlot] + 2))
+            region = (c[0], c[1])
+        } else if let d = defaultRegion, d.utf8.count == 2 {
+            region = (d.utf8.first!, d.utf8.last!)
+        }
+        if !phoneGiven.isEmpty {
+            let k = ContactBuilder.ordinal(.phone)
+            let start = arena.count
+            phoneGiven.withUnsafeBytes { phones.format($0, region: region, into: &arena, knownNFC: valuesAreNFC) }
+            starts[k] = start
+            lengths[k] = arena.count - start
+        }
+        if !otherPhonesGiven.isEmpty {
+            var list = ByteBuffer(capacity: 64)
+            list.append(UInt8(ascii: "["))
+            var scratch = ByteBuffer(capacity: 32)
+            for (i, given) in otherPhonesGiven.enumerated() {
+                if i > 0 { list.append(UInt8(ascii: ",")) }
+                scratch.removeAll()
+                given.withUnsafeBytes { phones.format($0, region: region, into: &scratch, knownNFC: false) }
+                scratch.withUnsafeBytes { list.appendJSONString(utf8: $0) }
+            }
+            list.append(UInt8(ascii: "]"))
+            addCustom("other_phones", raw: list.bytes)
+        }
+    }
+
+    /// Tags split on `,` `;` `|` and Google's ` ::: ` and slugged; a slug already present is not
+    /// repeated, a tag whose slug is empty is noted as unusable. Google's system groups
+    /// (`* myContacts`, `* starred`) lose their `* `; `myContacts`, on every contact, is dropped.
     mutating func addTags(_ bytes: UnsafeRawBufferPointer, lookups: inout Lookups) {
         var start = 0
         var i = 0
         while i <= bytes.count {
+            let colons = i + 2 < bytes.count && bytes[i] == 0x3A && bytes[i + 1] == 0x3A && bytes[i + 2] == 0x3A
+            if colons {
+                var piece = Normalize.trimmed(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
+                piece = MultiValue.withoutSystemGroupMark(piece)
+                if !piece.isEmpty && !MultiValue.isMyContacts(piece) { addTag(piece, lookups: &lookups) }
+                i += 3
+                start = i
+                continue
+            }
             if i == bytes.count || bytes[i] == 0x2C || bytes[i] == 0x3B || bytes[i] == 0x7C {
-                let piece = Normalize.trimmed(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
-                if !piece.isEmpty { addTag(piece, lookups: &lookups) }
+                var piece = Normalize.trimmed(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
+                piece = MultiValue.withoutSystemGroupMark(piece)
+                if !piece.isEmpty && !MultiValue.isMyContacts(piece) { addTag(piece, lookups: &lookups) }
                 start = i + 1
             }
             i += 1
@@ -227,6 +367,10 @@ struct ContactBuilder {
         } else if let space = name.firstIndex(where: { $0 == " " }) {
             first = String(name[..<space]).trimmingSpaces
             last = String(name[name.index(after: space)...]).trimmingSpaces
+        } else if name.count >= 2 && name.count <= 4, name.unicodeScalars.allSatisfy(ContactBuilder.isHan) {
+            // A Chinese name is written family name first, without a space: `李伟`, `张小明`.
+            last = String(name.prefix(1))
+            first = String(name.dropFirst())
         } else {
             first = name
         }
@@ -237,6 +381,10 @@ struct ContactBuilder {
         } else {
             addCustom("full_name", raw: JSONValue.string(name).serialized)
         }
+    }
+
+    static func isHan(_ s: Unicode.Scalar) -> Bool {
+        (0x4E00...0x9FFF).contains(s.value) || (0x3400...0x4DBF).contains(s.value)
     }
 
     /// `,"key":"` for each field of `outputOrder`, back to back, and where each ends. Each builder
@@ -259,6 +407,7 @@ struct ContactBuilder {
     func write(into out: inout ByteBuffer, shared: SharedMembers, fallbackLanguage: String) {
         out.append(shared.head.bytes(0..<shared.head.count))
         let languageSlot = ContactBuilder.ordinal(.language), countrySlot = ContactBuilder.ordinal(.country)
+        let statusSlot = ContactBuilder.ordinal(.status)
         var keyStart = 0
         for (i, k) in outputOrdinals.enumerated() {
             let keyEnd = keyEnds[i]
@@ -275,6 +424,9 @@ struct ContactBuilder {
                 } else if k == countrySlot, let countryRaw {
                     out.append(",\"country_raw\":" as StaticString)
                     out.appendJSONString(countryRaw)
+                } else if k == statusSlot, let statusRaw {
+                    out.append(",\"status_raw\":" as StaticString)
+                    out.appendJSONString(statusRaw)
                 }
                 continue
             }
@@ -300,10 +452,21 @@ struct ContactBuilder {
             }
             out.append(UInt8(ascii: "]"))
         }
-        if !custom.isEmpty {
+        if !custom.isEmpty || !otherEmails.isEmpty {
             out.append(",\"custom\":{")
-            for (i, (key, raw)) in custom.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
+            var first = true
+            if !otherEmails.isEmpty {
+                out.append("\"other_emails\":[" as StaticString)
+                for (i, address) in otherEmails.enumerated() {
+                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                    out.appendJSONString(address)
+                }
+                out.append(UInt8(ascii: "]"))
+                first = false
+            }
+            for (key, raw) in custom {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 out.appendJSONString(key)
                 out.append(UInt8(ascii: ":"))
                 out.append(raw)
@@ -347,6 +510,7 @@ struct SharedMembers {
 /// Language, country and tag look-ups, cached by the raw bytes: the same few values repeat over
 /// millions of rows, and a hit then costs a hash and a compare, no String and no reference count.
 struct Lookups {
+    var phones = PhoneNumbers()
     private var languages = BytesCache()
     private var countries = BytesCache()
     private var tagSlugs = BytesCache()

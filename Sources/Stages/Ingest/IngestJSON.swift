@@ -48,9 +48,9 @@ extension IngestRun {
             case .line(var bytes, let number):
                 if firstLine { bytes = UnsafeRawBufferPointer(rebasing: bytes[IngestRun.bomLength(bytes)...]); firstLine = false }
                 if IngestRun.isBlank(bytes) { blankLines += 1; continue }
-                if options.encoding != .utf8 {
+                if inputEncoding != .utf8 {
                     transcoded.removeAll(keepingCapacity: true)
-                    options.encoding.transcode(bytes, into: &transcoded)
+                    inputEncoding.transcode(bytes, into: &transcoded)
                     transcoded.withUnsafeBytes { batch.add($0, line: number) }
                 } else {
                     batch.add(bytes, line: number)
@@ -96,9 +96,9 @@ extension IngestRun {
     /// are found by a structural scan and parsed one at a time (the document may be large).
     mutating func ingestJSONDocument(lines: inout LineReader, file: String?, source: String, output: inout OutputSink) throws {
         var doc = try lines.readAll()
-        if options.encoding != .utf8 {
+        if inputEncoding != .utf8 {
             var t: [UInt8] = []
-            doc.withUnsafeBytes { options.encoding.transcode($0, into: &t) }
+            doc.withUnsafeBytes { inputEncoding.transcode($0, into: &t) }
             doc = t
         }
         var parser = JSONParser(maxDepth: options.stream.maxDepth)
@@ -241,8 +241,14 @@ extension IngestRun {
         }
         builder.reset()
         var text: [UInt8] = []
-        for (keyNode, value) in node.members {
-            guard keyNode.kind == .string else { continue }
+        // 1. Paths given with --map (`email=contact.emails[0]`) win over everything found.
+        for mapping in jsonPaths {
+            guard let value = JSONPath.resolve(mapping.path, in: node), case .field(let field) = mapping.target else { continue }
+            take(value, as: field, depth: 1, keyTargets: &keyTargets, text: &text)
+        }
+        // 2. The record's own members, scalars first: a value at the top wins over one found
+        //    deeper (`email` over `company.email`).
+        for (keyNode, value) in node.members where keyNode.kind == .string && !value.kind.isContainer {
             let target = keyTargets.target(rawKey: keyNode.raw) { self.target(forHeader: keyNode.string ?? "") }
             switch target {
             case .ignore:
@@ -250,25 +256,39 @@ extension IngestRun {
             case .custom(let name):
                 addCustomJSON(name, value)
             case .field(.custom):
+                addCustomJSON(keyNode.string ?? "", value)
+            case .field(let field):
+                text.removeAll(keepingCapacity: true)
+                if IngestRun.scalarText(value, into: &text) {
+                    let outcome = text.withUnsafeBytes { builder.set(field, $0, lookups: &lookups) }
+                    if outcome == .overflow { addCustomJSON(keyNode.string ?? "", value) }
+                }
+            case .status(let status, let signal):
+                text.removeAll(keepingCapacity: true)
+                if IngestRun.scalarText(value, into: &text) { text.withUnsafeBytes { builder.setStatusFlag(status, signal, $0) } }
+            }
+        }
+        // 3. Objects and arrays, walked for fields at any depth (docs/ingest-dedupe.md, "Nested
+        //    JSON"); each is also kept under custom unless it held only addresses, phones or tags.
+        for (keyNode, value) in node.members where keyNode.kind == .string && value.kind.isContainer {
+            let target = keyTargets.target(rawKey: keyNode.raw) { self.target(forHeader: keyNode.string ?? "") }
+            switch target {
+            case .ignore:
+                continue
+            case .field(.custom):
                 if value.kind == .object {
                     for (k, v) in value.members { if let ks = k.string { addCustomJSON(ks, v) } }
                 } else {
                     addCustomJSON(keyNode.string ?? "", value)
                 }
-            case .field(.tags) where value.kind == .array:
-                for element in value.elements {
-                    text.removeAll(keepingCapacity: true)
-                    if IngestRun.scalarText(element, into: &text) {
-                        text.withUnsafeBytes { builder.set(.tags, $0, lookups: &lookups) }
-                    }
-                }
             case .field(let field):
-                text.removeAll(keepingCapacity: true)
-                if IngestRun.scalarText(value, into: &text) {
-                    text.withUnsafeBytes { builder.set(field, $0, lookups: &lookups) }
-                } else if value.kind == .array || value.kind == .object {
-                    addCustomJSON(keyNode.string ?? "", value)
-                }
+                take(value, as: field, depth: 1, keyTargets: &keyTargets, text: &text)
+                if field != .email && field != .phone && field != .tags { addCustomJSON(keyNode.string ?? "", value) }
+            case .custom(let name):
+                walk(value, depth: 1, keyTargets: &keyTargets, text: &text)
+                addCustomJSON(name, value)
+            case .status:
+                addCustomJSON(keyNode.string ?? "", value)
             }
         }
         // Rejects carry the record on one line: a pretty-printed element is re-serialised.
@@ -282,6 +302,77 @@ extension IngestRun {
         } else {
             try emit(line: line, file: file, source: source, envelopeTenant: envelopeTenant, rejectRaw: nil, rejectRecord: node.raw, output: &output)
         }
+    }
+
+    /// A value found for a field: a scalar is set; in an array each element is (the first is the
+    /// contact's, the others `other_emails` / `other_phones`, or overflow); in an object the
+    /// member named `name`, `value`, `address`, `number` or `text` is the field's value
+    /// (`company: {"name": …}`), the others are walked by their own names.
+    mutating func take(_ value: JSONNode, as field: ContactField, depth: Int, keyTargets: inout KeyTargets, text: inout [UInt8]) {
+        guard depth <= options.stream.maxDepth else { return }
+        switch value.kind {
+        case .object:
+            for (keyNode, member) in value.members where keyNode.kind == .string {
+                if JSONPath.isValueKey(keyNode.raw) {
+                    take(member, as: field, depth: depth + 1, keyTargets: &keyTargets, text: &text)
+                } else {
+                    walkMember(keyNode, member, depth: depth + 1, keyTargets: &keyTargets, text: &text)
+                }
+            }
+        case .array:
+            for element in value.elements { take(element, as: field, depth: depth + 1, keyTargets: &keyTargets, text: &text) }
+        default:
+            text.removeAll(keepingCapacity: true)
+            if IngestRun.scalarText(value, into: &text) { text.withUnsafeBytes { _ = builder.set(field, $0, lookups: &lookups) } }
+        }
+    }
+
+    /// An object or array whose key means nothing to us (`contact`, `profile`, `location`):
+    /// its members are mapped by their own names, at any depth.
+    mutating func walk(_ value: JSONNode, depth: Int, keyTargets: inout KeyTargets, text: inout [UInt8]) {
+        guard depth <= options.stream.maxDepth else { return }
+        switch value.kind {
+        case .object:
+            for (keyNode, member) in value.members where keyNode.kind == .string {
+                walkMember(keyNode, member, depth: depth + 1, keyTargets: &keyTargets, text: &text)
+            }
+        case .array:
+            for element in value.elements where element.kind.isContainer {
+                walk(element, depth: depth + 1, keyTargets: &keyTargets, text: &text)
+            }
+        default:
+            break
+        }
+    }
+
+    private mutating func walkMember(_ keyNode: JSONNode, _ member: JSONNode, depth: Int, keyTargets: inout KeyTargets, text: inout [UInt8]) {
+        let target = keyTargets.target(rawKey: keyNode.raw) { self.target(forHeader: keyNode.string ?? "") }
+        switch target {
+        case .field(.custom), .field(.tenant), .field(.source), .field(.createdAt), .ignore:
+            return
+        case .field(let field):
+            take(member, as: field, depth: depth, keyTargets: &keyTargets, text: &text)
+        case .status(let status, let signal):
+            text.removeAll(keepingCapacity: true)
+            if IngestRun.scalarText(member, into: &text) { text.withUnsafeBytes { builder.setStatusFlag(status, signal, $0) } }
+        case .custom:
+            if member.kind.isContainer { walk(member, depth: depth, keyTargets: &keyTargets, text: &text) }
+        }
+    }
+
+    /// A CSV cell holding a JSON object (listmonk's `attributes`): kept under custom as JSON,
+    /// and walked for fields as a nested record is. False when the cell is not an object.
+    mutating func takeJSONCell(_ name: String, _ value: UnsafeRawBufferPointer) -> Bool {
+        let t = Normalize.trimmed(value)
+        guard t.count >= 2, t[0] == UInt8(ascii: "{"), t[t.count - 1] == UInt8(ascii: "}") else { return false }
+        var parser = JSONParser(maxDepth: options.stream.maxDepth)
+        defer { parser.deallocate() }
+        guard let document = try? parser.parse(t), document.root.kind == .object else { return false }
+        var keyTargets = KeyTargets()
+        var text: [UInt8] = []
+        walk(document.root, depth: 1, keyTargets: &keyTargets, text: &text)
+        builder.addCustom(name, raw: IngestRun.compactBytes(document.root))
+        return true
     }
 
     mutating func addCustomJSON(_ key: String, _ value: JSONNode) {
@@ -394,5 +485,76 @@ enum JSONScan {
             i += 1
         }
         return depth == 0 ? i : nil
+    }
+}
+
+extension JSONKind {
+    var isContainer: Bool { self == .object || self == .array }
+}
+
+/// Paths into nested JSON, as `--map` takes them: keys separated by `.`, array elements as
+/// `[n]` (`contact.emails[0]`, `profile.names[0].given`).
+enum JSONPath {
+    enum Step: Equatable, Sendable { case key(String), index(Int) }
+
+    /// The steps of `text`, or nil when it is a plain key (no `.`, no `[`).
+    static func parse(_ text: String) -> [Step]? {
+        guard text.contains(".") || text.contains("[") else { return nil }
+        var steps: [Step] = []
+        for part in text.split(separator: ".", omittingEmptySubsequences: false) {
+            var rest = Substring(part)
+            if let open = rest.firstIndex(of: "[") {
+                let key = rest[..<open]
+                if !key.isEmpty { steps.append(.key(String(key))) }
+                rest = rest[open...]
+                while rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+                    guard let n = Int(rest[rest.index(after: rest.startIndex)..<close]), n >= 0 else { return nil }
+                    steps.append(.index(n))
+                    rest = rest[rest.index(after: close)...]
+                }
+                if !rest.isEmpty { return nil }
+            } else {
+                guard !rest.isEmpty else { return nil }
+                steps.append(.key(String(rest)))
+            }
+        }
+        return steps.isEmpty ? nil : steps
+    }
+
+    /// The node at `path` (keys matched exactly, else without regard to case).
+    static func resolve(_ path: [Step], in root: JSONNode) -> JSONNode? {
+        var node = root
+        for step in path {
+            switch step {
+            case .key(let key):
+                guard node.kind == .object else { return nil }
+                if let exact = node[key] { node = exact; continue }
+                let lower = key.lowercased()
+                guard let found = node.members.first(where: { $0.0.string?.lowercased() == lower })?.1 else { return nil }
+                node = found
+            case .index(let i):
+                guard node.kind == .array, let element = node.elements.dropFirst(i).first(where: { _ in true }) else { return nil }
+                node = element
+            }
+        }
+        return node
+    }
+
+    /// `"name"`, `"value"`, `"address"`, `"number"`, `"text"` (raw key bytes, quotes included):
+    /// inside an object found for a field, the member that holds the field's value.
+    static func isValueKey(_ raw: UnsafeRawBufferPointer) -> Bool {
+        switch raw.count {
+        case 6: return matches(raw, "\"name\"") || matches(raw, "\"text\"")
+        case 7: return matches(raw, "\"value\"")
+        case 8: return matches(raw, "\"number\"")
+        case 9: return matches(raw, "\"address\"")
+        default: return false
+        }
+    }
+
+    private static func matches(_ raw: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
+        guard raw.count == word.utf8CodeUnitCount else { return false }
+        for i in 0..<raw.count where raw[i] != word.utf8Start[i] { return false }
+        return true
     }
 }

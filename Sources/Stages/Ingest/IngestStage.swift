@@ -8,7 +8,7 @@ import MailpipeStore
 
 /// Input formats `ingest` reads.
 public enum IngestFormat: String, CaseIterable, Sendable {
-    case auto, csv, tsv, ndjson, json
+    case auto, csv, tsv, ndjson, json, xlsx
 }
 
 /// `ingest`: turns CSV / TSV / NDJSON / JSON exports into canonical contact records
@@ -22,7 +22,12 @@ public enum IngestStage {
         public var now: Timestamp
         public var format: IngestFormat
         public var delimiter: UInt8?
-        public var encoding: TextEncoding
+        /// nil: found per input (UTF-16 and UTF-8 by their marks, UTF-8 by its validity, else Windows-1252).
+        public var encoding: TextEncoding?
+        /// The worksheet of an .xlsx to read (nil: the first).
+        public var sheet: String?
+        /// The country of national phone numbers in rows without one (nil: the tenant's `default_country`).
+        public var defaultCountry: String?
         /// `--map 'Col Name=field'`: header (compared case-insensitively, trimmed) → target.
         public var mappings: [(column: String, target: ColumnTarget)]
         /// Overrides the tenant's `fallback_language`.
@@ -34,7 +39,8 @@ public enum IngestStage {
         public var stream: StreamOptions
 
         public init(tenant: TenantSlug?, state: StateRoot, source: String? = nil, now: Timestamp,
-                    format: IngestFormat = .auto, delimiter: UInt8? = nil, encoding: TextEncoding = .utf8,
+                    format: IngestFormat = .auto, delimiter: UInt8? = nil, encoding: TextEncoding? = nil,
+                    sheet: String? = nil, defaultCountry: String? = nil,
                     mappings: [(column: String, target: ColumnTarget)] = [], fallbackLanguage: String? = nil,
                     maxField: Int = 64 << 10, threads: Int? = nil, stream: StreamOptions) {
             self.tenant = tenant
@@ -44,6 +50,8 @@ public enum IngestStage {
             self.format = format
             self.delimiter = delimiter
             self.encoding = encoding
+            self.sheet = sheet
+            self.defaultCountry = defaultCountry
             self.mappings = mappings
             self.fallbackLanguage = fallbackLanguage
             self.maxField = maxField
@@ -52,21 +60,57 @@ public enum IngestStage {
         }
     }
 
-    /// Parses `Col Name=field` (the last `=` separates, so a column may contain `=`).
+    /// Parses one mapping, either way round: `Col Name=field` (the last `=` separates, so a
+    /// column may contain `=`) or `field=Col Name` (the first `=`). The side that names a field
+    /// (`email`, `custom.NAME`, `ignore`) is the target; when both do, the column is on the left.
+    /// A column with `.` or `[n]` is also a path into nested JSON (`contact.emails[0]`).
     public static func parseMapping(_ text: String) throws -> (column: String, target: ColumnTarget) {
-        guard let eq = text.lastIndex(of: "=") else {
-            throw StageError.usage("--map takes 'Column=field', got '\(text)'")
+        guard let last = text.lastIndex(of: "="), let first = text.firstIndex(of: "=") else {
+            throw StageError.usage("--map takes 'field=Column' or 'Column=field', got '\(text)'")
         }
-        let column = String(text[..<eq]).trimmingSpaces
-        let field = String(text[text.index(after: eq)...]).trimmingSpaces
-        guard !column.isEmpty else { throw StageError.usage("--map '\(text)': the column name is empty") }
-        return (column, try ColumnTarget(parsing: field))
+        let column = String(text[..<last]).trimmingSpaces
+        if let target = try? ColumnTarget(parsing: String(text[text.index(after: last)...]).trimmingSpaces), !column.isEmpty {
+            return (column, target)
+        }
+        let field = String(text[..<first]).trimmingSpaces
+        let named = String(text[text.index(after: first)...]).trimmingSpaces
+        guard !named.isEmpty else { throw StageError.usage("--map '\(text)': the column name is empty") }
+        return (named, try ColumnTarget(parsing: field))
+    }
+
+    /// A `--map` value: mappings separated by commas (a piece without `=` belongs to the next:
+    /// `Name, Last=last_name`), or `@FILE` (or a file's path) with one mapping a line (`#` comments).
+    public static func parseMappings(_ text: String) throws -> [(column: String, target: ColumnTarget)] {
+        var path: String?
+        if text.hasPrefix("@") { path = String(text.dropFirst()) } else if !text.contains("="), FileSystem.exists(text) { path = text }
+        if let path {
+            let bytes: [UInt8]
+            do { bytes = try FileSystem.readFile(path) } catch { throw StageError.usage("--map \(text): cannot read \(path): \(error)") }
+            return try String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).compactMap { line in
+                let mapping = String(line).trimmingSpaces
+                return mapping.isEmpty || mapping.hasPrefix("#") ? nil : try parseMapping(mapping)
+            }
+        }
+        var mappings: [(column: String, target: ColumnTarget)] = []
+        var pending = ""
+        for piece in text.split(separator: ",", omittingEmptySubsequences: false) {
+            pending += pending.isEmpty ? String(piece) : "," + piece
+            if pending.contains("=") {
+                mappings.append(try parseMapping(pending))
+                pending = ""
+            }
+        }
+        if !pending.trimmingSpaces.isEmpty { mappings.append(try parseMapping(pending)) }
+        return mappings
     }
 
     /// Runs the stage over `options.stream.inputs` and writes contacts to `output`.
     public static func run(_ options: Options, output: inout OutputSink) throws -> (Summary, ExitStatus) {
         if let fallback = options.fallbackLanguage, !LanguageCodes.codes.contains(fallback) {
             throw StageError.usage("--fallback-language must be one of fr en es de pt ru zh hi ar, got '\(fallback)'")
+        }
+        if let country = options.defaultCountry, !CountryCodes.regions.contains(country) {
+            throw StageError.usage("--default-country takes an ISO 3166 alpha-2 code (FR, US…), got '\(country)'")
         }
         let rejects = try RejectSink(stage: "ingest", path: options.stream.rejectsPath)
         var run = IngestRun(options: options, rejects: rejects)
@@ -89,6 +133,13 @@ public enum IngestStage {
         summary.setGroup("reject_reasons", rejects.reasons)
         if !run.unusableTags.isEmpty { summary.setGroup("unusable_tags", run.unusableTags) }
         if !run.formats.isEmpty { summary.setGroup("formats", run.formats) }
+        summary["preamble_lines"] = run.preambleLines
+        summary["rows_read_as_cp1252"] = run.readAsCP1252
+        summary.setDetail("detected", .array(run.layouts.map(\.json)))
+        summary.notes = run.layouts.flatMap(\.notes)
+        if run.readAsCP1252 > 0 {
+            summary.notes.append("  \(run.readAsCP1252) row(s) were not UTF-8 and were read as Windows-1252 (--encoding utf-8 rejects them instead)")
+        }
         if options.stream.statsPath == nil && !run.unusableTags.isEmpty {
             let list = run.unusableTags.keys.sorted().prefix(10).map { "'\($0)'" }.joined(separator: ", ")
             try? FileDescriptor.standardError.writeAll(
@@ -107,6 +158,13 @@ struct IngestRun {
     var contactsOut = 0
     var headerRows = 0
     var blankLines = 0
+    var preambleLines = 0
+    /// Rows of a UTF-8 input that were not UTF-8, read as Windows-1252 (the encoding was not given).
+    var readAsCP1252 = 0
+    /// What was found in each input, for the summary.
+    var layouts: [InputLayout] = []
+    /// The current input's encoding once found (transcoded on the reading thread unless UTF-8).
+    var inputEncoding: TextEncoding = .utf8
     var unusableTags: [String: Int] = [:]
     var formats: [String: Int] = [:]
     /// Per-row state that owns buffers: each thread needs its own (`forAnotherThread`).
@@ -116,8 +174,12 @@ struct IngestRun {
     /// Whether `shared` holds the run's own tenant, source and clock for the current input.
     var sharedHoldsDefaults = false
     var fallbackByTenant: [String: String] = [:]
+    var countryByTenant: [String: String] = [:]
+    var lastCountry: (tenant: String, country: String?)?
     let nowText: String
     let mapByHeader: [String: ColumnTarget]
+    /// `--map` targets given as paths into nested JSON.
+    let jsonPaths: [(path: [JSONPath.Step], target: ColumnTarget)]
 
     init(options: IngestStage.Options, rejects: RejectSink) {
         self.options = options
@@ -126,6 +188,7 @@ struct IngestRun {
         var m: [String: ColumnTarget] = [:]
         for (column, target) in options.mappings { m[column.lowercased()] = target }
         mapByHeader = m
+        jsonPaths = options.mappings.compactMap { mapping in JSONPath.parse(mapping.column).map { ($0, mapping.target) } }
     }
 
     /// A copy of the run for another thread: the same settings, its own per-row buffers.
@@ -136,6 +199,7 @@ struct IngestRun {
         copy.shared = SharedMembers()
         copy.sharedHoldsDefaults = false
         copy.unusableTags = [:]
+        copy.layouts = []
         // Arrays read on every row get buffers of their own: a buffer two threads share has its
         // reference count bounced between their caches.
         copy.csvFields = csvFields.map { $0 }
@@ -146,8 +210,14 @@ struct IngestRun {
     func target(forHeader header: String) -> ColumnTarget {
         let trimmed = header.trimmingSpaces
         if let t = mapByHeader[trimmed.lowercased()] { return t }
-        if let f = HeaderAliases.field(forHeader: trimmed) { return .field(f) }
+        if let t = HeaderAliases.target(forHeader: trimmed) { return t }
         return .custom(trimmed)
+    }
+
+    /// Whether a header is one we map (an alias or a --map), for finding the header row.
+    func knows(header: String) -> Bool {
+        if case .custom = target(forHeader: header) { return false }
+        return true
     }
 
     var lastFallback: (tenant: String, language: String)?
@@ -160,35 +230,111 @@ struct IngestRun {
         defer { lastFallback = (tenant, fallbackByTenant[tenant]!) }
         if let f = fallbackByTenant[tenant] { return f }
         var fallback = "en"
-        if let slug = try? TenantSlug(tenant) {
-            let dir = options.state.tenant(slug)
-            if FileSystem.exists(dir.configPath), let config = try? dir.loadConfig(),
-               LanguageCodes.codes.contains(config.fallbackLanguage) {
-                fallback = config.fallbackLanguage
-            }
+        if let config = tenantConfig(tenant), LanguageCodes.codes.contains(config.fallbackLanguage) {
+            fallback = config.fallbackLanguage
         }
         fallbackByTenant[tenant] = fallback
         return fallback
     }
 
+    /// The country of national phone numbers in a row without a country: --default-country,
+    /// else the tenant's `default_country`.
+    mutating func defaultCountry(for tenant: String?) -> String? {
+        if let c = options.defaultCountry { return c }
+        guard let tenant = tenant ?? options.tenant?.value else { return nil }
+        if let last = lastCountry, last.tenant == tenant { return last.country }
+        let country = countryByTenant[tenant] ?? tenantConfig(tenant)?.defaultCountry
+        if let country { countryByTenant[tenant] = country }
+        lastCountry = (tenant, country)
+        return country
+    }
+
+    /// The tenant's tenant.json, when it has state.
+    func tenantConfig(_ tenant: String) -> TenantConfig? {
+        guard let slug = try? TenantSlug(tenant) else { return nil }
+        let dir = options.state.tenant(slug)
+        guard FileSystem.exists(dir.configPath) else { return nil }
+        return try? dir.loadConfig()
+    }
+
     // MARK: one input
 
     mutating func ingest(path: String, output: inout OutputSink) throws {
-        var lines = LineReader(input: try InputReader(path: path), maxLine: options.stream.maxLine)
+        let input = try InputReader(path: path)
+        switch options.encoding {
+        case nil: input.utf16 = .detect
+        case .utf16le?: input.utf16 = .decode(.littleEndian)
+        case .utf16be?: input.utf16 = .decode(.bigEndian)
+        default: break
+        }
+        var lines = LineReader(input: input, maxLine: options.stream.maxLine)
         defer { lines.deallocate() }
         let file: String? = path == "-" ? nil : path
         sharedHoldsDefaults = false
+        // Settings every thread reads, found here once.
+        _ = defaultCountry(for: nil)
         let defaultSource = options.source ?? IngestRun.sourceName(path)
+        var layout = InputLayout(file: file ?? "stdin")
         let format = try resolveFormat(lines: &lines, path: path)
+        layout.format = format
         formats[format.rawValue, default: 0] += 1
+        if format == .xlsx {
+            layout.encoding = "xlsx"
+            layout.encodingFrom = "zip of XML parts"
+            try ingestXLSX(lines: &lines, file: file, source: defaultSource, layout: &layout, output: &output)
+            layouts.append(layout)
+            return
+        }
+        try resolveEncoding(lines: &lines, input: input, file: file ?? "stdin", layout: &layout)
         switch format {
         case .csv, .tsv:
-            try ingestCSV(lines: &lines, file: file, tab: format == .tsv, source: defaultSource, output: &output)
+            try ingestCSV(lines: &lines, file: file, tab: format == .tsv, source: defaultSource, layout: &layout, output: &output)
         case .ndjson:
             try ingestNDJSON(lines: &lines, file: file, source: defaultSource, output: &output)
-        case .json, .auto:
+        case .json, .auto, .xlsx:
             try ingestJSONDocument(lines: &lines, file: file, source: defaultSource, output: &output)
         }
+        layouts.append(layout)
+    }
+
+    /// The input's encoding: given, else UTF-16 by its byte-order mark (decoded by the reader),
+    /// else UTF-8 when its head is UTF-8, else Windows-1252 — with a notice naming the file.
+    mutating func resolveEncoding(lines: inout LineReader, input: InputReader, file: String, layout: inout InputLayout) throws {
+        let head = try lines.peekReady(64 << 10)   // (reading is what finds UTF-16)
+        if let found = input.utf16Found {
+            inputEncoding = .utf8   // the reader hands over UTF-8
+            layout.encoding = found.order == .littleEndian ? "utf-16le" : "utf-16be"
+            layout.encodingFrom = options.encoding != nil ? "given" : found.marked ? "byte-order mark" : "detected"
+            return
+        }
+        if let given = options.encoding {
+            inputEncoding = given
+            layout.encoding = given.rawValue
+            layout.encodingFrom = "given"
+            return
+        }
+        if IngestRun.bomLength(head) > 0 {
+            inputEncoding = .utf8
+            layout.encodingFrom = "byte-order mark"
+            return
+        }
+        // The head is the first 64 KiB (a sequence cut by its end is not a fault).
+        var end = min(head.count, 64 << 10)
+        if end < head.count {
+            var back = 0
+            while back < 3 && end > 0 && head[end - 1] & 0xC0 == 0x80 { end -= 1; back += 1 }
+            if end > 0 && head[end - 1] >= 0xC0 { end -= 1 }
+        }
+        if JSONParser.isValidUTF8(UnsafeRawBufferPointer(rebasing: head[0..<end])) {
+            inputEncoding = .utf8
+            layout.encodingFrom = ByteScan.isASCII(UnsafeRawBufferPointer(rebasing: head[0..<end])) ? "ASCII so far" : "detected"
+            return
+        }
+        inputEncoding = .cp1252
+        layout.encoding = "cp1252"
+        layout.encodingFrom = "not UTF-8: read as Windows-1252"
+        try? FileDescriptor.standardError.writeAll(
+            "ingest: notice: \(file) is not UTF-8 and has no byte-order mark: read as Windows-1252 (--encoding to choose another)\n")
     }
 
     /// `contacts-2026.csv.gz` → `contacts-2026`; standard input → `stdin`.
@@ -208,7 +354,10 @@ struct IngestRun {
         if name.hasSuffix(".tsv") || name.hasSuffix(".tab") { return .tsv }
         if name.hasSuffix(".ndjson") || name.hasSuffix(".jsonl") { return .ndjson }
         if name.hasSuffix(".json") { return .json }
-        let head = try lines.peek(64 << 10)
+        if name.hasSuffix(".xlsx") { return .xlsx }
+        let head = try lines.peekReady(64 << 10)
+        // A zip (an .xlsx under another name).
+        if head.count >= 4 && head[0] == 0x50 && head[1] == 0x4B && head[2] == 0x03 && head[3] == 0x04 { return .xlsx }
         var i = IngestRun.bomLength(head)
         while i < head.count && Normalize.isSpace(head[i]) { i += 1 }
         guard i < head.count else { return .csv }
@@ -309,58 +458,41 @@ struct IngestRun {
         return 0x2C
     }
 
-    mutating func ingestCSV(lines: inout LineReader, file: String?, tab: Bool, source: String, output: inout OutputSink) throws {
-        var delimiter: UInt8 = options.delimiter ?? (tab ? 0x09 : 0)
-        var header: [ColumnTarget]? = nil
-        var headerNames: [String] = []
-        var tenantColumn = false
+    mutating func ingestCSV(lines: inout LineReader, file: String?, tab: Bool, source: String, layout: inout InputLayout,
+                            output: inout OutputSink) throws {
+        // The head: a `sep=` line, the delimiter, the header row after any preamble.
+        var head = Array(try lines.peekReady(64 << 10))
+        if inputEncoding != .utf8 {
+            var t: [UInt8] = []
+            head.withUnsafeBytes { inputEncoding.transcode($0, into: &t) }
+            head = t
+        }
+        let given = options.delimiter ?? (tab ? 0x09 : nil)
+        let found = head.withUnsafeBytes { CSVHead.sniff($0, delimiter: given, knows: { self.knows(header: $0) }) }
+        layout.delimiterFrom = options.delimiter != nil ? "given" : tab ? "tsv" : found.sepLine ? "sep= line" : "sniffed"
+        layout.headerLine = found.headerLine
+        let skipBefore = found.headerLine
+        var table = CSVTable(delimiter: found.delimiter ?? 0, file: file, source: source,
+                             batch: RowBatch(threads: options.threads ?? Cores.workers, stage: rejects.stage))
+        defer { table.batch.release() }
         var fields: [Span] = []
         fields.reserveCapacity(64)
         var record: [UInt8] = []       // a record spanning lines, or a transcoded one
         var assembling = false
         var recordLine = 0
         var firstLine = true
-        var scratch: [UInt8] = []
         var transcoded: [UInt8] = []
-        let utf8 = options.encoding == .utf8
-        var batch = RowBatch(threads: options.threads ?? Cores.workers, stage: rejects.stage)
-        /// How the batch's rows are converted, with the delimiter and header known by then.
-        func convert(_ columns: [ColumnTarget]) -> RowBatch.Convert {
-            { [delimiter, headerNames] run, rows, all, out in
-                try IngestRun.convertCSVRows(&run, rows: rows, in: all, delimiter: delimiter, file: file, header: columns,
-                                             headerNames: headerNames, source: source, output: &out)
-            }
-        }
-
-        /// A complete record: the header is read here; data rows go to the batch.
+        let utf8 = inputEncoding == .utf8
         func take(_ p: UnsafeRawBufferPointer, line: Int) throws {
-            if header == nil {
-                try processCSVRecord(p, fields: fields, line: line, file: file, header: &header,
-                                     headerNames: &headerNames, tenantColumn: &tenantColumn, source: source,
-                                     scratch: &scratch, output: &output)
-                batch.configure(for: self)
-                return
-            }
-            batch.add(p, line: line)
-            if batch.isFull {
-                try batch.submit(into: &self, output: &output, convert: convert(header!))
-            } else if lines.inputMayWait && !lines.hasBufferedLine() {
-                // Nothing more buffered on a pipe: what is here goes out before we wait.
-                try drainBatch()
-            }
+            // Nothing more buffered on a pipe: what is here goes out before we wait.
+            let waiting = lines.inputMayWait && !lines.hasBufferedLine()
+            try table.take(p, line: line, run: &self, layout: &layout, output: &output, flush: waiting)
         }
-        /// Rejects written here must follow those of the rows before them.
-        func drainBatch() throws {
-            if let columns = header, !batch.isEmpty {
-                try batch.drain(into: &self, output: &output, convert: convert(columns))
-            }
-        }
-        defer { batch.release() }
 
         while let event = try lines.next() {
             switch event {
             case .tooLong(let number, let length):
-                try drainBatch()
+                try table.drain(run: &self, output: &output)
                 if assembling {
                     record.withUnsafeBytes { reject("unterminated_quote", "a quoted field opened here runs past --max-line", line: recordLine, file: file, raw: $0) }
                     assembling = false
@@ -370,6 +502,13 @@ struct IngestRun {
                                origin: .init(line: number, file: file), raw: nil)
                 firstLine = false
             case .line(var bytes, let number):
+                if number < skipBefore {
+                    // Excel's `sep=` line and a preamble before the header row.
+                    preambleLines += 1
+                    layout.preambleLines += 1
+                    firstLine = false
+                    continue
+                }
                 if firstLine {
                     let bom = IngestRun.bomLength(bytes)
                     if bom > 0 && utf8 { bytes = UnsafeRawBufferPointer(rebasing: bytes[bom...]) }
@@ -377,18 +516,18 @@ struct IngestRun {
                 }
                 if !utf8 {
                     transcoded.removeAll(keepingCapacity: true)
-                    options.encoding.transcode(bytes, into: &transcoded)
+                    inputEncoding.transcode(bytes, into: &transcoded)
                 }
                 if !assembling {
                     if IngestRun.isBlank(bytes) { blankLines += 1; continue }
                     recordLine = number
-                    if delimiter == 0 { delimiter = IngestRun.sniffDelimiter(bytes) }
+                    if table.delimiter == 0 { table.delimiter = IngestRun.sniffDelimiter(bytes) }
                     let complete: Bool
                     if utf8 {
                         // A data row without a quote is one record; its fields are split by whichever
-                        // thread converts it. The header's fields are needed here.
-                        complete = (header != nil && (bytes.isEmpty || memchr(bytes.baseAddress!, 0x22, bytes.count) == nil))
-                            || IngestRun.scan(bytes, delimiter: delimiter, into: &fields)
+                        // thread converts it.
+                        complete = (bytes.isEmpty || memchr(bytes.baseAddress!, 0x22, bytes.count) == nil)
+                            || IngestRun.scan(bytes, delimiter: table.delimiter, into: &fields)
                         if complete {
                             try take(bytes, line: number)
                             continue
@@ -403,13 +542,13 @@ struct IngestRun {
                     record.append(0x0A)
                     if utf8 { record.append(contentsOf: bytes) } else { record.append(contentsOf: transcoded) }
                 }
-                let complete = record.withUnsafeBytes { IngestRun.scan($0, delimiter: delimiter, into: &fields) }
+                let complete = record.withUnsafeBytes { IngestRun.scan($0, delimiter: table.delimiter, into: &fields) }
                 if complete {
                     assembling = false
                     let r = record
                     try r.withUnsafeBytes { raw in try take(raw, line: recordLine) }
                 } else if record.count > options.stream.maxLine {
-                    try drainBatch()
+                    try table.drain(run: &self, output: &output)
                     rowsIn += 1
                     record.withUnsafeBytes { reject("unterminated_quote", "a quoted field opened here runs past --max-line", line: recordLine, file: file, raw: UnsafeRawBufferPointer(rebasing: $0.prefix(4096))) }
                     assembling = false
@@ -418,7 +557,7 @@ struct IngestRun {
                 }
             }
         }
-        try drainBatch()
+        try table.drain(run: &self, output: &output)
         if assembling {
             rowsIn += 1
             record.withUnsafeBytes { reject("unterminated_quote", "a quoted field opened here is never closed", line: recordLine, file: file, raw: $0) }
@@ -440,7 +579,7 @@ struct IngestRun {
             let record = UnsafeRawBufferPointer(rebasing: all[row.start..<row.end])
             _ = scan(record, delimiter: delimiter, into: &fields)
             try run.processCSVRecord(record, fields: fields, line: row.line, file: file, header: &header, headerNames: &names,
-                                     tenantColumn: &tenantColumn, source: source, scratch: &scratch, output: &output)
+                                     tenantColumn: &tenantColumn, source: source, scratch: &scratch, delimiter: delimiter, output: &output)
         }
     }
 
@@ -465,7 +604,7 @@ struct IngestRun {
 
     mutating func processCSVRecord(_ p: UnsafeRawBufferPointer, fields: [Span], line: Int, file: String?,
                                    header: inout [ColumnTarget]?, headerNames: inout [String], tenantColumn: inout Bool,
-                                   source: String, scratch: inout [UInt8], output: inout OutputSink) throws {
+                                   source: String, scratch: inout [UInt8], delimiter: UInt8, output: inout OutputSink) throws {
         guard let columns = header else {
             headerRows += 1
             if let problem = IngestRun.checkBytes(p) {
@@ -476,10 +615,10 @@ struct IngestRun {
             for f in fields {
                 let name = Normalize.text(IngestRun.withValue(f, in: p, scratch: &scratch) { String(decoding: $0, as: UTF8.self) })
                 headerNames.append(name)
-                var t = target(forHeader: name)
+                let t = target(forHeader: name)
                 if case .field(let field) = t {
-                    // Two columns for one field: the first keeps it, the next is kept under custom.
-                    if field != .tags && field != .custom && claimed.contains(field.rawValue) { t = .custom(name) }
+                    // Several columns for one field: the first non-empty value of a row is the
+                    // field's, a different one later is kept under custom (or other_emails/phones).
                     claimed.insert(field.rawValue)
                     if field == .tenant { tenantColumn = true }
                 }
@@ -507,6 +646,19 @@ struct IngestRun {
         // UTF-8 is checked, and NFC judged for the whole row, in one pass.
         let text = Normalize.checkRow(p)
         if text == .invalidUTF8 {
+            if options.encoding == nil {
+                // The file looked like UTF-8 but this row is not: Excel's Windows-1252 most likely.
+                var decoded: [UInt8] = []
+                TextEncoding.cp1252.transcode(p, into: &decoded)
+                readAsCP1252 += 1
+                var spans: [Span] = []
+                try decoded.withUnsafeBytes { q in
+                    _ = IngestRun.scan(q, delimiter: delimiter, into: &spans)
+                    try processCSVRecord(q, fields: spans, line: line, file: file, header: &header, headerNames: &headerNames,
+                                         tenantColumn: &tenantColumn, source: source, scratch: &scratch, delimiter: delimiter, output: &output)
+                }
+                return
+            }
             reject("invalid_utf8", IngestRun.invalidUTF8Detail, line: line, file: file, raw: p)
             return
         }
@@ -525,14 +677,21 @@ struct IngestRun {
                 return
             }
             if let field = csvFields[i] {
-                IngestRun.withValue(span, in: p, scratch: &scratch) { builder.set(field, $0, lookups: &lookups) }
+                let outcome = IngestRun.withValue(span, in: p, scratch: &scratch) { builder.set(field, $0, lookups: &lookups) }
+                if outcome == .overflow {
+                    IngestRun.withValue(span, in: p, scratch: &scratch) { builder.addCustom(headerNames[i], string: $0) }
+                }
                 continue
             }
             switch columns[i] {
             case .ignore, .field:
                 continue
             case .custom(let name):
-                IngestRun.withValue(span, in: p, scratch: &scratch) { builder.addCustom(name, string: $0) }
+                IngestRun.withValue(span, in: p, scratch: &scratch) { value in
+                    if !takeJSONCell(name, value) { builder.addCustom(name, string: value) }
+                }
+            case .status(let status, let signal):
+                IngestRun.withValue(span, in: p, scratch: &scratch) { builder.setStatusFlag(status, signal, $0) }
             }
         }
         try emit(line: line, file: file, source: source, envelopeTenant: nil, rejectRaw: p, rejectRecord: nil, output: &output)
@@ -606,6 +765,7 @@ struct IngestRun {
     /// the --tenant one, not read unless needed).
     private mutating func write(tenant: String?, output: inout OutputSink) throws {
         builder.applyFullName()
+        builder.finish(phones: &lookups.phones, defaultRegion: defaultCountry(for: tenant))
         let fallback = builder.languageRaw == nil ? "" : fallbackLanguage(for: tenant ?? options.tenant!.value)
         builder.write(into: &output.buffer, shared: shared, fallbackLanguage: fallback)
         output.buffer.append(0x0A)

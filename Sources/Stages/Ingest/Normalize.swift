@@ -1,4 +1,9 @@
 @_spi(_Unicode) import Swift
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MailpipeCore
 
 /// Field normalisation (docs/design.md §2). Byte-level fast paths for ASCII; the rare non-ASCII value
@@ -6,27 +11,38 @@ import MailpipeCore
 public enum Normalize {
     @inline(__always) static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
 
-    /// Bytes without leading and trailing white space (ASCII, and U+00A0 no-break space).
+    /// Bytes without leading and trailing white space (ASCII, U+00A0 no-break space) and
+    /// invisible marks that exports leave at the edges of values (U+FEFF byte-order mark,
+    /// U+200B–U+200D zero-width space and joiners, U+2060 word joiner).
     @inline(__always)
     static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         // Most values start and end with a letter or digit.
         let n = bytes.count
         if n > 0 {
             let first = bytes[0], last = bytes[n - 1]
-            if first > 0x20 && first != 0xC2 && last > 0x20 && last != 0xA0 { return bytes }
+            if first > 0x20 && first != 0xC2 && first != 0xE2 && first != 0xEF
+                && last > 0x20 && last != 0xA0 && last != 0xBF && (last < 0x8B || last > 0x8D) { return bytes }
         }
         var lo = 0, hi = bytes.count
         while true {
             if lo < hi && isSpace(bytes[lo]) { lo += 1; continue }
             if lo + 1 < hi && bytes[lo] == 0xC2 && bytes[lo + 1] == 0xA0 { lo += 2; continue }
+            if lo + 2 < hi && isInvisible(bytes[lo], bytes[lo + 1], bytes[lo + 2]) { lo += 3; continue }
             break
         }
         while true {
             if hi > lo && isSpace(bytes[hi - 1]) { hi -= 1; continue }
             if hi - 1 > lo && bytes[hi - 2] == 0xC2 && bytes[hi - 1] == 0xA0 { hi -= 2; continue }
+            if hi - 3 >= lo && isInvisible(bytes[hi - 3], bytes[hi - 2], bytes[hi - 1]) { hi -= 3; continue }
             break
         }
         return UnsafeRawBufferPointer(rebasing: bytes[lo..<hi])
+    }
+
+    /// U+FEFF, U+200B–U+200D, U+2060 in UTF-8.
+    @inline(__always) static func isInvisible(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> Bool {
+        (a == 0xEF && b == 0xBB && c == 0xBF) || (a == 0xE2 && b == 0x80 && c >= 0x8B && c <= 0x8D)
+            || (a == 0xE2 && b == 0x81 && c == 0xA0)
     }
 
     /// False when the (valid UTF-8) text is surely in NFC already — the quick check of UAX #15:
@@ -136,8 +152,9 @@ public enum Normalize {
         return b >= 0x80 ? 3 : 0
     }
 
-    /// An email: trimmed, `mailto:` and `Name <addr>` unwrapped, lower-cased, NFC. Nil when what
-    /// is left is not usable as an address (no single `@` with text on both sides, or spaces).
+    /// An email: trimmed, `mailto:` and `Name <addr>` unwrapped, invisible characters dropped,
+    /// lower-cased, NFC. False when what is left is not usable as an address (no single `@` with
+    /// text on both sides, or spaces).
     public static func email(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) -> Bool {
         var t = trimmed(bytes)
         // `Name <addr>`: the part between the last `<` and the `>` after it.
@@ -177,7 +194,15 @@ public enum Normalize {
                 for i in 0..<o.count where o[i] >= 65 && o[i] <= 90 { o[i] += 32 }
             }
         } else {
-            out.append(nfc(String(decoding: t, as: UTF8.self).lowercased()))
+            // Invisible characters (format characters: zero-width space and joiners, the BOM,
+            // the soft hyphen, direction marks) pasted into an address are dropped.
+            var visible = String.UnicodeScalarView()
+            for scalar in String(decoding: t, as: UTF8.self).unicodeScalars where scalar.properties.generalCategory != .format {
+                visible.append(scalar)
+            }
+            let address = nfc(String(visible).lowercased())
+            guard let at = address.firstIndex(of: "@"), at != address.startIndex, address.index(after: at) != address.endIndex else { return false }
+            out.append(address)
         }
         return true
     }
@@ -227,54 +252,6 @@ public enum Normalize {
         out.append(UnsafeRawBufferPointer(rebasing: t[hostEnd...]))
     }
 
-    /// A phone number: E.164 (`+` and digits) when it is written internationally (`+33 6 12…`,
-    /// `0033 6…`); otherwise the trimmed text as given (no country can be assumed).
-    public static func phone(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer, knownNFC: Bool = false) {
-        let t = trimmed(bytes)
-        if t.isEmpty { return }
-        // First the digits are counted and the writing judged; then they are copied.
-        var digits = 0
-        var leadingZeros = 0   // of the first two digits
-        var third: UInt8 = 0
-        var plus = false
-        for i in 0..<t.count {
-            let b = t[i]
-            if b >= 0x30 && b <= 0x39 {
-                if digits == leadingZeros && digits < 2 && b == 0x30 { leadingZeros += 1 }
-                if digits == 2 { third = b }
-                digits += 1
-            } else if b == 0x2B && i == 0 {
-                plus = true
-            } else if !(b == 0x20 || b == 0x2D || b == 0x2E || b == 0x28 || b == 0x29 || b == 0x2F) {
-                text(t, into: &out, knownNFC: knownNFC)   // not only a number
-                return
-            }
-        }
-        // `00` then the country code is the international prefix, as `+` is.
-        let skip = !plus && digits > 2 && leadingZeros == 2 ? 2 : 0
-        let international = plus || skip == 2
-        let significant = digits - skip
-        guard international && significant >= 7 && significant <= 15 && (skip == 2 ? third != 0x30 : leadingZeros == 0) else {
-            text(t, into: &out, knownNFC: knownNFC)
-            return
-        }
-        out.append(0x2B)
-        var skipped = 0
-        for i in 0..<t.count {
-            let b = t[i]
-            guard b >= 0x30 && b <= 0x39 else { continue }
-            if skipped < skip { skipped += 1; continue }
-            out.append(b)
-        }
-    }
-
-    public static func phone(_ value: String) -> String {
-        var out = ByteBuffer(capacity: value.utf8.count + 1)
-        var copy = value
-        copy.withUTF8 { phone(UnsafeRawBufferPointer($0), into: &out) }
-        return out.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
-    }
-
     @inline(__always) static func lastIndex(of byte: UInt8, in b: UnsafeRawBufferPointer) -> Int? {
         var i = b.count - 1
         while i >= 0 { if b[i] == byte { return i }; i -= 1 }
@@ -287,9 +264,22 @@ public enum Normalize {
     }
 }
 
-/// Single-byte encodings of Excel exports, transcoded to UTF-8.
+/// Encodings of exports: single-byte ones are transcoded to UTF-8 here, UTF-16 by the input
+/// reader (`InputReader.utf16`).
 public enum TextEncoding: String, CaseIterable, Sendable {
-    case utf8 = "utf-8", latin1, cp1252
+    case utf8 = "utf-8", latin1, cp1252, utf16le = "utf-16le", utf16be = "utf-16be"
+
+    /// `--encoding` names: these and common spellings (`utf8`, `windows-1252`, `iso-8859-1`).
+    public init?(name: String) {
+        switch String(name.lowercased().map { $0 == "_" ? "-" : $0 }) {
+        case "utf-8", "utf8": self = .utf8
+        case "latin1", "latin-1", "iso-8859-1", "iso8859-1": self = .latin1
+        case "cp1252", "windows-1252", "win1252": self = .cp1252
+        case "utf-16le", "utf16le", "utf-16", "utf16": self = .utf16le
+        case "utf-16be", "utf16be": self = .utf16be
+        default: return nil
+        }
+    }
 
     /// Windows-1252's 0x80–0x9F (0 where the code page leaves a hole).
     static let cp1252High: [UInt32] = [
@@ -308,5 +298,81 @@ public enum TextEncoding: String, CaseIterable, Sendable {
             }
             JSONNode.appendUTF8(scalar, to: &out)
         }
+    }
+}
+
+/// Several values in one field, as Google Contacts writes them: `a@x.org ::: b@y.org`.
+enum MultiValue {
+    /// Calls `body` with each trimmed, non-empty piece of `t` (the whole of `t` when it holds no ` ::: `).
+    @inline(__always)
+    static func forEach(in t: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        guard t.count >= 3, hasTripleColon(t) else {
+            body(t)
+            return
+        }
+        var start = 0
+        var i = 0
+        while i + 2 < t.count {
+            if t[i] == 0x3A && t[i + 1] == 0x3A && t[i + 2] == 0x3A {
+                let piece = Normalize.trimmed(UnsafeRawBufferPointer(rebasing: t[start..<i]))
+                if !piece.isEmpty { body(piece) }
+                i += 3
+                start = i
+                continue
+            }
+            i += 1
+        }
+        let piece = Normalize.trimmed(UnsafeRawBufferPointer(rebasing: t[start...]))
+        if !piece.isEmpty { body(piece) }
+    }
+
+    @inline(__always) static func hasTripleColon(_ t: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let base = t.baseAddress!
+        while i + 2 < t.count, let hit = memchr(base + i, 0x3A, t.count - 2 - i) {
+            let at = base.distance(to: UnsafeRawPointer(hit))
+            if t[at + 1] == 0x3A && t[at + 2] == 0x3A { return true }
+            i = at + 1
+        }
+        return false
+    }
+
+    /// Google's system groups are written `* starred`: the mark is not part of the label.
+    static func withoutSystemGroupMark(_ t: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard t.count > 2, t[0] == UInt8(ascii: "*"), t[1] == 0x20 else { return t }
+        return Normalize.trimmed(UnsafeRawBufferPointer(rebasing: t[2...]))
+    }
+
+    /// `myContacts`: the group every Google contact is in, which says nothing about it.
+    static func isMyContacts(_ t: UnsafeRawBufferPointer) -> Bool {
+        let name = Array("mycontacts".utf8)
+        guard t.count == name.count else { return false }
+        for i in 0..<t.count where (t[i] | 0x20) != name[i] { return false }
+        return true
+    }
+}
+
+/// Social networks told by a URL's host: a profile given as a website goes to its own field.
+enum SocialHost {
+    static func field(ofURL t: UnsafeRawBufferPointer) -> ContactField? {
+        // Only hosts are compared: lower-case ASCII up to the first `/` after the scheme.
+        var i = 0
+        if let s = Normalize.firstIndex(of: 0x3A, in: t), s + 2 < t.count, t[s + 1] == 0x2F, t[s + 2] == 0x2F { i = s + 3 }
+        var host: [UInt8] = []
+        while i < t.count, t[i] != 0x2F, t[i] != 0x3F, t[i] != 0x23, host.count < 64 {
+            let b = t[i]
+            host.append(b >= 65 && b <= 90 ? b + 32 : b)
+            i += 1
+        }
+        func endsWith(_ domain: String) -> Bool {
+            let d = Array(domain.utf8)
+            guard host.count >= d.count, Array(host.suffix(d.count)) == d else { return false }
+            return host.count == d.count || host[host.count - d.count - 1] == UInt8(ascii: ".")
+        }
+        if endsWith("linkedin.com") { return .linkedinURL }
+        if endsWith("facebook.com") || endsWith("fb.com") { return .facebookURL }
+        if endsWith("instagram.com") { return .instagramURL }
+        if endsWith("twitter.com") || endsWith("x.com") { return .twitterURL }
+        return nil
     }
 }

@@ -24,6 +24,7 @@ struct RowBatch {
         var rejects: RejectSink
         var rowsIn = 0
         var contactsOut = 0
+        var readAsCP1252 = 0
         var unusableTags: [String: Int] = [:]
     }
 
@@ -140,6 +141,7 @@ struct RowBatch {
             run.pointee.rejects = results[s].rejects
             run.pointee.rowsIn = 0
             run.pointee.contactsOut = 0
+            run.pointee.readAsCP1252 = 0
             do {
                 try batch.bytes.withUnsafeBytes { all in
                     try convert(&run.pointee, batch.rows[lo..<hi], all, &results[s].output)
@@ -150,6 +152,7 @@ struct RowBatch {
             }
             results[s].rowsIn = run.pointee.rowsIn
             results[s].contactsOut = run.pointee.contactsOut
+            results[s].readAsCP1252 = run.pointee.readAsCP1252
             if !run.pointee.unusableTags.isEmpty {
                 results[s].unusableTags = run.pointee.unusableTags
                 run.pointee.unusableTags.removeAll(keepingCapacity: true)
@@ -165,6 +168,7 @@ struct RowBatch {
             batch.slices[s].rejects.forward(to: run.rejects)
             run.rowsIn += batch.slices[s].rowsIn
             run.contactsOut += batch.slices[s].contactsOut
+            run.readAsCP1252 += batch.slices[s].readAsCP1252
             if !batch.slices[s].unusableTags.isEmpty {
                 for (tag, count) in batch.slices[s].unusableTags { run.unusableTags[tag, default: 0] += count }
                 batch.slices[s].unusableTags = [:]

@@ -1,3 +1,4 @@
+import Foundation
 import MailpipeCore
 
 /// The canonical contact fields ingest can fill (docs/design.md §2), in output order, plus the
@@ -23,8 +24,48 @@ public enum HeaderAliases {
     }
 
     public static func field(forHeader header: String) -> ContactField? {
-        table[compact(header)]
+        if case .field(let f)? = target(forHeader: header) { return f }
+        return nil
     }
+
+    /// What a header means: a field, or a column whose value stops mail (`UNSUB_TIME`,
+    /// `EMAIL_BLACKLISTED`…); nil when it is none of those (the column goes to `custom`).
+    /// Numbered columns of multi-value layouts (`E-mail 2 - Value`, `E-mail 3 Address`,
+    /// `Phone 1 - Value`, `Address 1 - City`) are read without their numbers.
+    public static func target(forHeader header: String) -> ColumnTarget? {
+        let key = compact(header)
+        if let f = table[key] { return .field(f) }
+        if let s = statusColumns[key] { return .status(s.status, s.signal) }
+        var unnumbered = key
+        unnumbered.removeAll { $0.isASCII && $0.isNumber }
+        if unnumbered != key, !unnumbered.isEmpty {
+            if let f = table[unnumbered] ?? numberedTable[unnumbered] { return .field(f) }
+        }
+        return nil
+    }
+
+    /// Column names of multi-value layouts once their numbers are removed (Google Contacts'
+    /// `E-mail 1 - Value`, `Phone 2 - Value`, `Address 1 - Country`, `Organization 1 - Name`,
+    /// `Website 1 - Value`; Outlook's `E-mail 2 Address`).
+    static let numberedTable: [String: ContactField] = [
+        "emailvalue": .email, "emailaddress": .email, "phonevalue": .phone, "websitevalue": .website,
+        "addresscity": .city, "addresscountry": .country, "organizationname": .company,
+    ]
+
+    /// Columns that say a contact must not be mailed (docs/ingest-dedupe.md, "Statuses from other tools").
+    static let statusColumns: [String: (status: ContactStatus, signal: StatusSignal)] = [
+        // Mailchimp's unsubscribed and cleaned exports.
+        "unsubtime": (.unsubscribed, .whenPresent), "cleantime": (.bounced, .whenPresent),
+        // Brevo.
+        "emailblacklisted": (.blacklisted, .whenTrue), "emailblocklisted": (.blacklisted, .whenTrue),
+        "blacklisted": (.blacklisted, .whenTrue), "blocklisted": (.blacklisted, .whenTrue),
+        // HubSpot.
+        "unsubscribedfromallemail": (.unsubscribed, .whenTrue), "emailhardbouncereason": (.bounced, .whenPresent),
+        "markedasspam": (.complained, .whenTrue),
+        // Generic flags.
+        "unsubscribed": (.unsubscribed, .whenTrue), "optedout": (.unsubscribed, .whenTrue), "optout": (.unsubscribed, .whenTrue),
+        "bounced": (.bounced, .whenTrue), "hardbounce": (.bounced, .whenTrue), "complained": (.complained, .whenTrue),
+    ]
 
     static let table: [String: ContactField] = {
         var t: [String: ContactField] = [:]
@@ -33,7 +74,7 @@ public enum HeaderAliases {
         }
         add(.tenant, "tenant tenant_id tenantid")
         add(.email, """
-            email emails e-mail email_address emailaddress mail mail_address courriel adresse_email adresse_e-mail \
+            email emails e-mail email_address emailaddress mail mail_address primary_email courriel adresse_email adresse_e-mail \
             adresse_mail adresse_courriel e-mail-adresse emailadresse mailadresse correo correo_electronico \
             direccion_de_correo endereco_de_email endereco_email e-mail_address почта электронная_почта емейл имейл \
             邮箱 电子邮件 电子邮箱 邮件 البريد البريد_الإلكتروني البريد_الالكتروني ईमेल ईमेल_पता
@@ -47,45 +88,47 @@ public enum HeaderAliases {
             familienname apellido apellidos sobrenome ultimo_nome фамилия 姓 姓氏 اسم_العائلة اللقب उपनाम कुलनाम
             """)
         add(.fullName, """
-            name full_name fullname contact_name nom_complet nombre_completo nome_completo \
+            name full_name fullname contact_name display_name nom_complet nombre_completo nome_completo \
             vollstandiger_name фио полное_имя 姓名 الاسم الاسم_الكامل नाम पूरा_नाम
             """)
         add(.company, """
-            company company_name organization organisation org societe entreprise raison_sociale firma \
+            company company_name organization organisation organization_name org societe entreprise raison_sociale firma \
             unternehmen firmenname empresa compania companhia компания организация 公司 公司名称 单位 \
             الشركة المؤسسة कंपनी संगठन business employer
             """)
         add(.website, """
-            website web_site web url site site_web site_internet webseite homepage home_page sitio_web \
+            website web_site web url site web_page personal_web_page site_web site_internet webseite homepage home_page sitio_web \
             pagina_web sitio сайт веб-сайт 网站 网址 الموقع الموقع_الإلكتروني वेबसाइट
             """)
         add(.phone, """
             phone phone_number phonenumber telephone tel telefon telefonnummer telefono telefone mobile \
-            mobile_phone cell cellphone portable handy celular movil numero_de_telephone телефон 电话 手机 \
+            phones phone_numbers telephones mobile_phone mobile_phone_number mobile_number business_phone home_phone primary_phone other_phone \
+            company_main_phone work_phone sms whatsapp cell cellphone portable handy celular movil numero_de_telephone телефон 电话 手机 \
             الهاتف الجوال फोन फ़ोन मोबाइल
             """)
         add(.country, """
-            country country_code pays land pais страна 国家 国家/地区 الدولة البلد देश
+            country country_code country/region country_region cc business_country/region home_country/region \
+            other_country/region pays land pais страна 国家 国家/地区 الدولة البلد देश
             """)
         add(.city, """
-            city town ville stadt ort ciudad cidade город 城市 المدينة शहर
+            city town business_city home_city other_city ville stadt ort ciudad cidade город 城市 المدينة शहर
             """)
         add(.language, """
-            language lang locale langue sprache idioma lingua язык 语言 اللغة भाषा
+            language languages lang locale preferred_language spoken_languages langue sprache idioma lingua язык 语言 اللغة भाषा
             """)
         add(.category, """
             category categorie kategorie categoria категория 类别 分类 الفئة श्रेणी profession metier
             """)
         add(.tags, """
-            tags tag labels label etiquettes etiquette etiquetas schlagworter schlagwort теги метки 标签 الوسوم टैग segments
+            tags tag labels label categories group_membership etiquettes etiquette etiquetas schlagworter schlagwort теги метки 标签 الوسوم टैग segments
             """)
         add(.source, "source quelle fuente fonte источник 来源 المصدر स्रोत")
-        add(.linkedinURL, "linkedin linkedin_url linkedin_profile")
+        add(.linkedinURL, "linkedin linkedin_url linkedin_profile profile_url")
         add(.facebookURL, "facebook facebook_url")
         add(.instagramURL, "instagram instagram_url")
         add(.twitterURL, "twitter twitter_url x_url")
-        add(.status, "status statut estado статус")
-        add(.createdAt, "created_at createdat created date_added signup_date subscribed_at")
+        add(.status, "status statut estado статус subscriber_status member_status")
+        add(.createdAt, "created_at createdat created date_added signup_date subscribed_at create_date")
         add(.custom, "custom")
         return t
     }()
@@ -106,11 +149,26 @@ public enum LanguageCodes {
             let first = String(slug[..<dash])
             if first.utf8.count <= 3, let c = table[first] { return c }
         }
+        // A name with its variety: `Portuguese - Brazil`, `English (United States)`, `Chinese, Simplified`.
+        if let cut = text.firstIndex(where: { $0 == "(" || $0 == "," || $0 == "-" || $0 == "/" }), cut != text.startIndex {
+            let name = HeaderAliases.compact(String(text[..<cut]))
+            if name.utf8.count > 3, let c = table[name] { return c }
+        }
         return nil
     }
 
     static let table: [String: String] = {
         var t: [String: String] = [:]
+        // CLDR's names of each language, in itself and in the display languages of CountryCodes.
+        for code in codes.sorted() {
+            for display in CountryCodes.displayLanguages + [code] {
+                if let name = Locale(identifier: display).localizedString(forLanguageCode: code) {
+                    t[HeaderAliases.compact(name)] = code
+                }
+            }
+            if let alpha3 = Locale.LanguageCode(code).identifier(.alpha3) { t[alpha3] = code }
+        }
+        // Names CLDR does not give (colloquial, bibliographic codes, variants).
         func add(_ code: String, _ names: String) {
             t[code] = code
             for name in names.split(separator: " ") { t[HeaderAliases.compact(String(name))] = code }
@@ -124,109 +182,6 @@ public enum LanguageCodes {
         add("zh", "zho chi chinese chinois chinesisch chino chines chinês cinese mandarin китайский 中文 汉语 漢語 华语 華語 普通话 صيني الصينية चीनी")
         add("hi", "hin hindi хинди 印地语 印地文 هندي الهندية हिन्दी हिंदी")
         add("ar", "ara arabic arabe árabe arabisch arabo арабский 阿拉伯语 阿拉伯文 عربي العربية अरबी")
-        return t
-    }()
-}
-
-/// Country names and codes → ISO 3166-1 alpha-2 (upper case).
-public enum CountryCodes {
-    /// The alpha-2 code for `FR`, `fra`, `France`, `Frankreich`, `Франция`, `法国`…, or nil.
-    public static func code(for text: String) -> String? {
-        var trimmed = Substring(text)
-        while let f = trimmed.first, f.isWhitespace { trimmed.removeFirst() }
-        while let l = trimmed.last, l.isWhitespace { trimmed.removeLast() }
-        if trimmed.utf8.count == 2 {
-            let upper = trimmed.uppercased()
-            if alpha2.contains(upper) { return upper }
-            if upper == "UK" { return "GB" }
-        }
-        return names[HeaderAliases.compact(String(trimmed))]
-    }
-
-    static let alpha2: Set<String> = Set("""
-        AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
-        CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR \
-        GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO \
-        JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR \
-        MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO \
-        RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV \
-        TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
-        """.split(separator: " ").map(String.init))
-
-    /// `CODE:name,name,…` entries; names in the reference languages for the countries outreach
-    /// meets most, English names and alpha-3 codes for the rest.
-    static let names: [String: String] = {
-        var t: [String: String] = [:]
-        let entries = """
-        FR:fra,france,francia,frankreich,frança,франция,法国,法國,فرنسا,फ़्रांस,फ्रांस|\
-        GB:gbr,united kingdom,uk,great britain,britain,england,scotland,wales,royaume-uni,angleterre,reino unido,vereinigtes königreich,großbritannien,england,великобритания,英国,المملكة المتحدة,ब्रिटेन,यूनाइटेड किंगडम|\
-        US:usa,united states,united states of america,u.s.a.,u.s.,america,états-unis,etats unis,estados unidos,eeuu,vereinigte staaten,usa,сша,соединённые штаты,美国,الولايات المتحدة,अमेरिका,संयुक्त राज्य अमेरिका|\
-        ES:esp,spain,espagne,españa,spanien,espanha,испания,西班牙,إسبانيا,स्पेन|\
-        DE:deu,germany,allemagne,alemania,deutschland,alemanha,германия,德国,ألمانيا,जर्मनी|\
-        PT:prt,portugal,португалия,葡萄牙,البرتغال,पुर्तगाल|\
-        IT:ita,italy,italie,italia,italien,itália,италия,意大利,إيطاليا,इटली|\
-        BE:bel,belgium,belgique,bélgica,belgien,бельгия,比利时,بلجيكا,बेल्जियम|\
-        CH:che,switzerland,suisse,suiza,schweiz,suíça,svizzera,швейцария,瑞士,سويسرا,स्विट्ज़रलैंड|\
-        LU:lux,luxembourg,luxemburgo,luxemburg,люксембург,卢森堡,لوكسمبورغ|\
-        NL:nld,netherlands,the netherlands,holland,pays-bas,países bajos,niederlande,holanda,нидерланды,荷兰,هولندا,नीदरलैंड|\
-        AT:aut,austria,autriche,österreich,áustria,австрия,奥地利,النمسا|\
-        CA:can,canada,canadá,kanada,канада,加拿大,كندا,कनाडा|\
-        MX:mex,mexico,méxico,mexique,mexiko,мексика,墨西哥,المكسيك,मेक्सिको|\
-        BR:bra,brazil,brésil,brasil,brasilien,бразилия,巴西,البرازيل,ब्राज़ील|\
-        AR:arg,argentina,argentine,argentinien,аргентина,阿根廷,الأرجنتين|\
-        CL:chl,chile,chili,чили,智利,تشيلي|\
-        CO:col,colombia,colombie,kolumbien,colômbia,колумбия,哥伦比亚,كولومبيا|\
-        PE:per,peru,pérou,perú,перу,秘鲁,بيرو|\
-        RU:rus,russia,russian federation,russie,rusia,russland,rússia,россия,российская федерация,俄罗斯,روسيا,रूस|\
-        UA:ukr,ukraine,ucrania,ucrânia,украина,україна,乌克兰,أوكرانيا|\
-        BY:blr,belarus,biélorussie,беларусь,白俄罗斯|\
-        KZ:kaz,kazakhstan,kazajistán,kasachstan,казахстан,哈萨克斯坦|\
-        CN:chn,china,chine,chinа,китай,中国,中國,الصين,चीन|\
-        HK:hkg,hong kong,香港|TW:twn,taiwan,台湾,台灣|SG:sgp,singapore,singapour,singapur,新加坡,سنغافورة|\
-        JP:jpn,japan,japon,japón,japão,япония,日本,اليابان,जापान|\
-        KR:kor,south korea,korea,corée du sud,corea del sur,südkorea,южная корея,韩国,كوريا الجنوبية|\
-        IN:ind,india,inde,indien,índia,индия,印度,الهند,भारत|\
-        PK:pak,pakistan,пакистан,巴基斯坦,باكستان,पाकिस्तान|BD:bgd,bangladesh,бангладеш,孟加拉国,بنغلاديش,बांग्लादेश|\
-        NP:npl,nepal,népal,непал,尼泊尔,नेपाल|LK:lka,sri lanka,श्रीलंका|\
-        TH:tha,thailand,thaïlande,tailandia,таиланд,泰国,تايلاند,थाईलैंड|VN:vnm,vietnam,viet nam,вьетнам,越南,فيتنام|\
-        ID:idn,indonesia,indonésie,indonesien,индонезия,印度尼西亚,إندونيسيا|MY:mys,malaysia,malaisie,малайзия,马来西亚,ماليزيا|\
-        PH:phl,philippines,filipinas,филиппины,菲律宾,الفلبين|AU:aus,australia,australie,australien,австралия,澳大利亚,أستراليا,ऑस्ट्रेलिया|\
-        NZ:nzl,new zealand,nouvelle-zélande,nueva zelanda,новая зеландия,新西兰|\
-        MA:mar,morocco,maroc,marruecos,marokko,марокко,摩洛哥,المغرب|DZ:dza,algeria,algérie,argelia,algerien,алжир,阿尔及利亚,الجزائر|\
-        TN:tun,tunisia,tunisie,túnez,tunesien,тунис,突尼斯,تونس|EG:egy,egypt,égypte,egipto,ägypten,египет,埃及,مصر|\
-        LB:lbn,lebanon,liban,líbano,libanon,ливан,黎巴嫩,لبنان|SA:sau,saudi arabia,arabie saoudite,arabia saudita,saudi-arabien,саудовская аравия,沙特阿拉伯,السعودية,المملكة العربية السعودية|\
-        AE:are,united arab emirates,uae,emirats arabes unis,émirats arabes unis,emiratos árabes unidos,оаэ,阿联酋,الإمارات,الإمارات العربية المتحدة|\
-        QA:qat,qatar,катар,卡塔尔,قطر|KW:kwt,kuwait,koweït,кувейт,科威特,الكويت|JO:jor,jordan,jordanie,jordania,иордания,约旦,الأردن|\
-        IL:isr,israel,israël,израиль,以色列|TR:tur,turkey,türkiye,turquie,turquía,türkei,турция,土耳其,تركيا|\
-        IR:irn,iran,иран,伊朗,إيران|IQ:irq,iraq,irak,ирак,伊拉克,العراق|SY:syr,syria,syrie,siria,сирия,叙利亚,سوريا|\
-        SN:sen,senegal,sénégal,сенегал,塞内加尔,السنغال|CI:civ,ivory coast,côte d'ivoire,cote d ivoire,costa de marfil,кот-д'ивуар,科特迪瓦,ساحل العاج|\
-        CM:cmr,cameroon,cameroun,camerún,камерун,喀麦隆|NG:nga,nigeria,nigéria,нигерия,尼日利亚,نيجيريا|\
-        ZA:zaf,south africa,afrique du sud,sudáfrica,südafrika,юар,南非,جنوب أفريقيا|KE:ken,kenya,кения,肯尼亚|\
-        MG:mdg,madagascar,мадагаскар|MU:mus,mauritius,maurice,île maurice|RE:reu,réunion,la réunion|\
-        IE:irl,ireland,irlande,irlanda,irland,ирландия,爱尔兰|PL:pol,poland,pologne,polonia,polen,польша,波兰|\
-        CZ:cze,czech republic,czechia,république tchèque,tchéquie,chequia,tschechien,чехия,捷克|\
-        SE:swe,sweden,suède,suecia,schweden,швеция,瑞典|NO:nor,norway,norvège,noruega,norwegen,норвегия,挪威|\
-        DK:dnk,denmark,danemark,dinamarca,dänemark,дания,丹麦|FI:fin,finland,finlande,finlandia,finnland,финляндия,芬兰|\
-        GR:grc,greece,grèce,grecia,griechenland,греция,希腊,اليونان|RO:rou,romania,roumanie,rumania,rumänien,румыния,罗马尼亚|\
-        HU:hun,hungary,hongrie,hungría,ungarn,венгрия,匈牙利|BG:bgr,bulgaria,bulgarie,bulgarien,болгария|\
-        HR:hrv,croatia,croatie,croacia,kroatien,хорватия|RS:srb,serbia,serbie,serbien,сербия|\
-        MC:mco,monaco,монако|AD:and,andorra,andorre|MT:mlt,malta,malte|CY:cyp,cyprus,chypre,chipre,zypern,кипр|\
-        IS:isl,iceland,islande|EE:est,estonia,estonie|LV:lva,latvia,lettonie|LT:ltu,lithuania,lituanie|\
-        SK:svk,slovakia,slovaquie|SI:svn,slovenia,slovénie|GE:geo,georgia,géorgie,грузия|AM:arm,armenia,arménie,армения|\
-        AZ:aze,azerbaijan,azerbaïdjan,азербайджан|UZ:uzb,uzbekistan,ouzbékistan,узбекистан|\
-        CU:cub,cuba,куба|DO:dom,dominican republic,république dominicaine,república dominicana|\
-        VE:ven,venezuela,венесуэла|EC:ecu,ecuador,équateur|UY:ury,uruguay|PY:pry,paraguay|BO:bol,bolivia,bolivie|\
-        CR:cri,costa rica|PA:pan,panama,panamá|GT:gtm,guatemala|HT:hti,haiti,haïti|\
-        GP:glp,guadeloupe|MQ:mtq,martinique|GF:guf,french guiana,guyane|NC:ncl,new caledonia,nouvelle-calédonie|PF:pyf,french polynesia,polynésie française
-        """
-        for entry in entries.split(separator: "|") {
-            let parts = entry.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            let code = String(parts[0]).trimmingSpaces
-            for name in parts[1].split(separator: ",") {
-                t[HeaderAliases.compact(String(name))] = code
-            }
-        }
         return t
     }()
 }

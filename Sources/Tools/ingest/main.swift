@@ -17,6 +17,13 @@ struct Ingest: MailpipeCommand {
         are normalised, and tenant, source and created_at attached. Bad rows go to the rejects \
         with their line number; the run goes on. Formats and delimiters are sniffed unless given.
 
+        Exports are read as their tools write them, with no hints: Mailchimp, MailWizz, Brevo, \
+        HubSpot, Google Contacts (UTF-16 too), Outlook, LinkedIn (its Notes: preamble), \
+        listmonk, Excel (.xlsx, or CSV in Windows-1252 with a sep= line), nested JSON. Other \
+        tools' statuses (unsubscribed, cleaned, blocklisted…) become mailpipe's; national phone \
+        numbers become E.164 with the row's country, else --default-country or the tenant's \
+        default_country. What was detected is printed under the summary.
+
         Examples:
           ingest --tenant sos-expat --source csv-2026-11 samples/import/contacts.csv \\
             | dedupe | account commit
@@ -24,6 +31,7 @@ struct Ingest: MailpipeCommand {
           cat samples/import/more-contacts.ndjson \\
             | ingest --tenant ulixai --source scraper-pro --format ndjson
           ingest samples/import/envelope.json   # tenant and source from the envelope
+          ingest --tenant sos-expat Tests/IngestCorpus/layouts/linkedin-Connections.csv
         """,
         version: mailpipeVersionText
     )
@@ -34,19 +42,25 @@ struct Ingest: MailpipeCommand {
     @Option(help: ArgumentHelp("Source to attach (default: the envelope's data_source_id, else the file name).", valueName: "name"))
     var source: String?
 
-    @Option(help: ArgumentHelp("Input format: auto, csv, tsv, ndjson or json.", valueName: "format"),
-            completion: .list(["auto", "csv", "tsv", "ndjson", "json"]))
+    @Option(help: ArgumentHelp("Input format: auto, csv, tsv, ndjson, json or xlsx.", valueName: "format"),
+            completion: .list(["auto", "csv", "tsv", "ndjson", "json", "xlsx"]))
     var format: String = "auto"
 
     @Option(help: ArgumentHelp("CSV delimiter: ',', ';', 'tab' (default: sniffed from the header).", valueName: "char"),
             completion: .list([",", ";", "tab", "|"]))
     var delimiter: String?
 
-    @Option(help: ArgumentHelp("Input encoding: utf-8, latin1 or cp1252 (Excel exports).", valueName: "name"),
-            completion: .list(["utf-8", "latin1", "cp1252"]))
-    var encoding: String = "utf-8"
+    @Option(help: ArgumentHelp("Input encoding: auto finds UTF-16 and UTF-8 by their byte-order mark, UTF-8 by its validity, else reads Windows-1252 with a notice; or one of utf-8, utf-16le, utf-16be, latin1, cp1252.", valueName: "name"),
+            completion: .list(["auto", "utf-8", "utf-16le", "utf-16be", "latin1", "cp1252"]))
+    var encoding: String = "auto"
 
-    @Option(name: .customLong("map"), help: ArgumentHelp("Map a column (or JSON key) to a field: 'Col Name=field', 'Col=custom.key', 'Col=ignore'. Repeatable.", valueName: "col=field"))
+    @Option(help: ArgumentHelp("The worksheet of an .xlsx to read (default: the first).", valueName: "name"))
+    var sheet: String?
+
+    @Option(name: .customLong("default-country"), help: ArgumentHelp("Country of national phone numbers in rows without a country (default: the tenant's default_country).", valueName: "code"))
+    var defaultCountry: String?
+
+    @Option(name: .customLong("map"), help: ArgumentHelp("Map columns (or JSON keys and paths) to fields: 'first_name=Prénom,email=contact.emails[0]' or 'Col Name=field', 'Col=custom.key', 'Col=ignore'; @FILE reads one mapping a line. Repeatable.", valueName: "mapping"))
     var maps: [String] = []
 
     @Option(name: .customLong("fallback-language"), help: ArgumentHelp("Language for unknown or missing ones (default: the tenant's fallback_language, else en).", valueName: "code"))
@@ -63,10 +77,14 @@ struct Ingest: MailpipeCommand {
     func run() throws {
         StageMain.run("ingest") {
             guard let format = IngestFormat(rawValue: format) else {
-                throw StageError.usage("--format is auto, csv, tsv, ndjson or json, got '\(format)'")
+                throw StageError.usage("--format is auto, csv, tsv, ndjson, json or xlsx, got '\(format)'")
             }
-            guard let encoding = TextEncoding(rawValue: encoding.lowercased() == "utf8" ? "utf-8" : encoding.lowercased()) else {
-                throw StageError.usage("--encoding is utf-8, latin1 or cp1252, got '\(encoding)'")
+            var textEncoding: TextEncoding?
+            if encoding.lowercased() != "auto" {
+                guard let given = TextEncoding(name: encoding) else {
+                    throw StageError.usage("--encoding is auto, utf-8, utf-16le, utf-16be, latin1 or cp1252, got '\(encoding)'")
+                }
+                textEncoding = given
             }
             var delimiterByte: UInt8?
             if let delimiter {
@@ -82,7 +100,8 @@ struct Ingest: MailpipeCommand {
             let options = IngestStage.Options(
                 tenant: try tenantFlags.slug(), state: StateRoot(explicit: tenantFlags.state),
                 source: source, now: try tenantFlags.clock(), format: format, delimiter: delimiterByte,
-                encoding: encoding, mappings: try maps.map(IngestStage.parseMapping),
+                encoding: textEncoding, sheet: sheet, defaultCountry: defaultCountry?.uppercased(),
+                mappings: try maps.flatMap(IngestStage.parseMappings),
                 fallbackLanguage: fallbackLanguage, maxField: maxField, threads: try threadsFlag.parsed(),
                 stream: streamFlags.options(stage: "ingest", inputs: inputs))
             var output = OutputSink()

@@ -1,0 +1,250 @@
+import CPhoneNumber
+import MailpipeCore
+
+/// Phone numbers → E.164, with libphonenumber as the authority and fast paths for the common
+/// forms (its full parse costs 15 µs and more a number).
+///
+/// Each region's facts are read once from libphonenumber's metadata (calling code, national
+/// prefix, international prefix, possible lengths of a national number). Then:
+/// - `+` (or the region's international prefix) and digits whose calling code is known and
+///   whose national part has a possible length → `+` and the digits;
+/// - the national prefix and a national number of a possible length → `+`, the calling code,
+///   the national number (for regions whose prefix is stripped as it is: no pattern of its own);
+/// - a national number of a possible length typed without its prefix (Excel drops leading
+///   zeros) → the same;
+/// - anything else (extensions, letters, `(0)`, unusual lengths, regions with complex prefix
+///   rules) → the full parse, cached by region and text.
+/// Before a region's fast paths are used they are checked against the full parse on numbers
+/// of every possible length; a form that disagrees is left to the full parse for that region.
+/// `PhoneNumbersTests` compares the two on random numbers of many regions.
+///
+/// A value that is not a possible number stays as given. One instance per thread.
+public struct PhoneNumbers {
+    /// What is known of a region; `checked` false until its fast paths were compared.
+    struct Region {
+        var callingCode: [UInt8] = []
+        var lengths: UInt32 = 0
+        var nationalPrefix: [UInt8] = []
+        var internationalPrefix: [UInt8] = []
+        /// The lengths of national number for which each fast path agreed with the full parse
+        /// (bits; 0: the path is not used).
+        var prefixedFast: UInt32 = 0
+        var unprefixedFast: UInt32 = 0
+    }
+
+    private var regions: [UInt16: Region] = [:]
+    /// Calling code → (possible lengths, national prefix digit or -1); lengths 0: not a code.
+    private var callingCodes: [Int32: (lengths: UInt32, prefixDigit: Int32)] = [:]
+    private var cache = BytesCache(limit: 100_000)
+    private var digits = ByteBuffer(capacity: 32)
+    private var key = ByteBuffer(capacity: 48)
+
+    /// How each value was turned (for tests and the benchmark's honesty).
+    public private(set) var fastPathCount = 0
+    public private(set) var fullParseCount = 0
+
+    public init() {}
+
+    /// `format` on Strings: `region` an ISO alpha-2 code, or nil when none is known.
+    public mutating func format(_ text: String, region: String?) -> String {
+        var out = ByteBuffer(capacity: text.utf8.count + 4)
+        var copy = text
+        let r = region.flatMap { $0.utf8.count == 2 ? ($0.utf8.first!, $0.utf8.last!) : nil }
+        copy.withUTF8 { format(UnsafeRawBufferPointer($0), region: r, into: &out, knownNFC: false) }
+        return out.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// libphonenumber's own answer (the full parse, no fast path, no cache), for comparisons.
+    public static func fullParse(_ text: String, region: String?) -> String? {
+        var copy = text
+        let r = region.flatMap { $0.utf8.count == 2 ? ($0.utf8.first!, $0.utf8.last!) : nil }
+        return copy.withUTF8 { fullParse(UnsafeRawBufferPointer($0), region: r) }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Writes `text` as E.164 when it is a possible number (of `region`, when it is not written
+    /// internationally), else as given (trimmed, NFC).
+    mutating func format(_ text: UnsafeRawBufferPointer, region: (UInt8, UInt8)?, into out: inout ByteBuffer, knownNFC: Bool) {
+        let t = Normalize.trimmed(text)
+        if t.isEmpty { return }
+        if fast(t, region: region, into: &out) { fastPathCount += 1; return }
+        // The full parse, cached by region and text.
+        key.removeAll()
+        if let region { key.append(region.0); key.append(region.1) } else { key.append("ZZ" as StaticString) }
+        key.append(t)
+        var parsed = false
+        let written = key.withUnsafeBytes { k in
+            cache.value(for: k, make: { _ in parsed = true; return PhoneNumbers.fullParse(t, region: region) }) { result -> Bool in
+                guard let result else { return false }
+                out.append(result)
+                return true
+            }
+        }
+        if parsed { fullParseCount += 1 }
+        if written { return }
+        // Digits that are no number of the region but are one with a `+` before them: a
+        // number stored with its calling code and no `+` (Brevo's SMS: `33612345678`).
+        // (At least 10 digits: a calling code and a national number; no leading 0.)
+        if region != nil, t.first != 0x2B, t.first != 0x30, t.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x20 }), digits.count >= 10 {
+            let plus = digits.withUnsafeBytes { [0x2B] + Array($0) }
+            let start = out.count
+            if plus.withUnsafeBytes({ fast($0, region: nil, into: &out) }) { return }
+            out.truncate(to: start)
+            if let e164 = plus.withUnsafeBytes({ PhoneNumbers.fullParse($0, region: nil) }) { out.append(e164); return }
+        }
+        Normalize.text(t, into: &out, knownNFC: knownNFC)
+    }
+
+    /// The fast paths; false when the full parse must decide.
+    private mutating func fast(_ t: UnsafeRawBufferPointer, region: (UInt8, UInt8)?, into out: inout ByteBuffer) -> Bool {
+        // Digits, the separators people type, and a leading `+`; anything else is for the parser.
+        digits.removeAll()
+        var plus = false
+        for i in 0..<t.count {
+            let b = t[i]
+            if b >= 0x30 && b <= 0x39 { digits.append(b); continue }
+            if b == 0x2B && i == 0 { plus = true; continue }
+            if b == 0x20 || b == 0x2D || b == 0x2E || b == 0x2F { continue }
+            if b == 0x28 || b == 0x29 {
+                // `(0)` after a calling code is a national prefix the parser knows how to drop.
+                if plus { return false }
+                continue
+            }
+            return false
+        }
+        let d = digits.withUnsafeBytes { Array($0) }
+        if plus { return international(d[...], into: &out) }
+        guard let region else {
+            // No country known: `00` is the international prefix of most of the world.
+            if d.count > 2 && d[0] == 0x30 && d[1] == 0x30 { return international(d[2...], into: &out) }
+            return false
+        }
+        let r = facts(region)
+        guard !r.callingCode.isEmpty else { return false }
+        if !r.internationalPrefix.isEmpty && d.starts(with: r.internationalPrefix) {
+            return international(d[r.internationalPrefix.count...], into: &out)
+        }
+        if r.prefixedFast != 0 && d.starts(with: r.nationalPrefix) {
+            let national = d[r.nationalPrefix.count...]
+            guard let first = national.first, first != 0x30, first != r.nationalPrefix[0], national.count < 32,
+                  r.prefixedFast & (1 << UInt32(national.count)) != 0 else { return false }
+            write(r.callingCode, national, into: &out)
+            return true
+        }
+        if r.unprefixedFast != 0, let first = d.first, first != 0x30, r.nationalPrefix.first != first,
+           !d.starts(with: r.callingCode), d.count < 32, r.unprefixedFast & (1 << UInt32(d.count)) != 0 {
+            write(r.callingCode, d[...], into: &out)
+            return true
+        }
+        return false
+    }
+
+    /// `+` and digits: fast when the calling code is known and the national part has a
+    /// possible length and does not start with the code's national prefix.
+    private mutating func international(_ d: ArraySlice<UInt8>, into out: inout ByteBuffer) -> Bool {
+        guard d.count >= 3, d.count <= 17, d.first != 0x30 else { return false }
+        var code: Int32 = 0
+        for length in 1...3 {
+            code = code * 10 + Int32(d[d.startIndex + length - 1] - 0x30)
+            let info = callingCode(code)
+            guard info.lengths != 0 else { continue }
+            let national = d.dropFirst(length)
+            guard let first = national.first, first != 0x30, Int32(first - 0x30) != info.prefixDigit,
+                  national.count < 32, info.lengths & (1 << UInt32(national.count)) != 0 else { return false }
+            out.append(0x2B)
+            for b in d { out.append(b) }
+            return true
+        }
+        return false
+    }
+
+    private func write(_ code: [UInt8], _ national: ArraySlice<UInt8>, into out: inout ByteBuffer) {
+        out.append(0x2B)
+        for b in code { out.append(b) }
+        for b in national { out.append(b) }
+    }
+
+    private mutating func callingCode(_ code: Int32) -> (lengths: UInt32, prefixDigit: Int32) {
+        if let known = callingCodes[code] { return known }
+        var prefixDigit: Int32 = -1
+        let lengths = mp_phone_calling_code_lengths(code, &prefixDigit)
+        callingCodes[code] = (lengths, prefixDigit)
+        return (lengths, prefixDigit)
+    }
+
+    /// A region's facts, read and checked the first time it is met.
+    private mutating func facts(_ region: (UInt8, UInt8)) -> Region {
+        let id = UInt16(region.0) << 8 | UInt16(region.1)
+        if let known = regions[id] { return known }
+        var r = Region()
+        var f = mp_region_facts()
+        let name = [CChar(bitPattern: region.0), CChar(bitPattern: region.1), 0]
+        if mp_phone_region_facts(name, &f) != 0, f.country_code > 0 {
+            r.callingCode = Array(String(f.country_code).utf8)
+            r.lengths = f.possible_lengths
+            r.nationalPrefix = PhoneNumbers.digits(of: f.national_prefix)
+            r.internationalPrefix = PhoneNumbers.digits(of: f.international_prefix)
+            // With a plain prefix rule, a number after the prefix, or without it, is taken as it
+            // is; without any rule, nothing is stripped. Each length is then checked.
+            let plain = f.plain_national_prefix != 0
+            r.prefixedFast = plain ? r.lengths : 0
+            r.unprefixedFast = plain || (r.nationalPrefix.isEmpty && f.no_prefix_rule != 0) ? r.lengths : 0
+            regions[id] = r   // the checks below use the fast paths themselves
+            r = PhoneNumbers.checked(r, region: region, against: &self)
+        }
+        regions[id] = r
+        return r
+    }
+
+    private static func digits<T>(of tuple: T) -> [UInt8] {
+        withUnsafeBytes(of: tuple) { raw in Array(raw.prefix { $0 != 0 }) }
+    }
+
+    /// Keeps, for each fast path, the lengths where it agrees with the full parse on a number
+    /// starting with each digit 1–9.
+    private static func checked(_ r: Region, region: (UInt8, UInt8), against phones: inout PhoneNumbers) -> Region {
+        var r = r
+        var fastOut = ByteBuffer(capacity: 32)
+        for length in 2..<20 where r.lengths & (1 << UInt32(length)) != 0 {
+            for lead in UInt8(0x31)...UInt8(0x39) {
+                var national = [lead]
+                var seed = UInt32(length) &* 2_654_435_761 &+ UInt32(lead)
+                while national.count < length {
+                    seed = seed &* 1_103_515_245 &+ 12_345
+                    national.append(0x30 + UInt8((seed >> 16) % 10))
+                }
+                let bit: UInt32 = 1 << UInt32(length)
+                for prefixed in [true, false] {
+                    if (prefixed ? r.prefixedFast : r.unprefixedFast) & bit == 0 { continue }
+                    let typed = prefixed ? r.nationalPrefix + national : national
+                    fastOut.removeAll()
+                    let wasFast = typed.withUnsafeBytes { phones.fast($0, region: region, into: &fastOut) }
+                    guard wasFast else { continue }
+                    let full = typed.withUnsafeBytes { PhoneNumbers.fullParse($0, region: region) }
+                    let agrees = full.map { fastOut.withUnsafeBytes { Array($0) } == $0 } ?? false
+                    if !agrees {
+                        if prefixed { r.prefixedFast &= ~bit } else { r.unprefixedFast &= ~bit }
+                        let id = UInt16(region.0) << 8 | UInt16(region.1)
+                        phones.regions[id] = r
+                    }
+                }
+            }
+        }
+        return r
+    }
+
+    /// libphonenumber's parse and E.164 format; nil when the text is not a possible number.
+    static func fullParse(_ t: UnsafeRawBufferPointer, region: (UInt8, UInt8)?) -> [UInt8]? {
+        var out = [CChar](repeating: 0, count: 40)
+        let name: [CChar]? = region.map { [CChar(bitPattern: $0.0), CChar(bitPattern: $0.1), 0] }
+        let n = t.withMemoryRebound(to: CChar.self) { text in
+            out.withUnsafeMutableBufferPointer { o in
+                if let name {
+                    return name.withUnsafeBufferPointer { mp_phone_e164(text.baseAddress, Int32(text.count), $0.baseAddress, o.baseAddress, Int32(o.count), nil) }
+                }
+                return mp_phone_e164(text.baseAddress, Int32(text.count), nil, o.baseAddress, Int32(o.count), nil)
+            }
+        }
+        guard n > 0 else { return nil }
+        return out[0..<Int(n)].map { UInt8(bitPattern: $0) }
+    }
+}
