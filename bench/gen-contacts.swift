@@ -1,7 +1,7 @@
 // gen-contacts — deterministic, realistic synthetic contacts for the mailpipe benchmarks.
 //
 //   swiftc -O bench/gen-contacts.swift -o bench/.out/gen-contacts
-//   gen-contacts --count N [--seed S] [--tenant T] [--format ndjson|csv]
+//   gen-contacts --count N [--seed S] [--tenant T] [--format ndjson|csv|csv-export]
 //                [--duplicates PCT] [--start K]
 //
 // Record `id` (start ..< start+count) is a pure function of (seed, id): the same arguments give
@@ -20,6 +20,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation  // CLDR country and language names for --format csv-export
 
 // MARK: - Random numbers
 
@@ -174,6 +175,11 @@ struct Tables {
     var reasonsInvalid: [Str] = []
     var reasonsRisky: [Str] = []
     var kvCustomNotes: [Str] = []
+    /// For `--format csv-export`: each country's name in each language (CLDR, by language
+    /// index), its trunk prefix, and each language's name in itself.
+    var countryNames: [[Str]] = []
+    var trunkPrefixes: [Str] = []
+    var languageNames: [Str] = []
 
     init() {
         func country(_ iso: String, _ dial: String, _ prefixes: [String], _ rest: Int, _ cities: [String]) {
@@ -464,6 +470,24 @@ struct Tables {
         reasonsInvalid = pool.add(["\"mailbox_not_found\"", "\"no_mx\"", "\"disposable\"", "\"syntax\"", "\"domain_typo\""])
         reasonsRisky = pool.add(["\"catch_all\"", "\"role_account\"", "\"free_provider\",\"catch_all\"", "\"low_reputation\""])
         kvCustomNotes = pool.add(["\"rappeler après 14h\"", "\"rencontré au salon\"", "\"prefers WhatsApp\"", "\"контакт через партнёра\""])
+
+        // How people write them in exports: country names in the contact's language, national
+        // phone numbers after the country's trunk prefix (none where numbers are dialled whole).
+        let trunks: [String: String] = ["FR": "0", "BE": "0", "CH": "0", "GB": "0", "AU": "0", "IE": "0", "DE": "0", "AT": "0",
+                                        "TW": "0", "AE": "0", "SA": "0", "EG": "0", "LB": "0", "TH": "0", "VN": "0", "ID": "0",
+                                        "MA": "0", "IN": "0", "RU": "8", "KZ": "8", "BY": "8"]
+        for c in countries {
+            let iso = String(decoding: pool.bytes[Int(c.iso.off)..<Int(c.iso.off + c.iso.len)], as: UTF8.self)
+            trunkPrefixes.append(pool.add(trunks[iso] ?? ""))
+            countryNames.append(languages.map { lang in
+                let code = String(decoding: pool.bytes[Int(lang.code.off)..<Int(lang.code.off + lang.code.len)], as: UTF8.self)
+                return pool.add(Locale(identifier: code).localizedString(forRegionCode: iso) ?? iso)
+            })
+        }
+        languageNames = languages.map { lang in
+            let code = String(decoding: pool.bytes[Int(lang.code.off)..<Int(lang.code.off + lang.code.len)], as: UTF8.self)
+            return pool.add(Locale(identifier: code).localizedString(forLanguageCode: code) ?? code)
+        }
     }
 
     func parseTemplate(_ template: String) -> [Piece] {
@@ -602,9 +626,11 @@ struct Contact {
     /// 0 none; 1 first_name, 2 last_name, 3 company, 4 city: written with every non-ASCII
     /// character as a \uXXXX escape, as some exporters do.
     var escapedField = 0
+    /// Indexes into the tables, for `--format csv-export`.
+    var countryIndex = 0, languageIndex = 0
 }
 
-enum Format { case ndjson, csv }
+enum Format { case ndjson, csv, csvExport }
 
 struct Generator {
     let tables: Tables
@@ -866,6 +892,8 @@ struct Generator {
             : lang.countries[rng.below(lang.countries.count)]
         let country = tables.countries[countryIndex]
         c.country = country.iso
+        c.countryIndex = countryIndex
+        c.languageIndex = who.language
         let city = country.cities[rng.below(country.cities.count)]
         if rng.chance(920) { c.city = city }
         // Always drawn, kept for 3 contacts in 4: exports often lack a phone number.
@@ -1104,7 +1132,10 @@ struct Generator {
         out.byte(0x22)
     }
 
-    func writeCSV(_ out: inout Output) {
+    /// One CSV row. `asExported`: as real exports have it — the country's name in the
+    /// contact's language, the language's name, the phone number as people type it (national
+    /// with spaces in seven of ten, told by its last digit, else international with spaces).
+    func writeCSV(_ out: inout Output, asExported: Bool = false) {
         let c = contact
         let comma = UInt8(ascii: ",")
         writeCSVField(c.email, &out); out.byte(comma)
@@ -1112,10 +1143,11 @@ struct Generator {
         writeCSVField(c.lastName, &out); out.byte(comma)
         writeCSVField(c.company, &out); out.byte(comma)
         writeCSVField(c.website, &out); out.byte(comma)
-        writeCSVField(c.phone, &out); out.byte(comma)
-        writeCSVField(c.country, &out); out.byte(comma)
+        if asExported { writeTypedPhone(c, &out) } else { writeCSVField(c.phone, &out) }
+        out.byte(comma)
+        writeCSVField(asExported ? tables.countryNames[c.countryIndex][c.languageIndex] : c.country, &out); out.byte(comma)
         writeCSVField(c.city, &out); out.byte(comma)
-        writeCSVField(c.language, &out); out.byte(comma)
+        writeCSVField(asExported ? tables.languageNames[c.languageIndex] : c.language, &out); out.byte(comma)
         writeCSVField(c.category, &out); out.byte(comma)
         // Tags joined with '|'; slugs never hold commas or quotes, so no quoting is needed.
         for (i, tag) in c.tags.enumerated() {
@@ -1123,6 +1155,30 @@ struct Generator {
             writeRaw(tag, &out)
         }
         out.byte(0x0A)
+    }
+
+    /// The contact's E.164 number as typed: the trunk prefix and the national number in pairs,
+    /// or `+`, the calling code and the national number in threes.
+    func writeTypedPhone(_ c: Contact, _ out: inout Output) {
+        guard c.phone.isPresent else { return }
+        let country = tables.countries[c.countryIndex]
+        let p = mem + Int(c.phone.off)
+        let n = Int(c.phone.len)
+        let national = 1 + Int(country.dial.len)
+        let group: Int
+        if p[n - 1] % 4 != 0 {
+            writeRaw(tables.trunkPrefixes[c.countryIndex], &out)
+            group = 2
+        } else {
+            out.byte(UInt8(ascii: "+"))
+            writeRaw(country.dial, &out)
+            out.byte(0x20)
+            group = 3
+        }
+        for i in national..<n {
+            if i > national && (n - i) % group == 0 { out.byte(0x20) }
+            out.byte(p[i])
+        }
     }
 }
 
@@ -1138,7 +1194,8 @@ func usage(asHelp: Bool = false) -> Never {
       --count N         number of records (required)
       --seed S          seed (default 1); same arguments, same bytes
       --tenant SLUG     tenant field (default sos-expat)
-      --format F        ndjson (default) or csv (header + email,first_name,…,tags)
+      --format F        ndjson (default), csv (header + email,first_name,…,tags) or csv-export (the same
+                        columns as exports write them: national phone numbers, country and language names)
       --duplicates PCT  percent of records that re-import an earlier id's contact (default 0)
       --start K         first id (default 0): ranges that overlap share their contacts
 
@@ -1186,7 +1243,8 @@ while let flag = arguments.popFirst() {
         switch value {
         case "ndjson": format = .ndjson
         case "csv": format = .csv
-        default: fail("--format is ndjson or csv, not '\(value)'")
+        case "csv-export": format = .csvExport
+        default: fail("--format is ndjson, csv or csv-export, not '\(value)'")
         }
     case "--duplicates":
         guard let p = Double(value), p >= 0, p <= 100 else { fail("--duplicates wants a percentage 0–100, not '\(value)'") }
@@ -1205,12 +1263,13 @@ guard let recordCount = count else { usage() }
 func run(ids: Range<UInt64>, format: Format, seed: UInt64, tenant: String, duplicatePercent: Double) {
     var generator = Generator(seed: seed, tenant: tenant, duplicatePercent: duplicatePercent)
     var output = Output()
-    if format == .csv { output.literal(Generator.csvHeader) }
+    if format != .ndjson { output.literal(Generator.csvHeader) }
     for id in ids {
         generator.build(id)
         switch format {
         case .ndjson: generator.writeJSON(&output)
         case .csv: generator.writeCSV(&output)
+        case .csvExport: generator.writeCSV(&output, asExported: true)
         }
         output.flushIfNearlyFull()
     }

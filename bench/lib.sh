@@ -105,9 +105,12 @@ _dataset() {
 
 # dataset N [GEN_ARGS…]     → cached NDJSON of N contacts, e.g. dataset 1M --duplicates 5
 # dataset_csv N [GEN_ARGS…] → the same contacts as a CSV export (header + 11 columns)
+# dataset_csv_export N [GEN_ARGS…] → the same columns as real exports write them (national
+#                             phone numbers, country and language names in the contact's language)
 # dataset_gz N [GEN_ARGS…]  → the NDJSON, gzip-compressed (level 6, as gzip does by default)
 dataset() { _dataset ndjson ndjson "$@"; }
 dataset_csv() { _dataset csv csv "$@"; }
+dataset_csv_export() { _dataset export.csv csv-export "$@"; }
 dataset_gz() {
   local src path
   src=$(dataset "$@") || return 1

@@ -8,8 +8,8 @@ import MailpipeCore
 import MailpipeStore
 import XCTest
 
-/// Runs `ingest` in-process over files written to a scratch folder.
-final class IngestStageTests: XCTestCase {
+/// Runs `ingest` in-process over files written to a scratch folder (shared by the ingest tests).
+class IngestTestCase: XCTestCase {
     var dir = ""
 
     override func setUp() {
@@ -41,13 +41,13 @@ final class IngestStageTests: XCTestCase {
         return bytes.split(separator: 0x0A).map { try! JSONValue.parse(Array($0)) }
     }
 
-    func ingest(_ inputs: [String], tenant: String? = "sos-expat", format: IngestFormat = .auto, encoding: TextEncoding = .utf8,
+    func ingest(_ inputs: [String], tenant: String? = "sos-expat", format: IngestFormat = .auto, encoding: TextEncoding? = nil,
                 maps: [String] = [], delimiter: UInt8? = nil, state: String? = nil) throws -> Result {
         let out = "\(dir)/out.ndjson", rej = "\(dir)/rejects.ndjson", stats = "\(dir)/stats.json"
         let options = IngestStage.Options(
             tenant: try tenant.map(TenantSlug.init), state: StateRoot(explicit: state ?? "\(dir)/state"), source: nil,
             now: Timestamp(parsing: "2026-11-23T09:00:00Z")!, format: format, delimiter: delimiter, encoding: encoding,
-            mappings: try maps.map(IngestStage.parseMapping),
+            mappings: try maps.flatMap(IngestStage.parseMappings),
             stream: StreamOptions(stage: "ingest", inputs: inputs, rejectsPath: rej, statsPath: stats))
         let fd = try FileDescriptor.open(out, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
         var sink = OutputSink(descriptor: fd)
@@ -57,6 +57,9 @@ final class IngestStageTests: XCTestCase {
         return Result(contacts: lines(out), rejects: lines(rej), stats: try JSONValue.parse(try FileSystem.readFile(stats)), status: status)
     }
 
+}
+
+final class IngestStageTests: IngestTestCase {
     // MARK: CSV edge cases
 
     func testBOMQuotedDelimitersDoubledQuotesNewlinesCRLFAndBlankLines() throws {
@@ -112,10 +115,26 @@ final class IngestStageTests: XCTestCase {
         var bytes = Array("email,first_name\nok@x.com,A\n".utf8)
         bytes += [0x62, 0x40, 0x78, 0x2E, 0x63, 0x6F, 0x6D, 0x2C, 0x00, 0x01, 0x02, 0x0A]  // b@x.com,\0\1\2
         bytes += Array("c@x.com,Ren".utf8) + [0xE9, 0x0A]  // Latin-1 é in a UTF-8 file
-        let r = try ingest([write("b.csv", bytes)])
+        let path = write("b.csv", bytes)
+        let r = try ingest([path], encoding: .utf8)
         XCTAssertEqual(r.contacts.count, 1)
         XCTAssertEqual(r.rejects.map { $0["reason"]?.string ?? "" }, ["binary_data", "invalid_utf8"])
         XCTAssertEqual(r.rejects.map { $0["line"]?.int ?? 0 }, [3, 4])
+        // Without --encoding, a file whose head is not UTF-8 is read as Windows-1252.
+        let auto = try ingest([path])
+        XCTAssertEqual(auto.contacts.map { $0["first_name"]?.string ?? "" }, ["A", "René"])
+        XCTAssertEqual(auto.rejects.map { $0["reason"]?.string ?? "" }, ["binary_data"])
+        XCTAssertEqual(auto.stats["detected"]?.array?.first?["encoding"], .string("cp1252"))
+        // A UTF-8 file (its first 64 KiB are) with a row that is not: that row is read as
+        // Windows-1252 and counted.
+        var long = Array("email,first_name\n".utf8)
+        for i in 0..<5000 { long += Array("row\(i)@x.com,Zoë\n".utf8) }
+        long += Array("late@x.com,Ren".utf8) + [0xE9, 0x0A]
+        let late = try ingest([write("late.csv", long)])
+        XCTAssertEqual(late.contacts.last?["first_name"], .string("René"))
+        XCTAssertEqual(late.contacts.count, 5001)
+        XCTAssertEqual(late.stats["rows_read_as_cp1252"]?.int, 1)
+        XCTAssertEqual(late.stats["detected"]?.array?.first?["encoding"], .string("utf-8"))
     }
 
     // MARK: encodings
@@ -130,11 +149,15 @@ final class IngestStageTests: XCTestCase {
         XCTAssertEqual(cp.contacts.first?["company"], .string("O\u{2019}Neil €"))
         let latin = try ingest([path], encoding: .latin1)
         XCTAssertEqual(latin.contacts.first?["first_name"], .string("Renée"))
-        // Read as UTF-8, nothing of it is usable: an error that names the way out.
-        XCTAssertThrowsError(try ingest([path])) { error in
+        // Read as strict UTF-8, nothing of it is usable: an error that names the way out.
+        XCTAssertThrowsError(try ingest([path], encoding: .utf8)) { error in
             XCTAssertTrue("\(error)".contains("not UTF-8: give --encoding latin1 or cp1252"), "\(error)")
         }
         XCTAssertEqual(lines("\(dir)/rejects.ndjson").first?["reason"], .string("invalid_utf8"))
+        // Not given: the file is not UTF-8, so it is read as Windows-1252, and the stats say so.
+        let auto = try ingest([path])
+        XCTAssertEqual(auto.contacts.first?["company"], .string("O\u{2019}Neil €"))
+        XCTAssertEqual(auto.stats["detected"]?.array?.first?["encoding"], .string("cp1252"))
     }
 
     // MARK: aliases

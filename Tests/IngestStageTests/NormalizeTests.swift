@@ -110,24 +110,3 @@ final class NFCQuickCheckTests: XCTestCase {
     }
 }
 
-final class PhoneTests: XCTestCase {
-    func testInternationalNumbersBecomeE164AndTheRestIsKept() {
-        let cases: [(String, String)] = [
-            ("+33 6 12 34 56 78", "+33612345678"),
-            ("0033 6 12-34.56.78", "+33612345678"),     // 00 is the international prefix
-            ("+1 (415) 555-0100", "+14155550100"),
-            ("06 12 34 56 78", "06 12 34 56 78"),       // national: no country can be assumed
-            ("+0 612 345 678", "+0 612 345 678"),       // no country code starts with 0
-            ("000 33 612 345", "000 33 612 345"),
-            ("+33 6 12", "+33 6 12"),                   // too short for E.164
-            ("+1234567890123456", "+1234567890123456"), // too long (16 digits) stays as given
-            ("+33 6 12 34 56 78 ext 2", "+33 6 12 34 56 78 ext 2"),
-            ("06+12", "06+12"),
-            ("  +44 20 7946 0958 ", "+442079460958"),
-            ("00", "00"),
-        ]
-        for (input, expected) in cases {
-            XCTAssertEqual(Normalize.phone(input), expected, input)
-        }
-    }
-}
