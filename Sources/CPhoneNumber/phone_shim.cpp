@@ -1,6 +1,8 @@
 #include "phone_shim.h"
 
 #include <cstring>
+#include <map>
+#include <regex>
 #include <string>
 
 #include <phonenumbers/phonemetadata.pb.h>
@@ -78,9 +80,28 @@ extern "C" int mp_phone_region_facts(const char *region, mp_region_facts *facts)
         facts->plain_national_prefix = facts->national_prefix[0] != 0 && plainForParsing && !m.has_national_prefix_transform_rule();
         facts->no_prefix_rule = m.national_prefix().empty() && m.national_prefix_for_parsing().empty();
         facts->main_country_for_code = m.main_country_for_code();
+        facts->idd_pattern = !m.international_prefix().empty() && !allDigits(m.international_prefix());
         return 1;
     }
     return 0;
+}
+
+extern "C" int32_t mp_phone_starts_with_idd(const char *region, const char *digits, int32_t length) {
+    // One compiled pattern per region and thread (patterns are read-only metadata).
+    thread_local std::map<std::string, std::regex> patterns;
+    std::string id(region, 2);
+    auto found = patterns.find(id);
+    if (found == patterns.end()) {
+        std::string pattern;
+        const auto &c = collection();
+        for (int i = 0; i < c.metadata_size(); i++) {
+            if (c.metadata(i).id() == id) { pattern = c.metadata(i).international_prefix(); break; }
+        }
+        if (pattern.empty()) return 0;
+        found = patterns.emplace(id, std::regex(pattern, std::regex::ECMAScript | std::regex::optimize)).first;
+    }
+    std::cmatch match;
+    return std::regex_search(digits, digits + length, match, found->second, std::regex_constants::match_continuous) ? 1 : 0;
 }
 
 extern "C" uint32_t mp_phone_calling_code_lengths(int32_t calling_code, int32_t *national_prefix_digit) {

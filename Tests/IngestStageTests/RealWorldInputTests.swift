@@ -133,7 +133,7 @@ final class RealWorldInputTests: IngestTestCase {
         var random = SystemRandomNumberGenerator()
         var fast = 0, total = 0
         for region in regions {
-            for _ in 0..<120 {
+            for _ in 0..<200 {
                 let length = Int.random(in: 6...12, using: &random)
                 var digits = String(Int.random(in: 1...9, using: &random))
                 while digits.count < length { digits += String(Int.random(in: 0...9, using: &random)) }
@@ -174,6 +174,17 @@ final class RealWorldInputTests: IngestTestCase {
         _ = write("state/sos-expat/tenant.json", #"{"slug":"sos-expat","default_country":"FR"}"#)
         let r = try ingest([write("t.csv", "email,phone,country\na@x.fr,06 12 34 56 78,\nb@x.de,0151 23456789,Allemagne\n")], state: state)
         XCTAssertEqual(r.contacts.map { $0["phone"]?.string ?? "" }, ["+33612345678", "+4915123456789"])
+    }
+
+    func testABrokenTenantJSONIsAnErrorOrARejectNeverIgnored() throws {
+        let state = "\(dir)/state"
+        try FileSystem.createDirectory("\(state)/broken")
+        _ = write("state/broken/tenant.json", #"{"slug":"broken","default_country":"France"}"#)
+        let input = write("t.ndjson", #"{"tenant":"broken","email":"a@x.org","phone":"0612345678"}"# + "\n" + #"{"tenant":"fine","email":"b@x.org"}"# + "\n")
+        let r = try ingest([input], tenant: nil, state: state)
+        XCTAssertEqual(r.contacts.map { $0["email"]?.string ?? "" }, ["b@x.org"])
+        XCTAssertEqual(r.rejects.first?["reason"], .string("tenant_config"))
+        XCTAssertThrowsError(try ingest([input], tenant: "broken", state: state))
     }
 
     func testNestedJSONRecordsAndMapPaths() throws {

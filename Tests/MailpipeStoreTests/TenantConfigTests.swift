@@ -8,7 +8,7 @@ final class TenantConfigTests: XCTestCase {
     /// A document holding every key TenantConfig knows.
     static let full = #"""
     {"slug":"acme","name":"Acme","brand_domain":"acme.example","sending_domain":"mail.acme.example",
-     "languages":["fr","en"],"fallback_language":"en","timezone":"Europe/Paris",
+     "languages":["fr","en"],"fallback_language":"en","default_country":"FR","timezone":"Europe/Paris",
      "taxonomy":{"prestataire":["avocat"]},
      "mailwizz":{"url":"https://mw.example/api","list_uid":"ab12","api_key_env":"MW_KEY","fields":{"FNAME":"first_name"},"subscriber_status":"confirmed"},
      "smtp":{"url":"smtp://127.0.0.1:25","from":"Acme <a@acme.example>","reply_to":"r@acme.example"},
@@ -38,6 +38,7 @@ final class TenantConfigTests: XCTestCase {
         XCTAssertEqual(c.smtp.replyTo, "r@acme.example")
         XCTAssertEqual(c.unsubscribe.secretEnv, "UNSUB")
         XCTAssertEqual(c.taxonomy["prestataire"], ["avocat"])
+        XCTAssertEqual(c.defaultCountry, "FR")
     }
 
     /// Each known key path, misspelt in the full document (its last letter doubled), is named.
@@ -86,6 +87,7 @@ final class TenantConfigTests: XCTestCase {
         XCTAssertTrue(message(#"{"mailwizz":{"fields":{"fname":"first_name"}}}"#).contains("upper case"))
         XCTAssertTrue(message(#"{"mailwizz":{"api_key_env":"MY KEY"}}"#).contains("must name an environment variable"))
         XCTAssertTrue(message(#"{"slug":"Not A Slug"}"#).contains("is not a tenant slug"))
+        XCTAssertTrue(message(#"{"default_country":"France"}"#).contains("not an ISO 3166 alpha-2 code"))
         XCTAssertTrue(message(#"{"taxonomy":{"a":"b"}}"#).contains("'taxonomy.a' must be an array"))
         XCTAssertTrue(message(#"{"vmtaz":[]}"#).contains("unknown key 'vmtaz' (did you mean 'vmtas'?)"))
         XCTAssertTrue(message(#"{"zzzzzzzz":1}"#).contains("known keys here: slug, name"))

@@ -27,11 +27,17 @@ typedef struct {
     int32_t no_prefix_rule;
     /// 1 when this region is the main one for its calling code (US for +1).
     int32_t main_country_for_code;
+    /// 1 when the international prefix is a pattern (`0(?:0|1[2-9])` in Israel), not plain
+    /// digits: whether a number starts with it is asked of `mp_phone_starts_with_idd`.
+    int32_t idd_pattern;
 } mp_region_facts;
 
 /// Fills `facts` for an ISO 3166 alpha-2 region ("FR"); returns 0 when libphonenumber does not
 /// know the region.
 int mp_phone_region_facts(const char *region, mp_region_facts *facts);
+
+/// 1 when `digits` (ASCII digits only) start with the region's international prefix pattern.
+int32_t mp_phone_starts_with_idd(const char *region, const char *digits, int32_t length);
 
 /// Possible national-number lengths (bits, as above) of the main region of a calling code (the
 /// one libphonenumber judges its numbers by); 0 when the code is unknown.

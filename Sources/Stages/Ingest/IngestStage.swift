@@ -224,37 +224,36 @@ struct IngestRun {
     /// The current CSV header's fields by column (nil: custom or ignored), read per row.
     var csvFields: [ContactField?] = []
 
-    mutating func fallbackLanguage(for tenant: String) -> String {
+    mutating func fallbackLanguage(for tenant: String) throws -> String {
         if let f = options.fallbackLanguage { return f }
         if let last = lastFallback, last.tenant == tenant { return last.language }
-        defer { lastFallback = (tenant, fallbackByTenant[tenant]!) }
-        if let f = fallbackByTenant[tenant] { return f }
-        var fallback = "en"
-        if let config = tenantConfig(tenant), LanguageCodes.codes.contains(config.fallbackLanguage) {
+        var fallback = fallbackByTenant[tenant] ?? "en"
+        if fallbackByTenant[tenant] == nil, let config = try tenantConfig(tenant), LanguageCodes.codes.contains(config.fallbackLanguage) {
             fallback = config.fallbackLanguage
         }
         fallbackByTenant[tenant] = fallback
+        lastFallback = (tenant, fallback)
         return fallback
     }
 
     /// The country of national phone numbers in a row without a country: --default-country,
     /// else the tenant's `default_country`.
-    mutating func defaultCountry(for tenant: String?) -> String? {
+    mutating func defaultCountry(for tenant: String?) throws -> String? {
         if let c = options.defaultCountry { return c }
         guard let tenant = tenant ?? options.tenant?.value else { return nil }
         if let last = lastCountry, last.tenant == tenant { return last.country }
-        let country = countryByTenant[tenant] ?? tenantConfig(tenant)?.defaultCountry
+        let country = try countryByTenant[tenant] ?? tenantConfig(tenant)?.defaultCountry
         if let country { countryByTenant[tenant] = country }
         lastCountry = (tenant, country)
         return country
     }
 
-    /// The tenant's tenant.json, when it has state.
-    func tenantConfig(_ tenant: String) -> TenantConfig? {
+    /// The tenant's tenant.json, when it has state (a broken one is an error, never ignored).
+    func tenantConfig(_ tenant: String) throws -> TenantConfig? {
         guard let slug = try? TenantSlug(tenant) else { return nil }
         let dir = options.state.tenant(slug)
         guard FileSystem.exists(dir.configPath) else { return nil }
-        return try? dir.loadConfig()
+        return try dir.loadConfig()
     }
 
     // MARK: one input
@@ -272,7 +271,8 @@ struct IngestRun {
         let file: String? = path == "-" ? nil : path
         sharedHoldsDefaults = false
         // Settings every thread reads, found here once.
-        _ = defaultCountry(for: nil)
+        _ = try defaultCountry(for: nil)
+        if let tenant = options.tenant?.value { _ = try fallbackLanguage(for: tenant) }
         let defaultSource = options.source ?? IngestRun.sourceName(path)
         var layout = InputLayout(file: file ?? "stdin")
         let format = try resolveFormat(lines: &lines, path: path)
@@ -756,6 +756,15 @@ struct IngestRun {
             refuse("missing_email", "the row has no email")
             return
         }
+        // The record's tenant's settings, read here so that a broken tenant.json is this
+        // record's reject (the --tenant's were read, and any error raised, before the rows).
+        do {
+            _ = try fallbackLanguage(for: tenant)
+            _ = try defaultCountry(for: tenant)
+        } catch {
+            refuse("tenant_config", "\(error)")
+            return
+        }
         shared.update(tenant: tenant, source: options.source ?? builder.source ?? source, createdAt: builder.createdAt ?? nowText)
         sharedHoldsDefaults = false
         try write(tenant: tenant, output: &output)
@@ -765,8 +774,8 @@ struct IngestRun {
     /// the --tenant one, not read unless needed).
     private mutating func write(tenant: String?, output: inout OutputSink) throws {
         builder.applyFullName()
-        builder.finish(phones: &lookups.phones, defaultRegion: defaultCountry(for: tenant))
-        let fallback = builder.languageRaw == nil ? "" : fallbackLanguage(for: tenant ?? options.tenant!.value)
+        builder.finish(phones: &lookups.phones, defaultRegion: try defaultCountry(for: tenant))
+        let fallback = builder.languageRaw == nil ? "" : try fallbackLanguage(for: tenant ?? options.tenant!.value)
         builder.write(into: &output.buffer, shared: shared, fallbackLanguage: fallback)
         output.buffer.append(0x0A)
         contactsOut += 1

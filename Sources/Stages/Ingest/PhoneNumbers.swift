@@ -14,25 +14,30 @@ import MailpipeCore
 ///   zeros) → the same;
 /// - anything else (extensions, letters, `(0)`, unusual lengths, regions with complex prefix
 ///   rules) → the full parse, cached by region and text.
-/// Before a region's fast paths are used they are checked against the full parse on numbers
-/// of every possible length; a form that disagrees is left to the full parse for that region.
-/// `PhoneNumbersTests` compares the two on random numbers of many regions.
+/// Each shape a fast path proposes — its form, region or calling code, the national number's
+/// length and first two digits — is judged by the full parse on the first number of that shape
+/// met; a shape where they disagree (Israel's `01x` carrier prefixes, say) is left to the parser.
+/// `RealWorldInputTests.testPhoneFastPathsAgreeWithTheFullParse` compares the two on random
+/// numbers of fifty regions.
 ///
 /// A value that is not a possible number stays as given. One instance per thread.
 public struct PhoneNumbers {
-    /// What is known of a region; `checked` false until its fast paths were compared.
+    /// What is known of a region, from its metadata.
     struct Region {
         var callingCode: [UInt8] = []
         var lengths: UInt32 = 0
         var nationalPrefix: [UInt8] = []
         var internationalPrefix: [UInt8] = []
-        /// The lengths of national number for which each fast path agreed with the full parse
-        /// (bits; 0: the path is not used).
-        var prefixedFast: UInt32 = 0
-        var unprefixedFast: UInt32 = 0
+        var prefixedFast = false
+        var unprefixedFast = false
+        /// The international prefix is a pattern: numbers are checked against it.
+        var iddPattern = false
+        var id: (CChar, CChar) = (0, 0)
     }
 
     private var regions: [UInt16: Region] = [:]
+    /// Shape of a number → whether the fast path agrees with the full parse on it.
+    private var verdicts: [UInt64: Bool] = [:]
     /// Calling code → (possible lengths, national prefix digit or -1); lengths 0: not a code.
     private var callingCodes: [Int32: (lengths: UInt32, prefixDigit: Int32)] = [:]
     private var cache = BytesCache(limit: 100_000)
@@ -112,36 +117,64 @@ public struct PhoneNumbers {
             return false
         }
         let d = digits.withUnsafeBytes { Array($0) }
-        if plus { return international(d[...], into: &out) }
-        guard let region else {
-            // No country known: `00` is the international prefix of most of the world.
-            if d.count > 2 && d[0] == 0x30 && d[1] == 0x30 { return international(d[2...], into: &out) }
-            return false
+        guard let (shape, code, national) = proposal(d[...], plus: plus, region: region), national.count >= 2 else { return false }
+        // Each shape (the form, its region or calling code, the national number's length and first
+        // two digits) is judged once by the full parse, on the first number that has it.
+        let lead = UInt64(national[national.startIndex] - 0x30) * 10 + UInt64(national[national.startIndex + 1] - 0x30)
+        let key = shape | UInt64(national.count) << 8 | lead
+        if let agrees = verdicts[key] {
+            if agrees { write(code, national, into: &out) }
+            return agrees
         }
-        let r = facts(region)
-        guard !r.callingCode.isEmpty else { return false }
-        if !r.internationalPrefix.isEmpty && d.starts(with: r.internationalPrefix) {
-            return international(d[r.internationalPrefix.count...], into: &out)
-        }
-        if r.prefixedFast != 0 && d.starts(with: r.nationalPrefix) {
-            let national = d[r.nationalPrefix.count...]
-            guard let first = national.first, first != 0x30, first != r.nationalPrefix[0], national.count < 32,
-                  r.prefixedFast & (1 << UInt32(national.count)) != 0 else { return false }
-            write(r.callingCode, national, into: &out)
-            return true
-        }
-        if r.unprefixedFast != 0, let first = d.first, first != 0x30, r.nationalPrefix.first != first,
-           !d.starts(with: r.callingCode), d.count < 32, r.unprefixedFast & (1 << UInt32(d.count)) != 0 {
-            write(r.callingCode, d[...], into: &out)
-            return true
-        }
-        return false
+        var proposed = ByteBuffer(capacity: 24)
+        write(code, national, into: &proposed)
+        // (Without a country, `00` was read as `+`: the parser is asked about `+` and the rest.)
+        let asked: [UInt8] = region == nil && !plus ? [0x2B] + d.dropFirst(2) : Array(t)
+        let agrees = asked.withUnsafeBytes { PhoneNumbers.fullParse($0, region: region) } == proposed.bytes
+        verdicts[key] = agrees
+        if agrees { out.append(proposed.bytes) }
+        return agrees
     }
 
-    /// `+` and digits: fast when the calling code is known and the national part has a
-    /// possible length and does not start with the code's national prefix.
-    private mutating func international(_ d: ArraySlice<UInt8>, into out: inout ByteBuffer) -> Bool {
-        guard d.count >= 3, d.count <= 17, d.first != 0x30 else { return false }
+    /// What the fast paths would make of digits `d`: the shape (a key), the calling code and the
+    /// national number; nil when no fast path applies.
+    private mutating func proposal(_ d: ArraySlice<UInt8>, plus: Bool, region: (UInt8, UInt8)?)
+        -> (shape: UInt64, code: [UInt8], national: ArraySlice<UInt8>)? {
+        if plus { return international(d) }
+        guard let region else {
+            // No country known: `00` is the international prefix of most of the world.
+            return d.count > 2 && d.starts(with: [0x30, 0x30]) ? international(d.dropFirst(2)) : nil
+        }
+        let r = facts(region)
+        guard !r.callingCode.isEmpty else { return nil }
+        let id = UInt64(region.0) << 8 | UInt64(region.1)
+        if !r.internationalPrefix.isEmpty && d.starts(with: r.internationalPrefix) {
+            return international(d.dropFirst(r.internationalPrefix.count))
+        }
+        if r.iddPattern && d.withUnsafeBufferPointer({ p in
+            p.withMemoryRebound(to: CChar.self) { c in
+                withUnsafeBytes(of: r.id) { mp_phone_starts_with_idd($0.baseAddress!.assumingMemoryBound(to: CChar.self), c.baseAddress, Int32(c.count)) }
+            }
+        }) != 0 {
+            return nil   // a number dialled abroad through the region's prefix: the parser's
+        }
+        if r.prefixedFast && d.starts(with: r.nationalPrefix) {
+            let national = d.dropFirst(r.nationalPrefix.count)
+            guard let first = national.first, first != 0x30, first != r.nationalPrefix[0], national.count < 32,
+                  r.lengths & (1 << UInt32(national.count)) != 0 else { return nil }
+            return (2 << 60 | id << 16, r.callingCode, national)
+        }
+        if r.unprefixedFast, let first = d.first, first != 0x30, r.nationalPrefix.first != first,
+           !d.starts(with: r.callingCode), d.count < 32, r.lengths & (1 << UInt32(d.count)) != 0 {
+            return (3 << 60 | id << 16, r.callingCode, d)
+        }
+        return nil
+    }
+
+    /// `+` and digits: the calling code when it is known and the national part has a possible
+    /// length and does not start with the code's national prefix.
+    private mutating func international(_ d: ArraySlice<UInt8>) -> (shape: UInt64, code: [UInt8], national: ArraySlice<UInt8>)? {
+        guard d.count >= 3, d.count <= 17, d.first != 0x30 else { return nil }
         var code: Int32 = 0
         for length in 1...3 {
             code = code * 10 + Int32(d[d.startIndex + length - 1] - 0x30)
@@ -149,12 +182,10 @@ public struct PhoneNumbers {
             guard info.lengths != 0 else { continue }
             let national = d.dropFirst(length)
             guard let first = national.first, first != 0x30, Int32(first - 0x30) != info.prefixDigit,
-                  national.count < 32, info.lengths & (1 << UInt32(national.count)) != 0 else { return false }
-            out.append(0x2B)
-            for b in d { out.append(b) }
-            return true
+                  national.count < 32, info.lengths & (1 << UInt32(national.count)) != 0 else { return nil }
+            return (1 << 60 | UInt64(code) << 16, Array(d.prefix(length)), national)
         }
-        return false
+        return nil
     }
 
     private func write(_ code: [UInt8], _ national: ArraySlice<UInt8>, into out: inout ByteBuffer) {
@@ -171,7 +202,7 @@ public struct PhoneNumbers {
         return (lengths, prefixDigit)
     }
 
-    /// A region's facts, read and checked the first time it is met.
+    /// A region's facts, read the first time it is met.
     private mutating func facts(_ region: (UInt8, UInt8)) -> Region {
         let id = UInt16(region.0) << 8 | UInt16(region.1)
         if let known = regions[id] { return known }
@@ -184,12 +215,11 @@ public struct PhoneNumbers {
             r.nationalPrefix = PhoneNumbers.digits(of: f.national_prefix)
             r.internationalPrefix = PhoneNumbers.digits(of: f.international_prefix)
             // With a plain prefix rule, a number after the prefix, or without it, is taken as it
-            // is; without any rule, nothing is stripped. Each length is then checked.
-            let plain = f.plain_national_prefix != 0
-            r.prefixedFast = plain ? r.lengths : 0
-            r.unprefixedFast = plain || (r.nationalPrefix.isEmpty && f.no_prefix_rule != 0) ? r.lengths : 0
-            regions[id] = r   // the checks below use the fast paths themselves
-            r = PhoneNumbers.checked(r, region: region, against: &self)
+            // is; without any rule, nothing is stripped. Other rules are the parser's.
+            r.prefixedFast = f.plain_national_prefix != 0
+            r.unprefixedFast = r.prefixedFast || (r.nationalPrefix.isEmpty && f.no_prefix_rule != 0)
+            r.iddPattern = f.idd_pattern != 0
+            r.id = (CChar(bitPattern: region.0), CChar(bitPattern: region.1))
         }
         regions[id] = r
         return r
@@ -197,39 +227,6 @@ public struct PhoneNumbers {
 
     private static func digits<T>(of tuple: T) -> [UInt8] {
         withUnsafeBytes(of: tuple) { raw in Array(raw.prefix { $0 != 0 }) }
-    }
-
-    /// Keeps, for each fast path, the lengths where it agrees with the full parse on a number
-    /// starting with each digit 1–9.
-    private static func checked(_ r: Region, region: (UInt8, UInt8), against phones: inout PhoneNumbers) -> Region {
-        var r = r
-        var fastOut = ByteBuffer(capacity: 32)
-        for length in 2..<20 where r.lengths & (1 << UInt32(length)) != 0 {
-            for lead in UInt8(0x31)...UInt8(0x39) {
-                var national = [lead]
-                var seed = UInt32(length) &* 2_654_435_761 &+ UInt32(lead)
-                while national.count < length {
-                    seed = seed &* 1_103_515_245 &+ 12_345
-                    national.append(0x30 + UInt8((seed >> 16) % 10))
-                }
-                let bit: UInt32 = 1 << UInt32(length)
-                for prefixed in [true, false] {
-                    if (prefixed ? r.prefixedFast : r.unprefixedFast) & bit == 0 { continue }
-                    let typed = prefixed ? r.nationalPrefix + national : national
-                    fastOut.removeAll()
-                    let wasFast = typed.withUnsafeBytes { phones.fast($0, region: region, into: &fastOut) }
-                    guard wasFast else { continue }
-                    let full = typed.withUnsafeBytes { PhoneNumbers.fullParse($0, region: region) }
-                    let agrees = full.map { fastOut.withUnsafeBytes { Array($0) } == $0 } ?? false
-                    if !agrees {
-                        if prefixed { r.prefixedFast &= ~bit } else { r.unprefixedFast &= ~bit }
-                        let id = UInt16(region.0) << 8 | UInt16(region.1)
-                        phones.regions[id] = r
-                    }
-                }
-            }
-        }
-        return r
     }
 
     /// libphonenumber's parse and E.164 format; nil when the text is not a possible number.
