@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "MailpipeStore", dependencies: ["MailpipeCore"]),
         // Command-line glue shared by every executable (option groups, exit codes).
         .target(name: "MailpipeCLI", dependencies: [
-            "MailpipeCore", "MailpipeStore", "CCurl", "CIdn2", "CZlib",
+            "MailpipeCore", "MailpipeStore", "CCurl", "CIdn2", "CZlibShim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], plugins: ["BuildInfo"]),
         // Writes the commit a build comes from into MailpipeCLI (`--version`).

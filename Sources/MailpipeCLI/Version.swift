@@ -3,7 +3,7 @@ import Glibc
 #endif
 import CCurl
 import CIdn2
-import CZlib
+import CZlibShim
 
 /// The release every executable reports with `--version`.
 public let mailpipeVersion = "0.2.0"
