@@ -355,24 +355,25 @@ enum MultiValue {
 /// Social networks told by a URL's host: a profile given as a website goes to its own field.
 enum SocialHost {
     static func field(ofURL t: UnsafeRawBufferPointer) -> ContactField? {
-        // Only hosts are compared: lower-case ASCII up to the first `/` after the scheme.
-        var i = 0
-        if let s = Normalize.firstIndex(of: 0x3A, in: t), s + 2 < t.count, t[s + 1] == 0x2F, t[s + 2] == 0x2F { i = s + 3 }
-        var host: [UInt8] = []
-        while i < t.count, t[i] != 0x2F, t[i] != 0x3F, t[i] != 0x23, host.count < 64 {
-            let b = t[i]
-            host.append(b >= 65 && b <= 90 ? b + 32 : b)
-            i += 1
-        }
-        func endsWith(_ domain: String) -> Bool {
-            let d = Array(domain.utf8)
-            guard host.count >= d.count, Array(host.suffix(d.count)) == d else { return false }
-            return host.count == d.count || host[host.count - d.count - 1] == UInt8(ascii: ".")
-        }
-        if endsWith("linkedin.com") { return .linkedinURL }
-        if endsWith("facebook.com") || endsWith("fb.com") { return .facebookURL }
-        if endsWith("instagram.com") { return .instagramURL }
-        if endsWith("twitter.com") || endsWith("x.com") { return .twitterURL }
+        // The host: after `scheme://`, up to the first `/`, `?` or `#` (compared without case).
+        var start = 0
+        if let s = Normalize.firstIndex(of: 0x3A, in: t), s + 2 < t.count, t[s + 1] == 0x2F, t[s + 2] == 0x2F { start = s + 3 }
+        var end = start
+        while end < t.count, t[end] != 0x2F, t[end] != 0x3F, t[end] != 0x23 { end += 1 }
+        let host = UnsafeRawBufferPointer(rebasing: t[start..<end])
+        if endsWith(host, "linkedin.com") { return .linkedinURL }
+        if endsWith(host, "facebook.com") || endsWith(host, "fb.com") { return .facebookURL }
+        if endsWith(host, "instagram.com") { return .instagramURL }
+        if endsWith(host, "twitter.com") || endsWith(host, "x.com") { return .twitterURL }
         return nil
+    }
+
+    /// `host` is `domain` or a subdomain of it.
+    private static func endsWith(_ host: UnsafeRawBufferPointer, _ domain: StaticString) -> Bool {
+        let n = domain.utf8CodeUnitCount
+        guard host.count >= n else { return false }
+        let offset = host.count - n
+        for i in 0..<n where host[offset + i] | 0x20 != domain.utf8Start[i] { return false }
+        return offset == 0 || host[offset - 1] == UInt8(ascii: ".")
     }
 }

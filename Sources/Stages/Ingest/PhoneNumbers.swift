@@ -30,6 +30,9 @@ public struct PhoneNumbers {
         var internationalPrefix: [UInt8] = []
         var prefixedFast = false
         var unprefixedFast = false
+        /// Digits of the national number a shape is told by: 2 where the prefix rule is plain,
+        /// 4 where it is a pattern (Argentina's `15`, Mexico's `01`, Brazil's carrier codes).
+        var leadDigits = 2
         /// The international prefix is a pattern: numbers are checked against it.
         var iddPattern = false
         var id: (CChar, CChar) = (0, 0)
@@ -117,11 +120,13 @@ public struct PhoneNumbers {
             return false
         }
         let d = digits.withUnsafeBytes { Array($0) }
-        guard let (shape, code, national) = proposal(d[...], plus: plus, region: region), national.count >= 2 else { return false }
+        guard let (shape, code, national, leadDigits) = proposal(d[...], plus: plus, region: region),
+              national.count >= leadDigits else { return false }
         // Each shape (the form, its region or calling code, the national number's length and first
-        // two digits) is judged once by the full parse, on the first number that has it.
-        let lead = UInt64(national[national.startIndex] - 0x30) * 10 + UInt64(national[national.startIndex + 1] - 0x30)
-        let key = shape | UInt64(national.count) << 8 | lead
+        // digits) is judged once by the full parse, on the first number that has it.
+        var lead: UInt64 = 0
+        for b in national.prefix(leadDigits) { lead = lead * 10 + UInt64(b - 0x30) }
+        let key = shape | UInt64(national.count) << 16 | lead
         if let agrees = verdicts[key] {
             if agrees { write(code, national, into: &out) }
             return agrees
@@ -139,7 +144,7 @@ public struct PhoneNumbers {
     /// What the fast paths would make of digits `d`: the shape (a key), the calling code and the
     /// national number; nil when no fast path applies.
     private mutating func proposal(_ d: ArraySlice<UInt8>, plus: Bool, region: (UInt8, UInt8)?)
-        -> (shape: UInt64, code: [UInt8], national: ArraySlice<UInt8>)? {
+        -> (shape: UInt64, code: [UInt8], national: ArraySlice<UInt8>, leadDigits: Int)? {
         if plus { return international(d) }
         guard let region else {
             // No country known: `00` is the international prefix of most of the world.
@@ -162,18 +167,19 @@ public struct PhoneNumbers {
             let national = d.dropFirst(r.nationalPrefix.count)
             guard let first = national.first, first != 0x30, first != r.nationalPrefix[0], national.count < 32,
                   r.lengths & (1 << UInt32(national.count)) != 0 else { return nil }
-            return (2 << 60 | id << 16, r.callingCode, national)
+            return (2 << 62 | id << 32, r.callingCode, national, r.leadDigits)
         }
-        if r.unprefixedFast, let first = d.first, first != 0x30, r.nationalPrefix.first != first,
+        // (A leading 0 is the number's own where there is no national prefix: Italy, Côte d'Ivoire.)
+        if r.unprefixedFast, let first = d.first, first != 0x30 || r.nationalPrefix.isEmpty, r.nationalPrefix.first != first,
            !d.starts(with: r.callingCode), d.count < 32, r.lengths & (1 << UInt32(d.count)) != 0 {
-            return (3 << 60 | id << 16, r.callingCode, d)
+            return (3 << 62 | id << 32, r.callingCode, d, r.leadDigits)
         }
         return nil
     }
 
     /// `+` and digits: the calling code when it is known and the national part has a possible
     /// length and does not start with the code's national prefix.
-    private mutating func international(_ d: ArraySlice<UInt8>) -> (shape: UInt64, code: [UInt8], national: ArraySlice<UInt8>)? {
+    private mutating func international(_ d: ArraySlice<UInt8>) -> (shape: UInt64, code: [UInt8], national: ArraySlice<UInt8>, leadDigits: Int)? {
         guard d.count >= 3, d.count <= 17, d.first != 0x30 else { return nil }
         var code: Int32 = 0
         for length in 1...3 {
@@ -181,9 +187,10 @@ public struct PhoneNumbers {
             let info = callingCode(code)
             guard info.lengths != 0 else { continue }
             let national = d.dropFirst(length)
-            guard let first = national.first, first != 0x30, Int32(first - 0x30) != info.prefixDigit,
+            // (A national number may start with 0 only where 0 is no national prefix: +39 06…, +225 07….)
+            guard let first = national.first, first != 0x30 || info.prefixDigit == -1, Int32(first - 0x30) != info.prefixDigit,
                   national.count < 32, info.lengths & (1 << UInt32(national.count)) != 0 else { return nil }
-            return (1 << 60 | UInt64(code) << 16, Array(d.prefix(length)), national)
+            return (1 << 62 | UInt64(code) << 32, Array(d.prefix(length)), national, 2)
         }
         return nil
     }
@@ -214,10 +221,13 @@ public struct PhoneNumbers {
             r.lengths = f.possible_lengths
             r.nationalPrefix = PhoneNumbers.digits(of: f.national_prefix)
             r.internationalPrefix = PhoneNumbers.digits(of: f.international_prefix)
-            // With a plain prefix rule, a number after the prefix, or without it, is taken as it
-            // is; without any rule, nothing is stripped. Other rules are the parser's.
-            r.prefixedFast = f.plain_national_prefix != 0
-            r.unprefixedFast = r.prefixedFast || (r.nationalPrefix.isEmpty && f.no_prefix_rule != 0)
+            // A number after the national prefix, or without it, is the national number — where
+            // the prefix rule is plain, or nothing is stripped; where it is a pattern, shapes are
+            // told by four digits (and judged by the parser like every shape).
+            let plain = f.plain_national_prefix != 0 || f.no_prefix_rule != 0
+            r.prefixedFast = !r.nationalPrefix.isEmpty
+            r.unprefixedFast = true
+            r.leadDigits = plain ? 2 : 4
             r.iddPattern = f.idd_pattern != 0
             r.id = (CChar(bitPattern: region.0), CChar(bitPattern: region.1))
         }
