@@ -86,22 +86,56 @@ extern "C" int mp_phone_region_facts(const char *region, mp_region_facts *facts)
     return 0;
 }
 
-extern "C" int32_t mp_phone_starts_with_idd(const char *region, const char *digits, int32_t length) {
-    // One compiled pattern per region and thread (patterns are read-only metadata).
-    thread_local std::map<std::string, std::regex> patterns;
-    std::string id(region, 2);
-    auto found = patterns.find(id);
-    if (found == patterns.end()) {
-        std::string pattern;
-        const auto &c = collection();
-        for (int i = 0; i < c.metadata_size(); i++) {
-            if (c.metadata(i).id() == id) { pattern = c.metadata(i).international_prefix(); break; }
-        }
-        if (pattern.empty()) return 0;
-        found = patterns.emplace(id, std::regex(pattern, std::regex::ECMAScript | std::regex::optimize)).first;
+namespace {
+
+const PhoneMetadata *metadataFor(const std::string &id) {
+    const auto &c = collection();
+    for (int i = 0; i < c.metadata_size(); i++) {
+        if (c.metadata(i).id() == id) return &c.metadata(i);
     }
+    return nullptr;
+}
+
+/// One compiled pattern per region, kind and thread (the patterns are read-only metadata).
+const std::regex *pattern(const char *region, bool international) {
+    thread_local std::map<std::string, std::regex> compiled;
+    std::string key = std::string(region, 2) + (international ? "i" : "n");
+    auto found = compiled.find(key);
+    if (found == compiled.end()) {
+        const PhoneMetadata *m = metadataFor(std::string(region, 2));
+        const std::string *text = m == nullptr ? nullptr
+            : international ? &m->international_prefix() : &m->national_prefix_for_parsing();
+        if (text == nullptr || text->empty()) return nullptr;
+        found = compiled.emplace(key, std::regex(*text, std::regex::ECMAScript | std::regex::optimize)).first;
+    }
+    return &found->second;
+}
+
+}  // namespace
+
+extern "C" int32_t mp_phone_starts_with_idd(const char *region, const char *digits, int32_t length) {
+    const std::regex *re = pattern(region, true);
+    if (re == nullptr) return 0;
     std::cmatch match;
-    return std::regex_search(digits, digits + length, match, found->second, std::regex_constants::match_continuous) ? 1 : 0;
+    return std::regex_search(digits, digits + length, match, *re, std::regex_constants::match_continuous) ? 1 : 0;
+}
+
+extern "C" int32_t mp_phone_strip_national_prefix(const char *region, const char *digits, int32_t length, char *out, int32_t capacity) {
+    const std::regex *re = pattern(region, false);
+    if (re == nullptr) return -1;
+    std::cmatch match;
+    if (!std::regex_search(digits, digits + length, match, *re, std::regex_constants::match_continuous)) return -1;
+    const PhoneMetadata *m = metadataFor(std::string(region, 2));
+    std::string national;
+    size_t groups = match.size();
+    if (m->national_prefix_transform_rule().empty() || groups < 2 || !match[groups - 1].matched) {
+        national.assign(digits + match.length(0), digits + length);
+    } else {
+        national = match.format(m->national_prefix_transform_rule()) + std::string(digits + match.length(0), digits + length);
+    }
+    if (national.size() > (size_t)capacity) return -1;
+    memcpy(out, national.data(), national.size());
+    return (int32_t)national.size();
 }
 
 extern "C" uint32_t mp_phone_calling_code_lengths(int32_t calling_code, int32_t *national_prefix_digit) {

@@ -39,6 +39,12 @@ int mp_phone_region_facts(const char *region, mp_region_facts *facts);
 /// 1 when `digits` (ASCII digits only) start with the region's international prefix pattern.
 int32_t mp_phone_starts_with_idd(const char *region, const char *digits, int32_t length);
 
+/// The region's pattern for a national prefix (Mexico's `0(?:[12]|4[45])|1`, Argentina's area
+/// code and mobile `15`) applied to `digits` as libphonenumber parses: the matched prefix removed,
+/// or rewritten by the region's transform rule. Writes the national number to `out` and returns
+/// its length; -1 when the pattern does not match at the start or the region has none.
+int32_t mp_phone_strip_national_prefix(const char *region, const char *digits, int32_t length, char *out, int32_t capacity);
+
 /// Possible national-number lengths (bits, as above) of the main region of a calling code (the
 /// one libphonenumber judges its numbers by); 0 when the code is unknown.
 uint32_t mp_phone_calling_code_lengths(int32_t calling_code, int32_t *national_prefix_digit);

@@ -50,6 +50,8 @@ public struct PhoneNumbers {
     /// How each value was turned (for tests and the benchmark's honesty).
     public private(set) var fastPathCount = 0
     public private(set) var fullParseCount = 0
+    /// Shapes judged by the full parse so far (each cost one parse).
+    public var shapesJudged: Int { verdicts.count }
 
     public init() {}
 
@@ -120,13 +122,9 @@ public struct PhoneNumbers {
             return false
         }
         let d = digits.withUnsafeBytes { Array($0) }
-        guard let (shape, code, national, leadDigits) = proposal(d[...], plus: plus, region: region),
-              national.count >= leadDigits else { return false }
-        // Each shape (the form, its region or calling code, the national number's length and first
-        // digits) is judged once by the full parse, on the first number that has it.
-        var lead: UInt64 = 0
-        for b in national.prefix(leadDigits) { lead = lead * 10 + UInt64(b - 0x30) }
-        let key = shape | UInt64(national.count) << 16 | lead
+        // Each shape (the form, its region or calling code, the lengths and first digits) is judged
+        // once by the full parse, on the first number that has it.
+        guard let (key, code, national) = proposal(d[...], plus: plus, region: region) else { return false }
         if let agrees = verdicts[key] {
             if agrees { write(code, national, into: &out) }
             return agrees
@@ -141,10 +139,20 @@ public struct PhoneNumbers {
         return agrees
     }
 
-    /// What the fast paths would make of digits `d`: the shape (a key), the calling code and the
+    /// A shape's key: its form (2 bits), region or calling code, the typed digits' length (where
+    /// the form rewrites them), the national number's length, the first `lead` digits of `told`.
+    private static func key(form: UInt64, of place: UInt64, typed: Int = 0, national: Int,
+                            told: ArraySlice<UInt8>, lead: Int) -> UInt64? {
+        guard told.count >= lead, national < 256, typed < 256 else { return nil }
+        var digits: UInt64 = 0
+        for b in told.prefix(lead) { digits = digits * 10 + UInt64(b - 0x30) }
+        return form << 62 | place << 40 | UInt64(typed) << 32 | UInt64(national) << 24 | digits
+    }
+
+    /// What the fast paths would make of digits `d`: the shape's key, the calling code and the
     /// national number; nil when no fast path applies.
     private mutating func proposal(_ d: ArraySlice<UInt8>, plus: Bool, region: (UInt8, UInt8)?)
-        -> (shape: UInt64, code: [UInt8], national: ArraySlice<UInt8>, leadDigits: Int)? {
+        -> (key: UInt64, code: [UInt8], national: ArraySlice<UInt8>)? {
         if plus { return international(d) }
         guard let region else {
             // No country known: `00` is the international prefix of most of the world.
@@ -163,23 +171,47 @@ public struct PhoneNumbers {
         }) != 0 {
             return nil   // a number dialled abroad through the region's prefix: the parser's
         }
+        if r.leadDigits > 2, let national = stripNationalPrefix(d, region: r), national.count != d.count, let first = national.first,
+           first != 0x30 || r.nationalPrefix.isEmpty, national.count < 32, r.lengths & (1 << UInt32(national.count)) != 0 {
+            // The region's own prefix pattern (Mexico's legacy mobile `1`, Argentina's `15`): the
+            // shape is still told by the digits as typed, so the key is the typed number's.
+            guard let key = PhoneNumbers.key(form: 0, of: id, typed: d.count, national: national.count, told: d, lead: r.leadDigits) else { return nil }
+            return (key, r.callingCode, national[...])
+        }
         if r.prefixedFast && d.starts(with: r.nationalPrefix) {
             let national = d.dropFirst(r.nationalPrefix.count)
             guard let first = national.first, first != 0x30, first != r.nationalPrefix[0], national.count < 32,
                   r.lengths & (1 << UInt32(national.count)) != 0 else { return nil }
-            return (2 << 62 | id << 32, r.callingCode, national, r.leadDigits)
+            guard let key = PhoneNumbers.key(form: 2, of: id, national: national.count, told: national, lead: r.leadDigits) else { return nil }
+            return (key, r.callingCode, national)
         }
         // (A leading 0 is the number's own where there is no national prefix: Italy, Côte d'Ivoire.)
         if r.unprefixedFast, let first = d.first, first != 0x30 || r.nationalPrefix.isEmpty, r.nationalPrefix.first != first,
            !d.starts(with: r.callingCode), d.count < 32, r.lengths & (1 << UInt32(d.count)) != 0 {
-            return (3 << 62 | id << 32, r.callingCode, d, r.leadDigits)
+            guard let key = PhoneNumbers.key(form: 3, of: id, national: d.count, told: d, lead: r.leadDigits) else { return nil }
+            return (key, r.callingCode, d)
         }
         return nil
     }
 
+    /// `d` without the region's national prefix, as its pattern and transform rule say.
+    private func stripNationalPrefix(_ d: ArraySlice<UInt8>, region r: Region) -> [UInt8]? {
+        var out = [CChar](repeating: 0, count: 40)
+        let n = d.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { c in
+                withUnsafeBytes(of: r.id) { id in
+                    mp_phone_strip_national_prefix(id.baseAddress!.assumingMemoryBound(to: CChar.self), c.baseAddress, Int32(c.count), &out, Int32(out.count))
+                }
+            }
+        }
+        guard n > 0 else { return nil }
+        let national = out[0..<Int(n)].map { UInt8(bitPattern: $0) }
+        return national.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } ? national : nil
+    }
+
     /// `+` and digits: the calling code when it is known and the national part has a possible
     /// length and does not start with the code's national prefix.
-    private mutating func international(_ d: ArraySlice<UInt8>) -> (shape: UInt64, code: [UInt8], national: ArraySlice<UInt8>, leadDigits: Int)? {
+    private mutating func international(_ d: ArraySlice<UInt8>) -> (key: UInt64, code: [UInt8], national: ArraySlice<UInt8>)? {
         guard d.count >= 3, d.count <= 17, d.first != 0x30 else { return nil }
         var code: Int32 = 0
         for length in 1...3 {
@@ -190,7 +222,8 @@ public struct PhoneNumbers {
             // (A national number may start with 0 only where 0 is no national prefix: +39 06…, +225 07….)
             guard let first = national.first, first != 0x30 || info.prefixDigit == -1, Int32(first - 0x30) != info.prefixDigit,
                   national.count < 32, info.lengths & (1 << UInt32(national.count)) != 0 else { return nil }
-            return (1 << 62 | UInt64(code) << 32, Array(d.prefix(length)), national, 2)
+            guard let key = PhoneNumbers.key(form: 1, of: UInt64(code), national: national.count, told: national, lead: 2) else { return nil }
+            return (key, Array(d.prefix(length)), national)
         }
         return nil
     }
