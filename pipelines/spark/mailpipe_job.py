@@ -1,23 +1,24 @@
 #!/usr/bin/env python3
-"""mailpipe on Apache Spark: a tenant's contact store, re-partitioned by the mailpipe shard hash,
-through mailpipe executables on every partition (RDD.pipe), written as one output per shard.
+"""mailpipe on Apache Spark, Spark as a thin scheduler: one task per shard, and each task runs
+the mailpipe executables on its executor over the tenant's store, with no record passing
+through Python or through Spark.
 
-    spark-submit pipelines/spark/mailpipe_job.py --state /srv/mailpipe/state --tenant sos-expat \
-        --shards 8 --bin /srv/mailpipe/bin --output /srv/out/sos-expat-fr \
-        --command 'validate | segment --all lang-fr'
-    python3 pipelines/spark/mailpipe_job.py …  --master local[2]          # same job, one machine
+    spark-submit --master spark://head:7077 pipelines/spark/mailpipe_job.py \
+        --state /srv/mailpipe/state --tenant sos-expat --bin /srv/mailpipe/bin \
+        --output /srv/out/sos-expat-fr --command 'validate | segment --all lang-fr'
+    python3 pipelines/spark/mailpipe_job.py …  --master 'local[2]'       # same job, one machine
 
 What it does (docs/scale-out.md has the why):
- 1. reads the store's manifests (contacts/layout.json, contacts/[shard-*-of-*/]manifest.json) for
-    the live runs and their order, and each run `run-*.ndjson.gz` directly — plain gzip NDJSON;
- 2. keys every line by its normalised email; where a contact is in several runs of its store the
-    newest run's line wins (reduceByKey on the run rank) — exactly what `account export` yields;
- 3. partitions by FNV-1a 64(email) % shards (mailpipe_shard.py, the same hash as EmailKey.hash)
-    and sorts each partition by email, so partition i holds what `account export --shard i/n`
-    writes, in the same order;
- 4. pipes each partition through COMMAND (`bash -o pipefail -c COMMAND`, PATH = --bin first,
-    MAILPIPE_STATE = --state; `{shard}` in COMMAND becomes the partition's i/n via MAILPIPE_SHARD);
- 5. writes OUTPUT/shard-<i>-of-<n>.ndjson and OUTPUT/counts.json (records in and out per shard).
+ 1. on the driver: reads contacts/layout.json for the store's shard count n (or takes --shards);
+ 2. runs n tasks; task i, on whichever executor Spark gives it, runs
+        account export --tenant T --shard i/n | COMMAND > OUTPUT/shard-i-of-n.ndjson
+    with PATH = --bin first and MAILPIPE_STATE = --state: the state and the output folder are
+    paths every executor sees. On a store kept in n shards, export --shard i/n reads sub-store i
+    only; a flat store (or another shard count) is read with --shard and filtered, so each task
+    reads more than its part (`account reshard --shards n` once makes each read only its own);
+ 3. `{shard}` in COMMAND becomes the task's i/n, `{tenant}` the tenant;
+ 4. writes OUTPUT/counts.json (records in and out per shard, and where each task ran) once every
+    task succeeded; a failing command fails the job and no counts.json is written.
 
 The master URL is the only difference between a test run (local[2]) and a cluster.
 """
@@ -26,144 +27,152 @@ import json
 import os
 import shlex
 import shutil
+import socket
+import subprocess
 import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mailpipe_shard  # noqa: E402  (shipped to executors with addPyFile below)
+import tempfile
+import time
 
 DEFAULT_COMMAND = "validate | segment --tenant {tenant}"
 
 
-def store_runs(contacts):
-    """[(path, store_index, rank)] of the live runs, oldest first within each (sub-)store."""
-    layout_path = os.path.join(contacts, "layout.json")
-    if os.path.exists(layout_path):
-        with open(layout_path) as f:
-            n = json.load(f)["shards"]
-        stores = [os.path.join(contacts, f"shard-{i}-of-{n}") for i in range(n)]
-    else:
-        n, stores = None, [contacts]
-    runs = []
-    for s, store in enumerate(stores):
-        manifest = os.path.join(store, "manifest.json")
-        if not os.path.exists(manifest):
-            if n is not None:
-                raise SystemExit(f"mailpipe_job: {manifest} is missing (a reshard ran meanwhile?): run again")
-            continue
-        with open(manifest) as f:
-            for rank, run in enumerate(json.load(f)["runs"]):
-                runs.append((os.path.join(store, run["name"] + ".ndjson.gz"), s, rank))
-    return n, runs
+def store_shard_count(contacts):
+    """The shard count of a tenant's store (contacts/layout.json), or None for a flat store."""
+    layout = os.path.join(contacts, "layout.json")
+    if not os.path.exists(layout):
+        return None
+    with open(layout) as f:
+        return int(json.load(f)["shards"])
+
+
+def count_lines(path):
+    """Newlines in a file, read in large blocks (no per-record work in Python)."""
+    count = 0
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                return count
+            count += block.count(b"\n")
+
+
+def shard_task(tenant, state, bin_dir, output, command, n):
+    """What one executor does for shard i: the shell pipeline, its output written in place."""
+
+    def run(i):
+        shard = f"{i}/{n}"
+        env = dict(os.environ)
+        if bin_dir:
+            # Relative (an --archives folder) means relative to the executor's working folder.
+            env["PATH"] = os.path.abspath(bin_dir) + ":" + env.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        env.update({"MAILPIPE_STATE": state, "MAILPIPE_TENANT": tenant, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"})
+        final = os.path.join(output, f"shard-{i}-of-{n}.ndjson")
+        scratch = tempfile.mkdtemp(prefix=f".shard-{i}-of-{n}-", dir=output)
+        partial = os.path.join(scratch, "out.ndjson")
+        stats = os.path.join(scratch, "export.json")
+        errors = os.path.join(scratch, "stderr")
+        script = (f"set -o pipefail; account export --tenant {shlex.quote(tenant)} --shard {shard} "
+                  f"--stats {shlex.quote(stats)} | {command.replace('{shard}', shard)} > {shlex.quote(partial)}")
+        started = time.time()
+        try:
+            with open(errors, "wb") as err:
+                status = subprocess.run(["bash", "-c", script], env=env, stdin=subprocess.DEVNULL, stderr=err).returncode
+            with open(errors, "rb") as err:
+                said = err.read().decode("utf-8", "replace")
+            if said:
+                sys.stderr.write(said)  # the executor's log
+            if status != 0:
+                raise RuntimeError(f"shard {shard}: `{script}` exited {status}: {said[-2000:]}")
+            with open(stats) as f:
+                records_in = json.load(f)["out"]
+            records_out = count_lines(partial)
+            os.replace(partial, final)  # a retried task replaces, never appends
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        seconds = round(time.time() - started, 3)
+        ran_on = {"host": socket.gethostname(), "executor": os.environ.get("SPARK_EXECUTOR_ID") or os.getcwd()}
+        sys.stderr.write(f"mailpipe_job: shard {shard}: {records_in} in, {records_out} out, {seconds} s "
+                         f"on {ran_on['host']} ({ran_on['executor']})\n")
+        return {"shard": shard, "in": records_in, "out": records_out, "seconds": seconds, **ran_on}
+
+    return run
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--state", default=os.environ.get("MAILPIPE_STATE", "state"), help="state root (a path every executor sees)")
+    p.add_argument("--state", default=os.environ.get("MAILPIPE_STATE", "state"),
+                   help="state root: a path every executor sees")
     p.add_argument("--tenant", required=True)
-    p.add_argument("--shards", type=int, help="partitions = shards (default: the store's shard count, else 2)")
-    p.add_argument("--command", default=DEFAULT_COMMAND, help=f"shell pipeline run on each partition (default: {DEFAULT_COMMAND!r})")
-    p.add_argument("--bin", help="folder of the mailpipe executables on every executor (shared path, or ./NAME of an --archives upload)")
-    p.add_argument("--output", required=True, help="output folder (created; must not hold shard files)")
-    p.add_argument("--master", default=os.environ.get("MAILPIPE_SPARK_MASTER"), help="Spark master URL (default: spark-submit's, else local[2])")
+    p.add_argument("--shards", type=int,
+                   help="tasks = shards (default: the store's shard count; 2 for a flat store)")
+    p.add_argument("--command", default=DEFAULT_COMMAND,
+                   help=f"shell pipeline each task runs on its shard (default: {DEFAULT_COMMAND!r})")
+    p.add_argument("--bin", help="folder of the mailpipe executables on every executor "
+                                 "(a shared path, or ./NAME of an --archives upload)")
+    p.add_argument("--output", required=True, help="output folder: a path every executor sees (created)")
+    p.add_argument("--master", default=os.environ.get("MAILPIPE_SPARK_MASTER"),
+                   help="Spark master URL (default: spark-submit's, else local[2])")
     args = p.parse_args(argv)
 
-    from pyspark import SparkConf, SparkContext, StorageLevel
-
-    contacts = os.path.join(args.state, args.tenant, "contacts")
-    if not os.path.exists(os.path.join(args.state, args.tenant, "tenant.json")):
-        raise SystemExit(f"mailpipe_job: tenant '{args.tenant}' has no state at {os.path.join(args.state, args.tenant)}")
-    store_shards, runs = store_runs(contacts)
+    state = os.path.abspath(args.state)
+    output = os.path.abspath(args.output)
+    tenant_dir = os.path.join(state, args.tenant)
+    if not os.path.exists(os.path.join(tenant_dir, "tenant.json")):
+        raise SystemExit(f"mailpipe_job: tenant '{args.tenant}' has no state at {tenant_dir}")
+    store_shards = store_shard_count(os.path.join(tenant_dir, "contacts"))
     n = args.shards or store_shards or 2
+    if n < 1:
+        raise SystemExit("mailpipe_job: --shards must be at least 1")
+    if store_shards != n:
+        kept = "flat" if store_shards is None else f"kept in {store_shards} shards"
+        sys.stderr.write(f"mailpipe_job: the store is {kept}: each of the {n} tasks reads more than its shard "
+                         f"(`account reshard --tenant {args.tenant} --shards {n}` makes each read only its own)\n")
     command = args.command.replace("{tenant}", args.tenant)
 
-    conf = SparkConf().setAppName(f"mailpipe {args.tenant}: {command}").set("spark.ui.showConsoleProgress", "false")
+    from pyspark import SparkConf, SparkContext
+
+    # Start (or join, under spark-submit) the JVM first: only then does SparkConf see
+    # spark-submit's settings, --master among them.
+    SparkContext._ensure_initialized()
+    conf = (SparkConf().setAppName(f"mailpipe {args.tenant}: {command}")
+            .set("spark.ui.showConsoleProgress", "false")
+            .set("spark.ui.enabled", "false"))
     if args.master:
         conf = conf.setMaster(args.master)
     elif not conf.contains("spark.master"):
         conf = conf.setMaster("local[2]")
+    # One task per shard, and a task is a whole shard: never run one twice at once.
+    conf = conf.set("spark.speculation", "false")
+
+    os.makedirs(output, exist_ok=True)
+    for name in os.listdir(output):
+        if name == "counts.json" or (name.startswith("shard-") and name.endswith(".ndjson")):
+            os.remove(os.path.join(output, name))
+
     sc = SparkContext.getOrCreate(conf)
     sc.setLogLevel("WARN")
-    sc.addPyFile(mailpipe_shard.__file__)
+    try:
+        task = shard_task(args.tenant, state, args.bin, output, command, n)
+        results = sc.parallelize(range(n), n).map(task).collect()
+    finally:
+        sc.stop()
 
-    def keyed(rank):
-        def f(line):
-            key = mailpipe_shard.line_key(line)
-            if key is None:
-                raise ValueError(f"contact store line without an email: {line[:200]}")
-            return key, (rank, line)
-        return f
-
-    if runs:
-        # textFile inflates gzip (all members) on the executors; a run file is one partition.
-        data = sc.union([sc.textFile(path).map(keyed(rank)) for path, _, rank in runs])
-    else:
-        data = sc.parallelize([], 1)
-    partition = lambda key: mailpipe_shard.fnv1a64(key)  # Spark takes it modulo n
-    stores = {}
-    for _, s, _ in runs:
-        stores[s] = stores.get(s, 0) + 1
-    if any(count > 1 for count in stores.values()):
-        # Newest run wins (ranks compare within a store; a key lives in one store).
-        data = data.reduceByKey(lambda a, b: a if a[0] >= b[0] else b)
-    ordered = data.repartitionAndSortWithinPartitions(n, partition)
-
-    records_in = [sc.accumulator(0) for _ in range(n)]
-
-    def lines_of(index, items):
-        count = 0
-        for _, (_, line) in items:
-            count += 1
-            yield line
-        records_in[index].add(count)
-
-    env = {
-        "PATH": (args.bin + ":" if args.bin else "") + os.environ.get("MAILPIPE_EXECUTOR_PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "MAILPIPE_STATE": args.state,
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-    }
-    if "{shard}" in command:
-        # pipe() gives no partition index: a first line carries it, and the shell reads it off.
-        shell = "bash -c " + shlex.quote(
-            "set -o pipefail; IFS= read -r MAILPIPE_SHARD; export MAILPIPE_SHARD; "
-            + command.replace("{shard}", "$MAILPIPE_SHARD"))
-
-        def lines_with_shard(index, items):
-            yield f"{index}/{n}"
-            yield from lines_of(index, items)
-        feed = ordered.mapPartitionsWithIndex(lines_with_shard, preservesPartitioning=True)
-    else:
-        shell = "bash -c " + shlex.quote("set -o pipefail; " + command)
-        feed = ordered.mapPartitionsWithIndex(lines_of, preservesPartitioning=True)
-
-    # Kept for the two passes below (counts, then the files). DISK_ONLY streams a partition to disk;
-    # MEMORY_AND_DISK first builds the whole partition on the heap (a 10 M store: out of memory).
-    piped = feed.pipe(shell, env=env, checkCode=True).persist(StorageLevel.DISK_ONLY)
-    out_counts = dict(piped.mapPartitionsWithIndex(lambda i, it: [(i, sum(1 for _ in it))]).collect())
-
-    os.makedirs(args.output, exist_ok=True)
-    staging = os.path.join(args.output, ".parts")
-    shutil.rmtree(staging, ignore_errors=True)
-    piped.saveAsTextFile(staging)
-    for i in range(n):
-        part = os.path.join(staging, f"part-{i:05d}")
-        os.replace(part, os.path.join(args.output, f"shard-{i}-of-{n}.ndjson"))
-    shutil.rmtree(staging, ignore_errors=True)
-
+    results.sort(key=lambda r: int(r["shard"].split("/")[0]))
     counts = {
         "tenant": args.tenant,
         "command": command,
         "shards": n,
-        "runs_read": len(runs),
-        "in": sum(a.value for a in records_in),
-        "out": sum(out_counts.values()),
-        "per_shard": [{"shard": f"{i}/{n}", "in": records_in[i].value, "out": out_counts.get(i, 0)} for i in range(n)],
+        "store_shards": store_shards,
+        "in": sum(r["in"] for r in results),
+        "out": sum(r["out"] for r in results),
+        "per_shard": results,
     }
-    with open(os.path.join(args.output, "counts.json"), "w") as f:
+    with open(os.path.join(output, "counts.json"), "w") as f:
         json.dump(counts, f, indent=2)
         f.write("\n")
-    sys.stderr.write(f"mailpipe_job: {counts['in']} in, {counts['out']} out, {n} shards -> {args.output}\n")
-    sc.stop()
+    executors = len({(r["host"], r["executor"]) for r in results})
+    sys.stderr.write(f"mailpipe_job: {counts['in']} in, {counts['out']} out, {n} shards on {executors} "
+                     f"executor(s) -> {output}\n")
     return 0
 
 
