@@ -127,6 +127,7 @@ let package = Package(
                     exclude: ["Data"]),
         .testTarget(name: "TagStageTests", dependencies: ["TagStage", "MailpipeCore", "MailpipeStore", "MailpipeTestSupport"]),
         .testTarget(name: "IngestStageTests", dependencies: ["IngestStage", "MailpipeCore", "MailpipeStore"]),
+        .testTarget(name: "AccountStageTests", dependencies: ["AccountStage", "MailpipeCore", "MailpipeStore", "MailpipeTestSupport"]),
         .testTarget(name: "DedupeStageTests", dependencies: ["DedupeStage", "AccountStage", "MailpipeCore", "MailpipeStore"]),
     ],
     swiftLanguageModes: [.v5]

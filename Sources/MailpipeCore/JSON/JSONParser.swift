@@ -40,6 +40,9 @@ public struct JSONParseError: Error, CustomStringConvertible, Sendable, Equatabl
         self.offset = offset
     }
 
+    /// The reject reason of a line that is not a JSON record.
+    public var rejectReason: RejectReason { RejectReason(rawValue: code)! }
+
     /// A short, stable reason code for reject records.
     public var code: String {
         switch reason {

@@ -7,9 +7,9 @@ public struct ContactIdentity: Sendable {
 
         public func reject(_ record: UnsafeRawBufferPointer, origin: RejectSink.Origin, to rejects: RejectSink) {
             switch self {
-            case .noEmail: rejects.reject(reason: "missing_email", detail: "a contact needs an email string", origin: origin, record: record)
-            case .tenantNotString: rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: origin, record: record)
-            case .emptyEmail: rejects.reject(reason: "missing_email", detail: "email is empty", origin: origin, record: record)
+            case .noEmail: rejects.reject(.missingEmail, "a contact needs an email string", origin: origin, record: record)
+            case .tenantNotString: rejects.reject(.invalidTenant, "tenant must be a string", origin: origin, record: record)
+            case .emptyEmail: rejects.reject(.missingEmail, "email is empty", origin: origin, record: record)
             }
         }
     }

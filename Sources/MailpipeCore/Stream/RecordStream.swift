@@ -125,13 +125,13 @@ public struct RecordStream {
     }
 
     static func rejectTooLong(length: Int, maxLine: Int, origin: RejectSink.Origin, rejects: RejectSink) {
-        rejects.reject(reason: "line_too_long", detail: "line of \(length) bytes is over --max-line \(maxLine)", origin: origin, raw: nil)
+        rejects.reject(.lineTooLong, "line of \(length) bytes is over --max-line \(maxLine)", origin: origin, raw: nil)
     }
 
     /// A line the parser refused; one that is not UTF-8 is reported as such, wherever the parser tripped.
     static func rejectUnparsable(_ bytes: UnsafeRawBufferPointer, error: JSONParseError, origin: RejectSink.Origin, rejects: RejectSink) {
         let badText = error.reason != .invalidUTF8 && !JSONParser.isValidUTF8(bytes)
-        rejects.reject(reason: badText ? "invalid_utf8" : error.code, detail: badText ? "invalid UTF-8" : error.description,
+        rejects.reject(badText ? .invalidUTF8 : error.rejectReason, badText ? "invalid UTF-8" : error.description,
                        origin: origin, raw: bytes)
     }
 

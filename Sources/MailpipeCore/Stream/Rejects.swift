@@ -66,24 +66,41 @@ public final class RejectSink {
     }
 
     /// A reject carrying the record as parsed JSON (its original bytes).
-    public func reject(reason: String, detail: String? = nil, origin: Origin, record: UnsafeRawBufferPointer) {
-        write(reason: reason, detail: detail, origin: origin) { buffer in
-            buffer.append("\"record\":")
-            buffer.append(record)
-        }
+    public func reject(_ reason: RejectReason, _ detail: String? = nil, origin: Origin, record: UnsafeRawBufferPointer) {
+        write(reason: reason.rawValue, detail: detail, origin: origin, extra: [], record: record)
+    }
+
+    public func reject(_ refusal: RecordRefusal, origin: Origin, record: UnsafeRawBufferPointer) {
+        reject(refusal.reason, refusal.detail, origin: origin, record: record)
     }
 
     /// A reject carrying the raw line (not JSON, or not valid UTF-8).
-    public func reject(reason: String, detail: String? = nil, origin: Origin, raw: UnsafeRawBufferPointer?) {
-        write(reason: reason, detail: detail, origin: origin) { buffer in
-            guard let raw else { buffer.append("\"raw\":null"); return }
-            buffer.append("\"raw\":")
-            buffer.appendJSONStringLossy(raw)
-        }
+    public func reject(_ reason: RejectReason, _ detail: String? = nil, origin: Origin, raw: UnsafeRawBufferPointer?) {
+        write(reason: reason.rawValue, detail: detail, origin: origin, raw: raw)
     }
 
     /// A reject with extra members written by the caller (for example the first line of a duplicate).
+    public func reject(_ reason: RejectReason, _ detail: String? = nil, origin: Origin, extra: [(String, JSONValue)], record: UnsafeRawBufferPointer) {
+        write(reason: reason.rawValue, detail: detail, origin: origin, extra: extra, record: record)
+    }
+
+    // The string-coded forms, for stages not yet on RejectReason.
+    @available(*, deprecated, message: "give a RejectReason")
+    public func reject(reason: String, detail: String? = nil, origin: Origin, record: UnsafeRawBufferPointer) {
+        write(reason: reason, detail: detail, origin: origin, extra: [], record: record)
+    }
+
+    @available(*, deprecated, message: "give a RejectReason")
+    public func reject(reason: String, detail: String? = nil, origin: Origin, raw: UnsafeRawBufferPointer?) {
+        write(reason: reason, detail: detail, origin: origin, raw: raw)
+    }
+
+    @available(*, deprecated, message: "give a RejectReason")
     public func reject(reason: String, detail: String? = nil, origin: Origin, extra: [(String, JSONValue)], record: UnsafeRawBufferPointer) {
+        write(reason: reason, detail: detail, origin: origin, extra: extra, record: record)
+    }
+
+    private func write(reason: String, detail: String?, origin: Origin, extra: [(String, JSONValue)], record: UnsafeRawBufferPointer) {
         write(reason: reason, detail: detail, origin: origin) { buffer in
             for (key, value) in extra {
                 buffer.appendJSONString(key)
@@ -93,6 +110,14 @@ public final class RejectSink {
             }
             buffer.append("\"record\":")
             buffer.append(record)
+        }
+    }
+
+    private func write(reason: String, detail: String?, origin: Origin, raw: UnsafeRawBufferPointer?) {
+        write(reason: reason, detail: detail, origin: origin) { buffer in
+            guard let raw else { buffer.append("\"raw\":null"); return }
+            buffer.append("\"raw\":")
+            buffer.appendJSONStringLossy(raw)
         }
     }
 

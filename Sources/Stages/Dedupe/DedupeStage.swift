@@ -146,6 +146,7 @@ public enum DedupeStage {
         defer { stream.close() }
 
         var tenant: String? = flagTenant
+        var tenantCheck = flagTenant.map { TenantCheck(expected: $0) }
         var seen = SeenTable(initialCapacity: 1 << 20)
         defer { seen.deallocate() }
         var files: [String] = []
@@ -165,20 +166,20 @@ public enum DedupeStage {
                 return
             }
             if let value = x.otherTenant {
-                if let tenant {
-                    if value != tenant {
-                        rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(value)' in a stream of tenant '\(tenant)'",
-                                       origin: record.origin, record: record.bytes)
+                if let check = tenantCheck {
+                    if let refusal = check.refusal(tenant: value) {
+                        rejects.reject(refusal, origin: record.origin, record: record.bytes)
                         return
                     }
                 } else {
                     // No --tenant: the first record's tenant is the stream's.
                     let slug: TenantSlug
                     do { slug = try TenantSlug(value) } catch {
-                        rejects.reject(reason: "invalid_tenant", detail: "'\(value)' is not a tenant slug", origin: record.origin, record: record.bytes)
+                        rejects.reject(.invalidTenant, "'\(value)' is not a tenant slug", origin: record.origin, record: record.bytes)
                         return
                     }
                     tenant = value
+                    tenantCheck = TenantCheck(expected: value, source: "a stream of tenant '\(value)'")
                     index = try loadIndex(tenant: slug, state: options.state, canonical: options.canonical, shard: options.shard)
                 }
             } else if tenant == nil {
@@ -213,7 +214,7 @@ public enum DedupeStage {
                     let firstFile = Int(first >> 48)
                     var extra: [(String, JSONValue)] = [("first_line", .int(Int(first & 0xFFFF_FFFF_FFFF)))]
                     if firstFile > 0 { extra.append(("first_file", .string(files[firstFile - 1]))) }
-                    rejects.reject(reason: "duplicate", detail: "repeats the address first seen on line \(first & 0xFFFF_FFFF_FFFF)",
+                    rejects.reject(.duplicate, "repeats the address first seen on line \(first & 0xFFFF_FFFF_FFFF)",
                                    origin: record.origin, extra: extra, record: record.bytes)
                     return
                 }

@@ -79,6 +79,8 @@ struct Engine {
     var tokens: Double
     var lastRefill = monotonicNow()
     var rng = SystemRandomNumberGenerator()
+    /// `--tenant`: every record's tenant must be it.
+    let tenantCheck: TenantCheck?
     /// Records read ahead of the oldest unfinished one, at most.
     let window: Int
     /// Jobs prepared ahead while every slot is busy.
@@ -88,6 +90,7 @@ struct Engine {
         self.options = options
         self.channel = channel
         self.rejects = rejects
+        tenantCheck = options.tenant.map { TenantCheck(expected: $0.value) }
         let n = max(1, options.concurrency)
         transport = try channel.transport(connections: n) ?? MultiTransport(channel: channel, connections: n)
         idle = Array((0..<transport.slotCount).reversed())
@@ -127,37 +130,29 @@ struct Engine {
     mutating func pull(_ stream: inout RecordStream) throws -> Bool {
         guard let record = try stream.next() else { return false }
         guard let emailNode = record["email"], let rawEmail = emailNode.string, !rawEmail.isEmpty else {
-            rejects.reject(reason: "missing_email", detail: "a record needs an email string", origin: record.origin, record: record.bytes)
+            rejects.reject(.missingEmail, "a record needs an email string", origin: record.origin, record: record.bytes)
             return true
         }
         let email = EmailKey.normalize(rawEmail)
-        var tenantName = options.tenant?.value
-        if let t = record["tenant"] {
-            guard let value = t.string else {
-                rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: record.origin, record: record.bytes)
-                return true
-            }
-            if let flag = options.tenant, flag.value != value {
-                rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(value)' given to --tenant \(flag)",
-                               origin: record.origin, record: record.bytes)
-                return true
-            }
-            tenantName = value
+        if let refusal = TenantCheck.refusal(record["tenant"], against: tenantCheck) {
+            rejects.reject(refusal, origin: record.origin, record: record.bytes)
+            return true
         }
+        let tenantName = record.string("tenant") ?? options.tenant?.value
         guard let tenantName else {
-            rejects.reject(reason: "missing_tenant", detail: "no tenant in the record and no --tenant", origin: record.origin, record: record.bytes)
+            rejects.reject(.missingTenant, "no tenant in the record and no --tenant", origin: record.origin, record: record.bytes)
             return true
         }
         let ctx: TenantContext
         do { ctx = try tenantContext(tenantName) } catch let error as StageError {
             if case .configuration = error, tenants.isEmpty, options.tenant != nil { throw error }
-            rejects.reject(reason: "unknown_tenant", detail: "\(error)", origin: record.origin, record: record.bytes)
+            rejects.reject(.unknownTenant, "\(error)", origin: record.origin, record: record.bytes)
             return true
         }
         var campaign = record["campaign"]?.string ?? options.campaign
         if campaign == nil { campaign = try channel.defaultCampaign(tenant: ctx) }
         guard let campaign, !campaign.isEmpty else {
-            rejects.reject(reason: "missing_campaign", detail: "no campaign in the record and no --campaign", origin: record.origin, record: record.bytes)
+            rejects.reject(.missingCampaign, "no campaign in the record and no --campaign", origin: record.origin, record: record.bytes)
             return true
         }
         let journal = try journal(ctx, campaign: campaign)
@@ -175,10 +170,10 @@ struct Engine {
         }
         let intake: Intake
         do { intake = try channel.intake(record, item: item, tenant: ctx) } catch let error as Mime.Failure {
-            rejects.reject(reason: "invalid_message", detail: "\(error)", origin: record.origin, record: record.bytes)
+            rejects.reject(.invalidMessage, "\(error)", origin: record.origin, record: record.bytes)
             return true
-        } catch let error as RecordProblem {
-            rejects.reject(reason: error.reason, detail: error.detail, origin: record.origin, record: record.bytes)
+        } catch let error as RecordRefusal {
+            rejects.reject(error, origin: record.origin, record: record.bytes)
             return true
         }
         nextSeq += 1
@@ -386,11 +381,4 @@ struct Engine {
         for next in result.followUps { ready.append(next) }
         if !result.outcomes.isEmpty { unblock() }
     }
-}
-
-/// A record the channel cannot turn into work: rejected with this reason.
-public struct RecordProblem: Error {
-    public var reason: String
-    public var detail: String
-    public init(_ reason: String, _ detail: String) { self.reason = reason; self.detail = detail }
 }

@@ -115,13 +115,13 @@ public final class SmtpChannel: InjectChannel {
     public func intake(_ record: Record, item: Item, tenant ctx: TenantContext) throws -> Intake {
         let data = try tenantData(ctx)
         guard let from = record.string("from") ?? data.from, !from.isEmpty else {
-            throw RecordProblem("missing_from", "no from in the record, no --from, no smtp.from in tenant.json")
+            throw RecordRefusal(.missingFrom, "no from in the record, no --from, no smtp.from in tenant.json")
         }
         let subject = record.string("subject") ?? ""
         SmtpChannel.stringBytes(record["text"], into: &textScratch)
         SmtpChannel.stringBytes(record["html"], into: &htmlScratch)
         if textScratch.isEmpty && htmlScratch.isEmpty {
-            throw RecordProblem("missing_body", "a message needs html or text")
+            throw RecordRefusal(.missingBody, "a message needs html or text")
         }
         var headers: [(String, String)] = []
         var messageID: String?
@@ -129,7 +129,7 @@ public final class SmtpChannel: InjectChannel {
             for (k, v) in h.members {
                 guard let key = k.string else { continue }
                 guard let value = v.string else {
-                    throw RecordProblem("invalid_header", "header \(key) must be a string")
+                    throw RecordRefusal(.invalidHeader, "header \(key) must be a string")
                 }
                 if key.lowercased() == "message-id" { messageID = value; continue }
                 if key.lowercased() == "x-virtual-mta" || key.lowercased() == "x-job" { continue }

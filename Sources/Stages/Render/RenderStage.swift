@@ -129,7 +129,7 @@ public enum RenderStage {
             if renderer == nil {
                 let tenant = options.tenant?.value ?? record.string("tenant")
                 guard let tenant else {
-                    rejects.reject(reason: "missing_tenant", detail: "give --tenant or records with a tenant", origin: record.origin, record: record.bytes)
+                    rejects.reject(.missingTenant, "give --tenant or records with a tenant", origin: record.origin, record: record.bytes)
                     continue
                 }
                 renderer = try makeRenderer(tenant: tenant)
@@ -144,7 +144,7 @@ public enum RenderStage {
                 try output.flushIfNeeded()
             case .rejected(let reason, let detail):
                 output.buffer.removeLast(output.buffer.count - before)
-                rejects.reject(reason: reason, detail: detail, origin: record.origin, record: record.bytes)
+                rejects.reject(reason, detail, origin: record.origin, record: record.bytes)
             }
         }
         try output.flush()
@@ -206,12 +206,13 @@ public enum RenderStage {
 final class Renderer {
     enum Outcome {
         case rendered(template: Int, missing: Int)
-        case rejected(String, String)
+        case rejected(RejectReason, String)
     }
 
     let templates: TemplateSet
     let strict: Bool
     let tenantBytes: [UInt8]
+    let tenantCheck: TenantCheck
     let campaignBytes: [UInt8]
     let fallbackBytes: [UInt8]
     let hmac: HMAC<SHA256>
@@ -269,6 +270,7 @@ final class Renderer {
         }
         hmac = HMAC<SHA256>(key: SymmetricKey(data: Array(secret.utf8)))
         tenantBytes = Array(tenant.utf8)
+        tenantCheck = TenantCheck(expected: tenant, source: options.tenant == nil ? "a stream of tenant '\(tenant)'" : nil)
         campaignBytes = Array(options.campaign.utf8)
         fallbackBytes = Array(fallback.utf8)
 
@@ -361,12 +363,10 @@ final class Renderer {
         slots.resolve(tape)
         let e = slots[emailSlot]
         guard e >= 0, tape.kind(e) == .string, tape.tokens[e].end - tape.tokens[e].start > 2 else {
-            return .rejected("missing_email", "a contact needs an email string")
+            return .rejected(.missingEmail, "a contact needs an email string")
         }
-        let t = slots[tenantSlot]
-        if t >= 0 {
-            let same = tape.kind(t) == .string && tape.withString(t, scratch: &scratch) { Bytes.equal($0, tenantBytes) }
-            if !same { return .rejected("tenant_mismatch", "record of another tenant than \(String(decoding: tenantBytes, as: UTF8.self))") }
+        if let refusal = tenantCheck.refusal(tape, slots[tenantSlot], scratch: &scratch) {
+            return .rejected(refusal.reason, refusal.detail)
         }
         func stringAt(_ slot: Int) -> [UInt8]? {
             let i = slots[slot]
@@ -376,7 +376,7 @@ final class Renderer {
         let language = stringAt(languageSlot)
         let category = stringAt(categorySlot)
         let chosen = language.withOptionalBytes { l in category.withOptionalBytes { c in choose(language: l, category: c) } }
-        guard chosen >= 0 else { return .rejected("no_template", "no template for this contact and none for the fallback language") }
+        guard chosen >= 0 else { return .rejected(.noTemplate, "no template for this contact and none for the fallback language") }
         let template = templates.templates[chosen]
 
         // Normalised address: the key of the token and of the Message-ID.
@@ -432,7 +432,7 @@ final class Renderer {
         if strict && missing > 0 {
             var unique: [String] = []
             for n in missingNames where !unique.contains(n) { unique.append(n) }
-            return .rejected("missing_variable", "no value and no default for {\(unique.joined(separator: "}, {"))} in template \(template.id)")
+            return .rejected(.missingVariable, "no value and no default for {\(unique.joined(separator: "}, {"))} in template \(template.id)")
         }
         out.append("\",\"headers\":{\"Message-ID\":\"<")
         var idHash = SHA256()

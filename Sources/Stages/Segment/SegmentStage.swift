@@ -123,7 +123,7 @@ public enum SegmentStage {
         if case .breakdown(let field) = options.mode { breakdownSlot = slots.slot(field.key) }
         let heldStatuses = SegmentStage.heldStatuses.map { Array($0.utf8) }
         let needHash = !suppression.hashes.isEmpty || options.sample != nil || (options.shard != nil && options.source == .stdin)
-        let tenantBytes = options.tenant.map { Array($0.value.utf8) }
+        let tenantCheck = options.tenant.map { TenantCheck(expected: $0.value) }
         let canStopEarly = options.mode == .records && options.sample == nil && runners.allSatisfy { $0.limit != nil }
 
         let rejects = try RejectSink(stage: stage, path: options.stream.rejectsPath)
@@ -140,19 +140,12 @@ public enum SegmentStage {
             slots.resolve(tape)
             let e = slots[emailSlot]
             guard e >= 0, tape.kind(e) == .string, tape.tokens[e].end - tape.tokens[e].start > 2 else {
-                rejects.reject(reason: "missing_email", detail: "a contact needs an email string", origin: origin, record: document.bytes)
+                rejects.reject(.missingEmail, "a contact needs an email string", origin: origin, record: document.bytes)
                 return
             }
-            if !fromStore, let tenantBytes {
-                let t = slots[tenantSlot]
-                if t >= 0 {
-                    let same = tape.kind(t) == .string && tape.withString(t, scratch: &scratch) { Bytes.equal($0, tenantBytes) }
-                    if !same {
-                        rejects.reject(reason: "tenant_mismatch", detail: "record of another tenant given to --tenant \(options.tenant!)",
-                                       origin: origin, record: document.bytes)
-                        return
-                    }
-                }
+            if !fromStore, let tenantCheck, let refusal = tenantCheck.refusal(tape, slots[tenantSlot], scratch: &scratch) {
+                rejects.reject(refusal, origin: origin, record: document.bytes)
+                return
             }
             var hash: UInt64 = 0
             if needHash {
@@ -220,7 +213,7 @@ public enum SegmentStage {
                         guard document.root.kind == .object else { throw JSONParseError(.notAnObject, at: 0) }
                         try handle(document, .init(line: number, file: "store"), fromStore: true)
                     } catch let error as JSONParseError {
-                        rejects.reject(reason: error.code, detail: error.description, origin: .init(line: number, file: "store"), raw: line)
+                        rejects.reject(error.rejectReason, error.description, origin: .init(line: number, file: "store"), raw: line)
                     }
                 }
             } catch is Stop {}

@@ -108,31 +108,27 @@ public enum Tagging {
         var scratch = ByteBuffer(capacity: 256)
         var original: [String] = [], tags: [String] = [], adding: [String] = [], removing: [String] = []
 
+        let tenantCheck = options.tenant.map { TenantCheck(expected: $0.value) }
         recordLoop: while let record = try stream.next() {
             // Tenant: the record's, which must agree with --tenant when both are given.
             var tenant = options.tenant?.value
             if let t = record["tenant"] {
-                guard let value = t.string else {
-                    rejects.reject(reason: "invalid_tenant", detail: "tenant must be a string", origin: record.origin, record: record.bytes)
+                if let refusal = TenantCheck.refusal(t, against: tenantCheck) {
+                    rejects.reject(refusal, origin: record.origin, record: record.bytes)
                     continue
                 }
-                if let expected = tenant, value != expected {
-                    rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(value)' given to --tenant \(expected)",
-                                   origin: record.origin, record: record.bytes)
-                    continue
-                }
-                tenant = value
+                tenant = t.string
             }
             original.removeAll(keepingCapacity: true)
             tags.removeAll(keepingCapacity: true)
             if let existing = record["tags"], existing.kind != .null {
                 guard existing.kind == .array else {
-                    rejects.reject(reason: "invalid_tags", detail: "tags must be an array of strings", origin: record.origin, record: record.bytes)
+                    rejects.reject(.invalidTags, "tags must be an array of strings", origin: record.origin, record: record.bytes)
                     continue
                 }
                 for element in existing.elements {
                     guard let text = element.string else {
-                        rejects.reject(reason: "invalid_tags", detail: "tags must be an array of strings", origin: record.origin, record: record.bytes)
+                        rejects.reject(.invalidTags, "tags must be an array of strings", origin: record.origin, record: record.bytes)
                         continue recordLoop
                     }
                     original.append(text)

@@ -106,11 +106,11 @@ public enum Validate {
 
         while let record = try stream.next() {
             guard let email = record["email"] else {
-                rejects.reject(reason: "missing_email", detail: "a contact needs an email", origin: record.origin, record: record.bytes)
+                rejects.reject(.missingEmail, "a contact needs an email", origin: record.origin, record: record.bytes)
                 continue
             }
             guard email.kind == .string else {
-                rejects.reject(reason: "invalid_email", detail: "email must be a string", origin: record.origin, record: record.bytes)
+                rejects.reject(.invalidEmail, "email must be a string", origin: record.origin, record: record.bytes)
                 continue
             }
             emailBytes.removeAll(keepingCapacity: true)

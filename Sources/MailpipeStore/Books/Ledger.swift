@@ -114,7 +114,7 @@ public struct Ledger {
         try FileSystem.writeAtomically(path, bytes)
     }
 
-    mutating func vmta(_ name: String, firstSeen day: String, config: TenantConfig) -> Vmta {
+    public mutating func vmta(_ name: String, firstSeen day: String, config: TenantConfig) -> Vmta {
         if let m = vmtas[name] { return m }
         let configured = config.vmtas.first { $0.name == name }?.warmupStart
         let m = Vmta(started: configured ?? day)

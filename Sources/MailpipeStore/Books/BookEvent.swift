@@ -23,10 +23,10 @@ public struct BookEvent {
     /// False when the address is not in the contact store (kept, marked `"contact":"unknown"`).
     public var known = true
     /// `EmailKey.hash(email)` when the reader already had it from the bytes.
-    var cachedEmailHash: UInt64? = nil
+    public var cachedEmailHash: UInt64? = nil
 
     /// The email's shard/store hash.
-    var emailHash: UInt64 { cachedEmailHash ?? EmailKey.hash(email) }
+    public var emailHash: UInt64 { cachedEmailHash ?? EmailKey.hash(email) }
 
     public init(id: UInt64, email: String, type: String, bounceClass: String? = nil, reason: String? = nil,
                 campaign: String? = nil, vmta: String? = nil, at: Timestamp, source: String, extra: [(String, JSONValue)] = []) {
@@ -45,7 +45,7 @@ public struct BookEvent {
     public static let types: Set<String> = ["sent", "delivered", "deferred", "bounced", "complained", "unsubscribed", "opened", "clicked"]
 
     /// The ledger counter this event adds to.
-    var counter: String {
+    public var counter: String {
         switch type {
         case "bounced":
             switch bounceClass {
@@ -310,7 +310,7 @@ struct TimeText {
 
 extension BookEvent {
     /// Index of `counter` in `BookEvent.counterNames` (no string building).
-    var counterIndex: Int {
+    public var counterIndex: Int {
         switch type {
         case "delivered": return 1
         case "bounced":
@@ -331,6 +331,6 @@ extension BookEvent {
         }
     }
 
-    static let counterNames = ["sent", "delivered", "deferred", "bounced_hard", "bounced_soft", "bounced_policy",
+    public static let counterNames = ["sent", "delivered", "deferred", "bounced_hard", "bounced_soft", "bounced_policy",
                                "complained", "unsubscribed", "opened", "clicked", "manual_suppress", "manual_unsuppress"]
 }

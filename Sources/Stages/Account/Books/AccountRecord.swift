@@ -27,20 +27,20 @@ public enum AccountRecord {
         let rejects = try RejectSink(stage: "account record", path: options.stream.rejectsPath)
         var stream = try RecordStream(options: options.stream, rejects: rejects)
         defer { stream.close() }
-        let tenant = options.tenant.value
+        let tenantCheck = TenantCheck(expected: options.tenant.value)
         var batch: [BookEvent] = []
         var skipped = 0
         while let record = try stream.next() {
-            if let t = record["tenant"], t.string != tenant {
-                rejects.reject(reason: "tenant_mismatch", detail: "outcome of another tenant", origin: record.origin, record: record.bytes)
+            if let refusal = tenantCheck.refusal(record["tenant"]) {
+                rejects.reject(refusal, origin: record.origin, record: record.bytes)
                 continue
             }
             guard let rawEmail = record.string("email"), !rawEmail.isEmpty else {
-                rejects.reject(reason: "missing_email", detail: "an outcome needs an email", origin: record.origin, record: record.bytes)
+                rejects.reject(.missingEmail, "an outcome needs an email", origin: record.origin, record: record.bytes)
                 continue
             }
             guard let outcome = record.string("outcome"), ["sent", "deferred", "failed", "skipped"].contains(outcome) else {
-                rejects.reject(reason: "invalid_outcome", detail: "outcome must be sent, deferred, failed or skipped",
+                rejects.reject(.invalidOutcome, "outcome must be sent, deferred, failed or skipped",
                                origin: record.origin, record: record.bytes)
                 continue
             }
@@ -48,7 +48,7 @@ public enum AccountRecord {
             var at = options.now
             if let text = record.string("at") {
                 guard let t = Timestamp(parsing: text) else {
-                    rejects.reject(reason: "invalid_time", detail: "at '\(text)' is not a time", origin: record.origin, record: record.bytes)
+                    rejects.reject(.invalidTime, "at '\(text)' is not a time", origin: record.origin, record: record.bytes)
                     continue
                 }
                 at = t

@@ -74,36 +74,37 @@ public enum AccountEvents {
     static func readNDJSON(_ options: StreamOptions, tenant: String, rejects: RejectSink, _ emit: (BookEvent) -> Void) throws -> Int {
         var stream = try RecordStream(options: options, rejects: rejects)
         defer { stream.close() }
+        let tenantCheck = TenantCheck(expected: tenant)
         while let record = try stream.next() {
-            if let t = record["tenant"], t.string != tenant {
-                rejects.reject(reason: "tenant_mismatch", detail: "event of another tenant", origin: record.origin, record: record.bytes)
+            if let refusal = tenantCheck.refusal(record["tenant"]) {
+                rejects.reject(refusal, origin: record.origin, record: record.bytes)
                 continue
             }
             guard let rawEmail = record.string("email"), !rawEmail.isEmpty else {
-                rejects.reject(reason: "missing_email", detail: "an event needs an email", origin: record.origin, record: record.bytes)
+                rejects.reject(.missingEmail, "an event needs an email", origin: record.origin, record: record.bytes)
                 continue
             }
             guard let type = record.string("type"), BookEvent.types.contains(type) else {
-                rejects.reject(reason: "invalid_type", detail: "type must be one of \(BookEvent.types.sorted().joined(separator: " "))",
+                rejects.reject(.invalidType, "type must be one of \(BookEvent.types.sorted().joined(separator: " "))",
                                origin: record.origin, record: record.bytes)
                 continue
             }
             var at = Timestamp(seconds: 0)
             if let text = record.string("at") {
                 guard let t = Timestamp(parsing: text) else {
-                    rejects.reject(reason: "invalid_time", detail: "at '\(text)' is not a time", origin: record.origin, record: record.bytes)
+                    rejects.reject(.invalidTime, "at '\(text)' is not a time", origin: record.origin, record: record.bytes)
                     continue
                 }
                 at = t
             } else {
-                rejects.reject(reason: "missing_time", detail: "an event needs `at`", origin: record.origin, record: record.bytes)
+                rejects.reject(.missingTime, "an event needs `at`", origin: record.origin, record: record.bytes)
                 continue
             }
             var bounceClass = record.string("bounce_class")
             if type == "bounced" {
                 if bounceClass == nil { bounceClass = "soft" }
                 guard ["hard", "soft", "policy"].contains(bounceClass!) else {
-                    rejects.reject(reason: "invalid_bounce_class", detail: "bounce_class must be hard, soft or policy",
+                    rejects.reject(.invalidBounceClass, "bounce_class must be hard, soft or policy",
                                    origin: record.origin, record: record.bytes)
                     continue
                 }

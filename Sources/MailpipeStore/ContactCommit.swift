@@ -5,38 +5,81 @@ import Darwin
 #endif
 import Dispatch
 import MailpipeCore
-import MailpipeStore
 
-/// `account commit`: merges contact records into the tenant's store by email.
+/// One commit of contact records into a tenant's store (`account commit`): the records are
+/// gathered in chunks (bounded memory), each chunk sorted by email, merged with the stored
+/// versions (`ContactMerge`), and the new or changed contacts of each chunk become one sorted run
+/// per (sub-)store. Nothing is visible until `commit()` replaces the manifests, so a commit lands
+/// whole or not at all.
 ///
-/// Records are gathered in chunks (bounded memory), sorted by email, merged with their stored
-/// versions, and the new or changed contacts of each chunk become one sorted run. The runs become
-/// visible together when the manifest is replaced, so a commit lands whole or not at all.
-public enum AccountCommit {
-    public struct Options {
-        public var tenant: TenantSlug
-        public var state: StateRoot
-        public var now: Timestamp
-        public var stream: StreamOptions
-        /// Input bytes held in memory before a chunk is sorted and written as a run.
-        public var chunkBytes: Int
-        /// `--shard i/n`: commit only this shard's contacts (others are rejected as `wrong_shard`);
-        /// on a sharded store, only that shard's lock is taken, so n such commits run in parallel.
-        public var shard: Shard?
-        /// Threads parsing the incoming records and merging them with their stored versions (the
-        /// merged lines are added to the run in key order on one thread).
-        public var threads: Int
+///     let commit = try ContactCommit(tenant: dir, shard: nil, now: now)
+///     for each record: guard let slot = commit.slot(forHash: hash) … ; try commit.add(record, key: key, hash: hash, slot: slot)
+///     try commit.finish(); try commit.commit()
+public final class ContactCommit {
+    /// The tenant lock (flat store) or the layout and shard locks (sharded store).
+    public let session: TenantContactsWriter
+    let tenant: String
+    let nowText: String
+    let chunkBytes: Int
+    let threads: Int
+    private var arena: [UInt8] = []
+    private var entries: [Entry] = []
+    private var parsers: (incoming: JSONParser, stored: JSONParser)
+    public private(set) var counts = MergeCounts()
 
-        public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, stream: StreamOptions,
-                    chunkBytes: Int = 192 << 20, shard: Shard? = nil, threads: Int? = nil) {
-            self.threads = threads ?? Cores.workers
-            self.tenant = tenant
-            self.state = state
-            self.now = now
-            self.stream = stream
-            self.chunkBytes = chunkBytes
-            self.shard = shard
+    public init(tenant dir: TenantDirectory, shard: Shard?, now: Timestamp, chunkBytes: Int = 192 << 20,
+                threads: Int = Cores.workers, maxDepth: Int = 64) throws {
+        session = try TenantContactsWriter(tenant: dir, shard: shard)
+        tenant = dir.slug.value
+        nowText = now.rfc3339
+        self.chunkBytes = chunkBytes
+        self.threads = threads
+        arena.reserveCapacity(min(chunkBytes, 1 << 26) + 4096)
+        parsers = (JSONParser(maxDepth: maxDepth), JSONParser(maxDepth: 256))
+    }
+
+    deinit {
+        parsers.incoming.deallocate()
+        parsers.stored.deallocate()
+        session.unlock()
+    }
+
+    /// The writer slot of an email hash, or nil when the contact is not in this commit's shard.
+    public func slot(forHash hash: UInt64) -> Int? { session.slot(forHash: hash) }
+
+    /// Adds one record (its normalised email `key` and that key's hash); a full chunk is merged.
+    public func add(_ record: UnsafeRawBufferPointer, key: [UInt8], hash: UInt64, slot: Int) throws {
+        let keyStart = arena.count
+        let keyLength = key.count
+        arena.append(contentsOf: key)
+        let lineStart = arena.count
+        arena.append(contentsOf: record)
+        var prefix: UInt64 = 0, prefix2: UInt64 = 0
+        for i in 0..<8 { prefix = prefix << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
+        for i in 8..<16 { prefix2 = prefix2 << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
+        entries.append(Entry(prefix: prefix, prefix2: prefix2, hash: hash, keyStart: keyStart, lineStart: lineStart,
+                             keyLength: Int32(keyLength), lineLength: Int32(record.count), slot: slot))
+        if arena.count >= chunkBytes {
+            // More input may follow: this chunk's run is folded with the others at the end.
+            ProgressLine.phase("merging a chunk of \(entries.count) contacts")
+            try ContactCommit.flushChunk(&arena, &entries, session.writers, &parsers, tenant, nowText, &counts, spill: true, threads: threads)
+            ProgressLine.phase(nil)
         }
+    }
+
+    /// Merges what is left (the last chunk). The runs are written but not yet visible.
+    public func finish() throws {
+        ProgressLine.phase("merging \(entries.count) contacts into the store")
+        try ContactCommit.flushChunk(&arena, &entries, session.writers, &parsers, tenant, nowText, &counts, spill: false, threads: threads)
+        // The chunk buffers (about 200 MB) are not needed by the fold that may follow.
+        arena = []
+        entries = []
+    }
+
+    /// Makes the merged runs the store's (each (sub-)store atomically).
+    public func commit() throws {
+        ProgressLine.phase("writing the new runs and the manifest")
+        try session.commit()
     }
 
     /// One incoming record in the chunk arena.
@@ -51,102 +94,11 @@ public enum AccountCommit {
         var slot: Int
     }
 
-    /// What a parsing thread finds in one incoming record.
-    struct Incoming {
-        var id: ContactIdentity
-        var hash: UInt64 = 0
-    }
-
-    public static func run(_ options: Options) throws -> (Summary, ExitStatus) {
-        let dir = options.state.tenant(options.tenant)
-        try dir.requireExisting()
-        var summary = Summary(stage: "account commit", headline: ["in", "new", "updated", "unchanged", "rejected"])
-        let rejects = try RejectSink(stage: "account commit", path: options.stream.rejectsPath)
-        let tenant = options.tenant.value
-        var stream = try ParallelRecordStream<Incoming>(options: options.stream, rejects: rejects, threads: options.threads) { record in
-            var x = Incoming(id: ContactIdentity(record))
-            if x.id.problem == nil { x.hash = x.id.key.withUnsafeBytes { EmailKey.hash($0) } }
-            return x
-        }
-        defer { stream.close() }
-
-        // The tenant lock (flat store) or the layout and shard locks (sharded store).
-        let session = try TenantContactsWriter(tenant: dir, shard: options.shard)
-        defer { session.unlock() }
-
-        var arena: [UInt8] = []
-        arena.reserveCapacity(min(options.chunkBytes, 1 << 26) + 4096)
-        var entries: [Entry] = []
-        var parsers = (incoming: JSONParser(maxDepth: options.stream.maxDepth), stored: JSONParser(maxDepth: 256))
-        defer { parsers.incoming.deallocate(); parsers.stored.deallocate() }
-        let nowText = options.now.rfc3339
-
-        try stream.forEach { record, x in
-            if let problem = x.id.problem, problem != .emptyEmail {
-                problem.reject(record.bytes, origin: record.origin, to: rejects)
-                return
-            }
-            if let value = x.id.tenant, value != tenant {
-                rejects.reject(reason: "tenant_mismatch", detail: "record of tenant '\(value)' given to --tenant \(tenant)",
-                               origin: record.origin, record: record.bytes)
-                return
-            }
-            if let problem = x.id.problem {   // an empty email, judged after the tenant
-                problem.reject(record.bytes, origin: record.origin, to: rejects)
-                return
-            }
-            let hash = x.hash
-            guard let slot = session.slot(forHash: hash) else {
-                rejects.reject(reason: "wrong_shard",
-                               detail: "email hashes into shard \(session.describeShard(ofHash: hash)), not \(options.shard.map(String.init(describing:)) ?? "?")",
-                               origin: record.origin, record: record.bytes)
-                return
-            }
-            let keyStart = arena.count
-            let keyLength = x.id.key.count
-            arena.append(contentsOf: x.id.key)
-            let lineStart = arena.count
-            arena.append(contentsOf: record.bytes)
-            var prefix: UInt64 = 0, prefix2: UInt64 = 0
-            for i in 0..<8 { prefix = prefix << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
-            for i in 8..<16 { prefix2 = prefix2 << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
-            entries.append(Entry(prefix: prefix, prefix2: prefix2, hash: hash, keyStart: keyStart, lineStart: lineStart,
-                                 keyLength: Int32(keyLength), lineLength: Int32(record.bytes.count), slot: slot))
-            if arena.count >= options.chunkBytes {
-                // More input may follow: this chunk's run is folded with the others at the end.
-                ProgressLine.phase("merging a chunk of \(entries.count) contacts")
-                try flushChunk(&arena, &entries, session.writers, &parsers, tenant, nowText, &summary, spill: true, threads: options.threads)
-                ProgressLine.phase(nil)
-            }
-        }
-        ProgressLine.phase("merging \(entries.count) contacts into the store")
-        try flushChunk(&arena, &entries, session.writers, &parsers, tenant, nowText, &summary, spill: false, threads: options.threads)
-        // The chunk buffers (about 200 MB) are not needed by the fold that may follow.
-        arena = []
-        entries = []
-
-        summary["in"] = stream.linesIn
-        summary["rejected"] = rejects.count
-        summary.setGroup("reject_reasons", rejects.reasons)
-        summary["blank_lines"] = stream.blankLines
-        rejects.flush()
-        if options.stream.strict && rejects.count > 0 {
-            // Under --strict a commit with rejects changes nothing.
-            summary["committed"] = 0
-            return (summary, .rejectsUnderStrict)
-        }
-        ProgressLine.phase("writing the new runs and the manifest")
-        try session.commit()
-        summary["committed"] = 1
-        summary["runs"] = session.runCount
-        if let n = session.shardCount { summary["shards"] = n }
-        return (summary, .success)
-    }
 
     private static func flushChunk(_ arena: inout [UInt8], _ entries: inout [Entry], _ writers: [ContactStoreWriter],
                                    _ parsers: inout (incoming: JSONParser, stored: JSONParser),
                                    _ tenant: String, _ nowText: String,
-                                   _ summary: inout Summary, spill: Bool, threads: Int) throws {
+                                   _ total: inout MergeCounts, spill: Bool, threads: Int) throws {
         guard !entries.isEmpty else { return }
         try arena.withUnsafeBytes { base in
             @inline(__always) func key(_ e: Entry) -> UnsafeRawBufferPointer {
@@ -193,9 +145,7 @@ public enum AccountCommit {
                     }
                 }
             }
-            summary.add("new", counts.new)
-            summary.add("updated", counts.updated)
-            summary.add("unchanged", counts.unchanged)
+            total.add(counts)
         }
         arena.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
@@ -207,10 +157,11 @@ public enum AccountCommit {
         var stored: [UInt8]?
     }
 
-    struct MergeCounts {
-        var new = 0
-        var updated = 0
-        var unchanged = 0
+    /// What a commit did to the contacts it was given.
+    public struct MergeCounts: Sendable {
+        public var new = 0
+        public var updated = 0
+        public var unchanged = 0
         mutating func add(_ other: MergeCounts) { new += other.new; updated += other.updated; unchanged += other.unchanged }
     }
 

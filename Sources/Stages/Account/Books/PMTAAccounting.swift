@@ -99,7 +99,7 @@ enum PMTAAccounting {
         parse(data, parser: &parser, limit: data.count, path: path, state: &first)
         data.withUnsafeBytes { raw in
             for r in first.rejects {
-                rejects.reject(reason: r.reason, detail: r.detail, origin: RejectSink.Origin(line: r.line, file: path),
+                rejects.reject(r.reason, r.detail, origin: RejectSink.Origin(line: r.line, file: path),
                                raw: UnsafeRawBufferPointer(rebasing: raw[r.raw]))
             }
         }
@@ -115,7 +115,7 @@ enum PMTAAccounting {
         var rows = 0
         var ignored: [String: Int] = [:]
         var events: [BookEvent] = []
-        var rejects: [(reason: String, detail: String, line: Int, raw: Range<Int>)] = []
+        var rejects: [(reason: RejectReason, detail: String, line: Int, raw: Range<Int>)] = []
         /// The columns this state started with (set before reading).
         var startColumns: [String: Int] = [:]
     }
@@ -151,10 +151,10 @@ enum PMTAAccounting {
                 continue
             }
             state.rows += 1
-            func reject(_ reason: String, _ detail: String) {
+            func reject(_ reason: RejectReason, _ detail: String) {
                 state.rejects.append((reason, detail, line, rawRange))
             }
-            guard !state.columns.isEmpty else { reject("missing_header", "no header line (type,…) before the first record"); continue }
+            guard !state.columns.isEmpty else { reject(.missingHeader, "no header line (type,…) before the first record"); continue }
             let type: String
             switch quoted[0] ? RecordCode.other : code {
             case .d: type = "delivered"
@@ -192,7 +192,7 @@ enum PMTAAccounting {
                     data.withUnsafeBytes { EmailKey.normalize(UnsafeRawBufferPointer(rebasing: $0[fields[state.col.rcpt]]), into: &emailBytes) }
                 }
             }
-            guard state.col.rcpt >= 0 && state.col.rcpt < fields.count && !fields[state.col.rcpt].isEmpty else { reject("missing_email", "the record has no rcpt"); continue }
+            guard state.col.rcpt >= 0 && state.col.rcpt < fields.count && !fields[state.col.rcpt].isEmpty else { reject(.missingEmail, "the record has no rcpt"); continue }
             let timeColumn = state.col.timeLogged >= 0 ? state.col.timeLogged : state.col.timeQueued
             var at: Timestamp? = nil
             if timeColumn >= 0 && timeColumn < fields.count && !quoted[timeColumn] {
@@ -201,7 +201,7 @@ enum PMTAAccounting {
             if at == nil {
                 let timeText = field(timeColumn >= 0 ? timeColumn : nil)
                 guard let t = Timestamp(parsing: timeText) else {
-                    reject("invalid_time", "timeLogged '\(timeText)' is neither 'YYYY-MM-DD HH:MM:SS+hhmm' nor unix seconds")
+                    reject(.invalidTime, "timeLogged '\(timeText)' is neither 'YYYY-MM-DD HH:MM:SS+hhmm' nor unix seconds")
                     continue
                 }
                 at = t

@@ -14,7 +14,7 @@ enum MailWizzWebhook {
                 let value = try JSONValue.parse(Array(trimmed), maxDepth: 64)
                 for (i, v) in (value.array ?? []).enumerated() { items.append((v, i + 1, v.serialized)) }
             } catch {
-                data.withUnsafeBytes { rejects.reject(reason: "invalid_json", detail: "\(error)", origin: .init(line: 1, file: path), raw: $0) }
+                data.withUnsafeBytes { rejects.reject(.invalidJSON, "\(error)", origin: .init(line: 1, file: path), raw: $0) }
                 return 1
             }
         } else {
@@ -36,7 +36,7 @@ enum MailWizzWebhook {
             }
             if pending.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) {
                 pending.withUnsafeBytes {
-                    rejects.reject(reason: "invalid_json", detail: "not a JSON webhook payload", origin: .init(line: pendingLine, file: path), raw: $0)
+                    rejects.reject(.invalidJSON, "not a JSON webhook payload", origin: .init(line: pendingLine, file: path), raw: $0)
                 }
                 items.append((.null, -1, []))
             }
@@ -46,8 +46,8 @@ enum MailWizzWebhook {
             count += 1
             guard line > 0 else { continue }
             let origin = RejectSink.Origin(line: line, file: path)
-            func reject(_ reason: String, _ detail: String) {
-                raw.withUnsafeBytes { rejects.reject(reason: reason, detail: detail, origin: origin, raw: $0) }
+            func reject(_ reason: RejectReason, _ detail: String) {
+                raw.withUnsafeBytes { rejects.reject(reason, detail, origin: origin, raw: $0) }
             }
             let event = value["event"]
             let kind = event?["type"]?.string ?? value["type"]?.string ?? ""
@@ -55,14 +55,14 @@ enum MailWizzWebhook {
             switch kind.lowercased() {
             case "open", "opened": type = "opened"
             case "click", "clicked": type = "clicked"
-            default: reject("invalid_type", "webhook event type '\(kind)' is not open or click"); continue
+            default: reject(.invalidType, "webhook event type '\(kind)' is not open or click"); continue
             }
             let subscriber = value["subscriber"]
             let email = subscriber?["fields"]?["EMAIL"]?.string ?? subscriber?["attributes"]?["email"]?.string
                 ?? subscriber?["email"]?.string ?? ""
-            guard !email.isEmpty else { reject("missing_email", "no subscriber.fields.EMAIL"); continue }
+            guard !email.isEmpty else { reject(.missingEmail, "no subscriber.fields.EMAIL"); continue }
             let timeText = event?["date_added"]?.string ?? value["timestamp"].map { $0.string ?? $0.int.map(String.init) ?? "" } ?? ""
-            guard let at = Timestamp(parsing: timeText) else { reject("invalid_time", "no usable event.date_added or timestamp"); continue }
+            guard let at = Timestamp(parsing: timeText) else { reject(.invalidTime, "no usable event.date_added or timestamp"); continue }
             let campaign = value["campaign"]?["name"]?.string ?? value["campaign"]?["campaign_uid"]?.string
             let url = event?["clicked_url"]?.string
             let id = EventID.hash(["mailwizz", type, EmailKey.normalize(email), at.rfc3339, campaign ?? "", url ?? "",

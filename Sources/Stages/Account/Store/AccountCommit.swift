@@ -1,0 +1,100 @@
+import MailpipeCore
+import MailpipeStore
+
+/// `account commit`: contact records in, merged into the tenant's store by email. The stage reads
+/// and checks the records (identity, tenant, shard); the store's `ContactCommit` merges them and
+/// lands them whole or not at all.
+public enum AccountCommit {
+    public struct Options {
+        public var tenant: TenantSlug
+        public var state: StateRoot
+        public var now: Timestamp
+        public var stream: StreamOptions
+        /// Input bytes held in memory before a chunk is sorted and written as a run.
+        public var chunkBytes: Int
+        /// `--shard i/n`: commit only this shard's contacts (others are rejected as `wrong_shard`);
+        /// on a sharded store, only that shard's lock is taken, so n such commits run in parallel.
+        public var shard: Shard?
+        /// Threads parsing the incoming records and merging them with their stored versions (the
+        /// merged lines are added to the run in key order on one thread).
+        public var threads: Int
+
+        public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, stream: StreamOptions,
+                    chunkBytes: Int = 192 << 20, shard: Shard? = nil, threads: Int? = nil) {
+            self.threads = threads ?? Cores.workers
+            self.tenant = tenant
+            self.state = state
+            self.now = now
+            self.stream = stream
+            self.chunkBytes = chunkBytes
+            self.shard = shard
+        }
+    }
+
+    /// What a parsing thread finds in one incoming record.
+    struct Incoming {
+        var id: ContactIdentity
+        var hash: UInt64 = 0
+    }
+
+    public static func run(_ options: Options) throws -> (Summary, ExitStatus) {
+        let dir = options.state.tenant(options.tenant)
+        try dir.requireExisting()
+        var summary = Summary(stage: "account commit", headline: ["in", "new", "updated", "unchanged", "rejected"])
+        let rejects = try RejectSink(stage: "account commit", path: options.stream.rejectsPath)
+        let tenant = options.tenant.value
+        var stream = try ParallelRecordStream<Incoming>(options: options.stream, rejects: rejects, threads: options.threads) { record in
+            var x = Incoming(id: ContactIdentity(record))
+            if x.id.problem == nil { x.hash = x.id.key.withUnsafeBytes { EmailKey.hash($0) } }
+            return x
+        }
+        defer { stream.close() }
+
+        // Takes the tenant lock (flat store) or the layout and shard locks (sharded store).
+        let commit = try ContactCommit(tenant: dir, shard: options.shard, now: options.now, chunkBytes: options.chunkBytes,
+                                       threads: options.threads, maxDepth: options.stream.maxDepth)
+        let tenantCheck = TenantCheck(expected: tenant)
+
+        try stream.forEach { record, x in
+            if let problem = x.id.problem, problem != .emptyEmail {
+                problem.reject(record.bytes, origin: record.origin, to: rejects)
+                return
+            }
+            if let refusal = tenantCheck.refusal(tenant: x.id.tenant) {
+                rejects.reject(refusal, origin: record.origin, record: record.bytes)
+                return
+            }
+            if let problem = x.id.problem {   // an empty email, judged after the tenant
+                problem.reject(record.bytes, origin: record.origin, to: rejects)
+                return
+            }
+            guard let slot = commit.slot(forHash: x.hash) else {
+                rejects.reject(.wrongShard,
+                               "email hashes into shard \(commit.session.describeShard(ofHash: x.hash)), not \(options.shard.map(String.init(describing:)) ?? "?")",
+                               origin: record.origin, record: record.bytes)
+                return
+            }
+            try commit.add(record.bytes, key: x.id.key, hash: x.hash, slot: slot)
+        }
+        try commit.finish()
+        summary["new"] = commit.counts.new
+        summary["updated"] = commit.counts.updated
+        summary["unchanged"] = commit.counts.unchanged
+
+        summary["in"] = stream.linesIn
+        summary["rejected"] = rejects.count
+        summary.setGroup("reject_reasons", rejects.reasons)
+        summary["blank_lines"] = stream.blankLines
+        rejects.flush()
+        if options.stream.strict && rejects.count > 0 {
+            // Under --strict a commit with rejects changes nothing.
+            summary["committed"] = 0
+            return (summary, .rejectsUnderStrict)
+        }
+        try commit.commit()
+        summary["committed"] = 1
+        summary["runs"] = commit.session.runCount
+        if let n = commit.session.shardCount { summary["shards"] = n }
+        return (summary, .success)
+    }
+}
