@@ -27,9 +27,10 @@ public final class ContactCommit {
     private var parsers: (incoming: JSONParser, stored: JSONParser)
     public private(set) var counts = MergeCounts()
 
+    /// `heldTenantLock`: the books' session of this tenant, whose lock a flat store is written under.
     public init(tenant dir: TenantDirectory, shard: Shard?, now: Timestamp, chunkBytes: Int = 192 << 20,
-                threads: Int = Cores.workers, maxDepth: Int = 64) throws {
-        session = try TenantContactsWriter(tenant: dir, shard: shard)
+                threads: Int = Cores.workers, maxDepth: Int = 64, heldTenantLock: FileLock? = nil) throws {
+        session = try TenantContactsWriter(tenant: dir, shard: shard, heldTenantLock: heldTenantLock)
         tenant = dir.slug.value
         nowText = now.rfc3339
         self.chunkBytes = chunkBytes
@@ -75,6 +76,9 @@ public final class ContactCommit {
         arena = []
         entries = []
     }
+
+    /// Lets the store's locks go (a sharded store's; a borrowed tenant lock stays with its owner).
+    public func unlock() { session.unlock() }
 
     /// Makes the merged runs the store's (each (sub-)store atomically).
     public func commit() throws {
@@ -162,7 +166,21 @@ public final class ContactCommit {
         public var new = 0
         public var updated = 0
         public var unchanged = 0
-        mutating func add(_ other: MergeCounts) { new += other.new; updated += other.updated; unchanged += other.unchanged }
+        /// Contacts this commit made not contactable: an incoming do-not-contact status
+        /// (`ContactStatus.isSticky`, in any spelling) where the store had none. They go on the
+        /// suppression list too (`account commit`).
+        public var blocked: [(email: String, status: String)] = []
+        mutating func add(_ other: MergeCounts) {
+            new += other.new; updated += other.updated; unchanged += other.unchanged
+            blocked += other.blocked
+        }
+    }
+
+    /// Notes an incoming sticky status on a contact whose stored one (`stored`: nil when new) is not.
+    static func noteBlocked(_ incoming: JSONNode, stored: JSONNode?, key: UnsafeRawBufferPointer, _ counts: inout MergeCounts) {
+        guard let status = incoming["status"]?.string, ContactStatus.isSticky(status) else { return }
+        if let old = stored?["status"]?.string, ContactStatus.isSticky(old) { return }
+        counts.blocked.append((String(decoding: key, as: UTF8.self), status))
     }
 
     /// Groups merged per hand-over: bounds the merged lines held in memory (about 4 MB).
@@ -237,7 +255,9 @@ public final class ContactCommit {
         if group.stored == nil && group.first == group.last {
             // The usual case of an import: one new contact, written straight into the output.
             let line = UnsafeRawBufferPointer(rebasing: base[first.lineStart..<(first.lineStart + Int(first.lineLength))])
-            ContactMerge.insert(try parsers.incoming.parse(line).root, key: key, tenant: tenant, createdAt: nowText, into: &out)
+            let incoming = try parsers.incoming.parse(line).root
+            ContactMerge.insert(incoming, key: key, tenant: tenant, createdAt: nowText, into: &out)
+            noteBlocked(incoming, stored: nil, key: key, &counts)
             counts.new += 1
             return true
         }
@@ -247,6 +267,7 @@ public final class ContactCommit {
             let incoming = try parsers.incoming.parse(line).root
             if let existing = current {
                 let storedNode = try existing.withUnsafeBytes { try parsers.stored.parse($0).root }
+                noteBlocked(incoming, stored: storedNode, key: key, &counts)
                 scratch.removeAll()
                 ContactMerge.merge(stored: storedNode, incoming: incoming, updatedAt: nil, into: &scratch)
                 if scratch.equals(existing) {
@@ -258,6 +279,7 @@ public final class ContactCommit {
                     counts.updated += 1
                 }
             } else {
+                noteBlocked(incoming, stored: nil, key: key, &counts)
                 scratch.removeAll()
                 ContactMerge.insert(incoming, key: key, tenant: tenant, createdAt: nowText, into: &scratch)
                 current = scratch.bytes

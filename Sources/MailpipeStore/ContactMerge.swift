@@ -6,12 +6,11 @@ import MailpipeCore
 /// - a non-empty incoming value wins, an empty one (null, "", [], {}) never erases;
 /// - `tags` are unioned (stored order first), `custom` is merged key by key;
 /// - `email` and `created_at` keep the stored value; `updated_at` is set when anything changed;
-/// - a stored status of bounced, unsubscribed, complained or blacklisted is never replaced
+/// - a stored sticky status (`ContactStatus.isSticky`: bounced, unsubscribed, complained,
+///   blacklisted, in any of their spellings) is never replaced
 ///   (only `account suppress --remove` lifts it);
 /// - `dedupe` is a marker of one stream, not a fact about the contact: it is not stored.
 public enum ContactMerge {
-    public static let stickyStatuses: Set<String> = ["bounced", "unsubscribed", "complained", "blacklisted"]
-
     /// A new contact as stored: email normalised, tags de-duplicated, tenant and created_at filled.
     ///
     /// This is the bulk path of an import, so it works on raw bytes: keys are compared in place,
@@ -156,7 +155,7 @@ public enum ContactMerge {
                 writer.rawMember(key: k.raw, value: old.raw, into: &out)
             } else if k.stringEquals("tags") {
                 writer.member("tags", tagsValue(union(old, new)), into: &out)
-            } else if k.stringEquals("status"), let status = old.string, stickyStatuses.contains(status) {
+            } else if k.stringEquals("status"), let status = old.string, ContactStatus.isSticky(status) {
                 writer.rawMember(key: k.raw, value: old.raw, into: &out)
             } else if k.stringEquals("custom") && old.kind == .object && new.kind == .object {
                 var nested = ByteBuffer(capacity: old.raw.count + new.raw.count)

@@ -28,7 +28,7 @@ public struct ContactFieldUpdate {
     public mutating func absorb(_ later: ContactFieldUpdate) {
         if let s = later.status {
             // A sticky status is kept unless the later change is forced.
-            let currentSticky = status.map { ContactMerge.stickyStatuses.contains($0) } ?? false
+            let currentSticky = status.map(ContactStatus.isSticky) ?? false
             if later.force || !currentSticky {
                 status = s
                 force = force || later.force
@@ -96,7 +96,7 @@ public enum ContactStatusUpdate {
             if let s = u.status, k.stringEquals("status") {
                 statusDone = true
                 let current = v.string
-                let sticky = current.map { ContactMerge.stickyStatuses.contains($0) } ?? false
+                let sticky = current.map(ContactStatus.isSticky) ?? false
                 if current != s && (u.force || !sticky) { changed = true }
                 continue
             }
@@ -118,7 +118,7 @@ public enum ContactStatusUpdate {
         for (k, v) in stored.members {
             if let s = u.status, k.stringEquals("status") {
                 wroteStatus = true
-                let sticky = v.string.map { ContactMerge.stickyStatuses.contains($0) } ?? false
+                let sticky = v.string.map(ContactStatus.isSticky) ?? false
                 if u.force || !sticky { writer.member("status", string: s, into: &out) }
                 else { writer.rawMember(key: k.raw, value: v.raw, into: &out) }
                 continue

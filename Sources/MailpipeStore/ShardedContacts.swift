@@ -263,7 +263,7 @@ public final class TenantContacts {
 }
 
 extension StoreLayout {
-    static func sharded(_ contactsPath: String) -> Bool { FileSystem.exists("\(contactsPath)/\(fileName)") }
+    public static func sharded(_ contactsPath: String) -> Bool { FileSystem.exists("\(contactsPath)/\(fileName)") }
 }
 
 /// A k-way merge of the runs of several stores, by email: a binary heap of run scanners. Within
@@ -367,12 +367,20 @@ public final class TenantContactsWriter {
     private var locks: [AdvisoryLock] = []
     private var tenantLock: FileLock?
 
-    public init(tenant: TenantDirectory, shard: Shard?) throws {
+    /// `heldTenantLock`: the caller already holds the tenant lock (the books): a flat store is
+    /// written under it (and it is not released here).
+    public init(tenant: TenantDirectory, shard: Shard?, heldTenantLock: FileLock? = nil) throws {
         let contacts = tenant.contactsPath
         try FileSystem.createDirectory(contacts)
         var attempt = 0
         while true {
             if !StoreLayout.sharded(contacts) {
+                if heldTenantLock != nil {
+                    shardCount = nil
+                    accepted = shard
+                    writers = [try ContactStoreWriter(directory: contacts)]
+                    return
+                }
                 let lock = try tenant.lock()
                 if StoreLayout.sharded(contacts) && attempt < 3 {
                     // Resharded while we waited for the lock.
@@ -433,6 +441,23 @@ public final class TenantContactsWriter {
     /// Commits every writer (each shard atomically, in index order).
     public func commit() throws {
         for w in writers { try w.commit() }
+    }
+
+    /// Status and field updates of bookkeeping, each shard's as one new run (committed here).
+    public func apply(_ updates: [ContactFieldUpdate], updatedAt: String) throws -> ContactStatusUpdate.Result {
+        var total = ContactStatusUpdate.Result()
+        var bySlot = [[ContactFieldUpdate]](repeating: [], count: writers.count)
+        for u in updates {
+            guard let slot = slot(forHash: u.key.withUnsafeBytes { EmailKey.hash($0) }) else { continue }
+            bySlot[slot].append(u)
+        }
+        for (slot, list) in bySlot.enumerated() where !list.isEmpty {
+            let r = try ContactStatusUpdate.apply(list, writer: writers[slot], updatedAt: updatedAt)
+            total.changed += r.changed
+            total.unchanged += r.unchanged
+            total.missing += r.missing
+        }
+        return total
     }
 
     public func unlock() {

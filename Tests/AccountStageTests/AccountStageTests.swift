@@ -58,6 +58,18 @@ final class AccountStoreCommandTests: AccountTestCase {
         XCTAssertEqual(a["first_name"]?.string, "Ana")
     }
 
+    func testImportedDoNotContactStatusesAreSuppressed() throws {
+        try initTenant("acme")
+        let s = try commit("acme", [#"{"email":"a@x.example","status":"blocklisted"}"#, #"{"email":"b@x.example","status":"Opted-Out"}"#,
+                                    #"{"email":"c@x.example","status":"validated"}"#, #"{"email":"d@x.example","status":"customer"}"#])
+        XCTAssertEqual([s["new"], s["suppressed"]], [4, 2])
+        let policy = try MailPolicy.load(state.tenant(slug("acme")))
+        XCTAssertEqual(policy.mayMail("a@x.example"), .refused(.suppressed))
+        XCTAssertEqual(policy.mayMail("b@x.example"), .refused(.suppressed))
+        XCTAssertEqual(policy.mayMail("c@x.example"), .allowed)
+        XCTAssertEqual(policy.mayMail("d@x.example", status: "customer"), .refused(.unknownStatus("customer")))
+    }
+
     func testEveryRejectReasonIsDistinct() {
         let codes = RejectReason.allCases.map(\.rawValue)
         XCTAssertEqual(Set(codes).count, codes.count)

@@ -84,7 +84,10 @@ SINK4=$(bash "$SERVERS/start-smtp-sink.sh" 0 "$WORK/sink4" -- -r RCPT)
 trap 'bash "$SERVERS/stop-postfix.sh" "$PF" >/dev/null 2>&1 || true; bash "$SERVERS/stop-smtp-sink.sh" "$WORK/sink5" >/dev/null 2>&1 || true; bash "$SERVERS/stop-smtp-sink.sh" "$WORK/sink4" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 head -2 "$WORK/m5.ndjson" | inject smtp --tenant acme --now $NOW --url "$SINK5" --campaign c5 --max-attempts 3 --backoff 0.01 > "$WORK/o5x.ndjson" 2>/dev/null
 assert_eq "$(jq -r '[.outcome,.attempts,(.code|tostring)]|join(" ")' "$WORK/o5x.ndjson" | sort -u)" "failed 1 500" "5xx: failed at once"
-head -2 "$WORK/m5.ndjson" | inject smtp --tenant acme --now $NOW --url "$SINK4" --campaign c4 --max-attempts 3 --backoff 0.01 > "$WORK/o4x.ndjson" 2>/dev/null
+# (The same records: their 5xx above is final in the journal, so only --retry-failed sends them again.)
+head -2 "$WORK/m5.ndjson" | inject smtp --tenant acme --now $NOW --url "$SINK4" --campaign c4 --max-attempts 3 --backoff 0.01 > "$WORK/o4s.ndjson" 2>/dev/null
+assert_eq "$(jq -r '[.outcome,.reason]|join(" ")' "$WORK/o4s.ndjson" | sort -u)" "skipped failed_before" "a final failure is not retried"
+head -2 "$WORK/m5.ndjson" | inject smtp --tenant acme --now $NOW --url "$SINK4" --campaign c4 --max-attempts 3 --backoff 0.01 --retry-failed > "$WORK/o4x.ndjson" 2>/dev/null
 assert_eq "$(jq -r '[.outcome,.attempts,(.code|tostring)]|join(" ")' "$WORK/o4x.ndjson" | sort -u)" "deferred 3 450" "4xx: retried, then deferred"
 # A connection dropped after RCPT: transient, deferred without a reply code.
 SINKQ=$(bash "$SERVERS/start-smtp-sink.sh" 0 "$WORK/sinkq" -- -q RCPT)

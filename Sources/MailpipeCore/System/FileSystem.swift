@@ -16,6 +16,14 @@ public enum FileSystem {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// The file's device and inode (nil when it does not exist): a file replaced by a rename
+    /// has another identity.
+    public static func identity(_ path: String) -> (device: UInt64, inode: UInt64)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+
     public static func fileSize(_ path: String) throws -> Int {
         var st = stat()
         if stat(path, &st) != 0 { throw SystemError("stat", path: path) }

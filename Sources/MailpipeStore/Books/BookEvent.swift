@@ -327,10 +327,56 @@ extension BookEvent {
         case "clicked": return 9
         case "suppressed": return 10
         case "unsuppressed": return 11
+        case "synced": return 12
         default: return -1
         }
     }
 
     public static let counterNames = ["sent", "delivered", "deferred", "bounced_hard", "bounced_soft", "bounced_policy",
-                               "complained", "unsubscribed", "opened", "clicked", "manual_suppress", "manual_unsuppress"]
+                               "complained", "unsubscribed", "opened", "clicked", "manual_suppress", "manual_unsuppress", "synced"]
+}
+
+/// How a bounce counts (docs/account.md "Bounce class"): `hard` suppresses at once, `soft`
+/// counts toward the soft-bounce rule, `policy` (reputation, content, configuration) neither.
+public enum BounceClass: String, Sendable {
+    case hard, soft, policy
+
+    static let hardCategories: Set<String> = ["bad-mailbox", "bad-domain", "inactive-mailbox"]
+    static let softCategories: Set<String> = ["quota-issues", "no-answer-from-host", "relaying-issues", "bad-connection",
+                                              "message-expired", "routing-errors"]
+    static let policyCategories: Set<String> = ["spam-related", "policy-related", "content-related", "virus-related",
+                                                "invalid-sender", "bad-configuration", "protocol-errors"]
+
+    /// By PowerMTA bounce category, else (empty, `other`, unknown) by DSN status: 5.1.x and
+    /// 5.2.1 mean the mailbox or domain does not exist (hard); other 5.x.x policy; 4.x.x soft.
+    public static func classify(category: String, dsnStatus: String) -> BounceClass {
+        if hardCategories.contains(category) { return .hard }
+        if softCategories.contains(category) { return .soft }
+        if policyCategories.contains(category) { return .policy }
+        let status = dsnStatus.split(separator: " ").first.map(String.init) ?? ""
+        if status.hasPrefix("5.1.") || status == "5.2.1" { return .hard }
+        if status.hasPrefix("5.") { return .policy }
+        return .soft
+    }
+
+    /// A permanent refusal at send time (SMTP reply `code` and text): by its enhanced status
+    /// code when it has one (`550 5.1.1 …`), else 550/551/553 (no such mailbox, user not local,
+    /// mailbox name not allowed) hard, 552 (storage) soft, other 5xx policy. HTTP refusals of a
+    /// recipient (409, 410, 422) are hard.
+    public static func ofRefusal(code: Int?, text: String?) -> BounceClass {
+        guard let code else { return .hard }
+        if code >= 400 && code < 500 { return .hard }   // HTTP: the service refused this recipient
+        let words = (text ?? "").split(separator: " ").prefix(3).map(String.init)
+        if let enhanced = words.first(where: { w in
+            let parts = w.split(separator: ".", omittingEmptySubsequences: false)
+            return parts.count == 3 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) } && (parts[0] == "5" || parts[0] == "4")
+        }) {
+            return classify(category: "", dsnStatus: enhanced)
+        }
+        switch code {
+        case 550, 551, 553: return .hard
+        case 552: return .soft
+        default: return .policy
+        }
+    }
 }

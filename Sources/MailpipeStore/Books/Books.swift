@@ -21,7 +21,8 @@ public final class Books {
     public let config: TenantConfig
     public let schedule: WarmupSchedule
     public var ledger: Ledger
-    let lock: FileLock
+    /// The tenant lock, held for the session (a store commit writes a flat store under it too).
+    public let lock: FileLock
     var events: AppendLog
     var suppressionLog: AppendLog
     /// Current suppression entries by email (the log's lines, folded).
@@ -64,14 +65,11 @@ public final class Books {
         suppressed = [:]
         suppressedOrder = []
         guard suppressionLog.validLength > 0 else { return }
-        var parser = JSONParser(maxDepth: 16)
-        defer { parser.deallocate() }
-        for range in try AppendLog.appendRanges(path: dir.suppressionPath, length: suppressionLog.validLength) {
-            try AppendLog.forEachLine(path: dir.suppressionPath, range: range) { line in
-                guard let root = try? parser.parse(line).root, let email = root["email"]?.string else { return }
-                if suppressed.updateValue(Array(line), forKey: email) == nil { suppressedOrder.append(email) }
-            }
+        try SuppressionList.forEachEntry(path: dir.suppressionPath, length: suppressionLog.validLength) { email, removal, line in
+            if removal { suppressed[email] = nil; return }
+            if suppressed.updateValue(Array(line), forKey: email) == nil { suppressedOrder.append(email) }
         }
+        suppressedOrder = suppressedOrder.filter { suppressed[$0] != nil }
     }
 
     public var suppressionEntries: [[UInt8]] { suppressedOrder.compactMap { suppressed[$0] } }
@@ -228,7 +226,8 @@ public final class Books {
             if var existing = updates[email] { existing.absorb(u); updates[email] = existing } else { updates[email] = u }
         }
         func suppress(_ e: BookEvent, reason: String, status: String) {
-            update(e.email, ContactFieldUpdate(key: Array(e.email.utf8), status: status))
+            // An imported status is in the contact already (the commit that logged it writes it).
+            if e.source != "import" { update(e.email, ContactFieldUpdate(key: Array(e.email.utf8), status: status)) }
             guard suppressed[e.email] == nil else { return }
             var line = ByteBuffer(capacity: 160)
             var w = JSONObjectWriter(into: &line)
@@ -293,6 +292,11 @@ public final class Books {
             if c == 1 || c == 2 { continue }  // delivered, deferred: counters only
             let e = ev[i]
             switch e.type {
+            case "synced":
+                // A MailWizz list sync: the subscriber uid, no change of status.
+                if let uid = e.extra.first(where: { $0.0 == "remote_id" })?.1.string {
+                    update(e.email, ContactFieldUpdate(key: Array(e.email.utf8), status: nil, fields: [("mailwizz_uid", .string(uid))]))
+                }
             case "sent":
                 var fields: [(String, JSONValue)] = [("last_sent_at", .string(e.at.rfc3339))]
                 if let c = e.campaign { fields.append(("last_campaign", .string(c))) }
@@ -381,8 +385,10 @@ public final class Books {
         }
         Timing.mark("apply: suppression")
         if !updates.isEmpty {
-            let writer = try ContactStoreWriter(directory: dir.contactsPath)
-            let r = try ContactStatusUpdate.apply(Array(updates.values), writer: writer, updatedAt: now.rfc3339)
+            // Flat store: under our tenant lock; sharded: each shard's lock as well.
+            let writer = try TenantContactsWriter(tenant: dir, shard: nil, heldTenantLock: lock)
+            defer { writer.unlock() }
+            let r = try writer.apply(Array(updates.values), updatedAt: now.rfc3339)
             result.contactsChanged = r.changed
         }
         Timing.mark("apply: contacts")

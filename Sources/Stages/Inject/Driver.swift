@@ -17,21 +17,62 @@ public struct Item {
     public var vmta: String?
     /// The journal said this record was begun but never finished: a crash caught it in flight.
     public var resent = false
+    /// Why the tenant's policy says this address must not be mailed (nil: it may be). A channel
+    /// that pushes the refusal (MailWizz: unsubscribe) gets the item; others skip it.
+    public var refusal: MailPolicy.Refusal?
+    /// The record's bytes, for the dead-letter file when it fails.
+    public var bytes: [UInt8] = []
     let journal: Journal
+
+    /// What delivering this record does remotely, when a channel does more than one thing
+    /// (MailWizz: `subscribe` or `unsubscribe`). The journal skips a record only when the same
+    /// action was already done for it, so a status change is always pushed.
+    public var action: String?
+}
+
+/// The kind of an outcome record.
+public enum OutcomeKind: String, Sendable {
+    case sent, deferred, failed, skipped
+}
+
+/// Why a record was not sent, in the outcome's `reason` member.
+public enum OutcomeReason: String, Sendable {
+    /// The tenant's policy refuses the address (suppression list, or a do-not-contact status).
+    case suppressed
+    /// The journal says it was sent already.
+    case alreadySent = "already_sent"
+    /// The journal says it failed permanently before (`--retry-failed` tries it again).
+    case failedBefore = "failed_before"
+    /// The remote side refused this recipient for good (SMTP 5xx, HTTP 409/410/422…): final,
+    /// recorded by `account record` as a bounce, never retried unless `--retry-failed`.
+    case permanent
+    /// A failure of ours (TLS trust, AUTH, a wrong key or URL): not the recipient's; a run
+    /// after the fix tries it again.
+    case configuration
+    /// No warm-up quota left today.
+    case quota
+    /// Transient failures until --max-attempts.
+    case transient
 }
 
 /// How one record ended.
 public struct Outcome {
-    public var outcome: String
+    public var outcome: OutcomeKind
     public var code: Int?
     public var remoteID: String?
     public var error: String?
+    public var reason: OutcomeReason?
 
-    public static func sent(code: Int?, remoteID: String?) -> Outcome { Outcome(outcome: "sent", code: code, remoteID: remoteID) }
-    public static func failed(code: Int?, _ error: String) -> Outcome { Outcome(outcome: "failed", code: code, error: error) }
-    public static func deferred(code: Int?, _ error: String) -> Outcome { Outcome(outcome: "deferred", code: code, error: error) }
-    public static func skipped(code: Int?, remoteID: String?, _ error: String?) -> Outcome {
-        Outcome(outcome: "skipped", code: code, remoteID: remoteID, error: error)
+    public static func sent(code: Int?, remoteID: String?) -> Outcome { Outcome(outcome: .sent, code: code, remoteID: remoteID) }
+    /// A failure; `reason` says whether it is the recipient's for good (`.permanent`) or ours (`.configuration`).
+    public static func failed(code: Int?, _ error: String, _ reason: OutcomeReason) -> Outcome {
+        Outcome(outcome: .failed, code: code, error: error, reason: reason)
+    }
+    public static func deferred(code: Int?, _ error: String, _ reason: OutcomeReason) -> Outcome {
+        Outcome(outcome: .deferred, code: code, error: error, reason: reason)
+    }
+    public static func skipped(code: Int?, remoteID: String?, _ error: String?, _ reason: OutcomeReason? = nil) -> Outcome {
+        Outcome(outcome: .skipped, code: code, remoteID: remoteID, error: error, reason: reason)
     }
 }
 
@@ -100,11 +141,21 @@ public protocol InjectChannel: AnyObject {
     func finish(_ job: Job, easy: CurlEasy, error: CurlError?) -> Finish
     /// A record that will not be sent after all (failed, deferred): give back what was reserved.
     func released(_ item: Item, tenant: TenantContext)
+    /// True when a refused address is work for the channel (MailWizz unsubscribes it); false
+    /// when it is skipped (`skipped`, reason `suppressed`).
+    var pushesRefusals: Bool { get }
+    /// What delivering the item does remotely (nil: the channel does one thing only).
+    func action(for item: Item) -> String?
+    /// The action journal lines without one stand for (written before actions were journalled).
+    var defaultAction: String? { get }
 }
 
 extension InjectChannel {
     public func transport(connections: Int) throws -> Transport? { nil }
     public func released(_ item: Item, tenant: TenantContext) {}
+    public var pushesRefusals: Bool { false }
+    public func action(for item: Item) -> String? { nil }
+    public var defaultAction: String? { nil }
 }
 
 /// A tenant's state as inject sees it: its folder, tenant.json, journals, and channel data.
@@ -115,9 +166,22 @@ public final class TenantContext {
     var journals: [String: Journal] = [:]
     /// Channel-owned per-tenant data (the vmta picker, MailWizz settings).
     public var channelData: AnyObject?
+    /// Who may be mailed (the store's answer), re-read when the suppression list changes.
+    public private(set) var policy: MailPolicy
+    private var policyCheckedAt = monotonicNow()
 
-    init(slug: TenantSlug, directory: TenantDirectory, config: TenantConfig) {
+    init(slug: TenantSlug, directory: TenantDirectory, config: TenantConfig) throws {
         self.slug = slug; self.directory = directory; self.config = config
+        policy = try MailPolicy.load(directory)
+    }
+
+    /// Picks up suppression entries added since the list was read (at most once a second), so an
+    /// unsubscribe made while a long run goes on holds from then on.
+    func refreshPolicy() throws {
+        let now = monotonicNow()
+        guard now - policyCheckedAt >= 1 else { return }
+        policyCheckedAt = now
+        try policy.refresh()
     }
 }
 

@@ -60,11 +60,22 @@ public final class HttpChannel: InjectChannel {
         try easy.setPostFields(job.payload)
     }
 
+    /// A final HTTP status: the request's or the service's fault (400 malformed, 401/403 key,
+    /// 404/405 endpoint, 407 proxy, 413–415 body) is `configuration` — fixed on our side, tried
+    /// again by a later run; any other 4xx (409, 410, 422…) refuses this recipient: `permanent`.
+    public static func failureReason(_ code: Int) -> OutcomeReason {
+        switch code {
+        case 400, 401, 403, 404, 405, 407, 411, 413, 414, 415, 426, 431: return .configuration
+        case 400..<500: return .permanent
+        default: return .configuration
+        }
+    }
+
     public func finish(_ job: Job, easy: CurlEasy, error: CurlError?) -> Finish {
         let code = easy.responseCode
         if let error {
             if error.isTransient || code >= 500 { return Finish(retry: (code == 0 ? nil : code, error.description)) }
-            return .all(job, .failed(code: code == 0 ? nil : code, error.description))
+            return .all(job, .failed(code: code == 0 ? nil : code, error.description, .configuration))
         }
         let text = String(decoding: easy.response.prefix(200), as: UTF8.self)
         if (200..<300).contains(code) {
@@ -77,6 +88,6 @@ public final class HttpChannel: InjectChannel {
             return .all(job, .sent(code: code, remoteID: remote))
         }
         if code >= 500 || code == 429 || code == 408 { return Finish(retry: (code, text.isEmpty ? "HTTP \(code)" : text)) }
-        return .all(job, .failed(code: code, text.isEmpty ? "HTTP \(code)" : text))
+        return .all(job, .failed(code: code, text.isEmpty ? "HTTP \(code)" : text, HttpChannel.failureReason(code)))
     }
 }

@@ -25,6 +25,10 @@ public enum InjectStage {
         /// Seconds between fdatasyncs of the journal, done on a background thread (0 = synchronously
         /// after every batch). Writes themselves happen before anything new starts, whatever this is.
         public var journalSyncInterval: Double = 0.1
+        /// Try again records the journal says failed for good (`--retry-failed`).
+        public var retryFailed = false
+        /// `--replay FILE`: send a dead-letter file's records again (implies `retryFailed`).
+        public var replay: String?
 
         public init(stream: StreamOptions, state: StateRoot, tenant: TenantSlug? = nil, now: Timestamp? = nil,
                     campaign: String? = nil, concurrency: Int = 4, rate: Double? = nil, maxAttempts: Int = 5,
@@ -36,12 +40,22 @@ public enum InjectStage {
     }
 
     public static func run(_ options: Options, channel: InjectChannel, output: inout OutputSink) throws -> (Summary, ExitStatus) {
+        var options = options
+        var replaying: String? = nil
+        if let file = options.replay {
+            replaying = try takeForReplay(file)
+            options.stream.inputs = [replaying!]
+            options.retryFailed = true
+        }
         let rejects = try RejectSink(stage: options.stream.stage, path: options.stream.rejectsPath)
         var stream = try RecordStream(options: options.stream, rejects: rejects)
         defer { stream.close() }
         var engine = try Engine(options: options, channel: channel, rejects: rejects)
         try engine.run(&stream, &output)
         try output.flush()
+        // Every record of the replayed file has its outcome (what failed again is in a fresh
+        // dead-letter file): the file is done with.
+        if let replaying { try FileSystem.remove(replaying) }
         var summary = Summary(stage: options.stream.stage,
                               headline: ["in", "sent", "deferred", "failed", "skipped", "resent", "rejected"])
         summary["in"] = stream.linesIn
@@ -51,6 +65,27 @@ public enum InjectStage {
         rejects.flush()
         let status: ExitStatus = options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success
         return (summary, status)
+    }
+}
+
+extension InjectStage {
+    /// Moves a dead-letter file aside (`FILE.replaying`) so that the records failing again go to
+    /// a fresh one instead of the file being read; an interrupted replay's file is taken up again.
+    static func takeForReplay(_ file: String) throws -> String {
+        let aside = file + ".replaying"
+        if FileSystem.exists(aside) {
+            guard !FileSystem.exists(file) else {
+                throw StageError.usage("\(aside) is left from an interrupted replay: replay it first (--replay \(aside))")
+            }
+            return aside
+        }
+        if file.hasSuffix(".replaying") {
+            guard FileSystem.exists(file) else { throw StageError.usage("\(file): no such file") }
+            return file
+        }
+        guard FileSystem.exists(file) else { throw StageError.usage("\(file): no such file") }
+        try FileSystem.rename(file, to: aside)
+        return aside
     }
 }
 
@@ -111,7 +146,7 @@ struct Engine {
         if let t = tenants[name] { return t }
         let slug = try TenantSlug(name)
         let dir = options.state.tenant(slug)
-        let ctx = TenantContext(slug: slug, directory: dir, config: try dir.loadConfig())
+        let ctx = try TenantContext(slug: slug, directory: dir, config: try dir.loadConfig())
         tenants[name] = ctx
         return ctx
     }
@@ -157,11 +192,29 @@ struct Engine {
         }
         let journal = try journal(ctx, campaign: campaign)
         var item = Item(seq: nextSeq, tenant: tenantName, email: email, campaign: campaign, journal: journal)
+        item.bytes = deadLetterBytes(record, tenant: tenantName, campaign: campaign)
+        // The tenant's policy, at send time: a suppressed or non-contactable address is never sent
+        // (MailWizz gets its unsubscribe pushed instead).
+        try ctx.refreshPolicy()
+        let status = record.string("status") ?? record["contact"]?["status"]?.string
+        if case .refused(let why) = ctx.policy.decide(emailHash: EmailKey.hash(email), status: status) {
+            guard channel.pushesRefusals else {
+                nextSeq += 1
+                emit(item, .skipped(code: nil, remoteID: nil, "suppressed: \(why)", .suppressed))
+                return true
+            }
+            item.refusal = why
+        }
+        item.action = channel.action(for: item)
         switch journal.state(of: email) {
-        case .sent(let code, let remoteID, let vmta)?:
+        case .sent(let code, let remoteID, let vmta, let action)? where action == item.action || (action == nil && item.action == channel.defaultAction):
             nextSeq += 1
             item.vmta = vmta
-            emit(item, .skipped(code: code, remoteID: remoteID, "already sent (journal)"))
+            emit(item, .skipped(code: code, remoteID: remoteID, "already sent (journal)", .alreadySent))
+            return true
+        case .failed(let code, let error)? where !options.retryFailed:
+            nextSeq += 1
+            emit(item, .skipped(code: code, remoteID: nil, "failed for good before: \(error ?? "") (--retry-failed tries again)", .failedBefore))
             return true
         case .begun?:
             item.resent = true
@@ -232,22 +285,37 @@ struct Engine {
         w.string("email", item.email, &b)
         w.string("campaign", item.campaign, &b)
         w.string("channel", channel.name, &b)
-        w.string("outcome", outcome.outcome, &b)
+        w.string("outcome", outcome.outcome.rawValue, &b)
         w.int("attempts", item.attempts, &b)
         w.int("code", outcome.code, &b)
         w.string("remote_id", outcome.remoteID, &b)
         w.string("vmta", item.vmta, &b)
         w.string("error", outcome.error, &b)
+        if let reason = outcome.reason { w.string("reason", reason.rawValue, &b) }
+        if let action = item.action, outcome.outcome == .sent { w.string("action", action, &b) }
         let at = nowText
         w.string("at", at, &b)
         w.end(&b)
         pendingOut[item.seq] = b.bytes
-        count(outcome.outcome)
+        count(outcome.outcome.rawValue)
+        if outcome.reason == .suppressed { count("suppressed") }
         if item.attempts > 0 {
-            item.journal.end(email: item.email, outcome: outcome.outcome, code: outcome.code,
-                             remoteID: outcome.remoteID, vmta: item.vmta, at: at)
+            item.journal.end(email: item.email, outcome: outcome, vmta: item.vmta, action: item.action, at: at)
+            if outcome.outcome == .failed { item.journal.deadLetter(item.bytes) }
             journalsToSync[ObjectIdentifier(item.journal)] = item.journal
         }
+    }
+
+    /// The record as the dead-letter file keeps it: its own bytes, with `tenant` and `campaign`
+    /// added when they came from flags, so `inject --replay` needs no flags to send it again.
+    func deadLetterBytes(_ record: Record, tenant: String, campaign: String) -> [UInt8] {
+        var patch = RecordPatch()
+        if record["tenant"] == nil { patch.set("tenant", string: tenant) }
+        if record["campaign"] == nil { patch.set("campaign", string: campaign) }
+        if patch.isEmpty { return Array(record.bytes) }
+        var b = ByteBuffer(capacity: record.bytes.count + 64)
+        patch.write(record, into: &b)
+        return b.bytes
     }
 
     mutating func flushOutputs(_ output: inout OutputSink) throws {
@@ -316,7 +384,7 @@ struct Engine {
                 } catch {
                     running[slot] = nil
                     idle.append(slot)
-                    complete(job, Finish.all(job, .failed(code: nil, "\(error)")))
+                    complete(job, Finish.all(job, .failed(code: nil, "\(error)", .configuration)))
                 }
             }
             try flushOutputs(&output)
@@ -364,7 +432,7 @@ struct Engine {
                 waiting.append(job)
             } else {
                 for item in job.items {
-                    emit(item, .deferred(code: retry.code, "gave up after \(job.stepAttempts) attempts: \(retry.error)"))
+                    emit(item, .deferred(code: retry.code, "gave up after \(job.stepAttempts) attempts: \(retry.error)", .transient))
                     channel.released(item, tenant: tenants[item.tenant]!)
                     finished(item)
                 }
@@ -375,7 +443,7 @@ struct Engine {
         for (index, outcome) in result.outcomes {
             let item = job.items[index]
             emit(item, outcome)
-            if outcome.outcome != "sent" { channel.released(item, tenant: tenants[item.tenant]!) }
+            if outcome.outcome != .sent { channel.released(item, tenant: tenants[item.tenant]!) }
             finished(item)
         }
         for next in result.followUps { ready.append(next) }

@@ -22,7 +22,15 @@ import MailpipeStore
 /// again (same Message-ID) and counts them as `resent`; records whose last line is `sent` are
 /// `skipped`.
 public final class Journal {
-    public enum State: Equatable { case begun, sent(code: Int?, remoteID: String?, vmta: String?), ended }
+    public enum State: Equatable {
+        case begun
+        /// Done (`action`: what was done, for channels that do more than one thing).
+        case sent(code: Int?, remoteID: String?, vmta: String?, action: String?)
+        /// Refused by the recipient's side for good: final (tried again only with --retry-failed).
+        case failed(code: Int?, error: String?)
+        /// Ended otherwise (deferred, or a failure of ours): tried again by the next run.
+        case ended
+    }
 
     public let path: String
     private let file: FileDescriptor
@@ -34,6 +42,11 @@ public final class Journal {
     private var entries: [String: State] = [:]
     private var pending = ByteBuffer(capacity: 1 << 14)
     private let syncer: BackgroundSync
+    /// `<campaign>.dead.ndjson` beside the journal: the records that failed, as they came (with
+    /// their tenant and campaign), for `inject --replay` once the cause is fixed.
+    public let deadLetterPath: String
+    private var deadLetters: FileDescriptor?
+    private var pendingDead = ByteBuffer(capacity: 0)
 
     public init(tenant: TenantDirectory, channel: String, campaign: String, warn: (String) -> Void) throws {
         let dir = "\(tenant.journalPath)/\(channel)"
@@ -41,6 +54,7 @@ public final class Journal {
         try FileSystem.createDirectory(dir)
         let name = Journal.fileName(campaign)
         path = "\(dir)/\(name).ndjson"
+        deadLetterPath = "\(dir)/\(name).dead.ndjson"
         // One inject per journal at a time; `account` never touches journals, so the tenant lock
         // is not taken (a pipeline `inject | account record` must not wait on itself).
         lock = try FileLock(path: "\(dir)/\(name).lock")
@@ -59,7 +73,33 @@ public final class Journal {
         syncer.stop()
         try? file.sync()
         file.close()
+        if let d = deadLetters { try? d.sync(); d.close() }
         lock.unlock()
+    }
+
+    /// Keeps a failed record for the dead-letter file (written with the next batch).
+    public func deadLetter(_ record: [UInt8]) {
+        pendingDead.append(record)
+        pendingDead.append(0x0A)
+    }
+
+    private func writeDeadLetters() throws {
+        guard !pendingDead.isEmpty else { return }
+        if deadLetters == nil {
+            let fd = try FileDescriptor.open(deadLetterPath, O_RDWR | O_CREAT | O_APPEND, mode: 0o600)
+            // A torn last line (a crash inside a write) is cut off: the record is still in the
+            // journal as begun, so the next run sends it again.
+            let size = try fd.size()
+            if size > 0 {
+                let all = try FileSystem.readFile(deadLetterPath)
+                var valid = all.count
+                while valid > 0 && all[valid - 1] != 0x0A { valid -= 1 }
+                if valid < size { try fd.truncate(to: valid) }
+            }
+            deadLetters = fd
+        }
+        try deadLetters!.writeAll(pendingDead.bytes)
+        pendingDead.removeAll()
     }
 
     /// A campaign name as a file name: `[a-z0-9_-]` and inner dots kept, every other byte `%XX`.
@@ -101,7 +141,9 @@ public final class Journal {
                 if entries[email] == nil || entries[email] == .ended { entries[email] = .begun }
             } else if state.stringEquals("sent") {
                 entries[email] = .sent(code: doc.root["code"]?.int, remoteID: doc.root["remote_id"]?.string,
-                                       vmta: doc.root["vmta"]?.string)
+                                       vmta: doc.root["vmta"]?.string, action: doc.root["action"]?.string)
+            } else if state.stringEquals("failed") && doc.root["final"]?.bool == true {
+                entries[email] = .failed(code: doc.root["code"]?.int, error: doc.root["error"]?.string)
             } else {
                 if case .sent = entries[email] { continue }
                 entries[email] = .ended
@@ -123,15 +165,25 @@ public final class Journal {
         if case .sent = entries[email] {} else { entries[email] = .begun }
     }
 
-    public func end(email: String, outcome: String, code: Int?, remoteID: String?, vmta: String?, at: String) {
+    public func end(email: String, outcome: Outcome, vmta: String?, action: String?, at: String) {
+        let final = outcome.outcome == .failed && outcome.reason == .permanent
         var w = JSONLine(&pending)
-        w.string("email", email, &pending); w.string("state", outcome, &pending)
-        if let code { w.int("code", code, &pending) }
-        if let remoteID { w.string("remote_id", remoteID, &pending) }
+        w.string("email", email, &pending); w.string("state", outcome.outcome.rawValue, &pending)
+        if let code = outcome.code { w.int("code", code, &pending) }
+        if let remoteID = outcome.remoteID { w.string("remote_id", remoteID, &pending) }
         if let vmta { w.string("vmta", vmta, &pending) }
+        if let action { w.string("action", action, &pending) }
+        if final {
+            w.bool("final", true, &pending)
+            w.string("error", outcome.error, &pending)
+        }
         w.string("at", at, &pending)
         w.end(&pending)
-        entries[email] = outcome == "sent" ? .sent(code: code, remoteID: remoteID, vmta: vmta) : .ended
+        switch outcome.outcome {
+        case .sent: entries[email] = .sent(code: outcome.code, remoteID: outcome.remoteID, vmta: vmta, action: action)
+        case .failed where final: entries[email] = .failed(code: outcome.code, error: outcome.error)
+        default: entries[email] = .ended
+        }
     }
 
     public var hasPending: Bool { !pending.isEmpty }
@@ -139,6 +191,7 @@ public final class Journal {
     /// Writes the pending lines (one write), then, when the interval has passed, has the
     /// background thread fdatasync them.
     public func sync() throws {
+        try writeDeadLetters()
         if !pending.isEmpty {
             try file.writeAll(pending.bytes)
             pending.removeAll()
@@ -164,6 +217,7 @@ public final class Journal {
     public func syncNow() throws {
         try sync()
         if unsynced { try file.sync(); unsynced = false; lastSync = monotonicNow() }
+        try deadLetters?.sync()
     }
 }
 
@@ -187,6 +241,11 @@ extension JSONLine {
     mutating func string(_ name: StaticString, _ value: String?, _ buffer: inout ByteBuffer) {
         key(name, &buffer)
         if let value { buffer.appendJSONString(value) } else { buffer.append("null") }
+    }
+
+    mutating func bool(_ name: StaticString, _ value: Bool, _ buffer: inout ByteBuffer) {
+        key(name, &buffer)
+        buffer.append(value ? "true" : "false")
     }
 
     mutating func int(_ name: StaticString, _ value: Int?, _ buffer: inout ByteBuffer) {

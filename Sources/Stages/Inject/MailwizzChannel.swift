@@ -48,7 +48,6 @@ public final class MailwizzChannel: InjectChannel {
     var batchFields: [[(String, String)]] = []
     var batchVars = 0
     var batchTenant: TenantData?
-    static let suppressed: Set<String> = ["unsubscribed", "bounced", "complained", "blacklisted"]
 
     public init(settings: Settings) { self.settings = settings }
 
@@ -103,9 +102,15 @@ public final class MailwizzChannel: InjectChannel {
         return f
     }
 
+    /// A refused address (the tenant's policy: suppressed, unsubscribed, bounced…) is unsubscribed
+    /// in the list, whatever the campaign.
+    public var pushesRefusals: Bool { true }
+    public func action(for item: Item) -> String? { item.refusal == nil ? "subscribe" : "unsubscribe" }
+    public var defaultAction: String? { "subscribe" }
+
     public func intake(_ record: Record, item: Item, tenant ctx: TenantContext) throws -> Intake {
         let data = try tenantData(ctx)
-        if let status = record.string("status"), MailwizzChannel.suppressed.contains(status) {
+        if item.refusal != nil {
             let job = Job(items: [item])
             job.step = Step.unsubSearch.rawValue
             job.fields = [[]]
@@ -201,7 +206,7 @@ public final class MailwizzChannel: InjectChannel {
         let code = easy.responseCode
         if let error {
             if error.isTransient || code >= 500 { return Finish(retry: (code == 0 ? nil : code, error.description)) }
-            return .all(job, .failed(code: code == 0 ? nil : code, error.description))
+            return .all(job, .failed(code: code == 0 ? nil : code, error.description, .configuration))
         }
         let reply = try? JSONValue.parse(easy.response)
         let text = MailwizzChannel.errorText(reply, easy.response)
@@ -210,7 +215,7 @@ public final class MailwizzChannel: InjectChannel {
         let step = Step(rawValue: job.step)!
         switch step {
         case .bulk:
-            guard code == 201 || code == 200 else { return .all(job, .failed(code: code, text)) }
+            guard code == 201 || code == 200 else { return .all(job, .failed(code: code, text, HttpChannel.failureReason(code))) }
             let records = reply?["data"]?["records"]?.array ?? []
             var finish = Finish()
             var singles: [(Item, [(String, String)])] = []
@@ -222,7 +227,7 @@ public final class MailwizzChannel: InjectChannel {
                 if let errors = rec["errors"], errors.object.map({ !$0.members.isEmpty }) ?? (errors.string != nil) {
                     let t = MailwizzChannel.errorText(.object(JSONObject([("error", errors)])), [])
                     if t.lowercased().contains("already exists") { singles.append((item, job.fields[i])); continue }
-                    finish.outcomes.append((i, .failed(code: t.lowercased().contains("blacklist") ? 409 : 422, t)))
+                    finish.outcomes.append((i, .failed(code: t.lowercased().contains("blacklist") ? 409 : 422, t, .permanent)))
                     continue
                 }
                 if let uid = rec["data"]?["subscriber_uid"]?.string {
@@ -247,7 +252,7 @@ public final class MailwizzChannel: InjectChannel {
                 if step == .unsubSearch { return .all(job, .skipped(code: 404, remoteID: nil, "not in the list: nothing to unsubscribe")) }
                 return next(job, .create, uid: nil)
             }
-            return .all(job, .failed(code: code, text))
+            return .all(job, .failed(code: code, text, HttpChannel.failureReason(code)))
         case .create:
             if code == 201 || code == 200, let uid = reply?["data"]?["record"]?["subscriber_uid"]?.string {
                 return .all(job, .sent(code: code, remoteID: uid))
@@ -255,7 +260,7 @@ public final class MailwizzChannel: InjectChannel {
             if code == 409 && text.lowercased().contains("already exists") && job.hops < 6 {
                 return next(job, .search, uid: nil)
             }
-            return .all(job, .failed(code: code, text))
+            return .all(job, .failed(code: code, text, HttpChannel.failureReason(code)))
         case .update:
             if code == 200 || code == 201 {
                 let uid = reply?["data"]?["record"]?["subscriber_uid"]?.string ?? job.uid
@@ -264,10 +269,10 @@ public final class MailwizzChannel: InjectChannel {
             if code == 409 && text.lowercased().contains("does not exist") && job.hops < 6 {
                 return next(job, .search, uid: nil)
             }
-            return .all(job, .failed(code: code, text))
+            return .all(job, .failed(code: code, text, HttpChannel.failureReason(code)))
         case .unsubscribe:
             if code == 200 { return .all(job, .sent(code: code, remoteID: job.uid)) }
-            return .all(job, .failed(code: code, text))
+            return .all(job, .failed(code: code, text, HttpChannel.failureReason(code)))
         }
     }
 

@@ -139,7 +139,7 @@ public final class SmtpChannel: InjectChannel {
         var item = item
         if !data.picker.isEmpty {
             guard let vmta = data.picker.pick() else {
-                return .outcome(.deferred(code: nil, "warm-up quota for today is spent on every vmta"))
+                return .outcome(.deferred(code: nil, "warm-up quota for today is spent on every vmta", .quota))
             }
             item.vmta = vmta
             headers.append(("X-Virtual-MTA", vmta))
@@ -277,15 +277,15 @@ public final class SmtpChannel: InjectChannel {
         }
         let text = reply.isEmpty ? (error?.description ?? "no reply") : reply
         if (400..<500).contains(code) { return Finish(retry: (code, text)) }
-        if (500..<600).contains(code) { return .all(job, .failed(code: code, text)) }
+        if (500..<600).contains(code) { return .all(job, .failed(code: code, text, .permanent)) }
         // Setting the connection up failed in a way another try will not mend (certificate not
         // trusted, STARTTLS refused, AUTH denied): failed at once, with libcurl's reason.
         if let error, SmtpChannel.isSetupFailure(error) {
-            return .all(job, .failed(code: code == 0 ? nil : code, error.description))
+            return .all(job, .failed(code: code == 0 ? nil : code, error.description, .configuration))
         }
         // A dropped connection leaves the code of an earlier reply (e.g. 250 to MAIL): not the cause.
         if let error, error.isTransient || code == 0 { return Finish(retry: (nil, error.description)) }
-        return .all(job, .failed(code: nil, error.map { "\($0); last reply: \(text)" } ?? "unexpected reply: \(text)"))
+        return .all(job, .failed(code: nil, error.map { "\($0); last reply: \(text)" } ?? "unexpected reply: \(text)", .configuration))
     }
 
     /// Connection set-up errors that are configuration, not chance.

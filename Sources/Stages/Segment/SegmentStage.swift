@@ -22,8 +22,6 @@ public enum SegmentStage {
         case breakdown(BreakdownField)
     }
 
-    /// The statuses that are never contacted unless `--include-suppressed` (docs/design.md §2, §4).
-    public static let heldStatuses = ["bounced", "unsubscribed", "complained", "blacklisted", "invalid"]
 
     public struct Options {
         public var tenant: TenantSlug?
@@ -86,16 +84,16 @@ public enum SegmentStage {
         }
         if let n = options.sample, n < 0 { throw StageError.usage("--sample takes a number ≥ 0") }
 
-        // Tenant state: suppression list (and, for --contacts store, the contacts).
-        var suppression = SuppressionList()
+        // Tenant state: who may be mailed (and, for --contacts store, the contacts).
+        var policy = MailPolicy()
         var tenantDir: TenantDirectory?
         if let tenant = options.tenant {
             let dir = options.state.tenant(tenant)
             if options.source == .store || dir.exists {
-                try dir.requireExisting()
+                _ = try dir.loadConfig()   // a tenant.json that does not read stops the run (exit 2)
                 tenantDir = dir
                 if !options.includeSuppressed {
-                    suppression = try SuppressionList.load(path: dir.suppressionPath, maxLine: options.stream.maxLine)
+                    policy = try MailPolicy.load(dir, maxLine: options.stream.maxLine)
                 }
             }
         }
@@ -121,8 +119,7 @@ public enum SegmentStage {
         }
         var breakdownSlot = -1
         if case .breakdown(let field) = options.mode { breakdownSlot = slots.slot(field.key) }
-        let heldStatuses = SegmentStage.heldStatuses.map { Array($0.utf8) }
-        let needHash = !suppression.hashes.isEmpty || options.sample != nil || (options.shard != nil && options.source == .stdin)
+        let needHash = policy.suppression.count > 0 || options.sample != nil || (options.shard != nil && options.source == .stdin)
         let tenantCheck = options.tenant.map { TenantCheck(expected: $0.value) }
         let canStopEarly = options.mode == .records && options.sample == nil && runners.allSatisfy { $0.limit != nil }
 
@@ -154,27 +151,22 @@ public enum SegmentStage {
                 hash = key.withUnsafeBytes { EmailKey.hash($0) }
                 if !fromStore, let shard = options.shard, !shard.contains(hash: hash) { return }
             }
-            // Why this contact may not be contacted (decided once, only if some segment matches).
-            var heldReason: Int? = nil   // index into heldStatuses, or heldStatuses.count for the list
-            var heldDecided = false
+            // Why this contact may not be mailed (decided once, only if some segment matches).
+            var decision = MailPolicy.Decision.allowed
+            var decided = false
             var ctx = EvalContext(tape: tape, slots: slots)
             for runner in runners where !runner.full {
                 guard runner.evaluate(&ctx) else { continue }
                 runner.matched += 1
                 if !options.includeSuppressed {
-                    if !heldDecided {
-                        heldDecided = true
+                    if !decided {
+                        decided = true
                         let s = slots[statusSlot]
-                        if s >= 0 && tape.kind(s) == .string {
-                            let c = tape.content(s)
-                            for (k, h) in heldStatuses.enumerated() where Bytes.equalFolded(c, h) { heldReason = k; break }
-                        }
-                        if heldReason == nil && !suppression.hashes.isEmpty && suppression.contains(hash: hash) {
-                            heldReason = heldStatuses.count
-                        }
+                        let status = s >= 0 && tape.kind(s) == .string ? tape.withString(s, scratch: &scratch) { String(decoding: $0, as: UTF8.self) } : nil
+                        decision = policy.decide(emailHash: hash, status: status)
                     }
-                    if let r = heldReason {
-                        runner.held[r] += 1
+                    if case .refused(let why) = decision {
+                        runner.held[why.label, default: 0] += 1
                         continue
                     }
                 }
@@ -227,11 +219,10 @@ public enum SegmentStage {
         try output.flush()
 
         // The account of the run.
-        let labels = heldStatuses.map { "status " + String(decoding: $0, as: UTF8.self) } + ["suppression list"]
         var totalHeld = 0
         for runner in runners {
-            for (k, n) in runner.held.enumerated() where n > 0 {
-                held[labels[k], default: 0] += n
+            for (label, n) in runner.held where n > 0 {
+                held[label, default: 0] += n
                 totalHeld += n
             }
         }
@@ -241,7 +232,7 @@ public enum SegmentStage {
         summary["out"] = runners.reduce(0) { $0 + $1.emitted }
         summary["rejected"] = rejects.count
         summary["blank_lines"] = blank
-        summary["suppression_list_size"] = suppression.count
+        summary["suppression_list_size"] = policy.suppression.count
         summary.setGroup("reject_reasons", rejects.reasons)
         summary.setGroup("held_back_reasons", held)
         if totalHeld > 0 {
@@ -263,8 +254,8 @@ public enum SegmentStage {
                     explained[prefix + part.label] = runner.passed[k]
                 }
                 notes.append("\(stage): explain: \(prefix)all criteria: \(runner.matched) match")
-                for (k, n) in runner.held.enumerated() {
-                    notes.append("\(stage): explain: \(prefix)held back by \(labels[k]): \(n)")
+                for (label, n) in runner.held.sorted(by: { $0.key < $1.key }) {
+                    notes.append("\(stage): explain: \(prefix)held back by \(label): \(n)")
                 }
                 notes.append("\(stage): explain: \(prefix)out: \(runner.emitted)" + (runner.limit.map { " (limit \($0))" } ?? ""))
             }
@@ -292,7 +283,8 @@ final class SegmentRunner {
     var passed: [Int]
     var matched = 0
     var emitted = 0
-    var held: [Int]
+    /// Contacts held back, by `MailPolicy.Refusal.label`.
+    var held: [String: Int] = [:]
     var full = false
     // Outputs.
     var file: SegmentFileWriter?
@@ -313,7 +305,6 @@ final class SegmentRunner {
         sampleSize = options.sample
         seed = options.seed
         passed = [Int](repeating: 0, count: parts.count)
-        held = [Int](repeating: 0, count: SegmentStage.heldStatuses.count + 1)
         if let dir = options.outDir, options.mode == .records {
             file = try SegmentFileWriter(directory: dir, name: name, gzip: options.gzip)
         }

@@ -41,6 +41,10 @@ struct DeliveryFlags: ParsableArguments {
     var backoff = 0.5
     @Option(help: ArgumentHelp("Per-transfer timeout in seconds.", valueName: "seconds"))
     var timeout = 60.0
+    @Flag(name: .customLong("retry-failed"), help: "Try again records the journal says failed for good (SMTP 5xx, HTTP 4xx).")
+    var retryFailed = false
+    @Option(help: ArgumentHelp("Send a dead-letter file's records again (journal/<channel>/<campaign>.dead.ndjson), after a fix.", valueName: "file"))
+    var replay: String?
 
     func validate() throws {
         guard concurrency >= 1 && concurrency <= 1000 else { throw ValidationError("--concurrency must be 1…1000") }
@@ -57,11 +61,15 @@ struct DeliveryFlags: ParsableArguments {
     }
 
     func options(stage: String, tenantFlags: TenantFlags, streamFlags: StreamFlags, inputs: [String]) throws -> InjectStage.Options {
-        InjectStage.Options(
+        if replay != nil && !inputs.isEmpty { throw StageError.usage("--replay FILE reads FILE: give no other input") }
+        var options = InjectStage.Options(
             stream: streamFlags.options(stage: stage, inputs: inputs), state: StateRoot(explicit: tenantFlags.state),
             tenant: try tenantFlags.slug(), now: tenantFlags.now == nil ? nil : try tenantFlags.clock(),
             campaign: campaign, concurrency: concurrency, rate: try rateValue(), maxAttempts: maxAttempts,
             backoffBase: backoff)
+        options.retryFailed = retryFailed
+        options.replay = replay
+        return options
     }
 }
 

@@ -30,6 +30,7 @@ public enum AccountRecord {
         let tenantCheck = TenantCheck(expected: options.tenant.value)
         var batch: [BookEvent] = []
         var skipped = 0
+        var suppressed = 0
         while let record = try stream.next() {
             if let refusal = tenantCheck.refusal(record["tenant"]) {
                 rejects.reject(refusal, origin: record.origin, record: record.bytes)
@@ -44,7 +45,11 @@ public enum AccountRecord {
                                origin: record.origin, record: record.bytes)
                 continue
             }
-            if outcome == "skipped" { skipped += 1; continue }
+            if outcome == "skipped" {
+                skipped += 1
+                if record.string("reason") == "suppressed" { suppressed += 1 }
+                continue
+            }
             var at = options.now
             if let text = record.string("at") {
                 guard let t = Timestamp(parsing: text) else {
@@ -65,13 +70,26 @@ public enum AccountRecord {
             if let channel { extra.append(("channel", .string(channel))) }
             if let remoteID { extra.append(("remote_id", .string(remoteID))) }
             if let code { extra.append(("code", .string(code))) }
-            batch.append(BookEvent(id: id, email: email, type: outcome, reason: error, campaign: campaign, vmta: vmta, at: at,
-                                   source: "outcome", extra: extra))
+            var type = outcome
+            var bounceClass: String? = nil
+            if outcome == "sent" && channel == "mailwizz" {
+                // A list sync (subscribe or unsubscribe in MailWizz), not a message sent.
+                type = "synced"
+                if let action = record.string("action") { extra.append(("action", .string(action))) }
+            } else if outcome == "failed" && record.string("reason") == "permanent" {
+                // Refused for good at send time: a bounce (suppressing when hard), not a send.
+                type = "bounced"
+                bounceClass = BounceClass.ofRefusal(code: record["code"]?.int, text: error).rawValue
+                extra.append(("phase", .string("send")))
+            }
+            batch.append(BookEvent(id: id, email: email, type: type, bounceClass: bounceClass, reason: error, campaign: campaign,
+                                   vmta: type == "bounced" ? nil : vmta, at: at, source: "outcome", extra: extra))
         }
         rejects.flush()
         summary["in"] = stream.linesIn
         summary["rejected"] = rejects.count
         summary["skipped"] = skipped
+        if suppressed > 0 { summary["skipped_suppressed"] = suppressed }
         summary.setGroup("reject_reasons", rejects.reasons)
         if options.stream.strict && rejects.count > 0 { return (summary, .rejectsUnderStrict) }
         let books = try Books(dir: dir, now: options.now, warn: warnToStderr)
@@ -80,6 +98,8 @@ public enum AccountRecord {
         summary["unknown_contacts"] = result.unknown
         summary["contacts_changed"] = result.contactsChanged
         for type in ["sent", "deferred", "failed"] { summary[type] = result.types[type] ?? 0 }
+        for type in ["synced", "bounced_hard", "bounced_soft", "bounced_policy"] where result.types[type] != nil { summary[type] = result.types[type]! }
+        summary["suppressed"] = result.suppressedNew
         return (summary, .success)
     }
 }

@@ -12,26 +12,6 @@ import Dispatch
 /// them. Record types: d delivered, b and rb bounced, t and tq deferred, f complained, rs by its
 /// dsnAction; others (r) are counted as ignored.
 enum PMTAAccounting {
-    /// Bounce categories (external-systems.md §2): hard ones suppress at once, soft ones count
-    /// toward the soft-bounce rule, the rest (policy, reputation, content) neither.
-    static let hardCategories: Set<String> = ["bad-mailbox", "bad-domain", "inactive-mailbox"]
-    static let softCategories: Set<String> = ["quota-issues", "no-answer-from-host", "relaying-issues", "bad-connection",
-                                              "message-expired", "routing-errors"]
-    static let policyCategories: Set<String> = ["spam-related", "policy-related", "content-related", "virus-related",
-                                                "invalid-sender", "bad-configuration", "protocol-errors"]
-
-    /// hard, soft or policy: by bounce category, else (empty, `other`, unknown) by DSN status —
-    /// 5.1.x and 5.2.1 mean the mailbox or domain does not exist (hard); other 5.x.x policy; 4.x.x soft.
-    static func bounceClass(category: String, dsnStatus: String) -> String {
-        if hardCategories.contains(category) { return "hard" }
-        if softCategories.contains(category) { return "soft" }
-        if policyCategories.contains(category) { return "policy" }
-        let status = dsnStatus.split(separator: " ").first.map(String.init) ?? ""
-        if status.hasPrefix("5.1.") || status == "5.2.1" { return "hard" }
-        if status.hasPrefix("5.") { return "policy" }
-        return "soft"
-    }
-
     /// Reads one file; returns the number of data rows seen (each is emitted, rejected or ignored).
     /// Fields are read as byte ranges; repeated texts (campaigns, vmtas, statuses) become
     /// Strings once.
@@ -215,7 +195,7 @@ enum PMTAAccounting {
                     bounceClass = last.2
                     reason = last.3
                 } else {
-                    bounceClass = PMTAAccounting.bounceClass(category: category, dsnStatus: dsnStatus)
+                    bounceClass = BounceClass.classify(category: category, dsnStatus: dsnStatus).rawValue
                     let parts = [category, dsnStatus].filter { !$0.isEmpty }
                     reason = parts.isEmpty ? nil : parts.joined(separator: " ")
                     lastBounce = (category, dsnStatus, bounceClass!, reason)

@@ -50,9 +50,13 @@ public enum AccountCommit {
         }
         defer { stream.close() }
 
-        // Takes the tenant lock (flat store) or the layout and shard locks (sharded store).
+        // A flat store is written under the books' session (the tenant lock), so that imported
+        // do-not-contact statuses are on the suppression list before the contacts land; a sharded
+        // store's shards are locked on their own (n commits in parallel) and the books follow.
+        let sharded = StoreLayout.sharded(dir.contactsPath)
+        let books: Books? = sharded ? nil : try Books(dir: dir, now: options.now, warn: warnToStderr)
         let commit = try ContactCommit(tenant: dir, shard: options.shard, now: options.now, chunkBytes: options.chunkBytes,
-                                       threads: options.threads, maxDepth: options.stream.maxDepth)
+                                       threads: options.threads, maxDepth: options.stream.maxDepth, heldTenantLock: books?.lock)
         let tenantCheck = TenantCheck(expected: tenant)
 
         try stream.forEach { record, x in
@@ -91,10 +95,26 @@ public enum AccountCommit {
             summary["committed"] = 0
             return (summary, .rejectsUnderStrict)
         }
+        let blocked = suppressionEvents(commit.counts.blocked, now: options.now)
+        if let books, !blocked.isEmpty { summary["suppressed"] = try books.commit(blocked, now: options.now).suppressedNew }
         try commit.commit()
+        if sharded && !blocked.isEmpty {
+            commit.unlock()
+            summary["suppressed"] = try Books(dir: dir, now: options.now, warn: warnToStderr).commit(blocked, now: options.now).suppressedNew
+        }
         summary["committed"] = 1
         summary["runs"] = commit.session.runCount
         if let n = commit.session.shardCount { summary["shards"] = n }
         return (summary, .success)
+    }
+
+    /// Imported do-not-contact statuses as `suppressed` events (source `import`): on the
+    /// suppression list like any other, so that a record carrying no status is held too.
+    static func suppressionEvents(_ blocked: [(email: String, status: String)], now: Timestamp) -> [BookEvent] {
+        blocked.map { email, status in
+            let canonical = ContactStatus(parsing: status)?.rawValue ?? "blacklisted"
+            return BookEvent(id: EventID.hash(["import", email, status, now.rfc3339]), email: email, type: "suppressed",
+                             reason: "imported status: \(status)", at: now, source: "import", extra: [("status", .string(canonical))])
+        }
     }
 }
