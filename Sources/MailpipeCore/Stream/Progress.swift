@@ -23,7 +23,16 @@ public enum ProgressLine {
     nonisolated(unsafe) private static var records = 0
     nonisolated(unsafe) private static var phaseName: String?
     /// The first line waits this long (a short run shows nothing), then one redraw per interval.
-    static let firstAfter = 0.25, interval = 0.5
+    /// `MAILPIPE_PROGRESS_DELAY` (seconds, as `pv -D`) changes the wait.
+    public static let defaultFirstAfter = 0.25
+    static let interval = 0.5
+
+    /// The wait before the first line: `MAILPIPE_PROGRESS_DELAY` when it is a number of seconds
+    /// from 0 to 3600, else the default (a malformed value is not worth failing a run for).
+    public static func firstAfter(environment value: String?) -> Double {
+        guard let value, let seconds = Double(value), seconds >= 0, seconds <= 3600 else { return defaultFirstAfter }
+        return seconds
+    }
 
     /// Decides whether the line is drawn: `requested` (`--progress` / `--no-progress`), else
     /// standard error is a terminal, CI is unset and every input is a regular file.
@@ -32,7 +41,7 @@ public enum ProgressLine {
         let terminal = FileDescriptor.standardError.isTerminal && FileSystem.environment("CI") == nil
         enabled = requested ?? (terminal && StageInputs.totalBytes != nil)
         started = now()
-        lastShown = started - interval + firstAfter
+        lastShown = started - interval + firstAfter(environment: FileSystem.environment("MAILPIPE_PROGRESS_DELAY"))
     }
 
     /// A stage that reads no input files (the store, for instance) but shows its progress.
