@@ -116,10 +116,10 @@ let package = Package(
                           path: "Sources/Tools/render"),
 
         .testTarget(name: "SegmentStageTests", dependencies: ["SegmentStage", "AccountStage"]),
-        .testTarget(name: "RenderStageTests", dependencies: ["RenderStage"]),
+        .testTarget(name: "RenderStageTests", dependencies: ["RenderStage", "MailpipeCore", "MailpipeStore"]),
         .testTarget(name: "MailpipeCoreTests", dependencies: ["MailpipeCore"]),
         .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
-        .testTarget(name: "InjectStageTests", dependencies: ["InjectStage", "MailpipeCurl", "MailpipeCore"]),
+        .testTarget(name: "InjectStageTests", dependencies: ["InjectStage", "MailpipeCurl", "MailpipeCore", "MailpipeStore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MailpipeCore"]),
         // What several stages' tests share (a temporary folder, running a stage in-process).
         .target(name: "MailpipeTestSupport", dependencies: ["MailpipeCore"], path: "Tests/Support"),

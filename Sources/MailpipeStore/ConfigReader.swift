@@ -144,6 +144,16 @@ struct ConfigReader {
         }
     }
 
+    /// A domain name: letters, digits, `-` and `.` (IDNs in their xn-- form).
+    func domain(_ key: String) throws -> String? {
+        guard let name = try string(key) else { return nil }
+        let ok = name.utf8.allSatisfy { b in (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || (b >= 48 && b <= 57) || b == 45 || b == 46 }
+        guard ok, !name.hasPrefix("."), !name.hasSuffix("."), !name.contains("..") else {
+            throw fail(key, "must be a domain name (letters, digits, '-', '.'; an IDN in its xn-- form), got '\(name)'")
+        }
+        return name
+    }
+
     /// The name of an environment variable (`[A-Za-z_][A-Za-z0-9_]*`).
     func environmentName(_ key: String) throws -> String? {
         guard let name = try string(key) else { return nil }

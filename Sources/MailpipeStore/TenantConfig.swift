@@ -122,8 +122,8 @@ public struct TenantConfig: Sendable {
             throw root.fail("slug", "'\(slug)' is not a tenant slug (1–63 characters of a-z, 0-9 and '-')")
         }
         name = try root.string("name")
-        brandDomain = try root.string("brand_domain")
-        sendingDomain = try root.string("sending_domain")
+        brandDomain = try root.domain("brand_domain")
+        sendingDomain = try root.domain("sending_domain")
         let codes = TenantConfig.languageCodes
         languages = try root.strings("languages") ?? codes
         for (i, l) in languages.enumerated() where !codes.contains(l) {

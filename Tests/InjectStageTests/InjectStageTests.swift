@@ -1,6 +1,7 @@
 import InjectStage
 import MailpipeCore
 import MailpipeCurl
+import MailpipeStore
 import XCTest
 
 final class InjectStageTests: XCTestCase {
@@ -96,9 +97,11 @@ final class InjectStageTests: XCTestCase {
     }
 
     func testMessageIDIsStable() {
-        let a = SmtpChannel.messageID(tenant: "t", campaign: "c", email: "e@x", domain: "d.test")
-        XCTAssertEqual(a, SmtpChannel.messageID(tenant: "t", campaign: "c", email: "e@x", domain: "d.test"))
-        XCTAssertNotEqual(a, SmtpChannel.messageID(tenant: "t", campaign: "c2", email: "e@x", domain: "d.test"))
+        let a = MessageID.make(tenant: "t", campaign: "c", email: "e@x", domain: "d.test")
+        XCTAssertEqual(a, MessageID.make(tenant: "t", campaign: "c", email: " E@X ", domain: "d.test"), "the normalised address")
+        XCTAssertNotEqual(a, MessageID.make(tenant: "t", campaign: "c2", email: "e@x", domain: "d.test"))
+        XCTAssertNotEqual(a, MessageID.make(tenant: "t2", campaign: "c", email: "e@x", domain: "d.test"))
+        XCTAssertTrue(a.hasPrefix("<") && a.hasSuffix("@d.test>") && a.count == 2 + 32 + 7, a)
     }
 
     func testCurlErrorIsTyped() {

@@ -156,6 +156,8 @@ final class RenderStageTests: XCTestCase {
         XCTAssertEqual(h["X-Job"]?.string, "camp")
         let id = h["Message-ID"]!.string!
         XCTAssertTrue(id.hasPrefix("<") && id.hasSuffix("@mail.example.org>"), id)
+        // The store's one rule: inject computes the same id for a record that carries none.
+        XCTAssertEqual(id, MessageID.make(tenant: "t1", campaign: "camp", email: "Jean.Dupont@x.org", domain: "mail.example.org"))
         XCTAssertNotEqual(m[1]["headers"]?["Message-ID"], h["Message-ID"])
         XCTAssertNotEqual(m[1]["headers"]?["List-Unsubscribe"], h["List-Unsubscribe"])
         // Stable across runs; another secret gives other tokens but the same Message-ID.

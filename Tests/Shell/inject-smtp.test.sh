@@ -19,8 +19,10 @@ cat > "$MAILPIPE_STATE/acme/tenant.json" <<JSON
  "vmtas":[{"name":"warm","weight":3,"warmup_start":"2026-01-01"},{"name":"cold","weight":1}],
  "warmup":[{"week":1,"daily_quota":10},{"week":6,"daily_quota":10000}]}
 JSON
-# The ledger (written by account): 'cold' is in week 1 and already sent 4 of its 10 today.
-echo '{"vmtas":{"cold":{"week":1,"sent":{"2026-11-23":4}}}}' > "$MAILPIPE_STATE/acme/ledger.json"
+# The ledger (written by account): 'cold' is in week 1 and already sent 4 of its 10 today; 'warm'
+# has reached week 6 (only account warmup --advance moves a week: its warmup_start alone would
+# leave it at week 1).
+echo '{"vmtas":{"cold":{"week":1,"sent":{"2026-11-23":4}},"warm":{"week":6,"started":"2026-01-01","week_started":"2026-11-20"}}}' > "$MAILPIPE_STATE/acme/ledger.json"
 
 maildir_count() { find "$PF/Maildir/new" "$PF/Maildir/cur" -type f | wc -l; }
 wait_for() { for _ in $(seq 1 300); do [ "$(maildir_count)" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }

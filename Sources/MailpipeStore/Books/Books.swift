@@ -244,6 +244,8 @@ public final class Books {
             result.suppressedNew += 1
         }
         var times = TimeText()
+        let zone = config.timezone
+        let utc = zone.isUTC
         // Counters are gathered per (day, counter) and (campaign, counter) first: few keys, many events.
         var dayCounts: [String: [String: Int]] = [:]
         var campaignCounts: [String: [String: Int]] = [:]
@@ -266,10 +268,12 @@ public final class Books {
             let i = positions.map { Int($0[k]) } ?? k
             let at = ev[i].at
             if newest == nil || at.seconds > newest! { newest = at.seconds }
-            let key = SlotKey(days: at.days, campaign: ev[i].campaign, vmta: ev[i].vmta)
+            // The tenant's days: an event's day is its local calendar day.
+            let localAt = utc ? at : Timestamp(seconds: at.seconds + zone.offset(at: at))
+            let key = SlotKey(days: localAt.days, campaign: ev[i].campaign, vmta: ev[i].vmta)
             let c = ev[i].counterIndex
             if c < 0 {
-                let day = times.date(at)
+                let day = times.date(localAt)
                 dayCounts[day, default: [:]][ev[i].counter, default: 0] += 1
                 if let c = ev[i].campaign { campaignCounts[c, default: [:]][ev[i].counter, default: 0] += 1 }
             }

@@ -93,23 +93,12 @@ public final class SmtpChannel: InjectChannel {
         }
         try SmtpChannel.checkURL(url)
         let today = settings.now ?? .current()
-        let picker = try VmtaPicker(config: ctx.config, ledger: try VmtaPicker.loadLedger(ctx.directory), today: today)
+        let picker = VmtaPicker(config: ctx.config, ledger: try Ledger.load(path: ctx.directory.ledgerPath), now: today)
         let from = settings.from ?? smtp.from
-        var domain = ctx.config.mailDomain ?? ""
-        if domain.isEmpty, let from, let at = Mime.splitAddress(from).address.lastIndex(of: "@") {
-            domain = String(Mime.splitAddress(from).address[Mime.splitAddress(from).address.index(after: at)...])
-        }
-        if domain.isEmpty { domain = "mailpipe.invalid" }
+        let domain = MessageID.domain(config: ctx.config, from: from.map { Mime.splitAddress($0).address })
         let data = TenantData(picker: picker, url: url, from: from, domain: domain)
         ctx.channelData = data
         return data
-    }
-
-    /// A Message-ID that depends only on (tenant, campaign, email): a re-send carries the same one.
-    public static func messageID(tenant: String, campaign: String, email: String, domain: String) -> String {
-        let a = EmailKey.hash("\(tenant)\u{1}\(campaign)\u{1}\(email)")
-        let b = EmailKey.hash("\(email)\u{1}\(campaign)\u{1}\(tenant)")
-        return "<\(Mime.hex(a)).\(Mime.hex(b))@\(domain)>"
     }
 
     public func intake(_ record: Record, item: Item, tenant ctx: TenantContext) throws -> Intake {
@@ -145,7 +134,7 @@ public final class SmtpChannel: InjectChannel {
             headers.append(("X-Virtual-MTA", vmta))
         }
         headers.append(("X-Job", item.campaign))
-        let id = messageID ?? SmtpChannel.messageID(tenant: item.tenant, campaign: item.campaign, email: item.email, domain: data.domain)
+        let id = messageID ?? MessageID.make(tenant: item.tenant, campaign: item.campaign, email: item.email, domain: data.domain)
         let message = Mime.Message(
             from: from, to: item.email, replyTo: record.string("reply_to"), subject: subject,
             date: settings.now ?? .current(), messageID: id, headers: headers, text: nil, html: nil,

@@ -3,18 +3,9 @@ import MailpipeStore
 
 /// Chooses the `X-Virtual-MTA` of each message among the tenant's vmtas: smooth weighted
 /// round-robin by `weight` (deterministic for the same input), skipping vmtas whose warm-up quota
-/// for today is spent.
-///
-/// What is read:
-/// - tenant.json `vmtas`: `[{"name":…, "weight":N (default 1), "warmup_start":"YYYY-MM-DD"?}]`
-///   (`ip`, `hostname` are the MTA's business);
-/// - tenant.json `warmup`: `[{"week":N,"daily_quota":N,…}]` (docs/design.md §4 defaults when absent;
-///   weeks past the last entry use the last entry's quota);
-/// - the ledger written by `account`, `state/<tenant>/ledger.json`:
-///   `{"vmtas":{"<name>":{"week":N,"sent":{"YYYY-MM-DD":n}}}}` — the vmta's warm-up week and what
-///   was sent per UTC day. A missing ledger or vmta entry means nothing sent; the week then comes
-///   from `warmup_start` (week 1 is its first 7 days), else week 1.
-/// Today's remaining quota = quota(week) − ledger sent[today] − what this run already gave it.
+/// for today is spent. Today's quota and what was already sent come from the store's
+/// `WarmupBook` — the numbers `account warmup` shows — in the tenant's time zone.
+/// Remaining today = quota(week) − sent today (ledger) − what this run already gave the vmta.
 public struct VmtaPicker {
     public struct Entry: Equatable {
         public var name: String
@@ -32,32 +23,11 @@ public struct VmtaPicker {
 
     public init(entries: [Entry]) { self.entries = entries }
 
-    public init(config: TenantConfig, ledger: JSONValue?, today: Timestamp) throws {
-        let date = today.date
-        var entries: [Entry] = []
-        for vmta in config.vmtas {
-            let ledgerEntry = ledger?["vmtas"]?[vmta.name]
-            var week = ledgerEntry?["week"]?.int ?? 0
-            if week <= 0 {
-                if let start = vmta.warmupStart.flatMap(Timestamp.init(parsing:)) {
-                    week = max(1, Int((today.days - start.days) / 7) + 1)
-                } else {
-                    week = 1
-                }
-            }
-            let sent = ledgerEntry?["sent"]?[date]?.int ?? 0
-            entries.append(Entry(name: vmta.name, weight: vmta.weight, week: week,
-                                 remaining: max(0, config.warmup.step(week: week).quota - sent)))
-        }
-        self.entries = entries
-    }
-
-    /// Reads ledger.json if present (a missing file is an empty ledger).
-    public static func loadLedger(_ dir: TenantDirectory) throws -> JSONValue? {
-        guard FileSystem.exists(dir.ledgerPath) else { return nil }
-        do { return try JSONValue.parse(try FileSystem.readFile(dir.ledgerPath)) } catch {
-            throw StageError.configuration("\(dir.ledgerPath): \(error)")
-        }
+    /// The tenant's configured vmtas with what the warm-up allows them today.
+    public init(config: TenantConfig, ledger: Ledger, now: Timestamp) {
+        let book = WarmupBook(config: config, now: now)
+        let days = book.configuredVmtas(ledger, order: config.vmtas)
+        entries = zip(config.vmtas, days).map { v, d in Entry(name: v.name, weight: v.weight, week: d.week, remaining: d.remaining) }
     }
 
     public var isEmpty: Bool { entries.isEmpty }

@@ -287,7 +287,7 @@ final class Renderer {
         let separator = unsubscribeURL.contains("?") ? "&" : "?"
         unsubscribeBase = Array((unsubscribeURL + separator + "t=" + Renderer.percentEncode(tenant) + "&c=" + Renderer.percentEncode(options.campaign) + "&e=").utf8)
         mailtoPrefix = Array("mailto:\(mailto)?subject=unsubscribe%20".utf8)
-        messageIdDomain = Array(sendingDomain.utf8)
+        messageIdDomain = Array(MessageID.domain(config: config, from: from).utf8)
 
         slots = FieldSlots()
         emailSlot = slots.slot("email")
@@ -434,19 +434,9 @@ final class Renderer {
             for n in missingNames where !unique.contains(n) { unique.append(n) }
             return .rejected(.missingVariable, "no value and no default for {\(unique.joined(separator: "}, {"))} in template \(template.id)")
         }
-        out.append("\",\"headers\":{\"Message-ID\":\"<")
-        var idHash = SHA256()
-        idHash.update(data: tenantBytes); idHash.update(data: [0]); idHash.update(data: campaignBytes); idHash.update(data: [0]); idHash.update(data: key)
-        idHash.finalize().withUnsafeBytes { digest in
-            let hex: StaticString = "0123456789abcdef"
-            for k in 0..<16 {
-                out.append(hex.utf8Start[Int(digest[k] >> 4)])
-                out.append(hex.utf8Start[Int(digest[k] & 15)])
-            }
-        }
-        out.append(0x40)
-        out.append(messageIdDomain)
-        out.append(">\",\"List-Unsubscribe\":\"<")
+        out.append("\",\"headers\":{\"Message-ID\":\"")
+        key.withUnsafeBytes { MessageID.append(tenant: tenantBytes, campaign: campaignBytes, email: $0, domain: messageIdDomain, into: &out) }
+        out.append("\",\"List-Unsubscribe\":\"<")
         out.append(mailtoPrefix)
         out.append(token)
         out.append(">, <")

@@ -415,6 +415,9 @@ extension Account {
             abstract: "Print PowerMTA virtual-mta/pool blocks and the DNS records of the sending domain.",
             usage: "account pmta-config [--tenant <slug>] [<options>] > pmta.txt",
             discussion: """
+            Each vmta is capped at today's warm-up quota (max-msg-rate quota/24 per hour);
+            regenerate it daily after account warmup --advance.
+
             Example:
               account pmta-config --tenant sos-expat > pmta-sos-expat.txt
             """)
@@ -432,6 +435,7 @@ extension Account {
             StageMain.run("account pmta-config") {
                 let slug = try tenantFlags.choose().slug
                 let text = try AccountPmtaConfig.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state),
+                                                           now: try tenantFlags.clock(),
                                                            dkimPublicKey: dkimPublicKey, dkimSelector: dkimSelector,
                                                            dmarcPolicy: dmarcPolicy, dmarcReport: dmarcReport))
                 try FileDescriptor.standardOutput.writeAll(text)

@@ -278,29 +278,15 @@ public enum AccountReport {
         }
         // Suppression and warm-up (read without the lock: the ledger and logs are replaced or
         // appended atomically).
-        if FileSystem.exists(dir.suppressionPath) {
-            var emails = Set<String>()
-            let length = try AppendLog.readableLength(path: dir.suppressionPath)
-            for r in try AppendLog.appendRanges(path: dir.suppressionPath, length: length) {
-                try AppendLog.forEachLine(path: dir.suppressionPath, range: r) { line in
-                    if let e = try? parser.parse(line).root["email"]?.string { emails.insert(e) }
-                }
-            }
-            report.suppressed = emails.count
-        }
+        report.suppressed = try SuppressionList.load(path: dir.suppressionPath).count
         let ledger = try Ledger.load(path: dir.ledgerPath)
         let schedule = config.warmup
         report.lastWeek = schedule.lastWeek
         report.ceilings = Ceilings(config: config, schedule: schedule)
-        let today = options.now.date
-        let yesterday = AccountWarmup.day(options.now, plus: -1)
+        let book = WarmupBook(config: config, now: options.now)
         for name in ledger.vmtas.keys.sorted() {
             let m = ledger.vmtas[name]!
-            let step = schedule.step(week: m.week)
-            report.warmup.append(AccountWarmup.Row(vmta: name, week: m.week, quota: step.quota, ceiling: step.ceiling,
-                                                   sentToday: m.sent[today] ?? 0, yesterdaySent: AccountWarmup.sends(m, yesterday),
-                                                   yesterdayBounced: m.bounced[yesterday] ?? 0,
-                                                   yesterdayRate: AccountWarmup.rate(m, days: [yesterday]), action: nil))
+            report.warmup.append(book.view(name, m))
             report.warmupHistory[name] = [(m.started, 1)] + m.history.map { ($0.date, $0.week) }
         }
         return report

@@ -140,7 +140,7 @@ extension AccountWarmup.Row {
         return TextTable.render(header, rows.map { r in
             [r.vmta, String(r.week), String(r.quota), String(r.sentToday), String(r.yesterdaySent),
              r.yesterdayRate.map { "\(r.yesterdayBounced) (\(TextTable.percent($0)))" } ?? "-",
-             TextTable.percent(r.ceiling)] + (withAction ? [r.action ?? ""] : [])
+             TextTable.percent(r.ceiling)] + (withAction ? [r.action?.rawValue ?? ""] : [])
         })
     }
 }
