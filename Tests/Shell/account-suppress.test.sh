@@ -32,10 +32,12 @@ assert_eq "$(zcat "$MAILPIPE_STATE/$T/events.ndjson.gz" | jq -r 'select(.source=
 assert_eq "$(run_status account suppress --tenant $T --add x@y.example 2>/dev/null)" "2" "--add needs --reason"
 assert_eq "$(run_status account suppress --tenant $T --add --remove x@y.example 2>/dev/null)" "2" "one action only"
 
-# pmta-config: vmta and pool blocks, DNS records.
+# pmta-config: vmta and pool blocks capped at today's warm-up quota (week 1: 50 a day → 2/h),
+# DNS records.
 openssl genrsa 2048 2>/dev/null | openssl rsa -pubout 2>/dev/null > "$WORK/dkim.pub" || true
-cfg=$(account pmta-config --tenant $T --dkim-public-key "$WORK/dkim.pub" --dmarc-policy quarantine)
-assert_contains "$cfg" $'<virtual-mta vmta-a>\n  smtp-source-host 192.0.2.10 mta-a.books-demo.example\n</virtual-mta>' "vmta block"
+cfg=$(account pmta-config --tenant $T --now 2026-11-24T12:00:00Z --dkim-public-key "$WORK/dkim.pub" --dmarc-policy quarantine)
+assert_contains "$cfg" $'<virtual-mta vmta-a>\n  smtp-source-host 192.0.2.10 mta-a.books-demo.example\n  # warm-up week 1: 50 messages a day → at most 2 an hour\n  <domain *>\n    max-msg-rate 2/h\n  </domain>\n</virtual-mta>' "vmta block"
+assert_contains "$cfg" "Warm-up limits for 2026-11-24 (UTC)" "the day the limits are for"
 assert_contains "$cfg" $'<virtual-mta-pool books-demo-pool>\n  virtual-mta vmta-a\n  virtual-mta vmta-a\n  virtual-mta vmta-b\n</virtual-mta-pool>' "pool with weights"
 assert_contains "$cfg" 'mail.books-demo.example. IN TXT "v=spf1 ip4:192.0.2.10 ip4:192.0.2.11 -all"' "SPF"
 assert_contains "$cfg" '_dmarc.mail.books-demo.example. IN TXT "v=DMARC1; p=quarantine;' "DMARC"
