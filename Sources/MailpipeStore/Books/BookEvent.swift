@@ -24,6 +24,11 @@ public struct BookEvent {
     public var known = true
     /// `EmailKey.hash(email)` when the reader already had it from the bytes.
     public var cachedEmailHash: UInt64? = nil
+    /// Read from a source several tenants share (a PowerMTA accounting file, MailWizz webhooks):
+    /// whose it is, `EventScope` tells (`Books.scoped`). Not logged.
+    public var shared = false
+    /// The MailWizz list of a webhook event (not logged).
+    public var listUID: String? = nil
 
     /// The email's shard/store hash.
     public var emailHash: UInt64 { cachedEmailHash ?? EmailKey.hash(email) }

@@ -113,9 +113,78 @@ public final class Books {
         public var types: [String: Int] = [:]
     }
 
-    /// Known-contact test by email hash (the store's indexes).
+    /// Known-contact test by email hash (the store's indexes), read once a session (`scoped`
+    /// then `commit` ask it for the same batch). A session that changed its contacts since
+    /// (`account commit` merges after logging) must not ask again.
     public func contactHashes() throws -> [UInt64] {
-        try TenantContacts.open(dir).emailHashes()
+        if let known = knownHashes { return known }
+        let hashes = try TenantContacts.open(dir).emailHashes()
+        knownHashes = hashes
+        return hashes
+    }
+    private var knownHashes: [UInt64]? = nil
+
+    /// The vmtas the other tenants of this state folder list. A tenant whose tenant.json cannot be
+    /// read is named in a warning (its rows are then told by campaign and recipient only).
+    func otherTenantsVmtas() -> Set<String> {
+        var names = Set<String>()
+        for slug in StateRoot(explicit: dir.root).tenants() where slug != dir.slug {
+            do {
+                for v in try StateRoot(explicit: dir.root).tenant(slug).loadConfig().vmtas { names.insert(v.name) }
+            } catch {
+                warn("tenant \(slug.value): \(error); its vmtas cannot tell its accounting rows from this tenant's")
+            }
+        }
+        return names
+    }
+
+    /// Splits a batch by tenant (`EventScope`): events of a shared source (`shared`) that belong
+    /// to another tenant are left out and counted by the evidence that told; the rest is returned
+    /// in order. Recipients are looked up (one sorted merge) only for events their fields leave
+    /// undecided.
+    public func scoped(_ batch: [BookEvent]) throws -> (events: [BookEvent], other: [EventScope.Evidence: Int]) {
+        guard batch.contains(where: { $0.shared }) else { return (batch, [:]) }
+        let scope = EventScope(config: config, ledger: ledger, otherVmtas: otherTenantsVmtas())
+        var keep = [Bool](repeating: true, count: batch.count)
+        var other: [EventScope.Evidence: Int] = [:]
+        var undecided: [Int] = []
+        // Rows of one file mostly repeat the previous row's vmta, list and campaign.
+        var last: (vmta: String?, list: String?, campaign: String?, verdict: EventScope.Verdict?)? = nil
+        for (i, e) in batch.enumerated() where e.shared {
+            let verdict: EventScope.Verdict?
+            if let l = last, l.vmta == e.vmta, l.list == e.listUID, l.campaign == e.campaign {
+                verdict = l.verdict
+            } else {
+                verdict = scope.verdict(vmta: e.vmta, list: e.listUID, campaign: e.campaign)
+                last = (e.vmta, e.listUID, e.campaign, verdict)
+            }
+            switch verdict {
+            case .other(let by)?: keep[i] = false; other[by, default: 0] += 1
+            case .ours?: break
+            case nil: undecided.append(i)
+            }
+        }
+        if !undecided.isEmpty {
+            let hashes = try contactHashes()
+            var keys = undecided.map { batch[$0].emailHash }
+            var order = undecided.map { Int32(truncatingIfNeeded: $0) }
+            RadixSort.sort(&keys, &order)
+            hashes.withUnsafeBufferPointer { h in
+                var j = 0
+                for k in 0..<keys.count {
+                    while j < h.count && h[j] < keys[k] { j += 1 }
+                    if case .other(let by) = EventScope.verdict(isContact: j < h.count && h[j] == keys[k]) {
+                        keep[Int(order[k])] = false
+                        other[by, default: 0] += 1
+                    }
+                }
+            }
+        }
+        guard !other.isEmpty else { return (batch, [:]) }
+        var ours: [BookEvent] = []
+        ours.reserveCapacity(batch.count - other.values.reduce(0, +))
+        for i in batch.indices where keep[i] { ours.append(batch[i]) }
+        return (ours, other)
     }
 
     /// Drops events whose id is already logged (or repeated in the batch), marks unknown

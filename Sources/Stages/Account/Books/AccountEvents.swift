@@ -4,6 +4,8 @@ import MailpipeStore
 /// `account events`: imports delivery events — PowerMTA accounting CSV (`--pmta`), MailWizz
 /// open/click webhook JSON (`--mailwizz`), or event NDJSON on standard input — into the log,
 /// the ledger, the suppression list and the contacts' statuses. Re-importing counts nothing twice.
+/// Accounting files and webhooks may be shared by several tenants: only this tenant's rows are
+/// written (`EventScope`), the others are counted as `other_tenant`.
 public enum AccountEvents {
     public struct Options {
         public var tenant: TenantSlug
@@ -54,7 +56,12 @@ public enum AccountEvents {
             return (summary, .rejectsUnderStrict)
         }
         let books = try Books(dir: dir, now: options.now, warn: warnToStderr)
-        let outcome = try books.commit(batch, now: options.now)
+        // Rows of a shared accounting file or MailWizz install that are another tenant's are
+        // counted, never written.
+        let (ours, otherTenant) = try books.scoped(batch)
+        batch = []
+        Timing.mark("tenant scope")
+        let outcome = try books.commit(ours, now: options.now)
         summary["in"] = inCount
         summary["new"] = outcome.appended
         summary["duplicates"] = outcome.duplicates
@@ -62,6 +69,10 @@ public enum AccountEvents {
         summary["suppressed"] = outcome.suppressedNew
         summary["contacts_changed"] = outcome.contactsChanged
         summary["ignored"] = ignored.values.reduce(0, +)
+        summary["other_tenant"] = otherTenant.values.reduce(0, +)
+        if !otherTenant.isEmpty {
+            summary.setGroup("other_tenant_by", Dictionary(uniqueKeysWithValues: otherTenant.map { ($0.key.rawValue, $0.value) }))
+        }
         if books.recovered > 0 { summary["recovered"] = books.recovered }
         summary["rejected"] = rejects.count
         summary.setGroup("types", outcome.types)

@@ -69,8 +69,13 @@ enum MailWizzWebhook {
                                    event?["ip_address"]?.string ?? ""])
             var extra: [(String, JSONValue)] = []
             if let url { extra.append(("url", .string(url))) }
-            emit(BookEvent(id: id, email: EmailKey.normalize(email), type: type, campaign: campaign, at: at,
-                           source: "mailwizz", extra: extra))
+            var e = BookEvent(id: id, email: EmailKey.normalize(email), type: type, campaign: campaign, at: at,
+                              source: "mailwizz", extra: extra)
+            e.shared = true
+            let list = value["list"]
+            e.listUID = list?["list_uid"]?.string ?? list?["general"]?["list_uid"]?.string ?? list?.string
+                ?? value["campaign"]?["list_uid"]?.string ?? value["campaign"]?["list"]?["list_uid"]?.string
+            emit(e)
         }
         return count
     }

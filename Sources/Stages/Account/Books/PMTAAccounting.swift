@@ -213,6 +213,7 @@ enum PMTAAccounting {
             let id = data.withUnsafeBytes { EventID.hash(UnsafeRawBufferPointer(rebasing: $0[rawRange]), seed: 0x706D7461) }
             var event = BookEvent(id: id, email: String(decoding: emailBytes, as: UTF8.self), type: type, bounceClass: bounceClass, reason: reason,
                                   campaign: campaign.isEmpty ? nil : campaign, vmta: vmta.isEmpty ? nil : vmta, at: at!, source: "pmta")
+            event.shared = true
             event.cachedEmailHash = emailBytes.withUnsafeBytes { EmailKey.hash($0) }
             state.events.append(event)
         }
