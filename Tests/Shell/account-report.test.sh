@@ -150,4 +150,29 @@ done
 [ -s "$WORK/cjk.png" ] && [ -s "$WORK/tofu.png" ] || fail "no glyph screenshots"
 cmp -s "$WORK/cjk.png" "$WORK/tofu.png" && fail "CJK text renders as empty boxes (no CJK font)"
 checks=$((checks + 1))
+# Right figures (issue 13), on a tenant of their own: one contact opening five times is one open
+# (the events are kept beside it), a MailWizz list sync is no send, and a day's sends do not
+# count bounces that arrive the next day.
+F=figs
+account init --tenant $F 2>/dev/null
+printf '{"email":"c%d@f.test","status":"validated"}\n' 1 2 3 | account commit --tenant $F 2>/dev/null
+{ for i in 1 2; do printf '{"email":"c%d@f.test","campaign":"spring","channel":"smtp","outcome":"sent","at":"2026-11-23T08:00:00Z"}\n' $i; done
+  printf '{"email":"c%d@f.test","campaign":"sync-3","channel":"mailwizz","outcome":"sent","action":"subscribe","remote_id":"u%d","at":"2026-11-23T08:30:00Z"}\n' 1 1 2 2 3 3
+} | account record --tenant $F --now 2026-11-23T09:00:00Z 2>/dev/null
+{ for m in 1 2 3 4 5; do printf '{"email":"c1@f.test","type":"opened","campaign":"spring","at":"2026-11-23T1%d:00:00Z"}\n' $m; done
+  printf '%s\n' '{"email":"c1@f.test","type":"opened","campaign":"spring","at":"2026-11-24T10:00:00Z"}' \
+    '{"email":"c1@f.test","type":"clicked","campaign":"spring","at":"2026-11-23T10:05:00Z","url":"https://f.test/a"}' \
+    '{"email":"c1@f.test","type":"clicked","campaign":"spring","at":"2026-11-23T10:06:00Z","url":"https://f.test/b"}' \
+    '{"email":"c1@f.test","type":"delivered","campaign":"spring","at":"2026-11-23T08:01:00Z"}' \
+    '{"email":"c2@f.test","type":"bounced","bounce_class":"soft","campaign":"spring","at":"2026-11-24T06:00:00Z"}'
+} | account events --tenant $F --now 2026-11-24T12:00:00Z 2>/dev/null
+account report --tenant $F --now 2026-11-24T12:00:00Z --json > "$WORK/f.ndjson"
+fsec() { jq -c "select(.section==\"$1\")$2" "$WORK/f.ndjson"; }
+assert_eq "$(fsec totals ' | [.sends,.sent,.synced,.opened,.opened_events,.clicked,.clicked_events,.open_rate,.click_rate]')" \
+  "[2,2,3,1,6,1,2,1,1]" "totals: 1 recipient opened (6 events), 3 syncs are no sends, open rate 1/1 delivered"
+assert_eq "$(fsec campaign ' | [.campaign,.sends,.opened,.opened_events,.synced]' | tr '\n' ' ')" \
+  '["spring",2,1,6,0] ["sync-3",0,0,0,3] ' "campaigns: spring opened by one recipient; sync-3 synced, not sent"
+assert_eq "$(fsec day ' | [.date,.sends,.bounced_soft,.opened,.opened_events]' | tr '\n' ' ')" \
+  '["2026-11-23",2,0,1,5] ["2026-11-24",0,1,1,1] ' "per day: the next day's bounce is no send of that day; openers per day"
+assert_contains "$(account report --tenant $F --now 2026-11-24T12:00:00Z)" "list syncs 3" "text: syncs shown apart"
 done_ok

@@ -11,6 +11,12 @@ import Dispatch
 /// sends, deliveries, bounces (hard/soft/policy), complaints, opens, clicks, unsubscribes and
 /// their rates; events per day; warm-up per vmta. Figures come from the contact store and the
 /// event log (the source of truth), read on every core.
+///
+/// `opened` and `clicked` are recipients — unique (campaign, address) pairs, per day unique
+/// (day, campaign, address) — so a contact opening five times is one open; the raw event counts
+/// are `opened_events` and `clicked_events`. MailWizz list syncs are `synced`, never sends. A
+/// day's `sends` are the sends made that day (bounces arriving later are not sends of theirs);
+/// only books without any recorded send (MTA accounting alone) count delivered + bounced.
 public enum AccountReport {
     public struct Options {
         public var tenant: TenantSlug
@@ -35,7 +41,12 @@ public enum AccountReport {
 
     /// The counters of the report, in column order.
     public static let counters = ["sent", "delivered", "deferred", "bounced_hard", "bounced_soft", "bounced_policy",
-                                  "complained", "unsubscribed", "opened", "clicked", "failed", "manual_suppress", "manual_unsuppress"]
+                                  "complained", "unsubscribed", "opened", "clicked", "failed", "manual_suppress", "manual_unsuppress",
+                                  "synced", "opened_events", "clicked_events"]
+    /// Where the scan counts what (`opened`/`clicked` are filled from the unique recipients after it).
+    enum Slot {
+        static let opened = 8, clicked = 9, synced = 13, openedEvents = 14, clickedEvents = 15
+    }
 
     public struct Report {
         public var tenant: String
@@ -64,6 +75,11 @@ public enum AccountReport {
         public func bounced(_ c: [Int]) -> Int { count(c, "bounced_hard") + count(c, "bounced_soft") + count(c, "bounced_policy") }
         /// Sends: the recorded ones, or delivered + bounced when none were recorded (MTA-only books).
         public func sends(_ c: [Int]) -> Int { count(c, "sent") > 0 ? count(c, "sent") : count(c, "delivered") + bounced(c) }
+        /// A day's sends: those made that day. Only books without any recorded send fall back to
+        /// delivered + bounced (a bounce of yesterday's mail is no send of today).
+        public func daySends(_ c: [Int]) -> Int {
+            count(totals, "sent") > 0 ? count(c, "sent") : count(c, "delivered") + bounced(c)
+        }
 
         public func rates(_ c: [Int]) -> [(String, Double?)] {
             let s = sends(c)
@@ -85,6 +101,12 @@ public enum AccountReport {
         /// in time and campaign order).
         var days = KeyedCounts()
         var campaigns = KeyedCounts()
+        /// Opens and clicks as (kind, day, campaign, recipient): unique recipients are counted from them.
+        var touches = Set<Touch>()
+
+        mutating func touch(_ index: Int, day: UnsafeRawBufferPointer, campaign: [UInt8]?, email: UnsafeRawBufferPointer) {
+            touches.insert(Touch(click: index == Slot.clickedEvents, day: Array(day), campaign: campaign, email: EmailKey.hash(email)))
+        }
 
         mutating func countDay(_ raw: UnsafeRawBufferPointer, _ index: Int) {
             days.count(raw: raw, index) { Array($0) }
@@ -102,6 +124,14 @@ public enum AccountReport {
                 return key
             }
         }
+    }
+
+    /// One recipient's open or click of a campaign on a day.
+    struct Touch: Hashable {
+        var click: Bool
+        var day: [UInt8]
+        var campaign: [UInt8]?
+        var email: UInt64
     }
 
     /// Counters (`counters.count` a key) for byte keys, keys in first-seen order.
@@ -142,7 +172,7 @@ public enum AccountReport {
     static func counterIndex(type: UnsafeRawBufferPointer, bounceClass: UnsafeRawBufferPointer?) -> Int? {
         func eq(_ b: UnsafeRawBufferPointer, _ s: StaticString) -> Bool { FlatEvent.equals(b, s) }
         if eq(type, "delivered") { return 1 }
-        if eq(type, "opened") { return 8 }
+        if eq(type, "opened") { return Slot.openedEvents }
         if eq(type, "sent") { return 0 }
         if eq(type, "bounced") {
             if let b = bounceClass {
@@ -152,7 +182,8 @@ public enum AccountReport {
             return 4
         }
         if eq(type, "deferred") { return 2 }
-        if eq(type, "clicked") { return 9 }
+        if eq(type, "clicked") { return Slot.clickedEvents }
+        if eq(type, "synced") { return Slot.synced }
         if eq(type, "complained") { return 6 }
         if eq(type, "unsubscribed") { return 7 }
         if eq(type, "failed") { return 10 }
@@ -163,7 +194,7 @@ public enum AccountReport {
 
     static func counterIndex(type: JSONNode, bounceClass: JSONNode?) -> Int? {
         if type.stringEquals("delivered") { return 1 }
-        if type.stringEquals("opened") { return 8 }
+        if type.stringEquals("opened") { return Slot.openedEvents }
         if type.stringEquals("sent") { return 0 }
         if type.stringEquals("bounced") {
             if let b = bounceClass {
@@ -173,7 +204,8 @@ public enum AccountReport {
             return 4
         }
         if type.stringEquals("deferred") { return 2 }
-        if type.stringEquals("clicked") { return 9 }
+        if type.stringEquals("clicked") { return Slot.clickedEvents }
+        if type.stringEquals("synced") { return Slot.synced }
         if type.stringEquals("complained") { return 6 }
         if type.stringEquals("unsubscribed") { return 7 }
         if type.stringEquals("failed") { return 10 }
@@ -233,12 +265,16 @@ public enum AccountReport {
                     t.totals[index] += 1
                     if atRaw.count >= 10 { t.countDay(UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), index) }
                     if let c = campaign { t.countCampaign(raw: c, index) }
+                    if (index == Slot.openedEvents || index == Slot.clickedEvents) && flat.email.lowerBound >= 0 && atRaw.count >= 10 {
+                        t.touch(index, day: UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), campaign: campaign.map { Array($0) },
+                                email: UnsafeRawBufferPointer(rebasing: line[flat.email]))
+                    }
                     return
                 }
                 guard let root = try? t.parser.parse(line).root, root.kind == .object else { return }
                 // The members the report reads, in one pass (the first of each name counts).
                 var type: JSONNode? = nil, at: JSONNode? = nil, campaign: JSONNode? = nil
-                var bounceClass: JSONNode? = nil, contact: JSONNode? = nil
+                var bounceClass: JSONNode? = nil, contact: JSONNode? = nil, email: JSONNode? = nil
                 for (k, v) in root.members {
                     let n = k.isEscaped ? -1 : k.rawContent.count
                     if (n == 4 || n < 0) && type == nil && k.stringEquals("type") { type = v }
@@ -246,6 +282,7 @@ public enum AccountReport {
                     else if (n == 8 || n < 0) && campaign == nil && k.stringEquals("campaign") { campaign = v }
                     else if (n == 12 || n < 0) && bounceClass == nil && k.stringEquals("bounce_class") { bounceClass = v }
                     else if (n == 7 || n < 0) && contact == nil && k.stringEquals("contact") { contact = v }
+                    else if (n == 5 || n < 0) && email == nil && k.stringEquals("email") { email = v }
                 }
                 guard let type, let at else { return }
                 let atRaw = at.rawContent
@@ -259,6 +296,13 @@ public enum AccountReport {
                 t.totals[index] += 1
                 if atRaw.count >= 10 { t.countDay(UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), index) }
                 if let c = campaign { t.countCampaign(c, index) }
+                if (index == Slot.openedEvents || index == Slot.clickedEvents), let email, atRaw.count >= 10 {
+                    var name: [UInt8]? = nil
+                    if let c = campaign { name = []; c.appendDecodedString(to: &name!) }
+                    var address: [UInt8] = []
+                    email.appendDecodedString(to: &address)
+                    address.withUnsafeBytes { t.touch(index, day: UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), campaign: name, email: $0) }
+                }
             }
         } catch {
             contactsDone.wait()
@@ -268,13 +312,25 @@ public enum AccountReport {
         if let e = contactSide.error { throw e }
         contactSide.tally.finish(into: &report)
         let tallies = scanned
+        var touches = Set<Touch>()
         for t in tallies {
             report.events += t.events
             report.unknownContactEvents += t.unknown
             for i in 0..<n { report.totals[i] += t.totals[i] }
             t.days.add(into: &report.days)
             t.campaigns.add(into: &report.campaigns)
+            touches.formUnion(t.touches)
             t.parser.deallocate()
+        }
+        // Unique recipients: per day (day, campaign, address); per campaign and in total
+        // (campaign, address).
+        var perCampaign = Set<Touch>()
+        for touch in touches {
+            let slot = touch.click ? Slot.clicked : Slot.opened
+            report.days[String(decoding: touch.day, as: UTF8.self)]?[slot] += 1
+            guard perCampaign.insert(Touch(click: touch.click, day: [], campaign: touch.campaign, email: touch.email)).inserted else { continue }
+            report.totals[slot] += 1
+            if let c = touch.campaign { report.campaigns[String(decoding: c, as: UTF8.self)]?[slot] += 1 }
         }
         // Suppression and warm-up (read without the lock: the ledger and logs are replaced or
         // appended atomically).
@@ -415,6 +471,7 @@ struct FlatEvent {
     var campaign = -1..<(-1)
     var bounceClass = -1..<(-1)
     var contact = -1..<(-1)
+    var email = -1..<(-1)
 
     @inline(__always) static func plain(_ b: UInt8) -> Bool { b >= 0x20 && b < 0x7F && b != 0x22 && b != 0x5C }
 
@@ -449,6 +506,7 @@ struct FlatEvent {
             case 8: if f.campaign.lowerBound < 0 && equals(key, "campaign") { f.campaign = value }
             case 12: if f.bounceClass.lowerBound < 0 && equals(key, "bounce_class") { f.bounceClass = value }
             case 7: if f.contact.lowerBound < 0 && equals(key, "contact") { f.contact = value }
+            case 5: if f.email.lowerBound < 0 && equals(key, "email") { f.email = value }
             default: break
             }
             if line[i] == UInt8(ascii: ",") { i += 1; continue }

@@ -84,7 +84,7 @@ extension AccountReport.Report {
         h += "</div>\n<h2>Events per day</h2>\n"
         h += htmlTable(["day", "sent", "delivered", "bounced", "deferred", "complaints", "opens", "clicks"], days.keys.sorted().map { day in
             let c = days[day]!
-            return [day, String(sends(c)), String(count(c, "delivered")), String(bounced(c)), String(count(c, "deferred")),
+            return [day, String(daySends(c)), String(count(c, "delivered")), String(bounced(c)), String(count(c, "deferred")),
                     String(count(c, "complained")), String(count(c, "opened")), String(count(c, "clicked"))]
         })
         h += "<p class=\"meta\">events for contacts not in the store: \(unknownContactEvents)</p>\n</body></html>\n"
@@ -131,7 +131,7 @@ extension AccountReport.Report {
         let keys = days.keys.sorted()
         guard !keys.isEmpty else { return "<p class=\"meta\">no events</p>\n" }
         let width = 360.0, height = 180.0, left = 34.0, bottom = 28.0, top = 20.0
-        let sendsSeries = keys.map { Double(sends(days[$0]!)) }
+        let sendsSeries = keys.map { Double(daySends(days[$0]!)) }
         let bounceSeries = keys.map { Double(bounced(days[$0]!)) }
         let maxValue = max(1, sendsSeries.max() ?? 1, bounceSeries.max() ?? 1)
         let plotW = width - left - 6, plotH = height - bottom - top

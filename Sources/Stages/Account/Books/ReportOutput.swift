@@ -31,6 +31,8 @@ extension AccountReport.Report {
             + "unsubscribes \(count(t, "unsubscribed")) (\(Self.percent(rate(t, "unsubscribe_rate"))))  "
             + "opens \(count(t, "opened")) (\(Self.percent(rate(t, "open_rate"))))  "
             + "clicks \(count(t, "clicked")) (\(Self.percent(rate(t, "click_rate"))))\n"
+        out += "opens/clicks count recipients (events \(count(t, "opened_events"))/\(count(t, "clicked_events"))); "
+            + "list syncs \(count(t, "synced"))\n"
         out += "ceilings: bounce \(Self.percent(ceilings.bounceRate)), complaint \(Self.percent(ceilings.complaintRate)); "
             + "a rate over its ceiling ends in !\n"
         for (title, d) in [("status", byStatus), ("verdict", byVerdict), ("language", byLanguage), ("source", bySource), ("tag", byTag)] {
@@ -56,7 +58,7 @@ extension AccountReport.Report {
             ["campaign", "delivered", "hard", "soft", "policy", "complaints", "unsubs", "opens", "clicks"], bounceRows)
         let dayRows = days.keys.sorted().map { day -> [String] in
             let c = days[day]!
-            return [day, String(sends(c)), String(count(c, "delivered")), String(bounced(c)), String(count(c, "deferred")),
+            return [day, String(daySends(c)), String(count(c, "delivered")), String(bounced(c)), String(count(c, "deferred")),
                     String(count(c, "complained")), String(count(c, "opened")), String(count(c, "clicked"))]
         }
         out += "\nevents per day\n" + TextTable.render(["day", "sent", "delivered", "bounced", "deferred", "complaints", "opens", "clicks"], dayRows)
@@ -93,7 +95,7 @@ extension AccountReport.Report {
         }
         for day in days.keys.sorted() {
             let c = days[day]!
-            emit([("section", .string("day")), ("date", .string(day)), ("sends", .int(sends(c)))]
+            emit([("section", .string("day")), ("date", .string(day)), ("sends", .int(daySends(c)))]
                  + zip(AccountReport.counters, c).map { ($0.0, .int($0.1)) })
         }
         for w in warmup {
