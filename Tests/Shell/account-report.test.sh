@@ -175,4 +175,16 @@ assert_eq "$(fsec campaign ' | [.campaign,.sends,.opened,.opened_events,.synced]
 assert_eq "$(fsec day ' | [.date,.sends,.bounced_soft,.opened,.opened_events]' | tr '\n' ' ')" \
   '["2026-11-23",2,0,1,5] ["2026-11-24",0,1,1,1] ' "per day: the next day's bounce is no send of that day; openers per day"
 assert_contains "$(account report --tenant $F --now 2026-11-24T12:00:00Z)" "list syncs 3" "text: syncs shown apart"
+# Days are the tenant's (tenant.json timezone), as in the ledger: a send at 02:00 UTC on the
+# 24th is one of the 23rd in New York.
+echo '{"slug":"figs-ny","timezone":"America/New_York"}' > "$WORK/ny.json"
+account init --tenant figs-ny --config "$WORK/ny.json" 2>/dev/null
+echo '{"email":"n@f.test","status":"validated"}' | account commit --tenant figs-ny 2>/dev/null
+echo '{"email":"n@f.test","campaign":"late","channel":"smtp","outcome":"sent","at":"2026-11-24T02:00:00Z"}' \
+  | account record --tenant figs-ny --now 2026-11-24T12:00:00Z 2>/dev/null
+printf '%s\n' '{"email":"n@f.test","type":"opened","campaign":"late","at":"2026-11-24T03:00:00Z"}' \
+  '{"email":"n@f.test","type":"opened","campaign":"late","at":"2026-11-24T15:00:00Z"}' | account events --tenant figs-ny --now 2026-11-24T16:00:00Z 2>/dev/null
+assert_eq "$(account report --tenant figs-ny --now 2026-11-24T16:00:00Z --json | jq -c 'select(.section=="day") | [.date,.sends,.opened,.opened_events]' | tr '\n' ' ')" \
+  '["2026-11-23",1,1,1] ["2026-11-24",0,1,1] ' "per day in the tenant's time zone"
+assert_eq "$(jq -c '.days | keys' "$MAILPIPE_STATE/figs-ny/ledger.json")" '["2026-11-23","2026-11-24"]' "the ledger's days agree"
 done_ok

@@ -103,9 +103,38 @@ public enum AccountReport {
         var campaigns = KeyedCounts()
         /// Opens and clicks as (kind, day, campaign, recipient): unique recipients are counted from them.
         var touches = Set<Touch>()
+        /// The tenant's time zone, nil for UTC (an event's day is then its time's first ten bytes).
+        let zone: ZoneInfo?
+        /// The last local day worked out, valid for its quarter hour of UTC (zone offsets and
+        /// their changes fall on quarter hours).
+        var dayQuarter: Int64 = .min
+        var dayBytes: [UInt8] = []
 
-        mutating func touch(_ index: Int, day: UnsafeRawBufferPointer, campaign: [UInt8]?, email: UnsafeRawBufferPointer) {
-            touches.insert(Touch(click: index == Slot.clickedEvents, day: Array(day), campaign: campaign, email: EmailKey.hash(email)))
+        init(zone: ZoneInfo?) { self.zone = zone }
+
+        mutating func touch(_ index: Int, day: [UInt8], campaign: [UInt8]?, email: UnsafeRawBufferPointer) {
+            touches.insert(Touch(click: index == Slot.clickedEvents, day: day, campaign: campaign, email: EmailKey.hash(email)))
+        }
+
+        /// Counts `index` on the tenant's day of the event time `at`; returns that day for opens
+        /// and clicks (their unique recipients are counted per day).
+        mutating func countDay(at: UnsafeRawBufferPointer, _ index: Int) -> [UInt8]? {
+            let wanted = index == Slot.openedEvents || index == Slot.clickedEvents
+            guard let zone else {
+                guard at.count >= 10 else { return nil }
+                let day = UnsafeRawBufferPointer(rebasing: at[0..<10])
+                countDay(day, index)
+                return wanted ? Array(day) : nil
+            }
+            guard let seconds = AccountReport.seconds(at) else { return nil }
+            let quarter = seconds >= 0 ? seconds / 900 : .min
+            if quarter != dayQuarter || quarter == .min {
+                dayQuarter = quarter
+                dayBytes = Array(zone.date(Timestamp(seconds: seconds)).utf8)
+            }
+            let day = dayBytes
+            day.withUnsafeBytes { countDay($0, index) }
+            return wanted ? day : nil
         }
 
         mutating func countDay(_ raw: UnsafeRawBufferPointer, _ index: Int) {
@@ -124,6 +153,27 @@ public enum AccountReport {
                 return key
             }
         }
+    }
+
+    /// Unix seconds of an event time: `YYYY-MM-DDTHH:MM:SSZ` (as `account` writes it) read from
+    /// its bytes, any other form parsed.
+    static func seconds(_ at: UnsafeRawBufferPointer) -> Int64? {
+        if at.count == 20 && at[4] == 0x2D && at[7] == 0x2D && at[10] == 0x54 && at[13] == 0x3A && at[16] == 0x3A && at[19] == 0x5A {
+            func number(_ from: Int, _ count: Int) -> Int64? {
+                var v: Int64 = 0
+                for k in from..<(from + count) {
+                    let d = at[k] &- 0x30
+                    guard d < 10 else { return nil }
+                    v = v * 10 + Int64(d)
+                }
+                return v
+            }
+            if let y = number(0, 4), let mo = number(5, 2), let d = number(8, 2), let h = number(11, 2), let mi = number(14, 2),
+               let s = number(17, 2) {
+                return Timestamp.days(fromCivil: y, mo, d) * 86_400 + h * 3_600 + mi * 60 + s
+            }
+        }
+        return Timestamp(parsing: String(decoding: at, as: UTF8.self))?.seconds
     }
 
     /// One recipient's open or click of a campaign on a day.
@@ -243,9 +293,11 @@ public enum AccountReport {
         let sinceBytes: [UInt8]? = options.since.map { Array($0.rfc3339.utf8) }
         let campaignBytes: [UInt8]? = options.campaign.map { Array($0.utf8) }
         let n = counters.count
+        // Days are the tenant's (tenant.json `timezone`), as in the ledger.
+        let localZone: ZoneInfo? = config.timezone.isUTC ? nil : config.timezone
         let scanned: [Tally]
         do {
-            scanned = try AppendLog.parallelScan(path: dir.eventsPath, workers: options.workers, makeState: { Tally() }) { t, line in
+            scanned = try AppendLog.parallelScan(path: dir.eventsPath, workers: options.workers, makeState: { Tally(zone: localZone) }) { t, line in
                 // Lines as `account` writes them (flat, plain ASCII strings) are read without the
                 // parser; anything else goes the general way below, with the same result.
                 var flat = FlatEvent()
@@ -263,11 +315,10 @@ public enum AccountReport {
                     t.events += 1
                     if flat.contact.lowerBound >= 0 && FlatEvent.equals(UnsafeRawBufferPointer(rebasing: line[flat.contact]), "unknown") { t.unknown += 1 }
                     t.totals[index] += 1
-                    if atRaw.count >= 10 { t.countDay(UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), index) }
+                    let day = t.countDay(at: atRaw, index)
                     if let c = campaign { t.countCampaign(raw: c, index) }
-                    if (index == Slot.openedEvents || index == Slot.clickedEvents) && flat.email.lowerBound >= 0 && atRaw.count >= 10 {
-                        t.touch(index, day: UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), campaign: campaign.map { Array($0) },
-                                email: UnsafeRawBufferPointer(rebasing: line[flat.email]))
+                    if let day, flat.email.lowerBound >= 0 {
+                        t.touch(index, day: day, campaign: campaign.map { Array($0) }, email: UnsafeRawBufferPointer(rebasing: line[flat.email]))
                     }
                     return
                 }
@@ -294,14 +345,14 @@ public enum AccountReport {
                 t.events += 1
                 if let c = contact, c.stringEquals("unknown") { t.unknown += 1 }
                 t.totals[index] += 1
-                if atRaw.count >= 10 { t.countDay(UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), index) }
+                let day = t.countDay(at: atRaw, index)
                 if let c = campaign { t.countCampaign(c, index) }
-                if (index == Slot.openedEvents || index == Slot.clickedEvents), let email, atRaw.count >= 10 {
+                if let day, let email {
                     var name: [UInt8]? = nil
                     if let c = campaign { name = []; c.appendDecodedString(to: &name!) }
                     var address: [UInt8] = []
                     email.appendDecodedString(to: &address)
-                    address.withUnsafeBytes { t.touch(index, day: UnsafeRawBufferPointer(rebasing: atRaw[0..<10]), campaign: name, email: $0) }
+                    address.withUnsafeBytes { t.touch(index, day: day, campaign: name, email: $0) }
                 }
             }
         } catch {
