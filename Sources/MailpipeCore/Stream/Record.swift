@@ -74,13 +74,18 @@ public struct RecordPatch {
 
     /// Writes `record` with this patch applied as one compact line (no newline).
     public func write(_ record: Record, into buffer: inout ByteBuffer) {
+        write(record.document, into: &buffer)
+    }
+
+    /// Writes `document` (an object) with this patch applied as one compact line (no newline).
+    public func write(_ document: JSONDocument, into buffer: inout ByteBuffer) {
         if changes.isEmpty {
-            buffer.append(record.bytes)
+            buffer.append(document.bytes)
             return
         }
         var applied = [Bool](repeating: false, count: changes.count)
         var writer = JSONObjectWriter(into: &buffer)
-        for (key, value) in record.root.members {
+        for (key, value) in document.root.members {
             if let i = indexOfChange(for: key) {
                 if applied[i] { continue }  // a duplicated key in the input: the patch wins once
                 applied[i] = true

@@ -42,6 +42,9 @@ public enum RejectReason: String, Sendable, CaseIterable {
     case invalidMessage = "invalid_message"
     case noTemplate = "no_template"
     case missingVariable = "missing_variable"
+    case invalidVariant = "invalid_variant"
+    case spamScore = "spam_score"
+    case spamcheckFailed = "spamcheck_failed"
 }
 
 /// A record refused, with the reason code and a readable detail.

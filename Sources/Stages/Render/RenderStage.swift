@@ -22,6 +22,10 @@ public enum RenderStage {
         public var preview: String?
         /// Look the preview contact up in the tenant's store instead of reading records.
         public var previewFromStore: Bool
+        /// Preview this A/B variant (else the contact's own, if any).
+        public var previewVariant: String?
+        /// `--spamcheck`: score each message with spamd (and reject over `maxScore`).
+        public var spamcheck: SpamCheck.Settings?
         /// Where the preview goes besides standard output: the HTML part as a page a browser
         /// opens, and the whole message as an .eml file a mail client opens.
         public var previewFiles = PreviewFiles()
@@ -43,6 +47,8 @@ public enum RenderStage {
             self.secretEnv = secretEnv
             self.preview = preview
             self.previewFromStore = previewFromStore
+            self.previewVariant = nil
+            self.spamcheck = nil
         }
     }
 
@@ -74,6 +80,7 @@ public enum RenderStage {
         var summary = Summary(stage: stage, headline: ["in", "out", "rejected"])
         var renderer: Renderer? = nil
         var usage: [String: Int] = [:]
+        var variants: [String: Int] = [:]
 
         func makeRenderer(tenant: String) throws -> Renderer {
             let slug = try TenantSlug(tenant)
@@ -100,7 +107,16 @@ public enum RenderStage {
                     if let e = record.string("email"), EmailKey.normalize(e) == want { found = Array(record.bytes); break }
                 }
             }
-            guard let line = found else { throw StageError.runtime("no contact with email \(email)") }
+            guard var line = found else { throw StageError.runtime("no contact with email \(email)") }
+            if let variant = options.previewVariant {
+                var parser = JSONParser(maxDepth: options.stream.maxDepth)
+                defer { parser.deallocate() }
+                var patch = RecordPatch()
+                patch.set("variant", string: variant)
+                var patched = ByteBuffer(capacity: line.count + 32)
+                try line.withUnsafeBytes { patch.write(try parser.parse($0), into: &patched) }
+                line = patched.bytes
+            }
             var parser = JSONParser(maxDepth: options.stream.maxDepth)
             defer { parser.deallocate() }
             let text: String = try line.withUnsafeBytes { raw in
@@ -125,6 +141,40 @@ public enum RenderStage {
         var stream = try RecordStream(options: options.stream, rejects: rejects)
         defer { stream.close() }
         var missing = 0
+        if let settings = options.spamcheck {
+            do { try SpamCheck.ping(settings: settings) } catch { throw StageError.runtime("\(error)") }
+        }
+        let spam = options.spamcheck.map(SpamBatch.init)
+        // A message that is kept: counted, and (when scored) with its `spam` member.
+        func kept(_ template: Int, _ variant: String?, _ missingNames: Int) {
+            usage[templates.label(template), default: 0] += 1
+            if let variant { variants[variant, default: 0] += 1 }
+            summary.add("out")
+            if missingNames > 0 { missing += 1 }
+        }
+        func scoreWaiting() throws {
+            guard let spam else { return }
+            for (p, result) in try spam.check() {
+                switch result {
+                case .success(let report):
+                    if let max = spam.settings.maxScore, report.score > max {
+                        let fired = report.rules.filter { $0.points != 0 }.map { "\($0.name) \(ScoreText.decimal($0.points))" }
+                        let detail = "spamd scored it \(ScoreText.decimal(report.score)) (over --max-spam-score \(ScoreText.decimal(max))): "
+                            + fired.joined(separator: ", ")
+                        p.record.withUnsafeBytes { rejects.reject(.spamScore, detail, origin: p.origin, record: $0) }
+                        continue
+                    }
+                    p.line.withUnsafeBytes { output.buffer.append(UnsafeRawBufferPointer(rebasing: $0.dropLast())) }
+                    output.buffer.append(",\"spam\":")
+                    report.json.write(into: &output.buffer)
+                    output.buffer.append("}\n")
+                    kept(p.template, p.variant, p.missing)
+                case .failure(let failure):
+                    p.record.withUnsafeBytes { rejects.reject(.spamcheckFailed, failure.description, origin: p.origin, record: $0) }
+                }
+            }
+            try output.flushIfNeeded()
+        }
         while let record = try stream.next() {
             if renderer == nil {
                 let tenant = options.tenant?.value ?? record.string("tenant")
@@ -136,22 +186,39 @@ public enum RenderStage {
             }
             let before = output.buffer.count
             switch renderer!.render(record.document, into: &output.buffer) {
-            case .rendered(let template, let missingNames):
+            case .rendered(let template, let variant, let missingNames):
+                if let spam {
+                    let line = Array(output.buffer.bytes(before..<output.buffer.count))
+                    output.buffer.truncate(to: before)
+                    spam.pending.append(.init(line: line, origin: record.origin, record: Array(record.bytes), template: template,
+                                              variant: variant, missing: missingNames))
+                    if spam.isFull { try scoreWaiting() }
+                    continue
+                }
                 output.buffer.append(0x0A)
-                usage[templates.templates[template].id, default: 0] += 1
-                summary.add("out")
-                if missingNames > 0 { missing += 1 }
+                kept(template, variant, missingNames)
                 try output.flushIfNeeded()
             case .rejected(let reason, let detail):
                 output.buffer.removeLast(output.buffer.count - before)
                 rejects.reject(reason, detail, origin: record.origin, record: record.bytes)
             }
         }
+        try scoreWaiting()
         try output.flush()
         summary["in"] = stream.linesIn
         summary["rejected"] = rejects.count
         summary["missing_variables"] = missing
         summary.setGroup("templates", usage)
+        if !variants.isEmpty { summary.setGroup("variants", variants) }
+        if let spam {
+            summary["spam_checked"] = spam.checked
+            summary.setGroup("spam_rules", spam.rules)
+            if let highest = spam.highest {
+                let mean = spam.total / Double(max(1, spam.checked))
+                summary.remark("spam_score_max", ScoreText.decimal(highest),
+                               text: "spam score mean \(ScoreText.decimal((mean * 100).rounded() / 100)), highest \(ScoreText.decimal(highest))")
+            }
+        }
         summary.setGroup("reject_reasons", rejects.reasons)
         rejects.flush()
         return (summary, options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success)
@@ -205,7 +272,8 @@ public enum RenderStage {
 /// computed.
 final class Renderer {
     enum Outcome {
-        case rendered(template: Int, missing: Int)
+        /// `variant`: the record's A/B variant (nil: none); its templates when it has a folder.
+        case rendered(template: Int, variant: String?, missing: Int)
         case rejected(RejectReason, String)
     }
 
@@ -217,7 +285,9 @@ final class Renderer {
     let fallbackBytes: [UInt8]
     let hmac: HMAC<SHA256>
     let slots: FieldSlots
-    let emailSlot: Int, tenantSlot: Int, languageSlot: Int, categorySlot: Int
+    let emailSlot: Int, tenantSlot: Int, languageSlot: Int, categorySlot: Int, variantSlot: Int
+    /// Variant name → its index in the template set's `variantRanges`.
+    let variantIndex: [[UInt8]: Int]
     var variableSlots: [[Int]] = []   // per variable: slots of its candidate keys
     var variableRest: [[[UInt8]]] = []
     var builtin: [Int] = []           // per variable: 0 none, 1 campaign, 2 tenant, 3 unsubscribe URL, 4 template, 5 template language
@@ -235,7 +305,7 @@ final class Renderer {
     var scratch: [UInt8] = []
     var token: [UInt8] = []
     var unsubscribeURL: [UInt8] = []
-    var cache: [UInt64: (lang: [UInt8], category: [UInt8], template: Int)] = [:]
+    var cache: [UInt64: (lang: [UInt8], category: [UInt8], variant: Int, template: Int)] = [:]
 
     init(options: RenderStage.Options, tenant: String, config: TenantConfig?, templates: TemplateSet) throws {
         self.templates = templates
@@ -294,6 +364,10 @@ final class Renderer {
         tenantSlot = slots.slot("tenant")
         languageSlot = slots.slot("language")
         categorySlot = slots.slot("category")
+        variantSlot = slots.slot("variant")
+        var variantIndex: [[UInt8]: Int] = [:]
+        for (i, name) in templates.variantNames.enumerated() { variantIndex[Array(name.utf8)] = i }
+        self.variantIndex = variantIndex
         for v in templates.variables {
             switch v.name {
             case "campaign": builtin.append(1)
@@ -333,8 +407,9 @@ final class Renderer {
         }
     }
 
-    /// Chooses the template: language + category → language → fallback + category → fallback.
-    func choose(language: UnsafeRawBufferPointer?, category: UnsafeRawBufferPointer?) -> Int {
+    /// Chooses the template: language + category → language → fallback + category → fallback,
+    /// among the variant's templates (`variant` indexes `variantRanges`; -1: the campaign's).
+    func choose(language: UnsafeRawBufferPointer?, category: UnsafeRawBufferPointer?, variant: Int = -1) -> Int {
         var lang = [UInt8](language ?? UnsafeRawBufferPointer(start: nil, count: 0))
         var cat = [UInt8](category ?? UnsafeRawBufferPointer(start: nil, count: 0))
         for i in lang.indices where lang[i] &- 65 < 26 { lang[i] |= 0x20 }
@@ -343,17 +418,19 @@ final class Renderer {
         for b in lang { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
         h = (h ^ 0xFF) &* 0x100_0000_01B3
         for b in cat { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        if let hit = cache[h], hit.lang == lang, hit.category == cat { return hit.template }
+        h = (h ^ UInt64(bitPattern: Int64(variant))) &* 0x100_0000_01B3
+        if let hit = cache[h], hit.lang == lang, hit.category == cat, hit.variant == variant { return hit.template }
         let list = templates.templates
+        let range = variant >= 0 ? templates.variantRanges[variant] : templates.baseRange
         func find(_ l: [UInt8], _ c: [UInt8]?) -> Int? {
-            list.firstIndex { $0.languageBytes == l && $0.categoryBytes == c }
+            range.first { list[$0].languageBytes == l && list[$0].categoryBytes == c }
         }
         var chosen = -1
         if !cat.isEmpty, let t = find(lang, cat) { chosen = t }
         else if let t = find(lang, nil) { chosen = t }
         else if !cat.isEmpty, let t = find(fallbackBytes, cat) { chosen = t }
         else if let t = find(fallbackBytes, nil) { chosen = t }
-        if cache.count < 4096 { cache[h] = (lang, cat, chosen) }
+        if cache.count < 4096 { cache[h] = (lang, cat, variant, chosen) }
         return chosen
     }
 
@@ -375,7 +452,18 @@ final class Renderer {
         }
         let language = stringAt(languageSlot)
         let category = stringAt(categorySlot)
-        let chosen = language.withOptionalBytes { l in category.withOptionalBytes { c in choose(language: l, category: c) } }
+        var variant: [UInt8]? = nil
+        let v = slots[variantSlot]
+        if v >= 0 && tape.kind(v) != .null {
+            guard tape.kind(v) == .string, let name = stringAt(variantSlot), !name.isEmpty else {
+                return .rejected(.invalidVariant, "variant must be a variant name (a string such as \"b\")")
+            }
+            variant = name
+        }
+        let variantNumber = variant.flatMap { variantIndex[$0] } ?? -1
+        let chosen = language.withOptionalBytes { l in
+            category.withOptionalBytes { c in choose(language: l, category: c, variant: variantNumber) }
+        }
         guard chosen >= 0 else { return .rejected(.noTemplate, "no template for this contact and none for the fallback language") }
         let template = templates.templates[chosen]
 
@@ -423,7 +511,13 @@ final class Renderer {
         out.append(template.id)
         out.append("\",\"language\":\"")
         out.append(template.languageBytes)
-        out.append("\",\"subject\":\"")
+        if let variant {
+            out.append("\",\"variant\":")
+            variant.withUnsafeBytes { out.appendJSONString(utf8: $0) }
+            out.append(",\"subject\":\"")
+        } else {
+            out.append("\",\"subject\":\"")
+        }
         write(template.subject, into: &out, missing: &missing, names: &missingNames)
         out.append("\",\"html\":\"")
         write(template.html, into: &out, missing: &missing, names: &missingNames)
@@ -448,7 +542,7 @@ final class Renderer {
         out.append(",\"contact\":")
         out.append(document.bytes)
         out.append("}")
-        return .rendered(template: chosen, missing: missing)
+        return .rendered(template: chosen, variant: variant.map { String(decoding: $0, as: UTF8.self) }, missing: missing)
     }
 
     /// Appends variable `v`'s text to the arena; false when the contact has no value for it.

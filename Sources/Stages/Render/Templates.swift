@@ -90,15 +90,29 @@ public struct Template {
 ///     en.txt                 its text body (optional: derived from the HTML when absent)
 ///     fr.avocat.subject      French, for contacts whose category is "avocat"
 ///     fr.avocat.html
+///     b/en.subject           A/B variant "b": its files replace the campaign's, file by file
+///
+/// A variant's templates are the campaign's with the variant folder's files put in place of
+/// theirs (a folder holding only `en.subject` tests a subject line), plus any template only the
+/// variant has.
 public final class TemplateSet {
     public let directory: String
+    /// Every template: the campaign's, then each variant's (see `variantRanges`).
     public private(set) var templates: [Template] = []
     public private(set) var variables: [TemplateVariable] = []
     public let campaignConfig: JSONObject
+    /// Variant folder names, in name order, and where each one's templates are in `templates`;
+    /// `baseRange` holds the campaign's own.
+    public private(set) var variantNames: [String] = []
+    public private(set) var variantRanges: [Range<Int>] = []
+    public private(set) var baseRange: Range<Int> = 0..<0
 
     public static let rightToLeft: Set<String> = ["ar", "he", "fa", "ur", "yi", "ps", "sd", "ug", "dv"]
     /// Names the renderer provides itself, not read from the contact.
     public static let builtins: Set<String> = ["campaign", "tenant", "unsubscribe_url", "unsubscribeUrl", "template", "template_language"]
+
+    /// The source texts of one template id: path of each part, by extension.
+    typealias Sources = [String: String]
 
     public init(directory: String) throws {
         self.directory = directory
@@ -115,31 +129,62 @@ public final class TemplateSet {
         } else {
             campaignConfig = JSONObject()
         }
-        var ids: [String] = []
+        let base = try TemplateSet.sources(in: directory, names: names)
+        baseRange = try add(base)
+        guard !baseRange.isEmpty else { throw StageError.configuration("\(directory): no templates (<language>.subject + <language>.html)") }
+        for name in names.sorted() where FileSystem.isDirectory("\(directory)/\(name)") {
+            let folder = "\(directory)/\(name)"
+            let own = try TemplateSet.sources(in: folder, names: try FileSystem.listDirectory(folder))
+            guard !own.isEmpty else { continue }   // not a variant (images, …)
+            guard VariantName.isValid(name) else {
+                throw StageError.configuration("\(folder): a variant folder's name is 1–32 characters of a-z, 0-9, '_' and '-'")
+            }
+            var merged = base
+            for (id, parts) in own { merged[id, default: [:]].merge(parts) { _, variant in variant } }
+            variantNames.append(name)
+            variantRanges.append(try add(merged))
+        }
+    }
+
+    /// A template's name for counts: its id, after its variant's name for a variant's (`b/fr`).
+    public func label(_ index: Int) -> String {
+        guard let v = variantRanges.firstIndex(where: { $0.contains(index) }) else { return templates[index].id }
+        return "\(variantNames[v])/\(templates[index].id)"
+    }
+
+    /// The template files of one folder, by id (`fr`, `fr.avocat`), each part's path by extension.
+    static func sources(in folder: String, names: [String]) throws -> [String: Sources] {
+        var ids: [String: Sources] = [:]
         for name in names {
             for ext in [".subject", ".html", ".txt"] where name.hasSuffix(ext) {
-                let id = String(name.dropLast(ext.count))
-                if !ids.contains(id) { ids.append(id) }
+                ids[String(name.dropLast(ext.count)), default: [:]][ext] = "\(folder)/\(name)"
             }
         }
-        for id in ids.sorted() {
+        return ids
+    }
+
+    /// Compiles the templates of `sources` (in id order); the range they take in `templates`.
+    func add(_ sources: [String: Sources]) throws -> Range<Int> {
+        let start = templates.count
+        for id in sources.keys.sorted() {
+            let files = sources[id]!
             let parts = id.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            let shown = files.values.sorted().first ?? id
             guard parts.count <= 2, !parts[0].isEmpty, parts.allSatisfy({ !$0.isEmpty }) else {
-                throw StageError.configuration("\(directory): '\(id)' is not <language> or <language>.<category>")
+                throw StageError.configuration("\(shown): '\(id)' is not <language> or <language>.<category>")
             }
             let language = parts[0].lowercased()
             let category = parts.count == 2 ? parts[1].lowercased() : nil
             func read(_ ext: String) throws -> String? {
-                let path = "\(directory)/\(id)\(ext)"
-                guard FileSystem.exists(path) else { return nil }
+                guard let path = files[ext] else { return nil }
                 let bytes = try FileSystem.readFile(path)
                 guard JSONParser.isValidUTF8(bytes.withUnsafeBytes { $0 }) else {
                     throw StageError.configuration("\(path): not valid UTF-8")
                 }
                 return String(decoding: bytes, as: UTF8.self)
             }
-            guard let subjectText = try read(".subject") else { throw StageError.configuration("\(directory): template \(id) has no \(id).subject") }
-            guard let htmlSource = try read(".html") else { throw StageError.configuration("\(directory): template \(id) has no \(id).html") }
+            guard let subjectText = try read(".subject") else { throw StageError.configuration("\(shown): template \(id) has no \(id).subject") }
+            guard let htmlSource = try read(".html") else { throw StageError.configuration("\(shown): template \(id) has no \(id).html") }
             let subjectLine = subjectText.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
             let html = TemplateSet.applyDirection(htmlSource, language: language)
             let textSource = try read(".txt")
@@ -152,7 +197,7 @@ public final class TemplateSet {
                 languageBytes: Array(language.utf8), categoryBytes: category.map { Array($0.utf8) })
             templates.append(template)
         }
-        guard !templates.isEmpty else { throw StageError.configuration("\(directory): no templates (<language>.subject + <language>.html)") }
+        return start..<templates.count
     }
 
     /// `dir="rtl"` and `lang` on the `<html>` element (or a wrapping `<div>` when there is none).

@@ -40,6 +40,8 @@ public enum SegmentStage {
         public var shard: Shard?
         public var includeSuppressed: Bool
         public var explain: Bool
+        /// `--split`: each emitted contact gets the `variant` of its campaign's A/B split.
+        public var split: VariantSplit?
 
         public init(tenant: TenantSlug? = nil, state: StateRoot = StateRoot(explicit: nil), source: Source = .stdin,
                     stream: StreamOptions = StreamOptions(stage: "segment"), criteria: [SegmentCriteria] = [],
@@ -59,6 +61,7 @@ public enum SegmentStage {
             self.shard = shard
             self.includeSuppressed = includeSuppressed
             self.explain = explain
+            self.split = nil
         }
     }
 
@@ -83,6 +86,9 @@ public enum SegmentStage {
             throw StageError.usage("--out-dir goes with --segments FILE")
         }
         if let n = options.sample, n < 0 { throw StageError.usage("--sample takes a number ≥ 0") }
+        if options.split != nil, case .breakdown = options.mode {
+            throw StageError.usage("--split does not go with --breakdown (--count gives one count per variant)")
+        }
 
         // Tenant state: who may be mailed (and, for --contacts store, the contacts).
         var policy = MailPolicy()
@@ -120,6 +126,7 @@ public enum SegmentStage {
         var breakdownSlot = -1
         if case .breakdown(let field) = options.mode { breakdownSlot = slots.slot(field.key) }
         let needHash = policy.suppression.count > 0 || options.sample != nil || (options.shard != nil && options.source == .stdin)
+            || options.split != nil
         let tenantCheck = options.tenant.map { TenantCheck(expected: $0.value) }
         let canStopEarly = options.mode == .records && options.sample == nil && runners.allSatisfy { $0.limit != nil }
 
@@ -129,6 +136,11 @@ public enum SegmentStage {
         var scratch: [UInt8] = []
         var key: [UInt8] = []
         var held: [String: Int] = [:]
+        // --split: the record with its variant, made once per record that some segment emits.
+        let variantValues = options.split?.jsonNames ?? []
+        var variantPatch = RecordPatch()
+        var variantLine = ByteBuffer(capacity: 4096)
+        var splitScratch: [UInt8] = []
 
         // The per-record work, shared by both sources.
         func handle(_ document: JSONDocument, _ origin: RejectSink.Origin, fromStore: Bool) throws {
@@ -154,6 +166,7 @@ public enum SegmentStage {
             // Why this contact may not be mailed (decided once, only if some segment matches).
             var decision = MailPolicy.Decision.allowed
             var decided = false
+            var variant = -1
             var ctx = EvalContext(tape: tape, slots: slots)
             for runner in runners where !runner.full {
                 guard runner.evaluate(&ctx) else { continue }
@@ -170,7 +183,22 @@ public enum SegmentStage {
                         continue
                     }
                 }
-                try runner.accept(document.bytes, tape: tape, hash: hash, breakdownIndex: breakdownSlot >= 0 ? slots[breakdownSlot] : -1, output: &output)
+                let breakdownIndex = breakdownSlot >= 0 ? slots[breakdownSlot] : -1
+                if let split = options.split {
+                    if variant < 0 {
+                        variant = split.variant(normalizedEmail: key, scratch: &splitScratch)
+                        variantLine.removeAll()
+                        if options.mode == .records {
+                            variantPatch.set("variant", rawJSON: variantValues[variant])
+                            variantPatch.write(document, into: &variantLine)
+                        }
+                    }
+                    try variantLine.withUnsafeBytes { line in
+                        try runner.accept(line, tape: tape, hash: hash, breakdownIndex: breakdownIndex, variant: variant, output: &output)
+                    }
+                } else {
+                    try runner.accept(document.bytes, tape: tape, hash: hash, breakdownIndex: breakdownIndex, output: &output)
+                }
             }
             if canStopEarly && runners.allSatisfy({ $0.full }) { throw Stop() }
         }
@@ -214,7 +242,7 @@ public enum SegmentStage {
 
         var notes: [String] = []
         for runner in runners {
-            try runner.finish(output: &output, segmentKey: options.segments != nil)
+            try runner.finish(output: &output, segmentKey: options.segments != nil, split: options.split)
         }
         try output.flush()
 
@@ -238,6 +266,13 @@ public enum SegmentStage {
         if totalHeld > 0 {
             let sorted = held.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             notes.append("\(stage): held back: " + sorted.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if let split = options.split {
+            var perVariant: [String: Int] = [:]
+            for (i, v) in split.variants.enumerated() { perVariant[v.name] = runners.reduce(0) { $0 + $1.variantCounts[i] } }
+            summary.setGroup("variants", perVariant)
+            summary.remark("split_campaign", split.campaign, text: "split for \(split.campaign): "
+                + split.variants.enumerated().map { i, v in "\(v.name) \(perVariant[v.name] ?? 0)" }.joined(separator: ", "))
         }
         if options.segments != nil {
             var perSegment: [String: Int] = [:]
@@ -290,7 +325,9 @@ final class SegmentRunner {
     var file: SegmentFileWriter?
     var counts: [[UInt8]: Int] = [:]
     var nullCount = 0
-    var reservoir: [(priority: UInt64, seq: Int, bytes: [UInt8])] = []
+    var reservoir: [(priority: UInt64, seq: Int, variant: Int, bytes: [UInt8])] = []
+    /// Contacts emitted per variant of `--split`.
+    var variantCounts: [Int]
     var seq = 0
     var scratch: [UInt8] = []
 
@@ -305,6 +342,7 @@ final class SegmentRunner {
         sampleSize = options.sample
         seed = options.seed
         passed = [Int](repeating: 0, count: parts.count)
+        variantCounts = [Int](repeating: 0, count: options.split?.variants.count ?? 0)
         if let dir = options.outDir, options.mode == .records {
             file = try SegmentFileWriter(directory: dir, name: name, gzip: options.gzip)
         }
@@ -323,22 +361,24 @@ final class SegmentRunner {
     }
 
     @inline(__always)
-    func accept(_ bytes: UnsafeRawBufferPointer, tape: Tape, hash: UInt64, breakdownIndex: Int, output: inout OutputSink) throws {
+    func accept(_ bytes: UnsafeRawBufferPointer, tape: Tape, hash: UInt64, breakdownIndex: Int, variant: Int = -1,
+                output: inout OutputSink) throws {
         if let k = sampleSize {
             // Bottom-k by a seeded hash of the address: a uniform sample that depends only on
             // the seed and the set of contacts — not on their order, the source or the shard.
             seq += 1
             let priority = SegmentRunner.mix(hash ^ SegmentRunner.mix(seed))
             if reservoir.count < k {
-                reservoir.append((priority, seq, Array(bytes)))
+                reservoir.append((priority, seq, variant, Array(bytes)))
                 siftUp(reservoir.count - 1)
             } else if k > 0 && priority < reservoir[0].priority {
-                reservoir[0] = (priority, seq, Array(bytes))
+                reservoir[0] = (priority, seq, variant, Array(bytes))
                 siftDown(0)
             }
             return
         }
         emitted += 1
+        if variant >= 0 { variantCounts[variant] += 1 }
         if let limit, emitted >= limit { full = true }
         switch mode {
         case .records:
@@ -419,7 +459,7 @@ final class SegmentRunner {
         }
     }
 
-    func finish(output: inout OutputSink, segmentKey: Bool) throws {
+    func finish(output: inout OutputSink, segmentKey: Bool, split: VariantSplit?) throws {
         if sampleSize != nil {
             // The sample is written in input order.
             reservoir.sort { $0.seq < $1.seq }
@@ -430,6 +470,7 @@ final class SegmentRunner {
                 try entry.bytes.withUnsafeBytes { raw in
                     if mode == .records {
                         emitted += 1
+                        if entry.variant >= 0 { variantCounts[entry.variant] += 1 }
                         if let file { try file.write(raw) } else {
                             output.buffer.append(raw)
                             output.buffer.append(0x0A)
@@ -447,7 +488,7 @@ final class SegmentRunner {
                             slots.resolve(Tape(doc))
                             index = slots[s]
                         }
-                        try accept(raw, tape: Tape(doc), hash: 0, breakdownIndex: index, output: &output)
+                        try accept(raw, tape: Tape(doc), hash: 0, breakdownIndex: index, variant: entry.variant, output: &output)
                     }
                 }
             }
@@ -464,10 +505,22 @@ final class SegmentRunner {
         case .records:
             try file?.finish()
         case .count:
-            prefix(&output.buffer)
-            output.buffer.append("\"count\":")
-            output.buffer.appendDecimal(emitted)
-            output.buffer.append("}\n")
+            if let split {
+                // One line per variant.
+                for (i, v) in split.variants.enumerated() {
+                    prefix(&output.buffer)
+                    output.buffer.append("\"variant\":")
+                    output.buffer.appendJSONString(v.name)
+                    output.buffer.append(",\"count\":")
+                    output.buffer.appendDecimal(variantCounts[i])
+                    output.buffer.append("}\n")
+                }
+            } else {
+                prefix(&output.buffer)
+                output.buffer.append("\"count\":")
+                output.buffer.appendDecimal(emitted)
+                output.buffer.append("}\n")
+            }
         case .breakdown(let field):
             var rows: [([UInt8]?, Int)] = counts.map { ($0.key, $0.value) }
             if nullCount > 0 { rows.append((nil, nullCount)) }

@@ -28,6 +28,18 @@ struct Render: MailpipeCommand {
         unsubscribe.secret_env in tenant.json, default MAILPIPE_UNSUB_SECRET), \
         List-Unsubscribe-Post: List-Unsubscribe=One-Click, a stable Message-ID, X-Job = campaign.
 
+        A/B variants (segment --split): a contact whose record says "variant": "b" gets the \
+        templates of <campaign>/b/, whose files replace the campaign's file by file (a folder \
+        with only en.subject tests a subject line); a variant without a folder gets the \
+        campaign's. The message record says its variant.
+
+        Spam check: --spamcheck scores each message, as inject smtp would send it, with \
+        SpamAssassin's spamd (--spamd host:port or a socket path, else $SPAMD_ADDRESS, else \
+        127.0.0.1:783) and adds "spam": {"score", "required", "rules": [{"rule", "points", \
+        "description"}]}; --max-spam-score N rejects (spam_score) a message scoring above N. \
+        A sample checks a campaign before it is sent: segment --sample 20 | render \
+        --spamcheck --max-spam-score 4.
+
         Examples:
           segment --tenant sos-expat --all avocat \\
             | render --campaign welcome-nov --templates samples/templates
@@ -59,6 +71,8 @@ struct Render: MailpipeCommand {
     var secretEnv: String?
     @Option(help: ArgumentHelp("Render this contact's message for a person to read (from the records, or the tenant's store when standard input carries none).", valueName: "email"))
     var preview: String?
+    @Option(help: ArgumentHelp("With --preview: render this A/B variant (else the contact's own).", valueName: "name"))
+    var variant: String?
     @Option(help: ArgumentHelp("With --preview: also write the HTML part to FILE, a page a browser opens.", valueName: "file"),
             completion: .file(extensions: ["html"]))
     var html: String?
@@ -66,13 +80,24 @@ struct Render: MailpipeCommand {
             completion: .file(extensions: ["eml"]))
     var eml: String?
 
+    @Flag(help: "Score each message with SpamAssassin (spamd) and add spam.score and the rules that fired.")
+    var spamcheck = false
+    @Option(help: ArgumentHelp("Where spamd listens: host:port or a unix socket path (default $SPAMD_ADDRESS, else 127.0.0.1:783).", valueName: "address"))
+    var spamd: String?
+    @Option(name: .customLong("max-spam-score"), help: ArgumentHelp("Reject messages spamd scores above N (implies --spamcheck).", valueName: "n"))
+    var maxSpamScore: Double?
+    @Option(name: .customLong("spamcheck-connections"), help: ArgumentHelp("Messages scored at once.", valueName: "n"))
+    var spamcheckConnections = 2
+
     @Argument(help: "Input files (default: standard input; .gz read transparently).", completion: .file())
     var inputs: [String] = []
 
     func run() throws {
         StageMain.run("render") {
             let tenant = try tenantFlags.slug()
-            if preview == nil && (html != nil || eml != nil) { throw StageError.usage("--html and --eml go with --preview EMAIL") }
+            if preview == nil && (html != nil || eml != nil || variant != nil) {
+                throw StageError.usage("--html, --eml and --variant go with --preview EMAIL")
+            }
             var options = RenderStage.Options(
                 campaign: campaign, templatesDirectory: RenderStage.campaignDirectory(root: templates, campaign: campaign),
                 tenant: tenant, state: StateRoot(explicit: tenantFlags.state),
@@ -80,6 +105,17 @@ struct Render: MailpipeCommand {
                 fallbackLanguage: fallbackLanguage, unsubscribeURL: unsubscribeURL, unsubscribeMailto: unsubscribeMailto,
                 secretEnv: secretEnv, preview: preview,
                 previewFromStore: preview != nil && tenant != nil && inputs.isEmpty && !FileDescriptor.standardInput.carriesData)
+            options.previewVariant = variant
+            if spamcheck || maxSpamScore != nil || spamd != nil {
+                guard preview == nil else { throw StageError.usage("--spamcheck does not go with --preview") }
+                guard (1...64).contains(spamcheckConnections) else { throw StageError.usage("--spamcheck-connections takes 1…64") }
+                let address = spamd ?? FileSystem.environment("SPAMD_ADDRESS").flatMap { $0.isEmpty ? nil : $0 } ?? SpamCheck.defaultAddress
+                guard SpamCheck.isAddress(address) else {
+                    throw StageError.usage("--spamd (or $SPAMD_ADDRESS) takes host:port or a unix socket path, got '\(address)'")
+                }
+                options.spamcheck = SpamCheck.Settings(address: address, maxScore: maxSpamScore, connections: spamcheckConnections,
+                                                       date: try tenantFlags.clock())
+            }
             options.previewFiles = .init(html: html, eml: eml, date: try tenantFlags.clock())
             var output = OutputSink()
             let (summary, status) = try RenderStage.run(options, output: &output)

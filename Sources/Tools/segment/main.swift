@@ -29,6 +29,11 @@ struct Segment: MailpipeCommand {
         and contacts whose status is bounced, unsubscribed, complained, blacklisted or invalid. \
         The summary says how many each rule held back; --explain adds a line per criterion.
 
+        A/B splits: --split a=50,b=50 --campaign C gives each contact emitted a "variant" \
+        member, drawn from the FNV-1a hash of its address and the campaign (the same contact \
+        gets the same variant on every run; shares follow the weights); render takes the \
+        variant's templates from <campaign>/<variant>/. With --count, one count per variant.
+
         Examples:
           segment --tenant sos-expat --all avocat --exclude vip \\
             | render --campaign welcome-nov --templates samples/templates
@@ -43,6 +48,7 @@ struct Segment: MailpipeCommand {
             < samples/contacts.ndjson
           segment --tenant sos-expat --all avocat --csv --delimiter ';' --bom \\
             > avocats.csv
+          segment --tenant sos-expat --split a=50,b=50 --campaign welcome-nov --count
         """,
         version: mailpipeVersionText)
 
@@ -91,6 +97,10 @@ struct Segment: MailpipeCommand {
     @Flag(name: .customLong("include-suppressed"), help: "Also emit suppressed contacts (suppression list and held statuses).")
     var includeSuppressed = false
     @Flag(help: "Say, per criterion, how many contacts passed it.") var explain = false
+    @Option(help: ArgumentHelp("A/B split: give each contact a variant, shares by weight (a=50,b=50); needs --campaign.", valueName: "name=weight,…"))
+    var split: String?
+    @Option(help: ArgumentHelp("The campaign of --split (the variant is drawn per email and campaign).", valueName: "name"))
+    var campaign: String?
     @OptionGroup var csvFlags: CSVFlags
 
     @Argument(help: "Input files for --contacts stdin (default: standard input; .gz read transparently).", completion: .file())
@@ -144,11 +154,13 @@ struct Segment: MailpipeCommand {
                 mode = .breakdown(field)
             }
             if sample != nil && limit != nil { throw StageError.usage("--sample and --limit cannot be combined") }
-            let options = SegmentStage.Options(
+            if campaign != nil && split == nil { throw StageError.usage("--campaign goes with --split") }
+            var options = SegmentStage.Options(
                 tenant: tenant, state: StateRoot(explicit: tenantFlags.state), source: chosen,
                 stream: streamFlags.options(stage: "segment", inputs: inputs), criteria: all, segments: many,
                 outDir: outDir, gzip: gzip, mode: mode, sample: sample, seed: seed,
                 shard: try shard.map(Shard.init(parsing:)), includeSuppressed: includeSuppressed, explain: explain)
+            if let split { options.split = try VariantSplit(parsing: split, campaign: campaign ?? "") }
             if csvFlags.csv && (mode != .records || segments != nil) {
                 throw StageError.usage("--csv writes contacts: it does not go with --count, --breakdown or --segments")
             }
