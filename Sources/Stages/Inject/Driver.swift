@@ -13,6 +13,8 @@ public struct Item {
     public let tenant: String
     public let email: String
     public let campaign: String
+    /// The message's A/B variant (render), carried into the outcome.
+    public var variant: String?
     public var attempts = 0
     public var vmta: String?
     /// The journal said this record was begun but never finished: a crash caught it in flight.
@@ -53,6 +55,10 @@ public enum OutcomeReason: String, Sendable {
     case quota
     /// Transient failures until --max-attempts.
     case transient
+    /// The campaign's pause switch is on (`inject pause`).
+    case paused
+    /// Outside the send window, or before `--not-before`: `not_before` says when it may leave.
+    case scheduled
 }
 
 /// How one record ended.
@@ -62,6 +68,8 @@ public struct Outcome {
     public var remoteID: String?
     public var error: String?
     public var reason: OutcomeReason?
+    /// When a record that may not leave yet may (send window, --not-before).
+    public var notBefore: Timestamp?
 
     public static func sent(code: Int?, remoteID: String?) -> Outcome { Outcome(outcome: .sent, code: code, remoteID: remoteID) }
     /// A failure; `reason` says whether it is the recipient's for good (`.permanent`) or ours (`.configuration`).

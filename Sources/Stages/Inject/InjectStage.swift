@@ -29,6 +29,10 @@ public enum InjectStage {
         public var retryFailed = false
         /// `--replay FILE`: send a dead-letter file's records again (implies `retryFailed`).
         public var replay: String?
+        /// Send window and --not-before.
+        public var schedule = SendSchedule()
+        /// Seconds between looks at the pause switches.
+        public var pauseCheckInterval: Double = 0.2
 
         public init(stream: StreamOptions, state: StateRoot, tenant: TenantSlug? = nil, now: Timestamp? = nil,
                     campaign: String? = nil, concurrency: Int = 4, rate: Double? = nil, maxAttempts: Int = 5,
@@ -58,6 +62,8 @@ public enum InjectStage {
         if let replaying { try FileSystem.remove(replaying) }
         var summary = Summary(stage: options.stream.stage,
                               headline: ["in", "sent", "deferred", "failed", "skipped", "resent", "rejected"])
+        if engine.pausedOut > 0 { summary.notes.append("\(options.stream.stage): \(engine.pausedOut) deferred: campaign paused (a run after `inject resume` sends them)") }
+        if engine.windowOut > 0 { summary.notes.append("\(options.stream.stage): \(engine.windowOut) deferred: outside the send window or before --not-before") }
         summary["in"] = stream.linesIn
         for (name, value) in engine.counts { summary[name] = value }
         summary["rejected"] = rejects.count
@@ -120,6 +126,11 @@ struct Engine {
     let window: Int
     /// Jobs prepared ahead while every slot is busy.
     let lookahead: Int
+    /// Pause switches per tenant and campaign: (paused, monotonic time looked at).
+    var pauses: [String: (paused: Bool, checked: Double)] = [:]
+    let zones = ZoneCache()
+    var pausedOut = 0
+    var windowOut = 0
 
     init(options: InjectStage.Options, channel: InjectChannel, rejects: RejectSink) throws {
         self.options = options
@@ -206,6 +217,7 @@ struct Engine {
             item.refusal = why
         }
         item.action = channel.action(for: item)
+        item.variant = record.string("variant")
         switch journal.state(of: email) {
         case .sent(let code, let remoteID, let vmta, let action)? where action == item.action || (action == nil && item.action == channel.defaultAction):
             nextSeq += 1
@@ -220,6 +232,21 @@ struct Engine {
             item.resent = true
         default:
             break
+        }
+        // A pause or a send window holds sends; an unsubscribe pushed to MailWizz is never held.
+        if item.refusal == nil, isPaused(ctx, campaign: campaign) {
+            nextSeq += 1
+            pausedOut += 1
+            emit(item, .deferred(code: nil, "paused: \(PauseSwitch.path(ctx.directory, campaign: campaign)) is there", .paused))
+            return true
+        }
+        if item.refusal == nil, let opening = scheduled(record, tenant: ctx) {
+            nextSeq += 1
+            windowOut += 1
+            var outcome = Outcome.deferred(code: nil, opening.reason, .scheduled)
+            outcome.notBefore = opening.at
+            emit(item, outcome)
+            return true
         }
         let intake: Intake
         do { intake = try channel.intake(record, item: item, tenant: ctx) } catch let error as Mime.Failure {
@@ -236,6 +263,64 @@ struct Engine {
         case .held: track(item)
         }
         return true
+    }
+
+    // MARK: schedule and pause
+
+    /// When the record may not leave yet: the instant it may, and why.
+    mutating func scheduled(_ record: Record, tenant ctx: TenantContext) -> (at: Timestamp, reason: String)? {
+        let schedule = options.schedule
+        guard !schedule.isEmpty else { return nil }
+        let now = options.now ?? .current()
+        var result: (at: Timestamp, reason: String)? = nil
+        if let notBefore = schedule.notBefore, now < notBefore {
+            result = (notBefore, "not before \(notBefore.rfc3339) (--not-before)")
+        }
+        if let window = schedule.window {
+            var zone = ctx.config.timezone
+            if schedule.windowLocal, let own = zones.zone(of: record["contact"] ?? record.root) { zone = own }
+            // The window is judged at the later of now and --not-before.
+            let from = max(now, result?.at ?? now)
+            if let opening = window.nextOpening(after: from, zone: zone) {
+                result = (opening, "outside the send window \(window) (\(zone.name)); opens \(opening.rfc3339)")
+            }
+        }
+        return result
+    }
+
+    /// Whether the campaign's pause switch (or the tenant's) is on, looked at every
+    /// `pauseCheckInterval` seconds at most.
+    mutating func isPaused(_ ctx: TenantContext, campaign: String) -> Bool {
+        let key = ctx.slug.value + "\u{0}" + campaign
+        let now = monotonicNow()
+        if let known = pauses[key], now - known.checked < options.pauseCheckInterval { return known.paused }
+        let paused = PauseSwitch.isPaused(ctx.directory, campaign: campaign)
+        pauses[key] = (paused, now)
+        return paused
+    }
+
+    /// Jobs of paused campaigns that have not started end as `deferred`.
+    mutating func deferPaused() {
+        var queues = [ready, waiting, blocked]
+        var stopped: [(Job, TenantContext)] = []
+        for q in queues.indices {
+            queues[q] = queues[q].filter { job in
+                guard let first = job.items.first, let ctx = tenants[first.tenant], isPaused(ctx, campaign: first.campaign) else { return true }
+                stopped.append((job, ctx))
+                return false
+            }
+        }
+        guard !stopped.isEmpty else { return }
+        ready = queues[0]; waiting = queues[1]; blocked = queues[2]
+        for (job, ctx) in stopped {
+            for item in job.items {
+                pausedOut += 1
+                emit(item, .deferred(code: nil, "paused: \(PauseSwitch.path(ctx.directory, campaign: item.campaign)) is there", .paused))
+                channel.released(item, tenant: ctx)
+                finished(item)
+            }
+        }
+        unblock()
     }
 
     // MARK: order per address
@@ -284,6 +369,7 @@ struct Engine {
         w.string("tenant", item.tenant, &b)
         w.string("email", item.email, &b)
         w.string("campaign", item.campaign, &b)
+        if let variant = item.variant { w.string("variant", variant, &b) }
         w.string("channel", channel.name, &b)
         w.string("outcome", outcome.outcome.rawValue, &b)
         w.int("attempts", item.attempts, &b)
@@ -293,6 +379,7 @@ struct Engine {
         w.string("error", outcome.error, &b)
         if let reason = outcome.reason { w.string("reason", reason.rawValue, &b) }
         if let action = item.action, outcome.outcome == .sent { w.string("action", action, &b) }
+        if let notBefore = outcome.notBefore { w.string("not_before", notBefore.rfc3339, &b) }
         let at = nowText
         w.string("at", at, &b)
         w.end(&b)
@@ -355,6 +442,8 @@ struct Engine {
                 for job in waiting { if job.notBefore <= now { ready.append(job) } else { keep.append(job) } }
                 waiting = keep
             }
+            // A campaign paused since its jobs were queued: they end here, unstarted.
+            if !pauses.isEmpty && !(ready.isEmpty && waiting.isEmpty && blocked.isEmpty) { deferPaused() }
             // Start what can start; the journal's begin lines are durable before anything is sent.
             refillTokens()
             var starting: [(Int, Job)] = []

@@ -16,14 +16,23 @@ struct Inject: MailpipeCommand {
         journal per tenant, channel and campaign (state/<tenant>/journal/) makes a re-run skip \
         what was sent.
 
+        When: --window 09:00-18:00 (or 'mon-fri 09:00-18:00') sends only inside those hours of \
+        the tenant's time zone, or of each contact's with --window-local (its timezone, else \
+        its country's); --not-before TIME holds everything until then. What may not leave yet \
+        is 'deferred' with "not_before", the next opening; a later run sends it. 'inject pause \
+        --campaign C' stops a campaign between batches (the rest is 'deferred'); after 'inject \
+        resume', the same command again picks up where it stopped.
+
         Examples:
           segment --tenant sos-expat --all avocat \\
             | render --campaign welcome-nov --templates samples/templates \\
             | inject smtp --concurrency 8 | account record
           account export --tenant sos-expat | inject mailwizz --tenant sos-expat
+          inject pause --tenant sos-expat --campaign welcome-nov --reason 'complaints'
+          inject resume --tenant sos-expat --campaign welcome-nov
         """,
         version: mailpipeVersionText,
-        subcommands: [Smtp.self, Mailwizz.self, Http.self]
+        subcommands: [Smtp.self, Mailwizz.self, Http.self, Pause.self, Resume.self]
     )
 }
 
@@ -45,12 +54,32 @@ struct DeliveryFlags: ParsableArguments {
     var retryFailed = false
     @Option(help: ArgumentHelp("Send a dead-letter file's records again (journal/<channel>/<campaign>.dead.ndjson), after a fix.", valueName: "file"))
     var replay: String?
+    @Option(help: ArgumentHelp("Send only inside these local hours (and days): 09:00-18:00, 'mon-fri 09:00-18:00'.", valueName: "window"))
+    var window: String?
+    @Flag(name: .customLong("window-local"), help: "Judge --window in each contact's time zone (its timezone, else its country's), not the tenant's.")
+    var windowLocal = false
+    @Option(name: .customLong("not-before"), help: ArgumentHelp("Send nothing before this time (RFC 3339 or a date).", valueName: "time"))
+    var notBefore: String?
 
     func validate() throws {
         guard concurrency >= 1 && concurrency <= 1000 else { throw ValidationError("--concurrency must be 1…1000") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard backoff >= 0, timeout > 0 else { throw ValidationError("--backoff and --timeout must be positive") }
         _ = try rateValue()
+        if windowLocal && window == nil { throw ValidationError("--window-local goes with --window") }
+    }
+
+    func schedule() throws -> SendSchedule {
+        var s = SendSchedule()
+        s.window = try window.map(SendWindow.init(parsing:))
+        s.windowLocal = windowLocal
+        if let notBefore {
+            guard let t = Timestamp(parsing: notBefore) else {
+                throw StageError.usage("--not-before takes an RFC 3339 time or a date (2026-12-01T08:00:00Z, 2026-12-01), got '\(notBefore)'")
+            }
+            s.notBefore = t
+        }
+        return s
     }
 
     func rateValue() throws -> Double? {
@@ -69,6 +98,7 @@ struct DeliveryFlags: ParsableArguments {
             backoffBase: backoff)
         options.retryFailed = retryFailed
         options.replay = replay
+        options.schedule = try schedule()
         return options
     }
 }
@@ -239,6 +269,65 @@ extension Inject {
                 s.idField = idField; s.timeout = delivery.timeout
                 return try HttpChannel(settings: s)
             }, stats: streamFlags.stats)
+        }
+    }
+}
+
+extension Inject {
+    struct Pause: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pause a campaign (or, without --campaign, every campaign of the tenant).",
+            usage: "inject pause [--tenant <slug>] [--campaign <id>] [--reason <text>]",
+            discussion: """
+            Writes state/<tenant>/pause/<campaign> (pause/ALL without --campaign). A running \
+            inject of that campaign starts nothing more once it sees the file (it looks between \
+            batches, every 200 ms at most); what it did not send is 'deferred'. After 'inject \
+            resume', running the same pipeline again sends the rest: the journal skips what \
+            was sent.
+
+            Example:
+              inject pause --tenant sos-expat --campaign welcome-nov --reason 'complaints'
+            """)
+        @OptionGroup var tenantFlags: TenantFlags
+        @Option(help: ArgumentHelp("The campaign (default: every campaign of the tenant).", valueName: "id"))
+        var campaign: String?
+        @Option(help: ArgumentHelp("Why (kept in the file).", valueName: "text"))
+        var reason: String?
+
+        func run() throws {
+            StageMain.run("inject pause") {
+                let dir = StateRoot(explicit: tenantFlags.state).tenant(try tenantFlags.choose().slug)
+                let changed = try PauseSwitch.set(true, dir, campaign: campaign, at: try tenantFlags.clock(), reason: reason)
+                let what = campaign.map { "campaign \($0)" } ?? "every campaign of \(dir.slug)"
+                try FileDescriptor.standardError.writeAll("inject pause: \(what) \(changed ? "paused" : "was already paused") (\(PauseSwitch.path(dir, campaign: campaign)))\n")
+                return .success
+            }
+        }
+    }
+
+    struct Resume: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Lift a campaign's pause (or, without --campaign, the tenant-wide one).",
+            usage: "inject resume [--tenant <slug>] [--campaign <id>] [<options>]",
+            discussion: """
+            Removes state/<tenant>/pause/<campaign> (pause/ALL without --campaign). Nothing is \
+            sent by this command: run the campaign's pipeline again.
+
+            Example:
+              inject resume --tenant sos-expat --campaign welcome-nov
+            """)
+        @OptionGroup var tenantFlags: TenantFlags
+        @Option(help: ArgumentHelp("The campaign (default: the tenant-wide pause).", valueName: "id"))
+        var campaign: String?
+
+        func run() throws {
+            StageMain.run("inject resume") {
+                let dir = StateRoot(explicit: tenantFlags.state).tenant(try tenantFlags.choose().slug)
+                let changed = try PauseSwitch.set(false, dir, campaign: campaign, at: try tenantFlags.clock(), reason: nil)
+                let what = campaign.map { "campaign \($0)" } ?? "the tenant-wide pause of \(dir.slug)"
+                try FileDescriptor.standardError.writeAll("inject resume: \(what) \(changed ? "lifted" : "was not set")\n")
+                return .success
+            }
         }
     }
 }
