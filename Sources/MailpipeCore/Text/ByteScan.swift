@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Whole-word (8 bytes at a time) scans of byte strings for the few classes of bytes the hot
 /// paths look for: a field that needs no JSON escaping, or a row that is plain printable ASCII,
 /// is then recognised in an eighth of the steps.
@@ -66,5 +72,19 @@ public enum ByteScan {
             }
         }
         return nil
+    }
+
+    /// Whether `needle` occurs in `haystack` (memchr for its first byte, then a compare).
+    public static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer) -> Bool {
+        guard let h = haystack.baseAddress, let n = needle.baseAddress, needle.count > 0 else { return needle.count == 0 }
+        let first = Int32(needle[0])
+        var start = 0
+        let last = haystack.count - needle.count
+        while start <= last, let hit = memchr(h + start, first, last - start + 1) {
+            let at = h.distance(to: UnsafeRawPointer(hit))
+            if memcmp(h + at, n, needle.count) == 0 { return true }
+            start = at + 1
+        }
+        return false
     }
 }

@@ -133,6 +133,9 @@ public enum AccountEvents {
             for key in ["channel", "remote_id", "url"] {
                 if let v = record[key]?.string { extra.append((key, .string(v))) }
             }
+            // An open or click a machine made (a privacy proxy fetching the pixel, a scanner
+            // following links): kept, never counted as a person's engagement.
+            if record["machine"]?.bool == true { extra.append(("machine", .bool(true))) }
             emit(BookEvent(id: id, email: email, type: type, bounceClass: bounceClass, reason: reason, campaign: campaign,
                            vmta: vmta, at: at, source: source, extra: extra))
         }

@@ -70,6 +70,7 @@ public enum AccountRecord {
             if let channel { extra.append(("channel", .string(channel))) }
             if let remoteID { extra.append(("remote_id", .string(remoteID))) }
             if let code { extra.append(("code", .string(code))) }
+            if let variant = record.string("variant") { extra.append(("variant", .string(variant))) }
             var type = outcome
             var bounceClass: String? = nil
             if outcome == "sent" && channel == "mailwizz" {

@@ -70,6 +70,8 @@ public enum AccountReport {
         public var lastWeek = 6
         /// The tenant's ceilings: a rate over one is flagged (in colour in the HTML, with ! in text).
         public var ceilings = Ceilings()
+        /// The A/B comparison of split campaigns (empty when no send carried a variant).
+        public var variants = VariantComparison.Result()
 
         public func count(_ c: [Int], _ name: String) -> Int { c[AccountReport.counters.firstIndex(of: name)!] }
         public func bounced(_ c: [Int]) -> Int { count(c, "bounced_hard") + count(c, "bounced_soft") + count(c, "bounced_policy") }
@@ -386,6 +388,7 @@ public enum AccountReport {
         // Suppression and warm-up (read without the lock: the ledger and logs are replaced or
         // appended atomically).
         report.suppressed = try SuppressionList.load(path: dir.suppressionPath).count
+        report.variants = try VariantComparison.build(eventsPath: dir.eventsPath, campaign: options.campaign, since: options.since)
         let ledger = try Ledger.load(path: dir.ledgerPath)
         let schedule = config.warmup
         report.lastWeek = schedule.lastWeek

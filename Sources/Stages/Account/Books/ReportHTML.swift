@@ -74,7 +74,16 @@ extension AccountReport.Report {
         h += "<h2>Sends and bounces over time</h2>\n<div class=\"chart\">" + timeChart + "</div>\n"
         h += "<h2>Campaigns</h2>\n" + campaignTable + "<div class=\"charts\">\n"
         for name in campaigns.keys.sorted() { h += "<div class=\"chart\"><h3>\(Self.esc(name))</h3>" + campaignChart(name) + "</div>\n" }
-        h += "</div>\n<h2>Warm-up per vmta</h2>\n<div class=\"chart\">" + warmupChart + "</div>\n<div class=\"charts\">\n"
+        h += "</div>\n"
+        if !variants.isEmpty {
+            h += "<h2>A/B variants</h2>\n<div class=\"scroll\">" + htmlTable(
+                ["campaign", "variant", "sent", "base", "opened", "open", "clicked", "click", "unsubs"], variants.rows.map { r in
+                    [r.campaign, r.variant, String(r.sent), String(r.base), String(r.opened), Self.percent(r.openRate),
+                     String(r.clicked), Self.percent(r.clickRate), String(r.unsubscribed)]
+                }) + "</div>\n"
+            for t in variants.tests { h += "<p id=\"ab-\(Self.esc(t.campaign))-\(t.metric)\">\(Self.esc(t.campaign)): \(Self.esc(t.sentence))</p>\n" }
+        }
+        h += "<h2>Warm-up per vmta</h2>\n<div class=\"chart\">" + warmupChart + "</div>\n<div class=\"charts\">\n"
         for w in warmup { h += "<div class=\"chart\"><h3>\(Self.esc(w.vmta)): week per day</h3>" + warmupHistoryChart(w.vmta) + "</div>\n" }
         h += "</div>\n<h2>Audience by language</h2>\n<div class=\"chart\">" + barChart(Self.sortedCounts(byLanguage), color: "#3d8f5a") + "</div>\n"
         h += "<h2>Contacts</h2>\n<div class=\"cols\">\n"

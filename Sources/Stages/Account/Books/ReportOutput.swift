@@ -62,6 +62,7 @@ extension AccountReport.Report {
                     String(count(c, "complained")), String(count(c, "opened")), String(count(c, "clicked"))]
         }
         out += "\nevents per day\n" + TextTable.render(["day", "sent", "delivered", "bounced", "deferred", "complaints", "opens", "clicks"], dayRows)
+        if !variants.isEmpty { out += "\n" + variants.text }
         out += "\nwarm-up (sent and bounced yesterday; the ceiling of the vmta's week)\n" + AccountWarmup.Row.table(warmup)
         return out
     }
@@ -102,6 +103,8 @@ extension AccountReport.Report {
             guard case .object(let o) = w.json else { continue }
             emit([("section", .string("warmup"))] + o.members)
         }
+        for row in variants.rows { emit(row.members) }
+        for test in variants.tests { emit(test.members) }
         return out.bytes
     }
 }
@@ -144,5 +147,52 @@ extension AccountWarmup.Row {
              r.yesterdayRate.map { "\(r.yesterdayBounced) (\(TextTable.percent($0)))" } ?? "-",
              TextTable.percent(r.ceiling)] + (withAction ? [r.action?.rawValue ?? ""] : [])
         })
+    }
+}
+
+extension VariantComparison.Row {
+    var members: [(String, JSONValue)] {
+        func rate(_ r: Double?) -> JSONValue { r.map { .number(WarmupSchedule.format($0)) } ?? .null }
+        return [("section", .string("variant")), ("campaign", .string(campaign)), ("variant", .string(variant)),
+                ("sent", .int(sent)), ("delivered", .int(delivered)), ("opened", .int(opened)), ("clicked", .int(clicked)),
+                ("bounced", .int(bounced)), ("complained", .int(complained)), ("unsubscribed", .int(unsubscribed)),
+                ("base", .int(base)), ("open_rate", rate(openRate)), ("click_rate", rate(clickRate))]
+    }
+}
+
+extension VariantComparison.Test {
+    var members: [(String, JSONValue)] {
+        func number(_ v: Double?, _ digits: Double) -> JSONValue { v.map { .number(WarmupSchedule.format(($0 * digits).rounded() / digits)) } ?? .null }
+        return [("section", .string("variant_test")), ("campaign", .string(campaign)), ("metric", .string(metric)),
+                ("best", .string(best)), ("runner_up", .string(runnerUp)), ("z", number(z, 1000)), ("p_value", number(pValue, 1_000_000)),
+                ("alpha", number(alpha, 1_000_000)), ("verdict", .string(verdict.rawValue)), ("winner", winner.map { .string($0) } ?? .null)]
+    }
+
+    /// `b won on click_rate (p = 0.0031)`, `no significant difference in open_rate (p = 0.41)`.
+    public var sentence: String {
+        let what = metric == "open_rate" ? "opens" : metric == "click_rate" ? "clicks" : metric
+        let p = pValue.map { " (p = \(VariantComparison.Test.short($0)), α = \(VariantComparison.Test.short(alpha)))" } ?? ""
+        switch verdict {
+        case .won: return "\(best) won on \(what) against \(runnerUp)\(p)"
+        case .noDifference: return "no significant difference in \(what): \(best) leads \(runnerUp)\(p)"
+        case .tooFew: return "too few recipients to compare \(what) (30 a variant and 5 expected events needed)"
+        }
+    }
+
+    static func short(_ v: Double) -> String {
+        v >= 0.0001 ? WarmupSchedule.format((v * 10_000).rounded() / 10_000) : "< 0.0001"
+    }
+}
+
+extension VariantComparison.Result {
+    /// A table per campaign and a line per test, for 80 columns.
+    public var text: String {
+        var out = "A/B variants (rates of delivered, or of sent when no delivery was imported; people, not events)\n"
+        out += TextTable.render(["campaign", "variant", "sent", "base", "opened", "open", "clicked", "click", "unsub"], rows.map { r in
+            [r.campaign, r.variant, String(r.sent), String(r.base), String(r.opened), TextTable.percent(r.openRate),
+             String(r.clicked), TextTable.percent(r.clickRate), String(r.unsubscribed)]
+        })
+        for t in tests { out += "\(t.campaign): \(t.sentence)\n" }
+        return out
     }
 }
