@@ -415,7 +415,7 @@ extension Account {
             abstract: "Print PowerMTA virtual-mta/pool blocks and the DNS records of the sending domain.",
             usage: "account pmta-config [--tenant <slug>] [<options>] > pmta.txt",
             discussion: """
-            Each vmta is capped at today's warm-up quota (max-msg-rate quota/24 per hour);
+            Each vmta is capped at today's warm-up quota (max-msg-rate quota/24 per hour); \
             regenerate it daily after account warmup --advance.
 
             Example:
