@@ -28,6 +28,10 @@ let package = Package(
         // (Not `CZlib`: ZIPFoundation has a module of that name.)
         .systemLibrary(name: "CZlibShim", path: "Sources/CZlibShim", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        // libdeflate compresses whole buffers about twice as fast as zlib at level 1 (zlib stays
+        // for inflating streams, CRC-32 and the dictionary-chained parallel member).
+        .systemLibrary(name: "CDeflate", path: "Sources/CDeflate", pkgConfig: "libdeflate",
+                       providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CIdn2", path: "Sources/CIdn2", pkgConfig: "libidn2",
@@ -46,13 +50,13 @@ let package = Package(
         // Shared core: bytes, lines, JSON, gzip, rejects, summary, files. No Foundation.
         // Exclusivity is enforced statically; the dynamic checks on the buffers' class storage
         // cost more than the parsing itself (measured with callgrind).
-        .target(name: "MailpipeCore", dependencies: ["CZlibShim"],
+        .target(name: "MailpipeCore", dependencies: ["CZlibShim", "CDeflate"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         // Tenant state: slugs, tenant.json, lock, atomic files, append logs, the contact store.
         .target(name: "MailpipeStore", dependencies: ["MailpipeCore"]),
         // Command-line glue shared by every executable (option groups, exit codes).
         .target(name: "MailpipeCLI", dependencies: [
-            "MailpipeCore", "MailpipeStore", "CCurl", "CIdn2", "CZlibShim",
+            "MailpipeCore", "MailpipeStore", "CCurl", "CIdn2", "CZlibShim", "CDeflate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], plugins: ["BuildInfo"]),
         // Writes the commit a build comes from into MailpipeCLI (`--version`).

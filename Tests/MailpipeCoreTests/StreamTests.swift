@@ -106,6 +106,53 @@ final class StreamTests: XCTestCase {
         XCTAssertEqual(try lines(path), ["1:{\"a\":1}", "2:{\"a\":2}", "3:{\"a\":3}", "4:{\"a\":4}"])
     }
 
+    /// GzipEncoder (libdeflate) writes members that zlib's GzipDecoder and gzip itself read back
+    /// whole, at the levels the store uses (0 for spills, 1 for runs, 6) and the largest, for
+    /// empty, tiny and multi-megabyte inputs of text that compresses and bytes that do not.
+    func testEncoderMembersInflateAtEveryLevel() throws {
+        var seed: UInt64 = 0x9E3779B97F4A7C15
+        let noise = (0..<3_000_000).map { _ -> UInt8 in
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: seed >> 33)
+        }
+        let text = Array((0..<40_000).map { "{\"email\":\"user\($0)@example.com\",\"tags\":[\"lang-fr\"]}\n" }.joined().utf8)
+        let inputs: [[UInt8]] = [[], Array("x".utf8), text, noise]
+        for level: Int32 in [0, 1, 6, 12] {
+            let encoder = try GzipEncoder(level: level)
+            var bytes: [UInt8] = []
+            for input in inputs { try input.withUnsafeBytes { try encoder.compressMember($0, appendingTo: &bytes) } }
+            let expected = inputs.reduce([], +)
+            // zlib, member after member.
+            let decoder = try GzipDecoder()
+            var inflated = [UInt8](repeating: 0, count: expected.count + 1)
+            var consumed = 0, produced = 0
+            try bytes.withUnsafeBytes { input in
+                try inflated.withUnsafeMutableBytes { out in
+                    while consumed < input.count {
+                        let (c, p) = try decoder.inflate(input: UnsafeRawBufferPointer(rebasing: input[consumed...]),
+                                                         output: UnsafeMutableRawBufferPointer(rebasing: out[produced...]))
+                        consumed += c
+                        produced += p
+                        if c == 0 && p == 0 { break }
+                    }
+                }
+            }
+            XCTAssertEqual(consumed, bytes.count, "level \(level): every byte read")
+            XCTAssertEqual(produced, expected.count, "level \(level): every byte written back")
+            XCTAssertTrue(decoder.atMemberBoundary, "level \(level): ends on a member's end")
+            XCTAssertTrue(Array(inflated.prefix(produced)) == expected, "level \(level): the same bytes")
+            // gzip itself (the format's reference reader) says the file is sound.
+            let path = try write("level\(level).gz", bytes)
+            let gzip = Process()
+            gzip.executableURL = URL(fileURLWithPath: "/bin/sh")
+            gzip.arguments = ["-c", "gzip -t \"$0\"", path]
+            try gzip.run()
+            gzip.waitUntilExit()
+            XCTAssertEqual(gzip.terminationStatus, 0, "level \(level): gzip -t")
+        }
+        XCTAssertThrowsError(try GzipEncoder(level: 13))
+    }
+
     func testTruncatedGzipIsAnError() throws {
         var bytes: [UInt8] = []
         let encoder = try GzipEncoder(level: 6)
