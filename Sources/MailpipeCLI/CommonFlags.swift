@@ -18,8 +18,12 @@ public struct StreamFlags: ParsableArguments {
     @Option(name: .customLong("max-line"), help: ArgumentHelp("Reject lines longer than this many bytes.", valueName: "bytes"))
     public var maxLine: Int = 1 << 20
 
-    @Option(name: .customLong("max-depth"), help: ArgumentHelp("Reject records nested deeper than this.", valueName: "levels"))
+    @Option(name: .customLong("max-depth"), help: ArgumentHelp("Reject records nested deeper than this (at most \(StreamFlags.depthLimit)).", valueName: "levels"))
     public var maxDepth: Int = 64
+
+    /// The deepest nesting `--max-depth` may allow: records are taken apart recursively in
+    /// places, and a thread's stack must hold the deepest one.
+    public static let depthLimit = 1000
 
     @Flag(inversion: .prefixedNo, help: "Show progress on standard error (default: only on a terminal).")
     public var progress: Bool?
@@ -28,7 +32,9 @@ public struct StreamFlags: ParsableArguments {
 
     public func validate() throws {
         guard maxLine > 0 else { throw ValidationError("--max-line must be positive") }
-        guard maxDepth > 0 else { throw ValidationError("--max-depth must be positive") }
+        guard maxDepth > 0 && maxDepth <= StreamFlags.depthLimit else {
+            throw ValidationError("--max-depth takes 1…\(StreamFlags.depthLimit), got \(maxDepth)")
+        }
     }
 
     public func options(stage: String, inputs: [String], shard: Shard? = nil) -> StreamOptions {
@@ -53,14 +59,19 @@ public struct ShardFlag: ParsableArguments {
 
 /// `--threads n`: how many threads a stage parses or converts records on.
 public struct ThreadsFlag: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Threads for parsing records (default: one per core, at most 4). The output does not depend on it.", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Threads for parsing records (default: one per core, at most 4; never more than \(Cores.maximumThreads)). The output does not depend on it.", valueName: "n"))
     public var threads: Int?
 
     public init() {}
 
+    /// The thread count, capped at `Cores.maximumThreads` (with a note on standard error).
     public func parsed() throws -> Int? {
-        if let threads, threads < 1 { throw StageError.usage("--threads must be at least 1") }
-        return threads
+        guard let threads else { return nil }
+        if threads < 1 { throw StageError.usage("--threads must be at least 1") }
+        if threads > Cores.maximumThreads {
+            try? FileDescriptor.standardError.writeAll("note: --threads \(threads) is capped at \(Cores.maximumThreads)\n")
+        }
+        return Cores.capped(threads)
     }
 }
 

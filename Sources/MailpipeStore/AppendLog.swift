@@ -24,7 +24,7 @@ public final class AppendLog {
     /// `warn` is told so.
     public init(path: String, warn: (String) -> Void) throws {
         self.path = path
-        let fd = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o600)
+        let fd = try FileDescriptor.open(path, .readWrite, options: [.create, .noFollow])
         defer { fd.close() }
         let size = try fd.size()
         validLength = try AppendLog.lastSealedEnd(fd, size: size)
@@ -37,8 +37,8 @@ public final class AppendLog {
 
     /// The length of the readable, sealed part of a log, without changing it (for readers).
     public static func readableLength(path: String) throws -> Int {
-        guard FileSystem.exists(path) else { return 0 }
-        let fd = try FileDescriptor.openForReading(path)
+        guard FileSystem.entryExists(path) else { return 0 }
+        let fd = try FileDescriptor.openForReading(path, options: .noFollow)
         defer { fd.close() }
         return try lastSealedEnd(fd, size: try fd.size())
     }
@@ -62,7 +62,7 @@ public final class AppendLog {
         }
         let crc = bytes.withUnsafeBytes { CRC32.checksum($0) }
         bytes.append(contentsOf: AppendLog.seal(start: UInt64(validLength), crc: crc))
-        let fd = try FileDescriptor.open(path, O_WRONLY | O_APPEND | O_CREAT, mode: 0o600)
+        let fd = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .noFollow])
         defer { fd.close() }
         try fd.writeAll(bytes)
         try fd.sync()

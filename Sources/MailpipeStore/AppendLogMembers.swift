@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 import MailpipeCore
 
 /// Reading an append log by appends: the seals name where each append starts, so a reader can
@@ -13,7 +12,7 @@ extension AppendLog {
     /// without its seal. `length` must be a sealed end (e.g. `readableLength(path:)`).
     public static func appendRanges(path: String, length: Int) throws -> [Range<Int>] {
         guard length > 0 else { return [] }
-        let fd = try FileDescriptor.openForReading(path)
+        let fd = try FileDescriptor.openForReading(path, options: .noFollow)
         defer { fd.close() }
         var ranges: [Range<Int>] = []
         var end = length
@@ -35,7 +34,7 @@ extension AppendLog {
 
     /// Calls `body` with every line of the bytes `range` of a gzip file (whole members).
     public static func forEachLine(path: String, range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let fd = try FileDescriptor.openForReading(path)
+        let fd = try FileDescriptor.openForReading(path, options: .noFollow)
         defer { fd.close() }
         let decoder = try GzipDecoder()
         let inSize = 1 << 20
@@ -109,7 +108,7 @@ extension AppendLog {
             assigned[w].append(r)
             load[w] += r.count
         }
-        DispatchQueue.concurrentPerform(iterations: n) { w in
+        try WorkCrew.perform(workers: n) { w in
             do {
                 for r in assigned[w] {
                     try forEachLine(path: path, range: r) { try line(&states[w], $0) }
@@ -126,10 +125,10 @@ extension AppendLog {
     /// old file, fsynced, renamed. An empty `lines` leaves an empty log.
     public static func replace(path: String, lines: [UInt8]) throws {
         let temp = path + ".new"
-        if FileSystem.exists(temp) { try FileSystem.remove(temp) }
+        try FileSystem.remove(temp)
         let log = try AppendLog(path: temp, warn: { _ in })
         try log.append(lines)
-        let fd = try FileDescriptor.open(temp, O_RDONLY)
+        let fd = try FileDescriptor.openForReading(temp, options: .noFollow)
         try fd.sync()
         fd.close()
         try FileSystem.rename(temp, to: path)

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 import MailpipeCore
 
 /// One commit of contact records into a tenant's store (`account commit`): the records are
@@ -35,7 +34,8 @@ public final class ContactCommit {
         nowText = now.rfc3339
         self.chunkBytes = chunkBytes
         self.threads = threads
-        arena.reserveCapacity(min(chunkBytes, 1 << 26) + 4096)
+        // Grown as records come (a small commit stays small), up to about a chunk.
+        arena.reserveCapacity(min(chunkBytes, 4 << 20) + 4096)
         parsers = (JSONParser(maxDepth: maxDepth), JSONParser(maxDepth: 256))
     }
 
@@ -203,11 +203,11 @@ public final class ContactCommit {
         defer { for p in extraParsers { p.incoming.deallocate(); p.stored.deallocate() } }
         let all = groups
         try withUnsafeMutablePointer(to: &parsers) { mainParsers in
-            lines.withUnsafeMutableBufferPointer { linesBuffer in
-                spans.withUnsafeMutableBufferPointer { spansBuffer in
-                    shareCounts.withUnsafeMutableBufferPointer { countsBuffer in
-                        errors.withUnsafeMutableBufferPointer { errorsBuffer in
-                            extraParsers.withUnsafeMutableBufferPointer { extraBuffer in
+            try lines.withUnsafeMutableBufferPointer { linesBuffer in
+                try spans.withUnsafeMutableBufferPointer { spansBuffer in
+                    try shareCounts.withUnsafeMutableBufferPointer { countsBuffer in
+                        try errors.withUnsafeMutableBufferPointer { errorsBuffer in
+                            try extraParsers.withUnsafeMutableBufferPointer { extraBuffer in
                                 let ls = linesBuffer, ss = spansBuffer, cs = countsBuffer, es = errorsBuffer, xs = extraBuffer
                                 let work = { (w: Int) in
                                     let p = w == 0 ? mainParsers : xs.baseAddress! + (w - 1)
@@ -224,7 +224,7 @@ public final class ContactCommit {
                                         es[w] = error
                                     }
                                 }
-                                if n == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: n, execute: work) }
+                                try WorkCrew.perform(workers: n, work)
                             }
                         }
                     }

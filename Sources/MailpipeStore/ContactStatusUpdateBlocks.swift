@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 import MailpipeCore
 
 /// Many status updates at once (an import of a day's accounting files): instead of merging every
@@ -29,8 +28,8 @@ extension ContactStatusUpdate {
                               result: inout Result) throws {
         let store = writer.store
         let runs = store.runs
-        let indexes = try runs.map { try RunIndex.load(path: "\(store.directory)/\($0.indexFile)") }
-        let files = try runs.map { try FileDescriptor.openForReading("\(store.directory)/\($0.dataFile)") }
+        let indexes = try runs.map { try store.fullIndex($0) }
+        let files = try runs.map { try FileDescriptor.openForReading("\(store.directory)/\($0.dataFile)", options: .noFollow) }
         defer { for f in files { f.close() } }
 
         // 1. Locate: updates by hash, merged with each run's sorted hashes, newest run first.
@@ -100,7 +99,7 @@ extension ContactStatusUpdate {
                 errors.initialize(repeating: nil)
                 defer { errors.deinitialize(); errors.deallocate() }
                 let n = max(1, min(workers, groups.count))
-                DispatchQueue.concurrentPerform(iterations: n) { worker in
+                try WorkCrew.perform(workers: n) { worker in
                     var parser = JSONParser(maxDepth: 256)
                     defer { parser.deallocate() }
                     var out = ByteBuffer(capacity: 4096)
@@ -115,7 +114,7 @@ extension ContactStatusUpdate {
                             let first = jobs[group.lowerBound]
                             let r = Int(first.key >> 40)
                             let block = Int(first.key & 0xFF_FFFF_FFFF)
-                            try RunLookup.readMember(block, of: indexes[r], from: files[r], name: runs[r].dataFile,
+                            try RunLookup.readMember(block, of: indexes[r], from: files[r], name: "\(store.directory)/\(runs[r].dataFile)",
                                                      compressed: &compressed, into: &inflated)
                             try inflated.withUnsafeBytes { raw in
                                 for job in jobs[group] {

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 import MailpipeCore
 
 /// The contact store of one tenant: sorted gzip runs listed by a manifest (docs/design.md §4).
@@ -25,11 +24,19 @@ public final class ContactStore {
     /// changed under a reader (a reshard removed it), which then starts over.
     let requiresManifest: Bool
 
-    /// Opens the store for reading (a missing store reads as empty). A sharded store (a
-    /// `layout.json` in the folder) is refused: read it with `TenantContacts`.
+    /// Set by a writer (it holds the lock): a run index that fails its checks is rewritten from
+    /// its run. A reader rebuilds it in memory and leaves the file alone.
+    var repairsIndexes = false
+    /// Indexes a reader rebuilt in memory, by run name (rebuilt once per process).
+    private var rebuiltIndexes: [String: RunIndex] = [:]
+
+    /// Opens the store for reading (a store never written to reads as empty; run files without a
+    /// manifest are `StateDamage`). A sharded store (a `layout.json` in the folder) is refused:
+    /// read it with `TenantContacts`.
     public init(directory: String) throws {
         self.directory = directory
-        if FileSystem.exists("\(directory)/\(StoreLayout.fileName)") {
+        try FileSystem.requireFolder(directory)
+        if FileSystem.entryExists("\(directory)/\(StoreLayout.fileName)") {
             throw StageError.configuration("\(directory) is a sharded contact store: open it with TenantContacts")
         }
         requiresManifest = false
@@ -39,6 +46,7 @@ public final class ContactStore {
     /// Opens one shard's sub-store; its manifest must exist (ENOENT otherwise).
     init(subStore directory: String) throws {
         self.directory = directory
+        try FileSystem.requireFolder(directory)
         requiresManifest = true
         (runs, nextRun) = try ContactStore.readManifest(directory, required: true)
     }
@@ -48,24 +56,51 @@ public final class ContactStore {
 
     static func readManifest(_ directory: String, required: Bool = false) throws -> ([RunInfo], Int) {
         let path = "\(directory)/\(manifestName)"
-        guard FileSystem.exists(path) else {
-            if required { throw SystemError("open", path: path, errno: ENOENT) }
+        guard let bytes = try FileSystem.readFileIfPresent(path, options: .noFollow) else {
+            if required { throw SystemError("open", path: path, errno: .noSuchFileOrDirectory) }
+            try requireNothingWithoutManifest(directory)
             return ([], 1)
         }
+        return try parseManifest(bytes, path: path)
+    }
+
+    static func parseManifest(_ bytes: [UInt8], path: String) throws -> ([RunInfo], Int) {
         let value: JSONValue
-        do { value = try JSONValue.parse(try FileSystem.readFile(path)) } catch {
-            throw StageError.runtime("\(path): unreadable manifest: \(error)")
+        do { value = try JSONValue.parse(bytes) } catch {
+            throw StateDamage(file: path, problem: "unreadable manifest: \(error)", repair: .fsck)
         }
         guard let list = value["runs"]?.array, let next = value["next_run"]?.int else {
-            throw StageError.runtime("\(path): manifest lacks runs or next_run")
+            throw StateDamage(file: path, problem: "the manifest lacks runs or next_run", repair: .fsck)
         }
         let runs = try list.map { item -> RunInfo in
-            guard let name = item["name"]?.string, let records = item["records"]?.int, let bytes = item["bytes"]?.int else {
-                throw StageError.runtime("\(path): malformed run entry")
+            guard let name = item["name"]?.string, RunInfo.number(of: name) != nil,
+                  let records = item["records"]?.int, let bytes = item["bytes"]?.int else {
+                throw StateDamage(file: path, problem: "malformed run entry", repair: .fsck)
             }
             return RunInfo(name: name, records: records, bytes: bytes)
         }
         return (runs, next)
+    }
+
+    /// A store without a manifest is empty only when nothing else is there: run files (or the
+    /// sub-store folders of a sharded store) without it mean the manifest was lost — reading them
+    /// as an empty store would let the next writer delete every run as a leftover.
+    static func requireNothingWithoutManifest(_ directory: String) throws {
+        guard try FileSystem.entryKind(directory) == .folder else { return }
+        let names = try FileSystem.listDirectory(directory)
+        let runs = names.filter { RunInfo.number(of: RunInfo.runName(ofFile: $0) ?? "") != nil }
+        let shards = names.filter { StoreLayout.shardCount(ofFolder: $0) != nil }
+        guard !runs.isEmpty || !shards.isEmpty else { return }
+        if FileSystem.entryExists("\(directory)/\(StoreLayout.fileName)") {
+            // Resharded under a reader: the caller reads the layout again.
+            throw StageError.configuration("\(directory) is a sharded contact store: open it with TenantContacts")
+        }
+        let what = runs.isEmpty
+            ? "\(shards.count) shard folders (\(shards[0]) …) but no layout.json"
+            : "\(runs.count) run files (\(runs[0]) …)"
+        throw StateDamage(file: "\(directory)/\(runs.isEmpty ? StoreLayout.fileName : manifestName)",
+                          problem: "missing, while the folder holds \(what): the list of live contact files is lost. Nothing was read or removed",
+                          repair: .fsck)
     }
 
     static func manifestBytes(runs: [RunInfo], nextRun: Int) -> [UInt8] {
@@ -88,7 +123,8 @@ public final class ContactStore {
     public func forEach(shard: Shard? = nil, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         if runs.isEmpty { return }
         if runs.count == 1 && shard == nil {
-            let index = try openWithRetry { try RunIndex.loadBlockOffsets(path: "\(directory)/\(runs[0].indexFile)") }
+            let run = runs[0]
+            let index = try openWithRetry { try withIndex(run, { try RunIndex.loadBlockOffsets(path: $0, dataSize: $1) }, orRebuilt: { $0 }) }
             try streamSingleRun(runs[0], index: index, body)
             return
         }
@@ -116,15 +152,50 @@ public final class ContactStore {
     }
 
     /// A writer may fold runs and delete the old files between our manifest read and our opens:
-    /// then the manifest is read again (readers never block writers).
+    /// then the manifest is read again (readers never block writers). A run file still missing
+    /// after that is damage.
     private func openWithRetry<T>(_ open: () throws -> T) throws -> T {
         var attempt = 0
         while true {
-            do { return try open() } catch let error as SystemError where error.errno == ENOENT && attempt < 5 {
+            do { return try open() } catch let error as SystemError where error.errno == .noSuchFileOrDirectory {
+                guard attempt < 5 else {
+                    throw StateDamage(file: error.path ?? directory, problem: "missing, though \(ContactStore.manifestName) names it", repair: .restore)
+                }
                 attempt += 1
                 (runs, nextRun) = try ContactStore.readManifest(directory, required: requiresManifest)
             }
         }
+    }
+
+    /// Reads a run's index with `read` (given its path and the run file's size). When the file
+    /// fails its checks, is missing, or predates checksums, the index is rebuilt from the run —
+    /// rewritten by a writer, kept in memory by a reader — and answered by `fromMemory`.
+    func withIndex<T>(_ run: RunInfo, _ read: (_ path: String, _ dataSize: Int) throws -> T,
+                      orRebuilt fromMemory: (RunIndex) throws -> T) throws -> T {
+        let path = "\(directory)/\(run.indexFile)"
+        if let rebuilt = rebuiltIndexes[run.name] { return try fromMemory(rebuilt) }
+        // The run file first: when it is gone (a fold under a reader), that is what to report.
+        let dataSize = try FileSystem.fileSize("\(directory)/\(run.dataFile)")
+        let problem: String
+        do { return try read(path, dataSize) } catch let damage as RunIndex.Damage {
+            problem = damage.description
+        } catch let error as SystemError where error.errno == .noSuchFileOrDirectory {
+            problem = "\(path): missing"
+        }
+        let rebuilt = try RunIndex.rebuild(directory: directory, info: run)
+        if repairsIndexes {
+            try rebuilt.write(path: path, atomically: true)
+            StateWarning.emit("\(problem); rebuilt it from \(run.dataFile)")
+        } else {
+            rebuiltIndexes[run.name] = rebuilt
+            StateWarning.emit("\(problem); using an index rebuilt in memory from \(run.dataFile) (account fsck --tenant \(StateDamage(file: path, problem: "", repair: .fsck).tenant) --repair rewrites the file)")
+        }
+        return try fromMemory(rebuilt)
+    }
+
+    /// A run's whole index (point lookups, block reads), checked or rebuilt.
+    func fullIndex(_ run: RunInfo) throws -> RunIndex {
+        try withIndex(run, { try RunIndex.load(path: $0, dataSize: $1) }, orRebuilt: { $0 })
     }
 
     @inline(__always)
@@ -141,7 +212,8 @@ public final class ContactStore {
 
     /// One run and no filter: inflate members on every core and hand out their lines.
     private func streamSingleRun(_ run: RunInfo, index: RunIndex, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let fd = try FileDescriptor.openForReading("\(directory)/\(run.dataFile)")
+        let path = "\(directory)/\(run.dataFile)"
+        let fd = try FileDescriptor.openForReading(path, options: .noFollow)
         defer { fd.close() }
         let batch = 64
         let workers = Cores.workers
@@ -152,7 +224,7 @@ public final class ContactStore {
             let end = Int(index.blockOffsets[last])
             var compressed = [UInt8](repeating: 0, count: end - start)
             let got = try compressed.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: $0.count, at: start) }
-            guard got == end - start else { throw StageError.runtime("\(run.dataFile): shorter than its index says") }
+            guard got == end - start else { throw StateDamage(file: path, problem: "shorter than its index says", repair: .restore) }
             let count = last - block
             let outputs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: count)
             outputs.initialize(repeating: [])
@@ -162,8 +234,8 @@ public final class ContactStore {
             defer { failed.deallocate() }
             let first = block
             let offsets = index.blockOffsets
-            compressed.withUnsafeBytes { all in
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
+            try compressed.withUnsafeBytes { all in
+                try WorkCrew.perform(workers: workers) { w in
                     var i = w
                     while i < count {
                         let lo = Int(offsets[first + i]) - start
@@ -176,7 +248,7 @@ public final class ContactStore {
                     }
                 }
             }
-            if failed.contains(true) { throw StageError.runtime("\(run.dataFile): corrupt gzip member") }
+            if failed.contains(true) { throw StateDamage(file: path, problem: "a gzip member is unreadable", repair: .restore) }
             for out in outputs {
                 try out.withUnsafeBytes { raw in
                     var lineStart = 0
@@ -197,8 +269,8 @@ public final class ContactStore {
         private var lookups: [RunLookup]
         private var parser = JSONParser(maxDepth: 64)
 
-        init(directory: String, runs: [RunInfo]) throws {
-            lookups = try runs.reversed().map { try RunLookup(directory: directory, info: $0) }
+        init(store: ContactStore, runs: [RunInfo]) throws {
+            lookups = try runs.reversed().map { try RunLookup(directory: store.directory, info: $0, index: try store.fullIndex($0)) }
         }
 
         deinit { parser.deallocate() }
@@ -226,24 +298,32 @@ public final class ContactStore {
     }
 
     public func lookup() throws -> Lookup {
-        try Lookup(directory: directory, runs: runs)
+        try openWithRetry { try Lookup(store: self, runs: runs) }
     }
 
     /// Sorted hashes of every email in the store (for membership tests in other stages).
     public func emailHashes() throws -> [UInt64] {
         var all: [UInt64] = []
         all.reserveCapacity(runs.reduce(0) { $0 + $1.records })
-        for run in runs { try RunIndex.appendHashes(path: "\(directory)/\(run.indexFile)", to: &all) }
+        try openWithRetry {
+            all.removeAll(keepingCapacity: true)
+            for run in runs {
+                try withIndex(run, { path, _ in try RunIndex.appendHashes(path: path, to: &all) }, orRebuilt: { $0.appendHashes(to: &all) })
+            }
+        }
         if runs.count > 1 { all.sort() }   // each run's hashes are sorted already
         return all
     }
 
-    /// Sorted hashes of the folded forms of the emails that `form` changes (see `RunIndex`), or
-    /// nil when a run's index predates them.
-    public func foldedEmailHashes(_ form: CanonicalForm) throws -> [UInt64]? {
+    /// Sorted hashes of the folded forms of the emails that `form` changes (see `RunIndex`).
+    public func foldedEmailHashes(_ form: CanonicalForm) throws -> [UInt64] {
         var all: [UInt64] = []
-        for run in runs {
-            guard try RunIndex.appendFoldedHashes(path: "\(directory)/\(run.indexFile)", form: form, to: &all) else { return nil }
+        try openWithRetry {
+            all.removeAll()
+            for run in runs {
+                try withIndex(run, { path, _ in try RunIndex.appendFoldedHashes(path: path, form: form, to: &all) },
+                              orRebuilt: { $0.appendFoldedHashes(form: form, to: &all) })
+            }
         }
         if runs.count > 1 { all.sort() }
         return all
@@ -268,14 +348,16 @@ public final class ContactStoreWriter {
     /// Opens for writing: removes what an interrupted writer left behind. A sharded store is
     /// refused (write it through `TenantContactsWriter`).
     public init(directory: String) throws {
-        try FileSystem.createDirectory(directory)
+        try FileSystem.requireFolder(directory, creating: true)
         store = try ContactStore(directory: directory)
+        store.repairsIndexes = true
         try removeLeftovers()
     }
 
     /// Opens one shard's sub-store for writing (the caller holds its lock).
     init(subStore directory: String) throws {
         store = try ContactStore(subStore: directory)
+        store.repairsIndexes = true
         try removeLeftovers()
     }
 
@@ -299,7 +381,7 @@ public final class ContactStoreWriter {
     /// Point lookups over the committed runs and the runs this session added.
     public func lookup() throws -> ContactStore.Lookup {
         if let lookupCache { return lookupCache }
-        let l = try ContactStore.Lookup(directory: store.directory, runs: store.runs)
+        let l = try ContactStore.Lookup(store: store, runs: store.runs)
         lookupCache = l
         return l
     }
@@ -327,7 +409,7 @@ public final class ContactStoreWriter {
             return
         }
         added.append(info)
-        try lookup().prepend(try RunLookup(directory: store.directory, info: info))
+        try lookup().prepend(try RunLookup(directory: store.directory, info: info, index: try store.fullIndex(info)))
     }
 
     public var hasChanges: Bool { !added.isEmpty }
@@ -337,23 +419,30 @@ public final class ContactStoreWriter {
     public func commit() throws {
         guard !added.isEmpty else { return }
         let count = added.count
-        try store.replaceRuns(store.runs + added)
+        try store.replaceRuns(store.runs + added)   // the commit point
         added = []
         lookupCache = nil
         // Spilled runs are folded into one compressed run at once; a crash before the fold
-        // leaves a complete store whose newest runs are merely uncompressed.
-        if spilled { try fold(count) }
-        spilled = false
-        try foldIfNeeded()
+        // leaves a complete store whose newest runs are merely uncompressed. The commit has
+        // landed: a fold that fails now (a full disk) is put off, not reported as a failed commit.
+        do {
+            if spilled { try fold(count) }
+            spilled = false
+            try foldIfNeeded()
+        } catch {
+            spilled = false
+            StateWarning.emit("the commit landed, but folding the store's runs failed (\(error)); the next commit or account compact folds them")
+        }
     }
 
     /// Folds runs together: all of them (`account compact`), or as the size-tiered policy asks.
     public func compact(all: Bool) throws {
         if all {
-            // One run is rewritten too when its index predates the folded hashes.
-            if try store.runs.count > 1
-                || store.runs.contains(where: { try !RunIndex.hasFoldedHashes(path: "\(store.directory)/\($0.indexFile)") }) {
+            if store.runs.count > 1 {
                 try fold(store.runs.count)
+            } else {
+                // A single run stays; an index of it that fails its checks is rewritten.
+                for run in store.runs { _ = try store.fullIndex(run) }
             }
         } else {
             try foldIfNeeded()
@@ -380,6 +469,7 @@ public final class ContactStoreWriter {
         let n = store.runs.count
         let folded = Array(store.runs[(n - count)...])
         let sub = try ContactStore(directory: store.directory, runs: folded)
+        sub.repairsIndexes = true
         let writer = try RunWriter(directory: store.directory, name: newRunName(), level: compressionLevel)
         var parser = JSONParser(maxDepth: 64)
         defer { parser.deallocate() }

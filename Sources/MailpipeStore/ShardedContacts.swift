@@ -26,10 +26,12 @@ public enum StoreLayout {
     /// The shard count of a store, or nil when it is flat.
     public static func shardCount(contactsPath: String) throws -> Int? {
         let path = "\(contactsPath)/\(fileName)"
-        guard FileSystem.exists(path) else { return nil }
         let value: JSONValue
-        do { value = try JSONValue.parse(try FileSystem.readFile(path)) } catch let error as SystemError where error.errno == ENOENT {
-            return nil
+        do {
+            guard let bytes = try FileSystem.readFileIfPresent(path, options: .noFollow) else { return nil }
+            value = try JSONValue.parse(bytes)
+        } catch let error as SymbolicLinkRefused {
+            throw error
         } catch {
             throw StageError.runtime("\(path): unreadable layout: \(error)")
         }
@@ -39,6 +41,14 @@ public enum StoreLayout {
 
     public static func shardFolder(_ index: Int, of count: Int) -> String { "shard-\(index)-of-\(count)" }
 
+    /// (index, count) of a sub-store folder name (`shard-2-of-4`), or nil.
+    static func shardCount(ofFolder name: String) -> (index: Int, count: Int)? {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "shard", parts[2] == "of", let i = Int(parts[1]), let n = Int(parts[3]),
+              n >= 1, i >= 0, i < n, shardFolder(i, of: n) == name else { return nil }
+        return (i, n)
+    }
+
     static func layoutBytes(shards: Int) -> [UInt8] {
         var bytes = JSONValue.object(JSONObject([("format", .int(1)), ("shards", .int(shards))])).prettyPrinted
         bytes.append(0x0A)
@@ -47,7 +57,8 @@ public enum StoreLayout {
 
     /// Removes a file, or a folder and everything in it; a missing path is fine.
     public static func removeTree(_ path: String) throws {
-        if FileSystem.isDirectory(path) {
+        // A link is removed itself, never followed: a link to a folder must not empty its target.
+        if !FileSystem.isSymbolicLink(path) && FileSystem.isDirectory(path) {
             for name in try FileSystem.listDirectory(path) { try removeTree("\(path)/\(name)") }
             if rmdir(path) != 0 && currentErrno() != ENOENT { throw SystemError("rmdir", path: path) }
         } else {
@@ -69,8 +80,8 @@ public enum StoreLayout {
     /// Refuses a store that holds contacts or another shard count: that is `account reshard`.
     public static func initialise(contactsPath: String, shards: Int) throws -> Bool {
         guard shards >= 1 && shards <= 4096 else { throw StageError.usage("--shards takes 1…4096, got \(shards)") }
-        try FileSystem.createDirectory(contactsPath)
-        let layoutLock = try AdvisoryLock(path: "\(contactsPath)/\(lockName)", shared: false)
+        try FileSystem.requireFolder(contactsPath, creating: true)
+        let layoutLock = try FileLock(path: "\(contactsPath)/\(lockName)", shared: false)
         defer { layoutLock.unlock() }
         if let current = try shardCount(contactsPath: contactsPath) {
             if current == shards { return false }
@@ -83,38 +94,13 @@ public enum StoreLayout {
         for i in 0..<shards {
             let folder = "\(contactsPath)/\(shardFolder(i, of: shards))"
             try removeTree(folder)
-            try FileSystem.createDirectory(folder)
+            try FileSystem.requireFolder(folder, creating: true)
             try FileSystem.writeAtomically("\(folder)/\(ContactStore.manifestName)", ContactStore.manifestBytes(runs: [], nextRun: 1))
         }
         try FileSystem.writeAtomically("\(contactsPath)/\(fileName)", layoutBytes(shards: shards))
         try removeLeftovers(contactsPath: contactsPath, shards: shards)
         return true
     }
-}
-
-/// An flock(2) lock, shared or exclusive (`FileLock` is the exclusive one of the core).
-final class AdvisoryLock {
-    private var descriptor: FileDescriptor?
-
-    init(path: String, shared: Bool) throws {
-        let fd = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o600)
-        while flock(fd.rawValue, shared ? LOCK_SH : LOCK_EX) != 0 {
-            if currentErrno() == EINTR { continue }
-            let error = SystemError("flock", path: path)
-            fd.close()
-            throw error
-        }
-        descriptor = fd
-    }
-
-    func unlock() {
-        guard let fd = descriptor else { return }
-        descriptor = nil
-        _ = flock(fd.rawValue, LOCK_UN)
-        fd.close()
-    }
-
-    deinit { unlock() }
 }
 
 // MARK: - Reading a tenant's contacts, flat or sharded
@@ -155,7 +141,7 @@ public final class TenantContacts {
                     flat = try ContactStore(directory: contactsPath)
                 }
                 return
-            } catch let error as SystemError where error.errno == ENOENT && attempt < 5 {
+            } catch let error as SystemError where error.errno == .noSuchFileOrDirectory && attempt < 5 {
                 attempt += 1
             } catch let error as StageError where attempt < 5 {
                 // A flat store turned sharded between the layout check and the manifest read.
@@ -168,7 +154,7 @@ public final class TenantContacts {
     private func withLayoutRetry<T>(_ body: () throws -> T) throws -> T {
         var attempt = 0
         while true {
-            do { return try body() } catch let error as SystemError where error.errno == ENOENT && attempt < 5 {
+            do { return try body() } catch let error as SystemError where error.errno == .noSuchFileOrDirectory && attempt < 5 {
                 attempt += 1
                 try load()
             }
@@ -224,15 +210,12 @@ public final class TenantContacts {
         }
     }
 
-    /// Sorted folded hashes (see `ContactStore.foldedEmailHashes`), or nil when some run lacks them.
-    public func foldedEmailHashes(_ form: CanonicalForm) throws -> [UInt64]? {
+    /// Sorted folded hashes (see `ContactStore.foldedEmailHashes`).
+    public func foldedEmailHashes(_ form: CanonicalForm) throws -> [UInt64] {
         if let flat { return try flat.foldedEmailHashes(form) }
         return try withLayoutRetry {
             var all: [UInt64] = []
-            for store in shards {
-                guard let some = try store.foldedEmailHashes(form) else { return nil }
-                all.append(contentsOf: some)
-            }
+            for store in shards { all.append(contentsOf: try store.foldedEmailHashes(form)) }
             all.sort()
             return all
         }
@@ -263,7 +246,7 @@ public final class TenantContacts {
 }
 
 extension StoreLayout {
-    public static func sharded(_ contactsPath: String) -> Bool { FileSystem.exists("\(contactsPath)/\(fileName)") }
+    public static func sharded(_ contactsPath: String) -> Bool { FileSystem.entryExists("\(contactsPath)/\(fileName)") }
 }
 
 /// A k-way merge of the runs of several stores, by email: a binary heap of run scanners. Within
@@ -364,14 +347,14 @@ public final class TenantContactsWriter {
     /// One writer per slot; `slot(forHash:)` says which slot a contact goes to.
     public let writers: [ContactStoreWriter]
     private let accepted: Shard?
-    private var locks: [AdvisoryLock] = []
+    private var locks: [FileLock] = []
     private var tenantLock: FileLock?
 
     /// `heldTenantLock`: the caller already holds the tenant lock (the books): a flat store is
     /// written under it (and it is not released here).
     public init(tenant: TenantDirectory, shard: Shard?, heldTenantLock: FileLock? = nil) throws {
         let contacts = tenant.contactsPath
-        try FileSystem.createDirectory(contacts)
+        try FileSystem.requireFolder(contacts, creating: true)
         var attempt = 0
         while true {
             if !StoreLayout.sharded(contacts) {
@@ -392,7 +375,7 @@ public final class TenantContactsWriter {
                 writers = [try ContactStoreWriter(directory: contacts)]
                 return
             }
-            let layoutLock = try AdvisoryLock(path: "\(contacts)/\(StoreLayout.lockName)", shared: true)
+            let layoutLock = try FileLock(path: "\(contacts)/\(StoreLayout.lockName)", shared: true)
             guard let n = try StoreLayout.shardCount(contactsPath: contacts) else {
                 layoutLock.unlock()
                 attempt += 1
@@ -415,7 +398,7 @@ public final class TenantContactsWriter {
             var opened: [ContactStoreWriter] = []
             for i in indices {
                 let folder = "\(contacts)/\(StoreLayout.shardFolder(i, of: n))"
-                locks.append(try AdvisoryLock(path: "\(folder)/lock", shared: false))
+                locks.append(try FileLock(path: "\(folder)/lock", shared: false))
                 opened.append(try ContactStoreWriter(subStore: folder))
             }
             writers = opened
@@ -485,7 +468,7 @@ public enum ContactCompaction {
                 return (before, writer.store.runs.count, writer.store.recordCountUpperBound)
             }
         }
-        let layoutLock = try AdvisoryLock(path: "\(contacts)/\(StoreLayout.lockName)", shared: false)
+        let layoutLock = try FileLock(path: "\(contacts)/\(StoreLayout.lockName)", shared: false)
         defer { layoutLock.unlock() }
         guard let n = try StoreLayout.shardCount(contactsPath: contacts) else {
             throw StageError.runtime("\(contacts): the store layout changed during compaction; run it again")
@@ -518,8 +501,8 @@ public enum ContactReshard {
     public static func run(tenant: TenantDirectory, shards m: Int, compressionLevel: Int32 = 1) throws -> (from: Int, to: Int, contacts: Int) {
         guard m >= 1 && m <= 4096 else { throw StageError.usage("--shards takes 1…4096, got \(m)") }
         let contacts = tenant.contactsPath
-        try FileSystem.createDirectory(contacts)
-        let layoutLock = try AdvisoryLock(path: "\(contacts)/\(StoreLayout.lockName)", shared: false)
+        try FileSystem.requireFolder(contacts, creating: true)
+        let layoutLock = try FileLock(path: "\(contacts)/\(StoreLayout.lockName)", shared: false)
         defer { layoutLock.unlock() }
         // A flat store's writers hold only the tenant lock.
         let tenantLock = try tenant.lock()
@@ -540,7 +523,7 @@ public enum ContactReshard {
         for j in 0..<m {
             let folder = "\(contacts)/\(StoreLayout.shardFolder(j, of: m))"
             try StoreLayout.removeTree(folder)
-            try FileSystem.createDirectory(folder)
+            try FileSystem.requireFolder(folder, creating: true)
             folders.append(folder)
             writers.append(try RunWriter(directory: folder, name: "run-000001", level: compressionLevel))
         }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MailpipeCore
 
 /// A tenant's slug: `^[a-z0-9][a-z0-9-]{0,62}$`. Anything else is refused, so a slug can never
@@ -62,21 +67,40 @@ public struct TenantDirectory: Sendable {
     /// `account init` ran: the tenant.json is there.
     public var isInitialised: Bool { FileSystem.exists(configPath) }
 
-    /// Fails with a configuration error when the tenant was never initialised.
+    /// Fails when the tenant was never initialised (a configuration error that names `account
+    /// init`), when its state cannot be reached (permission denied, with the path), or when the
+    /// tenant folder or one of its folders is a symbolic link (nothing below the state root is
+    /// followed; the root itself may be a link).
     public func requireExisting() throws {
-        guard FileSystem.exists(configPath) else {
-            throw StageError.configuration("tenant '\(slug)' has no state at \(path) (run: account init --tenant \(slug))")
+        try reachable {
+            guard try FileSystem.requireFolder(path), try FileSystem.entryKind(configPath) != nil else {
+                throw StageError.configuration("tenant '\(slug)' has no state at \(path) (run: account init --tenant \(slug))")
+            }
+            try FileSystem.requireFolder(contactsPath)
+            try FileSystem.requireFolder(journalPath)
         }
     }
 
-    /// Takes the tenant's writer lock (blocks while another writer holds it).
+    /// Runs `body`, turning "permission denied" into an error that says so and names the path
+    /// (rather than suggesting the state is missing).
+    func reachable<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as SystemError where error.errno == .permissionDenied {
+            throw StageError.runtime("permission denied: \(error.path ?? path) (the state of tenant '\(slug)' cannot be read by this user)")
+        }
+    }
+
+    /// Takes the tenant's writer lock (blocks while another writer holds it). Creates the tenant
+    /// folder when missing (`account init`).
     public func lock() throws -> FileLock {
-        try FileSystem.createDirectory(path)
-        return try FileLock(path: lockPath)
+        try reachable {
+            try FileSystem.createDirectory(root)
+            try FileSystem.requireFolder(path, creating: true)
+            return try FileLock(path: lockPath)
+        }
     }
 
     public func loadConfig() throws -> TenantConfig {
         try requireExisting()
-        return try TenantConfig.load(path: configPath)
+        return try reachable { try TenantConfig.load(path: configPath, options: .noFollow) }
     }
 }

@@ -98,9 +98,14 @@ public struct TenantConfig: Sendable {
         return paths
     }
 
-    public static func load(path: String) throws -> TenantConfig {
+    /// Reads and validates a tenant.json (`options: .noFollow` for the one in a tenant's state).
+    public static func load(path: String, options: FileDescriptor.OpenOptions = []) throws -> TenantConfig {
         let bytes: [UInt8]
-        do { bytes = try FileSystem.readFile(path) } catch {
+        do { bytes = try FileSystem.readFile(path, options: options) } catch let error as SymbolicLinkRefused {
+            throw error
+        } catch let error as SystemError where error.errno == .permissionDenied {
+            throw error
+        } catch {
             throw StageError.configuration("cannot read \(path): \(error)")
         }
         return try parse(bytes, file: path)

@@ -28,7 +28,7 @@ class IngestTestCase: XCTestCase {
 
     func write(_ name: String, _ bytes: [UInt8]) -> String {
         let path = "\(dir)/\(name)"
-        let fd = try! FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        let fd = try! FileDescriptor.open(path, .writeOnly, options: [.create, .truncate], permissions: 0o644)
         try! fd.writeAll(bytes)
         fd.close()
         return path
@@ -49,7 +49,7 @@ class IngestTestCase: XCTestCase {
             now: Timestamp(parsing: "2026-11-23T09:00:00Z")!, format: format, delimiter: delimiter, encoding: encoding,
             mappings: try maps.flatMap(IngestStage.parseMappings),
             stream: StreamOptions(stage: "ingest", inputs: inputs, rejectsPath: rej, statsPath: stats))
-        let fd = try FileDescriptor.open(out, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        let fd = try FileDescriptor.open(out, .writeOnly, options: [.create, .truncate], permissions: 0o644)
         var sink = OutputSink(descriptor: fd)
         let (summary, status) = try IngestStage.run(options, output: &sink)
         fd.close()

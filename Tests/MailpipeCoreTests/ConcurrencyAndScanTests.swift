@@ -25,9 +25,9 @@ final class ConcurrencyAndScanTests: XCTestCase {
         }
     }
 
-    func testWorkCrewDoesEverySliceOnceAcrossJobs() {
+    func testWorkCrewDoesEverySliceOnceAcrossJobs() throws {
         for helpers in [0, 1, 3] {
-            let crew = WorkCrew(helpers: helpers)
+            let crew = try WorkCrew(helpers: helpers)
             let slices = 257
             let counts = UnsafeMutablePointer<Int>.allocate(capacity: slices)
             let workers = UnsafeMutablePointer<Int>.allocate(capacity: slices)
@@ -46,6 +46,19 @@ final class ConcurrencyAndScanTests: XCTestCase {
                 }
             }
             crew.stop()
+        }
+    }
+
+    func testPerformRunsEachWorkerOnceAndReturnsAfterAll() throws {
+        for workers in [1, 2, 5] {
+            var seen = [Int](repeating: 0, count: workers)
+            try seen.withUnsafeMutableBufferPointer { counts in
+                try WorkCrew.perform(workers: workers) { w in
+                    usleep(UInt32(200 * (workers - w)))
+                    counts[w] += 1
+                }
+            }
+            XCTAssertEqual(seen, [Int](repeating: 1, count: workers))
         }
     }
 }

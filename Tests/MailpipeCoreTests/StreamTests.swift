@@ -64,7 +64,7 @@ final class StreamTests: XCTestCase {
                 while let r = try stream.next() { expected.append("\(r.file ?? "-"):\(r.line):\(r.string("email") ?? "")") }
                 seqCounts = [stream.linesIn, stream.blankLines, stream.recordsRead, stream.otherShards, rejects.count]
                 stream.close()
-                rejects.flush()
+                try rejects.finish()
             }
             var got: [String] = []
             var parCounts: [Int] = []
@@ -76,7 +76,7 @@ final class StreamTests: XCTestCase {
                 try stream.forEach { line, email in got.append("\(line.file ?? "-"):\(line.line):\(email)") }
                 parCounts = [stream.linesIn, stream.blankLines, stream.recordsRead, stream.otherShards, rejects.count]
                 stream.close()
-                rejects.flush()
+                try rejects.finish()
             }
             XCTAssertEqual(got, expected)
             XCTAssertEqual(parCounts, seqCounts)
@@ -213,5 +213,45 @@ final class StreamTests: XCTestCase {
         XCTAssertEqual(summary.line, "validate: 10 in, 8 out, 2 rejected (duplicate 1, invalid_json 1)")
         XCTAssertEqual(summary.json.description,
                        #"{"stage":"validate","in":10,"out":8,"rejected":2,"reject_reasons":{"duplicate":1,"invalid_json":1}}"#)
+    }
+
+    /// Rejects are data: a write that fails (a full disk) is an error at the end of the run,
+    /// not rejects silently missing.
+    func testRejectsThatCannotBeWrittenAreAnError() throws {
+        guard FileManager.default.isWritableFile(atPath: "/dev/full") else {
+            print("SKIP: no /dev/full")
+            return
+        }
+        let rejects = try RejectSink(stage: "t", path: "/dev/full")
+        rejects.reject(reason: "invalid_json", origin: .init(line: 1), raw: nil)
+        XCTAssertThrowsError(try rejects.finish()) { error in
+            XCTAssertTrue("\(error)".contains("--rejects /dev/full"), "\(error)")
+            XCTAssertEqual(error.exitStatus, .failure)
+        }
+        // On standard error (shared with diagnostics) nothing is reported as failed.
+        let onStderr = try RejectSink(stage: "t")
+        XCTAssertNoThrow(try onStderr.finish())
+    }
+
+    func testStateFilesAreNeverOpenedThroughALink() throws {
+        let target = try write("outside.txt", Array("keep".utf8))
+        let link = folder.appendingPathComponent("events.ndjson.gz").path
+        XCTAssertEqual(symlink(target, link), 0)
+        XCTAssertThrowsError(try FileDescriptor.open(link, .readWrite, options: [.create, .noFollow])) { error in
+            XCTAssertEqual(error as? SymbolicLinkRefused, SymbolicLinkRefused(path: link))
+            XCTAssertTrue("\(error)".contains("is a symbolic link"))
+        }
+        XCTAssertThrowsError(try FileLock(path: link)) { XCTAssertTrue($0 is SymbolicLinkRefused) }
+        // A dangling link is refused too (O_CREAT would otherwise create its target).
+        let dangling = folder.appendingPathComponent("lock").path
+        XCTAssertEqual(symlink(folder.appendingPathComponent("nowhere").path, dangling), 0)
+        XCTAssertThrowsError(try FileLock(path: dangling)) { XCTAssertTrue($0 is SymbolicLinkRefused) }
+        XCTAssertFalse(FileSystem.entryExists(folder.appendingPathComponent("nowhere").path))
+        // A linked folder is refused by the folder check; errno comes back as a typed value.
+        XCTAssertThrowsError(try FileSystem.requireFolder(link)) { XCTAssertTrue($0 is SymbolicLinkRefused) }
+        XCTAssertThrowsError(try FileDescriptor.openForReading(folder.appendingPathComponent("absent").path)) { error in
+            XCTAssertEqual((error as? SystemError)?.errno, .noSuchFileOrDirectory)
+        }
+        XCTAssertEqual(try FileSystem.readFile(target), Array("keep".utf8))
     }
 }

@@ -33,7 +33,7 @@ final class StoreTests: FolderTestCase {
         try log.append(Array("{\"n\":3}\n".utf8))
         let good = try FileSystem.fileSize(path)
         // A third append torn halfway: bytes of a member without its seal.
-        let fd = try FileDescriptor.open(path, O_WRONLY | O_APPEND)
+        let fd = try FileDescriptor.open(path, .writeOnly, options: .append)
         try fd.writeAll([0x1F, 0x8B, 0x08, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9])
         fd.close()
         XCTAssertEqual(try AppendLog.readableLength(path: path), good)

@@ -45,7 +45,7 @@ final class RenderStageTests: XCTestCase {
                                           from: "Team <team@mail.example.org>", secretEnv: "TEST_UNSUB_SECRET")
         configure(&options)
         let out = "\(dir)/out-\(counter)"
-        let fd = try FileDescriptor.open(out, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        let fd = try FileDescriptor.open(out, .writeOnly, options: [.create, .truncate], permissions: 0o644)
         var sink = OutputSink(descriptor: fd)
         let (summary, status) = try RenderStage.run(options, output: &sink)
         fd.close()

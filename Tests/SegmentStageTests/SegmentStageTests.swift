@@ -31,7 +31,7 @@ final class Harness {
         let out = "\(dir)/out-\(UUIDish.next())"
         let rej = "\(dir)/rej-\(UUIDish.next())"
         options.stream.rejectsPath = rej
-        let fd = try FileDescriptor.open(out, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        let fd = try FileDescriptor.open(out, .writeOnly, options: [.create, .truncate], permissions: 0o644)
         var sink = OutputSink(descriptor: fd)
         let result = try SegmentStage.run(options, output: &sink)
         fd.close()

@@ -33,7 +33,7 @@ open class StageTestCase: XCTestCase {
     /// summary the stage returned.
     public func runStage(_ stage: (inout OutputSink) throws -> Summary) throws -> (lines: [String], summary: Summary) {
         let outPath = "\(dir)/out.ndjson"
-        let fd = try FileDescriptor.open(outPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        let fd = try FileDescriptor.open(outPath, .writeOnly, options: [.create, .truncate], permissions: 0o644)
         var sink = OutputSink(descriptor: fd)
         let summary: Summary
         do { summary = try stage(&sink) } catch { fd.close(); throw error }

@@ -1,5 +1,4 @@
 import CZlibShim
-import Dispatch
 
 /// One gzip member compressed on several cores, pigz-style: the input is cut into fixed-size
 /// chunks, each deflated raw with the previous chunk's last 32 KiB as its dictionary and ended
@@ -21,7 +20,7 @@ public enum ParallelGzip {
         failed.initialize(repeating: Int32(Z_OK))
         defer { failed.deallocate() }
         let w = max(1, min(workers, n))
-        DispatchQueue.concurrentPerform(iterations: w) { worker in
+        try WorkCrew.perform(workers: w) { worker in
             var stream = z_stream()
             guard mp_deflateInit2(&stream, level, -15, 8) == Z_OK else { failed[worker] = Z_MEM_ERROR; return }
             defer { deflateEnd(&stream) }

@@ -51,6 +51,33 @@ public final class GzipDecoder {
         }
         return (consumed, produced)
     }
+
+    /// Like `inflate`, but stops where a member ends: `ended` says the member is complete (the
+    /// next call starts the next one), so a caller can tell where each member lies in the input.
+    public func inflateMember(input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer) throws -> (consumed: Int, produced: Int, ended: Bool) {
+        guard input.count > 0, output.count > 0 else { return (0, 0, false) }
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = uInt(input.count)
+        stream.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.avail_out = uInt(output.count)
+        atMemberBoundary = false
+        let rc = CZlib.inflate(&stream, Z_NO_FLUSH)
+        let consumed = input.count - Int(stream.avail_in)
+        let produced = output.count - Int(stream.avail_out)
+        if rc == Z_STREAM_END {
+            inflateReset(&stream)
+            atMemberBoundary = true
+            return (consumed, produced, true)
+        }
+        if rc != Z_OK && rc != Z_BUF_ERROR {
+            let message = stream.msg.map { String(cString: $0) } ?? "corrupt data"
+            throw ZlibError(operation: "inflate", code: rc, message: message)
+        }
+        if consumed == 0 && produced == 0 {
+            throw ZlibError(operation: "inflate", code: rc, message: "no progress")
+        }
+        return (consumed, produced, false)
+    }
 }
 
 /// Compresses whole buffers into complete gzip members, with libdeflate: at level 1 it takes

@@ -65,6 +65,37 @@ public struct JSONNode {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Whether this string holds a `\u` escape of a lone UTF-16 surrogate (`"\uD800"`): it
+    /// names no character, and decoding turns it into U+FFFD, so two different strings would
+    /// read the same. Fields that identify a contact refuse it.
+    public var hasLoneSurrogate: Bool {
+        guard kind == .string, isEscaped else { return false }
+        let p = rawContent
+        var i = 0
+        func hex4(_ at: Int) -> UInt32? {
+            guard at + 4 <= p.count else { return nil }
+            var v: UInt32 = 0
+            for k in 0..<4 {
+                let h = JSONParser.hexValue(p[at + k])
+                if h < 0 { return nil }
+                v = v << 4 | UInt32(h)
+            }
+            return v
+        }
+        while i + 1 < p.count {
+            guard p[i] == UInt8(ascii: "\\") else { i += 1; continue }
+            guard p[i + 1] == UInt8(ascii: "u"), let unit = hex4(i + 2) else { i += 2; continue }
+            i += 6
+            if unit >= 0xDC00 && unit < 0xE000 { return true }
+            if unit >= 0xD800 && unit < 0xDC00 {
+                guard i + 1 < p.count, p[i] == UInt8(ascii: "\\"), p[i + 1] == UInt8(ascii: "u"),
+                      let low = hex4(i + 2), low >= 0xDC00 && low < 0xE000 else { return true }
+                i += 6
+            }
+        }
+        return false
+    }
+
     /// Decoded string bytes appended to `out` (no allocation when the caller reuses `out`).
     public func appendDecodedString(to out: inout [UInt8]) {
         if isEscaped { JSONNode.unescape(rawContent, into: &out) } else { out.append(contentsOf: rawContent) }

@@ -4,12 +4,18 @@
 public struct ContactIdentity: Sendable {
     public enum Problem: Sendable {
         case noEmail, tenantNotString, emptyEmail
+        /// An unpaired `\uD800`-style escape in the email or tenant: it decodes to U+FFFD, so
+        /// different addresses would become one.
+        case loneSurrogate
 
         public func reject(_ record: UnsafeRawBufferPointer, origin: RejectSink.Origin, to rejects: RejectSink) {
             switch self {
             case .noEmail: rejects.reject(.missingEmail, "a contact needs an email string", origin: origin, record: record)
             case .tenantNotString: rejects.reject(.invalidTenant, "tenant must be a string", origin: origin, record: record)
             case .emptyEmail: rejects.reject(.missingEmail, "email is empty", origin: origin, record: record)
+            case .loneSurrogate:
+                rejects.reject(.invalidEmail, "the email or tenant holds an unpaired UTF-16 surrogate escape (such as \\uD800), which names no character",
+                               origin: origin, record: record)
             }
         }
     }
@@ -24,8 +30,10 @@ public struct ContactIdentity: Sendable {
         guard let email = record["email"], email.kind == .string else { problem = .noEmail; return }
         if let t = record["tenant"] {
             guard let value = t.string else { problem = .tenantNotString; return }
+            if t.hasLoneSurrogate { problem = .loneSurrogate; return }
             tenant = value
         }
+        if email.hasLoneSurrogate { problem = .loneSurrogate; return }
         if email.isEscaped {
             var decoded: [UInt8] = []
             email.appendDecodedString(to: &decoded)

@@ -60,16 +60,17 @@ public final class InputReader {
     private var decodedStart = 0
     private var rawEnded = false
 
-    /// `path` nil or "-" means standard input; `limit` caps how many bytes of the file are read.
-    public convenience init(path: String?, limit: Int? = nil) throws {
-        try self.init(path: path, limit: limit, recordsForReplay: false)
+    /// `path` nil or "-" means standard input; `limit` caps how many bytes of the file are read;
+    /// state files are opened with `options: .noFollow`.
+    public convenience init(path: String?, limit: Int? = nil, options: FileDescriptor.OpenOptions = []) throws {
+        try self.init(path: path, limit: limit, options: options, recordsForReplay: false)
     }
 
-    private init(path: String?, limit: Int?, recordsForReplay: Bool) throws {
+    private init(path: String?, limit: Int?, options: FileDescriptor.OpenOptions = [], recordsForReplay: Bool) throws {
         remaining = limit
         self.recordsForReplay = recordsForReplay
         if let path, path != "-" {
-            descriptor = try FileDescriptor.openForReading(path)
+            descriptor = try FileDescriptor.openForReading(path, options: options)
             name = path
             ownsDescriptor = true
         } else {

@@ -17,7 +17,11 @@ public struct LineReader {
     public let maxLine: Int
     private let input: InputReader
     private var buffer: UnsafeMutableRawPointer
-    private let capacity: Int
+    private var capacity: Int
+    /// Room for a full line of the maximum length plus a large read behind it. The buffer
+    /// starts smaller and grows to this only for a line that needs it, so a large `maxLine`
+    /// costs no memory until such a line comes.
+    private let maxCapacity: Int
     private var start = 0
     private var end = 0
     private var scanned = 0
@@ -27,9 +31,9 @@ public struct LineReader {
     public init(input: InputReader, maxLine: Int = 1 << 20) {
         self.input = input
         self.maxLine = maxLine
-        // Room for a full line of the maximum length plus a large read behind it; 8 spare bytes
-        // let wide loads run past a line's end.
-        capacity = max(4 << 20, maxLine + (1 << 20))
+        // 8 spare bytes let wide loads run past a line's end.
+        maxCapacity = max(4 << 20, maxLine + (1 << 20))
+        capacity = 4 << 20
         buffer = .allocate(byteCount: capacity + 8, alignment: 16)
     }
 
@@ -130,6 +134,14 @@ public struct LineReader {
             scanned -= start
             end = remaining
             start = 0
+        }
+        if end == capacity && capacity < maxCapacity {
+            // One line fills the buffer: make room for it, up to the limit.
+            capacity = min(maxCapacity, capacity * 2)
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity + 8, alignment: 16)
+            bigger.copyMemory(from: buffer, byteCount: end)
+            buffer.deallocate()
+            buffer = bigger
         }
         let n = try input.read(into: buffer + end, count: capacity - end)
         if n == 0 { ended = true }

@@ -56,7 +56,7 @@ public struct OutputSink {
         try flush()
         do {
             try descriptor.writeAll(gathering: parts.map { UnsafeRawBufferPointer(start: $0.storage.base, count: $0.count) })
-        } catch let error as SystemError where error.errno == EPIPE {
+        } catch let error as SystemError where error.errno == .brokenPipe {
             throw StageError.outputClosed
         }
     }
@@ -65,7 +65,7 @@ public struct OutputSink {
         guard !buffer.isEmpty else { return }
         do {
             try buffer.withUnsafeBytes { try descriptor.writeAll($0) }
-        } catch let error as SystemError where error.errno == EPIPE {
+        } catch let error as SystemError where error.errno == .brokenPipe {
             buffer.removeAll()
             throw StageError.outputClosed
         }

@@ -1,4 +1,3 @@
-import Dispatch
 
 /// Reads records like `RecordStream`, but parses them on several threads: lines are gathered in
 /// batches (up to `batchLines`, or fewer when the input has nothing more buffered, so a trickling
@@ -120,14 +119,14 @@ public struct ParallelRecordStream<Item> {
                 finishSlice: ((UnsafeMutableBufferPointer<Item?>) -> Void)? = nil) throws {
         self.options = options
         self.rejects = rejects
-        self.threads = max(1, threads)
+        self.threads = Cores.capped(threads)
         self.batchLines = max(1, batchLines)
         self.extract = extract
         self.finishSlice = finishSlice
         inputs = options.inputs.isEmpty ? ["-"] : options.inputs
         parsers = .allocate(capacity: self.threads)
         for i in 0..<self.threads { (parsers + i).initialize(to: JSONParser(maxDepth: options.maxDepth)) }
-        crew = WorkCrew(helpers: self.threads - 1)
+        crew = try WorkCrew(helpers: self.threads - 1)
         batches = (Batch(capacity: self.batchLines), Batch(capacity: self.batchLines))
         progress = Progress()
         for path in inputs where path != "-" {

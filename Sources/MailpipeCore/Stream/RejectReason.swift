@@ -29,12 +29,14 @@ public enum RejectReason: String, Sendable, CaseIterable {
     case duplicate = "duplicate"
     // Record fields.
     case invalidTags = "invalid_tags"
+    case invalidNumber = "invalid_number"
     case invalidTime = "invalid_time"
     case missingTime = "missing_time"
     case invalidType = "invalid_type"
     case invalidOutcome = "invalid_outcome"
     case invalidBounceClass = "invalid_bounce_class"
     case missingCampaign = "missing_campaign"
+    case invalidCampaign = "invalid_campaign"
     // Messages.
     case missingFrom = "missing_from"
     case missingBody = "missing_body"

@@ -14,11 +14,16 @@ public final class RejectSink {
     private let capturing: Bool
     public private(set) var count = 0
     public private(set) var reasons: [String: Int] = [:]
+    /// The file of `--rejects FILE`, whose first failed write `finish()` reports: rejects are
+    /// data, and a disk that filled up must not pass for a run without them.
+    private let path: String?
+    private var writeError: Error?
 
     public init(stage: String, path: String? = nil) throws {
         self.stage = stage
+        self.path = path
         if let path {
-            let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+            let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate], permissions: 0o644)
             output = OutputSink(descriptor: fd, flushThreshold: 64 << 10)
             ownsDescriptor = true
         } else {
@@ -33,13 +38,14 @@ public final class RejectSink {
     /// them, in order, to the stage's real sink.
     public init(capturingFor stage: String) {
         self.stage = stage
+        path = nil
         output = .memory(capacity: 4096)
         ownsDescriptor = false
         capturing = true
     }
 
     deinit {
-        if !capturing { try? output.flush() }
+        if !capturing && writeError == nil { try? output.flush() }
         if ownsDescriptor { output.descriptor.close() }
     }
 
@@ -52,7 +58,7 @@ public final class RejectSink {
         output.buffer.removeAll()
         count = 0
         reasons.removeAll(keepingCapacity: true)
-        if !sink.capturing { try? sink.output.flushIfNeeded() }
+        if !sink.capturing { sink.flushIfNeeded() }
     }
 
     /// Where the refused line came from.
@@ -144,9 +150,26 @@ public final class RejectSink {
         payload(&b)
         b.append("}\n")
         output.buffer = b
-        // A closed reject stream must not stop the stage; losing diagnostics is the lesser harm.
-        try? output.flushIfNeeded()
+        flushIfNeeded()
     }
 
-    public func flush() { if !capturing { try? output.flush() } }
+    /// Writes what is buffered once the buffer is full. A failed write to `--rejects FILE` is
+    /// kept for `finish()`; on standard error (shared with diagnostics) a closed stream must not
+    /// stop the stage.
+    private func flushIfNeeded() {
+        do { try output.flushIfNeeded() } catch { keep(error) }
+    }
+
+    private func keep(_ error: Error) {
+        guard let path, writeError == nil else { return }
+        writeError = StageError.runtime("--rejects \(path): cannot write the rejected records: \(error)")
+        output.buffer.removeAll()
+    }
+
+    /// Writes every reject still buffered; throws when any write to `--rejects FILE` failed.
+    public func finish() throws {
+        guard !capturing else { return }
+        do { try output.flush() } catch { keep(error) }
+        if let writeError { throw writeError }
+    }
 }

@@ -112,7 +112,7 @@ public struct Summary {
         if let statsPath {
             var bytes = json.serialized
             bytes.append(0x0A)
-            let fd = try FileDescriptor.open(statsPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+            let fd = try FileDescriptor.open(statsPath, .writeOnly, options: [.create, .truncate], permissions: 0o644)
             defer { fd.close() }
             try fd.writeAll(bytes)
         } else {

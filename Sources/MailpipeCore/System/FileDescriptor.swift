@@ -13,14 +13,50 @@ public struct FileDescriptor: Hashable, Sendable {
     public static let standardOutput = FileDescriptor(rawValue: 1)
     public static let standardError = FileDescriptor(rawValue: 2)
 
-    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws -> FileDescriptor {
-        let fd = retryingEINTR { Glibc.open(path, flags | O_CLOEXEC, mode) }
-        if fd < 0 { throw SystemError("open", path: path) }
-        return FileDescriptor(rawValue: fd)
+    /// How a file is opened: for reading, writing, or both.
+    public enum AccessMode: Sendable {
+        case readOnly, writeOnly, readWrite
+
+        var flags: Int32 {
+            switch self {
+            case .readOnly: return O_RDONLY
+            case .writeOnly: return O_WRONLY
+            case .readWrite: return O_RDWR
+            }
+        }
     }
 
-    public static func openForReading(_ path: String) throws -> FileDescriptor {
-        try open(path, O_RDONLY)
+    /// open(2) options (close-on-exec is always set).
+    public struct OpenOptions: OptionSet, Sendable {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        public static let create = OpenOptions(rawValue: O_CREAT)
+        public static let truncate = OpenOptions(rawValue: O_TRUNC)
+        public static let append = OpenOptions(rawValue: O_APPEND)
+        /// With `.create`: fail if the name exists (even as a dangling link).
+        public static let exclusiveCreate = OpenOptions(rawValue: O_EXCL)
+        /// Refuse a symbolic link as the last component: `SymbolicLinkRefused`. Every state file
+        /// is opened so.
+        public static let noFollow = OpenOptions(rawValue: O_NOFOLLOW)
+        public static let directory = OpenOptions(rawValue: O_DIRECTORY)
+    }
+
+    public static func open(_ path: String, _ mode: AccessMode, options: OpenOptions = [],
+                            permissions: mode_t = 0o600) throws -> FileDescriptor {
+        let fd = retryingEINTR { Glibc.open(path, mode.flags | options.rawValue | O_CLOEXEC, permissions) }
+        if fd >= 0 { return FileDescriptor(rawValue: fd) }
+        let error = SystemError("open", path: path)
+        // O_NOFOLLOW answers ELOOP for a link as the last component (a loop further up is a
+        // plain ELOOP).
+        if options.contains(.noFollow) && error.errno == .tooManySymbolicLinkLevels && FileSystem.isSymbolicLink(path) {
+            throw SymbolicLinkRefused(path: path)
+        }
+        throw error
+    }
+
+    public static func openForReading(_ path: String, options: OpenOptions = []) throws -> FileDescriptor {
+        try open(path, .readOnly, options: options)
     }
 
     public func close() {

@@ -24,6 +24,55 @@ public enum FileSystem {
         return (UInt64(st.st_dev), UInt64(st.st_ino))
     }
 
+    /// What a name is, without following a link.
+    public enum EntryKind: Sendable { case file, folder, symbolicLink, other }
+
+    /// The kind of `path` itself (lstat), or nil when nothing has that name; any other failure
+    /// (EACCES on a folder above it, …) throws, so "missing" is never confused with "unreachable".
+    public static func entryKind(_ path: String) throws -> EntryKind? {
+        var st = stat()
+        if lstat(path, &st) != 0 {
+            let error = SystemError("lstat", path: path)
+            if error.errno == .noSuchFileOrDirectory { return nil }
+            throw error
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .file
+        case S_IFDIR: return .folder
+        case S_IFLNK: return .symbolicLink
+        default: return .other
+        }
+    }
+
+    /// Whether `path` itself (not what it points to) is a symbolic link.
+    public static func isSymbolicLink(_ path: String) -> Bool {
+        (try? entryKind(path)) == .symbolicLink
+    }
+
+    /// Whether anything — a file, a folder, a link, even a dangling one — has this name.
+    public static func entryExists(_ path: String) -> Bool {
+        ((try? entryKind(path)) ?? nil) != nil
+    }
+
+    /// Checks that `path` is a real folder, not a link to one (state folders: a write below a
+    /// linked folder would land outside the state); with `creating`, a missing folder is made
+    /// (its parent must exist). Returns whether the folder exists.
+    @discardableResult
+    public static func requireFolder(_ path: String, creating: Bool = false, mode: mode_t = 0o700) throws -> Bool {
+        switch try entryKind(path) {
+        case .folder:
+            return true
+        case .symbolicLink:
+            throw SymbolicLinkRefused(path: path)
+        case .file, .other:
+            throw SystemError("open folder", path: path, errno: .notDirectory)
+        case nil:
+            guard creating else { return false }
+            if mkdir(path, mode) != 0 && currentErrno() != EEXIST { throw SystemError("mkdir", path: path) }
+            return try requireFolder(path)
+        }
+    }
+
     public static func fileSize(_ path: String) throws -> Int {
         var st = stat()
         if stat(path, &st) != 0 { throw SystemError("stat", path: path) }
@@ -52,7 +101,7 @@ public enum FileSystem {
 
     /// fsync of a folder makes a rename or a new entry in it durable.
     public static func syncDirectory(_ path: String) throws {
-        let fd = try FileDescriptor.open(path, O_RDONLY | O_DIRECTORY)
+        let fd = try FileDescriptor.open(path, .readOnly, options: .directory)
         defer { fd.close() }
         try fd.sync()
     }
@@ -70,8 +119,9 @@ public enum FileSystem {
         return names.sorted()
     }
 
-    public static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = try FileDescriptor.openForReading(path)
+    /// The whole file. State files are read with `options: .noFollow`.
+    public static func readFile(_ path: String, options: FileDescriptor.OpenOptions = []) throws -> [UInt8] {
+        let fd = try FileDescriptor.openForReading(path, options: options)
         defer { fd.close() }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -83,11 +133,21 @@ public enum FileSystem {
         return result
     }
 
+    /// The whole file, or nil when nothing has that name (any other failure throws).
+    public static func readFileIfPresent(_ path: String, options: FileDescriptor.OpenOptions = []) throws -> [UInt8]? {
+        do { return try readFile(path, options: options) } catch let error as SystemError where error.errno == .noSuchFileOrDirectory {
+            return nil
+        }
+    }
+
     /// Replaces `path` atomically: the bytes go to a temporary file beside it, which is fsynced,
     /// renamed over the target, and the folder fsynced — a crash leaves the old or the new file.
+    /// The temporary is created afresh (never through a link left at its name), and the rename
+    /// replaces a link at `path` rather than writing through it.
     public static func writeAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer, mode: mode_t = 0o600) throws {
         let temporary = "\(path).tmp-\(getpid())"
-        let fd = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        try remove(temporary)
+        let fd = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .exclusiveCreate, .noFollow], permissions: mode)
         do {
             try fd.writeAll(bytes)
             try fd.sync()
@@ -123,16 +183,16 @@ public enum FileSystem {
 }
 
 /// An advisory lock (flock) on a file, held until `unlock` or process exit — so a killed writer
-/// never leaves a stale lock behind.
+/// never leaves a stale lock behind. The lock file is never a link (`SymbolicLinkRefused`).
 public final class FileLock {
     public let path: String
     private let descriptor: FileDescriptor
 
-    /// Blocks until the exclusive lock is granted.
-    public init(path: String) throws {
+    /// Blocks until the lock is granted: exclusive, or `shared` with other shared holders.
+    public init(path: String, shared: Bool = false) throws {
         self.path = path
-        descriptor = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o600)
-        if retryingEINTR({ flock(descriptor.rawValue, LOCK_EX) }) != 0 {
+        descriptor = try FileDescriptor.open(path, .readWrite, options: [.create, .noFollow])
+        if retryingEINTR({ flock(descriptor.rawValue, shared ? LOCK_SH : LOCK_EX) }) != 0 {
             let error = SystemError("flock", path: path)
             descriptor.close()
             throw error

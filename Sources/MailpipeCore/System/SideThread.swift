@@ -12,23 +12,31 @@ public final class SideThread {
     }
     private var thread = pthread_t()
     private var started = false
-    private var body: (() -> Void)?
 
-    public init(_ run: @escaping () -> Void) {
+    /// Starts the thread, or throws `ThreadUnavailable` when the system will not make one.
+    public init(_ run: @escaping () -> Void) throws {
         let box = Unmanaged.passRetained(Body(run)).toOpaque()
-        if pthread_create(&thread, nil, { arg in
+        let rc = pthread_create(&thread, nil, { arg in
             Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue().run()
             return nil
-        }, box) == 0 {
-            started = true
-        } else {
-            // No thread to be had: run it at `wait()`.
-            body = Unmanaged<Body>.fromOpaque(box).takeRetainedValue().run
+        }, box)
+        guard rc == 0 else {
+            Unmanaged<Body>.fromOpaque(box).release()
+            throw ThreadUnavailable(errno: Errno(rawValue: rc))
         }
+        started = true
     }
 
     public func wait() {
         if started { pthread_join(thread, nil); started = false }
-        if let b = body { body = nil; b() }
+    }
+}
+
+/// No thread could be started (the process or memory limit is reached). Stages stop with this
+/// error — libdispatch would retry for ever, holding the tenant's lock.
+public struct ThreadUnavailable: Error, CustomStringConvertible, Equatable {
+    public let errno: Errno
+    public var description: String {
+        "cannot start a thread (pthread_create: \(errno)); the process or memory limit is reached (see ulimit -u and ulimit -v)"
     }
 }

@@ -16,6 +16,10 @@ import Darwin
 ///
 /// Slices are claimed one at a time, so a slow thread never holds back a fixed share. `worker`
 /// is 0 for the caller and 1…helpers for the helper threads: per-thread state goes by it.
+///
+/// For a one-off parallel loop, `WorkCrew.perform(workers:)` takes the place of
+/// `DispatchQueue.concurrentPerform`, which on Linux retries for ever when no thread can be
+/// made; here that is `ThreadUnavailable`, thrown before any work starts.
 public final class WorkCrew: @unchecked Sendable {
     public private(set) var helpers = 0
     private var mutex = pthread_mutex_t()
@@ -29,14 +33,34 @@ public final class WorkCrew: @unchecked Sendable {
     private var threads: [SideThread] = []
 
     /// `helpers` threads besides the caller's (0: the caller does every slice in `finish()`).
-    public init(helpers: Int) {
+    /// Throws `ThreadUnavailable` (after stopping the helpers already made) when one cannot start.
+    public init(helpers: Int) throws {
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&jobReady, nil)
         pthread_cond_init(&jobDone, nil)
         // unowned(unsafe): the crew joins its threads (`stop()`, at the latest in its deinit, when a
         // checked unowned reference would already trap) before its memory goes.
-        threads = (0..<max(0, helpers)).map { w in SideThread { [unowned(unsafe) self] in serve(worker: w + 1) } }
+        do {
+            for w in 0..<max(0, helpers) {
+                threads.append(try SideThread { [unowned(unsafe) self] in serve(worker: w + 1) })
+            }
+        } catch {
+            stop()
+            throw error
+        }
         self.helpers = threads.count
+    }
+
+    /// Runs `body(w)` for w in 0..<workers, on `workers - 1` new threads and the caller's, and
+    /// returns when all are done. Each `w` runs once: per-worker state goes by it.
+    public static func perform(workers: Int, _ body: (_ worker: Int) -> Void) throws {
+        if workers <= 1 { body(0); return }
+        let crew = try WorkCrew(helpers: workers - 1)
+        defer { crew.stop() }
+        withoutActuallyEscaping(body) { body in
+            crew.start(slices: workers) { slice, _ in body(slice) }
+            crew.finish()
+        }
     }
 
     /// Stops the helpers (after the job under way); the crew is unusable after.
@@ -80,15 +104,19 @@ public final class WorkCrew: @unchecked Sendable {
 
     private func work(as worker: Int) {
         while true {
-            pthread_mutex_lock(&mutex)
-            guard let job, nextSlice < sliceCount else {
+            do {
+                pthread_mutex_lock(&mutex)
+                guard let job, nextSlice < sliceCount else {
+                    pthread_mutex_unlock(&mutex)
+                    return
+                }
+                let slice = nextSlice
+                nextSlice += 1
                 pthread_mutex_unlock(&mutex)
-                return
+                job(slice, worker)
             }
-            let slice = nextSlice
-            nextSlice += 1
-            pthread_mutex_unlock(&mutex)
-            job(slice, worker)
+            // The job is released (end of the block above) before the slice counts as done:
+            // `perform` hands in a closure that must not outlive `finish()`.
             pthread_mutex_lock(&mutex)
             finished += 1
             if finished == sliceCount { pthread_cond_broadcast(&jobDone) }

@@ -5,7 +5,6 @@ import Darwin
 #endif
 import MailpipeCore
 import MailpipeStore
-import Dispatch
 
 /// One event as `account` keeps it (docs/design.md §2 "Event"), before it is written to the log.
 public struct BookEvent {
@@ -95,7 +94,7 @@ public struct BookEvent {
     }
 
     /// The log lines of `events[positions]`, written on up to two threads (same bytes as one).
-    static func serialise(_ events: [BookEvent], _ positions: [Int32], known: [Bool], tenant: String) -> ByteBuffer {
+    static func serialise(_ events: [BookEvent], _ positions: [Int32], known: [Bool], tenant: String) throws -> ByteBuffer {
         let parts = positions.count >= 100_000 ? 2 : 1
         let buffers = UnsafeMutableBufferPointer<ByteBuffer>.allocate(capacity: parts)
         for i in 0..<parts {
@@ -104,10 +103,10 @@ public struct BookEvent {
             (buffers.baseAddress! + i).initialize(to: ByteBuffer(capacity: room))
         }
         defer { buffers.deinitialize(); buffers.deallocate() }
-        events.withUnsafeBufferPointer { ev in
-            positions.withUnsafeBufferPointer { pos in
-                known.withUnsafeBufferPointer { kn in
-                    DispatchQueue.concurrentPerform(iterations: parts) { part in
+        try events.withUnsafeBufferPointer { ev in
+            try positions.withUnsafeBufferPointer { pos in
+                try known.withUnsafeBufferPointer { kn in
+                    try WorkCrew.perform(workers: parts) { part in
                         let lo = pos.count * part / parts
                         let hi = pos.count * (part + 1) / parts
                         var times = TimeText()
@@ -196,7 +195,7 @@ struct EventIDIndex {
     static let magic: [UInt8] = Array("MPEVID01".utf8)
 
     static func load(path: String) -> EventIDIndex? {
-        guard FileSystem.exists(path), let bytes = try? FileSystem.readFile(path), bytes.count >= 16,
+        guard let bytes = try? FileSystem.readFile(path, options: .noFollow), bytes.count >= 16,
               Array(bytes[0..<8]) == magic, (bytes.count - 16) % 8 == 0 else { return nil }
         return bytes.withUnsafeBytes { raw in
             let length = Int(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian)

@@ -80,7 +80,7 @@ public final class Books {
     private func recover(now: Timestamp) throws {
         if suppressionLog.validLength > ledger.suppressionLength {
             warn("\(dir.suppressionPath): cutting back an unfinished append (\(suppressionLog.validLength - ledger.suppressionLength) bytes)")
-            let fd = try FileDescriptor.open(dir.suppressionPath, O_RDWR)
+            let fd = try FileDescriptor.open(dir.suppressionPath, .readWrite, options: .noFollow)
             try fd.truncate(to: ledger.suppressionLength)
             try fd.sync()
             fd.close()
@@ -248,7 +248,7 @@ public final class Books {
         for (i, n) in typeCounts.enumerated() where n > 0 { result.types[BookEvent.counterNames[i], default: 0] += n }
         guard !fresh.isEmpty else { return result }
         let tenant = dir.slug.value
-        let out = BookEvent.serialise(batch, fresh, known: known, tenant: tenant)
+        let out = try BookEvent.serialise(batch, fresh, known: known, tenant: tenant)
         Timing.mark("dedupe + serialise")
         try out.withUnsafeBytes { try events.append(bytes: $0, level: 1) }  // the commit point
         Timing.mark("append events")

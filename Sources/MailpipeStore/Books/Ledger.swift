@@ -37,9 +37,9 @@ public struct Ledger {
 
     public static func load(path: String) throws -> Ledger {
         var ledger = Ledger()
-        guard FileSystem.exists(path) else { return ledger }
+        guard let bytes = try FileSystem.readFileIfPresent(path, options: .noFollow) else { return ledger }
         let value: JSONValue
-        do { value = try JSONValue.parse(try FileSystem.readFile(path), maxDepth: 16) } catch {
+        do { value = try JSONValue.parse(bytes, maxDepth: 16) } catch {
             throw StageError.runtime("\(path): unreadable ledger: \(error)")
         }
         func counts(_ v: JSONValue?) -> [String: Int] {

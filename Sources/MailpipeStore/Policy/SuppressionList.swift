@@ -38,7 +38,7 @@ public struct SuppressionList: Sendable {
         guard let path else { return }
         let identity = FileIdentity(path: path)
         let length = try AppendLog.readableLength(path: path)
-        let size = FileSystem.exists(path) ? try FileSystem.fileSize(path) : 0
+        let size = FileSystem.entryExists(path) ? try FileSystem.fileSize(path) : 0
         if length == 0 && size > 0 {
             // Bytes but no sealed append: not written by `account`. Refuse rather than contact
             // people who may be on it.

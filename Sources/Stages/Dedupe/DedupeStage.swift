@@ -48,12 +48,13 @@ public enum DedupeStage {
         if canonical == .exact {
             hashes = try store.emailHashes()
             if let shard { hashes.removeAll { !shard.contains(hash: $0) } }
-        } else if let folds = try store.foldedEmailHashes(canonical) {
+        } else {
             // Every stored address's exact hash, and the folded hash of each one the form
             // changes: a folded address from the stream then matches either its stored twin's
             // folded hash or (when folding changes nothing) its exact one. A stored address
             // that folding changes is never itself a folded form, so its exact hash matches
             // nothing extra.
+            let folds = try store.foldedEmailHashes(canonical)
             var exact = try store.emailHashes()
             if let shard {
                 exact.removeAll { !shard.contains(hash: $0) }
@@ -61,24 +62,6 @@ public enum DedupeStage {
             } else {
                 hashes = StoreHashIndex.merge(exact, folds)
             }
-        } else {
-            // A store written before the run indexes kept folded hashes: fold every address.
-            hashes = []
-            var parser = JSONParser(maxDepth: 256)
-            defer { parser.deallocate() }
-            var key: [UInt8] = []
-            var email: [UInt8] = []
-            try store.forEach { line in
-                guard let node = try? parser.parse(line).root["email"], node.kind == .string else { return }
-                email.removeAll(keepingCapacity: true)
-                node.appendDecodedString(to: &email)
-                key.removeAll(keepingCapacity: true)
-                email.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
-                canonical.apply(&key)
-                let h = key.withUnsafeBytes { EmailKey.hash($0) }
-                if shard == nil || shard!.contains(hash: h) { hashes.append(h) }
-            }
-            hashes.sort()
         }
         return StoreHashIndex(sorted: hashes)
     }
@@ -238,7 +221,7 @@ public enum DedupeStage {
             try output.flushIfNeeded()
         }
         try output.flush()
-        rejects.flush()
+        try rejects.finish()
         summary["in"] = stream.linesIn
         summary["new"] = counts.new
         summary["existing"] = counts.existing

@@ -32,7 +32,7 @@ struct CSVTable {
             layout.delimiter = delimiter
             layout.headerLine = line
             if let targets = header { layout.report(headers: headerNames, targets: targets) }
-            batch.configure(for: run)
+            try batch.configure(for: run)
             return
         }
         batch.add(p, line: line)

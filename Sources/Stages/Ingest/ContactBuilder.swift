@@ -356,6 +356,13 @@ struct ContactBuilder {
     }
 
     /// Splits a full name into first and last names when those were not given.
+    /// An email given but not usable as it is (an unpaired surrogate escape): the row is
+    /// refused as `invalid_email`, whatever else it holds.
+    mutating func refuseEmail(_ text: String) {
+        emailGiven = true
+        if emailInvalid == nil { emailInvalid = text }
+    }
+
     mutating func applyFullName() {
         let k = ContactBuilder.ordinal(.fullName)
         guard lengths[k] > 0 else { return }

@@ -8,9 +8,9 @@ import MailpipeCore
 /// NDJSON, JSON arrays and the import envelope `{"tenant_id":…,"data_source_id":…,"contacts":[…]}`.
 extension IngestRun {
     /// A batch of rows ready to convert with this run's settings.
-    func rowBatch() -> RowBatch {
+    func rowBatch() throws -> RowBatch {
         var batch = RowBatch(threads: options.threads ?? Cores.workers, stage: rejects.stage)
-        batch.configure(for: self)
+        try batch.configure(for: self)
         return batch
     }
 
@@ -32,7 +32,7 @@ extension IngestRun {
     mutating func ingestNDJSON(lines: inout LineReader, file: String?, source: String, output: inout OutputSink) throws {
         var firstLine = true
         var transcoded: [UInt8] = []
-        var batch = rowBatch()
+        var batch = try rowBatch()
         defer { batch.release() }
         let convert = IngestRun.convertJSON(maxDepth: options.stream.maxDepth) { run, text, line, parser, keyTargets, out in
             try run.ingestJSONLine(text, number: line, file: file, source: source, parser: &parser, keyTargets: &keyTargets, output: &out)
@@ -177,7 +177,7 @@ extension IngestRun {
     /// (`RowBatch`), in order; structural faults are rejected where they are met.
     private mutating func ingestArray(_ all: UnsafeRawBufferPointer, from start: Int, tenant: String?, source: String, file: String?,
                                       lineCounter: inout LineCounter, output: inout OutputSink) throws {
-        var batch = rowBatch()
+        var batch = try rowBatch()
         defer { batch.release() }
         let convert = IngestRun.convertJSON(maxDepth: options.stream.maxDepth) { run, text, line, parser, keyTargets, out in
             try run.ingestElement(text, line: line, tenant: tenant, source: source, file: file, parser: &parser,
@@ -281,6 +281,9 @@ extension IngestRun {
                 } else {
                     addCustomJSON(keyNode.string ?? "", value)
                 }
+            case .field(.email) where value.hasLoneSurrogate:
+                // Decoded, the unpaired surrogate would become U+FFFD: distinct addresses would meet.
+                builder.refuseEmail(value.string ?? "")
             case .field(let field):
                 take(value, as: field, depth: 1, keyTargets: &keyTargets, text: &text)
                 if field != .email && field != .phone && field != .tags { addCustomJSON(keyNode.string ?? "", value) }

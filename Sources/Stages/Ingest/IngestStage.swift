@@ -122,7 +122,7 @@ public enum IngestStage {
             try run.ingest(path: path, output: &output)
         }
         try output.flush()
-        rejects.flush()
+        try rejects.finish()
         var summary = Summary(stage: "ingest")
         summary["in"] = run.rowsIn
         summary["out"] = run.contactsOut
@@ -355,7 +355,7 @@ struct IngestRun {
         if name.hasSuffix(".ndjson") || name.hasSuffix(".jsonl") { return .ndjson }
         if name.hasSuffix(".json") { return .json }
         if name.hasSuffix(".xlsx") { return .xlsx }
-        let head = try lines.peekReady(64 << 10)
+        var head = try lines.peekReady(64 << 10)
         // A zip (an .xlsx under another name).
         if head.count >= 4 && head[0] == 0x50 && head[1] == 0x4B && head[2] == 0x03 && head[3] == 0x04 { return .xlsx }
         var i = IngestRun.bomLength(head)
@@ -363,9 +363,19 @@ struct IngestRun {
         guard i < head.count else { return .csv }
         if head[i] == UInt8(ascii: "[") { return .json }
         if head[i] == UInt8(ascii: "{") {
-            // One object per line when the first line is a whole JSON value.
+            // One object per line when the first line is a whole JSON value. A first line longer
+            // than --max-line is a line of NDJSON too (rejected as too long, the rest read):
+            // taking it for the start of one document would load all of it.
             var end = i
             while end < head.count && head[end] != 0x0A { end += 1 }
+            if end == head.count {
+                let longer = try lines.peekReady(options.stream.maxLine + i + 2)
+                if longer.count > options.stream.maxLine + i && memchr(longer.baseAddress! + i, 0x0A, options.stream.maxLine + 1) == nil {
+                    return .ndjson
+                }
+                head = longer
+                while end < head.count && head[end] != 0x0A { end += 1 }
+            }
             var parser = JSONParser(maxDepth: options.stream.maxDepth)
             defer { parser.deallocate() }
             if (try? parser.parse(UnsafeRawBufferPointer(rebasing: head[i..<end]))) != nil { return .ndjson }

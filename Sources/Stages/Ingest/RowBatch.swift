@@ -60,7 +60,7 @@ struct RowBatch {
     private var workers: UnsafeMutablePointer<IngestRun>?
 
     init(threads: Int, stage: String) {
-        self.threads = max(1, threads)
+        self.threads = Cores.capped(threads)
         self.stage = stage
         filling = Buffer(stage: stage)
     }
@@ -75,9 +75,9 @@ struct RowBatch {
     }
 
     /// Takes the per-thread copies of the run (for CSV, once its header is read).
-    mutating func configure(for run: IngestRun) {
+    mutating func configure(for run: IngestRun) throws {
         release()
-        let crew = WorkCrew(helpers: threads - 1)
+        let crew = try WorkCrew(helpers: threads - 1)
         let copies = UnsafeMutablePointer<IngestRun>.allocate(capacity: crew.helpers + 1)
         for w in 0...crew.helpers {
             (copies + w).initialize(to: run.forAnotherThread())

@@ -68,7 +68,7 @@ public enum InjectStage {
         for (name, value) in engine.counts { summary[name] = value }
         summary["rejected"] = rejects.count
         summary.setGroup("reject_reasons", rejects.reasons)
-        rejects.flush()
+        try rejects.finish()
         let status: ExitStatus = options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success
         return (summary, status)
     }
@@ -199,6 +199,10 @@ struct Engine {
         if campaign == nil { campaign = try channel.defaultCampaign(tenant: ctx) }
         guard let campaign, !campaign.isEmpty else {
             rejects.reject(.missingCampaign, "no campaign in the record and no --campaign", origin: record.origin, record: record.bytes)
+            return true
+        }
+        if let why = Journal.campaignProblem(campaign) {
+            rejects.reject(.invalidCampaign, why, origin: record.origin, record: record.bytes)
             return true
         }
         let journal = try journal(ctx, campaign: campaign)

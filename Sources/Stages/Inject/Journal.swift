@@ -50,15 +50,15 @@ public final class Journal {
 
     public init(tenant: TenantDirectory, channel: String, campaign: String, warn: (String) -> Void) throws {
         let dir = "\(tenant.journalPath)/\(channel)"
-        try FileSystem.createDirectory(tenant.journalPath)
-        try FileSystem.createDirectory(dir)
+        try FileSystem.requireFolder(tenant.journalPath, creating: true)
+        try FileSystem.requireFolder(dir, creating: true)
         let name = Journal.fileName(campaign)
         path = "\(dir)/\(name).ndjson"
         deadLetterPath = "\(dir)/\(name).dead.ndjson"
         // One inject per journal at a time; `account` never touches journals, so the tenant lock
         // is not taken (a pipeline `inject | account record` must not wait on itself).
         lock = try FileLock(path: "\(dir)/\(name).lock")
-        file = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_APPEND, mode: 0o600)
+        file = try FileDescriptor.open(path, .readWrite, options: [.create, .append, .noFollow])
         syncer = BackgroundSync(fd: file.rawValue)
         let size = try file.size()
         let valid = try load(size: size)
@@ -86,12 +86,12 @@ public final class Journal {
     private func writeDeadLetters() throws {
         guard !pendingDead.isEmpty else { return }
         if deadLetters == nil {
-            let fd = try FileDescriptor.open(deadLetterPath, O_RDWR | O_CREAT | O_APPEND, mode: 0o600)
+            let fd = try FileDescriptor.open(deadLetterPath, .readWrite, options: [.create, .append, .noFollow])
             // A torn last line (a crash inside a write) is cut off: the record is still in the
             // journal as begun, so the next run sends it again.
             let size = try fd.size()
             if size > 0 {
-                let all = try FileSystem.readFile(deadLetterPath)
+                let all = try FileSystem.readFile(deadLetterPath, options: .noFollow)
                 var valid = all.count
                 while valid > 0 && all[valid - 1] != 0x0A { valid -= 1 }
                 if valid < size { try fd.truncate(to: valid) }
@@ -119,10 +119,22 @@ public final class Journal {
         return out.isEmpty ? "%" : String(decoding: out, as: UTF8.self)
     }
 
+    /// The longest journal file name a campaign may have: a file-system name holds 255 bytes,
+    /// `.ndjson` included.
+    static let maxFileNameBytes = 255 - ".ndjson".utf8.count
+
+    /// Why a campaign cannot have a journal (its name, escaped for a file name, is too long),
+    /// or nil. The record is refused; the rest of the run goes on.
+    public static func campaignProblem(_ campaign: String) -> String? {
+        let length = fileName(campaign).utf8.count
+        guard length > maxFileNameBytes else { return nil }
+        return "campaign name too long: \(length) bytes as a journal file name (at most \(maxFileNameBytes); bytes other than a-z 0-9 - _ . take 3)"
+    }
+
     /// Reads the journal; returns the length of its whole lines.
     private func load(size: Int) throws -> Int {
         guard size > 0 else { return 0 }
-        let all = try FileSystem.readFile(path)
+        let all = try FileSystem.readFile(path, options: .noFollow)
         var valid = all.count
         while valid > 0 && all[valid - 1] != 0x0A { valid -= 1 }
         var parser = JSONParser(maxDepth: 8)

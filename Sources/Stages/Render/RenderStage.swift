@@ -220,7 +220,7 @@ public enum RenderStage {
             }
         }
         summary.setGroup("reject_reasons", rejects.reasons)
-        rejects.flush()
+        try rejects.finish()
         return (summary, options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success)
     }
 

@@ -297,7 +297,7 @@ public enum SegmentStage {
             summary.setGroup("explain_passed", explained)
             _ = seen
         }
-        rejects.flush()
+        try rejects.finish()
         let status: ExitStatus = options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success
         return Result(summary: summary, status: status, notes: notes)
     }
@@ -557,7 +557,7 @@ final class SegmentFileWriter {
         try FileSystem.createDirectory(directory, mode: 0o755)
         path = "\(directory)/\(name).ndjson" + (gzip ? ".gz" : "")
         temporary = "\(path).tmp-\(getpid())"
-        descriptor = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        descriptor = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate], permissions: 0o644)
         encoder = gzip ? try GzipEncoder(level: 6) : nil
         buffer.reserveCapacity(1 << 20 + 4096)
     }

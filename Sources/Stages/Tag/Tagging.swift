@@ -185,7 +185,7 @@ public enum Tagging {
             try output.flushIfNeeded()
         }
         try output.flush()
-        rejects.flush()
+        try rejects.finish()
 
         var summary = Summary(stage: "tag", headline: ["in", "out", "tagged", "rejected"])
         summary["in"] = stream.linesIn

@@ -136,7 +136,7 @@ public enum Validate {
         }
         if let resolver { try state.flush(&chunk, resolver, &reparser, &output) }
         try output.flush()
-        rejects.flush()
+        try rejects.finish()
 
         var summary = Summary(stage: "validate", headline: ["in", "out", "valid", "risky", "invalid"])
         summary["in"] = stream.linesIn

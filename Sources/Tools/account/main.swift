@@ -23,7 +23,7 @@ struct Account: MailpipeCommand {
           account reshard --tenant sos-expat --shards 4     # 4 sub-stores, 4 writers
         """,
         version: mailpipeVersionText,
-        subcommands: [Init.self, Commit.self, Export.self, Compact.self, Reshard.self,
+        subcommands: [Init.self, Commit.self, Export.self, Compact.self, Reshard.self, Fsck.self,
                       Record.self, Events.self, Suppress.self, Warmup.self, Report.self, PmtaConfig.self]
     )
 }
@@ -199,6 +199,41 @@ extension Account {
                 let slug = try tenantFlags.choose().slug
                 try AccountReshard.run(tenant: slug, state: StateRoot(explicit: tenantFlags.state), shards: shards).report(statsPath: nil)
                 return .success
+            }
+        }
+    }
+}
+
+extension Account {
+    struct Fsck: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every state file of a tenant; with --repair, rebuild what can be rebuilt.",
+            usage: "account fsck [--tenant <slug>] [--repair] [<options>]",
+            discussion: """
+            Reads the contact store whole: the manifest (or layout.json), every run (each gzip \
+            member inflated, the email order checked) and every run index (compared with one \
+            rebuilt from its run). Each problem is a line of NDJSON: file, problem, outcome \
+            (repairable, repaired, lost) and action. With --repair, run indexes are rebuilt, a \
+            lost manifest or layout.json is rebuilt from the files beside it, leftovers of \
+            interrupted writes are removed, and unusable runs are moved to <tenant>/lost+found/ \
+            (never deleted). Exit 0 when nothing is left to do, 1 otherwise.
+
+            Examples:
+              account fsck --tenant sos-expat             # check only
+              account fsck --tenant sos-expat --repair    # after damage
+            """)
+
+        @OptionGroup var tenantFlags: TenantFlags
+        @Flag(help: "Rebuild what is derived or recoverable.") var repair = false
+
+        func run() throws {
+            StageMain.run("account fsck") {
+                let slug = try tenantFlags.choose().slug
+                let result = try AccountFsck.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state), repair: repair))
+                var output = OutputSink()
+                try AccountFsck.write(result.findings, to: &output)
+                try result.summary.report(statsPath: nil)
+                return result.status
             }
         }
     }

@@ -47,7 +47,7 @@ public enum AccountEvents {
         if (options.pmta.isEmpty && options.mailwizz.isEmpty) || !options.stream.inputs.isEmpty {
             inCount += try readNDJSON(options.stream, tenant: options.tenant.value, rejects: rejects) { batch.append($0) }
         }
-        rejects.flush()
+        try rejects.finish()
         Timing.mark("read inputs")
         if options.stream.strict && rejects.count > 0 {
             summary["in"] = inCount

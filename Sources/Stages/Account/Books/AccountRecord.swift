@@ -86,7 +86,7 @@ public enum AccountRecord {
             batch.append(BookEvent(id: id, email: email, type: type, bounceClass: bounceClass, reason: error, campaign: campaign,
                                    vmta: type == "bounced" ? nil : vmta, at: at, source: "outcome", extra: extra))
         }
-        rejects.flush()
+        try rejects.finish()
         summary["in"] = stream.linesIn
         summary["rejected"] = rejects.count
         summary["skipped"] = skipped

@@ -5,7 +5,6 @@ import Darwin
 #endif
 import MailpipeCore
 import MailpipeStore
-import Dispatch
 
 /// `account report`: contacts by status, verdict, language, tag and source; per campaign the
 /// sends, deliveries, bounces (hard/soft/policy), complaints, opens, clicks, unsubscribes and
@@ -277,9 +276,8 @@ public enum AccountReport {
         var parser = JSONParser(maxDepth: 64)
         defer { parser.deallocate() }
         let contactSide = ContactSide()
-        // A thread of its own, not one of Dispatch's: a pool thread busy here would leave the
-        // event scan's concurrentPerform one worker short.
-        let contactsDone = SideThread {
+        // A thread of its own beside the event scan's workers.
+        let contactsDone = try SideThread {
             var p = JSONParser(maxDepth: 64)
             defer { p.deallocate() }
             do {

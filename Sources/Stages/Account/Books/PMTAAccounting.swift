@@ -5,7 +5,6 @@ import Darwin
 #endif
 import MailpipeCore
 import MailpipeStore
-import Dispatch
 
 /// PowerMTA accounting files (CSV, RFC 4180, header line first; gzip read transparently).
 /// Columns are found by header name; a header line met again (concatenated rotations) re-maps
@@ -54,7 +53,7 @@ enum PMTAAccounting {
                 second.col = head.col
                 second.events.reserveCapacity(lines / 2 + 1)
                 var secondParser = CSVParser(data: data, position: split)
-                DispatchQueue.concurrentPerform(iterations: 2) { w in
+                try WorkCrew.perform(workers: 2) { w in
                     if w == 0 {
                         parse(data, parser: &parser, limit: split, path: path, state: &first)
                     } else {

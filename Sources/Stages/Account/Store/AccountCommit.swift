@@ -21,7 +21,7 @@ public enum AccountCommit {
 
         public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, stream: StreamOptions,
                     chunkBytes: Int = 192 << 20, shard: Shard? = nil, threads: Int? = nil) {
-            self.threads = threads ?? Cores.workers
+            self.threads = Cores.capped(threads ?? Cores.workers)
             self.tenant = tenant
             self.state = state
             self.now = now
@@ -35,6 +35,9 @@ public enum AccountCommit {
     struct Incoming {
         var id: ContactIdentity
         var hash: UInt64 = 0
+        /// What the store would refuse to keep (an email that is no address, tags that are
+        /// not strings, a number beyond a Double).
+        var unstorable: RecordRefusal?
     }
 
     public static func run(_ options: Options) throws -> (Summary, ExitStatus) {
@@ -45,7 +48,10 @@ public enum AccountCommit {
         let tenant = options.tenant.value
         var stream = try ParallelRecordStream<Incoming>(options: options.stream, rejects: rejects, threads: options.threads) { record in
             var x = Incoming(id: ContactIdentity(record))
-            if x.id.problem == nil { x.hash = x.id.key.withUnsafeBytes { EmailKey.hash($0) } }
+            if x.id.problem == nil {
+                x.hash = x.id.key.withUnsafeBytes { EmailKey.hash($0) }
+                x.unstorable = StorableContact.problem(record, key: x.id.key)
+            }
             return x
         }
         defer { stream.close() }
@@ -72,6 +78,10 @@ public enum AccountCommit {
                 problem.reject(record.bytes, origin: record.origin, to: rejects)
                 return
             }
+            if let problem = x.unstorable {
+                rejects.reject(problem, origin: record.origin, record: record.bytes)
+                return
+            }
             guard let slot = commit.slot(forHash: x.hash) else {
                 rejects.reject(.wrongShard,
                                "email hashes into shard \(commit.session.describeShard(ofHash: x.hash)), not \(options.shard.map(String.init(describing:)) ?? "?")",
@@ -89,7 +99,7 @@ public enum AccountCommit {
         summary["rejected"] = rejects.count
         summary.setGroup("reject_reasons", rejects.reasons)
         summary["blank_lines"] = stream.blankLines
-        rejects.flush()
+        try rejects.finish()
         if options.stream.strict && rejects.count > 0 {
             // Under --strict a commit with rejects changes nothing.
             summary["committed"] = 0

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MailpipeCore
 import MailpipeStore
 
@@ -25,26 +30,37 @@ public enum AccountInit {
     @discardableResult
     public static func run(_ options: Options) throws -> String {
         let dir = options.state.tenant(options.tenant)
-        try FileSystem.createDirectory(options.state.path, mode: 0o700)
-        let lock = try dir.lock()
-        defer { lock.unlock() }
-        try FileSystem.createDirectory(dir.contactsPath)
-        try FileSystem.createDirectory(dir.journalPath)
-
-        var config: TenantConfig
+        // The given tenant.json is read and checked before anything is made.
+        var given: TenantConfig?
         if let path = options.configPath {
-            config = try TenantConfig.load(path: path)
+            var config = try TenantConfig.load(path: path)
             if let slug = config.slug, slug != options.tenant.value {
                 throw StageError.configuration("\(path): slug '\(slug)' does not match --tenant \(options.tenant)")
             }
             if config.slug == nil { config = config.withSlug(options.tenant) }
-        } else if FileSystem.exists(dir.configPath) {
-            _ = try TenantConfig.load(path: dir.configPath)
-            let sharded = try initialiseShards(options, dir)
-            return "account init: tenant \(options.tenant) already initialised at \(dir.path)" + sharded
-        } else {
-            config = TenantConfig.defaults(slug: options.tenant)
+            given = config
         }
+        try FileSystem.createDirectory(options.state.path, mode: 0o700)
+        if try FileSystem.entryKind(dir.path) == nil, try create(dir, config: given ?? TenantConfig.defaults(slug: options.tenant), shards: options.shards) {
+            let sharded = options.shards.map { " (contact store in \($0) shards)" } ?? ""
+            return "account init: tenant \(options.tenant) ready at \(dir.path)" + sharded
+        }
+        // An existing tenant: its configuration is replaced (or kept), its folders completed.
+        let lock = try dir.lock()
+        defer { lock.unlock() }
+        try FileSystem.requireFolder(dir.contactsPath, creating: true)
+        try FileSystem.requireFolder(dir.journalPath, creating: true)
+        guard let config = given else {
+            if try FileSystem.entryKind(dir.configPath) != nil {
+                _ = try dir.loadConfig()
+                let sharded = try initialiseShards(options, dir)
+                return "account init: tenant \(options.tenant) already initialised at \(dir.path)" + sharded
+            }
+            let sharded = try initialiseShards(options, dir)
+            try FileSystem.writeAtomically(dir.configPath, TenantConfig.defaults(slug: options.tenant).serialized)
+            return "account init: tenant \(options.tenant) ready at \(dir.path)" + sharded
+        }
+        if try FileSystem.entryKind(dir.configPath) != nil { _ = try dir.loadConfig() }   // refuses a linked tenant.json
         let sharded = try initialiseShards(options, dir)
         try FileSystem.writeAtomically(dir.configPath, config.serialized)
         return "account init: tenant \(options.tenant) ready at \(dir.path)" + sharded
@@ -59,6 +75,32 @@ public enum AccountInit {
         }
         let vmtas = config.vmtas.count
         return "account init: \(path) is a valid tenant.json (\(vmtas) vmta\(vmtas == 1 ? "" : "s"), time zone \(config.timezone.name), warm-up of \(config.warmup.steps.count) week\(config.warmup.steps.count == 1 ? "" : "s"))"
+    }
+
+    /// A new tenant folder, built beside its final name and renamed into place, so a failed
+    /// init leaves nothing half made. False when another init made the tenant meanwhile.
+    private static func create(_ dir: TenantDirectory, config: TenantConfig, shards: Int?) throws -> Bool {
+        let building = "\(dir.root)/.init-\(dir.slug.value)-\(getpid())"
+        try StoreLayout.removeTree(building)
+        do {
+            try FileSystem.requireFolder(building, creating: true)
+            try FileSystem.requireFolder("\(building)/contacts", creating: true)
+            try FileSystem.requireFolder("\(building)/journal", creating: true)
+            if let shards { _ = try StoreLayout.initialise(contactsPath: "\(building)/contacts", shards: shards) }
+            try FileSystem.writeAtomically("\(building)/tenant.json", config.serialized)
+            for folder in ["contacts", "journal", ""] { try FileSystem.syncDirectory("\(building)/\(folder)") }
+            if Glibc.rename(building, dir.path) != 0 {
+                let error = SystemError("rename", path: "\(building) -> \(dir.path)")
+                guard error.errno == .fileExists || error.errno.rawValue == ENOTEMPTY else { throw error }
+                try StoreLayout.removeTree(building)
+                return false
+            }
+            try FileSystem.syncDirectory(dir.root)
+            return true
+        } catch {
+            try? StoreLayout.removeTree(building)
+            throw error
+        }
     }
 
     /// Lays out an empty store in `--shards n` sub-stores (nothing to do without the flag).
