@@ -52,7 +52,7 @@ public final class CSVConversion {
         guard realOutput >= 0, dup2(ends[1], 1) >= 0 else { throw StageError.runtime("--csv: cannot redirect standard output") }
         close(ends[1])
         let input = ends[0], output = realOutput
-        thread = SideThread { [unowned self] in
+        thread = try SideThread { [unowned self] in
             do { try CSVConversion.convert(from: input, to: output, format: format) } catch { self.failure = error }
             close(input)   // a reader that went away: the stage's next write gets EPIPE and stops quietly
         }
@@ -93,7 +93,7 @@ public final class CSVConversion {
     }
 
     private static func write(_ out: inout [UInt8], to sink: FileDescriptor) throws {
-        do { try sink.writeAll(out) } catch let error as SystemError where error.errno == EPIPE {
+        do { try sink.writeAll(out) } catch let error as SystemError where error.errno == .brokenPipe {
             throw StageError.outputClosed
         }
         out.removeAll(keepingCapacity: true)

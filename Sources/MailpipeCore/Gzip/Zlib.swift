@@ -61,7 +61,7 @@ public final class GzipDecoder {
         stream.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
         stream.avail_out = uInt(output.count)
         atMemberBoundary = false
-        let rc = CZlib.inflate(&stream, Z_NO_FLUSH)
+        let rc = CZlibShim.inflate(&stream, Z_NO_FLUSH)
         let consumed = input.count - Int(stream.avail_in)
         let produced = output.count - Int(stream.avail_out)
         if rc == Z_STREAM_END {
