@@ -257,6 +257,9 @@ extension IngestRun {
                 addCustomJSON(name, value)
             case .field(.custom):
                 addCustomJSON(keyNode.string ?? "", value)
+            case .field(.email) where value.hasLoneSurrogate:
+                // Decoded, the unpaired surrogate would become U+FFFD: distinct addresses would meet.
+                builder.refuseEmail(value.string ?? "")
             case .field(let field):
                 text.removeAll(keepingCapacity: true)
                 if IngestRun.scalarText(value, into: &text) {
@@ -281,9 +284,6 @@ extension IngestRun {
                 } else {
                     addCustomJSON(keyNode.string ?? "", value)
                 }
-            case .field(.email) where value.hasLoneSurrogate:
-                // Decoded, the unpaired surrogate would become U+FFFD: distinct addresses would meet.
-                builder.refuseEmail(value.string ?? "")
             case .field(let field):
                 take(value, as: field, depth: 1, keyTargets: &keyTargets, text: &text)
                 if field != .email && field != .phone && field != .tags { addCustomJSON(keyNode.string ?? "", value) }
@@ -325,6 +325,7 @@ extension IngestRun {
         case .array:
             for element in value.elements { take(element, as: field, depth: depth + 1, keyTargets: &keyTargets, text: &text) }
         default:
+            if field == .email && value.hasLoneSurrogate { builder.refuseEmail(value.string ?? ""); return }
             text.removeAll(keepingCapacity: true)
             if IngestRun.scalarText(value, into: &text) { text.withUnsafeBytes { _ = builder.set(field, $0, lookups: &lookups) } }
         }
