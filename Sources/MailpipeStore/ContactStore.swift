@@ -103,6 +103,12 @@ public final class ContactStore {
                           repair: .fsck)
     }
 
+    /// Writes an empty store's manifest (`account init`): from then on, run files without a
+    /// manifest are damage, never a first commit in progress.
+    public static func writeEmptyManifest(folder: String) throws {
+        try FileSystem.writeAtomically("\(folder)/\(manifestName)", manifestBytes(runs: [], nextRun: 1))
+    }
+
     static func manifestBytes(runs: [RunInfo], nextRun: Int) -> [UInt8] {
         let value = JSONValue.object(JSONObject([
             ("format", .int(1)),

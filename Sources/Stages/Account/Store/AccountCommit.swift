@@ -106,7 +106,8 @@ public enum AccountCommit {
             return (summary, .rejectsUnderStrict)
         }
         let blocked = suppressionEvents(commit.counts.blocked, now: options.now)
-        if let books, !blocked.isEmpty { summary["suppressed"] = try books.commit(blocked, now: options.now).suppressedNew }
+        // The contacts are known (this commit holds them): the store, not committed yet, is not read.
+        if let books, !blocked.isEmpty { summary["suppressed"] = try books.commit(blocked, now: options.now, markUnknown: false).suppressedNew }
         try commit.commit()
         if sharded && !blocked.isEmpty {
             commit.unlock()

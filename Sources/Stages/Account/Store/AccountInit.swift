@@ -86,7 +86,11 @@ public enum AccountInit {
             try FileSystem.requireFolder(building, creating: true)
             try FileSystem.requireFolder("\(building)/contacts", creating: true)
             try FileSystem.requireFolder("\(building)/journal", creating: true)
-            if let shards { _ = try StoreLayout.initialise(contactsPath: "\(building)/contacts", shards: shards) }
+            if let shards {
+                _ = try StoreLayout.initialise(contactsPath: "\(building)/contacts", shards: shards)
+            } else {
+                try ContactStore.writeEmptyManifest(folder: "\(building)/contacts")
+            }
             try FileSystem.writeAtomically("\(building)/tenant.json", config.serialized)
             for folder in ["contacts", "journal", ""] { try FileSystem.syncDirectory("\(building)/\(folder)") }
             if Glibc.rename(building, dir.path) != 0 {
