@@ -32,6 +32,22 @@ extension AppendLog {
         return ranges.reversed()
     }
 
+    /// The start of the first sealed append (in the first `length` bytes) whose bytes do not
+    /// match the checksum in its seal, or nil when every one does (`account fsck`; an opener
+    /// checks only the last).
+    public static func firstDamagedAppend(path: String, length: Int) throws -> Int? {
+        let fd = try FileDescriptor.openForReading(path, options: .noFollow)
+        defer { fd.close() }
+        var seal = [UInt8](repeating: 0, count: sealSize)
+        for range in try appendRanges(path: path, length: length) {
+            _ = try seal.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: sealSize, at: range.upperBound) }
+            var crc: UInt32 = 0
+            for i in 0..<4 { crc |= UInt32(seal[24 + i]) << (8 * UInt32(i)) }
+            if try checksum(fd, from: range.lowerBound, to: range.upperBound) != crc { return range.lowerBound }
+        }
+        return nil
+    }
+
     /// Calls `body` with every line of the bytes `range` of a gzip file (whole members).
     public static func forEachLine(path: String, range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let fd = try FileDescriptor.openForReading(path, options: .noFollow)

@@ -255,13 +255,20 @@ public struct ContactStoreCheck {
         if repair { try StoreLayout.removeTree(path) }
     }
 
-    private func moveAside(_ path: String) throws {
-        try FileSystem.requireFolder(lostAndFound, creating: true)
-        var target = "\(lostAndFound)/\(FileSystem.basename(of: path))"
+    private func moveAside(_ path: String) throws { try tenant.moveToLostAndFound(path) }
+}
+
+extension TenantDirectory {
+    /// Moves a file `account fsck --repair` cannot use to `lost+found/` in the tenant folder —
+    /// never deleted (a name already there gets a number).
+    public func moveToLostAndFound(_ path: String) throws {
+        let folder = "\(self.path)/lost+found"
+        try FileSystem.requireFolder(folder, creating: true)
+        var target = "\(folder)/\(FileSystem.basename(of: path))"
         var n = 1
         while FileSystem.entryExists(target) {
             n += 1
-            target = "\(lostAndFound)/\(FileSystem.basename(of: path)).\(n)"
+            target = "\(folder)/\(FileSystem.basename(of: path)).\(n)"
         }
         try FileSystem.rename(path, to: target)
     }

@@ -16,6 +16,12 @@ import MailpipeStore
 /// longer than the ledger says (a crash between the two) cuts the suppression log back to the
 /// ledger's length and applies the unreflected events again, which gives exactly the state the
 /// interrupted run would have left.
+///
+/// The event log is the source of truth of what it derives (docs/account.md, "State integrity"):
+/// a suppression list shorter than the ledger says (a torn or lost file), an event log shorter
+/// than the ledger says (events lost: the ledger would count them twice on a re-import) and a
+/// lost ledger are answered by replaying the log — the counters, the soft-bounce history and the
+/// list — and an address still on the list whose events are gone stays on it.
 public final class Books {
     public let dir: TenantDirectory
     public let config: TenantConfig
@@ -28,26 +34,42 @@ public final class Books {
     /// Current suppression entries by email (the log's lines, folded).
     var suppressed: [String: [UInt8]] = [:]
     var suppressedOrder: [String] = []
+    /// Which events suppress an address (shared with the readers' replay, `MailPolicy`).
+    let suppressionRule: SuppressionRule
     let warn: (String) -> Void
     public private(set) var recovered = 0
 
     var idsPath: String { "\(dir.path)/events.ids" }
 
-    public init(dir: TenantDirectory, now: Timestamp, warn: @escaping (String) -> Void) throws {
+    /// `rebuild`: replay the derived parts from the event log even when the lengths agree
+    /// (`account fsck --repair`, when the list lacks addresses the events put on it).
+    public init(dir: TenantDirectory, now: Timestamp, rebuild: Bool = false, warn: @escaping (String) -> Void) throws {
         self.dir = dir
         self.warn = warn
         config = try dir.loadConfig()
         schedule = config.warmup
+        suppressionRule = SuppressionRule(config: config)
         lock = try dir.lock()
         do {
+            let ledgerFound = FileSystem.entryExists(dir.ledgerPath)
             ledger = try Ledger.load(path: dir.ledgerPath)
             events = try AppendLog(path: dir.eventsPath, warn: warn)
             suppressionLog = try AppendLog(path: dir.suppressionPath, warn: warn)
-            if events.validLength > ledger.eventsLength {
-                try recover(now: now)
+            if !ledgerFound && events.validLength > 0 {
+                warn("\(dir.ledgerPath): missing; recounting it from the event log (each vmta's warm-up week starts from the configuration)")
+                try rebuildFromEvents(upTo: events.validLength, now: now)
             } else if events.validLength < ledger.eventsLength {
-                warn("\(dir.eventsPath): shorter than the ledger says (\(events.validLength) < \(ledger.eventsLength)); the ledger keeps its counters")
-                ledger.eventsLength = events.validLength
+                warn("\(dir.eventsPath): shorter than the ledger says (\(events.validLength) < \(ledger.eventsLength)): events were lost; "
+                     + "recounting the ledger and the suppression list from the events that remain (addresses on the list stay on it)")
+                try rebuildFromEvents(upTo: events.validLength, now: now)
+            } else if suppressionLog.validLength < ledger.suppressionLength || rebuild {
+                if !rebuild {
+                    warn("\(dir.suppressionPath): shorter than the ledger says (\(suppressionLog.validLength) < \(ledger.suppressionLength)); rebuilding it from the event log")
+                }
+                try rebuildFromEvents(upTo: ledger.eventsLength, now: now)
+                if events.validLength > ledger.eventsLength { try recover(now: now) }
+            } else if events.validLength > ledger.eventsLength {
+                try recover(now: now)
             } else {
                 try loadSuppression()
             }
@@ -75,7 +97,41 @@ public final class Books {
     public var suppressionEntries: [[UInt8]] { suppressedOrder.compactMap { suppressed[$0] } }
     public func isSuppressed(_ email: String) -> Bool { suppressed[email] != nil }
 
+    /// Writes the whole list (after a removal or a rebuild) as one append, atomically.
+    private func rewriteSuppression() throws {
+        suppressedOrder = suppressedOrder.filter { suppressed[$0] != nil }
+        var all = ByteBuffer(capacity: suppressedOrder.count * 120)
+        for email in suppressedOrder { all.append(suppressed[email]!); all.append(0x0A) }
+        try AppendLog.replace(path: dir.suppressionPath, lines: all.bytes)
+        suppressionLog = try AppendLog(path: dir.suppressionPath, warn: warn)
+    }
+
     // MARK: recovery
+
+    /// The ledger's counters and soft-bounce history and the suppression list, replayed from the
+    /// event log's first `length` bytes (what the contacts reflect; their statuses are not
+    /// rewritten). Each vmta's warm-up week and history are kept. An address on the list that no
+    /// remaining event puts there stays on it: a replay never takes anyone off.
+    private func rebuildFromEvents(upTo length: Int, now: Timestamp) throws {
+        try loadSuppression()
+        let listed = (entries: suppressed, order: suppressedOrder)
+        suppressed = [:]
+        suppressedOrder = []
+        ledger.resetCounters()
+        var index = EventIDIndex(ids: [], logLength: 0)  // untouched: nothing is persisted per batch
+        try SuppressionRule.forEachBatch(eventsPath: dir.eventsPath, length: length) { batch in
+            _ = try apply(EventList(batch, nil), now: now, index: &index, persist: false)
+        }
+        for email in listed.order where suppressed[email] == nil {
+            suppressed[email] = listed.entries[email]
+            suppressedOrder.append(email)
+        }
+        try rewriteSuppression()
+        try FileSystem.remove(idsPath)  // derived: rebuilt from the log by the next commit
+        ledger.eventsLength = length
+        ledger.suppressionLength = suppressionLog.validLength
+        try ledger.save(path: dir.ledgerPath, schedule: schedule)
+    }
 
     private func recover(now: Timestamp) throws {
         if suppressionLog.validLength > ledger.suppressionLength {
@@ -284,10 +340,10 @@ public final class Books {
 
     /// The effects of logged events: counters, suppression, contact statuses; then the index
     /// and the ledger.
-    private func apply(_ batch: EventList, now: Timestamp, index: inout EventIDIndex) throws -> Outcome {
+    /// `persist` false (a replay): only the counters, the soft-bounce history and the list in
+    /// memory change; nothing is written.
+    private func apply(_ batch: EventList, now: Timestamp, index: inout EventIDIndex, persist: Bool = true) throws -> Outcome {
         var result = Outcome()
-        let rule = config.bounces
-        let window = Int64(rule.softWindowDays) * 86_400
         var updates: [String: ContactFieldUpdate] = [:]
         var newLines = ByteBuffer(capacity: 4096)
         var removed = false
@@ -298,17 +354,10 @@ public final class Books {
             // An imported status is in the contact already (the commit that logged it writes it).
             if e.source != "import" { update(e.email, ContactFieldUpdate(key: Array(e.email.utf8), status: status)) }
             guard suppressed[e.email] == nil else { return }
-            var line = ByteBuffer(capacity: 160)
-            var w = JSONObjectWriter(into: &line)
-            w.member("email", string: e.email, into: &line)
-            w.member("reason", string: reason, into: &line)
-            w.member("at", string: e.at.rfc3339, into: &line)
-            w.member("source", string: e.source, into: &line)
-            if let c = e.campaign { w.member("campaign", string: c, into: &line) }
-            w.finish(into: &line)
-            suppressed[e.email] = line.bytes
+            let line = SuppressionRule.entryLine(e, reason: reason)
+            suppressed[e.email] = line
             suppressedOrder.append(e.email)
-            newLines.append(line.bytes)
+            newLines.append(line)
             newLines.append(0x0A)
             result.suppressedNew += 1
         }
@@ -378,35 +427,19 @@ public final class Books {
                     fields.append(("mailwizz_uid", .string(uid)))
                 }
                 update(e.email, ContactFieldUpdate(key: Array(e.email.utf8), status: "injected", fields: fields))
-            case "bounced":
-                if e.bounceClass == "hard" {
-                    suppress(e, reason: "hard-bounce" + (e.reason.map { ": " + $0 } ?? ""), status: "bounced")
-                } else if e.bounceClass == "soft" {
-                    var times = ledger.softBounces[e.email, default: []]
-                    times.append(e.at.seconds)
-                    let latest = times.max()!
-                    times = times.filter { $0 > latest - window }.sorted()
-                    ledger.softBounces[e.email] = times
-                    if times.count >= rule.softLimit {
-                        suppress(e, reason: "soft-bounces: \(times.count) in \(rule.softWindowDays) days", status: "bounced")
-                    }
-                }
-            case "complained":
-                suppress(e, reason: "complaint" + (e.reason.map { ": " + $0 } ?? ""), status: "complained")
-            case "unsubscribed":
-                suppress(e, reason: "unsubscribe" + (e.reason.map { ": " + $0 } ?? ""), status: "unsubscribed")
-            case "suppressed":
-                let status = e.extra.first { $0.0 == "status" }?.1.string ?? "blacklisted"
-                suppress(e, reason: e.reason ?? "manual", status: status)
-            case "unsuppressed":
-                if suppressed.removeValue(forKey: e.email) != nil {
-                    removed = true
-                    result.unsuppressed += 1
-                }
-                let status = e.extra.first { $0.0 == "status" }?.1.string ?? "validated"
-                update(e.email, ContactFieldUpdate(key: Array(e.email.utf8), status: status, force: true))
             default:
-                break
+                switch suppressionRule.effect(of: e, softBounces: &ledger.softBounces) {
+                case .add(let reason, let status):
+                    suppress(e, reason: reason, status: status)
+                case .remove(let status):
+                    if suppressed.removeValue(forKey: e.email) != nil {
+                        removed = true
+                        result.unsuppressed += 1
+                    }
+                    update(e.email, ContactFieldUpdate(key: Array(e.email.utf8), status: status, force: true))
+                case .none:
+                    break
+                }
             }
         }
         }
@@ -441,18 +474,11 @@ public final class Books {
             ledger.vmtas[v] = m
         }
         // Prune soft-bounce history that can no longer count.
-        if let newest {
-            for (email, times) in ledger.softBounces where times.allSatisfy({ $0 <= newest - window }) {
-                ledger.softBounces[email] = nil
-            }
-        }
+        if let newest { suppressionRule.prune(&ledger.softBounces, newest: newest) }
         Timing.mark("apply: counters")
+        guard persist else { return result }
         if removed {
-            suppressedOrder = suppressedOrder.filter { suppressed[$0] != nil }
-            var all = ByteBuffer(capacity: suppressedOrder.count * 120)
-            for email in suppressedOrder { all.append(suppressed[email]!); all.append(0x0A) }
-            try AppendLog.replace(path: dir.suppressionPath, lines: all.bytes)
-            suppressionLog = try AppendLog(path: dir.suppressionPath, warn: warn)
+            try rewriteSuppression()
         } else if !newLines.isEmpty {
             try suppressionLog.append(newLines.bytes)
         }

@@ -40,7 +40,7 @@ public struct Ledger {
         guard let bytes = try FileSystem.readFileIfPresent(path, options: .noFollow) else { return ledger }
         let value: JSONValue
         do { value = try JSONValue.parse(bytes, maxDepth: 16) } catch {
-            throw StageError.runtime("\(path): unreadable ledger: \(error)")
+            throw StateDamage(file: path, problem: "unreadable ledger: \(error)", repair: .fsck)
         }
         func counts(_ v: JSONValue?) -> [String: Int] {
             var r: [String: Int] = [:]
@@ -112,6 +112,19 @@ public struct Ledger {
         var bytes = json(schedule: schedule).prettyPrinted
         bytes.append(0x0A)
         try FileSystem.writeAtomically(path, bytes)
+    }
+
+    /// Forgets what the events count — per campaign, day and vmta, and the soft-bounce history —
+    /// before a recount from the event log; each vmta's warm-up week and history stay.
+    mutating func resetCounters() {
+        campaigns = [:]
+        days = [:]
+        softBounces = [:]
+        for name in vmtas.keys {
+            vmtas[name]!.sent = [:]
+            vmtas[name]!.delivered = [:]
+            vmtas[name]!.bounced = [:]
+        }
     }
 
     public mutating func vmta(_ name: String, firstSeen day: String, config: TenantConfig) -> Vmta {

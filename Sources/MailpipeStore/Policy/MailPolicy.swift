@@ -6,8 +6,19 @@ import MailpipeCore
 /// tenant's suppression list. Every do-not-contact status that enters the store — from our own
 /// books or from an import — is also put on the suppression list (`account commit`, `account
 /// events`, `account suppress`), so the list alone answers for a record that carries no status.
+///
+/// Readers take no lock, so the list they read may lag the event log, its source of truth: a run
+/// of `account` between logging events (its commit point) and putting their addresses on the list,
+/// or interrupted there, or a list cut short by damage. The policy compares the logs with the
+/// ledger (how much of each the books have applied) and replays what the list does not reflect
+/// yet, with the books' own rule (`SuppressionRule`); a replay only ever adds addresses.
 public struct MailPolicy: Sendable {
     public private(set) var suppression: SuppressionList
+    /// Addresses (hashes) logged events put on the list that the list does not show yet.
+    public private(set) var pending: Set<UInt64> = []
+    private var tenant: TenantDirectory?
+    /// The event log's size and the list's length when last compared with the ledger.
+    private var compared: (events: Int, list: Int)?
 
     /// Why a message must not go to an address.
     public enum Refusal: Sendable, Equatable, CustomStringConvertible {
@@ -46,13 +57,55 @@ public struct MailPolicy: Sendable {
 
     public init(suppression: SuppressionList) { self.suppression = suppression }
 
-    /// The policy of a tenant: its suppression list as of now.
+    /// The policy of a tenant: its suppression list as of now, with what the event log adds.
     public static func load(_ dir: TenantDirectory, maxLine: Int = 1 << 20) throws -> MailPolicy {
-        MailPolicy(suppression: try SuppressionList.load(path: dir.suppressionPath, maxLine: maxLine))
+        var policy = MailPolicy(suppression: try SuppressionList.load(path: dir.suppressionPath, maxLine: maxLine))
+        policy.tenant = dir
+        try policy.catchUp()
+        return policy
     }
 
-    /// Picks up changes to the suppression list since it was read.
-    public mutating func refresh() throws { try suppression.refresh() }
+    /// Picks up changes to the suppression list (and the event log) since they were read.
+    public mutating func refresh() throws {
+        try suppression.refresh()
+        try catchUp()
+    }
+
+    /// True when no address is held back by the list (only statuses decide).
+    public var listsNobody: Bool { suppression.count == 0 && pending.isEmpty }
+
+    /// Replays the logged events the list does not reflect: those past the ledger's
+    /// `events_length` (a run applying them, or interrupted), or every event when the list is
+    /// shorter than the ledger says or the ledger cannot be read (then with a warning naming the
+    /// repair).
+    private mutating func catchUp() throws {
+        guard let dir = tenant else { return }
+        let eventsSize = FileSystem.entryExists(dir.eventsPath) ? try FileSystem.fileSize(dir.eventsPath) : 0
+        if let compared, compared.events == eventsSize, compared.list == suppression.length { return }
+        compared = (eventsSize, suppression.length)
+        pending = []
+        guard eventsSize > 0 else { return }
+        let eventsLength = try AppendLog.readableLength(path: dir.eventsPath)
+        let repair = "run: account fsck --tenant \(dir.slug.value) --repair"
+        var from = 0
+        var softBounces: [String: [Int64]] = [:]
+        do {
+            let ledger = try Ledger.load(path: dir.ledgerPath)
+            if suppression.length < ledger.suppressionLength {
+                StateWarning.emit("\(dir.suppressionPath): shorter than the ledger says (\(suppression.length) < \(ledger.suppressionLength)); "
+                                  + "the addresses the event log puts on it are held back too (\(repair))")
+            } else if eventsLength > ledger.eventsLength {
+                from = ledger.eventsLength
+                softBounces = ledger.softBounces
+            } else {
+                return
+            }
+        } catch let damage as StateDamage {
+            StateWarning.emit("\(damage.file): \(damage.problem); the addresses the event log puts on the list are held back too (\(repair))")
+        }
+        let rule = SuppressionRule(config: try dir.loadConfig())
+        pending = try rule.suppressedHashes(eventsPath: dir.eventsPath, from: from, length: eventsLength, softBounces: softBounces)
+    }
 
     /// The decision for a status text (nil or empty: none given) alone.
     public static func decide(status: String?) -> Decision {
@@ -65,7 +118,7 @@ public struct MailPolicy: Sendable {
     public func decide(emailHash: UInt64, status: String?) -> Decision {
         let byStatus = MailPolicy.decide(status: status)
         if byStatus != .allowed { return byStatus }
-        return suppression.contains(hash: emailHash) ? .refused(.suppressed) : .allowed
+        return suppression.contains(hash: emailHash) || pending.contains(emailHash) ? .refused(.suppressed) : .allowed
     }
 
     /// The same for an address as text (normalised here).

@@ -42,7 +42,8 @@ public struct SuppressionList: Sendable {
         if length == 0 && size > 0 {
             // Bytes but no sealed append: not written by `account`. Refuse rather than contact
             // people who may be on it.
-            throw StageError.runtime("\(path): no sealed append in the suppression file (not written by account?); refusing to select contacts without it")
+            throw StateDamage(file: path, problem: "no sealed append in the suppression list (torn, or not written by account); refusing to select contacts without it",
+                              repair: .fsck)
         }
         if identity != readIdentity || length < readLength {
             hashes.removeAll(keepingCapacity: true)
@@ -92,6 +93,9 @@ public struct SuppressionList: Sendable {
     public func contains(_ email: String) -> Bool { hashes.contains(EmailKey.hash(EmailKey.normalize(email))) }
 
     public var count: Int { hashes.count }
+
+    /// The length of the file read (its sealed appends).
+    public var length: Int { readLength }
 }
 
 /// A file's device and inode: a rewrite (rename over it) changes them.

@@ -125,7 +125,7 @@ public enum SegmentStage {
         }
         var breakdownSlot = -1
         if case .breakdown(let field) = options.mode { breakdownSlot = slots.slot(field.key) }
-        let needHash = policy.suppression.count > 0 || options.sample != nil || (options.shard != nil && options.source == .stdin)
+        let needHash = !policy.listsNobody || options.sample != nil || (options.shard != nil && options.source == .stdin)
             || options.split != nil
         let tenantCheck = options.tenant.map { TenantCheck(expected: $0.value) }
         let canStopEarly = options.mode == .records && options.sample == nil && runners.allSatisfy { $0.limit != nil }

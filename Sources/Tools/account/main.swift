@@ -212,11 +212,15 @@ extension Account {
             discussion: """
             Reads the contact store whole: the manifest (or layout.json), every run (each gzip \
             member inflated, the email order checked) and every run index (compared with one \
-            rebuilt from its run). Each problem is a line of NDJSON: file, problem, outcome \
+            rebuilt from its run); then the books: the event log (each append against its seal, \
+            every line an event), the suppression list (as long as the ledger says, holding every \
+            address the events put on it) and the ledger (readable, reflecting the logs). Each problem is a line of NDJSON: file, problem, outcome \
             (repairable, repaired, lost) and action. With --repair, run indexes are rebuilt, a \
             lost manifest or layout.json is rebuilt from the files beside it, leftovers of \
             interrupted writes are removed, and unusable runs are moved to <tenant>/lost+found/ \
-            (never deleted). Exit 0 when nothing is left to do, 1 otherwise.
+            (never deleted); torn log tails are cut off, pending events applied, and a short \
+            suppression list or a lost ledger is rebuilt from the event log (an unreadable ledger \
+            goes to lost+found/ first). Exit 0 when nothing is left to do, 1 otherwise.
 
             Examples:
               account fsck --tenant sos-expat             # check only
@@ -229,7 +233,8 @@ extension Account {
         func run() throws {
             StageMain.run("account fsck") {
                 let slug = try tenantFlags.choose().slug
-                let result = try AccountFsck.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state), repair: repair))
+                let result = try AccountFsck.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state), repair: repair,
+                                                          now: try tenantFlags.clock()))
                 var output = OutputSink()
                 try AccountFsck.write(result.findings, to: &output)
                 try result.summary.report(statsPath: nil)

@@ -9,11 +9,14 @@ public enum AccountFsck {
         public var tenant: TenantSlug
         public var state: StateRoot
         public var repair: Bool
+        /// The clock of the books' repairs (pending events applied).
+        public var now: Timestamp
 
-        public init(tenant: TenantSlug, state: StateRoot, repair: Bool) {
+        public init(tenant: TenantSlug, state: StateRoot, repair: Bool, now: Timestamp) {
             self.tenant = tenant
             self.state = state
             self.repair = repair
+            self.now = now
         }
     }
 
@@ -29,9 +32,11 @@ public enum AccountFsck {
         try dir.requireExisting()
         var store = ContactStoreCheck(tenant: dir, repair: options.repair)
         try store.run()
-        let findings = store.findings
+        var books = BooksCheck(tenant: dir, repair: options.repair)
+        try books.run(now: options.now)
+        let findings = store.findings + books.findings
         var summary = Summary(stage: "account fsck", headline: ["checked", "repaired", "repairable", "lost"])
-        summary["checked"] = store.checked
+        summary["checked"] = store.checked + books.checked
         summary["contacts"] = store.contacts
         for f in findings { summary.add(f.outcome.rawValue) }
         let clean = findings.allSatisfy { $0.outcome == .repaired }
