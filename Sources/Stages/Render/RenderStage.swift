@@ -144,7 +144,7 @@ public enum RenderStage {
         if let settings = options.spamcheck {
             do { try SpamCheck.ping(settings: settings) } catch { throw StageError.runtime("\(error)") }
         }
-        let spam = options.spamcheck.map(SpamBatch.init)
+        let spam = try options.spamcheck.map(SpamBatch.init)
         // A message that is kept: counted, and (when scored) with its `spam` member.
         func kept(_ template: Int, _ variant: String?, _ missingNames: Int) {
             usage[templates.label(template), default: 0] += 1

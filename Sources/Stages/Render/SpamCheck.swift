@@ -254,9 +254,10 @@ final class SpamBatch {
     var highest: Double?
     var total = 0.0
 
-    init(settings: SpamCheck.Settings) {
+    /// Throws `ThreadUnavailable` when the system will not start the crew's threads.
+    init(settings: SpamCheck.Settings) throws {
         self.settings = settings
-        crew = WorkCrew(helpers: settings.connections - 1)
+        crew = try WorkCrew(helpers: settings.connections - 1)
     }
 
     /// Enough waiting to keep every connection busy for a while.
