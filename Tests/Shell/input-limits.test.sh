@@ -102,6 +102,7 @@ assert_eq "$(jq -r .shards "$MAILPIPE_STATE/neu/contacts/layout.json")" 2 "with 
 # --- State this user cannot read: "permission denied" and the path, not "run account init".
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   chmod 755 "$WORK"; chmod 711 "$MAILPIPE_STATE"; chmod 700 "$MAILPIPE_STATE/$T"
+  share_executables
   for cmd in "account export --tenant $T" "segment --tenant $T --all x" "account report --tenant $T"; do
     set +e; setpriv --reuid=nobody --regid=nogroup --clear-groups -- env MAILPIPE_STATE="$MAILPIPE_STATE" $cmd >/dev/null 2>"$WORK/err" </dev/null; s=$?; set -e
     assert_eq "$s" 1 "unreadable state: $cmd exits 1"

@@ -16,6 +16,16 @@ skip() { echo "SKIP: $*"; exit 77; }
 assert_eq() { checks=$((checks + 1)); [ "$1" = "$2" ] || fail "$3: expected [$2], got [$1]"; }
 # assert_contains HAYSTACK NEEDLE MESSAGE
 assert_contains() { checks=$((checks + 1)); case "$1" in *"$2"*) ;; *) fail "$3: [$2] not in [$1]";; esac; }
+# share_executables — copies the eight executables into $WORK/bin, readable by every user, and
+# puts it first on PATH: a test running a command as another user (setpriv) cannot reach the build
+# folder when the clone sits under a private folder (mktemp -d makes it 0700).
+share_executables() {
+  mkdir -p "$WORK/bin"
+  local tool
+  for tool in ingest dedupe validate tag segment render inject account; do cp "$MAILPIPE_BIN/$tool" "$WORK/bin/"; done
+  chmod 755 "$WORK/bin" "$WORK/bin"/*
+  export PATH="$WORK/bin:$PATH"
+}
 # run_status CMD... — the exit status of a command, without set -e stopping the test
 run_status() { set +e; "$@"; local s=$?; set -e; echo "$s"; }
 # run_capture CMD... — the exit status of a command; its standard output goes to $WORK/stdout,

@@ -79,6 +79,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   # A second, small run: compaction then has runs to fold (on threads).
   $gen 100 9000 | account commit --tenant "$T" --state "$nob/state" 2>/dev/null
   chown -R nobody "$nob"; chmod 755 "$WORK"
+  share_executables
   as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- env MAILPIPE_STATE="$nob/state" bash -c "ulimit -u $1; exec \"\$@\"" _ "${@:2}"; }
   for cmd in "account commit --tenant $T --threads 2 $nob/a.ndjson" "account compact --tenant $T" "account report --tenant $T --json"; do
     set +e; timeout 30 bash -c "$(declare -f as_nobody); nob='$nob'; as_nobody 1 $cmd" >/dev/null 2>"$WORK/err" </dev/null; s=$?; set -e
