@@ -108,6 +108,6 @@ cat <<NOTE
 Notes: ratios are single-process seconds / engine seconds (above 1x = faster than one process).
 GNU parallel's overhead is its block copy (--pipe) or nothing but start-up (--pipepart); shard
 commits read the whole stream once per shard. Spark's overhead is the JVM and Python workers
-(the "empty store" row); its tasks then run `account export --shard i/n | PIPE` themselves (no
+(the "empty store" row); its tasks then run 'account export --shard i/n | PIPE' themselves (no
 record through Python), so past start-up it should match the GNU parallel row.
 NOTE
