@@ -4,20 +4,7 @@ import MailpipeStore
 /// The report as one self-contained HTML page: inline CSS and SVG, no scripts, no fonts, no
 /// external references.
 extension AccountReport.Report {
-    static func esc(_ s: String) -> String {
-        var r = ""
-        for c in s {
-            switch c {
-            case "&": r += "&amp;"
-            case "<": r += "&lt;"
-            case ">": r += "&gt;"
-            case "\"": r += "&quot;"
-            case "'": r += "&#39;"
-            default: r.append(c)
-            }
-        }
-        return r
-    }
+    static func esc(_ s: String) -> String { HTMLEscape.text(s) }
 
     static func num(_ v: Double) -> String {
         let r = (v * 10).rounded() / 10
