@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // account serve: the HTTP/1.1 codec and event loops (NIOHTTP1).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/CoreOffice/XMLCoder", from: "0.17.1"),
     ],
@@ -102,7 +104,18 @@ let package = Package(
         // Executables: map flags to options and call the stage.
         .executableTarget(name: "inject", dependencies: ["InjectStage", "MailpipeCLI"],
                           path: "Sources/Tools/inject"),
-        .executableTarget(name: "account", dependencies: ["AccountStage", "MailpipeCLI"],
+        // The HTTP server layer: SwiftNIO's codec, a route table, limits, the access log.
+        .target(name: "MailpipeHTTP", dependencies: [
+            "MailpipeCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
+        // account serve: one-click unsubscribes into the books.
+        .target(name: "ServeStage", dependencies: ["MailpipeCore", "MailpipeStore", "MailpipeHTTP", "RenderStage"],
+                path: "Sources/Stages/Serve"),
+        .executableTarget(name: "account", dependencies: ["AccountStage", "ServeStage", "MailpipeHTTP", "MailpipeCLI"],
                           path: "Sources/Tools/account"),
         .executableTarget(name: "validate", dependencies: ["ValidateStage", "MailpipeCLI", "MailpipeStore"],
                           path: "Sources/Tools/validate"),
@@ -121,6 +134,8 @@ let package = Package(
 
         .testTarget(name: "SegmentStageTests", dependencies: ["SegmentStage", "AccountStage"]),
         .testTarget(name: "RenderStageTests", dependencies: ["RenderStage", "MailpipeCore", "MailpipeStore"]),
+        .testTarget(name: "ServeStageTests", dependencies: ["ServeStage", "MailpipeHTTP", "MailpipeCore", "MailpipeStore",
+                                                            "RenderStage", "MailpipeTestSupport"]),
         .testTarget(name: "MailpipeCoreTests", dependencies: ["MailpipeCore"]),
         .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
         .testTarget(name: "InjectStageTests", dependencies: ["InjectStage", "MailpipeCurl", "MailpipeCore", "MailpipeStore"]),

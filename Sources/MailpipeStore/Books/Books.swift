@@ -167,6 +167,9 @@ public final class Books {
         public var contactsChanged = 0
         /// Counter name → number of new events (duplicates excluded).
         public var types: [String: Int] = [:]
+        /// The ids of the events logged by this commit, sorted (`account serve` tells each
+        /// request whether its event was new).
+        public var newIDs: [UInt64] = []
     }
 
     /// Known-contact test by email hash (the store's indexes), read once a session (`scoped`
@@ -309,6 +312,7 @@ public final class Books {
         try out.withUnsafeBytes { try events.append(bytes: $0, level: 1) }  // the commit point
         Timing.mark("append events")
         result.appended = fresh.count
+        result.newIDs = newIDs
         index.add(sortedNew: newIDs)
         let applied = try apply(EventList(batch, fresh), now: now, index: &index)
         result.suppressedNew = applied.suppressedNew

@@ -646,14 +646,39 @@ extension Optional where Wrapped == [UInt8] {
     }
 }
 
-/// Unsubscribe tokens, for the service that honours the links (and for tests).
+/// Unsubscribe tokens: `render` signs them into List-Unsubscribe, `account serve` checks them.
 public enum UnsubscribeToken {
     /// HMAC-SHA256 of `tenant \0 email \0 campaign` keyed by the secret, base64url without padding.
     public static func make(secret: String, tenant: String, email: String, campaign: String) -> String {
-        var mac = HMAC<SHA256>(key: SymmetricKey(data: Array(secret.utf8)))
-        mac.update(data: Array(tenant.utf8) + [0] + Array(EmailKey.normalize(email).utf8) + [0] + Array(campaign.utf8))
-        var out: [UInt8] = []
-        mac.finalize().withUnsafeBytes { Renderer.base64url($0, into: &out) }
-        return String(decoding: out, as: UTF8.self)
+        Verifier(secret: secret).token(tenant: tenant, email: email, campaign: campaign)
+    }
+
+    /// A secret's key schedule, prepared once, for checking many tokens.
+    public struct Verifier: Sendable {
+        let hmac: HMAC<SHA256>
+
+        public init(secret: String) {
+            hmac = HMAC<SHA256>(key: SymmetricKey(data: Array(secret.utf8)))
+        }
+
+        public func token(tenant: String, email: String, campaign: String) -> String {
+            String(decoding: tokenBytes(tenant: tenant, email: EmailKey.normalize(email), campaign: campaign), as: UTF8.self)
+        }
+
+        func tokenBytes(tenant: String, email: String, campaign: String) -> [UInt8] {
+            var mac = hmac
+            mac.update(data: Array(tenant.utf8) + [0] + Array(email.utf8) + [0] + Array(campaign.utf8))
+            var out: [UInt8] = []
+            out.reserveCapacity(43)
+            mac.finalize().withUnsafeBytes { Renderer.base64url($0, into: &out) }
+            return out
+        }
+
+        /// True when `token` signs (tenant, email, campaign). The comparison takes the same time
+        /// wherever the first difference is, so a forger learns nothing from the answer's delay.
+        public func verify(_ token: String, tenant: String, email: String, campaign: String) -> Bool {
+            let expected = tokenBytes(tenant: tenant, email: EmailKey.normalize(email), campaign: campaign)
+            return ConstantTime.equal(expected, Array(token.utf8))
+        }
     }
 }

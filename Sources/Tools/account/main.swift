@@ -2,7 +2,9 @@ import AccountStage
 import ArgumentParser
 import MailpipeCLI
 import MailpipeCore
+import MailpipeHTTP
 import MailpipeStore
+import ServeStage
 
 /// `account`: the ledger — the only writer of a tenant's contacts, suppression, events and ledger.
 @main
@@ -24,7 +26,7 @@ struct Account: MailpipeCommand {
         """,
         version: mailpipeVersionText,
         subcommands: [Init.self, Commit.self, Export.self, Compact.self, Reshard.self, Fsck.self,
-                      Record.self, Events.self, Suppress.self, Warmup.self, Report.self, PmtaConfig.self]
+                      Record.self, Events.self, Suppress.self, Warmup.self, Report.self, PmtaConfig.self, Serve.self]
     )
 }
 
@@ -479,6 +481,70 @@ extension Account {
                                                            dkimPublicKey: dkimPublicKey, dkimSelector: dkimSelector,
                                                            dmarcPolicy: dmarcPolicy, dmarcReport: dmarcReport))
                 try FileDescriptor.standardOutput.writeAll(text)
+                return .success
+            }
+        }
+    }
+
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Answer one-click unsubscribes (RFC 8058) over HTTP.",
+            usage: "account serve --tenant <slug>... --listen <host:port>... [<limits>]",
+            discussion: """
+            Routes: POST and GET on the path of each tenant's unsubscribe.url (RFC 8058 one-click; a \
+            GET shows a page with a button, never unsubscribes), GET /healthz. Each append goes through the \
+            books of `account events`, under the tenant lock, and a request is answered 200 only \
+            once it is durable. One JSON access-log line per request goes to standard error \
+            (no query strings, no bodies). SIGTERM stops it after the requests under way.
+
+            Example:
+              account serve --tenant sos-expat --listen 127.0.0.1:8025 &
+              curl -s --retry 30 --retry-connrefused http://127.0.0.1:8025/healthz
+              kill $!
+            """)
+
+        @Option(name: .customLong("tenant"), help: ArgumentHelp("A tenant to serve (repeatable; default: $MAILPIPE_TENANT).",
+                                                                valueName: "slug"))
+        var tenants: [String] = []
+        @Option(help: ArgumentHelp("State folder (default: $MAILPIPE_STATE, else ./state).", valueName: "dir"))
+        var state: String?
+        @Option(help: ArgumentHelp("Address to listen on (repeatable).", valueName: "host:port"))
+        var listen: [String] = ["127.0.0.1:8025"]
+        @Option(help: ArgumentHelp("Requests per second one client address may make (0: no limit).", valueName: "n"))
+        var clientRate: Double = 50
+        @Option(help: ArgumentHelp("Requests one client may make at once before the rate applies.", valueName: "n"))
+        var clientBurst: Double = 200
+        @Option(help: ArgumentHelp("Seconds a client has to send a request.", valueName: "s"))
+        var requestTimeout: Double = 10
+        @Option(help: ArgumentHelp("Seconds an idle keep-alive connection stays open.", valueName: "s"))
+        var idleTimeout: Double = 60
+        @Option(help: ArgumentHelp("Open connections at most.", valueName: "n"))
+        var maxConnections = 1024
+        @Option(help: ArgumentHelp("Seconds a stop waits for the requests under way.", valueName: "s"))
+        var stopDeadline: Double = 30
+        @Flag(help: "No access log on standard error.")
+        var noAccessLog = false
+
+        func validate() throws {
+            guard clientRate >= 0, clientBurst >= 1 else { throw ValidationError("--client-rate must be ≥ 0 and --client-burst ≥ 1") }
+            guard requestTimeout > 0, idleTimeout > 0, stopDeadline >= 0 else { throw ValidationError("timeouts must be positive") }
+            guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        }
+
+        func run() throws {
+            StageMain.run("account serve") {
+                var slugs = try tenants.map(TenantSlug.init)
+                if slugs.isEmpty, let env = FileSystem.environment("MAILPIPE_TENANT"), !env.isEmpty { slugs = [try TenantSlug(env)] }
+                var limits = HTTPServer.Limits()
+                limits.clientRate = clientRate
+                limits.clientBurst = clientBurst
+                limits.requestTimeout = requestTimeout
+                limits.idleTimeout = idleTimeout
+                limits.maxConnections = maxConnections
+                let summary = try ServeStage.run(.init(tenants: slugs, state: StateRoot(explicit: state),
+                                                       listen: try listen.map(HTTPServer.Address.init(parsing:)), limits: limits,
+                                                       stopDeadline: stopDeadline, accessLog: !noAccessLog))
+                try summary.report(statsPath: nil)
                 return .success
             }
         }

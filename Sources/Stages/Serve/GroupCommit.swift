@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MailpipeCore
+import MailpipeStore
+
+/// Appends the events of concurrent requests to one tenant's books in groups (group commit).
+///
+/// One thread per tenant takes everything queued, opens the books (which takes the tenant lock,
+/// so `account events` from cron waits its turn and the server waits for it), commits the group
+/// as one sealed append — fsynced, the commit point — with its effects (suppression, contact
+/// statuses, ledger), closes the books (the lock goes), then answers every request of the group.
+/// Requests that arrive meanwhile form the next group. So a request is answered only once its
+/// event is durable, and the disk sees one append per group, not per request.
+public final class GroupCommit: @unchecked Sendable {
+    /// What one request learns: its events were logged now, were already in the log, or could
+    /// not be written (nothing was promised).
+    public enum Outcome: Sendable {
+        /// This many of the request's events were new.
+        case recorded(Int)
+        case duplicate
+        case failed(String)
+    }
+
+    struct Pending {
+        let events: [BookEvent]
+        let done: @Sendable (Outcome) -> Void
+    }
+
+    let dir: TenantDirectory
+    let books: BookWriter
+    private var mutex = pthread_mutex_t()
+    private var wake = pthread_cond_t()
+    private var queue: [Pending] = []
+    private var stopping = false
+    private var thread: SideThread?
+    /// Groups committed and requests in them (for the stop summary).
+    public private(set) var groups = 0
+    public private(set) var requests = 0
+
+    /// Throws when the system will not start the committer thread.
+    public init(dir: TenantDirectory, books: BookWriter) throws {
+        self.dir = dir
+        self.books = books
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&wake, nil)
+        thread = try SideThread { [unowned(unsafe) self] in loop() }
+    }
+
+    deinit {
+        stop()
+        pthread_cond_destroy(&wake)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    public func submit(_ events: [BookEvent], done: @escaping @Sendable (Outcome) -> Void) {
+        pthread_mutex_lock(&mutex)
+        queue.append(Pending(events: events, done: done))
+        pthread_cond_signal(&wake)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// Commits what is queued, then ends the thread.
+    public func stop() {
+        pthread_mutex_lock(&mutex)
+        stopping = true
+        pthread_cond_signal(&wake)
+        pthread_mutex_unlock(&mutex)
+        thread?.wait()
+        thread = nil
+    }
+
+    private func loop() {
+        while true {
+            pthread_mutex_lock(&mutex)
+            while queue.isEmpty && !stopping { pthread_cond_wait(&wake, &mutex) }
+            let group = queue
+            queue = []
+            let done = stopping && group.isEmpty
+            pthread_mutex_unlock(&mutex)
+            if done { return }
+            commit(group)
+        }
+    }
+
+    private func commit(_ group: [Pending]) {
+        let events = group.flatMap(\.events)
+        var outcomes: [Outcome]
+        do {
+            // Which request brought which new event: the ids logged now, sorted. A request
+            // repeated within one group counts as recorded once, then duplicate.
+            var fresh = try books.append(events, now: .current())
+            outcomes = group.map { p in
+                var new = 0
+                for e in p.events {
+                    if let i = GroupCommit.find(e.id, in: fresh) { fresh.remove(at: i); new += 1 }
+                }
+                return new > 0 || p.events.isEmpty ? .recorded(new) : .duplicate
+            }
+        } catch {
+            outcomes = Array(repeating: .failed("\(error)"), count: group.count)
+        }
+        groups += 1
+        requests += group.count
+        for (p, o) in zip(group, outcomes) { p.done(o) }
+    }
+
+    static func find(_ id: UInt64, in sorted: [UInt64]) -> Int? {
+        var lo = 0
+        var hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid] < id { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < sorted.count && sorted[lo] == id ? lo : nil
+    }
+}
+
+/// What the server needs of the books: append events of one tenant durably, taking the tenant
+/// lock for the append only. The implementation is the books code `account events` uses.
+public protocol BookWriter: Sendable {
+    /// Appends `events` (duplicates by id are dropped) and applies their effects; returns the ids
+    /// that were new, sorted. Returns once they are durable.
+    func append(_ events: [BookEvent], now: Timestamp) throws -> [UInt64]
+}

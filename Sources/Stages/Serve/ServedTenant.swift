@@ -1,0 +1,63 @@
+import MailpipeCore
+import MailpipeStore
+import RenderStage
+
+/// One tenant as `account serve` answers for it: where its links point, the secret that proves
+/// a link, its books.
+final class ServedTenant: @unchecked Sendable {
+    let slug: String
+    let dir: TenantDirectory
+    let config: TenantConfig
+    /// The path of `unsubscribe.url` (what render puts in List-Unsubscribe).
+    let unsubscribePath: String
+    let tokens: UnsubscribeToken.Verifier
+    let commits: GroupCommit
+
+    var brand: String { config.name ?? config.brandDomain ?? slug }
+
+    init(slug: TenantSlug, state: StateRoot) throws {
+        self.slug = slug.value
+        dir = state.tenant(slug)
+        try dir.requireExisting()
+        config = try dir.loadConfig()
+        let url = config.unsubscribe.url ?? "https://\(config.brandDomain ?? config.mailDomain ?? "localhost")/unsubscribe"
+        unsubscribePath = ServedTenant.path(of: url)
+        let secretEnv = config.unsubscribe.secretEnv ?? RenderStage.defaultSecretEnv
+        guard let secret = FileSystem.environment(secretEnv), !secret.isEmpty else {
+            throw StageError.configuration("\(slug.value): the unsubscribe secret is missing: set the environment variable \(secretEnv) (unsubscribe.secret_env in tenant.json)")
+        }
+        tokens = UnsubscribeToken.Verifier(secret: secret)
+        commits = try GroupCommit(dir: dir, books: TenantBooks(dir: dir))
+    }
+
+    /// The path of an http(s) URL (`/` when it has none), without its query.
+    static func path(of url: String) -> String {
+        // scheme: / / authority / path?query
+        let parts = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return "/" }
+        let path = parts[3].split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return "/" + path
+    }
+
+    /// The contact's language from the store (a point look-up), nil when unknown.
+    func contactLanguage(_ email: String) -> String? {
+        guard let store = try? TenantContacts.open(dir) else { return nil }
+        var key = Array(EmailKey.normalize(email).utf8)
+        guard let line = try? key.withUnsafeMutableBytes({ try store.lookup().find(key: UnsafeRawBufferPointer($0)) }),
+              let value = try? JSONValue.parse(line, maxDepth: 64) else { return nil }
+        return value["language"]?.string
+    }
+}
+
+/// The books `account events` writes, opened for one append at a time (the tenant lock is held
+/// only while a group is committed, so cron jobs run beside the server).
+struct TenantBooks: BookWriter {
+    let dir: TenantDirectory
+
+    func append(_ events: [BookEvent], now: Timestamp) throws -> [UInt64] {
+        let books = try Books(dir: dir, now: now, warn: { message in
+            try? FileDescriptor.standardError.writeAll("account serve: warning: \(message)\n")
+        })
+        return try books.commit(events, now: now).newIDs
+    }
+}

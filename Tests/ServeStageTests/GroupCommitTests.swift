@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import MailpipeCore
+import MailpipeStore
+import ServeStage
+import XCTest
+
+/// The group commit: requests queued while a commit runs go together in the next one; each is
+/// answered once, after its group was written, with recorded or duplicate; a failed write
+/// promises nothing.
+final class GroupCommitTests: XCTestCase {
+    /// Books that remember ids. The first append waits for `gate` (an fsync that takes long),
+    /// so what is submitted meanwhile must form the next group — whatever the machine's speed.
+    final class SlowBooks: BookWriter, @unchecked Sendable {
+        var logged = Set<UInt64>()
+        var groups: [Int] = []
+        var failNext = false
+        let lock = NSLockish()
+        let gate = DispatchSemaphore(value: 0)
+        var gated = true
+
+        func append(_ events: [BookEvent], now: Timestamp) throws -> [UInt64] {
+            if lock.with({ gated }) {
+                gate.wait()
+                lock.with { gated = false }
+            }
+            return try lock.with {
+                if failNext { failNext = false; throw StageError.runtime("disk full") }
+                groups.append(events.count)
+                var fresh: [UInt64] = []
+                for e in events where logged.insert(e.id).inserted { fresh.append(e.id) }
+                return fresh.sorted()
+            }
+        }
+    }
+
+    final class NSLockish: @unchecked Sendable {
+        private var m = pthread_mutex_t()
+        init() { pthread_mutex_init(&m, nil) }
+        func with<T>(_ body: () throws -> T) rethrows -> T {
+            pthread_mutex_lock(&m)
+            defer { pthread_mutex_unlock(&m) }
+            return try body()
+        }
+    }
+
+    func event(_ i: Int) -> BookEvent {
+        BookEvent(id: UInt64(i + 1), email: "a\(i)@x.org", type: "unsubscribed", at: Timestamp(seconds: 0), source: "test")
+    }
+
+    func testConcurrentRequestsShareGroupsAndEachIsAnsweredOnce() throws {
+        let books = SlowBooks()
+        let commits = try GroupCommit(dir: StateRoot(explicit: "/nonexistent").tenant(try! TenantSlug("t")), books: books)
+        let answers = NSLockish()
+        var outcomes: [Int: String] = [:]
+        let done = DispatchGroup()
+        // 200 requests, the last 50 repeating the first 50's events.
+        DispatchQueue.concurrentPerform(iterations: 200) { i in
+            done.enter()
+            commits.submit([event(i % 150)]) { outcome in
+                let word: String
+                switch outcome {
+                case .recorded(let n): word = n == 1 ? "recorded" : "recorded \(n)"
+                case .duplicate: word = "duplicate"
+                case .failed: word = "failed"
+                }
+                answers.with { XCTAssertNil(outcomes.updateValue(word, forKey: i), "answered twice") }
+                done.leave()
+            }
+        }
+        // Every request is queued while the first append waits: the rest form one more group.
+        books.gate.signal()
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        commits.stop()
+        XCTAssertEqual(outcomes.count, 200)
+        XCTAssertEqual(outcomes.values.filter { $0 == "recorded" }.count, 150)
+        XCTAssertEqual(outcomes.values.filter { $0 == "duplicate" }.count, 50)
+        XCTAssertEqual(books.logged.count, 150)
+        // The first group (what the committer took before the gate opened) and one for the rest.
+        XCTAssertLessThanOrEqual(books.groups.count, 2)
+        XCTAssertEqual(books.groups.reduce(0, +), 200)
+    }
+
+    func testAFailedAppendPromisesNothing() throws {
+        let books = SlowBooks()
+        books.gated = false
+        books.failNext = true
+        let commits = try GroupCommit(dir: StateRoot(explicit: "/nonexistent").tenant(try! TenantSlug("t")), books: books)
+        let done = DispatchSemaphore(value: 0)
+        var first: GroupCommit.Outcome?
+        commits.submit([event(1)]) { first = $0; done.signal() }
+        done.wait()
+        if case .failed = first! {} else { XCTFail("a failed append must not be answered as recorded") }
+        commits.submit([event(1)]) { first = $0; done.signal() }
+        done.wait()
+        if case .recorded(1) = first! {} else { XCTFail("the retry records it") }
+        commits.stop()
+    }
+}
