@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Crash safety of account events: SIGKILL at random moments during an import; the next open
-# (which finishes or discards the interrupted run) must show the state from before the import
-# or the state after it — contacts, events, suppression and ledger — and nothing in between.
+# Crash safety of account events: SIGKILL at random moments during an import, and right after
+# each phase of its commit (the phase marks of MAILPIPE_TIMING=1); the next open (which finishes
+# or discards the interrupted run) must show the state from before the import or the state after
+# it — contacts, events, suppression and ledger — and nothing in between; once the events are
+# logged (the commit point), the state after it. The tenant has no ledger yet: its first import.
 source "$(dirname "$0")/lib.sh"
 T=crash
 NOW=2026-11-25T12:00:00Z
@@ -50,6 +52,27 @@ for round in $(seq 1 12); do
   # Importing again after the crash converges on the same final state.
   account events --tenant $T --now $NOW --pmta "$WORK/acct.csv" 2>/dev/null
   assert_eq "$(snapshot)" "$after" "round $round: re-import after the crash"
+done
+# Killed right after a phase mark: the run may get a little further before the signal lands,
+# but from "append events" (the commit point) on, the next open must finish the import.
+commit_point=0
+for phase in "dedupe + serialise" "append events" "apply: counters" "apply: suppression" "apply: contacts" "apply: id index"; do
+  [ "$phase" = "append events" ] && commit_point=1
+  rm -rf "$D"; cp -a "$WORK/before" "$D"
+  coproc IMPORT { MAILPIPE_TIMING=1 exec account events --tenant $T --now $NOW --pmta "$WORK/acct.csv" 2>&1 >/dev/null; }
+  pid=$IMPORT_PID
+  killed=0
+  while IFS= read -r line <&"${IMPORT[0]}"; do
+    case "$line" in "timing: $phase "*) kill -9 "$pid"; killed=1; break;; esac
+  done
+  wait "$pid" 2>/dev/null || true
+  [ $killed = 1 ] || fail "account events printed no timing mark '$phase' (MAILPIPE_TIMING=1)"
+  reopen || fail "after '$phase': the state does not open"
+  now=$(snapshot)
+  if [ $commit_point = 1 ]; then assert_eq "$now" "$after" "killed after '$phase' (events logged): the next open finishes the import"
+  elif [ "$now" != "$before" ] && [ "$now" != "$after" ]; then fail "killed after '$phase': state is neither before nor after"; fi
+  account events --tenant $T --now $NOW --pmta "$WORK/acct.csv" 2>/dev/null
+  assert_eq "$(snapshot)" "$after" "killed after '$phase': re-import after the crash"
 done
 echo "crash rounds: $saw_before before, $saw_after after ($saw_recovery finished by recovery); import takes ${ms} ms"
 done_ok

@@ -55,7 +55,14 @@ public final class Books {
             ledger = try Ledger.load(path: dir.ledgerPath)
             events = try AppendLog(path: dir.eventsPath, warn: warn)
             suppressionLog = try AppendLog(path: dir.suppressionPath, warn: warn)
-            if !ledgerFound && events.validLength > 0 {
+            if !ledgerFound && events.validLength == 0 {
+                // A tenant's first books: the ledger (reflecting nothing yet) is written before the
+                // first append, so an interrupted first import is a log ahead of its ledger (finished
+                // below on the next open, contact statuses included) and a missing ledger beside
+                // logged events is always damage.
+                try loadSuppression()
+                try saveLedger()
+            } else if !ledgerFound {
                 warn("\(dir.ledgerPath): missing; recounting it from the event log (each vmta's warm-up week starts from the configuration)")
                 try rebuildFromEvents(upTo: events.validLength, now: now)
             } else if events.validLength < ledger.eventsLength {
