@@ -381,4 +381,105 @@ final class SegmentStageTests: XCTestCase {
         (lines, result, _) = try h.run(o)
         XCTAssertTrue(result.notes.contains { $0.contains("--all b: \(people.filter { $0.tags.contains("b") }.count) of \(people.count) pass") }, result.notes.joined(separator: "\n"))
     }
+
+    /// `--contacts stdin` judged on several threads gives what one thread gives: the same records
+    /// in the same order, the same rejects with their files and line numbers, the same counts,
+    /// limits, held-back reasons, samples and shards — over batches of the parallel stream (more
+    /// than 4096 lines, two inputs) with every kind of bad line between good ones.
+    func testSeveralThreadsEqualOne() throws {
+        let h = Harness()
+        var people: [C] = []
+        let base = population()
+        let held = ["bounced", "unsubscribed", "complained"]
+        for round in 0..<50 {
+            for (i, var c) in base.enumerated() {
+                c.email = "r\(round)-\(c.email)"
+                if (round + i) % 13 == 0 { c.status = held[(round + i) % held.count] }
+                people.append(c)
+            }
+        }
+        var lines = people.map(\.json)
+        for i in stride(from: lines.count - 1, to: 0, by: -37) {
+            switch (i / 37) % 7 {
+            case 0: lines.insert("", at: i)
+            case 1: lines.insert(#"{"email":"broken@example.com","tags":["a"#, at: i)
+            case 2: lines.insert("[1,2]", at: i)
+            case 3: lines.insert(#"{"tenant":"t1","tags":["a","b"]}"#, at: i)
+            case 4: lines.insert(#"{"tenant":"t2","email":"other@example.com","tags":["a"]}"#, at: i)
+            case 5: lines.insert(#"{"email":"long@example.com","tags":["a"],"note":""# + String(repeating: "x", count: 5000) + #""}"#, at: i)
+            default: lines.insert("{\"email\":\"bad@example.com\",\"tags\":[\"a\"],\"note\":\"\u{1}\"}", at: i)   // 0x01 is written 0xFF
+            }
+        }
+        let half = lines.count / 2
+        func write(_ name: String, _ part: ArraySlice<String>) throws -> String {
+            let path = "\(h.dir)/\(name)"
+            let text = part.joined(separator: "\n") + "\n"
+            try FileSystem.writeAtomically(path, text.utf8.map { $0 == 1 ? 0xFF : $0 })
+            return path
+        }
+        let first = try write("first.ndjson", lines[..<half])
+        let second = try write("second.ndjson", lines[half...])
+        XCTAssertGreaterThan(lines.count / 2, 4096, "each input must span more than one batch")
+        let (slug, state) = try tenant(h, Array(people.prefix(3)), suppressed: people.indices.filter { $0 % 11 == 3 }.map { people[$0].email })
+
+        let segments = [
+            SegmentDefinition(name: "ab", criteria: { var c = SegmentCriteria(); c.tagsAll = ["a", "b"]; c.limit = 700; return c }()),
+            SegmentDefinition(name: "fr", criteria: { var c = SegmentCriteria(); c.languages = ["fr"]; return c }()),
+            SegmentDefinition(name: "none", criteria: { var c = SegmentCriteria(); c.limit = 0; return c }()),
+        ]
+        typealias Setting = (String, (inout SegmentStage.Options) -> Void)
+        let settings: [Setting] = [
+            ("records", { $0.criteria[0].tagsAny = ["a", "c"] }),
+            ("records, no tenant", { $0.tenant = nil; $0.criteria[0].tagsAny = ["b"] }),
+            ("include suppressed", { $0.includeSuppressed = true; $0.criteria[0].wheres = ["country exists"] }),
+            ("count with a limit", { $0.mode = .count; $0.criteria[0].limit = 1000 }),
+            ("segments to files", { $0.segments = segments; $0.outDir = "\(h.dir)/segs-\(UUIDish.next())" }),
+            ("segment counts", { $0.segments = segments; $0.mode = .count }),
+            ("sample of a shard", { $0.sample = 40; $0.seed = 9; $0.shard = try! Shard(index: 1, count: 3) }),
+        ]
+        for (name, set) in settings {
+            var runs: [(lines: [String], result: SegmentStage.Result, rejects: [String], files: [String])] = []
+            for threads in [1, 2, 3] {
+                var o = SegmentStage.Options(tenant: slug, state: state, source: .stdin,
+                                             stream: StreamOptions(stage: "segment", inputs: [first, second], maxLine: 4096),
+                                             criteria: [SegmentCriteria()], threads: threads)
+                set(&o)
+                let (out, result, rejects) = try h.run(o)
+                let files = segments.map { segment in o.outDir.map { h.read("\($0)/\(segment.name).ndjson") } ?? "" }
+                XCTAssertEqual(result.threads, threads, "\(name): \(threads) threads asked")
+                runs.append((out, result, rejects, files))
+            }
+            let one = runs[0]
+            XCTAssertGreaterThan(one.result.summary["out"], 0, "\(name): selects nobody; it tests nothing")
+            XCTAssertGreaterThan(one.rejects.count, 100, name)
+            if name != "records, no tenant" && name != "include suppressed" {
+                XCTAssertGreaterThan(one.result.summary["held_back"], 0, "\(name): holds nobody back")
+            }
+            for run in runs.dropFirst() {
+                XCTAssertEqual(run.lines, one.lines, name)
+                XCTAssertEqual(run.rejects, one.rejects, name)
+                XCTAssertEqual(run.files, one.files, name)
+                XCTAssertEqual(run.result.summary.json, one.result.summary.json, name)
+                XCTAssertEqual(run.result.notes, one.result.notes, name)
+            }
+        }
+        // The rejects name every kind of bad line, in input order, each with its file and line.
+        var o = SegmentStage.Options(tenant: slug, state: state, source: .stdin,
+                                     stream: StreamOptions(stage: "segment", inputs: [first, second], maxLine: 4096),
+                                     criteria: [SegmentCriteria()], threads: 3)
+        o.criteria[0].tagsAny = ["a"]
+        let rejects = try h.run(o).rejects.map { try JSONValue.parse($0) }
+        XCTAssertEqual(Set(rejects.compactMap { $0["reason"]?.string }),
+                       ["invalid_json", "not_an_object", "missing_email", "tenant_mismatch", "line_too_long", "invalid_utf8"])
+        for file in [first, second] {
+            let numbers = rejects.filter { $0["file"]?.string == file }.compactMap { $0["line"]?.int }
+            XCTAssertGreaterThan(numbers.count, 50, file)
+            XCTAssertEqual(numbers, numbers.sorted(), "\(file): rejects out of input order")
+        }
+        for r in rejects {
+            let n = r["line"]!.int!
+            let line = r["file"]?.string == first ? lines[n - 1] : lines[half + n - 1]
+            XCTAssertFalse(line.isEmpty || line.hasPrefix(#"{"tenant":"t1","email":"r"#), "line \(n) is no bad line: \(line)")
+        }
+    }
 }

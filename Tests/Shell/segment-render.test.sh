@@ -33,6 +33,20 @@ total=$(segment --tenant sos-expat --contacts store 2>/dev/null | jq -r .email |
 union=$(for i in 0 1 2; do segment --tenant sos-expat --contacts store --shard $i/3 2>/dev/null; done | jq -r .email | sort | md5sum)
 assert_eq "$union" "$total" "shard union"
 
+# --contacts stdin through a pipe on 1 and 3 threads: the same records, rejects and counts
+# (a damaged line and a blank one among the sample contacts, twice over).
+{ cat "$samples/campaign/contacts.ndjson"; printf '{"email":\n\n'; cat "$samples/campaign/contacts.ndjson"; } > "$WORK/twice.ndjson"
+for t in 1 3; do
+  cat "$WORK/twice.ndjson" | segment --tenant sos-expat --contacts stdin --any avocat,visa --threads $t \
+    --rejects "$WORK/thr-$t.rej" --stats "$WORK/thr-$t.json" > "$WORK/thr-$t.out"
+done
+assert_eq "$(md5sum < "$WORK/thr-3.out")" "$(md5sum < "$WORK/thr-1.out")" "threads: same records"
+assert_eq "$(cat "$WORK/thr-3.rej")" "$(cat "$WORK/thr-1.rej")" "threads: same rejects"
+assert_eq "$(cat "$WORK/thr-3.json")" "$(cat "$WORK/thr-1.json")" "threads: same counts"
+assert_eq "$(jq -r '.reject_reasons | keys | join(",")' "$WORK/thr-3.json")" "invalid_json" "threads: the damaged line is a reject"
+assert_eq "$(jq -r .line "$WORK/thr-3.rej")" "$(( $(wc -l < "$samples/campaign/contacts.ndjson") + 1 ))" "threads: reject line number"
+[[ $(wc -l < "$WORK/thr-3.out") -gt 10 ]] || fail "threads: too few contacts selected to compare"
+
 # render --strict: a missing variable without default rejects and exits 3.
 mkdir -p "$WORK/tpl/c"
 printf 'Hi {firstName}\n' > "$WORK/tpl/c/en.subject"

@@ -133,8 +133,17 @@ public final class FieldSlots {
     deinit { found.deallocate() }
 
     /// The slot of a top-level key (added on first use).
-    public func slot(_ key: String) -> Int {
-        let k = Array(key.utf8)
+    public func slot(_ key: String) -> Int { slot(bytes: Array(key.utf8)) }
+
+    /// Slots for the same keys at the same indices, with results of their own: one per thread
+    /// that resolves records concurrently.
+    public func copy() -> FieldSlots {
+        let other = FieldSlots()
+        for k in keys { _ = other.slot(bytes: k) }
+        return other
+    }
+
+    private func slot(bytes k: [UInt8]) -> Int {
         if let i = keys.firstIndex(of: k) { return i }
         keys.append(k)
         if keys.count > capacity {

@@ -5,7 +5,8 @@
 /// on its records, and the caller's thread then gets every record's bytes with what `extract`
 /// made of it — in input order, with the rejects for bad lines written at their place in it.
 ///
-/// `extract` runs concurrently on several threads: it must only read shared state. So does
+/// `extract` runs concurrently on several threads: it must only read shared state (the form
+/// that is also given the worker, 0..<threads, may use per-worker scratch state). So does
 /// `finishSlice`, which gets each slice's items once they are all extracted: work that misses
 /// the cache (a look-up in a large table) goes faster there, its loads issued side by side for a
 /// slice rather than one per record between parses. `forEach`'s `willDeliver` gets each batch's
@@ -98,7 +99,7 @@ public struct ParallelRecordStream<Item> {
     public let rejects: RejectSink
     public let threads: Int
     public let batchLines: Int
-    private let extract: (Record) -> Item
+    private let extract: (Record, _ worker: Int) -> Item
     private let finishSlice: ((UnsafeMutableBufferPointer<Item?>) -> Void)?
     private var inputs: [String]
     private var files: [String?] = []
@@ -116,6 +117,14 @@ public struct ParallelRecordStream<Item> {
 
     public init(options: StreamOptions, rejects: RejectSink, threads: Int, batchLines: Int = 4096,
                 extract: @escaping (Record) -> Item,
+                finishSlice: ((UnsafeMutableBufferPointer<Item?>) -> Void)? = nil) throws {
+        try self.init(options: options, rejects: rejects, threads: threads, batchLines: batchLines,
+                      extractOnWorker: { record, _ in extract(record) }, finishSlice: finishSlice)
+    }
+
+    /// The same, with `extract` told which worker (0..<threads) it runs as.
+    public init(options: StreamOptions, rejects: RejectSink, threads: Int, batchLines: Int = 4096,
+                extractOnWorker extract: @escaping (Record, _ worker: Int) -> Item,
                 finishSlice: ((UnsafeMutableBufferPointer<Item?>) -> Void)? = nil) throws {
         self.options = options
         self.rejects = rejects
@@ -220,7 +229,7 @@ public struct ParallelRecordStream<Item> {
                         es[i].kind = .otherShard
                         continue
                     }
-                    batch.items[i] = extract(Record(document: document, line: es[i].line, file: nil))
+                    batch.items[i] = extract(Record(document: document, line: es[i].line, file: nil), worker)
                 } catch {
                     es[i].kind = .invalid
                     es[i].error = error

@@ -42,11 +42,14 @@ public enum SegmentStage {
         public var explain: Bool
         /// `--split`: each emitted contact gets the `variant` of its campaign's A/B split.
         public var split: VariantSplit?
+        /// Threads that parse and judge `--contacts stdin` records (1: all on the caller's).
+        public var threads: Int
 
         public init(tenant: TenantSlug? = nil, state: StateRoot = StateRoot(explicit: nil), source: Source = .stdin,
                     stream: StreamOptions = StreamOptions(stage: "segment"), criteria: [SegmentCriteria] = [],
                     segments: [SegmentDefinition]? = nil, outDir: String? = nil, gzip: Bool = false, mode: Mode = .records,
-                    sample: Int? = nil, seed: UInt64 = 1, shard: Shard? = nil, includeSuppressed: Bool = false, explain: Bool = false) {
+                    sample: Int? = nil, seed: UInt64 = 1, shard: Shard? = nil, includeSuppressed: Bool = false, explain: Bool = false,
+                    threads: Int? = nil) {
             self.tenant = tenant
             self.state = state
             self.source = source
@@ -62,6 +65,7 @@ public enum SegmentStage {
             self.includeSuppressed = includeSuppressed
             self.explain = explain
             self.split = nil
+            self.threads = Cores.capped(threads ?? Cores.workers)
         }
     }
 
@@ -70,6 +74,8 @@ public enum SegmentStage {
         public var status: ExitStatus
         /// Extra lines for standard error (held-back reasons, `--explain`).
         public var notes: [String]
+        /// How many threads parsed and judged the records (1 unless `streamInParallel` ran).
+        public var threads: Int
     }
 
     struct Stop: Error {}
@@ -106,9 +112,6 @@ public enum SegmentStage {
 
         // Compile every segment against one set of field slots, resolved once per record.
         let slots = FieldSlots()
-        let emailSlot = slots.slot("email")
-        let statusSlot = slots.slot("status")
-        let tenantSlot = slots.slot("tenant")
         var global: [NamedCriterion] = []
         var globalLimit: Int?
         for c in options.criteria {
@@ -133,8 +136,8 @@ public enum SegmentStage {
         let rejects = try RejectSink(stage: stage, path: options.stream.rejectsPath)
         var summary = Summary(stage: stage, headline: ["in", "matched", "held_back", "out", "rejected"])
         var seen = 0
-        var scratch: [UInt8] = []
-        var key: [UInt8] = []
+        let judge = ContactJudge(slots: slots, policy: policy, tenantCheck: tenantCheck, needHash: needHash,
+                                 shard: options.source == .stdin ? options.shard : nil)
         var held: [String: Int] = [:]
         // --split: the record with its variant, made once per record that some segment emits.
         let variantValues = options.split?.jsonNames ?? []
@@ -146,25 +149,18 @@ public enum SegmentStage {
         func handle(_ document: JSONDocument, _ origin: RejectSink.Origin, fromStore: Bool) throws {
             seen += 1
             let tape = Tape(document)
-            slots.resolve(tape)
-            let e = slots[emailSlot]
-            guard e >= 0, tape.kind(e) == .string, tape.tokens[e].end - tape.tokens[e].start > 2 else {
-                rejects.reject(.missingEmail, "a contact needs an email string", origin: origin, record: document.bytes)
-                return
-            }
-            if !fromStore, let tenantCheck, let refusal = tenantCheck.refusal(tape, slots[tenantSlot], scratch: &scratch) {
+            let hash: UInt64
+            switch judge.admit(tape, fromStore: fromStore) {
+            case .refused(let refusal):
                 rejects.reject(refusal, origin: origin, record: document.bytes)
                 return
-            }
-            var hash: UInt64 = 0
-            if needHash {
-                key.removeAll(keepingCapacity: true)
-                tape.withString(e, scratch: &scratch) { EmailKey.normalize($0, into: &key) }
-                hash = key.withUnsafeBytes { EmailKey.hash($0) }
-                if !fromStore, let shard = options.shard, !shard.contains(hash: hash) { return }
+            case .otherShard:
+                return
+            case .admitted(let h):
+                hash = h
             }
             // Why this contact may not be mailed (decided once, only if some segment matches).
-            var decision = MailPolicy.Decision.allowed
+            var refusal: MailPolicy.Refusal?
             var decided = false
             var variant = -1
             var ctx = EvalContext(tape: tape, slots: slots)
@@ -174,19 +170,17 @@ public enum SegmentStage {
                 if !options.includeSuppressed {
                     if !decided {
                         decided = true
-                        let s = slots[statusSlot]
-                        let status = s >= 0 && tape.kind(s) == .string ? tape.withString(s, scratch: &scratch) { String(decoding: $0, as: UTF8.self) } : nil
-                        decision = policy.decide(emailHash: hash, status: status)
+                        refusal = judge.refusal(tape, hash: hash)
                     }
-                    if case .refused(let why) = decision {
-                        runner.held[why.label, default: 0] += 1
+                    if let refusal {
+                        runner.held[refusal.label, default: 0] += 1
                         continue
                     }
                 }
                 let breakdownIndex = breakdownSlot >= 0 ? slots[breakdownSlot] : -1
                 if let split = options.split {
                     if variant < 0 {
-                        variant = split.variant(normalizedEmail: key, scratch: &splitScratch)
+                        variant = split.variant(normalizedEmail: judge.key, scratch: &splitScratch)
                         variantLine.removeAll()
                         if options.mode == .records {
                             variantPatch.set("variant", rawJSON: variantValues[variant])
@@ -205,7 +199,14 @@ public enum SegmentStage {
 
         var linesIn = 0
         var blank = 0
+        var threads = 1
         switch options.source {
+        case .stdin where options.threads > 1 && !options.explain && options.split == nil && !canStopEarly
+                && (options.mode == .records || options.mode == .count) && runners.count <= ParallelVerdict.mostSegments:
+            // What is emitted needs only a record's bytes and address hash: judged on every thread.
+            let judges = [judge] + (1..<options.threads).map { _ in judge.copy() }
+            threads = judges.count
+            (linesIn, blank) = try streamInParallel(options, runners: runners, judges: judges, rejects: rejects, output: &output)
         case .stdin:
             var stream = try RecordStream(options: options.stream, rejects: rejects)
             defer { stream.close() }
@@ -299,7 +300,7 @@ public enum SegmentStage {
         }
         try rejects.finish()
         let status: ExitStatus = options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success
-        return Result(summary: summary, status: status, notes: notes)
+        return Result(summary: summary, status: status, notes: notes, threads: threads)
     }
 }
 
@@ -361,7 +362,8 @@ final class SegmentRunner {
     }
 
     @inline(__always)
-    func accept(_ bytes: UnsafeRawBufferPointer, tape: Tape, hash: UInt64, breakdownIndex: Int, variant: Int = -1,
+    /// `tape` (the record's, for a breakdown) is nil on the parallel path, which takes no breakdown.
+    func accept(_ bytes: UnsafeRawBufferPointer, tape: Tape?, hash: UInt64, breakdownIndex: Int, variant: Int = -1,
                 output: inout OutputSink) throws {
         if let k = sampleSize {
             // Bottom-k by a seeded hash of the address: a uniform sample that depends only on
@@ -393,7 +395,7 @@ final class SegmentRunner {
             break
         case .breakdown:
             let i = breakdownIndex
-            guard i >= 0 else { nullCount += 1; return }
+            guard let tape, i >= 0 else { nullCount += 1; return }
             switch tape.kind(i) {
             case .array:
                 var j = i + 1

@@ -102,6 +102,7 @@ struct Segment: MailpipeCommand {
     @Option(help: ArgumentHelp("The campaign of --split (the variant is drawn per email and campaign).", valueName: "name"))
     var campaign: String?
     @OptionGroup var csvFlags: CSVFlags
+    @OptionGroup var threadsFlag: ThreadsFlag
 
     @Argument(help: "Input files for --contacts stdin (default: standard input; .gz read transparently).", completion: .file())
     var inputs: [String] = []
@@ -159,7 +160,8 @@ struct Segment: MailpipeCommand {
                 tenant: tenant, state: StateRoot(explicit: tenantFlags.state), source: chosen,
                 stream: streamFlags.options(stage: "segment", inputs: inputs), criteria: all, segments: many,
                 outDir: outDir, gzip: gzip, mode: mode, sample: sample, seed: seed,
-                shard: try shard.map(Shard.init(parsing:)), includeSuppressed: includeSuppressed, explain: explain)
+                shard: try shard.map(Shard.init(parsing:)), includeSuppressed: includeSuppressed, explain: explain,
+                threads: try threadsFlag.parsed())
             if let split { options.split = try VariantSplit(parsing: split, campaign: campaign ?? "") }
             if csvFlags.csv && (mode != .records || segments != nil) {
                 throw StageError.usage("--csv writes contacts: it does not go with --count, --breakdown or --segments")

@@ -1,0 +1,130 @@
+import MailpipeCore
+import MailpipeStore
+
+/// What segment decides about one contact record before any counter moves: whether it is a
+/// contact at all (an email string, the right tenant), its shard, its address hash, and why it
+/// may not be mailed. It only reads shared state, so each thread judging records holds its own
+/// (`copy()`: own slots and scratch buffers).
+final class ContactJudge {
+    enum Admission {
+        case refused(RecordRefusal)
+        /// `--shard` on records from standard input: another shard's contact, skipped.
+        case otherShard
+        /// A contact; `hash` is its address's `EmailKey.hash` when the run needs it, else 0.
+        case admitted(hash: UInt64)
+    }
+
+    let slots: FieldSlots
+    private let emailSlot: Int
+    private let statusSlot: Int
+    private let tenantSlot: Int
+    private let policy: MailPolicy
+    private let tenantCheck: TenantCheck?
+    private let needHash: Bool
+    private let shard: Shard?
+    /// The normalised address of the last record admitted (when the hash was needed).
+    private(set) var key: [UInt8] = []
+    private var scratch: [UInt8] = []
+
+    init(slots: FieldSlots, policy: MailPolicy, tenantCheck: TenantCheck?, needHash: Bool, shard: Shard?) {
+        self.slots = slots
+        emailSlot = slots.slot("email")
+        statusSlot = slots.slot("status")
+        tenantSlot = slots.slot("tenant")
+        self.policy = policy
+        self.tenantCheck = tenantCheck
+        self.needHash = needHash
+        self.shard = shard
+    }
+
+    /// The same judge for another thread.
+    func copy() -> ContactJudge {
+        ContactJudge(slots: slots.copy(), policy: policy, tenantCheck: tenantCheck, needHash: needHash, shard: shard)
+    }
+
+    /// Resolves the record's slots (the criteria read them after) and admits it or says why not.
+    /// The store's records are the tenant's own and already of their shard.
+    func admit(_ tape: Tape, fromStore: Bool) -> Admission {
+        slots.resolve(tape)
+        let e = slots[emailSlot]
+        guard e >= 0, tape.kind(e) == .string, tape.tokens[e].end - tape.tokens[e].start > 2 else {
+            return .refused(RecordRefusal(.missingEmail, "a contact needs an email string"))
+        }
+        if !fromStore, let tenantCheck, let refusal = tenantCheck.refusal(tape, slots[tenantSlot], scratch: &scratch) {
+            return .refused(refusal)
+        }
+        guard needHash else { return .admitted(hash: 0) }
+        key.removeAll(keepingCapacity: true)
+        tape.withString(e, scratch: &scratch) { EmailKey.normalize($0, into: &key) }
+        let hash = key.withUnsafeBytes { EmailKey.hash($0) }
+        if !fromStore, let shard, !shard.contains(hash: hash) { return .otherShard }
+        return .admitted(hash: hash)
+    }
+
+    /// Why the admitted record (its slots resolved by `admit`) may not be mailed, or nil.
+    func refusal(_ tape: Tape, hash: UInt64) -> MailPolicy.Refusal? {
+        let s = slots[statusSlot]
+        let status = s >= 0 && tape.kind(s) == .string ? tape.withString(s, scratch: &scratch) { String(decoding: $0, as: UTF8.self) } : nil
+        if case .refused(let why) = policy.decide(emailHash: hash, status: status) { return why }
+        return nil
+    }
+}
+
+/// A record of `--contacts stdin` as a parsing thread judged it: everything but what depends on
+/// the records before it (a segment's limit, the counts, the output), done on the caller's thread.
+enum ParallelVerdict {
+    /// The segments a mask holds.
+    static let mostSegments = 64
+
+    case refused(RecordRefusal)
+    case otherShard
+    /// Bit r of `matches`: segment r's criteria hold. `refusal`: why the contact may not be
+    /// mailed (asked only when some segment matches and suppressed contacts are held back).
+    case judged(matches: UInt64, hash: UInt64, refusal: MailPolicy.Refusal?)
+}
+
+extension SegmentStage {
+    /// `--contacts stdin` parsed and judged on `judges.count` threads, counted and emitted here in
+    /// input order — the same output, rejects and counts as one thread. Only for runs whose
+    /// output needs no more of a record than its bytes and hash (records or counts, no --split,
+    /// no --explain, no early stop). Returns the stream's lines in and blank lines.
+    static func streamInParallel(_ options: Options, runners: [SegmentRunner], judges: [ContactJudge],
+                                 rejects: RejectSink, output: inout OutputSink) throws -> (linesIn: Int, blank: Int) {
+        let criteria = runners.map(\.whole)
+        let holdBack = !options.includeSuppressed
+        var stream = try ParallelRecordStream<ParallelVerdict>(options: options.stream, rejects: rejects, threads: judges.count) { record, worker in
+            let judge = judges[worker]
+            let tape = Tape(record.document)
+            switch judge.admit(tape, fromStore: false) {
+            case .refused(let refusal): return .refused(refusal)
+            case .otherShard: return .otherShard
+            case .admitted(let hash):
+                var ctx = EvalContext(tape: tape, slots: judge.slots)
+                var matches: UInt64 = 0
+                for (r, c) in criteria.enumerated() where c.matches(&ctx) { matches |= 1 << UInt64(r) }
+                let refusal = holdBack && matches != 0 ? judge.refusal(tape, hash: hash) : nil
+                return .judged(matches: matches, hash: hash, refusal: refusal)
+            }
+        }
+        defer { stream.close() }
+        try stream.forEach { line, verdict in
+            switch verdict {
+            case .refused(let refusal):
+                rejects.reject(refusal, origin: line.origin, record: line.bytes)
+            case .otherShard:
+                break
+            case .judged(let matches, let hash, let refusal):
+                guard matches != 0 else { return }
+                for (r, runner) in runners.enumerated() where !runner.full && matches & (1 << UInt64(r)) != 0 {
+                    runner.matched += 1
+                    if let refusal {
+                        runner.held[refusal.label, default: 0] += 1
+                        continue
+                    }
+                    try runner.accept(line.bytes, tape: nil, hash: hash, breakdownIndex: -1, output: &output)
+                }
+            }
+        }
+        return (stream.linesIn, stream.blankLines)
+    }
+}
