@@ -16,6 +16,8 @@ public final class AppendLog {
     public let path: String
     /// Bytes of the file that are whole, sealed appends.
     public private(set) var validLength: Int
+    /// Opened for appending (`init(path:warn:)`).
+    let writable: Bool
 
     static let sealSize = 42
     static let magic: [UInt8] = Array("MPLG".utf8)
@@ -24,6 +26,7 @@ public final class AppendLog {
     /// `warn` is told so.
     public init(path: String, warn: (String) -> Void) throws {
         self.path = path
+        writable = true
         let fd = try FileDescriptor.open(path, .readWrite, options: [.create, .noFollow])
         defer { fd.close() }
         let size = try fd.size()
@@ -33,6 +36,20 @@ public final class AppendLog {
             try fd.truncate(to: validLength)
             try fd.sync()
         }
+    }
+
+    /// A log read only (a session that writes nothing): its sealed part, a torn tail left alone.
+    public init(readOnly path: String) throws {
+        self.path = path
+        validLength = try AppendLog.readableLength(path: path)
+        writable = false
+    }
+
+    /// A log not looked at yet (nothing valid, nothing may be appended).
+    public init(unopened path: String) {
+        self.path = path
+        validLength = 0
+        writable = false
     }
 
     /// The length of the readable, sealed part of a log, without changing it (for readers).
@@ -50,6 +67,7 @@ public final class AppendLog {
 
     /// `append(_:level:)` for lines held in other storage (no copy into an array first).
     public func append(bytes lines: UnsafeRawBufferPointer, level: Int32 = 6) throws {
+        precondition(writable, "\(path): appending to a log opened read-only")
         guard !lines.isEmpty else { return }
         var bytes: [UInt8] = []
         if lines.count > 2 * ParallelGzip.chunkSize {

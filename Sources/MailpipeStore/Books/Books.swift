@@ -22,13 +22,28 @@ import MailpipeStore
 /// than the ledger says (events lost: the ledger would count them twice on a re-import) and a
 /// lost ledger are answered by replaying the log — the counters, the soft-bounce history and the
 /// list — and an address still on the list whose events are gone stays on it.
+///
+/// A session opened `.read` (the read-only commands) takes no lock and writes nothing, so it
+/// works on a read-only state or another user's: it reads each log up to its last sealed append
+/// and replays in memory what a writer's open would recover, which gives the state the next
+/// writer will show.
 public final class Books {
+    public enum Access: Sendable {
+        /// The tenant lock for the session; what the open recovers is written back.
+        case write
+        /// No lock, nothing written.
+        case read
+    }
+
+
     public let dir: TenantDirectory
     public let config: TenantConfig
     public let schedule: WarmupSchedule
     public var ledger: Ledger
-    /// The tenant lock, held for the session (a store commit writes a flat store under it too).
-    public let lock: FileLock
+    public let access: Access
+    /// The tenant lock, held for the session (a store commit writes a flat store under it too);
+    /// none for a `.read` session.
+    public let lock: FileLock?
     var events: AppendLog
     var suppressionLog: AppendLog
     /// Current suppression entries by email (the log's lines, folded).
@@ -43,25 +58,57 @@ public final class Books {
 
     /// `rebuild`: replay the derived parts from the event log even when the lengths agree
     /// (`account fsck --repair`, when the list lacks addresses the events put on it).
-    public init(dir: TenantDirectory, now: Timestamp, rebuild: Bool = false, warn: @escaping (String) -> Void) throws {
+    public init(dir: TenantDirectory, now: Timestamp, access: Access = .write, rebuild: Bool = false,
+                warn: @escaping (String) -> Void) throws {
         self.dir = dir
         self.warn = warn
+        self.access = access
         config = try dir.loadConfig()
         schedule = config.warmup
         suppressionRule = SuppressionRule(config: config)
-        lock = try dir.lock()
+        lock = access == .write ? try dir.lock() : nil
+        ledger = Ledger()
+        events = AppendLog(unopened: dir.eventsPath)
+        suppressionLog = AppendLog(unopened: dir.suppressionPath)
         do {
-            let ledgerFound = FileSystem.entryExists(dir.ledgerPath)
-            ledger = try Ledger.load(path: dir.ledgerPath)
+            if access == .write {
+                try open(now: now, rebuild: rebuild)
+            } else {
+                // Without the lock a writer may finish a commit meanwhile: the view is taken
+                // again while the ledger (replaced last by every commit) changed under it.
+                for _ in 0..<3 {
+                    let ledgerBefore = FileIdentity(path: dir.ledgerPath)
+                    try open(now: now, rebuild: rebuild)
+                    if FileIdentity(path: dir.ledgerPath) == ledgerBefore { break }
+                }
+            }
+        } catch {
+            lock?.unlock()
+            throw error
+        }
+    }
+
+    /// Reads the ledger and the logs and recovers what they disagree on (see the type's comment).
+    private func open(now: Timestamp, rebuild: Bool) throws {
+        let ledgerFound = FileSystem.entryExists(dir.ledgerPath)
+        ledger = try Ledger.load(path: dir.ledgerPath)
+        if access == .write {
             events = try AppendLog(path: dir.eventsPath, warn: warn)
             suppressionLog = try AppendLog(path: dir.suppressionPath, warn: warn)
+        } else {
+            // The list before the events: a commit appends its events first, so a list read
+            // after a commit's entries comes with an event log holding that commit's events.
+            suppressionLog = try AppendLog(readOnly: dir.suppressionPath)
+            events = try AppendLog(readOnly: dir.eventsPath)
+        }
+        do {
             if !ledgerFound && events.validLength == 0 {
                 // A tenant's first books: the ledger (reflecting nothing yet) is written before the
                 // first append, so an interrupted first import is a log ahead of its ledger (finished
                 // below on the next open, contact statuses included) and a missing ledger beside
                 // logged events is always damage.
                 try loadSuppression()
-                try saveLedger()
+                if access == .write { try saveLedger() }
             } else if !ledgerFound {
                 warn("\(dir.ledgerPath): missing; recounting it from the event log (each vmta's warm-up week starts from the configuration)")
                 try rebuildFromEvents(upTo: events.validLength, now: now)
@@ -74,27 +121,26 @@ public final class Books {
                     warn("\(dir.suppressionPath): shorter than the ledger says (\(suppressionLog.validLength) < \(ledger.suppressionLength)); rebuilding it from the event log")
                 }
                 try rebuildFromEvents(upTo: ledger.eventsLength, now: now)
-                if events.validLength > ledger.eventsLength { try recover(now: now) }
+                if events.validLength > ledger.eventsLength { try recover(now: now, listRebuilt: true) }
             } else if events.validLength > ledger.eventsLength {
-                try recover(now: now)
+                try recover(now: now, listRebuilt: false)
             } else {
                 try loadSuppression()
             }
-        } catch {
-            lock.unlock()
-            throw error
         }
     }
 
-    deinit { lock.unlock() }
+    deinit { lock?.unlock() }
 
     // MARK: suppression
 
-    func loadSuppression() throws {
+    /// The list as its log's first `length` bytes have it (all of the sealed log by default).
+    func loadSuppression(upTo length: Int? = nil) throws {
         suppressed = [:]
         suppressedOrder = []
-        guard suppressionLog.validLength > 0 else { return }
-        try SuppressionList.forEachEntry(path: dir.suppressionPath, length: suppressionLog.validLength) { email, removal, line in
+        let length = min(length ?? suppressionLog.validLength, suppressionLog.validLength)
+        guard length > 0 else { return }
+        try SuppressionList.forEachEntry(path: dir.suppressionPath, length: length) { email, removal, line in
             if removal { suppressed[email] = nil; return }
             if suppressed.updateValue(Array(line), forKey: email) == nil { suppressedOrder.append(email) }
         }
@@ -118,7 +164,8 @@ public final class Books {
     /// The ledger's counters and soft-bounce history and the suppression list, replayed from the
     /// event log's first `length` bytes (what the contacts reflect; their statuses are not
     /// rewritten). Each vmta's warm-up week and history are kept. An address on the list that no
-    /// remaining event puts there stays on it: a replay never takes anyone off.
+    /// remaining event puts there stays on it: a replay never takes anyone off. A `.read` session
+    /// keeps the result in memory.
     private func rebuildFromEvents(upTo length: Int, now: Timestamp) throws {
         try loadSuppression()
         let listed = (entries: suppressed, order: suppressedOrder)
@@ -133,15 +180,21 @@ public final class Books {
             suppressed[email] = listed.entries[email]
             suppressedOrder.append(email)
         }
+        ledger.eventsLength = length
+        guard access == .write else {
+            suppressedOrder = suppressedOrder.filter { suppressed[$0] != nil }
+            return
+        }
         try rewriteSuppression()
         try FileSystem.remove(idsPath)  // derived: rebuilt from the log by the next commit
-        ledger.eventsLength = length
         ledger.suppressionLength = suppressionLog.validLength
         try ledger.save(path: dir.ledgerPath, schedule: schedule)
     }
 
-    private func recover(now: Timestamp) throws {
-        if suppressionLog.validLength > ledger.suppressionLength {
+    /// Applies the events past the ledger's `events_length` (an interrupted or running commit) to
+    /// the list as the ledger has it (`listRebuilt`: as just rebuilt in memory).
+    private func recover(now: Timestamp, listRebuilt: Bool) throws {
+        if access == .write && suppressionLog.validLength > ledger.suppressionLength {
             warn("\(dir.suppressionPath): cutting back an unfinished append (\(suppressionLog.validLength - ledger.suppressionLength) bytes)")
             let fd = try FileDescriptor.open(dir.suppressionPath, .readWrite, options: .noFollow)
             try fd.truncate(to: ledger.suppressionLength)
@@ -149,7 +202,7 @@ public final class Books {
             fd.close()
             suppressionLog = try AppendLog(path: dir.suppressionPath, warn: warn)
         }
-        try loadSuppression()
+        if !listRebuilt { try loadSuppression(upTo: ledger.suppressionLength) }
         var tail: [BookEvent] = []
         var parser = JSONParser(maxDepth: 64)
         defer { parser.deallocate() }
@@ -158,9 +211,14 @@ public final class Books {
                 if let root = try? parser.parse(line).root, let e = BookEvent.parse(root) { tail.append(e) }
             }
         }
-        warn("\(dir.path): applying \(tail.count) logged events an interrupted run had not finished")
         recovered = tail.count
-        _ = try apply(tail, now: now)
+        if access == .write {
+            warn("\(dir.path): applying \(tail.count) logged events an interrupted run had not finished")
+            _ = try apply(tail, now: now)
+        } else {
+            var index = EventIDIndex(ids: [], logLength: 0)  // not written
+            _ = try apply(EventList(tail, nil), now: now, index: &index, persist: false)
+        }
     }
 
     // MARK: committing events
@@ -256,6 +314,7 @@ public final class Books {
     /// Drops events whose id is already logged (or repeated in the batch), marks unknown
     /// contacts, appends the rest as one member and applies them.
     public func commit(_ batch: [BookEvent], now: Timestamp, markUnknown: Bool = true) throws -> Outcome {
+        precondition(access == .write, "a read-only books session commits nothing")
         var result = Outcome()
         var index = loadIndex()
         Timing.mark("open books")
@@ -512,6 +571,7 @@ public final class Books {
 
     /// Writes the ledger (the last step of every change).
     public func saveLedger() throws {
+        precondition(access == .write, "a read-only books session writes nothing")
         ledger.eventsLength = events.validLength
         ledger.suppressionLength = suppressionLog.validLength
         try ledger.save(path: dir.ledgerPath, schedule: schedule)

@@ -71,6 +71,10 @@ public struct MailPolicy: Sendable {
         try catchUp()
     }
 
+    /// How many addresses the list holds back, with those logged events add that it does not
+    /// show yet (`account report`'s `suppressed`).
+    public var suppressedCount: Int { suppression.count + pending.subtracting(suppression.hashes).count }
+
     /// True when no address is held back by the list (only statuses decide).
     public var listsNobody: Bool { suppression.count == 0 && pending.isEmpty }
 

@@ -385,7 +385,9 @@ public enum AccountReport {
         }
         // Suppression and warm-up (read without the lock: the ledger and logs are replaced or
         // appended atomically).
-        report.suppressed = try SuppressionList.load(path: dir.suppressionPath).count
+        // Who may not be mailed, as segment and inject see it: the list and what logged events
+        // add to it that it does not show yet (an interrupted or running account events).
+        report.suppressed = try MailPolicy.load(dir).suppressedCount
         report.variants = try VariantComparison.build(eventsPath: dir.eventsPath, campaign: options.campaign, since: options.since)
         let ledger = try Ledger.load(path: dir.ledgerPath)
         let schedule = config.warmup

@@ -34,7 +34,8 @@ public enum AccountSuppress {
     public static func run(_ options: Options, output: inout OutputSink) throws -> Summary {
         let dir = options.state.tenant(options.tenant)
         try dir.requireExisting()
-        let books = try Books(dir: dir, now: options.now, warn: warnToStderr)
+        // Listing writes nothing: it works on a read-only state, without the lock.
+        let books = try Books(dir: dir, now: options.now, access: options.action == .list ? .read : .write, warn: warnToStderr)
         switch options.action {
         case .list:
             var summary = Summary(stage: "account suppress", headline: ["out"])

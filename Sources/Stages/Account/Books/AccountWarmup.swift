@@ -26,9 +26,11 @@ public enum AccountWarmup {
     public static func run(_ options: Options) throws -> [Row] {
         let dir = options.state.tenant(options.tenant)
         try dir.requireExisting()
-        let books = try Books(dir: dir, now: options.now, warn: warnToStderr)
+        // Without --advance it is a view: no lock, nothing written (a read-only state works).
+        let books = try Books(dir: dir, now: options.now, access: options.advance ? .write : .read, warn: warnToStderr)
         let book = WarmupBook(config: books.config, now: options.now)
-        // Every configured vmta has a warm-up state from its start day (or today).
+        // Every configured vmta has a warm-up state from its start day (or today); --advance
+        // records it.
         var changed = false
         for v in books.config.vmtas where books.ledger.vmtas[v.name] == nil {
             books.ledger.vmtas[v.name] = book.state(of: v.name, in: books.ledger)
@@ -47,7 +49,7 @@ public enum AccountWarmup {
             }
             rows.append(book.view(name, m, action: action))
         }
-        if changed { try books.saveLedger() }
+        if changed && options.advance { try books.saveLedger() }
         return rows
     }
 }
