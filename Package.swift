@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // account serve: the HTTP/1.1 codec and event loops (NIOHTTP1).
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // account serve: X.509 for the SNS signing certificate of SES webhooks.
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/CoreOffice/XMLCoder", from: "0.17.1"),
     ],
@@ -112,9 +114,13 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        // account serve: one-click unsubscribes into the books.
-        .target(name: "ServeStage", dependencies: ["MailpipeCore", "MailpipeStore", "MailpipeHTTP", "RenderStage"],
-                path: "Sources/Stages/Serve"),
+        // account serve: one-click unsubscribes and signed ESP webhooks into the books.
+        .target(name: "ServeStage", dependencies: [
+            "MailpipeCore", "MailpipeStore", "MailpipeHTTP", "RenderStage",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+        ], path: "Sources/Stages/Serve"),
         .executableTarget(name: "account", dependencies: ["AccountStage", "ServeStage", "MailpipeHTTP", "MailpipeCLI"],
                           path: "Sources/Tools/account"),
         .executableTarget(name: "validate", dependencies: ["ValidateStage", "MailpipeCLI", "MailpipeStore"],
@@ -135,7 +141,10 @@ let package = Package(
         .testTarget(name: "SegmentStageTests", dependencies: ["SegmentStage", "AccountStage"]),
         .testTarget(name: "RenderStageTests", dependencies: ["RenderStage", "MailpipeCore", "MailpipeStore"]),
         .testTarget(name: "ServeStageTests", dependencies: ["ServeStage", "MailpipeHTTP", "MailpipeCore", "MailpipeStore",
-                                                            "RenderStage", "MailpipeTestSupport"]),
+                                                            "RenderStage", "MailpipeTestSupport",
+                                                            .product(name: "Crypto", package: "swift-crypto"),
+                                                            .product(name: "_CryptoExtras", package: "swift-crypto"),
+                                                            .product(name: "X509", package: "swift-certificates")]),
         .testTarget(name: "MailpipeCoreTests", dependencies: ["MailpipeCore"]),
         .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
         .testTarget(name: "InjectStageTests", dependencies: ["InjectStage", "MailpipeCurl", "MailpipeCore", "MailpipeStore"]),

@@ -26,6 +26,8 @@ public struct TenantConfig: Sendable {
     public var bounces: BounceRules
     /// The rates a report flags (`ceilings.bounce_rate`, `.complaint_rate`; nil: the defaults).
     public var ceilings: Ceilings
+    /// How `account serve` proves the ESPs' event webhooks (a provider left out: its route answers 404).
+    public var webhooks: Webhooks
     /// The file's members as read (what `account init` writes back).
     public private(set) var document: JSONObject
 
@@ -40,6 +42,17 @@ public struct TenantConfig: Sendable {
         public var fields: [(tag: String, path: String)]?
         /// `details[status]` of subscribers sent (default `confirmed`).
         public var subscriberStatus: String
+    }
+
+    public struct Webhooks: Sendable {
+        /// SendGrid's verification key: base64 DER (or PEM) of a P-256 public key (it is public).
+        public var sendgridPublicKey: String?
+        /// Postmark's basic-auth user, and the variable holding its password.
+        public var postmarkUsername: String?
+        public var postmarkPasswordEnv: String?
+        /// The SNS signing certificate (a PEM file; never fetched) and the topics accepted.
+        public var sesCertificateFile: String?
+        public var sesTopicARNs: [String]
     }
 
     public struct Smtp: Sendable {
@@ -79,7 +92,7 @@ public struct TenantConfig: Sendable {
     }
 
     static let rootKeys = ["slug", "name", "brand_domain", "sending_domain", "languages", "fallback_language", "default_country", "timezone",
-                           "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings"]
+                           "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings", "webhooks"]
     static let mailwizzKeys = ["url", "list_uid", "api_key_env", "fields", "subscriber_status"]
     static let smtpKeys = ["url", "from", "reply_to"]
     static let unsubscribeKeys = ["url", "mailto", "secret_env"]
@@ -87,6 +100,10 @@ public struct TenantConfig: Sendable {
     static let warmupKeys = ["week", "daily_quota", "max_bounce_rate", "min_sends"]
     static let bounceKeys = ["soft_limit", "soft_window_days"]
     static let ceilingKeys = ["bounce_rate", "complaint_rate"]
+    static let webhookKeys = ["sendgrid", "postmark", "ses"]
+    static let sendgridKeys = ["public_key"]
+    static let postmarkKeys = ["username", "password_env"]
+    static let sesKeys = ["certificate_file", "topic_arns"]
     static let subscriberStatuses = ["confirmed", "unconfirmed", "unsubscribed", "blacklisted", "unapproved"]
 
     /// Every key path tenant.json may hold (`vmtas[].name`…): what the misspelling test walks.
@@ -95,6 +112,8 @@ public struct TenantConfig: Sendable {
         paths += mailwizzKeys.map { "mailwizz.\($0)" } + smtpKeys.map { "smtp.\($0)" } + unsubscribeKeys.map { "unsubscribe.\($0)" }
         paths += vmtaKeys.map { "vmtas[].\($0)" } + warmupKeys.map { "warmup[].\($0)" } + bounceKeys.map { "bounces.\($0)" }
             + ceilingKeys.map { "ceilings.\($0)" }
+        paths += webhookKeys.map { "webhooks.\($0)" } + sendgridKeys.map { "webhooks.sendgrid.\($0)" }
+            + postmarkKeys.map { "webhooks.postmark.\($0)" } + sesKeys.map { "webhooks.ses.\($0)" }
         return paths
     }
 
@@ -185,6 +204,27 @@ public struct TenantConfig: Sendable {
         bounces = BounceRules(softLimit: try b?.int("soft_limit", min: 1) ?? 3, softWindowDays: try b?.int("soft_window_days", min: 1) ?? 15)
         let c = try root.object("ceilings", known: TenantConfig.ceilingKeys)
         ceilings = Ceilings(bounceRate: try c?.double("bounce_rate", in: 0...1), complaintRate: try c?.double("complaint_rate", in: 0...1))
+        webhooks = try TenantConfig.readWebhooks(try root.object("webhooks", known: TenantConfig.webhookKeys))
+    }
+
+    static func readWebhooks(_ r: ConfigReader?) throws -> Webhooks {
+        let sendgrid = try r?.object("sendgrid", known: sendgridKeys)
+        let postmark = try r?.object("postmark", known: postmarkKeys)
+        let ses = try r?.object("ses", known: sesKeys)
+        let w = Webhooks(sendgridPublicKey: try sendgrid?.string("public_key"),
+                         postmarkUsername: try postmark?.string("username"), postmarkPasswordEnv: try postmark?.environmentName("password_env"),
+                         sesCertificateFile: try ses?.string("certificate_file"), sesTopicARNs: try ses?.strings("topic_arns") ?? [])
+        if let sendgrid, w.sendgridPublicKey == nil {
+            throw sendgrid.fail("public_key", "is required (the verification key SendGrid shows, base64)")
+        }
+        if let postmark, w.postmarkUsername == nil || w.postmarkPasswordEnv == nil {
+            throw postmark.fail("username", "needs username and password_env (the variable holding the password)")
+        }
+        if let ses, w.sesCertificateFile == nil { throw ses.fail("certificate_file", "is required (the PEM signing certificate of SNS)") }
+        for (i, arn) in w.sesTopicARNs.enumerated() where !arn.hasPrefix("arn:") {
+            throw ConfigReader.error(ses!.file, "'webhooks.ses.topic_arns[\(i)]' is not a topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
+        }
+        return w
     }
 
     static func readMailWizz(_ r: ConfigReader) throws -> MailWizz {

@@ -16,7 +16,9 @@ final class TenantConfigTests: XCTestCase {
      "vmtas":[{"name":"m1","ip":"192.0.2.1","hostname":"m1.acme.example","weight":2,"warmup_start":"2026-11-02","pool":"p"}],
      "warmup":[{"week":1,"daily_quota":50,"max_bounce_rate":0.02,"min_sends":100}],
      "bounces":{"soft_limit":3,"soft_window_days":15},
-     "ceilings":{"bounce_rate":0.02,"complaint_rate":0.001}}
+     "ceilings":{"bounce_rate":0.02,"complaint_rate":0.001},
+     "webhooks":{"sendgrid":{"public_key":"MFkw"},"postmark":{"username":"pm","password_env":"PM_PASS"},
+                 "ses":{"certificate_file":"/etc/sns.pem","topic_arns":["arn:aws:sns:eu-west-1:1:ses"]}}}
     """#
 
     func parse(_ text: String) throws -> TenantConfig {
@@ -39,6 +41,8 @@ final class TenantConfigTests: XCTestCase {
         XCTAssertEqual(c.unsubscribe.secretEnv, "UNSUB")
         XCTAssertEqual(c.taxonomy["prestataire"], ["avocat"])
         XCTAssertEqual(c.defaultCountry, "FR")
+        XCTAssertEqual(c.webhooks.postmarkPasswordEnv, "PM_PASS")
+        XCTAssertEqual(c.webhooks.sesTopicARNs, ["arn:aws:sns:eu-west-1:1:ses"])
     }
 
     /// Each known key path, misspelt in the full document (its last letter doubled), is named.
@@ -89,6 +93,9 @@ final class TenantConfigTests: XCTestCase {
         XCTAssertTrue(message(#"{"slug":"Not A Slug"}"#).contains("is not a tenant slug"))
         XCTAssertTrue(message(#"{"default_country":"France"}"#).contains("not an ISO 3166 alpha-2 code"))
         XCTAssertTrue(message(#"{"taxonomy":{"a":"b"}}"#).contains("'taxonomy.a' must be an array"))
+        XCTAssertTrue(message(#"{"webhooks":{"postmark":{"username":"u"}}}"#).contains("needs username and password_env"))
+        XCTAssertTrue(message(#"{"webhooks":{"sendgrid":{}}}"#).contains("'webhooks.sendgrid.public_key' is required"))
+        XCTAssertTrue(message(#"{"webhooks":{"ses":{"certificate_file":"c.pem","topic_arns":["ses"]}}}"#).contains("not a topic ARN"))
         XCTAssertTrue(message(#"{"vmtaz":[]}"#).contains("unknown key 'vmtaz' (did you mean 'vmtas'?)"))
         XCTAssertTrue(message(#"{"zzzzzzzz":1}"#).contains("known keys here: slug, name"))
         XCTAssertEqual(message("{}"), "")

@@ -23,7 +23,7 @@ final class GroupCommitTests: XCTestCase {
         let gate = DispatchSemaphore(value: 0)
         var gated = true
 
-        func append(_ events: [BookEvent], now: Timestamp) throws -> [UInt64] {
+        func append(_ events: [BookEvent], now: Timestamp) throws -> AppendedIDs {
             if lock.with({ gated }) {
                 gate.wait()
                 lock.with { gated = false }
@@ -31,9 +31,13 @@ final class GroupCommitTests: XCTestCase {
             return try lock.with {
                 if failNext { failNext = false; throw StageError.runtime("disk full") }
                 groups.append(events.count)
+                // Addresses at other.example are another tenant's (as EventScope would say).
                 var fresh: [UInt64] = []
-                for e in events where logged.insert(e.id).inserted { fresh.append(e.id) }
-                return fresh.sorted()
+                var other: [UInt64] = []
+                for e in events {
+                    if e.email.hasSuffix("@other.example") { other.append(e.id) } else if logged.insert(e.id).inserted { fresh.append(e.id) }
+                }
+                return AppendedIDs(new: fresh.sorted(), otherTenant: other.sorted())
             }
         }
     }
@@ -64,7 +68,7 @@ final class GroupCommitTests: XCTestCase {
             commits.submit([event(i % 150)]) { outcome in
                 let word: String
                 switch outcome {
-                case .recorded(let n): word = n == 1 ? "recorded" : "recorded \(n)"
+                case .recorded(let n, _): word = n == 1 ? "recorded" : "recorded \(n)"
                 case .duplicate: word = "duplicate"
                 case .failed: word = "failed"
                 }
@@ -97,7 +101,26 @@ final class GroupCommitTests: XCTestCase {
         if case .failed = first! {} else { XCTFail("a failed append must not be answered as recorded") }
         commits.submit([event(1)]) { first = $0; done.signal() }
         done.wait()
-        if case .recorded(1) = first! {} else { XCTFail("the retry records it") }
+        if case .recorded(new: 1, otherTenant: 0) = first! {} else { XCTFail("the retry records it") }
         commits.stop()
+    }
+
+    /// A request's events another tenant owns are counted apart, never as new or duplicate.
+    func testOtherTenantsEventsAreCountedApart() throws {
+        let books = SlowBooks()
+        books.gated = false
+        let commits = try GroupCommit(dir: StateRoot(explicit: "/nonexistent").tenant(try! TenantSlug("t")), books: books)
+        let done = DispatchSemaphore(value: 0)
+        var answer: GroupCommit.Outcome?
+        let mixed = [event(1), event(2),
+                     BookEvent(id: 99, email: "b@other.example", type: "bounced", at: Timestamp(seconds: 0), source: "test")]
+        commits.submit(mixed) { answer = $0; done.signal() }
+        done.wait()
+        if case .recorded(new: 2, otherTenant: 1) = answer! {} else { XCTFail("got \(answer!)") }
+        commits.submit(mixed) { answer = $0; done.signal() }
+        done.wait()
+        if case .recorded(new: 0, otherTenant: 1) = answer! {} else { XCTFail("again: got \(answer!)") }
+        commits.stop()
+        XCTAssertFalse(books.logged.contains(99))
     }
 }

@@ -18,8 +18,10 @@ public final class GroupCommit: @unchecked Sendable {
     /// What one request learns: its events were logged now, were already in the log, or could
     /// not be written (nothing was promised).
     public enum Outcome: Sendable {
-        /// This many of the request's events were new.
-        case recorded(Int)
+        /// `new` of the request's events were logged now; `otherTenant` were another tenant's
+        /// (EventScope) and left out; the rest were in the log already.
+        case recorded(new: Int, otherTenant: Int)
+        /// Every event was in the log already.
         case duplicate
         case failed(String)
     }
@@ -91,13 +93,20 @@ public final class GroupCommit: @unchecked Sendable {
         do {
             // Which request brought which new event: the ids logged now, sorted. A request
             // repeated within one group counts as recorded once, then duplicate.
-            var fresh = try books.append(events, now: .current())
+            let appended = try books.append(events, now: .current())
+            var fresh = appended.new
             outcomes = group.map { p in
                 var new = 0
+                var other = 0
                 for e in p.events {
-                    if let i = GroupCommit.find(e.id, in: fresh) { fresh.remove(at: i); new += 1 }
+                    if let i = GroupCommit.find(e.id, in: fresh) {
+                        fresh.remove(at: i)
+                        new += 1
+                    } else if GroupCommit.find(e.id, in: appended.otherTenant) != nil {
+                        other += 1
+                    }
                 }
-                return new > 0 || p.events.isEmpty ? .recorded(new) : .duplicate
+                return new > 0 || other > 0 || p.events.isEmpty ? .recorded(new: new, otherTenant: other) : .duplicate
             }
         } catch {
             outcomes = Array(repeating: .failed("\(error)"), count: group.count)
@@ -121,7 +130,18 @@ public final class GroupCommit: @unchecked Sendable {
 /// What the server needs of the books: append events of one tenant durably, taking the tenant
 /// lock for the append only. The implementation is the books code `account events` uses.
 public protocol BookWriter: Sendable {
-    /// Appends `events` (duplicates by id are dropped) and applies their effects; returns the ids
-    /// that were new, sorted. Returns once they are durable.
-    func append(_ events: [BookEvent], now: Timestamp) throws -> [UInt64]
+    /// Appends `events` (duplicates by id dropped; `shared` ones of another tenant left out) and
+    /// applies their effects. Returns once they are durable.
+    func append(_ events: [BookEvent], now: Timestamp) throws -> AppendedIDs
+}
+
+/// The ids of one append, each list sorted: logged now, and left out as another tenant's.
+public struct AppendedIDs: Sendable {
+    public var new: [UInt64]
+    public var otherTenant: [UInt64]
+
+    public init(new: [UInt64], otherTenant: [UInt64] = []) {
+        self.new = new
+        self.otherTenant = otherTenant
+    }
 }

@@ -9,9 +9,11 @@ import MailpipeHTTP
 import MailpipeStore
 
 /// `account serve`: the HTTP receiver of a tenant's (or several tenants') outside events —
-/// RFC 8058 one-click unsubscribes — written through the same books as `account events`. Routes:
+/// RFC 8058 one-click unsubscribes and the ESPs' signed event webhooks — written through the
+/// same books as `account events`. Routes:
 ///
 ///     GET|POST <path of unsubscribe.url>?t=&c=&e=&s=   one-click unsubscribe (UnsubscribeRoute)
+///     POST /webhooks/<tenant>/sendgrid|postmark|ses     ESP events (WebhookRoutes)
 ///     GET  /healthz                                      200 while serving
 ///
 /// It stops on SIGTERM or SIGINT: no new connections, the requests being handled are answered
@@ -38,7 +40,7 @@ public enum ServeStage {
     }
 
     /// The route table for `tenants` (also what the tests drive in-process).
-    static func routes(_ tenants: [ServedTenant]) -> Router {
+    static func routes(_ tenants: [ServedTenant], notices: @escaping @Sendable (String) -> Void) -> Router {
         let router = Router()
         router.add("healthz", [.get], "/healthz", maxBody: 0, rateLimited: false) { _, respond in
             respond(.text(200, "ok", outcome: "ok"))
@@ -48,6 +50,14 @@ public enum ServeStage {
         for path in byPath.keys.sorted() {
             let route = UnsubscribeRoute(tenants: byPath[path]!)
             router.add("unsubscribe", [.get, .post], path, maxBody: 4 << 10) { request, respond in route.handle(request, respond) }
+        }
+        let webhooks = WebhookRoutes(tenants: Dictionary(uniqueKeysWithValues: tenants.map { ($0.slug, $0) }), notices: notices)
+        // SendGrid batches up to a few MB of events per request; the others send one message each.
+        let providers: [(WebhookRoutes.Provider, Int)] = [(.sendgrid, 4 << 20), (.postmark, 1 << 20), (.ses, 1 << 20)]
+        for (provider, maxBody) in providers {
+            router.add(provider.rawValue, [.post], "/webhooks/:tenant/\(provider.rawValue)", maxBody: maxBody) { request, respond in
+                webhooks.handle(provider, request, respond)
+            }
         }
         return router
     }
@@ -61,7 +71,7 @@ public enum ServeStage {
         let tenants = try options.tenants.map { try ServedTenant(slug: $0, state: options.state) }
         let log = AccessLog(enabled: options.accessLog)
         let notices: @Sendable (String) -> Void = { try? FileDescriptor.standardError.writeAll("account serve: \($0)\n") }
-        let server = HTTPServer(router: routes(tenants), limits: options.limits, log: log)
+        let server = HTTPServer(router: routes(tenants, notices: notices), limits: options.limits, log: log)
 
         // Signals are taken by a dispatch source (not a handler), so the stop runs as plain code.
         let stop = DispatchSemaphore(value: 0)

@@ -2,8 +2,8 @@ import MailpipeCore
 import MailpipeStore
 import RenderStage
 
-/// One tenant as `account serve` answers for it: where its links point, the secret that proves
-/// a link, its books.
+/// One tenant as `account serve` answers for it: where its links point, the secrets and keys
+/// that prove a request, its books.
 final class ServedTenant: @unchecked Sendable {
     let slug: String
     let dir: TenantDirectory
@@ -11,6 +11,9 @@ final class ServedTenant: @unchecked Sendable {
     /// The path of `unsubscribe.url` (what render puts in List-Unsubscribe).
     let unsubscribePath: String
     let tokens: UnsubscribeToken.Verifier
+    let sendgrid: SendGridVerifier?
+    let postmark: BasicAuthVerifier?
+    let ses: SNSVerifier?
     let commits: GroupCommit
 
     var brand: String { config.name ?? config.brandDomain ?? slug }
@@ -27,6 +30,25 @@ final class ServedTenant: @unchecked Sendable {
             throw StageError.configuration("\(slug.value): the unsubscribe secret is missing: set the environment variable \(secretEnv) (unsubscribe.secret_env in tenant.json)")
         }
         tokens = UnsubscribeToken.Verifier(secret: secret)
+        let w = config.webhooks
+        sendgrid = try w.sendgridPublicKey.map { try SendGridVerifier(publicKey: $0) }
+        if let user = w.postmarkUsername, let env = w.postmarkPasswordEnv {
+            guard let password = FileSystem.environment(env), !password.isEmpty else {
+                throw StageError.configuration("\(slug.value): the environment variable \(env) (webhooks.postmark.password_env) is not set")
+            }
+            postmark = BasicAuthVerifier(username: user, password: password)
+        } else {
+            postmark = nil
+        }
+        if let file = w.sesCertificateFile {
+            let pem: [UInt8]
+            do { pem = try FileSystem.readFile(file) } catch {
+                throw StageError.configuration("\(slug.value): cannot read \(file) (webhooks.ses.certificate_file): \(error)")
+            }
+            ses = try SNSVerifier(certificatePEM: String(decoding: pem, as: UTF8.self), topics: w.sesTopicARNs)
+        } else {
+            ses = nil
+        }
         commits = try GroupCommit(dir: dir, books: TenantBooks(dir: dir))
     }
 
@@ -54,10 +76,17 @@ final class ServedTenant: @unchecked Sendable {
 struct TenantBooks: BookWriter {
     let dir: TenantDirectory
 
-    func append(_ events: [BookEvent], now: Timestamp) throws -> [UInt64] {
+    func append(_ events: [BookEvent], now: Timestamp) throws -> AppendedIDs {
         let books = try Books(dir: dir, now: now, warn: { message in
             try? FileDescriptor.standardError.writeAll("account serve: warning: \(message)\n")
         })
-        return try books.commit(events, now: now).newIDs
+        let (ours, other) = try books.scoped(events)
+        var left: [UInt64] = []
+        if !other.isEmpty {
+            // The events scoped out: those of the batch not in `ours` (ids are unique per event).
+            let kept = Set(ours.map(\.id))
+            left = events.lazy.map(\.id).filter { !kept.contains($0) }.sorted()
+        }
+        return AppendedIDs(new: try books.commit(ours, now: now).newIDs, otherTenant: left)
     }
 }

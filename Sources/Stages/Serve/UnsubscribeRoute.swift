@@ -44,7 +44,7 @@ public struct UnsubscribeRoute {
             switch outcome {
             case .recorded, .duplicate:
                 let word: String
-                if case .recorded = outcome { word = "recorded" } else { word = "duplicate" }
+                if case .recorded(let new, _) = outcome, new > 0 { word = "recorded" } else { word = "duplicate" }
                 respond(.html(200, ConfirmationPage.html(.done, language: language, brand: brand, email: email), outcome: word))
             case .failed:
                 var r = HTTPResponse.html(503, ConfirmationPage.html(.failed, language: language, brand: brand, email: email),
