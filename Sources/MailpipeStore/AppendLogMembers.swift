@@ -79,9 +79,15 @@ extension AppendLog {
                 output.deallocate()
                 output = bigger
             }
-            let (consumed, produced) = try decoder.inflate(
-                input: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(input)[inStart..<inEnd]),
-                output: UnsafeMutableRawBufferPointer(rebasing: output[carry...]))
+            let consumed: Int, produced: Int
+            do {
+                (consumed, produced) = try decoder.inflate(
+                    input: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(input)[inStart..<inEnd]),
+                    output: UnsafeMutableRawBufferPointer(rebasing: output[carry...]))
+            } catch let error as ZlibError {
+                // A sealed append that does not inflate: its bytes changed after it was written.
+                throw StateDamage(file: path, problem: "the append at offset \(range.lowerBound) does not inflate (\(error))", repair: .restore)
+            }
             inStart += consumed
             let filled = carry + produced
             var lineStart = 0
@@ -113,7 +119,7 @@ extension AppendLog {
         let states = UnsafeMutableBufferPointer<State>.allocate(capacity: n)
         for i in 0..<n { (states.baseAddress! + i).initialize(to: makeState()) }
         defer { states.deinitialize(); states.deallocate() }
-        let errors = UnsafeMutableBufferPointer<String?>.allocate(capacity: n)
+        let errors = UnsafeMutableBufferPointer<Error?>.allocate(capacity: n)
         errors.initialize(repeating: nil)
         defer { errors.deinitialize(); errors.deallocate() }
         // Largest appends first, dealt to the least loaded worker.
@@ -130,10 +136,10 @@ extension AppendLog {
                     try forEachLine(path: path, range: r) { try line(&states[w], $0) }
                 }
             } catch {
-                errors[w] = "\(error)"
+                errors[w] = error
             }
         }
-        if let e = errors.compactMap({ $0 }).first { throw StageError.runtime(e) }
+        if let e = errors.compactMap({ $0 }).first { throw e }
         return Array(states)
     }
 

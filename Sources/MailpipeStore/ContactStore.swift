@@ -181,7 +181,12 @@ public final class ContactStore {
         let path = "\(directory)/\(run.indexFile)"
         if let rebuilt = rebuiltIndexes[run.name] { return try fromMemory(rebuilt) }
         // The run file first: when it is gone (a fold under a reader), that is what to report.
-        let dataSize = try FileSystem.fileSize("\(directory)/\(run.dataFile)")
+        // A writer holds the lock: nobody folds under it, so a missing run is damage.
+        let dataSize: Int
+        do { dataSize = try FileSystem.fileSize("\(directory)/\(run.dataFile)") } catch let error as SystemError
+            where repairsIndexes && error.errno == .noSuchFileOrDirectory {
+            throw StateDamage(file: "\(directory)/\(run.dataFile)", problem: "missing, though \(ContactStore.manifestName) names it", repair: .restore)
+        }
         let problem: String
         do { return try read(path, dataSize) } catch let damage as RunIndex.Damage {
             problem = damage.description

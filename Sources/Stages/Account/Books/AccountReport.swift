@@ -271,6 +271,8 @@ public enum AccountReport {
         let config = try dir.loadConfig()
         var report = Report(tenant: options.tenant.value, generatedAt: options.now.rfc3339, since: options.since?.rfc3339,
                             campaignFilter: options.campaign)
+        let ledger = try Ledger.load(path: dir.ledgerPath)
+        try warnAboutDamage(dir, ledger: ledger)
         // Contacts, on a thread of their own while the event log is read on the others.
         let store = try TenantContacts.open(dir)
         var parser = JSONParser(maxDepth: 64)
@@ -389,7 +391,6 @@ public enum AccountReport {
         // add to it that it does not show yet (an interrupted or running account events).
         report.suppressed = try MailPolicy.load(dir).suppressedCount
         report.variants = try VariantComparison.build(eventsPath: dir.eventsPath, campaign: options.campaign, since: options.since)
-        let ledger = try Ledger.load(path: dir.ledgerPath)
         let schedule = config.warmup
         report.lastWeek = schedule.lastWeek
         report.ceilings = Ceilings(config: config, schedule: schedule)
@@ -400,6 +401,23 @@ public enum AccountReport {
             report.warmupHistory[name] = [(m.started, 1)] + m.history.map { ($0.date, $0.week) }
         }
         return report
+    }
+
+    /// The report counts the sealed part of the event log and shows the ledger's warm-up: what
+    /// they lack, a warning says (naming the file), rather than figures that look whole.
+    static func warnAboutDamage(_ dir: TenantDirectory, ledger: Ledger) throws {
+        let sealed = try AppendLog.readableLength(path: dir.eventsPath)
+        let size = FileSystem.entryExists(dir.eventsPath) ? try FileSystem.fileSize(dir.eventsPath) : 0
+        let fsck = "account fsck --tenant \(dir.slug.value)"
+        if size > sealed {
+            StateWarning.emit("\(dir.eventsPath): \(size - sealed) bytes after the last sealed append (torn or damaged) are not counted (\(fsck) says which)")
+        }
+        if sealed < ledger.eventsLength {
+            StateWarning.emit("\(dir.eventsPath): shorter than the ledger says (\(sealed) < \(ledger.eventsLength)): events were lost and are not counted (\(fsck) says which)")
+        }
+        if sealed > 0 && !FileSystem.entryExists(dir.ledgerPath) {
+            StateWarning.emit("\(dir.ledgerPath): missing; no warm-up shown (the next account command recounts it from the events)")
+        }
     }
 
     static func add(_ a: inout [Int], _ b: [Int]) { for i in 0..<a.count { a[i] += b[i] } }

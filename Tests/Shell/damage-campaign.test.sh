@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# The damage campaign (issue 14): every file of a tenant's state × {truncation at a random offset,
+# a flipped bit at a random offset, deletion, a symbolic link to a copy elsewhere} × every command
+# that reads it, each under `timeout`. Each run ends in one of:
+#   - exit 0 with the undamaged run's output, or a different output with a warning naming the
+#     file (a repair it made, a view it rebuilt) — never an empty one;
+#   - an error naming the file and a way out (account fsck --repair, a restore, removing the link,
+#     account init).
+# Never a signal, never a hang, never a suppressed or bounced address selected or sent, never a
+# contact missing from an export that exits 0. DAMAGE_SEED=N picks other offsets.
+source "$(dirname "$0")/lib.sh"
+seed=${DAMAGE_SEED:-1414}
+RANDOM=$seed
+T=dmg
+NOW=2026-11-25T12:00:00Z
+export MAILPIPE_UNSUB_SECRET=damage-campaign-secret-0123456789
+cat > "$WORK/tenant.json" <<'JSON'
+{"slug":"dmg","sending_domain":"mail.dmg.example",
+ "vmtas":[{"name":"v1","ip":"192.0.2.1","hostname":"v1.dmg.example","warmup_start":"2026-11-20"}]}
+JSON
+account init --tenant $T --config "$WORK/tenant.json" 2>/dev/null
+D="$MAILPIPE_STATE/$T"
+awk 'BEGIN { for (i = 0; i < 60; i++) printf "{\"email\":\"c%02d@dmg.example\",\"status\":\"validated\",\"language\":\"fr\"}\n", i
+  print "{\"email\":\"u1@dmg.example\",\"status\":\"unsubscribed\"}" }' | account commit --tenant $T --now $NOW 2>/dev/null
+awk 'BEGIN { for (i = 0; i < 60; i++) printf "{\"email\":\"c%02d@dmg.example\",\"type\":\"sent\",\"vmta\":\"v1\",\"campaign\":\"nov\",\"at\":\"2026-11-24T10:00:00Z\"}\n", i
+  for (i = 0; i < 60; i += 7) printf "{\"email\":\"c%02d@dmg.example\",\"type\":\"bounced\",\"bounce_class\":\"hard\",\"vmta\":\"v1\",\"campaign\":\"nov\",\"at\":\"2026-11-24T11:00:00Z\"}\n", i }' \
+  | account events --tenant $T --now $NOW 2>/dev/null
+account suppress --tenant $T --now $NOW --add c03@dmg.example --reason "by phone" 2>/dev/null
+awk 'BEGIN { for (i = 60; i < 70; i++) printf "{\"email\":\"c%02d@dmg.example\",\"status\":\"validated\"}\n", i }' \
+  | account commit --tenant $T --now $NOW 2>/dev/null
+# Messages for inject: two mailable contacts, a bounced one (c07) and an unsubscribed one (u1).
+segment --tenant $T --contacts store 2>/dev/null | head -2 \
+  | render --tenant $T --campaign welcome-nov --templates "$REPO/samples/templates" --now $NOW > "$WORK/msgs.ndjson" 2>/dev/null
+for e in c07 u1; do head -1 "$WORK/msgs.ndjson" | jq -c --arg e "$e@dmg.example" '.email = $e'; done >> "$WORK/msgs.ndjson"
+# Nothing listens on port 9 (discard): every attempt is a transient failure, journalled.
+INJECT="inject smtp --tenant $T --url smtp://127.0.0.1:9 --max-attempts 1 --now $NOW"
+$INJECT < "$WORK/msgs.ndjson" > /dev/null 2>&1
+echo '{"email":"c11@dmg.example","type":"bounced","bounce_class":"hard","at":"2026-11-25T09:00:00Z"}' > "$WORK/new-event.ndjson"
+echo '{"email":"n1@dmg.example","status":"validated"}' > "$WORK/new-contact.ndjson"
+cp -a "$D" "$WORK/pristine"
+
+# Who must never be selected or sent to: the list, the bounced and the unsubscribed.
+blocked=$(account suppress --tenant $T --list 2>/dev/null | jq -r .email | sort)
+[ "$(echo "$blocked" | wc -l)" = 11 ] || fail "setup: expected 11 blocked addresses, got: $blocked"
+commands=(
+  "export|account export --tenant $T"
+  "report|account report --tenant $T --now $NOW --json"
+  "list|account suppress --tenant $T --now $NOW --list"
+  "warmup|account warmup --tenant $T --now $NOW"
+  "fsck|account fsck --tenant $T"
+  "segment|segment --tenant $T --contacts store"
+  "inject|$INJECT $WORK/msgs.ndjson"
+  "events|account events --tenant $T --now $NOW $WORK/new-event.ndjson"
+  "commit|account commit --tenant $T --now $NOW $WORK/new-contact.ndjson"
+)
+# Outcomes carry the connect error's wording and timing: compared by address, outcome and reason.
+normalise() {
+  [ "$1" = inject ] || return 0
+  jq -c '[.email,.outcome,.reason]' "$WORK/stdout" > "$WORK/stdout.n" 2>/dev/null || cp "$WORK/stdout" "$WORK/stdout.n"
+  mv "$WORK/stdout.n" "$WORK/stdout"
+}
+declare -A want
+for entry in "${commands[@]}"; do
+  name=${entry%%|*}
+  rm -rf "$D"; cp -a "$WORK/pristine" "$D"
+  s=$(run_capture timeout 20 ${entry#*|} < /dev/null)
+  [ "$s" = 0 ] || fail "setup: $name exits $s on the undamaged state: $(head -c 300 "$WORK/stderr")"
+  normalise "$name"
+  want[$name]=$(md5sum < "$WORK/stdout")
+  [ "$name" = export ] && want_contacts=$(wc -l < "$WORK/stdout")
+done
+
+# The files, relative to the tenant folder.
+files=$(cd "$WORK/pristine" && find . -type f | sed 's|^\./||' | sort)
+for f in tenant.json ledger.json events.ndjson.gz events.ids suppression.ndjson.gz contacts/manifest.json journal/smtp/welcome-nov.ndjson; do
+  echo "$files" | grep -qx "$f" || fail "setup: no $f in the state"
+done
+
+damage() {  # damage KIND FILE (in $D)
+  local path="$D/$2" size
+  size=$(stat -c %s "$path")
+  case $1 in
+    truncate) truncate -s $(( size > 0 ? RANDOM % size : 0 )) "$path" ;;
+    flip) [ "$size" -gt 0 ] || return 0
+          local at=$(( (RANDOM * 32768 + RANDOM) % size )) byte
+          byte=$(od -An -tu1 -j "$at" -N1 "$path" | tr -d ' ')
+          printf "\\$(printf '%03o' $(( byte ^ (1 << (RANDOM % 8)) )))" | dd of="$path" bs=1 seek="$at" conv=notrunc 2>/dev/null ;;
+    delete) rm "$path" ;;
+    link) mkdir -p "$WORK/elsewhere"; cp "$path" "$WORK/elsewhere/$(basename "$2")"; rm "$path"
+          ln -s "$WORK/elsewhere/$(basename "$2")" "$path" ;;
+  esac
+}
+
+# bad MESSAGE — a broken rule: the test fails (DAMAGE_KEEP_GOING=1: said, and the campaign goes on).
+broken=0
+bad() { if [ -n "${DAMAGE_KEEP_GOING:-}" ]; then echo "FAIL: $*" >&2; broken=$((broken + 1)); else fail "$@"; fi; }
+# judge NAME FILE KIND STATUS [same] — the rules above, on $WORK/stdout and $WORK/stderr; the
+# output is compared with the undamaged run's unless the fifth argument is "any".
+judge() {
+  local name=$1 f=$2 kind=$3 s=$4 compare=${5:-same} base err what
+  base=$(basename "$f"); err=$(head -c 2000 "$WORK/stderr"); what="$name after $kind of $f (seed $seed)"
+  # fsck's findings are its output: {"file","problem","outcome":"repairable|lost","action"}.
+  [ "$name" != fsck ] || err="$(head -c 2000 "$WORK/stdout") $err"
+  checks=$((checks + 1))
+  [ "$s" != 124 ] || bad "$what: hung (timeout)"
+  [ "$s" -lt 128 ] || bad "$what: killed by signal $((s - 128)): $err"
+  if [ "$s" = 0 ]; then
+    if [ "$compare" = same ] && [ "$(md5sum < "$WORK/stdout")" != "${want[$name]}" ]; then
+      [ -s "$WORK/stdout" ] || bad "$what: exit 0 with an empty result: $err"
+      case $err in *"$base"*) ;; *) bad "$what: exit 0, a different result, no warning naming $base: $err";; esac
+    fi
+    [ "$name" != export ] || [ "$(wc -l < "$WORK/stdout")" = "$want_contacts" ] || bad "$what: exit 0 with contacts missing"
+  else
+    # fsck names the files of its findings: a damaged value may show as another file's finding.
+    if [ "$name" = fsck ] && [ $compare = any ] && grep -q '"outcome":' "$WORK/stdout"; then base='"outcome":'; fi
+    case $err in *"$base"*|*"has no state"*) ;; *) bad "$what: exit $s without naming $base: $err";; esac
+    case $err in *fsck*|*restore*|*"remove the link"*|*"account init"*|*"tenant.json"*|*'"outcome":"repairable"'*|*'"outcome":"lost"'*) ;; *) bad "$what: exit $s without a way out: $err";; esac
+  fi
+  case $name in
+    segment) leaked=$({ jq -r .email "$WORK/stdout" 2>/dev/null || true; } | sort | comm -12 - <(echo "$blocked"))
+             [ -z "$leaked" ] || bad "$what: selected blocked addresses: $leaked" ;;
+    inject) leaked=$({ jq -r '.[0] as $e | select(.[1] != "skipped") | $e' "$WORK/stdout" 2>/dev/null || true; } | sort | comm -12 - <(echo "$blocked"))
+            [ -z "$leaked" ] || bad "$what: tried to send to blocked addresses: $leaked" ;;
+  esac
+  return 0
+}
+
+# reads NAME FILE — whether the command reads (or writes) the file; only those run on its damage.
+reads() {
+  case $2 in
+    tenant.json) return 0 ;;
+    lock) case $1 in events|commit) return 0;; *) return 1;; esac ;;
+    events.ids) [ "$1" = events ] ;;
+    journal/*) [ "$1" = inject ] ;;
+    contacts/*) case $1 in list|warmup|inject) return 1;; *) return 0;; esac ;;
+    *) [ "$1" != export ] ;;  # the books: events, suppression, ledger
+  esac
+}
+runs=0
+undetectable=0
+start=$(date +%s)
+for f in $files; do
+  for kind in truncate flip delete link; do
+    rm -rf "$D"; cp -a "$WORK/pristine" "$D"
+    damage $kind "$f"
+    # A flipped bit that leaves a JSON file (tenant.json, ledger.json, the manifest: no checksum)
+    # valid JSON is a different value, not detectable damage: any output then, the other rules hold.
+    compare=same
+    if [ $kind = flip ] && [ "${f%.json}" != "$f" ] && jq -e . "$D/$f" >/dev/null 2>&1; then compare=any; undetectable=$((undetectable + 1)); fi
+    rm -rf "$WORK/damaged"; cp -a "$D" "$WORK/damaged"
+    for entry in "${commands[@]}"; do
+      name=${entry%%|*}
+      reads "$name" "$f" || continue
+      rm -rf "$D"; cp -a "$WORK/damaged" "$D"
+      s=$(run_capture timeout 20 ${entry#*|} < /dev/null)
+      normalise "$name"
+      judge "$name" "$f" "$kind" "$s" $compare
+      runs=$((runs + 1))
+      case $name in events|commit)
+        # After a writer ran on the damage, a reader still selects nobody blocked.
+        s=$(run_capture timeout 20 segment --tenant $T --contacts store < /dev/null)
+        judge segment "$f" "$kind then $name" "$s" any ;;
+      esac
+    done
+  done
+done
+echo "damage campaign: $(echo "$files" | wc -l) files × 4 damages, $runs command runs in $(( $(date +%s) - start )) s (seed $seed; $undetectable flips left valid JSON)"
+[ "$broken" = 0 ] || fail "$broken broken rules"
+done_ok
