@@ -32,8 +32,10 @@ awk 'BEGIN { for (i = 60; i < 70; i++) printf "{\"email\":\"c%02d@dmg.example\",
 segment --tenant $T --contacts store 2>/dev/null | head -2 \
   | render --tenant $T --campaign welcome-nov --templates "$REPO/samples/templates" --now $NOW > "$WORK/msgs.ndjson" 2>/dev/null
 for e in c07 u1; do head -1 "$WORK/msgs.ndjson" | jq -c --arg e "$e@dmg.example" '.email = $e'; done >> "$WORK/msgs.ndjson"
-# Nothing listens on port 9 (discard): every attempt is a transient failure, journalled.
-INJECT="inject smtp --tenant $T --url smtp://127.0.0.1:9 --max-attempts 1 --now $NOW"
+# A port nothing listens on (a free one, closed again): every attempt is a transient failure,
+# journalled.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+INJECT="inject smtp --tenant $T --url smtp://127.0.0.1:$port --max-attempts 1 --now $NOW"
 $INJECT < "$WORK/msgs.ndjson" > /dev/null 2>&1
 echo '{"email":"c11@dmg.example","type":"bounced","bounce_class":"hard","at":"2026-11-25T09:00:00Z"}' > "$WORK/new-event.ndjson"
 echo '{"email":"n1@dmg.example","status":"validated"}' > "$WORK/new-contact.ndjson"
