@@ -16,12 +16,16 @@ public struct ContactFieldUpdate {
     public var force: Bool
     /// Members set as given (added when absent).
     public var fields: [(String, JSONValue)]
+    /// A batch's engagement events, applied to the stored `engagement` member (`Engagement.apply`:
+    /// once per event-log length).
+    public var engagement: EngagementBatch?
 
-    public init(key: [UInt8], status: String?, force: Bool = false, fields: [(String, JSONValue)] = []) {
+    public init(key: [UInt8], status: String?, force: Bool = false, fields: [(String, JSONValue)] = [], engagement: EngagementBatch? = nil) {
         self.key = key
         self.status = status
         self.force = force
         self.fields = fields
+        self.engagement = engagement
     }
 
     /// Folds a later update for the same contact into this one.
@@ -36,6 +40,9 @@ public struct ContactFieldUpdate {
         }
         for (k, v) in later.fields {
             if let i = fields.firstIndex(where: { $0.0 == k }) { fields[i].1 = v } else { fields.append((k, v)) }
+        }
+        if let later = later.engagement {
+            engagement = EngagementBatch(events: (engagement?.events ?? []) + later.events, log: later.log)
         }
     }
 }
@@ -91,6 +98,12 @@ public enum ContactStatusUpdate {
         var changed = false
         var statusDone = u.status == nil
         var done = [Bool](repeating: false, count: u.fields.count)
+        // The engagement member as it will be (nil: untouched).
+        var engagement: JSONValue? = nil
+        if let batch = u.engagement {
+            var e = stored["engagement"].flatMap { Engagement(JSONValue($0)) } ?? Engagement()
+            if e.apply(batch.events, log: batch.log) { engagement = e.json; changed = true }
+        }
         // First pass: decide whether anything changes.
         for (k, v) in stored.members {
             if let s = u.status, k.stringEquals("status") {
@@ -115,12 +128,18 @@ public enum ContactStatusUpdate {
         var wroteStatus = u.status == nil
         var wroteField = [Bool](repeating: false, count: u.fields.count)
         var wroteUpdated = false
+        var wroteEngagement = false
         for (k, v) in stored.members {
             if let s = u.status, k.stringEquals("status") {
                 wroteStatus = true
                 let sticky = v.string.map(ContactStatus.isSticky) ?? false
                 if u.force || !sticky { writer.member("status", string: s, into: &out) }
                 else { writer.rawMember(key: k.raw, value: v.raw, into: &out) }
+                continue
+            }
+            if let engagement, k.stringEquals("engagement") {
+                if !wroteEngagement { writer.member("engagement", engagement, into: &out) }
+                wroteEngagement = true
                 continue
             }
             if k.stringEquals("updated_at") {
@@ -136,6 +155,7 @@ public enum ContactStatusUpdate {
         }
         if !wroteStatus, let s = u.status { writer.member("status", string: s, into: &out) }
         for (i, f) in u.fields.enumerated() where !wroteField[i] { writer.member(f.0, f.1, into: &out) }
+        if let engagement, !wroteEngagement { writer.member("engagement", engagement, into: &out) }
         if !wroteUpdated { writer.member("updated_at", string: updatedAt, into: &out) }
         writer.finish(into: &out)
         return true

@@ -28,6 +28,8 @@ public struct TenantConfig: Sendable {
     public var ceilings: Ceilings
     /// How `account serve` proves the ESPs' event webhooks (a provider left out: its route answers 404).
     public var webhooks: Webhooks
+    /// `engagement`: the score's half-life and the sunset policy (`EngagementRules`).
+    public var engagement: EngagementRules
     /// The file's members as read (what `account init` writes back).
     public private(set) var document: JSONObject
 
@@ -92,7 +94,7 @@ public struct TenantConfig: Sendable {
     }
 
     static let rootKeys = ["slug", "name", "brand_domain", "sending_domain", "languages", "fallback_language", "default_country", "timezone",
-                           "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings", "webhooks"]
+                           "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings", "webhooks", "engagement"]
     static let mailwizzKeys = ["url", "list_uid", "api_key_env", "fields", "subscriber_status"]
     static let smtpKeys = ["url", "from", "reply_to"]
     static let unsubscribeKeys = ["url", "mailto", "secret_env"]
@@ -104,6 +106,7 @@ public struct TenantConfig: Sendable {
     static let sendgridKeys = ["public_key"]
     static let postmarkKeys = ["username", "password_env"]
     static let sesKeys = ["certificate_file", "topic_arns"]
+    static let engagementKeys = ["half_life_days", "sunset_after_sends", "sunset_after_days"]
     static let subscriberStatuses = ["confirmed", "unconfirmed", "unsubscribed", "blacklisted", "unapproved"]
 
     /// Every key path tenant.json may hold (`vmtas[].name`…): what the misspelling test walks.
@@ -114,6 +117,7 @@ public struct TenantConfig: Sendable {
             + ceilingKeys.map { "ceilings.\($0)" }
         paths += webhookKeys.map { "webhooks.\($0)" } + sendgridKeys.map { "webhooks.sendgrid.\($0)" }
             + postmarkKeys.map { "webhooks.postmark.\($0)" } + sesKeys.map { "webhooks.ses.\($0)" }
+            + engagementKeys.map { "engagement.\($0)" }
         return paths
     }
 
@@ -204,6 +208,10 @@ public struct TenantConfig: Sendable {
         bounces = BounceRules(softLimit: try b?.int("soft_limit", min: 1) ?? 3, softWindowDays: try b?.int("soft_window_days", min: 1) ?? 15)
         let c = try root.object("ceilings", known: TenantConfig.ceilingKeys)
         ceilings = Ceilings(bounceRate: try c?.double("bounce_rate", in: 0...1), complaintRate: try c?.double("complaint_rate", in: 0...1))
+        let g = try root.object("engagement", known: TenantConfig.engagementKeys)
+        engagement = EngagementRules(halfLifeDays: try g?.int("half_life_days", min: 1) ?? 30,
+                                     sunsetAfterSends: try g?.int("sunset_after_sends", min: 1),
+                                     sunsetAfterDays: try g?.int("sunset_after_days", min: 1))
         webhooks = try TenantConfig.readWebhooks(try root.object("webhooks", known: TenantConfig.webhookKeys))
     }
 

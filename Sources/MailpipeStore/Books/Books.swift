@@ -449,6 +449,8 @@ public final class Books {
         var recent = [(SlotKey, Int)](repeating: (SlotKey(days: .min, campaign: nil, vmta: nil), -1), count: 16)
         var recentNext = 0
         var newest: Int64? = nil
+        // Each contact's engagement in this batch, in log order (folded into the stored one).
+        var engaged: [String: [(EngagementEvent, Timestamp)]] = [:]
         let positions = batch.positions
         batch.events.withUnsafeBufferPointer { ev in
         for k in 0..<batch.count {
@@ -483,6 +485,9 @@ public final class Books {
             if c >= 0 { slotCounts[slot * nc + c] += 1 }
             if c == 1 || c == 2 { continue }  // delivered, deferred: counters only
             let e = ev[i]
+            if persist, let kind = EngagementEvent(type: e.type, machine: e.extra.first(where: { $0.0 == "machine" })?.1.bool == true) {
+                engaged[e.email, default: []].append((kind, e.at))
+            }
             switch e.type {
             case "synced":
                 // A MailWizz list sync: the subscriber uid, no change of status.
@@ -547,6 +552,9 @@ public final class Books {
         if let newest { suppressionRule.prune(&ledger.softBounces, newest: newest) }
         Timing.mark("apply: counters")
         guard persist else { return result }
+        for (email, list) in engaged {
+            update(email, ContactFieldUpdate(key: Array(email.utf8), status: nil, engagement: EngagementBatch(events: list, log: events.validLength)))
+        }
         if removed {
             try rewriteSuppression()
         } else if !newLines.isEmpty {

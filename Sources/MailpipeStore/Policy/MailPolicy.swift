@@ -17,6 +17,10 @@ public struct MailPolicy: Sendable {
     /// Addresses (hashes) logged events put on the list that the list does not show yet.
     public private(set) var pending: Set<UInt64> = []
     private var tenant: TenantDirectory?
+    /// The sunset policy (tenant.json `engagement`; none without a tenant).
+    public private(set) var engagementRules = EngagementRules()
+    /// The time a sunset is judged at (`--now`).
+    public var now = Timestamp.current()
     /// The event log's size and the list's length when last compared with the ledger.
     private var compared: (events: Int, list: Int)?
 
@@ -28,12 +32,15 @@ public struct MailPolicy: Sendable {
         case status(ContactStatus)
         /// A status mailpipe does not know: never guessed to be mailable.
         case unknownStatus(String)
+        /// Held back by the tenant's sunset policy: no engagement in that many sends or days.
+        case sunset(SunsetRule)
 
         public var description: String {
             switch self {
             case .suppressed: return "on the suppression list"
             case .status(let s): return "status \(s.rawValue)"
             case .unknownStatus(let text): return "status '\(text)' is not one mailpipe knows (a person must decide)"
+            case .sunset(let rule): return "sunset: \(rule)"
             }
         }
 
@@ -43,6 +50,7 @@ public struct MailPolicy: Sendable {
             case .suppressed: return "suppression list"
             case .status(let s): return "status \(s.rawValue)"
             case .unknownStatus: return "status unknown"
+            case .sunset(let rule): return "sunset: \(rule)"
             }
         }
     }
@@ -61,6 +69,7 @@ public struct MailPolicy: Sendable {
     public static func load(_ dir: TenantDirectory, maxLine: Int = 1 << 20) throws -> MailPolicy {
         var policy = MailPolicy(suppression: try SuppressionList.load(path: dir.suppressionPath, maxLine: maxLine))
         policy.tenant = dir
+        policy.engagementRules = try dir.loadConfig().engagement
         try policy.catchUp()
         return policy
     }
@@ -123,6 +132,17 @@ public struct MailPolicy: Sendable {
         let byStatus = MailPolicy.decide(status: status)
         if byStatus != .allowed { return byStatus }
         return suppression.contains(hash: emailHash) || pending.contains(emailHash) ? .refused(.suppressed) : .allowed
+    }
+
+    /// Whether the sunset policy can hold anyone back (callers then pass each contact's engagement).
+    public var sunsets: Bool { engagementRules.sunsets }
+
+    /// The decision for a contact: its status, the list, then the sunset policy on its stored
+    /// `engagement` (nil: nothing recorded, never sunset).
+    public func decide(emailHash: UInt64, status: String?, engagement: Engagement?) -> Decision {
+        let decision = decide(emailHash: emailHash, status: status)
+        guard decision == .allowed, let engagement, let rule = engagement.sunset(at: now, rules: engagementRules) else { return decision }
+        return .refused(.sunset(rule))
     }
 
     /// The same for an address as text (normalised here).

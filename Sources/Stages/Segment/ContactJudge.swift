@@ -14,7 +14,21 @@ final class ContactJudge {
         case admitted(hash: UInt64)
     }
 
+    /// What the run asks of a contact's stored `engagement`: its score (a criterion reads
+    /// `engagement.score`) and the sunset policy (held back unless `--include-sunset`).
+    struct EngagementUse {
+        var rules: EngagementRules
+        var now: Timestamp
+        var score: Bool
+        var sunset: Bool
+        static let none = EngagementUse(rules: EngagementRules(), now: Timestamp(seconds: 0), score: false, sunset: false)
+    }
+
     let slots: FieldSlots
+    private let engagementUse: EngagementUse
+    private let engagementSlot: Int
+    /// The engagement of the record last given to `readEngagement` (nil: none recorded or not asked).
+    private var engagement: Engagement?
     private let emailSlot: Int
     private let statusSlot: Int
     private let tenantSlot: Int
@@ -26,8 +40,10 @@ final class ContactJudge {
     private(set) var key: [UInt8] = []
     private var scratch: [UInt8] = []
 
-    init(slots: FieldSlots, policy: MailPolicy, tenantCheck: TenantCheck?, needHash: Bool, shard: Shard?) {
+    init(slots: FieldSlots, policy: MailPolicy, tenantCheck: TenantCheck?, needHash: Bool, shard: Shard?, engagement: EngagementUse = .none) {
         self.slots = slots
+        engagementUse = engagement
+        engagementSlot = slots.slot("engagement")
         emailSlot = slots.slot("email")
         statusSlot = slots.slot("status")
         tenantSlot = slots.slot("tenant")
@@ -39,7 +55,7 @@ final class ContactJudge {
 
     /// The same judge for another thread.
     func copy() -> ContactJudge {
-        ContactJudge(slots: slots.copy(), policy: policy, tenantCheck: tenantCheck, needHash: needHash, shard: shard)
+        ContactJudge(slots: slots.copy(), policy: policy, tenantCheck: tenantCheck, needHash: needHash, shard: shard, engagement: engagementUse)
     }
 
     /// Resolves the record's slots (the criteria read them after) and admits it or says why not.
@@ -61,11 +77,23 @@ final class ContactJudge {
         return .admitted(hash: hash)
     }
 
-    /// Why the admitted record (its slots resolved by `admit`) may not be mailed, or nil.
+    /// Reads the admitted record's stored engagement when the run needs it, and gives the
+    /// criteria its score.
+    func readEngagement(_ tape: Tape, into ctx: inout EvalContext) {
+        engagement = nil
+        guard engagementUse.score || engagementUse.sunset else { return }
+        let g = slots[engagementSlot]
+        guard g >= 0, tape.kind(g) == .object else { return }
+        engagement = Engagement(json: tape.raw(g))
+        ctx.engagementScore = engagement?.score(at: engagementUse.now, rules: engagementUse.rules)
+    }
+
+    /// Why the admitted record (its slots resolved by `admit`, its engagement read) may not be
+    /// mailed, or nil.
     func refusal(_ tape: Tape, hash: UInt64) -> MailPolicy.Refusal? {
         let s = slots[statusSlot]
         let status = s >= 0 && tape.kind(s) == .string ? tape.withString(s, scratch: &scratch) { String(decoding: $0, as: UTF8.self) } : nil
-        if case .refused(let why) = policy.decide(emailHash: hash, status: status) { return why }
+        if case .refused(let why) = policy.decide(emailHash: hash, status: status, engagement: engagementUse.sunset ? engagement : nil) { return why }
         return nil
     }
 }
@@ -100,6 +128,7 @@ extension SegmentStage {
             case .otherShard: return .otherShard
             case .admitted(let hash):
                 var ctx = EvalContext(tape: tape, slots: judge.slots)
+                judge.readEngagement(tape, into: &ctx)
                 var matches: UInt64 = 0
                 for (r, c) in criteria.enumerated() where c.matches(&ctx) { matches |= 1 << UInt64(r) }
                 let refusal = holdBack && matches != 0 ? judge.refusal(tape, hash: hash) : nil

@@ -35,6 +35,9 @@ public struct Predicate {
     var time: Int64?
     var slot = -1
     var rest: [[UInt8]] = []
+    /// `engagement.score`: not stored, computed per record (`EvalContext.engagementScore`).
+    var computedScore: Bool { field.top == Predicate.scoreField.top && field.rest == Predicate.scoreField.rest }
+    public static let scoreField = FieldPath("engagement.score")
 
     public init(field: FieldPath, op: Op, values: [String]) {
         self.field = field
@@ -54,6 +57,16 @@ public indirect enum Criterion {
     case or([Criterion])
     case not(Criterion)
     case constant(Bool)
+
+    /// Whether some predicate reads `field`.
+    public func reads(_ field: FieldPath) -> Bool {
+        switch self {
+        case .predicate(let p): return p.field == field
+        case .and(let list), .or(let list): return list.contains { $0.reads(field) }
+        case .not(let inner): return inner.reads(field)
+        case .constant: return false
+        }
+    }
 }
 
 /// Criteria compiled against the field slots of a run, evaluated on the token tape.
@@ -85,6 +98,9 @@ public struct EvalContext {
     public var tape: Tape
     public let slots: FieldSlots
     var scratch: [UInt8] = []
+    /// The record's engagement score at the run's time (nil: none recorded), set by the stage
+    /// when a criterion reads `engagement.score`.
+    public var engagementScore: Int?
 
     public init(tape: Tape, slots: FieldSlots) {
         self.tape = tape
@@ -119,6 +135,7 @@ public struct EvalContext {
 
     @inline(__always)
     mutating func test(_ p: Predicate) -> Bool {
+        if p.computedScore { return testScore(p) }
         let i = locate(p)
         switch p.op {
         case .exists:
@@ -190,6 +207,26 @@ public struct EvalContext {
             return values.contains { Bytes.equal(raw, $0) }
         default:
             return false
+        }
+    }
+
+    /// A predicate on the computed `engagement.score`: a missing score matches only `missing`
+    /// and `!=`, as a missing field does.
+    func testScore(_ p: Predicate) -> Bool {
+        guard let score = engagementScore.map(Double.init) else { return p.op == .notEquals }
+        let values = p.values.compactMap { Double(String(decoding: $0, as: UTF8.self)) }
+        switch p.op {
+        case .exists: return true
+        case .equals, .all: return values.contains(score)
+        case .notEquals: return !values.contains(score)
+        case .less, .lessOrEqual, .greater, .greaterOrEqual:
+            guard let y = p.number else { return false }
+            switch p.op {
+            case .less: return score < y
+            case .lessOrEqual: return score <= y
+            case .greater: return score > y
+            default: return score >= y
+            }
         }
     }
 

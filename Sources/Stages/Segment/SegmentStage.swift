@@ -44,6 +44,10 @@ public enum SegmentStage {
         public var split: VariantSplit?
         /// Threads that parse and judge `--contacts stdin` records (1: all on the caller's).
         public var threads: Int
+        /// `--include-sunset`: the tenant's sunset policy holds nobody back (a re-engagement campaign).
+        public var includeSunset = false
+        /// The time engagement scores and the sunset policy are judged at (`--now`; nil: the clock).
+        public var now: Timestamp?
 
         public init(tenant: TenantSlug? = nil, state: StateRoot = StateRoot(explicit: nil), source: Source = .stdin,
                     stream: StreamOptions = StreamOptions(stage: "segment"), criteria: [SegmentCriteria] = [],
@@ -99,16 +103,18 @@ public enum SegmentStage {
         // Tenant state: who may be mailed (and, for --contacts store, the contacts).
         var policy = MailPolicy()
         var tenantDir: TenantDirectory?
+        var engagementRules = EngagementRules()
         if let tenant = options.tenant {
             let dir = options.state.tenant(tenant)
             if options.source == .store || dir.exists {
-                _ = try dir.loadConfig()   // a tenant.json that does not read stops the run (exit 2)
+                engagementRules = try dir.loadConfig().engagement   // a tenant.json that does not read stops the run (exit 2)
                 tenantDir = dir
                 if !options.includeSuppressed {
                     policy = try MailPolicy.load(dir, maxLine: options.stream.maxLine)
                 }
             }
         }
+        policy.now = options.now ?? .current()
 
         // Compile every segment against one set of field slots, resolved once per record.
         let slots = FieldSlots()
@@ -136,8 +142,11 @@ public enum SegmentStage {
         let rejects = try RejectSink(stage: stage, path: options.stream.rejectsPath)
         var summary = Summary(stage: stage, headline: ["in", "matched", "held_back", "out", "rejected"])
         var seen = 0
+        let needsScore = runners.contains { $0.parts.contains { $0.criterion.reads(Predicate.scoreField) } }
+        let engagement = ContactJudge.EngagementUse(rules: engagementRules, now: policy.now, score: needsScore,
+                                                    sunset: policy.sunsets && !options.includeSunset && !options.includeSuppressed)
         let judge = ContactJudge(slots: slots, policy: policy, tenantCheck: tenantCheck, needHash: needHash,
-                                 shard: options.source == .stdin ? options.shard : nil)
+                                 shard: options.source == .stdin ? options.shard : nil, engagement: engagement)
         var held: [String: Int] = [:]
         // --split: the record with its variant, made once per record that some segment emits.
         let variantValues = options.split?.jsonNames ?? []
@@ -164,6 +173,7 @@ public enum SegmentStage {
             var decided = false
             var variant = -1
             var ctx = EvalContext(tape: tape, slots: slots)
+            judge.readEngagement(tape, into: &ctx)
             for runner in runners where !runner.full {
                 guard runner.evaluate(&ctx) else { continue }
                 runner.matched += 1

@@ -29,6 +29,14 @@ struct Segment: MailpipeCommand {
         and contacts whose status is bounced, unsubscribed, complained, blacklisted or invalid. \
         The summary says how many each rule held back; --explain adds a line per criterion.
 
+        Engagement: account keeps an "engagement" member on each contact it sent to (sends, \
+        opens, clicks, their last times, sends since the last open or click). --where \
+        'engagement.score >= 40' selects on a 0-100 score computed at --now from recency and \
+        frequency (docs/account.md); 'engagement.last_opened_at > 2026-01-01' on a time. \
+        Contacts the tenant's sunset policy (tenant.json engagement.sunset_after_sends, \
+        .sunset_after_days) holds back are not emitted, and counted with the rule that held \
+        them, unless --include-sunset.
+
         A/B splits: --split a=50,b=50 --campaign C gives each contact emitted a "variant" \
         member, drawn from the FNV-1a hash of its address and the campaign (the same contact \
         gets the same variant on every run; shares follow the weights); render takes the \
@@ -49,6 +57,7 @@ struct Segment: MailpipeCommand {
           segment --tenant sos-expat --all avocat --csv --delimiter ';' --bom \\
             > avocats.csv
           segment --tenant sos-expat --split a=50,b=50 --campaign welcome-nov --count
+          segment --tenant sos-expat --count --where 'engagement.score >= 40'
         """,
         version: mailpipeVersionText)
 
@@ -96,6 +105,8 @@ struct Segment: MailpipeCommand {
     var shard: String?
     @Flag(name: .customLong("include-suppressed"), help: "Also emit suppressed contacts (suppression list and held statuses).")
     var includeSuppressed = false
+    @Flag(name: .customLong("include-sunset"), help: "Also emit contacts the tenant's sunset policy holds back (a re-engagement campaign).")
+    var includeSunset = false
     @Flag(help: "Say, per criterion, how many contacts passed it.") var explain = false
     @Option(help: ArgumentHelp("A/B split: give each contact a variant, shares by weight (a=50,b=50); needs --campaign.", valueName: "name=weight,…"))
     var split: String?
@@ -163,6 +174,8 @@ struct Segment: MailpipeCommand {
                 shard: try shard.map(Shard.init(parsing:)), includeSuppressed: includeSuppressed, explain: explain,
                 threads: try threadsFlag.parsed())
             if let split { options.split = try VariantSplit(parsing: split, campaign: campaign ?? "") }
+            options.includeSunset = includeSunset
+            options.now = try tenantFlags.clock()
             if csvFlags.csv && (mode != .records || segments != nil) {
                 throw StageError.usage("--csv writes contacts: it does not go with --count, --breakdown or --segments")
             }
