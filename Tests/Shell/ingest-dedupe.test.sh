@@ -170,23 +170,7 @@ out=$(printf 'email,first_name,company\na@b.org,"Jo ""J"" Doe",back\\slash\nc@d.
 assert_eq "$(echo "$out" | jq -r '.first_name + "|" + .company' | tr '\n' ';')" "Jo \"J\" Doe|back\\slash;Tab	here|x;Plain|Co;" \
   "escaped values come back from JSON as written"
 
-# A trickling pipe: each record comes out before the next one is written (the batching readers
-# never wait for a batch to fill, and the output is sent before a read from an idle pipe).
-# trickle NAME COMMAND HEADER|- ROW-FORMAT EMAIL...
-trickle() {
-  local name=$1 command=$2 header=$3 format=$4 email got
-  shift 4
-  coproc T { eval "$command" 2>/dev/null; }
-  [ "$header" = - ] || echo "$header" >&"${T[1]}"
-  for email in "$@"; do
-    printf "$format\n" "$email" >&"${T[1]}"
-    got=""
-    IFS= read -r -t 10 got <&"${T[0]}" || true
-    assert_contains "$got" "$email" "$name: $email comes out while the pipe is still open"
-  done
-  exec {T[1]}>&-
-  wait "$T_PID"
-}
+# A trickling pipe (trickle: lib.sh).
 for threads in 1 3; do
   trickle "dedupe --threads $threads" "dedupe --tenant sos-expat --threads $threads" - '{"email":"%s"}' \
     trickle1@example.org trickle2@example.org trickle3@example.org

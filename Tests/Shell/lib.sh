@@ -31,4 +31,21 @@ run_status() { set +e; "$@"; local s=$?; set -e; echo "$s"; }
 # run_capture CMD... — the exit status of a command; its standard output goes to $WORK/stdout,
 # its standard error to $WORK/stderr
 run_capture() { set +e; "$@" > "$WORK/stdout" 2> "$WORK/stderr"; local s=$?; set -e; echo "$s"; }
+# trickle NAME COMMAND HEADER|- ROW-FORMAT EMAIL... — writes the rows to COMMAND one at a time,
+# each must come out before the next is written (a batching reader never waits for a batch to
+# fill, and output is sent before a read from an idle pipe).
+trickle() {
+  local name=$1 command=$2 header=$3 format=$4 email got
+  shift 4
+  coproc T { eval "$command" 2>/dev/null; }
+  [ "$header" = - ] || echo "$header" >&"${T[1]}"
+  for email in "$@"; do
+    printf "$format\n" "$email" >&"${T[1]}"
+    got=""
+    IFS= read -r -t 10 got <&"${T[0]}" || true
+    assert_contains "$got" "$email" "$name: $email comes out while the pipe is still open"
+  done
+  exec {T[1]}>&-
+  wait "$T_PID"
+}
 done_ok() { echo "ok: $checks checks"; }

@@ -46,6 +46,10 @@ assert_eq "$(cat "$WORK/thr-3.json")" "$(cat "$WORK/thr-1.json")" "threads: same
 assert_eq "$(jq -r '.reject_reasons | keys | join(",")' "$WORK/thr-3.json")" "invalid_json" "threads: the damaged line is a reject"
 assert_eq "$(jq -r .line "$WORK/thr-3.rej")" "$(( $(wc -l < "$samples/campaign/contacts.ndjson") + 1 ))" "threads: reject line number"
 [[ $(wc -l < "$WORK/thr-3.out") -gt 10 ]] || fail "threads: too few contacts selected to compare"
+for threads in 1 3; do
+  trickle "segment --threads $threads" "segment --contacts stdin --include-suppressed --threads $threads" - '{"email":"%s"}' \
+    trickle1@example.org trickle2@example.org trickle3@example.org
+done
 
 # render --strict: a missing variable without default rejects and exits 3.
 mkdir -p "$WORK/tpl/c"

@@ -80,6 +80,18 @@ public struct LineReader {
         ended || findNewline() != nil || end - start > maxLine
     }
 
+    /// `hasBufferedLine()`, or else, on a plain input whose writer is ahead (bytes ready in the
+    /// pipe), the same after one read of them — a read that cannot wait. A batching reader then
+    /// keeps up with a fast writer through a pipe (a pipe holds 64 KB: ~150 records) and still
+    /// never holds back the lines of a trickling one. A gzip input is not read ahead: its
+    /// decoder may need more than the pipe holds to give a byte.
+    public mutating func hasReadyLine() throws -> Bool {
+        if hasBufferedLine() { return true }
+        guard !input.isGzip, input.isReadable else { return false }
+        try fill()
+        return hasBufferedLine()
+    }
+
     public mutating func next() throws -> LineEvent? {
         while true {
             if let newline = findNewline() {

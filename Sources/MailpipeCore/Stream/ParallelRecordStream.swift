@@ -171,9 +171,9 @@ public struct ParallelRecordStream<Item> {
             while true {
                 let next = parsing === batches.0 ? batches.1 : batches.0
                 next.reset()
-                // With a batch in flight, only what is buffered is taken: a pipe that trickles
-                // must not hold back records already read.
-                if more && (parsing == nil || !reader.inputMayWait || reader.hasBufferedLine()) {
+                // With a batch in flight, only what can be read without waiting is taken: a pipe
+                // that trickles must not hold back records already read.
+                if more, try parsing == nil || !reader.inputMayWait || reader.hasReadyLine() {
                     more = try gather(into: next, from: &reader, file: file)
                 }
                 if let done = parsing {
@@ -205,7 +205,7 @@ public struct ParallelRecordStream<Item> {
                 let start = batch.append(line: line)
                 batch.append(Entry(start: start, end: start + line.count, line: number, file: file, kind: .record))
             }
-        } while !batch.isFull && (!reader.inputMayWait || reader.hasBufferedLine())
+        } while try !batch.isFull && (!reader.inputMayWait || reader.hasReadyLine())
         return true
     }
 
