@@ -72,7 +72,8 @@ let package = Package(
         // Stages: the logic, runnable in-process.
         .target(name: "InjectStage", dependencies: ["MailpipeCore", "MailpipeStore", "MailpipeCurl"],
                 path: "Sources/Stages/Inject"),
-        .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore"],
+        // RenderStage: the unsubscribe token render signs, checked in mailed-in requests.
+        .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore", "RenderStage"],
                 path: "Sources/Stages/Account"),
         // The per-record checks read a few tables and write one output buffer: no dynamic
         // exclusivity checks (as in the core).

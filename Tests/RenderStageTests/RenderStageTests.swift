@@ -151,7 +151,7 @@ final class RenderStageTests: XCTestCase {
         let token = UnsubscribeToken.make(secret: "s3cret-for-tests", tenant: "t1", email: "jean.dupont@x.org", campaign: "camp")
         XCTAssertEqual(token.count, 43)
         XCTAssertEqual(h["List-Unsubscribe"]?.string,
-                       "<mailto:unsubscribe@mail.example.org?subject=unsubscribe%20\(token)>, <https://mail.example.org/unsubscribe?t=t1&c=camp&e=jean.dupont%40x.org&s=\(token)>")
+                       "<mailto:unsubscribe@mail.example.org?subject=unsubscribe%20\(token)%20camp%20jean.dupont%40x.org>, <https://mail.example.org/unsubscribe?t=t1&c=camp&e=jean.dupont%40x.org&s=\(token)>")
         XCTAssertEqual(h["List-Unsubscribe-Post"]?.string, "List-Unsubscribe=One-Click")
         XCTAssertEqual(h["X-Job"]?.string, "camp")
         let id = h["Message-ID"]!.string!

@@ -47,6 +47,10 @@ public enum RejectReason: String, Sendable, CaseIterable {
     case invalidVariant = "invalid_variant"
     case spamScore = "spam_score"
     case spamcheckFailed = "spamcheck_failed"
+    // Unsubscribe requests sent by mail (account events --unsubscribe-mbox).
+    case notUnsubscribe = "not_unsubscribe"
+    case missingToken = "missing_token"
+    case badToken = "bad_token"
 }
 
 /// A record refused, with the reason code and a readable detail.

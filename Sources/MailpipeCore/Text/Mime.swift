@@ -407,15 +407,40 @@ public enum Mime {
 
     // MARK: small helpers
 
+    static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
     /// `Mon, 23 Nov 2026 09:00:00 +0000`
     public static func rfc5322Date(_ t: Timestamp) -> String {
         let days = t.days
         let (y, m, d) = Timestamp.civil(fromDays: days)
         let secs = t.seconds - days * 86_400
         let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][Int(((days % 7) + 7) % 7)]
-        let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][Int(m) - 1]
+        let month = monthNames[Int(m) - 1]
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
         return "\(weekday), \(d) \(month) \(y) \(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60)) +0000"
+    }
+
+    /// Reads an RFC 5322 date, `[Mon, ]23 Nov 2026 09:00[:00] +0100` (a two-digit year as RFC 5322
+    /// §4.3 says; obsolete zone names and a missing zone read as +0000); nil when it is not one.
+    public static func parseDate(_ text: String) -> Timestamp? {
+        var words = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        if let first = words.first, first.hasSuffix(",") { words.removeFirst() }
+        guard words.count >= 4, let day = Int64(words[0]), (1...31).contains(day),
+              let m = monthNames.firstIndex(where: { $0.lowercased() == words[1].lowercased() }),
+              var year = Int64(words[2]) else { return nil }
+        if year < 100 { year += year < 50 ? 2000 : 1900 }
+        let clock = words[3].split(separator: ":").map { Int64($0) }
+        guard clock.count == 2 || clock.count == 3, let h = clock[0], let mi = clock[1], h < 24, mi < 60 else { return nil }
+        var seconds = Timestamp.days(fromCivil: year, Int64(m + 1), day) * 86_400 + h * 3600 + mi * 60
+        if clock.count == 3 {
+            guard let s = clock[2], s < 61 else { return nil }
+            seconds += s
+        }
+        if words.count > 4, words[4].utf8.count == 5, let zone = Int64(words[4]) {
+            let offset = (abs(zone) / 100) * 3600 + (abs(zone) % 100) * 60
+            seconds -= zone < 0 ? -offset : offset
+        }
+        return Timestamp(seconds: seconds)
     }
 
     public static func hex(_ v: UInt64) -> String {

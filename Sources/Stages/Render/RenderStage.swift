@@ -297,6 +297,7 @@ final class Renderer {
     let fromReply: [UInt8]            // ,"from":…,"reply_to":…
     let unsubscribeBase: [UInt8]      // https://…/unsubscribe?
     let mailtoPrefix: [UInt8]         // mailto:unsubscribe@domain?subject=unsubscribe%20
+    let mailtoCampaign: [UInt8]       // %20CAMPAIGN%20 (then the address: the token proves both)
     let messageIdDomain: [UInt8]
     // Per record scratch.
     var values: [UInt8] = []
@@ -305,6 +306,7 @@ final class Renderer {
     var scratch: [UInt8] = []
     var token: [UInt8] = []
     var unsubscribeURL: [UInt8] = []
+    var encodedEmail: [UInt8] = []
     var cache: [UInt64: (lang: [UInt8], category: [UInt8], variant: Int, template: Int)] = [:]
 
     init(options: RenderStage.Options, tenant: String, config: TenantConfig?, templates: TemplateSet) throws {
@@ -357,6 +359,7 @@ final class Renderer {
         let separator = unsubscribeURL.contains("?") ? "&" : "?"
         unsubscribeBase = Array((unsubscribeURL + separator + "t=" + Renderer.percentEncode(tenant) + "&c=" + Renderer.percentEncode(options.campaign) + "&e=").utf8)
         mailtoPrefix = Array("mailto:\(mailto)?subject=unsubscribe%20".utf8)
+        mailtoCampaign = Array(("%20" + Renderer.percentEncode(options.campaign) + "%20").utf8)
         messageIdDomain = Array(MessageID.domain(config: config, from: from).utf8)
 
         slots = FieldSlots()
@@ -482,7 +485,9 @@ final class Renderer {
         mac.finalize().withUnsafeBytes { Renderer.base64url($0, into: &token) }
         unsubscribeURL.removeAll(keepingCapacity: true)
         unsubscribeURL.append(contentsOf: unsubscribeBase)
-        Renderer.appendPercentEncoded(key, into: &unsubscribeURL)
+        encodedEmail.removeAll(keepingCapacity: true)
+        Renderer.appendPercentEncoded(key, into: &encodedEmail)
+        unsubscribeURL.append(contentsOf: encodedEmail)
         unsubscribeURL.append(contentsOf: Array("&s=".utf8))
         unsubscribeURL.append(contentsOf: token)
 
@@ -533,6 +538,8 @@ final class Renderer {
         out.append("\",\"List-Unsubscribe\":\"<")
         out.append(mailtoPrefix)
         out.append(token)
+        out.append(mailtoCampaign)
+        out.append(encodedEmail)
         out.append(">, <")
         unsubscribeURL.withUnsafeBytes { JSONText.appendEscaped($0, into: &out) }
         out.append(">\",\"List-Unsubscribe-Post\":\"List-Unsubscribe=One-Click\",\"X-Job\":")

@@ -299,6 +299,8 @@ extension Account {
               account events --tenant books-demo \\
                 --mailwizz samples/account/mailwizz-webhooks.json
               account events < samples/account/events.ndjson    # tenant from the records
+              MAILPIPE_UNSUB_SECRET=example-secret account events --tenant books-demo \\
+                --unsubscribe-mbox samples/account/unsubscribe.mbox
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
@@ -309,22 +311,27 @@ extension Account {
         @Option(parsing: .upToNextOption, help: ArgumentHelp("MailWizz open/click webhook JSON files.", valueName: "file"),
                 completion: .file(extensions: ["json", "ndjson"]))
         var mailwizz: [String] = []
-        @Argument(help: "Event NDJSON files (default: standard input, when no --pmta/--mailwizz).", completion: .file())
+        @Option(name: .customLong("unsubscribe-mbox"), parsing: .upToNextOption,
+                help: ArgumentHelp("Mbox files or Maildir folders of unsubscribe requests sent by mail (the token in the subject is checked).",
+                                   valueName: "path"),
+                completion: .file())
+        var unsubscribeMailboxes: [String] = []
+        @Argument(help: "Event NDJSON files (default: standard input, when no other source is given).", completion: .file())
         var inputs: [String] = []
 
         func run() throws {
             StageMain.run("account events") {
-                let readsRecords = (pmta.isEmpty && mailwizz.isEmpty) || !inputs.isEmpty
+                let readsRecords = (pmta.isEmpty && mailwizz.isEmpty && unsubscribeMailboxes.isEmpty) || !inputs.isEmpty
                 let chosen = readsRecords ? try tenantFlags.choose(records: inputs, maxLine: streamFlags.maxLine) : try tenantFlags.choose()
                 guard let tenant = chosen else {
                     try TenantFlags.nothingToDo(stage: "account events", headline: ["in", "new", "rejected"]).report(statsPath: streamFlags.stats)
                     return .success
                 }
                 let stream = streamFlags.options(stage: "account events", inputs: inputs)
-                StageInputs.watch(pmta + mailwizz + (readsRecords ? (inputs.isEmpty ? ["-"] : inputs) : []))
+                StageInputs.watch(pmta + mailwizz + unsubscribeMailboxes.filter { !FileSystem.isDirectory($0) } + (readsRecords ? (inputs.isEmpty ? ["-"] : inputs) : []))
                 var (summary, status) = try AccountEvents.run(.init(
                     tenant: tenant.slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
-                    pmta: pmta, mailwizz: mailwizz, stream: stream))
+                    pmta: pmta, mailwizz: mailwizz, unsubscribeMailboxes: unsubscribeMailboxes, stream: stream))
                 tenant.remark(in: &summary)
                 try summary.report(statsPath: streamFlags.stats)
                 return status

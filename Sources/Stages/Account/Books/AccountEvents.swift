@@ -1,8 +1,10 @@
 import MailpipeCore
 import MailpipeStore
+import RenderStage
 
 /// `account events`: imports delivery events — PowerMTA accounting CSV (`--pmta`), MailWizz
-/// open/click webhook JSON (`--mailwizz`), or event NDJSON on standard input — into the log,
+/// open/click webhook JSON (`--mailwizz`), unsubscribe requests sent by mail
+/// (`--unsubscribe-mbox`), or event NDJSON on standard input — into the log,
 /// the ledger, the suppression list and the contacts' statuses. Re-importing counts nothing twice.
 /// Accounting files and webhooks may be shared by several tenants: only this tenant's rows are
 /// written (`EventScope`), the others are counted as `other_tenant`.
@@ -13,18 +15,41 @@ public enum AccountEvents {
         public var now: Timestamp
         public var pmta: [String]
         public var mailwizz: [String]
+        /// Mbox files or Maildir folders of the requests sent to List-Unsubscribe's mailto.
+        public var unsubscribeMailboxes: [String]
         /// NDJSON event inputs (standard input when no source is given).
         public var stream: StreamOptions
 
         public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, pmta: [String] = [], mailwizz: [String] = [],
-                    stream: StreamOptions) {
+                    unsubscribeMailboxes: [String] = [], stream: StreamOptions) {
             self.tenant = tenant
             self.state = state
             self.now = now
             self.pmta = pmta
             self.mailwizz = mailwizz
+            self.unsubscribeMailboxes = unsubscribeMailboxes
             self.stream = stream
         }
+    }
+
+    /// The unsubscribe requests of `--unsubscribe-mbox`, each token checked with the tenant's
+    /// secret (the one render signs with).
+    static func readMailboxes(_ options: Options, dir: TenantDirectory, rejects: RejectSink, _ emit: (BookEvent) -> Void) throws -> Int {
+        let config = try dir.loadConfig()
+        let secretEnv = config.unsubscribe.secretEnv ?? RenderStage.defaultSecretEnv
+        guard let secret = FileSystem.environment(secretEnv), !secret.isEmpty else {
+            throw StageError.configuration("the unsubscribe secret is missing: set the environment variable \(secretEnv) (unsubscribe.secret_env in tenant.json)")
+        }
+        let verifier = UnsubscribeToken.Verifier(secret: secret)
+        // For subjects holding the token alone: the campaigns the books know.
+        let campaigns = try Ledger.load(path: dir.ledgerPath).campaigns.keys.sorted()
+        var count = 0
+        for path in options.unsubscribeMailboxes {
+            guard FileSystem.exists(path) else { throw StageError.usage("\(path): no such file or folder") }
+            count += try UnsubscribeMailbox.read(path: path, tenant: options.tenant.value, verifier: verifier, campaigns: campaigns,
+                                                 now: options.now, rejects: rejects, emit)
+        }
+        return count
     }
 
     public static func run(_ options: Options) throws -> (Summary, ExitStatus) {
@@ -44,7 +69,10 @@ public enum AccountEvents {
             guard FileSystem.exists(path) else { throw StageError.usage("\(path): no such file") }
             inCount += try MailWizzWebhook.read(path: path, rejects: rejects) { batch.append($0) }
         }
-        if (options.pmta.isEmpty && options.mailwizz.isEmpty) || !options.stream.inputs.isEmpty {
+        if !options.unsubscribeMailboxes.isEmpty {
+            inCount += try readMailboxes(options, dir: dir, rejects: rejects) { batch.append($0) }
+        }
+        if (options.pmta.isEmpty && options.mailwizz.isEmpty && options.unsubscribeMailboxes.isEmpty) || !options.stream.inputs.isEmpty {
             inCount += try readNDJSON(options.stream, tenant: options.tenant.value, rejects: rejects) { batch.append($0) }
         }
         try rejects.finish()
