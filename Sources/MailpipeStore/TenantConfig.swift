@@ -30,6 +30,8 @@ public struct TenantConfig: Sendable {
     public var webhooks: Webhooks
     /// `engagement`: the score's half-life and the sunset policy (`EngagementRules`).
     public var engagement: EngagementRules
+    /// `routes`: the SMTP routes of `inject smtp`, in failover order (`RouteConfig`).
+    public var routes: [RouteConfig]
     /// The file's members as read (what `account init` writes back).
     public private(set) var document: JSONObject
 
@@ -94,7 +96,7 @@ public struct TenantConfig: Sendable {
     }
 
     static let rootKeys = ["slug", "name", "brand_domain", "sending_domain", "languages", "fallback_language", "default_country", "timezone",
-                           "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings", "webhooks", "engagement"]
+                           "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings", "webhooks", "engagement", "routes"]
     static let mailwizzKeys = ["url", "list_uid", "api_key_env", "fields", "subscriber_status"]
     static let smtpKeys = ["url", "from", "reply_to"]
     static let unsubscribeKeys = ["url", "mailto", "secret_env"]
@@ -107,6 +109,7 @@ public struct TenantConfig: Sendable {
     static let postmarkKeys = ["username", "password_env"]
     static let sesKeys = ["certificate_file", "topic_arns"]
     static let engagementKeys = ["half_life_days", "sunset_after_sends", "sunset_after_days"]
+    static let routeKeys = ["name", "url", "domains", "username_env", "password_env"]
     static let subscriberStatuses = ["confirmed", "unconfirmed", "unsubscribed", "blacklisted", "unapproved"]
 
     /// Every key path tenant.json may hold (`vmtas[].name`…): what the misspelling test walks.
@@ -118,6 +121,7 @@ public struct TenantConfig: Sendable {
         paths += webhookKeys.map { "webhooks.\($0)" } + sendgridKeys.map { "webhooks.sendgrid.\($0)" }
             + postmarkKeys.map { "webhooks.postmark.\($0)" } + sesKeys.map { "webhooks.ses.\($0)" }
             + engagementKeys.map { "engagement.\($0)" }
+            + routeKeys.map { "routes[].\($0)" }
         return paths
     }
 
@@ -181,11 +185,8 @@ public struct TenantConfig: Sendable {
         mailwizz = try root.object("mailwizz", known: TenantConfig.mailwizzKeys).map(TenantConfig.readMailWizz)
         let smtpReader = try root.object("smtp", known: TenantConfig.smtpKeys)
         smtp = Smtp(url: try smtpReader?.string("url"), from: try smtpReader?.string("from"), replyTo: try smtpReader?.string("reply_to"))
-        if let url = smtp.url {
-            let lower = url.lowercased()
-            guard lower.hasPrefix("smtp://") || lower.hasPrefix("smtps://") else { throw smtpReader!.fail("url", "must start with smtp:// or smtps://") }
-            let authority = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(2).first ?? ""
-            if authority.contains("@") { throw smtpReader!.fail("url", "must not hold credentials (use inject smtp --username-env/--password-env)") }
+        if let url = smtp.url, let problem = RouteConfig.urlProblem(url, credentials: "inject smtp --username-env/--password-env") {
+            throw smtpReader!.fail("url", problem)
         }
         let unsub = try root.object("unsubscribe", known: TenantConfig.unsubscribeKeys)
         unsubscribe = Unsubscribe(url: try unsub?.string("url"), mailto: try unsub?.string("mailto"), secretEnv: try unsub?.environmentName("secret_env"))
@@ -212,6 +213,7 @@ public struct TenantConfig: Sendable {
         engagement = EngagementRules(halfLifeDays: try g?.int("half_life_days", min: 1) ?? 30,
                                      sunsetAfterSends: try g?.int("sunset_after_sends", min: 1),
                                      sunsetAfterDays: try g?.int("sunset_after_days", min: 1))
+        routes = try RouteConfig.read(root, file: file)
         webhooks = try TenantConfig.readWebhooks(try root.object("webhooks", known: TenantConfig.webhookKeys))
     }
 
@@ -317,6 +319,59 @@ public struct TenantConfig: Sendable {
         var bytes = JSONValue.object(document).prettyPrinted
         bytes.append(0x0A)
         return bytes
+    }
+}
+
+/// One SMTP route (tenant.json `routes[]`, or an `inject smtp --rules FILE`):
+/// `{name, url, domains, username_env, password_env}`. A record goes to the routes whose
+/// `domains` hold its recipient's domain, then to the routes without `domains`, in the order
+/// listed; a route that cannot be reached hands its records to the next (docs/inject.md).
+public struct RouteConfig: Sendable, Equatable {
+    public var name: String
+    public var url: String
+    /// Recipient domains (lower case) this route is for; nil: every domain.
+    public var domains: [String]?
+    /// Environment variables holding the route's SMTP AUTH credentials (never the values).
+    public var usernameEnv: String?
+    public var passwordEnv: String?
+
+    public init(name: String, url: String, domains: [String]? = nil, usernameEnv: String? = nil, passwordEnv: String? = nil) {
+        self.name = name; self.url = url; self.domains = domains; self.usernameEnv = usernameEnv; self.passwordEnv = passwordEnv
+    }
+
+    /// A rules file: `{"routes": [...]}`, read as strictly as tenant.json.
+    public static func load(path: String) throws -> [RouteConfig] {
+        let bytes: [UInt8]
+        do { bytes = try FileSystem.readFile(path) } catch { throw StageError.configuration("cannot read \(path): \(error)") }
+        let value: JSONValue
+        do { value = try JSONValue.parse(bytes) } catch { throw StageError.configuration("\(path): \(error)") }
+        let routes = try read(try ConfigReader(value, file: path, path: "", known: ["routes"]), file: path)
+        guard !routes.isEmpty else { throw StageError.configuration("\(path): 'routes' must list at least one route") }
+        return routes
+    }
+
+    /// What is wrong with an SMTP URL (nil: nothing): its scheme, or credentials in it (they
+    /// would show in argv and logs; `credentials` says where they go instead).
+    public static func urlProblem(_ url: String, credentials: String) -> String? {
+        let lower = url.lowercased()
+        guard lower.hasPrefix("smtp://") || lower.hasPrefix("smtps://") else { return "must start with smtp:// or smtps://" }
+        let authority = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(2).first ?? ""
+        return authority.contains("@") ? "must not hold credentials (use \(credentials))" : nil
+    }
+
+    static func read(_ root: ConfigReader, file: String) throws -> [RouteConfig] {
+        let readers = try root.objects("routes", known: TenantConfig.routeKeys) ?? []
+        var names = Set<String>()
+        return try readers.enumerated().map { i, r in
+            guard let name = try r.string("name") else { throw ConfigReader.error(file, "'routes[\(i)]' needs a name") }
+            guard names.insert(name).inserted else { throw ConfigReader.error(file, "'routes[\(i)].name' '\(name)' is listed twice") }
+            guard let url = try r.string("url") else { throw ConfigReader.error(file, "'routes[\(i)]' needs a url") }
+            if let problem = urlProblem(url, credentials: "username_env and password_env") { throw r.fail("url", problem) }
+            let domains = try r.strings("domains")?.map { $0.lowercased() }
+            if let domains, domains.isEmpty { throw r.fail("domains", "must list at least one domain (or be left out for every domain)") }
+            return RouteConfig(name: name, url: url, domains: domains, usernameEnv: try r.environmentName("username_env"),
+                               passwordEnv: try r.environmentName("password_env"))
+        }
     }
 }
 

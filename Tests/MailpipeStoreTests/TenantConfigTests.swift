@@ -19,7 +19,8 @@ final class TenantConfigTests: XCTestCase {
      "ceilings":{"bounce_rate":0.02,"complaint_rate":0.001},
      "webhooks":{"sendgrid":{"public_key":"MFkw"},"postmark":{"username":"pm","password_env":"PM_PASS"},
                  "ses":{"certificate_file":"/etc/sns.pem","topic_arns":["arn:aws:sns:eu-west-1:1:ses"]}},
-     "engagement":{"half_life_days":30,"sunset_after_sends":5,"sunset_after_days":120}}
+     "engagement":{"half_life_days":30,"sunset_after_sends":5,"sunset_after_days":120},
+     "routes":[{"name":"main","url":"smtp://127.0.0.1:25","domains":["gmail.com"],"username_env":"RU","password_env":"RP"}]}
     """#
 
     func parse(_ text: String) throws -> TenantConfig {

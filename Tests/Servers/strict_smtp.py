@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""strict_smtp.py --port-file F --log F [--port P] [--announce-pipelining] [--auth-file F]
+"""strict_smtp.py --port-file F --log F [--port P] [--announce-pipelining] [--auth-file F] [--greeting REPLY]
 
 A tiny SMTP server on 127.0.0.1 that catches clients sending commands ahead of its replies.
 It never accepts pipelining: after each command line it looks whether more bytes are already
@@ -10,6 +10,8 @@ client that does pipeline). Accepted messages are logged as "message <rcpt> <byt
 With --auth-file (one line "user:password") it offers AUTH PLAIN and requires it before MAIL:
 235 for the right pair, 535 otherwise (logged as "auth ok <user>" / "auth failed <user>"; the
 password is never logged).
+With --greeting "421 4.3.2 busy" it greets with that reply instead and closes (a server that
+refuses at connect; logged as "refused at connect").
 Standard library only; stops on SIGTERM.
 """
 import argparse, base64, select, socket, socketserver, threading
@@ -20,6 +22,7 @@ ap.add_argument("--port-file", required=True)
 ap.add_argument("--log", required=True)
 ap.add_argument("--announce-pipelining", action="store_true")
 ap.add_argument("--auth-file")
+ap.add_argument("--greeting")
 args = ap.parse_args()
 credentials = open(args.auth_file).readline().rstrip("\n") if args.auth_file else None
 lock = threading.Lock()
@@ -34,6 +37,10 @@ class Handler(socketserver.BaseRequestHandler):
     def handle(self):
         s = self.request
         self.buf = b""
+        if args.greeting:
+            log("refused at connect")
+            s.sendall(args.greeting.encode() + b"\r\n")
+            return
         s.sendall(b"220 strict.test ESMTP\r\n")
         rcpt = None
         authed = credentials is None

@@ -13,7 +13,8 @@ assert_eq "$(ls "$MAILPIPE_STATE" 2>/dev/null | wc -l)" "0" "--check writes noth
 # A tenant.json holding every key there is.
 jq '.vmtas[0].pool = "sx-pool" | .warmup[0].min_sends = 200
     | .mailwizz.fields = {"FNAME": "first_name"} | .mailwizz.subscriber_status = "confirmed"
-    | .engagement = {"half_life_days": 30, "sunset_after_sends": 5, "sunset_after_days": 120}' \
+    | .engagement = {"half_life_days": 30, "sunset_after_sends": 5, "sunset_after_days": 120}
+    | .routes = [{"name": "main", "url": "smtp://127.0.0.1:25", "domains": ["gmail.com"], "username_env": "RU", "password_env": "RP"}]' \
   "$S/sos-expat/tenant.json" > "$WORK/full.json"
 assert_eq "$(run_status account init --check "$WORK/full.json" 2>/dev/null)" "0" "the complete file passes"
 

@@ -41,6 +41,8 @@ public enum RejectReason: String, Sendable, CaseIterable {
     case missingFrom = "missing_from"
     case missingBody = "missing_body"
     case invalidHeader = "invalid_header"
+    /// No SMTP route takes the recipient's domain (`inject smtp` routes).
+    case noRoute = "no_route"
     case invalidMessage = "invalid_message"
     case noTemplate = "no_template"
     case missingVariable = "missing_variable"

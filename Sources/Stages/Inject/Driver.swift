@@ -17,6 +17,8 @@ public struct Item {
     public var variant: String?
     public var attempts = 0
     public var vmta: String?
+    /// The SMTP route it went by (`inject smtp` routes), in the outcome.
+    public var route: String?
     /// The journal said this record was begun but never finished: a crash caught it in flight.
     public var resent = false
     /// Why the tenant's policy says this address must not be mailed (nil: it may be). A channel
@@ -102,6 +104,10 @@ public final class Job {
     public var stepAttempts = 0
     /// Steps taken so far (guards against loops such as create → 409 → search → 404 → create).
     public var hops = 0
+    /// The routes this job may take, in failover order (indexes into the tenant's `SmtpRoutes`),
+    /// and the one it is on.
+    public var routeChain: [Int] = []
+    public var routePosition = 0
     var notBefore = 0.0
 
     public init(items: [Item]) { self.items = items }

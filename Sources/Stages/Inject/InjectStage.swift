@@ -380,6 +380,7 @@ struct Engine {
         w.int("code", outcome.code, &b)
         w.string("remote_id", outcome.remoteID, &b)
         w.string("vmta", item.vmta, &b)
+        w.string("route", item.route, &b)
         w.string("error", outcome.error, &b)
         if let reason = outcome.reason { w.string("reason", reason.rawValue, &b) }
         if let action = item.action, outcome.outcome == .sent { w.string("action", action, &b) }

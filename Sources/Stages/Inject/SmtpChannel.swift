@@ -25,6 +25,8 @@ public final class SmtpChannel: InjectChannel {
         public var username: String?
         public var password: String?
         public var now: Timestamp?
+        /// `--rules FILE`: routes for every tenant, over tenant.json `routes` and `smtp.url`.
+        public var routes: [RouteConfig]?
 
         public init(url: String? = nil, from: String? = nil) { self.url = url; self.from = from }
     }
@@ -34,8 +36,10 @@ public final class SmtpChannel: InjectChannel {
         let url: String
         let from: String?
         let domain: String
-        init(picker: VmtaPicker, url: String, from: String?, domain: String) {
-            self.picker = picker; self.url = url; self.from = from; self.domain = domain
+        /// The tenant's routes (nil: every message goes to `url`).
+        let routes: SmtpRoutes?
+        init(picker: VmtaPicker, url: String, from: String?, domain: String, routes: SmtpRoutes?) {
+            self.picker = picker; self.url = url; self.from = from; self.domain = domain; self.routes = routes
         }
     }
 
@@ -60,13 +64,8 @@ public final class SmtpChannel: InjectChannel {
     }
 
     static func checkURL(_ url: String) throws {
-        let lower = url.lowercased()
-        guard lower.hasPrefix("smtp://") || lower.hasPrefix("smtps://") else {
-            throw StageError.usage("the SMTP URL must start with smtp:// or smtps://")
-        }
-        let rest = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(2).first ?? ""
-        if rest.contains("@") {
-            throw StageError.usage("credentials do not belong in the URL (it is visible in argv and logs): use --username-env/--password-env")
+        if let problem = RouteConfig.urlProblem(url, credentials: "--username-env/--password-env: a URL is visible in argv and logs") {
+            throw StageError.usage("the SMTP URL \(problem)")
         }
     }
 
@@ -85,24 +84,41 @@ public final class SmtpChannel: InjectChannel {
         if let p = settings.password { try easy.set(CURLOPT_PASSWORD, string: p) }
     }
 
+    /// The options of a connection for a job: those of `prepare`, and its route's credentials.
+    func prepare(_ easy: CurlEasy, for job: Job) throws {
+        try prepare(easy)
+        if let route = (job.tenantData as? TenantData)?.routes?.route(of: job) {
+            if let u = route.username { try easy.set(CURLOPT_USERNAME, string: u) }
+            if let p = route.password { try easy.set(CURLOPT_PASSWORD, string: p) }
+        }
+    }
+
     func tenantData(_ ctx: TenantContext) throws -> TenantData {
         if let d = ctx.channelData as? TenantData { return d }
         let smtp = ctx.config.smtp
-        guard let url = settings.url ?? smtp.url else {
-            throw StageError.configuration("no SMTP URL: give --url or set smtp.url in \(ctx.directory.configPath)")
+        // Where messages go: --rules, else --url, else tenant.json routes, else smtp.url.
+        let routeConfigs = settings.routes ?? (settings.url == nil && !ctx.config.routes.isEmpty ? ctx.config.routes : nil)
+        let routes = try routeConfigs.map { try SmtpRoutes($0) }
+        guard let url = routes?.routes.first?.config.url ?? settings.url ?? smtp.url else {
+            throw StageError.configuration("no SMTP URL: give --url or --rules, or set smtp.url or routes in \(ctx.directory.configPath)")
         }
         try SmtpChannel.checkURL(url)
         let today = settings.now ?? .current()
         let picker = VmtaPicker(config: ctx.config, ledger: try Ledger.load(path: ctx.directory.ledgerPath), now: today)
         let from = settings.from ?? smtp.from
         let domain = MessageID.domain(config: ctx.config, from: from.map { Mime.splitAddress($0).address })
-        let data = TenantData(picker: picker, url: url, from: from, domain: domain)
+        let data = TenantData(picker: picker, url: url, from: from, domain: domain, routes: routes)
         ctx.channelData = data
         return data
     }
 
     public func intake(_ record: Record, item: Item, tenant ctx: TenantContext) throws -> Intake {
         let data = try tenantData(ctx)
+        let chain = data.routes?.chain(for: item.email) ?? []
+        if let routes = data.routes, chain.isEmpty {
+            throw RecordRefusal(.noRoute, "no route takes \(item.email.split(separator: "@").last ?? "")'s mail: "
+                + "every route lists domains (\(routes.routes.map(\.config.name).joined(separator: ", "))) and none is this one")
+        }
         guard let from = record.string("from") ?? data.from, !from.isEmpty else {
             throw RecordRefusal(.missingFrom, "no from in the record, no --from, no smtp.from in tenant.json")
         }
@@ -165,6 +181,11 @@ public final class SmtpChannel: InjectChannel {
         job.messageID = id
         job.envelopeFrom = fromCache!.address
         job.uid = data.url
+        job.tenantData = data
+        if let routes = data.routes {
+            job.routeChain = chain
+            routes.assign(job, position: routes.nextUp(chain, after: -1) ?? 0)
+        }
         return .job(job)
     }
 
@@ -259,8 +280,26 @@ public final class SmtpChannel: InjectChannel {
         finish(job, code: easy.responseCode, reply: easy.lastHeaderLine, error: error)
     }
 
-    /// `code`/`reply`: the SMTP reply that decided the transaction (0/"" when none came).
-    public func finish(_ job: Job, code: Int, reply: String, error: CurlError?) -> Finish {
+    /// A job about to start: moved off a route that went down since it was queued.
+    func beforeStart(_ job: Job) {
+        guard let routes = (job.tenantData as? TenantData)?.routes, !job.routeChain.isEmpty,
+              routes.isDown(job.routeChain[job.routePosition]), let next = routes.nextUp(job.routeChain, after: -1) else { return }
+        routes.assign(job, position: next)
+    }
+
+    /// `code`/`reply`: the SMTP reply that decided the transaction (0/"" when none came);
+    /// `atConnect`: setting the connection up failed (nothing of the message was sent).
+    public func finish(_ job: Job, code: Int, reply: String, error: CurlError?, atConnect: Bool = false) -> Finish {
+        if atConnect, let routes = (job.tenantData as? TenantData)?.routes, !job.routeChain.isEmpty {
+            // The route is down: the next one of the chain takes the job now; with none left,
+            // the job waits (backoff) and starts again on the first route up by then.
+            routes.markDown(job.routeChain[job.routePosition])
+            if let next = routes.nextUp(job.routeChain, after: job.routePosition) {
+                routes.assign(job, position: next)
+                return Finish(followUps: [job])
+            }
+            routes.assign(job, position: routes.nextUp(job.routeChain, after: -1) ?? 0)
+        }
         if error == nil && code == 250 {
             return .all(job, .sent(code: 250, remoteID: SmtpChannel.queueID(reply)))
         }

@@ -24,6 +24,8 @@ final class SmtpSessions: Transport {
         var code: Int
         var reply: String
         var error: CurlError?
+        /// Setting the connection up failed: nothing of the message was sent.
+        var atConnect = false
     }
 
     private enum Await { case rset, mail, rcpt, data, dot }
@@ -88,11 +90,12 @@ final class SmtpSessions: Transport {
         s.lastReply = ""
         s.input.removeAll(keepingCapacity: true)
         s.deadline = monotonicNow() + timeout
+        channel.beforeStart(job)
         let url = job.uid ?? ""
         if s.easy != nil && s.url != url { disconnect(s) }
         if s.easy == nil {
-            do { try connect(s, url: url) } catch let error as CurlError {
-                end(slot, Result(code: 0, reply: "", error: error))
+            do { try connect(s, url: url, for: job) } catch let error as CurlError {
+                end(slot, Result(code: 0, reply: "", error: error, atConnect: true))
                 return
             }
         }
@@ -160,9 +163,9 @@ final class SmtpSessions: Transport {
 
     // MARK: connections
 
-    private func connect(_ s: Session, url: String) throws {
+    private func connect(_ s: Session, url: String, for job: Job) throws {
         let easy = try CurlEasy()
-        try channel.prepare(easy)
+        try channel.prepare(easy, for: job)
         try easy.setURL(url)
         try easy.set(CURLOPT_CONNECT_ONLY, 1)
         try easy.perform()   // connect, greeting, EHLO (STARTTLS, AUTH): blocking, once per connection
@@ -335,6 +338,6 @@ final class SmtpSessions: Transport {
         let s = sessions[slot]
         guard let job = s.job else { return }
         s.job = nil
-        finished.append((slot, channel.finish(job, code: result.code, reply: result.reply, error: result.error)))
+        finished.append((slot, channel.finish(job, code: result.code, reply: result.reply, error: result.error, atConnect: result.atConnect)))
     }
 }

@@ -132,6 +132,13 @@ extension Inject {
             with warm-up quota left today (ledger.json); when none has any left the message is \
             'deferred'. SMTP 4xx and connection errors are retried; 5xx is 'failed'.
 
+            Routes (--rules FILE, {"routes": [...]}, or tenant.json routes): each route is \
+            {"name", "url", "domains" (optional), "username_env", "password_env"}. A message \
+            goes to the routes whose domains hold its recipient's domain, then to those without \
+            domains, in the order listed; a route that cannot be reached (connection refused, \
+            a 4xx greeting, TLS or AUTH failing) is down for 30 s and the next route takes the \
+            message at once. The outcome's "route" names the route that took it.
+
             Example:
               segment --tenant sos-expat --all avocat \\
                 | render --campaign welcome-nov --templates samples/templates \\
@@ -142,6 +149,9 @@ extension Inject {
         @OptionGroup var delivery: DeliveryFlags
         @Option(help: ArgumentHelp("smtp://host:port or smtps://host (default: tenant.json smtp.url).", valueName: "url"))
         var url: String?
+        @Option(help: ArgumentHelp("Routes with failover, {\"routes\": [...]} (default: tenant.json routes; see above).", valueName: "file"),
+                completion: .file(extensions: ["json"]))
+        var rules: String?
         @Option(help: ArgumentHelp("From address for records without one (default: tenant.json smtp.from).", valueName: "address"))
         var from: String?
         @Flag(help: "Require STARTTLS (the server's certificate is verified).")
@@ -167,6 +177,8 @@ extension Inject {
                 s.username = try secret(usernameEnv, what: "--username-env")
                 s.password = try secret(passwordEnv, what: "--password-env")
                 s.now = tenantFlags.now == nil ? nil : try tenantFlags.clock()
+                if rules != nil && url != nil { throw StageError.usage("--rules and --url both say where messages go: give one") }
+                s.routes = try rules.map { try RouteConfig.load(path: $0) }
                 return try SmtpChannel(settings: s)
             }, stats: streamFlags.stats)
         }
