@@ -105,7 +105,7 @@ for run in $(seq 1 "$RUNS"); do
   logged=$(zcat "$MAILPIPE_STATE/sos-expat/events.ndjson.gz" | wc -l)
   [ "$logged" -ge "$answered" ] || { echo "FAIL: $answered answered 200 but $logged in the log" >&2; exit 1; }
   ours_rps+=("$(awk -v n="$n" -v e="$errors" -v d="$dur" 'BEGIN { printf "%.0f", (n - e) / d }')"); ours_p99+=("$p99"); ours_p50+=("$p50")
-  echo "run $run mailpipe: $n requests ($errors errors) in ${dur}s, p50 ${p50} ms, p99 ${p99} ms; 200s $answered, logged $logged, groups $(grep -o '"groups":[0-9]*' "$work/serve.log" | head -1)"
+  echo "run $run mailpipe: $n requests ($errors errors) in ${dur}s, p50 ${p50} ms, p99 ${p99} ms; 200s $answered, logged $logged, $(grep -o '[0-9]* groups' "$work/serve.log" | tail -1)"
 
   port=$(free_port)
   rm -f "$work/peer.log"
