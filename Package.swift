@@ -68,12 +68,16 @@ let package = Package(
 
         // libcurl in Swift: easy and multi handles, lists, callbacks, typed errors.
         .target(name: "MailpipeCurl", dependencies: ["CCurl"]),
+        // The MailWizz REST API v2: PHP form bodies, a client for one call at a time.
+        .target(name: "MailWizz", dependencies: ["MailpipeCore", "MailpipeStore", "MailpipeCurl", "CCurl"]),
 
         // Stages: the logic, runnable in-process.
-        .target(name: "InjectStage", dependencies: ["MailpipeCore", "MailpipeStore", "MailpipeCurl"],
+        // RenderStage: a MailWizz campaign is made from render's templates.
+        .target(name: "InjectStage", dependencies: ["MailpipeCore", "MailpipeStore", "MailpipeCurl", "MailWizz", "RenderStage"],
                 path: "Sources/Stages/Inject"),
-        // RenderStage: the unsubscribe token render signs, checked in mailed-in requests.
-        .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore", "RenderStage"],
+        // RenderStage: the unsubscribe token render signs, checked in mailed-in requests;
+        // MailWizz: the unsubscribes and bounces polled from it.
+        .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore", "RenderStage", "MailWizz"],
                 path: "Sources/Stages/Account"),
         // The per-record checks read a few tables and write one output buffer: no dynamic
         // exclusivity checks (as in the core).
@@ -105,7 +109,7 @@ let package = Package(
                 path: "Sources/Stages/Render"),
 
         // Executables: map flags to options and call the stage.
-        .executableTarget(name: "inject", dependencies: ["InjectStage", "MailpipeCLI"],
+        .executableTarget(name: "inject", dependencies: ["InjectStage", "RenderStage", "MailpipeCLI"],
                           path: "Sources/Tools/inject"),
         // The HTTP server layer: SwiftNIO's codec, a route table, limits, the access log.
         .target(name: "MailpipeHTTP", dependencies: [
@@ -148,7 +152,7 @@ let package = Package(
                                                             .product(name: "X509", package: "swift-certificates")]),
         .testTarget(name: "MailpipeCoreTests", dependencies: ["MailpipeCore"]),
         .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
-        .testTarget(name: "InjectStageTests", dependencies: ["InjectStage", "MailpipeCurl", "MailpipeCore", "MailpipeStore"]),
+        .testTarget(name: "InjectStageTests", dependencies: ["InjectStage", "MailpipeCurl", "MailpipeCore", "MailpipeStore", "MailWizz"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MailpipeCore"]),
         // What several stages' tests share (a temporary folder, running a stage in-process).
         .target(name: "MailpipeTestSupport", dependencies: ["MailpipeCore"], path: "Tests/Support"),

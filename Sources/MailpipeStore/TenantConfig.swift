@@ -46,6 +46,16 @@ public struct TenantConfig: Sendable {
         public var fields: [(tag: String, path: String)]?
         /// `details[status]` of subscribers sent (default `confirmed`).
         public var subscriberStatus: String
+        /// A list per language when the audience is split by language (`language_lists`,
+        /// language → list uid): a campaign is then created once per language, each on its list.
+        public var languageLists: [(language: String, listUID: String)]
+
+        /// Every list of the tenant: `list_uid`, then the language lists (each once).
+        public var lists: [String] {
+            var all = listUID.map { [$0] } ?? []
+            for (_, uid) in languageLists where !all.contains(uid) { all.append(uid) }
+            return all
+        }
     }
 
     public struct Webhooks: Sendable {
@@ -97,7 +107,7 @@ public struct TenantConfig: Sendable {
 
     static let rootKeys = ["slug", "name", "brand_domain", "sending_domain", "languages", "fallback_language", "default_country", "timezone",
                            "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings", "webhooks", "engagement", "routes"]
-    static let mailwizzKeys = ["url", "list_uid", "api_key_env", "fields", "subscriber_status"]
+    static let mailwizzKeys = ["url", "list_uid", "api_key_env", "fields", "subscriber_status", "language_lists"]
     static let smtpKeys = ["url", "from", "reply_to"]
     static let unsubscribeKeys = ["url", "mailto", "secret_env"]
     static let vmtaKeys = ["name", "ip", "hostname", "weight", "warmup_start", "pool"]
@@ -242,9 +252,22 @@ public struct TenantConfig: Sendable {
         if let url, !(url.lowercased().hasPrefix("http://") || url.lowercased().hasPrefix("https://")) {
             throw r.fail("url", "must be an http:// or https:// URL")
         }
+        func isUID(_ text: String) -> Bool {
+            !text.isEmpty && text.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) }
+        }
         let list = try r.string("list_uid")
-        if let list, !list.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) }) {
+        if let list, !isUID(list) {
             throw r.fail("list_uid", "must be a MailWizz uid (a-z, 0-9), got '\(list)'")
+        }
+        var languageLists: [(language: String, listUID: String)] = []
+        for (language, uid) in try r.freeObject("language_lists") ?? [] {
+            guard languageCodes.contains(language) else {
+                throw ConfigReader.error(r.file, "'mailwizz.language_lists.\(language)': not one of \(languageCodes.joined(separator: " "))")
+            }
+            guard let u = uid.string, isUID(u) else {
+                throw ConfigReader.error(r.file, "'mailwizz.language_lists.\(language)' must be a MailWizz list uid (a-z, 0-9)")
+            }
+            languageLists.append((language, u))
         }
         var fields: [(tag: String, path: String)]? = nil
         if let members = try r.freeObject("fields") {
@@ -261,7 +284,8 @@ public struct TenantConfig: Sendable {
         guard subscriberStatuses.contains(status) else {
             throw r.fail("subscriber_status", "is '\(status)', not one of \(subscriberStatuses.joined(separator: " "))")
         }
-        return MailWizz(url: url, listUID: list, apiKeyEnv: try r.environmentName("api_key_env"), fields: fields, subscriberStatus: status)
+        return MailWizz(url: url, listUID: list, apiKeyEnv: try r.environmentName("api_key_env"), fields: fields, subscriberStatus: status,
+                        languageLists: languageLists)
     }
 
     static func readVmta(_ r: ConfigReader) throws -> VmtaConfig {

@@ -2,6 +2,7 @@ import InjectStage
 import MailpipeCore
 import MailpipeCurl
 import MailpipeStore
+import MailWizz
 import XCTest
 
 final class InjectStageTests: XCTestCase {

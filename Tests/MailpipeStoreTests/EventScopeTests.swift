@@ -4,7 +4,7 @@ import XCTest
 
 /// Whose is a row of a shared accounting file: vmta, then list, then campaign, then recipient.
 final class EventScopeTests: XCTestCase {
-    let scope = EventScope(vmtas: ["a1", "a2"], otherVmtas: ["b1"], list: "aa000001", campaigns: ["camp-a"])
+    let scope = EventScope(vmtas: ["a1", "a2"], otherVmtas: ["b1"], lists: ["aa000001", "aa000002"], campaigns: ["camp-a"])
 
     func testTheFirstRuleThatCanTellDecides() {
         XCTAssertEqual(scope.verdict(vmta: "a1", list: "bb000001", campaign: "camp-b"), .ours(.vmta), "its vmta wins over another list")
@@ -12,6 +12,7 @@ final class EventScopeTests: XCTestCase {
         XCTAssertEqual(scope.verdict(vmta: "zz", list: nil, campaign: "camp-a"), .other(.vmta), "a vmta it does not list")
         XCTAssertEqual(scope.verdict(vmta: nil, list: "bb000001", campaign: "camp-a"), .other(.list))
         XCTAssertEqual(scope.verdict(vmta: "", list: "aa000001", campaign: nil), .ours(.list))
+        XCTAssertEqual(scope.verdict(vmta: nil, list: "aa000002", campaign: nil), .ours(.list), "a language list is the tenant's too")
         XCTAssertEqual(scope.verdict(vmta: nil, list: nil, campaign: "camp-a"), .ours(.campaign))
         XCTAssertNil(scope.verdict(vmta: nil, list: nil, campaign: "camp-b"), "an unknown campaign tells nothing")
         XCTAssertNil(scope.verdict(vmta: nil, list: nil, campaign: nil))
@@ -20,7 +21,7 @@ final class EventScopeTests: XCTestCase {
     }
 
     func testATenantWithoutVmtasKnowsOnlyTheOthers() {
-        let bare = EventScope(vmtas: [], otherVmtas: ["b1"], list: nil, campaigns: [])
+        let bare = EventScope(vmtas: [], otherVmtas: ["b1"], lists: [], campaigns: [])
         XCTAssertEqual(bare.verdict(vmta: "b1", list: nil, campaign: nil), .other(.vmta))
         XCTAssertNil(bare.verdict(vmta: "zz", list: "anything", campaign: "x"), "no vmta, no list of its own: the recipient tells")
     }

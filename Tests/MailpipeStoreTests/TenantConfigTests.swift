@@ -10,7 +10,8 @@ final class TenantConfigTests: XCTestCase {
     {"slug":"acme","name":"Acme","brand_domain":"acme.example","sending_domain":"mail.acme.example",
      "languages":["fr","en"],"fallback_language":"en","default_country":"FR","timezone":"Europe/Paris",
      "taxonomy":{"prestataire":["avocat"]},
-     "mailwizz":{"url":"https://mw.example/api","list_uid":"ab12","api_key_env":"MW_KEY","fields":{"FNAME":"first_name"},"subscriber_status":"confirmed"},
+     "mailwizz":{"url":"https://mw.example/api","list_uid":"ab12","api_key_env":"MW_KEY","fields":{"FNAME":"first_name"},"subscriber_status":"confirmed",
+                  "language_lists":{"fr":"fr12"}},
      "smtp":{"url":"smtp://127.0.0.1:25","from":"Acme <a@acme.example>","reply_to":"r@acme.example"},
      "unsubscribe":{"url":"https://acme.example/u","mailto":"u@acme.example","secret_env":"UNSUB"},
      "vmtas":[{"name":"m1","ip":"192.0.2.1","hostname":"m1.acme.example","weight":2,"warmup_start":"2026-11-02","pool":"p"}],
@@ -43,6 +44,7 @@ final class TenantConfigTests: XCTestCase {
         XCTAssertEqual(c.unsubscribe.secretEnv, "UNSUB")
         XCTAssertEqual(c.taxonomy["prestataire"], ["avocat"])
         XCTAssertEqual(c.defaultCountry, "FR")
+        XCTAssertEqual(c.mailwizz?.languageLists.first?.listUID, "fr12")
         XCTAssertEqual(c.webhooks.postmarkPasswordEnv, "PM_PASS")
         XCTAssertEqual(c.webhooks.sesTopicARNs, ["arn:aws:sns:eu-west-1:1:ses"])
     }
@@ -98,6 +100,7 @@ final class TenantConfigTests: XCTestCase {
         XCTAssertTrue(message(#"{"webhooks":{"postmark":{"username":"u"}}}"#).contains("needs username and password_env"))
         XCTAssertTrue(message(#"{"webhooks":{"sendgrid":{}}}"#).contains("'webhooks.sendgrid.public_key' is required"))
         XCTAssertTrue(message(#"{"webhooks":{"ses":{"certificate_file":"c.pem","topic_arns":["ses"]}}}"#).contains("not a topic ARN"))
+        XCTAssertTrue(message(#"{"mailwizz":{"language_lists":{"xx":"ab"}}}"#).contains("'mailwizz.language_lists.xx'"))
         XCTAssertTrue(message(#"{"vmtaz":[]}"#).contains("unknown key 'vmtaz' (did you mean 'vmtas'?)"))
         XCTAssertTrue(message(#"{"zzzzzzzz":1}"#).contains("known keys here: slug, name"))
         XCTAssertEqual(message("{}"), "")

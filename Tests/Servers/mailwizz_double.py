@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """MailWizz API v2 test double (standard library only).
 
-Emulates the subscriber part of the MailWizz 2.3.x REST API closely enough for end-to-end
-tests of a client: the same routes, status codes, error texts and JSON shapes as the PHP
-source (List_subscribersController, ListsController, Yii's CHttpRequest), PHP's form
+Emulates the subscriber and campaign parts of the MailWizz 2.3.x REST API closely enough for
+end-to-end tests of a client: the same routes, status codes, error texts and JSON shapes as the
+PHP source (List_subscribersController, ListsController, CampaignsController,
+Campaign_unsubscribesController, Campaign_bouncesController, Yii's CHttpRequest), PHP's form
 decoding (bracket keys, `+` as space, max_input_vars, post_max_size), and injectable
 faults (503, 5xx, mutex 409, delays, "fail the next N requests", lost replies).
 
@@ -26,7 +27,9 @@ import signal
 import sys
 import threading
 import time
+import base64
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote_plus, urlsplit
 
@@ -151,7 +154,10 @@ DETAIL_STATUSES = ["confirmed", "unconfirmed", "unsubscribed", "blacklisted", "u
 SOURCES = ["web", "api", "import"]
 DEFAULT_FIELDS = [{"tag": "EMAIL", "required": True}, {"tag": "FNAME", "required": False},
                   {"tag": "LNAME", "required": False}]
-WRITE_ACTIONS = {"list_subscribers/create", "list_subscribers/create_bulk",
+BOUNCE_TYPES = ["hard", "soft", "internal"]
+CAMPAIGN_STATUSES = ["pending-sending", "draft", "paused"]
+WRITE_ACTIONS = {"list_subscribers/create", "list_subscribers/create_bulk", "campaigns/create",
+                 "campaign_bounces/create",
                  "list_subscribers/update", "list_subscribers/unsubscribe",
                  "list_subscribers/unsubscribe_by_email_from_all_lists",
                  "list_subscribers/delete"}
@@ -171,6 +177,16 @@ MSG = {
     "no_page": "The requested page does not exist.",
     "no_key": "Invalid API request params. Please refer to the documentation.",
     "bad_key": "Invalid API key. Please refer to the documentation.",
+    "no_campaign": "The campaign does not exist.",
+    "no_campaign_bang": "The campaign does not exist!",
+    "campaign_no_list": "Please provide a list for this campaign.",
+    "campaign_bad_list": "Provided list does not exist.",
+    "campaign_bad_segment": "Provided list segment does not exist.",
+    "campaign_no_template": "Please provide a template for your campaign.",
+    "campaign_bad_template": "Provided template does not exist.",
+    "no_subscriber_bang": "The subscriber does not exist!",
+    "already_bounced": "This subscriber has already been marked as bounced!",
+    "bad_bounce_type": "Invalid bounce type!",
 }
 
 
@@ -182,6 +198,7 @@ class Double:
         self.key = key
         self.seed = args.seed
         self.fixed_time = args.fixed_time
+        self.customer_timezone = args.customer_timezone
         self.max_input_vars = args.max_input_vars
         self.post_max_size = args.post_max_size
         self.faults = {"p503": args.p503, "p5xx": args.p5xx, "p_mutex": args.p_mutex,
@@ -201,6 +218,11 @@ class Double:
         self.subscribers = {uid: {} for uid in self.lists}  # list_uid -> {sub_uid: record}
         self.by_email = {uid: {} for uid in self.lists}     # list_uid -> {email_key: sub_uid}
         self.blacklist = set()
+        self.campaigns = {}          # campaign_uid -> record (see campaigns_create)
+        self.unsubscribes = {}       # campaign_uid -> [CampaignTrackUnsubscribe rows], oldest first
+        self.bounces = {}            # campaign_uid -> [CampaignBounceLog rows], oldest first
+        self.next_campaign_id = 1
+        self.next_log_id = 1
         self.requests = {}
         self.responses = {}
         self.faults_injected = 0
@@ -223,6 +245,7 @@ class Double:
                         "default": f.get("default", "")} for f in fields],
             "from_email": spec.get("from_email", "news@mailpipe.test"),
             "from_name": spec.get("from_name", "mailpipe"),
+            "segments": list(spec.get("segments", [])),
         }
         if hasattr(self, "subscribers"):
             self.subscribers.setdefault(uid, {})
@@ -292,7 +315,9 @@ class Double:
             if not summary:
                 lists[uid]["subscribers"] = [
                     {k: v for k, v in s.items() if k != "list_uid"} for s in subs]
-        return {"lists": lists, "blacklist": sorted(self.blacklist),
+        campaigns = {uid: dict(c, unsubscribes=len(self.unsubscribes[uid]), bounces=len(self.bounces[uid]))
+                     for uid, c in self.campaigns.items()}
+        return {"lists": lists, "blacklist": sorted(self.blacklist), "campaigns": campaigns,
                 "requests": dict(sorted(self.requests.items())),
                 "responses": dict(sorted(self.responses.items())),
                 "faults_injected": self.faults_injected, "log": self.log[-1000:],
@@ -301,6 +326,7 @@ class Double:
     def config(self):
         return {"seed": self.seed, "max_input_vars": self.max_input_vars,
                 "post_max_size": self.post_max_size, "fixed_time": self.fixed_time,
+                "customer_timezone": self.customer_timezone,
                 "faults": dict(self.faults), "fail_next": dict(self.fail_next),
                 "lists": sorted(self.lists)}
 
@@ -309,7 +335,8 @@ class Double:
         if not isinstance(body, dict):
             raise ValueError("control body must be a JSON object")
         known = {"reset", "seed", "faults", "fail_next", "lists", "subscribers", "blacklist",
-                 "max_input_vars", "post_max_size", "fixed_time", "clear_faults"}
+                 "max_input_vars", "post_max_size", "fixed_time", "clear_faults", "customer_timezone",
+                 "campaigns", "campaign_unsubscribes", "campaign_bounces"}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown control keys: {sorted(unknown)}")
@@ -346,6 +373,9 @@ class Double:
                 setattr(self, k, int(body[k]))
         if "fixed_time" in body:
             self.fixed_time = body["fixed_time"] or None
+        if "customer_timezone" in body:
+            ZoneInfo(body["customer_timezone"])  # an unknown zone is a 400
+            self.customer_timezone = body["customer_timezone"]
         for spec in body.get("lists") or []:
             self.add_list(spec)
         for email in body.get("blacklist") or []:
@@ -362,7 +392,79 @@ class Double:
             for tag, value in (spec.get("fields") or {}).items():
                 sub["fields"][tag] = self.field_value(value)
             self.store(lst["list_uid"], sub)
+        for spec in body.get("campaigns") or []:
+            self.add_campaign(spec)
+        for spec in body.get("campaign_unsubscribes") or []:
+            self.track_unsubscribe(spec)
+        for spec in body.get("campaign_bounces") or []:
+            self.log_bounce(spec)
         return self.config()
+
+    # -- campaigns ------------------------------------------------------------
+    def new_campaign_uid(self):
+        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+        while True:
+            uid = "".join(self.uid_rng.choice(alphabet) for _ in range(13))
+            if uid not in self.campaigns:
+                return uid
+
+    def add_campaign(self, spec):
+        """A campaign made outside the API (the UI): control key `campaigns`."""
+        lst = self.lists[spec["list_uid"]]
+        uid = spec.get("campaign_uid") or self.new_campaign_uid()
+        self.campaigns[uid] = {
+            "campaign_uid": uid, "campaign_id": self.next_campaign_id, "name": spec.get("name", uid),
+            "type": spec.get("type", "regular"), "status": spec.get("status", "sent"),
+            "from_name": spec.get("from_name", lst["from_name"]), "from_email": spec.get("from_email", lst["from_email"]),
+            "to_name": spec.get("to_name", "[EMAIL]"), "reply_to": spec.get("reply_to", lst["from_email"]),
+            "subject": spec.get("subject", ""), "list_uid": lst["list_uid"], "segment_uid": spec.get("segment_uid"),
+            "send_at": spec.get("send_at", self.now()), "send_at_utc": spec.get("send_at", self.now()),
+            "date_added": self.now(), "template": {"content": spec.get("content", ""), "plain_text": ""},
+            "options": {}}
+        self.next_campaign_id += 1
+        self.unsubscribes.setdefault(uid, [])
+        self.bounces.setdefault(uid, [])
+        return uid
+
+    def campaign_subscriber(self, spec):
+        camp = self.campaigns[spec["campaign_uid"]]
+        sub = self.find_by_email(camp["list_uid"], spec["email"])
+        if sub is None:
+            raise ValueError(f"{spec['email']} is not in the campaign's list {camp['list_uid']}")
+        return camp, sub
+
+    def track_unsubscribe(self, spec):
+        """A subscriber who used the campaign's unsubscribe link (CampaignTrackUnsubscribe): the
+        row is logged and the subscriber becomes unsubscribed in the list, as MailWizz does."""
+        camp, sub = self.campaign_subscriber(spec)
+        self.unsubscribes[camp["campaign_uid"]].append({
+            "id": self.next_log_id, "ip_address": spec.get("ip_address", "127.0.0.1"),
+            "user_agent": spec.get("user_agent", "Mozilla/5.0"), "reason": spec.get("reason", ""),
+            "note": spec.get("note", ""), "date_added": spec.get("date_added", self.now()),
+            "subscriber_uid": sub["subscriber_uid"]})
+        self.next_log_id += 1
+        sub["status"] = "unsubscribed"
+
+    def log_bounce(self, spec):
+        """A bounce MailWizz's bounce processor logged (CampaignBounceLog); hard also blacklists."""
+        camp, sub = self.campaign_subscriber(spec)
+        bounce_type = spec.get("bounce_type", "hard")
+        if bounce_type not in BOUNCE_TYPES:
+            raise ValueError(f"bounce_type must be one of {BOUNCE_TYPES}")
+        self.bounces[camp["campaign_uid"]].append({
+            "log_id": self.next_log_id, "message": spec.get("message", "BOUNCED BACK")[:250],
+            "processed": spec.get("processed", "no"), "bounce_type": bounce_type,
+            "subscriber_uid": sub["subscriber_uid"]})
+        self.next_log_id += 1
+        if bounce_type == "hard":
+            sub["status"] = "blacklisted"
+            self.blacklist.add(email_key(sub["email"]))
+
+    def subscriber_by_uid(self, sub_uid):
+        for subs in self.subscribers.values():
+            if sub_uid in subs:
+                return subs[sub_uid]
+        return None
 
 
 # ---------------------------------------------------------------------------
@@ -383,6 +485,12 @@ ROUTES = [
     ("GET", rf"lists/{U}/subscribers/search-by-email", "list_subscribers/search_by_email"),
     ("PUT", r"lists/subscribers/unsubscribe-by-email-from-all-lists",
      "list_subscribers/unsubscribe_by_email_from_all_lists"),
+    ("GET", rf"campaigns/{U}/unsubscribes", "campaign_unsubscribes/index"),
+    ("GET", rf"campaigns/{U}/bounces", "campaign_bounces/index"),
+    ("POST", rf"campaigns/{U}/bounces", "campaign_bounces/create"),
+    ("GET", r"campaigns", "campaigns/index"),
+    ("POST", r"campaigns", "campaigns/create"),
+    ("GET", rf"campaigns/{U}", "campaigns/view"),
 ]
 ROUTES = [(m, re.compile(p + r"/?"), a) for m, p, a in ROUTES]
 
@@ -703,6 +811,10 @@ def subscribers_delete(dbl, req, uid, sub_uid):
     if sub is None:
         raise error(404, MSG["no_subscriber"])
     dbl.by_email[uid].pop(email_key(sub["email"]), None)
+    # The schema's foreign keys cascade: the subscriber's campaign unsubscribe and bounce rows go too.
+    for logs in (dbl.unsubscribes, dbl.bounces):
+        for rows in logs.values():
+            rows[:] = [r for r in rows if r["subscriber_uid"] != sub_uid]
     return 200, {"status": "success"}
 
 
@@ -721,7 +833,176 @@ def unsubscribe_all_lists(dbl, req):
     return 200, {"status": "success"}
 
 
+def campaign_paginate(req, items):
+    """Campaign endpoints clamp per_page to 10–1000 as the lists' do, and `count` comes back
+    as PDO's string."""
+    per_page = min(max(php_int(req.get.get("per_page"), 10), 10), 1000)
+    page = max(php_int(req.get.get("page"), 1), 1)
+    data = {"count": None, "total_pages": None, "current_page": None, "next_page": None,
+            "prev_page": None, "records": []}
+    if not items:
+        return data, []
+    total_pages = float(-(-len(items) // per_page))
+    data.update({"count": str(len(items)), "current_page": page,
+                 "next_page": page + 1 if page < total_pages else None,
+                 "prev_page": page - 1 if page > 1 else None, "total_pages": total_pages})
+    return data, items[(page - 1) * per_page: page * per_page]
+
+
+def require_campaign(dbl, uid, bang=False):
+    camp = dbl.campaigns.get(uid)
+    if camp is None:
+        raise error(404, MSG["no_campaign_bang" if bang else "no_campaign"])
+    return camp
+
+
+def campaigns_index(dbl, req):
+    camps = sorted(dbl.campaigns.values(), key=lambda c: c["campaign_id"], reverse=True)
+    # `list_uid` keeps the list's campaigns (an unknown list matches none: list_id 0).
+    list_uid = req.get.get("list_uid")
+    if not php_empty(list_uid):
+        camps = [c for c in camps if c["list_uid"] == php_str(list_uid)]
+    data, page = campaign_paginate(req, camps)
+    data["records"] = [{"campaign_uid": c["campaign_uid"], "campaign_id": c["campaign_id"], "type": c["type"], "name": c["name"],
+                        "status": c["status"], "group": []} for c in page]
+    return 200, {"status": "success", "data": data}
+
+
+def campaigns_view(dbl, req, uid):
+    c = require_campaign(dbl, uid)
+    lst = dbl.lists[c["list_uid"]]
+    record = {k: c[k] for k in ("campaign_uid", "campaign_id", "name", "type", "from_name", "from_email", "to_name",
+                                "reply_to", "subject", "status")}
+    confirmed = sum(1 for s in dbl.subscribers[c["list_uid"]].values() if s["status"] == "confirmed")
+    record.update({"date_added": c["date_added"], "send_at": c["send_at"],
+                   "list": {"list_uid": lst["list_uid"], "name": lst["name"], "subscribers_count": confirmed},
+                   "segment": {}, "group": []})
+    if c["segment_uid"]:
+        record["segment"] = {"segment_uid": c["segment_uid"], "name": c["segment_uid"], "subscribers_count": 0}
+    return 200, {"status": "success", "data": {"record": record}}
+
+
+CAMPAIGN_LABELS = {"name": "Name", "from_name": "From name", "from_email": "From email",
+                   "subject": "Subject", "reply_to": "Reply to", "to_name": "To name", "send_at": "Send at"}
+EMAIL_TAG_RE = re.compile(r"^\[[A-Z0-9_]+\]$")
+
+
+def campaigns_create(dbl, req):
+    if not req.is_post:
+        raise error(400, "Only POST requests allowed for this endpoint.")
+    attrs = req.post.get("campaign")
+    attrs = attrs if isinstance(attrs, dict) else {}
+    # CampaignsController::_setValidationRules, reported as shortErrors (first message per field).
+    errors = {}
+    for field in ("name", "from_name", "from_email", "subject", "reply_to", "to_name", "send_at"):
+        if php_empty(attrs.get(field)) and field not in errors:
+            errors[field] = f"{CAMPAIGN_LABELS[field]} cannot be blank."
+    for field, limit in (("name", 255), ("to_name", 255), ("subject", 255), ("from_name", 100),
+                         ("reply_to", 100), ("from_email", 100)):
+        if field not in errors and len(php_str(attrs.get(field))) > limit:
+            errors[field] = f"{CAMPAIGN_LABELS[field]} is too long (maximum is {limit} characters)."
+    for field in ("reply_to", "from_email"):
+        value = php_str(attrs.get(field))
+        if field not in errors and not (valid_email(value) or EMAIL_TAG_RE.match(value)):
+            errors[field] = f"{CAMPAIGN_LABELS[field]} is not a valid email address."
+    send_at = php_str(attrs.get("send_at"))
+    if "send_at" not in errors:
+        try:
+            local = datetime.strptime(send_at, "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            errors["send_at"] = f"The format of {CAMPAIGN_LABELS['send_at']} is invalid."
+    if errors:
+        raise error(422, errors)
+    if php_empty(attrs.get("list_uid")):
+        raise error(422, MSG["campaign_no_list"])
+    lst = dbl.lists.get(php_str(attrs["list_uid"]))
+    if lst is None:
+        raise error(422, MSG["campaign_bad_list"])
+    segment = attrs.get("segment_uid")
+    if not php_empty(segment) and php_str(segment) not in lst.get("segments", []):
+        raise error(422, MSG["campaign_bad_segment"])
+    tpl = attrs.get("template") if isinstance(attrs.get("template"), dict) else {}
+    if not php_empty(tpl.get("template_uid")):
+        raise error(422, MSG["campaign_bad_template"])  # no customer templates in the double
+    content = ""
+    if not php_empty(tpl.get("content")):
+        content = base64.b64decode(php_str(tpl["content"]) + "==", validate=False).decode("utf-8", "replace")
+    if not content:
+        raise error(422, MSG["campaign_no_template"])
+    options = attrs.get("options") if isinstance(attrs.get("options"), dict) else {}
+    plain = ""
+    if not php_empty(tpl.get("plain_text")) and options.get("plain_text_email", "yes") == "yes":
+        plain = base64.b64decode(php_str(tpl["plain_text"]) + "==").decode("utf-8", "replace")
+    # "the date is already in customer timezone we need to convert it back to utc"
+    utc = local.replace(tzinfo=ZoneInfo(dbl.customer_timezone)).astimezone(timezone.utc)
+    status = php_str(attrs.get("status")) if php_str(attrs.get("status")) in CAMPAIGN_STATUSES else "pending-sending"
+    uid = dbl.new_campaign_uid()
+    dbl.campaigns[uid] = {
+        "campaign_uid": uid, "campaign_id": dbl.next_campaign_id, "name": php_str(attrs["name"]),
+        "type": php_str(attrs.get("type")) if php_str(attrs.get("type")) in ("regular", "autoresponder") else "regular",
+        "status": status, "from_name": php_str(attrs["from_name"]), "from_email": php_str(attrs["from_email"]),
+        "to_name": php_str(attrs["to_name"]), "reply_to": php_str(attrs["reply_to"]),
+        "subject": php_str(attrs["subject"]), "list_uid": lst["list_uid"],
+        "segment_uid": php_str(segment) if not php_empty(segment) else None,
+        "send_at": send_at, "send_at_utc": utc.strftime("%Y-%m-%d %H:%M:%S"), "date_added": dbl.now(),
+        "template": {"content": content, "plain_text": plain,
+                     "name": php_str(tpl.get("name")), "auto_plain_text": php_str(tpl.get("auto_plain_text"))},
+        "options": {str(k): php_str(v) for k, v in options.items()}}
+    dbl.next_campaign_id += 1
+    dbl.unsubscribes[uid] = []
+    dbl.bounces[uid] = []
+    return 201, {"status": "success", "campaign_uid": uid}
+
+
+def campaign_log_index(dbl, req, uid, rows, fields):
+    """A campaign's unsubscribe or bounce log, newest first (t.id / t.log_id DESC): `fields`
+    of each row, then its subscriber's uid and address."""
+    require_campaign(dbl, uid, bang=True)
+    data, page = campaign_paginate(req, list(reversed(rows)))
+    data["records"] = []
+    for r in page:
+        record = {k: r[k] for k in fields}
+        sub = dbl.subscriber_by_uid(r["subscriber_uid"])
+        record["subscriber"] = {"subscriber_uid": r["subscriber_uid"], "email": sub["email"]}
+        data["records"].append(record)
+    return 200, {"status": "success", "data": data}
+
+
+def campaign_unsubscribes_index(dbl, req, uid):
+    return campaign_log_index(dbl, req, uid, dbl.unsubscribes.get(uid, []),
+                              ("ip_address", "user_agent", "reason", "note", "date_added"))
+
+
+def campaign_bounces_index(dbl, req, uid):
+    return campaign_log_index(dbl, req, uid, dbl.bounces.get(uid, []), ("message", "processed", "bounce_type"))
+
+
+def campaign_bounces_create(dbl, req, uid):
+    if not req.is_post:
+        raise error(400, "Only POST requests allowed for this endpoint.")
+    require_campaign(dbl, uid, bang=True)
+    sub = dbl.subscriber_by_uid(php_str(req.post.get("subscriber_uid", "")))
+    if sub is None:
+        raise error(404, MSG["no_subscriber_bang"])
+    if any(b["subscriber_uid"] == sub["subscriber_uid"] for b in dbl.bounces[uid]):
+        raise error(422, MSG["already_bounced"])
+    bounce_type = php_str(req.post.get("bounce_type", "internal"))
+    if bounce_type not in BOUNCE_TYPES:
+        raise error(422, MSG["bad_bounce_type"])
+    message = php_str(req.post.get("message", "BOUNCED BACK"))[:250]
+    dbl.log_bounce({"campaign_uid": uid, "email": sub["email"], "bounce_type": bounce_type, "message": message})
+    return 201, {"status": "success", "data": {"record": {
+        "message": message, "processed": "no", "bounce_type": bounce_type,
+        "subscriber": {"subscriber_uid": sub["subscriber_uid"], "email": sub["email"]}}}}
+
+
 ACTIONS = {
+    "campaigns/index": campaigns_index,
+    "campaigns/view": campaigns_view,
+    "campaigns/create": campaigns_create,
+    "campaign_unsubscribes/index": campaign_unsubscribes_index,
+    "campaign_bounces/index": campaign_bounces_index,
+    "campaign_bounces/create": campaign_bounces_create,
     "lists/index": lists_index,
     "lists/view": lists_view,
     "list_subscribers/index": subscribers_index,
@@ -945,6 +1226,8 @@ def main():
                     help="probability that a write is done but answered 504")
     ap.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each API reply")
     ap.add_argument("--fixed-time", help="date_added for new subscribers, 'Y-m-d H:i:s'")
+    ap.add_argument("--customer-timezone", default="UTC",
+                    help="the API customer's time zone: a campaign's send_at is read in it")
     ap.add_argument("--lifetime", type=float, default=0.0,
                     help="stop by itself after this many seconds (0 = never)")
     ap.add_argument("--verbose", action="store_true")

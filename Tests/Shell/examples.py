@@ -22,7 +22,8 @@ The convention (docs/README and Tests/Shell/README say the same):
 - The secrets a deployment keeps in its environment are set: MAILPIPE_UNSUB_SECRET and the
   variables the samples' tenant.json name (unsubscribe.secret_env, mailwizz.api_key_env).
 - Servers are started when a block needs them, judged from its text: `inject smtp` → Postfix,
-  `inject mailwizz` → the MailWizz double, `--mx` → dnsmasq, `inject http` → an HTTP endpoint.
+  `inject mailwizz…` or `--mailwizz-pull` → the MailWizz double, `--mx` → dnsmasq, `inject http`
+  → an HTTP endpoint.
   The copy's samples/*/tenant.json and state/*/tenant.json then point at them (smtp.url,
   mailwizz.url and list_uid); the MailWizz key is in the variable each tenant.json's
   api_key_env names; $MAILPIPE_DNS is the DNS server (every domain of the samples' addresses
@@ -182,7 +183,7 @@ def sample_domains(copy):
 def needs(block):
     found = []
     if re.search(r"\binject\s+smtp\b", block): found.append("postfix")
-    if re.search(r"\binject\s+mailwizz\b", block): found.append("mailwizz")
+    if re.search(r"\binject\s+mailwizz\b|--mailwizz-pull\b", block): found.append("mailwizz")
     if re.search(r"\binject\s+http\b", block): found.append("http")
     if re.search(r"(^|\s)--mx\b", block): found.append("dnsmasq")
     return found

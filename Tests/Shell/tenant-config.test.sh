@@ -13,12 +13,14 @@ assert_eq "$(ls "$MAILPIPE_STATE" 2>/dev/null | wc -l)" "0" "--check writes noth
 # A tenant.json holding every key there is.
 jq '.vmtas[0].pool = "sx-pool" | .warmup[0].min_sends = 200
     | .mailwizz.fields = {"FNAME": "first_name"} | .mailwizz.subscriber_status = "confirmed"
+    | .mailwizz.language_lists = {"fr": "frlist01"}
     | .engagement = {"half_life_days": 30, "sunset_after_sends": 5, "sunset_after_days": 120}
     | .routes = [{"name": "main", "url": "smtp://127.0.0.1:25", "domains": ["gmail.com"], "username_env": "RU", "password_env": "RP"}]' \
   "$S/sos-expat/tenant.json" > "$WORK/full.json"
 assert_eq "$(run_status account init --check "$WORK/full.json" 2>/dev/null)" "0" "the complete file passes"
 
-# Every key path (object members; free-form maps taxonomy and mailwizz.fields keep their own keys).
+# Every key path (object members; free-form maps taxonomy, mailwizz.fields and
+# mailwizz.language_lists keep their own keys).
 python3 - "$WORK/full.json" "$WORK/variants" <<'PY'
 import json, os, sys
 doc = json.load(open(sys.argv[1]))
@@ -30,7 +32,7 @@ def walk(node, path, root_path):
         for k in list(node):
             p = path + [k]
             shown = ".".join(str(x) if isinstance(x, str) else "" for x in p)
-            free = root_path in ("taxonomy", "mailwizz.fields")
+            free = root_path in ("taxonomy", "mailwizz.fields", "mailwizz.language_lists")
             if not free:
                 # A typo: the key with its last letter doubled, in a copy of the document.
                 d = json.loads(json.dumps(doc))

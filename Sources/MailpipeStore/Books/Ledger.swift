@@ -32,8 +32,71 @@ public struct Ledger {
     /// The lengths of the event and suppression logs this ledger reflects.
     public var eventsLength = 0
     public var suppressionLength = 0
+    /// Where `account events --mailwizz-pull` stopped, written by the commit of the events it
+    /// brought, so a pull and its cursor land together.
+    public var mailwizzPull = MailWizzCursor()
 
     public init() {}
+
+    /// What a MailWizz pull has read of each campaign's unsubscribe and bounce logs (both newest
+    /// first in MailWizz): how many records, and the newest one's subscriber, which tells a log
+    /// that only grew (read the new head) from one that also lost records (read it all again).
+    public struct MailWizzCursor: Equatable {
+        public struct Log: Equatable {
+            public var count = 0
+            public var newest: String?
+
+            public init(count: Int = 0, newest: String? = nil) {
+                self.count = count
+                self.newest = newest
+            }
+        }
+
+        public struct Campaign: Equatable {
+            public var name: String
+            public var listUID: String
+            public var unsubscribes = Log()
+            public var bounces = Log()
+
+            public init(name: String, listUID: String) {
+                self.name = name
+                self.listUID = listUID
+            }
+        }
+
+        public var pulledAt: String?
+        /// By campaign uid.
+        public var campaigns: [String: Campaign] = [:]
+
+        public init() {}
+
+        init(_ value: JSONValue?) {
+            pulledAt = value?["pulled_at"]?.string
+            func log(_ v: JSONValue?) -> Log { Log(count: v?["count"]?.int ?? 0, newest: v?["newest"]?.string) }
+            for (uid, c) in value?["campaigns"]?.object?.members ?? [] {
+                var campaign = Campaign(name: c["name"]?.string ?? uid, listUID: c["list_uid"]?.string ?? "")
+                campaign.unsubscribes = log(c["unsubscribes"])
+                campaign.bounces = log(c["bounces"])
+                campaigns[uid] = campaign
+            }
+        }
+
+        var json: JSONValue {
+            func log(_ l: Log) -> JSONValue {
+                var o = JSONObject([("count", .int(l.count))])
+                if let n = l.newest { o.append("newest", .string(n)) }
+                return .object(o)
+            }
+            var root = JSONObject()
+            if let pulledAt { root.append("pulled_at", .string(pulledAt)) }
+            root.append("campaigns", .object(JSONObject(campaigns.keys.sorted().map { uid in
+                let c = campaigns[uid]!
+                return (uid, .object(JSONObject([("name", .string(c.name)), ("list_uid", .string(c.listUID)),
+                                                 ("unsubscribes", log(c.unsubscribes)), ("bounces", log(c.bounces))])))
+            })))
+            return .object(root)
+        }
+    }
 
     public static func load(path: String) throws -> Ledger {
         var ledger = Ledger()
@@ -49,6 +112,7 @@ public struct Ledger {
         }
         ledger.eventsLength = value["events_length"]?.int ?? 0
         ledger.suppressionLength = value["suppression_length"]?.int ?? 0
+        ledger.mailwizzPull = MailWizzCursor(value["mailwizz_pull"])
         for (name, v) in value["vmtas"]?.object?.members ?? [] {
             let started = v["started"]?.string ?? "1970-01-01"
             var m = Vmta(started: started)
@@ -103,6 +167,7 @@ public struct Ledger {
         root.append("soft_bounces", .object(JSONObject(softBounces.keys.sorted().map { email in
             (email, .array(softBounces[email]!.map { .string(Timestamp(seconds: $0).rfc3339) }))
         })))
+        if mailwizzPull != MailWizzCursor() { root.append("mailwizz_pull", mailwizzPull.json) }
         root.append("events_length", .int(eventsLength))
         root.append("suppression_length", .int(suppressionLength))
         return .object(root)

@@ -2,6 +2,7 @@ import CCurl
 import MailpipeCore
 import MailpipeCurl
 import MailpipeStore
+import MailWizz
 
 /// `inject mailwizz`: contact records → subscribers of the tenant's MailWizz list (API v2).
 ///
@@ -61,17 +62,8 @@ public final class MailwizzChannel: InjectChannel {
         guard let list = settings.listUID ?? mw?.listUID, !list.isEmpty else {
             throw StageError.configuration("no MailWizz list: give --list or set mailwizz.list_uid in \(ctx.directory.configPath)")
         }
-        var key = settings.apiKey
-        if key == nil {
-            guard let env = mw?.apiKeyEnv else {
-                throw StageError.configuration("\(ctx.directory.configPath): mailwizz.api_key_env must name the environment variable holding the API key")
-            }
-            guard let value = FileSystem.environment(env), !value.isEmpty else {
-                throw StageError.configuration("the environment variable \(env) (mailwizz.api_key_env) is not set")
-            }
-            key = value
-        }
-        let headers = CurlSlist(["X-API-KEY: \(key!)", "Accept: application/json", "Expect:"])
+        let key = try settings.apiKey ?? MailWizzAPI.apiKey(mw, configPath: ctx.directory.configPath)
+        let headers = CurlSlist(["X-API-KEY: \(key)", "Accept: application/json", "Expect:"])
         let fieldMap: [(String, String)] = mw?.fields?.map { ($0.tag, $0.path) } ?? [("FNAME", "first_name"), ("LNAME", "last_name")]
         let status = mw?.subscriberStatus ?? "confirmed"
         let data = TenantData(base: base, list: list, headers: headers, fieldMap: fieldMap, status: status)

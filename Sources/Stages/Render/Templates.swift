@@ -484,3 +484,32 @@ public enum HTMLText {
         return out.joined(separator: "\n") + "\n"
     }
 }
+
+extension CompiledPart {
+    /// The part as plain text, each variable given by `value` (nil: its `{name|default}`, else
+    /// empty). For content another system fills in (MailWizz merge tags such as `[FNAME]`).
+    public func text(_ variables: [TemplateVariable], _ value: (TemplateVariable) -> String?) -> String {
+        var out: [UInt8] = []
+        for piece in pieces {
+            let stored = Array(bytes[Int(piece.start)..<Int(piece.start + piece.count)])
+            if piece.variable < 0 {
+                // Literals are kept JSON-escaped for the renderer: read them back as a JSON string.
+                out += Array((try? JSONValue.parse([0x22] + stored + [0x22]))?.string?.utf8 ?? "".utf8)
+            } else if let v = value(variables[Int(piece.variable)]) {
+                out += Array(v.utf8)
+            } else if piece.hasFallback {
+                out += stored
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension TemplateVariable {
+    /// True when this variable reads the record path `path` (`first_name` matches `{firstName}`
+    /// and `{first_name}`; a dotted path matches as written).
+    public func reads(_ path: String) -> Bool {
+        let parts = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        return candidates.contains(parts[0]) && rest == Array(parts.dropFirst())
+    }
+}

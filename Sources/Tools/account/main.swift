@@ -287,12 +287,14 @@ extension Account {
 
     struct Events: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Import delivery events: PowerMTA accounting CSV, MailWizz webhooks, or event NDJSON.",
+            abstract: "Import delivery events: PowerMTA accounting CSV, MailWizz webhooks or polling, or event NDJSON.",
             discussion: """
             Hard bounces, complaints and unsubscribes put the address on the suppression list and \
             set the contact's status; N soft bounces within D days do too (tenant.json \
             bounces.soft_limit / soft_window_days, default 3 in 15). Importing the same file twice \
-            counts nothing twice. Events for addresses not in the store are kept and counted.
+            counts nothing twice. Events for addresses not in the store are kept and counted. \
+            --mailwizz-pull asks MailWizz (tenant.json mailwizz) for the unsubscribes and bounces \
+            it recorded since the last pull (the cursor is kept in the ledger).
 
             Examples:
               account events --tenant books-demo --pmta samples/pmta/acct-2026-11-23.csv
@@ -301,6 +303,7 @@ extension Account {
               account events < samples/account/events.ndjson    # tenant from the records
               MAILPIPE_UNSUB_SECRET=example-secret account events --tenant books-demo \\
                 --unsubscribe-mbox samples/account/unsubscribe.mbox
+              account events --tenant sos-expat --mailwizz-pull    # hourly, from cron
             """)
 
         @OptionGroup var tenantFlags: TenantFlags
@@ -316,12 +319,15 @@ extension Account {
                                    valueName: "path"),
                 completion: .file())
         var unsubscribeMailboxes: [String] = []
+        @Flag(name: .customLong("mailwizz-pull"),
+              help: "Poll MailWizz (tenant.json mailwizz) for the list and campaign unsubscribes and the bounces it recorded since the last pull.")
+        var mailwizzPull = false
         @Argument(help: "Event NDJSON files (default: standard input, when no other source is given).", completion: .file())
         var inputs: [String] = []
 
         func run() throws {
             StageMain.run("account events") {
-                let readsRecords = (pmta.isEmpty && mailwizz.isEmpty && unsubscribeMailboxes.isEmpty) || !inputs.isEmpty
+                let readsRecords = (pmta.isEmpty && mailwizz.isEmpty && unsubscribeMailboxes.isEmpty && !mailwizzPull) || !inputs.isEmpty
                 let chosen = readsRecords ? try tenantFlags.choose(records: inputs, maxLine: streamFlags.maxLine) : try tenantFlags.choose()
                 guard let tenant = chosen else {
                     try TenantFlags.nothingToDo(stage: "account events", headline: ["in", "new", "rejected"]).report(statsPath: streamFlags.stats)
@@ -331,7 +337,8 @@ extension Account {
                 StageInputs.watch(pmta + mailwizz + unsubscribeMailboxes.filter { !FileSystem.isDirectory($0) } + (readsRecords ? (inputs.isEmpty ? ["-"] : inputs) : []))
                 var (summary, status) = try AccountEvents.run(.init(
                     tenant: tenant.slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock(),
-                    pmta: pmta, mailwizz: mailwizz, unsubscribeMailboxes: unsubscribeMailboxes, stream: stream))
+                    pmta: pmta, mailwizz: mailwizz, unsubscribeMailboxes: unsubscribeMailboxes,
+                    mailwizzPull: mailwizzPull, stream: stream))
                 tenant.remark(in: &summary)
                 try summary.report(statsPath: streamFlags.stats)
                 return status

@@ -3,6 +3,7 @@ import InjectStage
 import MailpipeCLI
 import MailpipeCore
 import MailpipeStore
+import RenderStage
 
 /// `inject`: deliver records — to MailWizz, to the MTA over SMTP, or to an HTTP endpoint.
 @main
@@ -28,11 +29,13 @@ struct Inject: MailpipeCommand {
             | render --campaign welcome-nov --templates samples/templates \\
             | inject smtp --concurrency 8 | account record
           account export --tenant sos-expat | inject mailwizz --tenant sos-expat
+          inject mailwizz-campaign --tenant sos-expat --campaign welcome-nov \\
+            --templates samples/templates --send-at '2026-12-01 09:00'
           inject pause --tenant sos-expat --campaign welcome-nov --reason 'complaints'
           inject resume --tenant sos-expat --campaign welcome-nov
         """,
         version: mailpipeVersionText,
-        subcommands: [Smtp.self, Mailwizz.self, Http.self, Pause.self, Resume.self]
+        subcommands: [Smtp.self, Mailwizz.self, MailwizzCampaignCommand.self, Http.self, Pause.self, Resume.self]
     )
 }
 
@@ -225,6 +228,55 @@ extension Inject {
                 s.url = url; s.listUID = list; s.batch = batch; s.maxInputVars = maxInputVars; s.timeout = delivery.timeout
                 return MailwizzChannel(settings: s)
             }, stats: streamFlags.stats)
+        }
+    }
+
+    struct MailwizzCampaignCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "mailwizz-campaign",
+            abstract: "Create and schedule a campaign in MailWizz from a campaign's templates.",
+            usage: "inject mailwizz-campaign --campaign <c> --templates <dir> --send-at <t>",
+            discussion: """
+            MailWizz then sends it to the list mailpipe synced (inject mailwizz). One campaign \
+            per language when tenant.json mailwizz.language_lists splits the audience, else one \
+            on mailwizz.list_uid in --language. Template variables become merge tags \
+            ({firstName} → [FNAME] by mailwizz.fields, {email} → [EMAIL], {unsubscribe_url} → \
+            [UNSUBSCRIBE_URL]). --send-at is the tenant's local time. A name that exists in \
+            MailWizz is skipped, so a re-run creates nothing twice; a paused campaign (inject \
+            pause) is deferred. One outcome record per campaign, its uid in remote_id.
+
+            Example:
+              inject mailwizz-campaign --tenant sos-expat --campaign welcome-nov \\
+                --templates samples/templates --send-at '2026-12-01 09:00'
+            """)
+        @OptionGroup var tenantFlags: TenantFlags
+        @Option(help: ArgumentHelp("The campaign (its templates' folder name).", valueName: "name"))
+        var campaign: String
+        @Option(help: ArgumentHelp("Templates folder (holding <campaign>/, or the campaign's own).", valueName: "dir"),
+                completion: .directory)
+        var templates: String
+        @Option(name: .customLong("send-at"), help: ArgumentHelp("When MailWizz sends it: 'YYYY-MM-DD HH:MM' in the tenant's time zone, or RFC 3339.", valueName: "time"))
+        var sendAt: String
+        @Flag(help: "Create it as a draft (not scheduled).")
+        var draft = false
+        @Option(help: ArgumentHelp("Language of the campaign when the list is not split (default: the tenant's fallback).", valueName: "code"))
+        var language: String?
+        @Option(help: ArgumentHelp("API base URL (default: tenant.json mailwizz.url).", valueName: "url"))
+        var url: String?
+        @Option(help: ArgumentHelp("Write the summary as JSON to FILE.", valueName: "file"))
+        var stats: String?
+
+        func run() throws {
+            StageMain.run("inject mailwizz-campaign") {
+                let slug = try tenantFlags.choose().slug
+                var output = OutputSink()
+                let summary = try MailwizzCampaign.run(.init(
+                    tenant: slug, state: tenantFlags.stateRoot, campaign: campaign,
+                    templatesDirectory: RenderStage.campaignDirectory(root: templates, campaign: campaign), sendAt: sendAt,
+                    status: draft ? "draft" : "pending-sending", language: language, url: url), output: &output)
+                try summary.report(statsPath: stats)
+                return summary["failed"] > 0 ? .failure : .success
+            }
         }
     }
 

@@ -4,7 +4,8 @@ import RenderStage
 
 /// `account events`: imports delivery events — PowerMTA accounting CSV (`--pmta`), MailWizz
 /// open/click webhook JSON (`--mailwizz`), unsubscribe requests sent by mail
-/// (`--unsubscribe-mbox`), or event NDJSON on standard input — into the log,
+/// (`--unsubscribe-mbox`), what MailWizz recorded since the last pull (`--mailwizz-pull`), or
+/// event NDJSON on standard input — into the log,
 /// the ledger, the suppression list and the contacts' statuses. Re-importing counts nothing twice.
 /// Accounting files and webhooks may be shared by several tenants: only this tenant's rows are
 /// written (`EventScope`), the others are counted as `other_tenant`.
@@ -17,17 +18,20 @@ public enum AccountEvents {
         public var mailwizz: [String]
         /// Mbox files or Maildir folders of the requests sent to List-Unsubscribe's mailto.
         public var unsubscribeMailboxes: [String]
+        /// Poll MailWizz for the unsubscribes and bounces it recorded since the last pull.
+        public var mailwizzPull: Bool
         /// NDJSON event inputs (standard input when no source is given).
         public var stream: StreamOptions
 
         public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, pmta: [String] = [], mailwizz: [String] = [],
-                    unsubscribeMailboxes: [String] = [], stream: StreamOptions) {
+                    unsubscribeMailboxes: [String] = [], mailwizzPull: Bool = false, stream: StreamOptions) {
             self.tenant = tenant
             self.state = state
             self.now = now
             self.pmta = pmta
             self.mailwizz = mailwizz
             self.unsubscribeMailboxes = unsubscribeMailboxes
+            self.mailwizzPull = mailwizzPull
             self.stream = stream
         }
     }
@@ -72,7 +76,17 @@ public enum AccountEvents {
         if !options.unsubscribeMailboxes.isEmpty {
             inCount += try readMailboxes(options, dir: dir, rejects: rejects) { batch.append($0) }
         }
-        if (options.pmta.isEmpty && options.mailwizz.isEmpty && options.unsubscribeMailboxes.isEmpty) || !options.stream.inputs.isEmpty {
+        var pulled: MailWizzPull.Result? = nil
+        if options.mailwizzPull {
+            // Over the network before the lock is taken; the cursor is written with the events.
+            let result = try MailWizzPull.pull(config: try dir.loadConfig(), cursor: try Ledger.load(path: dir.ledgerPath).mailwizzPull,
+                                               now: options.now, configPath: dir.configPath)
+            inCount += result.events.count
+            batch += result.events
+            pulled = result
+        }
+        let sourceGiven = !options.pmta.isEmpty || !options.mailwizz.isEmpty || !options.unsubscribeMailboxes.isEmpty || options.mailwizzPull
+        if !sourceGiven || !options.stream.inputs.isEmpty {
             inCount += try readNDJSON(options.stream, tenant: options.tenant.value, rejects: rejects) { batch.append($0) }
         }
         try rejects.finish()
@@ -89,7 +103,15 @@ public enum AccountEvents {
         let (ours, otherTenant) = try books.scoped(batch)
         batch = []
         Timing.mark("tenant scope")
+        if let pulled { books.ledger.mailwizzPull = pulled.cursor }
         let outcome = try books.commit(ours, now: options.now)
+        if let pulled {
+            // A pull that brought nothing new still moves its cursor.
+            if outcome.appended == 0 { try books.saveLedger() }
+            summary["mailwizz_requests"] = pulled.requests
+            summary["mailwizz_campaigns"] = pulled.campaigns
+            if pulled.reread > 0 { summary["mailwizz_logs_reread"] = pulled.reread }
+        }
         summary["in"] = inCount
         summary["new"] = outcome.appended
         summary["duplicates"] = outcome.duplicates
