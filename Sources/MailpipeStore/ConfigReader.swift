@@ -96,6 +96,12 @@ struct ConfigReader {
         return s
     }
 
+    func bool(_ key: String) throws -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard let b = v.bool else { throw fail(key, "must be true or false") }
+        return b
+    }
+
     func int(_ key: String, min lower: Int) throws -> Int? {
         guard let v = value(key) else { return nil }
         guard case .number(let text) = v, let n = Int(text) else { throw fail(key, "must be a whole number") }

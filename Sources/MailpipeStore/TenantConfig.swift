@@ -32,6 +32,9 @@ public struct TenantConfig: Sendable {
     public var engagement: EngagementRules
     /// `routes`: the SMTP routes of `inject smtp`, in failover order (`RouteConfig`).
     public var routes: [RouteConfig]
+    /// `tracking`: where render's tracked links and open pixel point, whether they are on
+    /// (nil: the section is absent, so nothing is tracked).
+    public var tracking: Tracking?
     /// The file's members as read (what `account init` writes back).
     public private(set) var document: JSONObject
 
@@ -81,6 +84,29 @@ public struct TenantConfig: Sendable {
         public var secretEnv: String?
     }
 
+    /// `tracking {url, enabled, opens, clicks, machine_seconds}`: opt-in open and click tracking
+    /// (docs/segment-render.md "Tracking", docs/serve.md "Tracking").
+    public struct Tracking: Sendable, Equatable {
+        /// The base of the tracked links, served by `account serve` (`<url>/click`, `<url>/open`).
+        public var url: String
+        /// Every campaign of the tenant is tracked (a campaign.json `track` or `render --track`
+        /// / `--no-track` decides over it).
+        public var enabled: Bool
+        public var opens: Bool
+        public var clicks: Bool
+        /// An open or click less than this many seconds after render signed the link is a
+        /// machine's (a scanner or a privacy proxy fetching at delivery).
+        public var machineSeconds: Int
+
+        public init(url: String, enabled: Bool = false, opens: Bool = true, clicks: Bool = true, machineSeconds: Int = 10) {
+            self.url = url
+            self.enabled = enabled
+            self.opens = opens
+            self.clicks = clicks
+            self.machineSeconds = machineSeconds
+        }
+    }
+
     /// `bounces.soft_limit` soft bounces within `bounces.soft_window_days` days suppress an address.
     public struct BounceRules: Sendable, Equatable {
         public var softLimit = 3
@@ -106,7 +132,8 @@ public struct TenantConfig: Sendable {
     }
 
     static let rootKeys = ["slug", "name", "brand_domain", "sending_domain", "languages", "fallback_language", "default_country", "timezone",
-                           "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings", "webhooks", "engagement", "routes"]
+                           "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings", "webhooks", "engagement", "routes",
+                           "tracking"]
     static let mailwizzKeys = ["url", "list_uid", "api_key_env", "fields", "subscriber_status", "language_lists"]
     static let smtpKeys = ["url", "from", "reply_to"]
     static let unsubscribeKeys = ["url", "mailto", "secret_env"]
@@ -119,6 +146,7 @@ public struct TenantConfig: Sendable {
     static let postmarkKeys = ["username", "password_env"]
     static let sesKeys = ["certificate_file", "topic_arns"]
     static let engagementKeys = ["half_life_days", "sunset_after_sends", "sunset_after_days"]
+    static let trackingKeys = ["url", "enabled", "opens", "clicks", "machine_seconds"]
     static let routeKeys = ["name", "url", "domains", "username_env", "password_env"]
     static let subscriberStatuses = ["confirmed", "unconfirmed", "unsubscribed", "blacklisted", "unapproved"]
 
@@ -132,6 +160,7 @@ public struct TenantConfig: Sendable {
             + postmarkKeys.map { "webhooks.postmark.\($0)" } + sesKeys.map { "webhooks.ses.\($0)" }
             + engagementKeys.map { "engagement.\($0)" }
             + routeKeys.map { "routes[].\($0)" }
+            + trackingKeys.map { "tracking.\($0)" }
         return paths
     }
 
@@ -224,7 +253,21 @@ public struct TenantConfig: Sendable {
                                      sunsetAfterSends: try g?.int("sunset_after_sends", min: 1),
                                      sunsetAfterDays: try g?.int("sunset_after_days", min: 1))
         routes = try RouteConfig.read(root, file: file)
+        tracking = try TenantConfig.readTracking(try root.object("tracking", known: TenantConfig.trackingKeys))
         webhooks = try TenantConfig.readWebhooks(try root.object("webhooks", known: TenantConfig.webhookKeys))
+    }
+
+    static func readTracking(_ r: ConfigReader?) throws -> Tracking? {
+        guard let r else { return nil }
+        guard let url = try r.string("url") else { throw r.fail("url", "is required (the base of the tracked links, which account serve answers)") }
+        let lower = url.lowercased()
+        guard lower.hasPrefix("https://") || lower.hasPrefix("http://"), !url.contains("?"), !url.contains("#"),
+              url.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F && $0 != 0x22 && $0 != 0x27 && $0 != 0x3C && $0 != 0x3E }) else {
+            throw r.fail("url", "must be an http(s) URL without a query, got '\(url)'")
+        }
+        return Tracking(url: url.hasSuffix("/") ? String(url.dropLast()) : url, enabled: try r.bool("enabled") ?? false,
+                        opens: try r.bool("opens") ?? true, clicks: try r.bool("clicks") ?? true,
+                        machineSeconds: try r.int("machine_seconds", min: 0) ?? 10)
     }
 
     static func readWebhooks(_ r: ConfigReader?) throws -> Webhooks {

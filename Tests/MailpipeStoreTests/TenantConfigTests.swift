@@ -21,7 +21,8 @@ final class TenantConfigTests: XCTestCase {
      "webhooks":{"sendgrid":{"public_key":"MFkw"},"postmark":{"username":"pm","password_env":"PM_PASS"},
                  "ses":{"certificate_file":"/etc/sns.pem","topic_arns":["arn:aws:sns:eu-west-1:1:ses"]}},
      "engagement":{"half_life_days":30,"sunset_after_sends":5,"sunset_after_days":120},
-     "routes":[{"name":"main","url":"smtp://127.0.0.1:25","domains":["gmail.com"],"username_env":"RU","password_env":"RP"}]}
+     "routes":[{"name":"main","url":"smtp://127.0.0.1:25","domains":["gmail.com"],"username_env":"RU","password_env":"RP"}],
+     "tracking":{"url":"https://t.acme.example/t","enabled":true,"opens":true,"clicks":false,"machine_seconds":5}}
     """#
 
     func parse(_ text: String) throws -> TenantConfig {
@@ -47,6 +48,14 @@ final class TenantConfigTests: XCTestCase {
         XCTAssertEqual(c.mailwizz?.languageLists.first?.listUID, "fr12")
         XCTAssertEqual(c.webhooks.postmarkPasswordEnv, "PM_PASS")
         XCTAssertEqual(c.webhooks.sesTopicARNs, ["arn:aws:sns:eu-west-1:1:ses"])
+        XCTAssertEqual(c.tracking, TenantConfig.Tracking(url: "https://t.acme.example/t", enabled: true, opens: true, clicks: false, machineSeconds: 5))
+        XCTAssertNil(try parse("{}").tracking, "no section: nothing tracked")
+        XCTAssertEqual(try parse(#"{"tracking":{"url":"http://127.0.0.1:8080/"}}"#).tracking,
+                       TenantConfig.Tracking(url: "http://127.0.0.1:8080", enabled: false, opens: true, clicks: true, machineSeconds: 10))
+        XCTAssertTrue(message(#"{"tracking":{"enabled":true}}"#).contains("'tracking.url' is required"))
+        XCTAssertTrue(message(#"{"tracking":{"url":"ftp://t.example"}}"#).contains("'tracking.url' must be an http(s) URL"))
+        XCTAssertTrue(message(#"{"tracking":{"url":"https://t.example/t?x=1"}}"#).contains("without a query"))
+        XCTAssertTrue(message(#"{"tracking":{"url":"https://t.example","opens":"yes"}}"#).contains("'tracking.opens' must be true or false"))
     }
 
     /// Each known key path, misspelt in the full document (its last letter doubled), is named.

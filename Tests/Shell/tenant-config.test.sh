@@ -14,6 +14,7 @@ assert_eq "$(ls "$MAILPIPE_STATE" 2>/dev/null | wc -l)" "0" "--check writes noth
 jq '.vmtas[0].pool = "sx-pool" | .warmup[0].min_sends = 200
     | .mailwizz.fields = {"FNAME": "first_name"} | .mailwizz.subscriber_status = "confirmed"
     | .mailwizz.language_lists = {"fr": "frlist01"}
+    | .tracking = {"url": "https://t.sos-expat.com/t", "enabled": false, "opens": true, "clicks": true, "machine_seconds": 10}
     | .engagement = {"half_life_days": 30, "sunset_after_sends": 5, "sunset_after_days": 120}
     | .routes = [{"name": "main", "url": "smtp://127.0.0.1:25", "domains": ["gmail.com"], "username_env": "RU", "password_env": "RP"}]' \
   "$S/sos-expat/tenant.json" > "$WORK/full.json"

@@ -26,6 +26,11 @@ public enum RenderStage {
         public var previewVariant: String?
         /// `--spamcheck`: score each message with spamd (and reject over `maxScore`).
         public var spamcheck: SpamCheck.Settings?
+        /// `--track` (true) / `--no-track` (false); nil: campaign.json `track`, else tenant.json
+        /// `tracking.enabled`, else off.
+        public var track: Bool?
+        /// The time tracked links are signed at (`--now`).
+        public var now: Timestamp = .current()
         /// Where the preview goes besides standard output: the HTML part as a page a browser
         /// opens, and the whole message as an .eml file a mail client opens.
         public var previewFiles = PreviewFiles()
@@ -49,6 +54,7 @@ public enum RenderStage {
             self.previewFromStore = previewFromStore
             self.previewVariant = nil
             self.spamcheck = nil
+            self.track = nil
         }
     }
 
@@ -208,6 +214,10 @@ public enum RenderStage {
         summary["in"] = stream.linesIn
         summary["rejected"] = rejects.count
         summary["missing_variables"] = missing
+        if let tracker = renderer?.tracker {
+            summary["tracked_links"] = tracker.links
+            summary["open_pixels"] = tracker.pixels
+        }
         summary.setGroup("templates", usage)
         if !variants.isEmpty { summary.setGroup("variants", variants) }
         if let spam {
@@ -299,6 +309,8 @@ final class Renderer {
     let mailtoPrefix: [UInt8]         // mailto:unsubscribe@domain?subject=unsubscribe%20
     let mailtoCampaign: [UInt8]       // %20CAMPAIGN%20 (then the address: the token proves both)
     let messageIdDomain: [UInt8]
+    /// Open and click tracking, when the run, campaign or tenant asks for it.
+    let tracker: Tracker?
     // Per record scratch.
     var values: [UInt8] = []
     var ranges: [(start: Int, count: Int, present: Bool)] = []
@@ -341,6 +353,19 @@ final class Renderer {
             throw StageError.configuration("the unsubscribe secret is missing: set the environment variable \(secretEnv) (named by --unsubscribe-secret-env or unsubscribe.secret_env in tenant.json)")
         }
         hmac = HMAC<SHA256>(key: SymmetricKey(data: Array(secret.utf8)))
+        let campaignTrack = campaign["track"]
+        if let campaignTrack, campaignTrack.bool == nil {
+            throw StageError.configuration("\(templates.directory)/campaign.json: 'track' must be true or false")
+        }
+        if options.track ?? campaignTrack?.bool ?? config?.tracking?.enabled ?? false {
+            guard let settings = config?.tracking else {
+                throw StageError.configuration("tracking is asked (render --track or campaign.json track) but tenant \(tenant) has no tracking.url in tenant.json (the base of the links account serve answers)")
+            }
+            tracker = Tracker(settings: settings, secret: secret, tenant: tenant, campaign: options.campaign,
+                              unsubscribeURL: unsubscribeURL, signedAt: options.now)
+        } else {
+            tracker = nil
+        }
         tenantBytes = Array(tenant.utf8)
         tenantCheck = TenantCheck(expected: tenant, source: options.tenant == nil ? "a stream of tenant '\(tenant)'" : nil)
         campaignBytes = Array(options.campaign.utf8)
@@ -524,10 +549,15 @@ final class Renderer {
             out.append("\",\"subject\":\"")
         }
         write(template.subject, into: &out, missing: &missing, names: &missingNames)
+        tracker?.begin(email: key)
         out.append("\",\"html\":\"")
+        let htmlStart = out.count
         write(template.html, into: &out, missing: &missing, names: &missingNames)
+        tracker?.rewrite(&out, from: htmlStart, html: true)
         out.append("\",\"text\":\"")
+        let textStart = out.count
         write(template.text, into: &out, missing: &missing, names: &missingNames)
+        tracker?.rewrite(&out, from: textStart, html: false)
         if strict && missing > 0 {
             var unique: [String] = []
             for n in missingNames where !unique.contains(n) { unique.append(n) }
@@ -673,8 +703,18 @@ public enum UnsubscribeToken {
         }
 
         func tokenBytes(tenant: String, email: String, campaign: String) -> [UInt8] {
+            sign([tenant, email, campaign])
+        }
+
+        /// The signature of `fields` joined by NUL bytes, base64url: the unsubscribe token is
+        /// (tenant, email, campaign); other uses put their purpose first (`track:click`), so no
+        /// signature of one kind is valid as another.
+        public func sign(_ fields: [String]) -> [UInt8] {
             var mac = hmac
-            mac.update(data: Array(tenant.utf8) + [0] + Array(email.utf8) + [0] + Array(campaign.utf8))
+            for (i, f) in fields.enumerated() {
+                if i > 0 { mac.update(data: [0]) }
+                mac.update(data: Array(f.utf8))
+            }
             var out: [UInt8] = []
             out.reserveCapacity(43)
             mac.finalize().withUnsafeBytes { Renderer.base64url($0, into: &out) }

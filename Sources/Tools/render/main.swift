@@ -40,6 +40,13 @@ struct Render: MailpipeCommand {
         A sample checks a campaign before it is sent: segment --sample 20 | render \
         --spamcheck --max-spam-score 4.
 
+        Tracking (opt-in): --track, campaign.json "track": true, or tenant.json tracking.enabled \
+        (--no-track and "track": false turn it off) rewrites the http(s) links of both parts to \
+        <tracking.url>/click with a signed per-recipient token (the unsubscribe secret; the \
+        address sealed, never readable) and adds a 1x1 open pixel (<tracking.url>/open), both \
+        answered by account serve. Unsubscribe and opt-out links, List-Unsubscribe and links \
+        whose tag has data-notrack are never rewritten.
+
         Examples:
           segment --tenant sos-expat --all avocat \\
             | render --campaign welcome-nov --templates samples/templates
@@ -89,6 +96,9 @@ struct Render: MailpipeCommand {
     @Option(name: .customLong("spamcheck-connections"), help: ArgumentHelp("Messages scored at once.", valueName: "n"))
     var spamcheckConnections = 2
 
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp("Track opens and clicks: links through tenant.json tracking.url with a signed per-recipient token, and an open pixel (default: campaign.json track, else tenant.json tracking.enabled, else off)."))
+    var track: Bool?
+
     @Argument(help: "Input files (default: standard input; .gz read transparently).", completion: .file())
     var inputs: [String] = []
 
@@ -106,6 +116,8 @@ struct Render: MailpipeCommand {
                 secretEnv: secretEnv, preview: preview,
                 previewFromStore: preview != nil && tenant != nil && inputs.isEmpty && !FileDescriptor.standardInput.carriesData)
             options.previewVariant = variant
+            options.track = track
+            options.now = try tenantFlags.clock()
             if spamcheck || maxSpamScore != nil || spamd != nil {
                 guard preview == nil else { throw StageError.usage("--spamcheck does not go with --preview") }
                 guard (1...64).contains(spamcheckConnections) else { throw StageError.usage("--spamcheck-connections takes 1…64") }
