@@ -14,6 +14,7 @@ import MailpipeStore
 ///
 ///     GET|POST <path of unsubscribe.url>?t=&c=&e=&s=   one-click unsubscribe (UnsubscribeRoute)
 ///     POST /webhooks/<tenant>/sendgrid|postmark|ses     ESP events (WebhookRoutes)
+///     GET  <path of tracking.url>/click|open?t=&c=&r=&a=[&u=]&s=   opens and clicks (TrackingRoutes)
 ///     GET  /healthz                                      200 while serving
 ///
 /// It stops on SIGTERM or SIGINT: no new connections, the requests being handled are answered
@@ -51,6 +52,7 @@ public enum ServeStage {
             let route = UnsubscribeRoute(tenants: byPath[path]!)
             router.add("unsubscribe", [.get, .post], path, maxBody: 4 << 10) { request, respond in route.handle(request, respond) }
         }
+        TrackingRoutes.add(to: router, tenants: tenants)
         let webhooks = WebhookRoutes(tenants: Dictionary(uniqueKeysWithValues: tenants.map { ($0.slug, $0) }), notices: notices)
         // SendGrid batches up to a few MB of events per request; the others send one message each.
         let providers: [(WebhookRoutes.Provider, Int)] = [(.sendgrid, 4 << 20), (.postmark, 1 << 20), (.ses, 1 << 20)]

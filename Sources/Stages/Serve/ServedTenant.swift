@@ -11,6 +11,10 @@ final class ServedTenant: @unchecked Sendable {
     /// The path of `unsubscribe.url` (what render puts in List-Unsubscribe).
     let unsubscribePath: String
     let tokens: UnsubscribeToken.Verifier
+    /// The path of `tracking.url` and the keys of its links (nil: the tenant does not track).
+    let trackingPath: String?
+    let trackingKeys: TrackingToken.Keys?
+    let machineRules: MachineRules
     let sendgrid: SendGridVerifier?
     let postmark: BasicAuthVerifier?
     let ses: SNSVerifier?
@@ -30,6 +34,9 @@ final class ServedTenant: @unchecked Sendable {
             throw StageError.configuration("\(slug.value): the unsubscribe secret is missing: set the environment variable \(secretEnv) (unsubscribe.secret_env in tenant.json)")
         }
         tokens = UnsubscribeToken.Verifier(secret: secret)
+        trackingPath = config.tracking.map { ServedTenant.path(of: $0.url) }
+        trackingKeys = config.tracking.map { _ in TrackingToken.Keys(secret: secret) }
+        machineRules = MachineRules(machineSeconds: config.tracking?.machineSeconds ?? 0)
         let w = config.webhooks
         sendgrid = try w.sendgridPublicKey.map { try SendGridVerifier(publicKey: $0) }
         if let user = w.postmarkUsername, let env = w.postmarkPasswordEnv {
