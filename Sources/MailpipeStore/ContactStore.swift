@@ -65,10 +65,7 @@ public final class ContactStore {
     }
 
     static func parseManifest(_ bytes: [UInt8], path: String) throws -> ([RunInfo], Int) {
-        let value: JSONValue
-        do { value = try JSONValue.parse(bytes) } catch {
-            throw StateDamage(file: path, problem: "unreadable manifest: \(error)", repair: .fsck)
-        }
+        let value = try StateJSON.decode(bytes, path: path, what: "manifest")
         guard let list = value["runs"]?.array, let next = value["next_run"]?.int else {
             throw StateDamage(file: path, problem: "the manifest lacks runs or next_run", repair: .fsck)
         }
@@ -110,16 +107,12 @@ public final class ContactStore {
     }
 
     static func manifestBytes(runs: [RunInfo], nextRun: Int) -> [UInt8] {
-        let value = JSONValue.object(JSONObject([
-            ("format", .int(1)),
+        StateJSON.encode([
             ("next_run", .int(nextRun)),
             ("runs", .array(runs.map { .object(JSONObject([
                 ("name", .string($0.name)), ("records", .int($0.records)), ("bytes", .int($0.bytes)),
             ])) })),
-        ]))
-        var bytes = value.prettyPrinted
-        bytes.append(0x0A)
-        return bytes
+        ])
     }
 
     // MARK: reading

@@ -26,16 +26,11 @@ public enum StoreLayout {
     /// The shard count of a store, or nil when it is flat.
     public static func shardCount(contactsPath: String) throws -> Int? {
         let path = "\(contactsPath)/\(fileName)"
-        let value: JSONValue
-        do {
-            guard let bytes = try FileSystem.readFileIfPresent(path, options: .noFollow) else { return nil }
-            value = try JSONValue.parse(bytes)
-        } catch let error as SymbolicLinkRefused {
-            throw error
-        } catch {
-            throw StageError.runtime("\(path): unreadable layout: \(error)")
+        guard let bytes = try FileSystem.readFileIfPresent(path, options: .noFollow) else { return nil }
+        let value = try StateJSON.decode(bytes, path: path, what: "layout")
+        guard let n = value["shards"]?.int, n >= 1 else {
+            throw StateDamage(file: path, problem: "the layout lacks a shard count ≥ 1", repair: .fsck)
         }
-        guard let n = value["shards"]?.int, n >= 1 else { throw StageError.runtime("\(path): layout lacks a shard count ≥ 1") }
         return n
     }
 
@@ -50,9 +45,7 @@ public enum StoreLayout {
     }
 
     static func layoutBytes(shards: Int) -> [UInt8] {
-        var bytes = JSONValue.object(JSONObject([("format", .int(1)), ("shards", .int(shards))])).prettyPrinted
-        bytes.append(0x0A)
-        return bytes
+        StateJSON.encode([("shards", .int(shards))])
     }
 
     /// Removes a file, or a folder and everything in it; a missing path is fine.

@@ -32,7 +32,7 @@ public struct StateDamage: Error, CustomStringConvertible {
     public var description: String {
         switch repair {
         case .fsck:
-            return "\(file): \(problem) (run: account fsck --tenant \(tenant) --repair)"
+            return "\(file): \(problem) (run: account fsck --tenant \(tenant) --repair — it rebuilds what is derived and names what only a backup restores)"
         case .restore:
             return "\(file): \(problem) (restore it from a backup; account fsck --tenant \(tenant) lists what is damaged)"
         }

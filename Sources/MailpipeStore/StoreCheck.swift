@@ -96,8 +96,8 @@ public struct ContactStoreCheck {
                 checked += 1
                 return n
             }
-        } catch let error as StageError {
-            return try rebuildLayout(layoutPath, problem: "unreadable: \(error)")
+        } catch let damage as StateDamage {
+            return try rebuildLayout(layoutPath, problem: damage.problem)
         }
         let names = try FileSystem.listDirectory(contactsPath)
         guard names.contains(where: { StoreLayout.shardCount(ofFolder: $0) != nil }) else { return nil }

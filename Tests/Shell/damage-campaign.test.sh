@@ -87,6 +87,13 @@ damage() {  # damage KIND FILE (in $D)
           local at=$(( (RANDOM * 32768 + RANDOM) % size )) byte
           byte=$(od -An -tu1 -j "$at" -N1 "$path" | tr -d ' ')
           printf "\\$(printf '%03o' $(( byte ^ (1 << (RANDOM % 8)) )))" | dd of="$path" bs=1 seek="$at" conv=notrunc 2>/dev/null ;;
+    digit) # one digit made another (a count, a length, a date): what leaves JSON valid most often
+          local offsets at byte
+          mapfile -t offsets < <(grep -bo '[0-9]' "$path" | cut -d: -f1)
+          [ ${#offsets[@]} -gt 0 ] || return 0
+          at=${offsets[$((RANDOM % ${#offsets[@]}))]}
+          byte=$(od -An -tu1 -j "$at" -N1 "$path" | tr -d ' ')
+          printf "\\$(printf '%03o' $(( byte ^ 1 )))" | dd of="$path" bs=1 seek="$at" conv=notrunc 2>/dev/null ;;
     delete) rm "$path" ;;
     link) mkdir -p "$WORK/elsewhere"; cp "$path" "$WORK/elsewhere/$(basename "$2")"; rm "$path"
           ln -s "$WORK/elsewhere/$(basename "$2")" "$path" ;;
@@ -96,8 +103,9 @@ damage() {  # damage KIND FILE (in $D)
 # bad MESSAGE — a broken rule: the test fails (DAMAGE_KEEP_GOING=1: said, and the campaign goes on).
 broken=0
 bad() { if [ -n "${DAMAGE_KEEP_GOING:-}" ]; then echo "FAIL: $*" >&2; broken=$((broken + 1)); else fail "$@"; fi; }
-# judge NAME FILE KIND STATUS [same] — the rules above, on $WORK/stdout and $WORK/stderr; the
-# output is compared with the undamaged run's unless the fifth argument is "any".
+# judge NAME FILE KIND STATUS [same|any|detect] — the rules above, on $WORK/stdout and
+# $WORK/stderr; the output is compared with the undamaged run's unless the fifth argument is
+# "any"; "detect": the command must name the file (an error, a warning, a finding) whatever it did.
 judge() {
   local name=$1 f=$2 kind=$3 s=$4 compare=${5:-same} base err what
   base=$(basename "$f"); err=$(head -c 2000 "$WORK/stderr"); what="$name after $kind of $f (seed $seed)"
@@ -106,6 +114,9 @@ judge() {
   checks=$((checks + 1))
   [ "$s" != 124 ] || bad "$what: hung (timeout)"
   [ "$s" -lt 128 ] || bad "$what: killed by signal $((s - 128)): $err"
+  if [ "$compare" = detect ]; then
+    case $err in *"$base"*) ;; *) bad "$what: the damage went unseen (exit $s, nothing names $base): $err";; esac
+  fi
   if [ "$s" = 0 ]; then
     if [ "$compare" = same ] && [ "$(md5sum < "$WORK/stdout")" != "${want[$name]}" ]; then
       [ -s "$WORK/stdout" ] || bad "$what: exit 0 with an empty result: $err"
@@ -114,7 +125,7 @@ judge() {
     [ "$name" != export ] || [ "$(wc -l < "$WORK/stdout")" = "$want_contacts" ] || bad "$what: exit 0 with contacts missing"
   else
     # fsck names the files of its findings: a damaged value may show as another file's finding.
-    if [ "$name" = fsck ] && [ $compare = any ] && grep -q '"outcome":' "$WORK/stdout"; then base='"outcome":'; fi
+    if [ "$name" = fsck ] && [ "$compare" = any ] && grep -q '"outcome":' "$WORK/stdout"; then base='"outcome":'; fi
     case $err in *"$base"*|*"has no state"*) ;; *) bad "$what: exit $s without naming $base: $err";; esac
     case $err in *fsck*|*restore*|*"remove the link"*|*"account init"*|*"tenant.json"*|*'"outcome":"repairable"'*|*'"outcome":"lost"'*) ;; *) bad "$what: exit $s without a way out: $err";; esac
   fi
@@ -126,6 +137,9 @@ judge() {
   esac
   return 0
 }
+
+# checksummed FILE — a JSON file the store writes, with its checksum.
+checksummed() { case $1 in ledger.json|contacts/manifest.json|contacts/layout.json|contacts/shard-*/manifest.json) return 0;; *) return 1;; esac; }
 
 # reads NAME FILE — whether the command reads (or writes) the file; only those run on its damage.
 reads() {
@@ -140,15 +154,24 @@ reads() {
 }
 runs=0
 undetectable=0
+detected=0
 start=$(date +%s)
 for f in $files; do
-  for kind in truncate flip delete link; do
+  kinds="truncate flip delete link"
+  [ "${f%.json}" = "$f" ] || kinds="$kinds digit"
+  for kind in $kinds; do
     rm -rf "$D"; cp -a "$WORK/pristine" "$D"
     damage $kind "$f"
-    # A flipped bit that leaves a JSON file (tenant.json, ledger.json, the manifest: no checksum)
-    # valid JSON is a different value, not detectable damage: any output then, the other rules hold.
+    # A flip that leaves a JSON file valid JSON: in the files the store writes (ledger.json, the
+    # manifests, layout.json: checksummed) it must be seen by every command reading the file;
+    # in tenant.json (the operator's, edited by hand: no checksum) it is an edited value — a
+    # clear error or the value's effect, any output, the other rules hold.
     compare=same
-    if [ $kind = flip ] && [ "${f%.json}" != "$f" ] && jq -e . "$D/$f" >/dev/null 2>&1; then compare=any; undetectable=$((undetectable + 1)); fi
+    if [ $kind = flip ] || [ $kind = digit ]; then
+      if checksummed "$f"; then compare=detect
+        jq -e . "$D/$f" >/dev/null 2>&1 && detected=$((detected + 1))
+      elif [ "${f%.json}" != "$f" ] && jq -e . "$D/$f" >/dev/null 2>&1; then compare=any; undetectable=$((undetectable + 1)); fi
+    fi
     rm -rf "$WORK/damaged"; cp -a "$D" "$WORK/damaged"
     for entry in "${commands[@]}"; do
       name=${entry%%|*}
@@ -166,6 +189,7 @@ for f in $files; do
     done
   done
 done
-echo "damage campaign: $(echo "$files" | wc -l) files × 4 damages, $runs command runs in $(( $(date +%s) - start )) s (seed $seed; $undetectable flips left valid JSON)"
+echo "damage campaign: $(echo "$files" | wc -l) files × 4 damages (5 for JSON), $runs command runs in $(( $(date +%s) - start )) s (seed $seed; flips leaving valid JSON: $detected in checksummed files, all seen; $undetectable in tenant.json)"
+[ "$detected" -gt 0 ] || fail "no flip left a checksummed file valid JSON: the digit damage did not run"
 [ "$broken" = 0 ] || fail "$broken broken rules"
 done_ok

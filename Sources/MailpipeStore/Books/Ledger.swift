@@ -101,10 +101,7 @@ public struct Ledger {
     public static func load(path: String) throws -> Ledger {
         var ledger = Ledger()
         guard let bytes = try FileSystem.readFileIfPresent(path, options: .noFollow) else { return ledger }
-        let value: JSONValue
-        do { value = try JSONValue.parse(bytes, maxDepth: 16) } catch {
-            throw StateDamage(file: path, problem: "unreadable ledger: \(error)", repair: .fsck)
-        }
+        let value = try StateJSON.decode(bytes, path: path, what: "ledger", maxDepth: 16)
         func counts(_ v: JSONValue?) -> [String: Int] {
             var r: [String: Int] = [:]
             for (k, n) in v?.object?.members ?? [] { r[k] = n.int ?? 0 }
@@ -135,7 +132,8 @@ public struct Ledger {
         return ledger
     }
 
-    func json(schedule: WarmupSchedule) -> JSONValue {
+    /// The file's members (`StateJSON` adds the format and the checksum).
+    func members(schedule: WarmupSchedule) -> [(String, JSONValue)] {
         func counts(_ d: [String: Int]) -> JSONValue {
             .object(JSONObject(d.keys.sorted().map { ($0, .int(d[$0]!)) }))
         }
@@ -160,7 +158,6 @@ public struct Ledger {
             vm.append(name, .object(o))
         }
         var root = JSONObject()
-        root.append("format", .int(1))
         root.append("vmtas", .object(vm))
         root.append("campaigns", .object(JSONObject(campaigns.keys.sorted().map { ($0, counts(campaigns[$0]!)) })))
         root.append("days", .object(JSONObject(days.keys.sorted().map { ($0, counts(days[$0]!)) })))
@@ -170,13 +167,11 @@ public struct Ledger {
         if mailwizzPull != MailWizzCursor() { root.append("mailwizz_pull", mailwizzPull.json) }
         root.append("events_length", .int(eventsLength))
         root.append("suppression_length", .int(suppressionLength))
-        return .object(root)
+        return root.members
     }
 
     func save(path: String, schedule: WarmupSchedule) throws {
-        var bytes = json(schedule: schedule).prettyPrinted
-        bytes.append(0x0A)
-        try FileSystem.writeAtomically(path, bytes)
+        try FileSystem.writeAtomically(path, StateJSON.encode(members(schedule: schedule)))
     }
 
     /// Forgets what the events count — per campaign, day and vmta, and the soft-bounce history —
