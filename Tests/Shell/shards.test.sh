@@ -18,7 +18,7 @@ assert_eq "$(wc -l < "$WORK/ref.ndjson")" 15000 "reference store size"
 
 # The same commits into 4 shards, the 4 shard writers of each commit running together.
 account init --tenant sh --shards 4 2>/dev/null
-assert_eq "$(jq -c . "$MAILPIPE_STATE/sh/contacts/layout.json")" '{"format":1,"shards":4}' "layout.json"
+assert_eq "$(jq -c 'del(.checksum)' "$MAILPIPE_STATE/sh/contacts/layout.json")" '{"format":2,"shards":4}' "layout.json"
 for k in 1 2 3; do
   pids=()
   for i in 0 1 2 3; do
