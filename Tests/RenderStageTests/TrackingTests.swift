@@ -56,6 +56,13 @@ final class TrackingTests: XCTestCase {
         }), as: UTF8.self)
         XCTAssertEqual(seen, ["https://ex.com/book?a=1", "https://ex.com/x", "http://ex.com/y"])
         XCTAssertEqual(out, "Book: T1. Site (T2). See T3, or\nhttps://ex.com/unsubscribe?e=1 ahttps://no")
+        seen = []
+        let cjk = String(decoding: LinkRewriter.text(Array("请访问https://ex.cn/a?b=1。谢谢 مرحبا https://ex.com/ar،".utf8), track: { url in
+            seen.append(url)
+            return "T"
+        }), as: UTF8.self)
+        XCTAssertEqual(seen, ["https://ex.cn/a?b=1", "https://ex.com/ar"], "a URL ends where another script's text starts")
+        XCTAssertEqual(cjk, "请访问T。谢谢 مرحبا T،")
     }
 
     func testTrackable() {

@@ -194,7 +194,9 @@ public struct LinkRewriter {
         return out
     }
 
-    /// Every bare http(s) URL of a text part; closing punctuation after a URL stays outside it.
+    /// Every bare http(s) URL of a text part; closing punctuation after a URL stays outside it,
+    /// and so does any non-ASCII letter or mark (`访问https://x.cn/a。谢谢`: scripts without spaces
+    /// run text on; an address with such letters is written percent-encoded).
     public static func text(_ source: [UInt8], track: Track) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(source.count + 512)
@@ -205,7 +207,7 @@ public struct LinkRewriter {
             let isURL = (rest >= 8 && lowerStarts(source, i, "https://")) || (rest >= 7 && lowerStarts(source, i, "http://"))
             guard isURL, i == 0 || !isWordByte(source[i - 1]) else { out.append(source[i]); i += 1; continue }
             var j = i
-            while j < n, source[j] > 0x20, source[j] != 0x22, source[j] != 0x3C, source[j] != 0x3E, source[j] != 0x7F { j += 1 }
+            while j < n, source[j] > 0x20, source[j] < 0x7F, source[j] != 0x22, source[j] != 0x3C, source[j] != 0x3E { j += 1 }
             // Trailing sentence punctuation, and a ')' that closes text around the URL.
             while j > i, [UInt8](".,;:!?'".utf8).contains(source[j - 1]) || (source[j - 1] == 0x29 && !source[i..<j].contains(0x28)) { j -= 1 }
             let url = String(decoding: source[i..<j], as: UTF8.self)

@@ -90,11 +90,23 @@ struct TrackingRoutes {
     /// A click's redirect (the target sees no Referer: the link's token stays ours), or the pixel.
     static func answer(_ link: TrackingToken.Link) -> HTTPResponse {
         if let url = link.url {
-            return HTTPResponse(status: 302, headers: [("Location", url), ("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
+            return HTTPResponse(status: 302, headers: [("Location", TrackingRoutes.asciiLocation(url)), ("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
                                                        ("Content-Type", "text/plain; charset=utf-8")],
                                 body: Array("Redirecting to \(url)\n".utf8))
         }
         return HTTPResponse(status: 200, headers: [("Content-Type", "image/gif"), ("Cache-Control", "no-store, max-age=0")], body: pixel)
+    }
+
+    /// The URL with its non-ASCII bytes percent-encoded (an HTML href may hold an IRI; a header
+    /// holds ASCII).
+    static func asciiLocation(_ url: String) -> String {
+        guard url.utf8.contains(where: { $0 >= 0x80 }) else { return url }
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for b in url.utf8 {
+            if b < 0x80 { out.append(b) } else { out += [0x25, hex[Int(b >> 4)], hex[Int(b & 15)]] }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A 1×1 transparent GIF (GIF89a, one transparent colour).
