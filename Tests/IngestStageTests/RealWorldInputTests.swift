@@ -162,6 +162,28 @@ final class RealWorldInputTests: IngestTestCase {
         XCTAssertEqual(phones.format("call me", region: "FR"), "call me")
     }
 
+    /// Mexico's legacy mobile `1` (`+52 1 55…`, `1 55…`): the parse drops it, and the fast path
+    /// learns that rewrite per shape; every number it takes must still be the parse's.
+    func testPhoneFastPathRewritesAgreeWithTheFullParse() {
+        var phones = PhoneNumbers()
+        var random = SystemRandomNumberGenerator()
+        var fast = 0
+        for i in 0..<600 {
+            var digits = "1" + ["55", "33", "81", "57", "68", "19", "22"][i % 7]
+            while digits.count < 11 { digits += String(Int.random(in: 0...9, using: &random)) }
+            let forms = ["+52" + digits, "+52 " + spaced(digits), digits, spaced(digits), "0052" + digits]
+            let text = forms[i % forms.count]
+            let region: String? = i % 3 == 0 ? nil : "MX"
+            let before = phones.fastPathCount
+            let got = phones.format(text, region: region)
+            let expected = PhoneNumbers.fullParse(region == nil && text.hasPrefix("00") ? "+" + text.dropFirst(2) : text, region: region) ?? text
+            XCTAssertEqual(got, expected, "\(text) in \(region ?? "no country")")
+            if phones.fastPathCount > before { fast += 1 }
+        }
+        XCTAssertEqual(phones.format("+52 1 55 3039 9663", region: nil), "+525530399663")
+        XCTAssertGreaterThan(fast, 300, "the rewrite is learnt: \(fast) of 600 taken fast")
+    }
+
     func spaced(_ s: String) -> String {
         var out = ""
         for (i, c) in s.enumerated() { if i > 0 && i % 2 == 0 { out += " " }; out.append(c) }

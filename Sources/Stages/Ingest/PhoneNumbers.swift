@@ -16,7 +16,10 @@ import MailpipeCore
 ///   rules) → the full parse, cached by region and text.
 /// Each shape a fast path proposes — its form, region or calling code, the national number's
 /// length and first two digits — is judged by the full parse on the first number of that shape
-/// met; a shape where they disagree (Israel's `01x` carrier prefixes, say) is left to the parser.
+/// met; a shape where they disagree (Israel's `01x` carrier prefixes, say) is left to the parser,
+/// unless the parse only dropped digits the shape fixes (Mexico's legacy mobile `1`: `+52 1 55…`
+/// is `+5255…`): that rewrite, once a second number of the shape confirms it, is the shape's fast
+/// path.
 /// `RealWorldInputTests.testPhoneFastPathsAgreeWithTheFullParse` compares the two on random
 /// numbers of fifty regions.
 ///
@@ -38,9 +41,31 @@ public struct PhoneNumbers {
         var id: (CChar, CChar) = (0, 0)
     }
 
+    /// What the full parse said of a shape's proposal.
+    enum Verdict: Equatable {
+        case agrees
+        case disagrees
+        /// The parse wrote the proposal without `count` digits at `offset` of the national number,
+        /// digits within those the shape's key fixes; `confirmed` once a second number agreed.
+        case drops(offset: Int, count: Int, confirmed: Bool)
+    }
+
+    /// How `fast` took a number.
+    private enum Path {
+        case fast
+        /// Written as the full parse gave it (a shape judged on this number, the parse differing).
+        case parsed
+        /// Not written: the full parse must decide.
+        case neither
+    }
+
+    /// A fast path's proposal: the shape's key, the calling code, the national number, and how
+    /// many of its first digits the key fixes (0: the key is told by other digits).
+    private typealias Proposal = (key: UInt64, code: [UInt8], national: ArraySlice<UInt8>, lead: Int)
+
     private var regions: [UInt16: Region] = [:]
-    /// Shape of a number → whether the fast path agrees with the full parse on it.
-    private var verdicts: [UInt64: Bool] = [:]
+    /// Shape of a number → what the full parse said of the fast path on it.
+    private var verdicts: [UInt64: Verdict] = [:]
     /// Calling code → (possible lengths, national prefix digit or -1); lengths 0: not a code.
     private var callingCodes: [Int32: (lengths: UInt32, prefixDigit: Int32)] = [:]
     private var cache = BytesCache(limit: 100_000)
@@ -76,7 +101,11 @@ public struct PhoneNumbers {
     mutating func format(_ text: UnsafeRawBufferPointer, region: (UInt8, UInt8)?, into out: inout ByteBuffer, knownNFC: Bool) {
         let t = Normalize.trimmed(text)
         if t.isEmpty { return }
-        if fast(t, region: region, into: &out) { fastPathCount += 1; return }
+        switch fast(t, region: region, into: &out) {
+        case .fast: fastPathCount += 1; return
+        case .parsed: fullParseCount += 1; return
+        case .neither: break
+        }
         // The full parse, cached by region and text.
         key.removeAll()
         if let region { key.append(region.0); key.append(region.1) } else { key.append("ZZ" as StaticString) }
@@ -97,15 +126,15 @@ public struct PhoneNumbers {
         if region != nil, t.first != 0x2B, t.first != 0x30, t.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x20 }), digits.count >= 10 {
             let plus = digits.withUnsafeBytes { [0x2B] + Array($0) }
             let start = out.count
-            if plus.withUnsafeBytes({ fast($0, region: nil, into: &out) }) { return }
+            if plus.withUnsafeBytes({ fast($0, region: nil, into: &out) }) != .neither { return }
             out.truncate(to: start)
             if let e164 = plus.withUnsafeBytes({ PhoneNumbers.fullParse($0, region: nil) }) { out.append(e164); return }
         }
         Normalize.text(t, into: &out, knownNFC: knownNFC)
     }
 
-    /// The fast paths; false when the full parse must decide.
-    private mutating func fast(_ t: UnsafeRawBufferPointer, region: (UInt8, UInt8)?, into out: inout ByteBuffer) -> Bool {
+    /// The fast paths; `.neither` when the full parse must decide.
+    private mutating func fast(_ t: UnsafeRawBufferPointer, region: (UInt8, UInt8)?, into out: inout ByteBuffer) -> Path {
         // Digits, the separators people type, and a leading `+`; anything else is for the parser.
         digits.removeAll()
         var plus = false
@@ -116,27 +145,71 @@ public struct PhoneNumbers {
             if b == 0x20 || b == 0x2D || b == 0x2E || b == 0x2F { continue }
             if b == 0x28 || b == 0x29 {
                 // `(0)` after a calling code is a national prefix the parser knows how to drop.
-                if plus { return false }
+                if plus { return .neither }
                 continue
             }
-            return false
+            return .neither
         }
         let d = digits.withUnsafeBytes { Array($0) }
         // Each shape (the form, its region or calling code, the lengths and first digits) is judged
         // once by the full parse, on the first number that has it.
-        guard let (key, code, national) = proposal(d[...], plus: plus, region: region) else { return false }
-        if let agrees = verdicts[key] {
-            if agrees { write(code, national, into: &out) }
-            return agrees
+        guard let (key, code, national, lead) = proposal(d[...], plus: plus, region: region) else { return .neither }
+        let verdict = verdicts[key]
+        switch verdict {
+        case .agrees?:
+            write(code, national, into: &out)
+            return .fast
+        case .disagrees?:
+            return .neither
+        case let .drops(offset, count, true)?:
+            write(code, national, dropping: offset..<(offset + count), into: &out)
+            return .fast
+        case .drops(_, _, false)?, nil:
+            break
+        }
+        // (Without a country, `00` was read as `+`: the parser is asked about `+` and the rest,
+        // and a number it does not agree on stays as given.)
+        let rewritten = region == nil && !plus
+        let asked: [UInt8] = rewritten ? [0x2B] + d.dropFirst(2) : Array(t)
+        guard let parsed = asked.withUnsafeBytes({ PhoneNumbers.fullParse($0, region: region) }) else {
+            verdicts[key] = .disagrees
+            return .neither
         }
         var proposed = ByteBuffer(capacity: 24)
-        write(code, national, into: &proposed)
-        // (Without a country, `00` was read as `+`: the parser is asked about `+` and the rest.)
-        let asked: [UInt8] = region == nil && !plus ? [0x2B] + d.dropFirst(2) : Array(t)
-        let agrees = asked.withUnsafeBytes { PhoneNumbers.fullParse($0, region: region) } == proposed.bytes
-        verdicts[key] = agrees
-        if agrees { out.append(proposed.bytes) }
-        return agrees
+        if case let .drops(offset, count, false)? = verdict {
+            write(code, national, dropping: offset..<(offset + count), into: &proposed)
+            verdicts[key] = proposed.bytes == parsed ? .drops(offset: offset, count: count, confirmed: true) : .disagrees
+        } else {
+            write(code, national, into: &proposed)
+            if proposed.bytes == parsed {
+                verdicts[key] = .agrees
+            } else if let (offset, count) = PhoneNumbers.dropped(from: national, code: code, lead: lead, parsed: parsed) {
+                verdicts[key] = .drops(offset: offset, count: count, confirmed: false)
+            } else {
+                verdicts[key] = .disagrees
+            }
+        }
+        if rewritten && verdicts[key] == .disagrees { return .neither }
+        out.append(parsed)
+        return verdicts[key] == .agrees ? .fast : .parsed
+    }
+
+    /// Where `parsed` is `+`, `code` and `national` without a run of its first `lead` digits: that
+    /// run (the digits a shape's key fixes, so every number of the shape has the same ones).
+    private static func dropped(from national: ArraySlice<UInt8>, code: [UInt8], lead: Int, parsed: [UInt8]) -> (Int, Int)? {
+        let head = 1 + code.count
+        guard lead > 0, parsed.count > head, parsed[0] == 0x2B, parsed[1..<head].elementsEqual(code) else { return nil }
+        let count = national.count - (parsed.count - head)
+        guard count > 0, count < lead else { return nil }
+        let kept = parsed[head...]
+        for offset in 0...(lead - count) {
+            let n = national.startIndex
+            if kept.prefix(offset).elementsEqual(national[n..<(n + offset)]),
+               kept.dropFirst(offset).elementsEqual(national[(n + offset + count)...]) {
+                return (offset, count)
+            }
+        }
+        return nil
     }
 
     /// A shape's key: its form (2 bits), region or calling code, the typed digits' length (where
@@ -149,10 +222,10 @@ public struct PhoneNumbers {
         return form << 62 | place << 40 | UInt64(typed) << 32 | UInt64(national) << 24 | digits
     }
 
-    /// What the fast paths would make of digits `d`: the shape's key, the calling code and the
-    /// national number; nil when no fast path applies.
-    private mutating func proposal(_ d: ArraySlice<UInt8>, plus: Bool, region: (UInt8, UInt8)?)
-        -> (key: UInt64, code: [UInt8], national: ArraySlice<UInt8>)? {
+    /// What the fast paths would make of digits `d`: the shape's key, the calling code, the
+    /// national number and how many of its first digits the key fixes; nil when no fast path
+    /// applies.
+    private mutating func proposal(_ d: ArraySlice<UInt8>, plus: Bool, region: (UInt8, UInt8)?) -> Proposal? {
         if plus { return international(d) }
         guard let region else {
             // No country known: `00` is the international prefix of most of the world.
@@ -176,20 +249,20 @@ public struct PhoneNumbers {
             // The region's own prefix pattern (Mexico's legacy mobile `1`, Argentina's `15`): the
             // shape is still told by the digits as typed, so the key is the typed number's.
             guard let key = PhoneNumbers.key(form: 0, of: id, typed: d.count, national: national.count, told: d, lead: r.leadDigits) else { return nil }
-            return (key, r.callingCode, national[...])
+            return (key, r.callingCode, national[...], 0)
         }
         if r.prefixedFast && d.starts(with: r.nationalPrefix) {
             let national = d.dropFirst(r.nationalPrefix.count)
             guard let first = national.first, first != 0x30, first != r.nationalPrefix[0], national.count < 32,
                   r.lengths & (1 << UInt32(national.count)) != 0 else { return nil }
             guard let key = PhoneNumbers.key(form: 2, of: id, national: national.count, told: national, lead: r.leadDigits) else { return nil }
-            return (key, r.callingCode, national)
+            return (key, r.callingCode, national, r.leadDigits)
         }
         // (A leading 0 is the number's own where there is no national prefix: Italy, Côte d'Ivoire.)
         if r.unprefixedFast, let first = d.first, first != 0x30 || r.nationalPrefix.isEmpty, r.nationalPrefix.first != first,
            !d.starts(with: r.callingCode), d.count < 32, r.lengths & (1 << UInt32(d.count)) != 0 {
             guard let key = PhoneNumbers.key(form: 3, of: id, national: d.count, told: d, lead: r.leadDigits) else { return nil }
-            return (key, r.callingCode, d)
+            return (key, r.callingCode, d, r.leadDigits)
         }
         return nil
     }
@@ -211,7 +284,7 @@ public struct PhoneNumbers {
 
     /// `+` and digits: the calling code when it is known and the national part has a possible
     /// length and does not start with the code's national prefix.
-    private mutating func international(_ d: ArraySlice<UInt8>) -> (key: UInt64, code: [UInt8], national: ArraySlice<UInt8>)? {
+    private mutating func international(_ d: ArraySlice<UInt8>) -> Proposal? {
         guard d.count >= 3, d.count <= 17, d.first != 0x30 else { return nil }
         var code: Int32 = 0
         for length in 1...3 {
@@ -223,15 +296,16 @@ public struct PhoneNumbers {
             guard let first = national.first, first != 0x30 || info.prefixDigit == -1, Int32(first - 0x30) != info.prefixDigit,
                   national.count < 32, info.lengths & (1 << UInt32(national.count)) != 0 else { return nil }
             guard let key = PhoneNumbers.key(form: 1, of: UInt64(code), national: national.count, told: national, lead: 2) else { return nil }
-            return (key, Array(d.prefix(length)), national)
+            return (key, Array(d.prefix(length)), national, 2)
         }
         return nil
     }
 
-    private func write(_ code: [UInt8], _ national: ArraySlice<UInt8>, into out: inout ByteBuffer) {
+    private func write(_ code: [UInt8], _ national: ArraySlice<UInt8>, dropping dropped: Range<Int> = 0..<0, into out: inout ByteBuffer) {
         out.append(0x2B)
         for b in code { out.append(b) }
-        for b in national { out.append(b) }
+        let n = national.startIndex
+        for i in national.indices where !dropped.contains(i - n) { out.append(national[i]) }
     }
 
     private mutating func callingCode(_ code: Int32) -> (lengths: UInt32, prefixDigit: Int32) {
