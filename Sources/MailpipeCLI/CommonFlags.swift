@@ -186,17 +186,23 @@ public struct TenantChoice {
 /// Runs a stage's body and turns its outcome into the documented exit status.
 public enum StageMain {
     public static func run(_ stage: String, _ body: () throws -> ExitStatus) -> Never {
+        run(stage, exitCode: { try body().rawValue })
+    }
+
+    /// For a command whose exit status says more than success (`account health`: ok, warn,
+    /// critical); errors still exit by `ExitStatus`.
+    public static func run(_ stage: String, exitCode body: () throws -> Int32) -> Never {
         ignoreBrokenPipeSignal()
-        let status: ExitStatus
+        let status: Int32
         do {
             status = try body()
         } catch StageError.outputClosed {
-            status = .success
+            status = ExitStatus.success.rawValue
         } catch {
             try? FileDescriptor.standardError.writeAll("\(stage): error: \(error)\n")
-            status = error.exitStatus
+            status = error.exitStatus.rawValue
         }
-        exit(status.rawValue)
+        exit(status)
     }
 }
 

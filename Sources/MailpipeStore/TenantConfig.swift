@@ -35,6 +35,8 @@ public struct TenantConfig: Sendable {
     /// `tracking`: where render's tracked links and open pixel point, whether they are on
     /// (nil: the section is absent, so nothing is tracked).
     public var tracking: Tracking?
+    /// `health`: the window and thresholds of `account health` (`HealthRules`).
+    public var health: HealthRules
     /// The file's members as read (what `account init` writes back).
     public private(set) var document: JSONObject
 
@@ -131,9 +133,27 @@ public struct TenantConfig: Sendable {
         }
     }
 
+    /// `health` {window_days, unsubscribe_rate, unsubscribe_rise, bounced_share, unvalidated_share,
+    /// suppressed_share}: what `account health` scores against beside `ceilings` (docs/account.md
+    /// "Health"). Rates and shares are 0–1.
+    public struct HealthRules: Sendable, Equatable {
+        /// Days (the tenant's, today included) whose sends the rates are taken over; the
+        /// unsubscribe trend compares them with the same number of days before.
+        public var windowDays = 7
+        /// An unsubscribe rate over this, rising by `unsubscribeRise` times, is a warning.
+        public var unsubscribeRate = 0.005
+        public var unsubscribeRise = 2.0
+        /// Shares of the contacts over which list hygiene warns.
+        public var bouncedShare = 0.05
+        public var unvalidatedShare = 0.10
+        public var suppressedShare = 0.25
+
+        public init() {}
+    }
+
     static let rootKeys = ["slug", "name", "brand_domain", "sending_domain", "languages", "fallback_language", "default_country", "timezone",
                            "taxonomy", "mailwizz", "smtp", "unsubscribe", "vmtas", "warmup", "bounces", "ceilings", "webhooks", "engagement", "routes",
-                           "tracking"]
+                           "tracking", "health"]
     static let mailwizzKeys = ["url", "list_uid", "api_key_env", "fields", "subscriber_status", "language_lists"]
     static let smtpKeys = ["url", "from", "reply_to"]
     static let unsubscribeKeys = ["url", "mailto", "secret_env"]
@@ -148,6 +168,7 @@ public struct TenantConfig: Sendable {
     static let engagementKeys = ["half_life_days", "sunset_after_sends", "sunset_after_days"]
     static let trackingKeys = ["url", "enabled", "opens", "clicks", "machine_seconds"]
     static let routeKeys = ["name", "url", "domains", "username_env", "password_env"]
+    static let healthKeys = ["window_days", "unsubscribe_rate", "unsubscribe_rise", "bounced_share", "unvalidated_share", "suppressed_share"]
     static let subscriberStatuses = ["confirmed", "unconfirmed", "unsubscribed", "blacklisted", "unapproved"]
 
     /// Every key path tenant.json may hold (`vmtas[].name`…): what the misspelling test walks.
@@ -161,6 +182,7 @@ public struct TenantConfig: Sendable {
             + engagementKeys.map { "engagement.\($0)" }
             + routeKeys.map { "routes[].\($0)" }
             + trackingKeys.map { "tracking.\($0)" }
+            + healthKeys.map { "health.\($0)" }
         return paths
     }
 
@@ -254,6 +276,7 @@ public struct TenantConfig: Sendable {
                                      sunsetAfterDays: try g?.int("sunset_after_days", min: 1))
         routes = try RouteConfig.read(root, file: file)
         tracking = try TenantConfig.readTracking(try root.object("tracking", known: TenantConfig.trackingKeys))
+        health = try TenantConfig.readHealth(try root.object("health", known: TenantConfig.healthKeys))
         webhooks = try TenantConfig.readWebhooks(try root.object("webhooks", known: TenantConfig.webhookKeys))
     }
 
@@ -288,6 +311,18 @@ public struct TenantConfig: Sendable {
             throw ConfigReader.error(ses!.file, "'webhooks.ses.topic_arns[\(i)]' is not a topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
         }
         return w
+    }
+
+    static func readHealth(_ r: ConfigReader?) throws -> HealthRules {
+        var h = HealthRules()
+        guard let r else { return h }
+        h.windowDays = try r.int("window_days", min: 1) ?? h.windowDays
+        h.unsubscribeRate = try r.double("unsubscribe_rate", in: 0...1) ?? h.unsubscribeRate
+        h.unsubscribeRise = try r.double("unsubscribe_rise", in: 1...1_000) ?? h.unsubscribeRise
+        h.bouncedShare = try r.double("bounced_share", in: 0...1) ?? h.bouncedShare
+        h.unvalidatedShare = try r.double("unvalidated_share", in: 0...1) ?? h.unvalidatedShare
+        h.suppressedShare = try r.double("suppressed_share", in: 0...1) ?? h.suppressedShare
+        return h
     }
 
     static func readMailWizz(_ r: ConfigReader) throws -> MailWizz {

@@ -22,7 +22,8 @@ final class TenantConfigTests: XCTestCase {
                  "ses":{"certificate_file":"/etc/sns.pem","topic_arns":["arn:aws:sns:eu-west-1:1:ses"]}},
      "engagement":{"half_life_days":30,"sunset_after_sends":5,"sunset_after_days":120},
      "routes":[{"name":"main","url":"smtp://127.0.0.1:25","domains":["gmail.com"],"username_env":"RU","password_env":"RP"}],
-     "tracking":{"url":"https://t.acme.example/t","enabled":true,"opens":true,"clicks":false,"machine_seconds":5}}
+     "tracking":{"url":"https://t.acme.example/t","enabled":true,"opens":true,"clicks":false,"machine_seconds":5},
+     "health":{"window_days":14,"unsubscribe_rate":0.004,"unsubscribe_rise":3,"bounced_share":0.06,"unvalidated_share":0.2,"suppressed_share":0.3}}
     """#
 
     func parse(_ text: String) throws -> TenantConfig {
@@ -56,6 +57,10 @@ final class TenantConfigTests: XCTestCase {
         XCTAssertTrue(message(#"{"tracking":{"url":"ftp://t.example"}}"#).contains("'tracking.url' must be an http(s) URL"))
         XCTAssertTrue(message(#"{"tracking":{"url":"https://t.example/t?x=1"}}"#).contains("without a query"))
         XCTAssertTrue(message(#"{"tracking":{"url":"https://t.example","opens":"yes"}}"#).contains("'tracking.opens' must be true or false"))
+        var health = TenantConfig.HealthRules()
+        (health.windowDays, health.unsubscribeRate, health.unsubscribeRise) = (14, 0.004, 3)
+        (health.bouncedShare, health.unvalidatedShare, health.suppressedShare) = (0.06, 0.2, 0.3)
+        XCTAssertEqual(c.health, health)
     }
 
     /// Each known key path, misspelt in the full document (its last letter doubled), is named.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The read-only commands — account suppress --list, account warmup (no --advance), account
-# report — on a state they cannot write: a read-only mount, and another user's state readable by
+# report, account health — on a state they cannot write: a read-only mount, and another user's state readable by
 # this one. They take no lock and write nothing, and they show what the next writer will: the
 # state here is an interrupted account events (events logged past the ledger, the list not yet
 # holding their addresses), so the list and the report's suppressed count include those addresses.
@@ -30,22 +30,25 @@ sum=$(tree_sum)
 
 # What the read-only commands say on the writable state (written nothing either).
 commands=("account suppress --tenant $T --now $NOW --list" "account warmup --tenant $T --now $NOW"
-          "account report --tenant $T --now $NOW --json")
-names=(list warmup report)
-for i in 0 1 2; do ${commands[$i]} > "$WORK/want-${names[$i]}" 2>/dev/null; done
+          "account report --tenant $T --now $NOW --json" "account health --tenant $T --now $NOW --json")
+names=(list warmup report health)
+# health: 2 of the 4 sends bounced, critical (exit 2).
+statuses=(0 0 0 2)
+for i in "${!commands[@]}"; do ${commands[$i]} > "$WORK/want-${names[$i]}" 2>/dev/null || true; done
 assert_eq "$(tree_sum)" "$sum" "the read-only commands wrote nothing (not even a lock file)"
 assert_eq "$(jq -r .email "$WORK/want-list" | sort | tr '\n' ' ')" "a@ro.example b@ro.example c@ro.example d@ro.example f@ro.example " \
   "suppress --list: the list with the addresses of the logged events it does not show yet"
 assert_eq "$(jq 'select(.suppressed != null) | .suppressed' "$WORK/want-report")" "5" "report: suppressed counts the logged events' addresses"
 assert_eq "$(jq -r '[.vmta,.week,.quota] | @tsv' "$WORK/want-warmup")" "v1	1	50" "warmup: the configured vmta"
+assert_eq "$(jq -c '[.status,.window.sends,.window.bounced]' "$WORK/want-health")" '["critical",4,2]' "health: the logged events counted"
 
 # run_all LABEL PREFIX... — every read-only command through PREFIX: exit 0, the same output.
 run_all() {
   local label=$1; shift
-  for i in 0 1 2; do
+  for i in "${!commands[@]}"; do
     local status
     status=$(run_capture "$@" ${commands[$i]})
-    assert_eq "$status" 0 "$label: ${names[$i]} exits 0 ($(head -c 300 "$WORK/stderr"))"
+    assert_eq "$status" "${statuses[$i]}" "$label: ${names[$i]} exits ${statuses[$i]} ($(head -c 300 "$WORK/stderr"))"
     assert_eq "$(md5sum < "$WORK/stdout")" "$(md5sum < "$WORK/want-${names[$i]}")" "$label: ${names[$i]}'s output"
   done
   # A writer says it cannot write, naming why (never a crash, never a silent success).

@@ -16,7 +16,8 @@ jq '.vmtas[0].pool = "sx-pool" | .warmup[0].min_sends = 200
     | .mailwizz.language_lists = {"fr": "frlist01"}
     | .tracking = {"url": "https://t.sos-expat.com/t", "enabled": false, "opens": true, "clicks": true, "machine_seconds": 10}
     | .engagement = {"half_life_days": 30, "sunset_after_sends": 5, "sunset_after_days": 120}
-    | .routes = [{"name": "main", "url": "smtp://127.0.0.1:25", "domains": ["gmail.com"], "username_env": "RU", "password_env": "RP"}]' \
+    | .routes = [{"name": "main", "url": "smtp://127.0.0.1:25", "domains": ["gmail.com"], "username_env": "RU", "password_env": "RP"}]
+    | .health = {"window_days": 7, "unsubscribe_rate": 0.005, "unsubscribe_rise": 2, "bounced_share": 0.05, "unvalidated_share": 0.1, "suppressed_share": 0.25}' \
   "$S/sos-expat/tenant.json" > "$WORK/full.json"
 assert_eq "$(run_status account init --check "$WORK/full.json" 2>/dev/null)" "0" "the complete file passes"
 

@@ -44,6 +44,13 @@ public struct WarmupBook: Sendable {
         public var yesterdayBounced: Int
         public var yesterdayRate: Double?
         public var action: Action?
+
+        public init(vmta: String, week: Int, quota: Int, ceiling: Double, sentToday: Int, remaining: Int, started: String,
+                    yesterdaySent: Int, yesterdayBounced: Int, yesterdayRate: Double?, action: Action?) {
+            self.vmta = vmta; self.week = week; self.quota = quota; self.ceiling = ceiling; self.sentToday = sentToday
+            self.remaining = remaining; self.started = started; self.yesterdaySent = yesterdaySent
+            self.yesterdayBounced = yesterdayBounced; self.yesterdayRate = yesterdayRate; self.action = action
+        }
     }
 
     public init(config: TenantConfig, now: Timestamp) {

@@ -26,7 +26,7 @@ struct Account: MailpipeCommand {
         """,
         version: mailpipeVersionText,
         subcommands: [Init.self, Commit.self, Export.self, Compact.self, Reshard.self, Fsck.self,
-                      Record.self, Events.self, Suppress.self, Warmup.self, Report.self, PmtaConfig.self, Serve.self]
+                      Record.self, Events.self, Suppress.self, Warmup.self, Report.self, Health.self, PmtaConfig.self, Serve.self]
     )
 }
 
@@ -462,6 +462,38 @@ extension Account {
                 try output.flush()
                 return .success
             }
+        }
+    }
+
+    struct Health: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score the tenant's sending health 0–100 with its reasons; exit 0 ok, 1 warn, 2 critical.",
+            usage: "account health [--tenant <slug>] [--json] [<options>]",
+            discussion: """
+            From the figures of account report over the last health.window_days days (default 7): \
+            bounce and complaint rates against the tenant's ceilings, Gmail's 0.3 % spam-rate line, \
+            the warm-up of each vmta, list hygiene (shares of bounced, unvalidated and suppressed \
+            contacts) and the unsubscribe trend (docs/account.md "Health" gives the formula). A \
+            tenant that never sent is "ok, no data", without a score. Damaged books are an error \
+            (exit 1, nothing on standard output), never a score. Reads only: no lock, nothing \
+            written.
+
+            Example:
+              account health --tenant sos-expat || echo "exit $?: 1 warn, 2 critical"
+            """)
+
+        @OptionGroup var tenantFlags: TenantFlags
+        @Flag(help: "One JSON object instead of the text.") var json = false
+
+        func run() throws {
+            StageMain.run("account health", exitCode: {
+                let slug = try tenantFlags.choose().slug
+                let result = try AccountHealth.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock()))
+                var output = OutputSink()
+                if json { output.buffer.append(result.jsonLine) } else { output.buffer.append(result.text) }
+                try output.flush()
+                return result.level.exitCode
+            })
         }
     }
 

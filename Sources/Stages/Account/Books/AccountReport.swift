@@ -26,16 +26,27 @@ public enum AccountReport {
         /// Only this campaign's events.
         public var campaign: String?
         public var workers: Int
+        /// What books the report cannot count whole (a torn events tail, a log shorter than the
+        /// ledger, a lost ledger) do to it.
+        public var damage: DamagePolicy
 
         public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, since: Timestamp? = nil, campaign: String? = nil,
-                    workers: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) {
+                    workers: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), damage: DamagePolicy = .warn) {
             self.tenant = tenant
             self.state = state
             self.now = now
             self.since = since
             self.campaign = campaign
             self.workers = max(1, workers)
+            self.damage = damage
         }
+    }
+
+    public enum DamagePolicy: Sendable {
+        /// Count what is readable and say on standard error what is not (`account report`).
+        case warn
+        /// Stop with `StateDamage` (`account health`: a verdict on part of the books could be wrong).
+        case fail
     }
 
     /// The counters of the report, in column order.
@@ -82,13 +93,26 @@ public enum AccountReport {
             count(totals, "sent") > 0 ? count(c, "sent") : count(c, "delivered") + bounced(c)
         }
 
-        public func rates(_ c: [Int]) -> [(String, Double?)] {
-            let s = sends(c)
+        public func rates(_ c: [Int]) -> [(String, Double?)] { rates(c, sends: sends(c)) }
+
+        /// The rates of counters `c` whose sends are `s` (a window of days passes `daySends`):
+        /// delivery and bounces of sends; complaints, opens, clicks and unsubscribes of
+        /// deliveries, or of sends when no delivery was recorded (direct SMTP without MTA
+        /// accounting), as the A/B comparison does.
+        public func rates(_ c: [Int], sends s: Int) -> [(String, Double?)] {
             let d = count(c, "delivered")
+            let base = d > 0 ? d : s
             func r(_ n: Int, _ of: Int) -> Double? { of > 0 ? Double(n) / Double(of) : nil }
             return [("delivery_rate", r(d, s)), ("bounce_rate", r(bounced(c), s)), ("hard_bounce_rate", r(count(c, "bounced_hard"), s)),
-                    ("complaint_rate", r(count(c, "complained"), d)), ("open_rate", r(count(c, "opened"), d)),
-                    ("click_rate", r(count(c, "clicked"), d)), ("unsubscribe_rate", r(count(c, "unsubscribed"), d))]
+                    ("complaint_rate", r(count(c, "complained"), base)), ("open_rate", r(count(c, "opened"), base)),
+                    ("click_rate", r(count(c, "clicked"), base)), ("unsubscribe_rate", r(count(c, "unsubscribed"), base))]
+        }
+
+        /// The counters of the days from `first` to `last` (YYYY-MM-DD, the tenant's days), summed.
+        public func sum(from first: String, to last: String) -> [Int] {
+            var sum = [Int](repeating: 0, count: AccountReport.counters.count)
+            for (day, c) in days where day >= first && day <= last { AccountReport.add(&sum, c) }
+            return sum
         }
     }
 
@@ -272,7 +296,7 @@ public enum AccountReport {
         var report = Report(tenant: options.tenant.value, generatedAt: options.now.rfc3339, since: options.since?.rfc3339,
                             campaignFilter: options.campaign)
         let ledger = try Ledger.load(path: dir.ledgerPath)
-        try warnAboutDamage(dir, ledger: ledger)
+        try checkDamage(dir, ledger: ledger, policy: options.damage)
         // Contacts, on a thread of their own while the event log is read on the others.
         let store = try TenantContacts.open(dir)
         var parser = JSONParser(maxDepth: 64)
@@ -404,19 +428,27 @@ public enum AccountReport {
     }
 
     /// The report counts the sealed part of the event log and shows the ledger's warm-up: what
-    /// they lack, a warning says (naming the file), rather than figures that look whole.
-    static func warnAboutDamage(_ dir: TenantDirectory, ledger: Ledger) throws {
+    /// they lack, a warning says (naming the file), rather than figures that look whole; under
+    /// `.fail` it is `StateDamage` instead.
+    static func checkDamage(_ dir: TenantDirectory, ledger: Ledger, policy: DamagePolicy) throws {
         let sealed = try AppendLog.readableLength(path: dir.eventsPath)
         let size = FileSystem.entryExists(dir.eventsPath) ? try FileSystem.fileSize(dir.eventsPath) : 0
         let fsck = "account fsck --tenant \(dir.slug.value)"
+        func found(_ file: String, _ problem: String, _ consequence: String) throws {
+            switch policy {
+            case .warn: StateWarning.emit("\(file): \(problem)\(consequence)")
+            case .fail: throw StateDamage(file: file, problem: problem, repair: .fsck)
+            }
+        }
         if size > sealed {
-            StateWarning.emit("\(dir.eventsPath): \(size - sealed) bytes after the last sealed append (torn or damaged) are not counted (\(fsck) says which)")
+            try found(dir.eventsPath, "\(size - sealed) bytes after the last sealed append (torn or damaged)", " are not counted (\(fsck) says which)")
         }
         if sealed < ledger.eventsLength {
-            StateWarning.emit("\(dir.eventsPath): shorter than the ledger says (\(sealed) < \(ledger.eventsLength)): events were lost and are not counted (\(fsck) says which)")
+            try found(dir.eventsPath, "shorter than the ledger says (\(sealed) < \(ledger.eventsLength)): events were lost",
+                      " and are not counted (\(fsck) says which)")
         }
         if sealed > 0 && !FileSystem.entryExists(dir.ledgerPath) {
-            StateWarning.emit("\(dir.ledgerPath): missing; no warm-up shown (the next account command recounts it from the events)")
+            try found(dir.ledgerPath, "missing", "; no warm-up shown (the next account command recounts it from the events)")
         }
     }
 
