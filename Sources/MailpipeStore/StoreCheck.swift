@@ -55,9 +55,9 @@ public struct ContactStoreCheck {
         let contactsPath = tenant.contactsPath
         guard try FileSystem.requireFolder(contactsPath) else { return }
         // Writers are kept out while the store is read (and repaired): the layout lock, then the
-        // tenant lock, the order every writer takes them in. A check of read-only state goes on
-        // without them.
-        // (A flat store has no layout lock; none is made for it.)
+        // tenant lock, the order every writer takes them in. A check without --repair is a
+        // reader: it takes them shared, only where the lock files exist, and creates nothing (a
+        // read-only state is checked as it is). A flat store has no layout lock; none is made.
         let layoutLockPath = "\(contactsPath)/\(StoreLayout.lockName)"
         let layoutLock = FileSystem.entryExists(layoutLockPath) ? try lock(layoutLockPath) : nil
         defer { layoutLock?.unlock() }
@@ -72,10 +72,7 @@ public struct ContactStoreCheck {
     }
 
     private func lock(_ path: String) throws -> FileLock? {
-        do { return try FileLock(path: path) } catch let error as SystemError
-            where !repair && (error.errno == .readOnlyFileSystem || error.errno == .permissionDenied) {
-            return nil
-        }
+        repair ? try FileLock(path: path) : try FileLock.sharedIfPresent(path: path)
     }
 
     private mutating func note(_ file: String, _ problem: String, _ outcome: StateFinding.Outcome, _ action: String) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The read-only commands — account suppress --list, account warmup (no --advance), account
-# report, account health — on a state they cannot write: a read-only mount, and another user's state readable by
+# report, account health, account fsck (no --repair) — on a state they cannot write: a read-only mount, and another user's state readable by
 # this one. They take no lock and write nothing, and they show what the next writer will: the
 # state here is an interrupted account events (events logged past the ledger, the list not yet
-# holding their addresses), so the list and the report's suppressed count include those addresses.
+# holding their addresses), so the list and the report's suppressed count include those addresses,
+# and fsck reports the events the ledger does not reflect yet (exit 1: something is left to do).
 source "$(dirname "$0")/lib.sh"
 T=ro
 NOW=2026-11-25T12:00:00Z
@@ -30,19 +31,27 @@ sum=$(tree_sum)
 
 # What the read-only commands say on the writable state (written nothing either).
 commands=("account suppress --tenant $T --now $NOW --list" "account warmup --tenant $T --now $NOW"
-          "account report --tenant $T --now $NOW --json" "account health --tenant $T --now $NOW --json")
-names=(list warmup report health)
-# health: 2 of the 4 sends bounced, critical (exit 2).
-statuses=(0 0 0 2)
-for i in "${!commands[@]}"; do ${commands[$i]} > "$WORK/want-${names[$i]}" 2>/dev/null || true; done
+          "account report --tenant $T --now $NOW --json" "account health --tenant $T --now $NOW --json"
+          "account fsck --tenant $T --now $NOW")
+names=(list warmup report health fsck)
+# health: 2 of the 4 sends bounced, critical (exit 2); fsck: the pending events are left to do (exit 1).
+statuses=(0 0 0 2 1)
+for i in "${!commands[@]}"; do
+  status=$(run_capture ${commands[$i]})
+  assert_eq "$status" "${statuses[$i]}" "${names[$i]} on the writable state: exit ${statuses[$i]} ($(head -c 300 "$WORK/stderr"))"
+  cp "$WORK/stdout" "$WORK/want-${names[$i]}"
+done
 assert_eq "$(tree_sum)" "$sum" "the read-only commands wrote nothing (not even a lock file)"
 assert_eq "$(jq -r .email "$WORK/want-list" | sort | tr '\n' ' ')" "a@ro.example b@ro.example c@ro.example d@ro.example f@ro.example " \
   "suppress --list: the list with the addresses of the logged events it does not show yet"
 assert_eq "$(jq 'select(.suppressed != null) | .suppressed' "$WORK/want-report")" "5" "report: suppressed counts the logged events' addresses"
 assert_eq "$(jq -r '[.vmta,.week,.quota] | @tsv' "$WORK/want-warmup")" "v1	1	50" "warmup: the configured vmta"
 assert_eq "$(jq -c '[.status,.window.sends,.window.bounced]' "$WORK/want-health")" '["critical",4,2]' "health: the logged events counted"
+assert_eq "$(jq -r '[(.file | sub(".*/"; "")), .outcome] | @tsv' "$WORK/want-fsck")" "events.ndjson.gz	repairable" \
+  "fsck: the logged events the ledger does not reflect, repairable"
 
-# run_all LABEL PREFIX... — every read-only command through PREFIX: exit 0, the same output.
+# run_all LABEL PREFIX... — every read-only command through PREFIX: the same exit status, the
+# same output.
 run_all() {
   local label=$1; shift
   for i in "${!commands[@]}"; do

@@ -189,9 +189,25 @@ public final class FileLock {
     private let descriptor: FileDescriptor
 
     /// Blocks until the lock is granted: exclusive, or `shared` with other shared holders.
-    public init(path: String, shared: Bool = false) throws {
+    public convenience init(path: String, shared: Bool = false) throws {
+        try self.init(path: path, descriptor: FileDescriptor.open(path, .readWrite, options: [.create, .noFollow]), shared: shared)
+    }
+
+    /// A reader's shared lock: the lock file opened read-only, never created — so a check works
+    /// on a read-only state and writes nothing. Nil when there is no lock file (no writer ran
+    /// there yet) or it cannot be opened (another user's state, readable to us).
+    public static func sharedIfPresent(path: String) throws -> FileLock? {
+        let descriptor: FileDescriptor
+        do { descriptor = try FileDescriptor.open(path, .readOnly, options: .noFollow) } catch let error as SystemError
+            where error.errno == .noSuchFileOrDirectory || error.errno == .permissionDenied {
+            return nil
+        }
+        return try FileLock(path: path, descriptor: descriptor, shared: true)
+    }
+
+    private init(path: String, descriptor: FileDescriptor, shared: Bool) throws {
         self.path = path
-        descriptor = try FileDescriptor.open(path, .readWrite, options: [.create, .noFollow])
+        self.descriptor = descriptor
         if retryingEINTR({ flock(descriptor.rawValue, shared ? LOCK_SH : LOCK_EX) }) != 0 {
             let error = SystemError("flock", path: path)
             descriptor.close()
