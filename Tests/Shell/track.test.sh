@@ -60,7 +60,8 @@ assert_eq "$status" "2" "--track without tracking.url is a configuration error"
 assert_contains "$(cat "$WORK/stderr")" "tracking.url" "the error names the setting"
 
 # --- account serve ------------------------------------------------------------------------
-start_serve "$WORK/serve.log" --tenant $T
+# A tight per-address rate: the tracking routes are exempt, so every request below is answered.
+start_serve "$WORK/serve.log" --tenant $T --client-rate 1 --client-burst 1
 person="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 local_url() { echo "$BASE${1#https://t.sos-expat.com}"; }
 get() { curl -s -o "$WORK/body" -D "$WORK/head" -w '%{http_code}' -A "$person" "$@"; }

@@ -32,8 +32,11 @@ struct TrackingRoutes {
         for path in byPath.keys.sorted() {
             let routes = TrackingRoutes(tenants: byPath[path]!)
             let base = path == "/" ? "" : path
-            router.add("click", [.get], base + "/click", maxBody: 0) { request, respond in routes.handle(.click, request, respond) }
-            router.add("open", [.get], base + "/open", maxBody: 0) { request, respond in routes.handle(.open, request, respond) }
+            // Not rate-limited per address: the people behind one office or carrier gateway must
+            // all reach their pages. A forged link is refused before anything is written, and a
+            // valid one repeated records nothing new (one event per day).
+            router.add("click", [.get], base + "/click", maxBody: 0, rateLimited: false) { request, respond in routes.handle(.click, request, respond) }
+            router.add("open", [.get], base + "/open", maxBody: 0, rateLimited: false) { request, respond in routes.handle(.open, request, respond) }
         }
     }
 
