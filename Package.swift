@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(name: "SegmentStageTests", dependencies: ["SegmentStage", "AccountStage"]),
         .testTarget(name: "RenderStageTests", dependencies: ["RenderStage", "MailpipeCore", "MailpipeStore"]),
         .testTarget(name: "ServeStageTests", dependencies: ["ServeStage", "MailpipeHTTP", "MailpipeCore", "MailpipeStore",
-                                                            "RenderStage", "MailpipeTestSupport",
+                                                            "RenderStage", "AccountStage", "MailpipeTestSupport",
                                                             .product(name: "Crypto", package: "swift-crypto"),
                                                             .product(name: "_CryptoExtras", package: "swift-crypto"),
                                                             .product(name: "X509", package: "swift-certificates")]),

@@ -42,8 +42,8 @@ public final class Books {
     public var ledger: Ledger
     public let access: Access
     /// The tenant lock, held for the session (a store commit writes a flat store under it too);
-    /// none for a `.read` session.
-    public let lock: FileLock?
+    /// none for a `.read` session, nor while a long session is paused (`pause`).
+    public private(set) var lock: FileLock?
     var events: AppendLog
     var suppressionLog: AppendLog
     /// Current suppression entries by email (the log's lines, folded).
@@ -247,6 +247,12 @@ public final class Books {
         return hashes
     }
     private var knownHashes: [UInt64]? = nil
+    /// The id index as last loaded or written (a long session keeps it between batches).
+    private var cachedIndex: EventIDIndex? = nil
+    /// Events appended whose effects wait for `settle`.
+    private var unsettled: [BookEvent] = []
+    /// The files as `pause` left them.
+    private var pausedStamp: BooksStamp? = nil
 
     /// The vmtas the other tenants of this state folder list. A tenant whose tenant.json cannot be
     /// read is named in a warning (its rows are then told by campaign and recipient only).
@@ -315,9 +321,23 @@ public final class Books {
     /// contacts, appends the rest as one member and applies them.
     public func commit(_ batch: [BookEvent], now: Timestamp, markUnknown: Bool = true) throws -> Outcome {
         precondition(access == .write, "a read-only books session commits nothing")
-        var result = Outcome()
+        if !unsettled.isEmpty { _ = try settle(now: now) }
         var index = loadIndex()
         Timing.mark("open books")
+        var (result, fresh) = try log(batch, markUnknown: markUnknown, index: &index)
+        guard !fresh.isEmpty else { return result }
+        let applied = try apply(EventList(batch, fresh), now: now, index: &index)
+        result.suppressedNew = applied.suppressedNew
+        result.unsuppressed = applied.unsuppressed
+        result.contactsChanged = applied.contactsChanged
+        return result
+    }
+
+    /// The new events of a batch appended as one sealed member, durable on return (the commit
+    /// point), their ids added to `index`; their effects are the caller's. Returns the counts
+    /// and the new events' positions in `batch`.
+    private func log(_ batch: [BookEvent], markUnknown: Bool, index: inout EventIDIndex) throws -> (Outcome, [Int32]) {
+        var result = Outcome()
         // Duplicates (ids already logged, or met earlier in the batch) and unknown contacts are
         // found by sorting the batch's ids and email hashes and merging them with the sorted
         // lists: sequential reads instead of a cache miss per event.
@@ -371,7 +391,7 @@ public final class Books {
             }
         }
         for (i, n) in typeCounts.enumerated() where n > 0 { result.types[BookEvent.counterNames[i], default: 0] += n }
-        guard !fresh.isEmpty else { return result }
+        guard !fresh.isEmpty else { return (result, fresh) }
         let tenant = dir.slug.value
         let out = try BookEvent.serialise(batch, fresh, known: known, tenant: tenant)
         Timing.mark("dedupe + serialise")
@@ -380,15 +400,73 @@ public final class Books {
         result.appended = fresh.count
         result.newIDs = newIDs
         index.add(sortedNew: newIDs)
-        let applied = try apply(EventList(batch, fresh), now: now, index: &index)
-        result.suppressedNew = applied.suppressedNew
-        result.unsuppressed = applied.unsuppressed
-        result.contactsChanged = applied.contactsChanged
+        index.logLength = events.validLength
+        return (result, fresh)
+    }
+
+    // MARK: a long session (account serve)
+
+    /// Appends a batch like `commit`, durable on return, but leaves its effects (suppression,
+    /// contact statuses, counters, the id index and ledger on disk) for `settle`, so a server
+    /// answering many small batches pays for them once per many. Until then the events are past
+    /// the ledger's `events_length`: readers hold their addresses back (`MailPolicy`), and a
+    /// session that ends without settling leaves them to the next writer's open, as an
+    /// interrupted commit's. The lock stays held until `settle` and `pause`.
+    public func append(_ batch: [BookEvent], now: Timestamp) throws -> Outcome {
+        precondition(access == .write && lock != nil, "appending needs a writer's session holding the lock")
+        var index = loadIndex()
+        let (result, fresh) = try log(batch, markUnknown: true, index: &index)
+        cachedIndex = index
+        for i in fresh { unsettled.append(batch[Int(i)]) }
         return result
+    }
+
+    /// Events appended by `append` whose effects wait for `settle`.
+    public var unsettledCount: Int { unsettled.count }
+
+    /// Applies the effects of the events `append` logged, in log order; the ledger written last
+    /// reflects them all.
+    @discardableResult
+    public func settle(now: Timestamp) throws -> Outcome {
+        guard !unsettled.isEmpty else { return Outcome() }
+        var index = loadIndex()
+        let pending = unsettled
+        unsettled = []
+        return try apply(EventList(pending, nil), now: now, index: &index)
+    }
+
+    /// Gives the tenant lock back (after `settle`), remembering the files as this session left
+    /// them, so `resume` can tell whether another writer changed them meanwhile.
+    public func pause() {
+        precondition(unsettled.isEmpty, "settle before pausing: another writer would apply the events again")
+        pausedStamp = BooksStamp(dir)
+        lock?.unlock()
+        lock = nil
+    }
+
+    /// Takes the lock again after `pause`. When the books are as this session left them (the
+    /// ledger is the same file, the logs the same length, the contacts untouched) what it read
+    /// is kept; otherwise (a cron writer ran meanwhile) they are read again. Returns false then.
+    @discardableResult
+    public func resume(now: Timestamp) throws -> Bool {
+        guard lock == nil, access == .write else { return true }
+        lock = try dir.lock()
+        if let stamp = pausedStamp, stamp == BooksStamp(dir) { return true }
+        do {
+            cachedIndex = nil
+            knownHashes = nil
+            try open(now: now, rebuild: false)
+        } catch {
+            lock?.unlock()
+            lock = nil
+            throw error
+        }
+        return false
     }
 
     /// The event-id index matching the committed log (extended or rebuilt when behind).
     func loadIndex() -> EventIDIndex {
+        if let cached = cachedIndex, cached.logLength == events.validLength { return cached }
         var index = EventIDIndex.load(path: idsPath) ?? EventIDIndex(ids: [], logLength: 0)
         if index.logLength != events.validLength {
             if index.logLength > events.validLength { index = EventIDIndex(ids: [], logLength: 0) }
@@ -571,6 +649,7 @@ public final class Books {
         Timing.mark("apply: contacts")
         index.logLength = events.validLength
         try index.save(path: idsPath)
+        cachedIndex = index
         Timing.mark("apply: id index")
         try saveLedger()
         Timing.mark("apply: ledger")
@@ -606,4 +685,52 @@ struct EventList: RandomAccessCollection {
     var startIndex: Int { 0 }
     var endIndex: Int { positions?.count ?? events.count }
     subscript(i: Int) -> BookEvent { positions.map { events[Int($0[i])] } ?? events[i] }
+}
+
+/// What a paused session compares to know that nobody wrote the books meanwhile: the ledger file
+/// (every writer replaces it last: a new inode, size and time), the two logs' sizes, and the
+/// contact store's folder and manifest (a store commit replaces its manifest). A sharded store's
+/// folders are not watched: its contact hashes are read again on each resume.
+struct BooksStamp: Equatable {
+    var ledger: FileStamp?
+    var events: FileStamp?
+    var suppression: FileStamp?
+    var contacts: FileStamp?
+    var manifest: FileStamp?
+    var sharded: Bool
+
+    init(_ dir: TenantDirectory) {
+        ledger = FileStamp(path: dir.ledgerPath)
+        events = FileStamp(path: dir.eventsPath)
+        suppression = FileStamp(path: dir.suppressionPath)
+        contacts = FileStamp(path: dir.contactsPath)
+        manifest = FileStamp(path: "\(dir.contactsPath)/manifest.json")
+        sharded = FileSystem.entryExists("\(dir.contactsPath)/\(StoreLayout.fileName)")
+    }
+
+    static func == (a: BooksStamp, b: BooksStamp) -> Bool {
+        !a.sharded && !b.sharded && a.ledger == b.ledger && a.events == b.events && a.suppression == b.suppression
+            && a.contacts == b.contacts && a.manifest == b.manifest
+    }
+}
+
+/// A file's identity and its last change: device, inode, size, modification and status-change
+/// times (nanoseconds). A file replaced by a rename is another inode or time; one appended to
+/// another size.
+struct FileStamp: Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var modified: Int64
+    var changed: Int64
+
+    init?(path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        size = Int64(st.st_size)
+        modified = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        changed = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
+    }
 }

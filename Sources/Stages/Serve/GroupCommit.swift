@@ -8,12 +8,13 @@ import MailpipeStore
 
 /// Appends the events of concurrent requests to one tenant's books in groups (group commit).
 ///
-/// One thread per tenant takes everything queued, opens the books (which takes the tenant lock,
-/// so `account events` from cron waits its turn and the server waits for it), commits the group
-/// as one sealed append — fsynced, the commit point — with its effects (suppression, contact
-/// statuses, ledger), closes the books (the lock goes), then answers every request of the group.
-/// Requests that arrive meanwhile form the next group. So a request is answered only once its
-/// event is durable, and the disk sees one append per group, not per request.
+/// One thread per tenant takes everything queued, hands it to the books (which take the tenant
+/// lock, so `account events` from cron waits its turn and the server waits for it) as one sealed
+/// append — fsynced, the commit point — then answers every request of the group. Requests that
+/// arrive meanwhile form the next group. So a request is answered only once its event is
+/// durable, and the disk sees one append per group, not per request. Books that leave the
+/// effects of appends for later (`BookWriter.hasUnsettled`, `TenantBooks`) are told to settle
+/// when no request has come for `idleSettle` seconds, and before the thread ends.
 public final class GroupCommit: @unchecked Sendable {
     /// What one request learns: its events were logged now, were already in the log, or could
     /// not be written (nothing was promised).
@@ -38,14 +39,17 @@ public final class GroupCommit: @unchecked Sendable {
     private var queue: [Pending] = []
     private var stopping = false
     private var thread: SideThread?
+    /// Seconds without a request after which unsettled appends are settled.
+    let idleSettle: Double
     /// Groups committed and requests in them (for the stop summary).
     public private(set) var groups = 0
     public private(set) var requests = 0
 
     /// Throws when the system will not start the committer thread.
-    public init(dir: TenantDirectory, books: BookWriter) throws {
+    public init(dir: TenantDirectory, books: BookWriter, idleSettle: Double = 0.02) throws {
         self.dir = dir
         self.books = books
+        self.idleSettle = idleSettle
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&wake, nil)
         thread = try SideThread { [unowned(unsafe) self] in loop() }
@@ -77,13 +81,38 @@ public final class GroupCommit: @unchecked Sendable {
     private func loop() {
         while true {
             pthread_mutex_lock(&mutex)
+            if queue.isEmpty && !stopping && books.hasUnsettled {
+                // Requests stopped coming: a little longer, then the books settle.
+                var deadline = timespec()
+                clock_gettime(CLOCK_REALTIME, &deadline)
+                let ns = Int(deadline.tv_nsec) + Int(idleSettle * 1e9)
+                deadline.tv_sec += ns / 1_000_000_000
+                deadline.tv_nsec = ns % 1_000_000_000
+                while queue.isEmpty && !stopping && pthread_cond_timedwait(&wake, &mutex, &deadline) == 0 {}
+                if queue.isEmpty && !stopping {
+                    pthread_mutex_unlock(&mutex)
+                    settle()
+                    continue
+                }
+            }
             while queue.isEmpty && !stopping { pthread_cond_wait(&wake, &mutex) }
             let group = queue
             queue = []
             let done = stopping && group.isEmpty
             pthread_mutex_unlock(&mutex)
-            if done { return }
+            if done {
+                settle()
+                return
+            }
             commit(group)
+        }
+    }
+
+    /// The books apply what their appends left for later. A failure loses nothing (the events
+    /// are in the log; the next open applies them) and is said on standard error.
+    private func settle() {
+        do { try books.settle(now: .current()) } catch {
+            try? FileDescriptor.standardError.writeAll("account serve: warning: \(dir.slug.value): applying the events logged: \(error) (the next open of the books applies them)\n")
         }
     }
 
@@ -133,6 +162,16 @@ public protocol BookWriter: Sendable {
     /// Appends `events` (duplicates by id dropped; `shared` ones of another tenant left out) and
     /// applies their effects. Returns once they are durable.
     func append(_ events: [BookEvent], now: Timestamp) throws -> AppendedIDs
+    /// True when appends left effects to apply (and hold the tenant lock until `settle`).
+    var hasUnsettled: Bool { get }
+    /// Applies what appends left for later and gives the lock back.
+    func settle(now: Timestamp) throws
+}
+
+extension BookWriter {
+    /// Books that apply everything in `append`.
+    public var hasUnsettled: Bool { false }
+    public func settle(now: Timestamp) throws {}
 }
 
 /// The ids of one append, each list sorted: logged now, and left out as another tenant's.

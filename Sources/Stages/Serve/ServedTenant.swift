@@ -77,23 +77,3 @@ final class ServedTenant: @unchecked Sendable {
         return value["language"]?.string
     }
 }
-
-/// The books `account events` writes, opened for one append at a time (the tenant lock is held
-/// only while a group is committed, so cron jobs run beside the server).
-struct TenantBooks: BookWriter {
-    let dir: TenantDirectory
-
-    func append(_ events: [BookEvent], now: Timestamp) throws -> AppendedIDs {
-        let books = try Books(dir: dir, now: now, warn: { message in
-            try? FileDescriptor.standardError.writeAll("account serve: warning: \(message)\n")
-        })
-        let (ours, other) = try books.scoped(events)
-        var left: [UInt64] = []
-        if !other.isEmpty {
-            // The events scoped out: those of the batch not in `ours` (ids are unique per event).
-            let kept = Set(ours.map(\.id))
-            left = events.lazy.map(\.id).filter { !kept.contains($0) }.sorted()
-        }
-        return AppendedIDs(new: try books.commit(ours, now: now).newIDs, otherTenant: left)
-    }
-}
