@@ -77,7 +77,7 @@ let package = Package(
                 path: "Sources/Stages/Inject"),
         // RenderStage: the unsubscribe token render signs, checked in mailed-in requests;
         // MailWizz: the unsubscribes and bounces polled from it.
-        .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore", "RenderStage", "MailWizz"],
+        .target(name: "AccountStage", dependencies: ["MailpipeCore", "MailpipeStore", "RenderStage", "MailWizz", "MailpipeCurl", "CCurl"],
                 path: "Sources/Stages/Account"),
         // The per-record checks read a few tables and write one output buffer: no dynamic
         // exclusivity checks (as in the core).

@@ -100,6 +100,50 @@ status=$(run_capture account health --tenant noledger --now $NOW --json)
 assert_eq "$status" 1 "lost ledger: exit 1"
 assert_contains "$(cat "$WORK/stderr")" "ledger.json: missing" "lost ledger: named"
 assert_eq "$(wc -c < "$WORK/stdout")" 0 "lost ledger: no score on stdout"
+# --alert-command: the health JSON on the command's standard input on warn and critical, nothing on ok.
+account health --tenant warned --now $NOW --alert-command "cat > '$WORK/alert.json'" > /dev/null || true
+assert_eq "$(jq -c '[.tenant,.status,.score,.reasons[0].check,.reasons[0].level]' "$WORK/alert.json")" '["warned","warn",85,"bounce_rate","warn"]' "alert JSON received"
+rm -f "$WORK/alert.json"
+account health --tenant good --now $NOW --alert-command "cat > '$WORK/alert.json'" > /dev/null
+[ ! -e "$WORK/alert.json" ] || fail "an ok tenant sent an alert"
+checks=$((checks + 1))
+status=$(run_capture account health --tenant spam --now $NOW --alert-command "cat > /dev/null; exit 3")
+assert_eq "$status" 2 "failed alert command: the health's exit stays"
+assert_contains "$(cat "$WORK/stderr")" "--alert-command exited 3: the critical alert may not have been delivered" "failed alert command said"
+status=$(run_capture account health --tenant spam --now $NOW --alert-command "true")
+assert_eq "$(cat "$WORK/stderr")" "" "a command that does not read the alert but succeeds is no failure"
+
+# Telegram through libcurl, against a local double of the Bot API: the token from the
+# environment (or a file), never in argv (the double looks at every process's command line while
+# the request is open), never printed.
+TOKEN="123456:test-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+(umask 077; echo "$TOKEN" > "$WORK/token")
+python3 "$REPO/Tests/Servers/telegram_double.py" --port-file "$WORK/tg-port" --log "$WORK/tg.log" --token-file "$WORK/token" &
+tg=$!
+trap 'kill $tg 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do [ -s "$WORK/tg-port" ] && break; sleep 0.1; done
+API="http://127.0.0.1:$(cat "$WORK/tg-port")"
+status=$(TELEGRAM_BOT_TOKEN=$TOKEN run_capture account health --tenant spam --now $NOW \
+  --alert-command "account alert-telegram --chat-id -100777 --api-url $API")
+assert_eq "$status" 2 "telegram: critical ($(cat "$WORK/stderr"))"
+assert_eq "$(jq -c '[.path_token_ok,.content_type,.body.chat_id,.token_in_argv]' "$WORK/tg.log")" '[true,"application/json","-100777",false]' "telegram: the double got the message, the token not in argv"
+assert_contains "$(jq -r .body.text "$WORK/tg.log")" "mailpipe health: spam CRITICAL, score 10/100" "telegram: the verdict"
+assert_contains "$(jq -r .body.text "$WORK/tg.log")" "gmail_spam_rate critical: 0.4% (threshold 0.3%, -50)" "telegram: the reasons"
+case "$(cat "$WORK/stdout" "$WORK/stderr")" in *"$TOKEN"*) fail "the token was printed";; esac
+account health --tenant spam --now $NOW --json > "$WORK/alert.json" || true
+# From a file, with a wrong token: Telegram's refusal said, the token not printed.
+echo "999:wrong-$TOKEN" > "$WORK/bad-token"
+status=$(run_capture account alert-telegram --chat-id 1 --api-url "$API" --token-file "$WORK/bad-token" < "$WORK/alert.json")
+assert_eq "$status" 1 "telegram refusal: exit 1"
+assert_contains "$(cat "$WORK/stderr")" "Telegram refused the message: HTTP 401: Unauthorized" "telegram refusal said"
+case "$(cat "$WORK/stdout" "$WORK/stderr")" in *"wrong-"*) fail "the token was printed";; esac
+assert_eq "$(env -u TELEGRAM_BOT_TOKEN bash -c "account alert-telegram --chat-id 1 --api-url $API < '$WORK/alert.json'" 2>/dev/null; echo $?)" 2 "no token: exit 2"
+kill $tg 2>/dev/null; wait $tg 2>/dev/null || true
+status=$(TELEGRAM_BOT_TOKEN=$TOKEN run_capture account alert-telegram --chat-id 1 --api-url "$API" < "$WORK/alert.json")
+assert_eq "$status" 1 "telegram unreachable: exit 1"
+assert_contains "$(cat "$WORK/stderr")" "cannot reach the Telegram Bot API at $API" "telegram unreachable said"
+case "$(cat "$WORK/stderr")" in *"$TOKEN"*) fail "the token was printed";; esac
+
 # A misspelt tenant.json key: exit 2 (configuration), as for every command.
 echo '{"timezone":"UTC","health":{"window_dayz":3}}' > "$WORK/bad.json"
 cp "$WORK/bad.json" "$MAILPIPE_STATE/good/tenant.json"

@@ -123,6 +123,13 @@ public enum FileSystem {
     public static func readFile(_ path: String, options: FileDescriptor.OpenOptions = []) throws -> [UInt8] {
         let fd = try FileDescriptor.openForReading(path, options: options)
         defer { fd.close() }
+        return try readToEnd(fd)
+    }
+
+    /// Standard input, all of it (a small document piped in: an alert).
+    public static func readStandardInput() throws -> [UInt8] { try readToEnd(.standardInput) }
+
+    static func readToEnd(_ fd: FileDescriptor) throws -> [UInt8] {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {

@@ -26,7 +26,7 @@ struct Account: MailpipeCommand {
         """,
         version: mailpipeVersionText,
         subcommands: [Init.self, Commit.self, Export.self, Compact.self, Reshard.self, Fsck.self,
-                      Record.self, Events.self, Suppress.self, Warmup.self, Report.self, Health.self, PmtaConfig.self, Serve.self]
+                      Record.self, Events.self, Suppress.self, Warmup.self, Report.self, Health.self, AlertTelegram.self, PmtaConfig.self, Serve.self]
     )
 }
 
@@ -484,6 +484,9 @@ extension Account {
 
         @OptionGroup var tenantFlags: TenantFlags
         @Flag(help: "One JSON object instead of the text.") var json = false
+        @Option(name: .customLong("alert-command"),
+                help: ArgumentHelp("On warn or critical, pipe the health JSON to this command (sh -c).", valueName: "command"))
+        var alertCommand: String?
 
         func run() throws {
             StageMain.run("account health", exitCode: {
@@ -492,8 +495,44 @@ extension Account {
                 var output = OutputSink()
                 if json { output.buffer.append(result.jsonLine) } else { output.buffer.append(result.text) }
                 try output.flush()
+                if let alertCommand, let problem = try AccountHealth.alert(result, command: alertCommand) {
+                    try FileDescriptor.standardError.writeAll("account health: error: \(problem)\n")
+                }
                 return result.level.exitCode
             })
+        }
+    }
+
+    struct AlertTelegram: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "alert-telegram",
+            abstract: "Send an account health alert (JSON on standard input) to a Telegram chat.",
+            usage: "account alert-telegram --chat-id <id> [--token-file <file>] < alert.json",
+            discussion: """
+            Made for account health --alert-command. The bot token is read from $TELEGRAM_BOT_TOKEN \
+            (or the variable --token-env names, or the first line of --token-file), never from the \
+            command line, and never printed. Exit 1 when Telegram refuses the message or cannot be \
+            reached, saying why; exit 2 without a token.
+
+            Example:
+              account health --tenant sos-expat \\
+                --alert-command 'account alert-telegram --chat-id -1001234567' \\
+                || echo "exit $?"
+            """)
+
+        @Option(parsing: .unconditional, help: ArgumentHelp("The chat to send to (a user, group or channel id; groups are negative).", valueName: "id"))
+        var chatId: String
+        @Option(help: ArgumentHelp("The variable holding the bot token.", valueName: "name")) var tokenEnv = "TELEGRAM_BOT_TOKEN"
+        @Option(help: ArgumentHelp("A file whose first line is the bot token.", valueName: "file"), completion: .file())
+        var tokenFile: String?
+        @Option(help: ArgumentHelp("The Bot API's address (a test's local double).", valueName: "url")) var apiUrl = "https://api.telegram.org"
+
+        func run() throws {
+            StageMain.run("account alert-telegram") {
+                try TelegramAlert.send(alert: try FileSystem.readStandardInput(),
+                                       .init(chatID: chatId, tokenEnv: tokenEnv, tokenFile: tokenFile, apiURL: apiUrl))
+                return .success
+            }
         }
     }
 

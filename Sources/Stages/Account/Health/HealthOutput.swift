@@ -49,3 +49,13 @@ extension AccountHealth.Result {
         return out
     }
 }
+
+extension AccountHealth {
+    /// `--alert-command`: on warn or critical, the health JSON goes to `command`'s standard
+    /// input (`sh -c`). What went wrong with it, or nil (sent, or nothing to send).
+    public static func alert(_ result: Result, command: String) throws -> String? {
+        guard result.level != .ok else { return nil }
+        let ending = try ChildProcess.shell(command, input: result.jsonLine)
+        return ending.succeeded ? nil : "--alert-command \(ending): the \(result.level.rawValue) alert may not have been delivered"
+    }
+}
