@@ -134,7 +134,8 @@ public final class TenantContacts {
                     flat = try ContactStore(directory: contactsPath)
                 }
                 return
-            } catch let error as SystemError where error.errno == .noSuchFileOrDirectory && attempt < 5 {
+            } catch let error as SystemError where error.errno == .noSuchFileOrDirectory {
+                guard attempt < 5 else { throw Self.lost(error) }
                 attempt += 1
             } catch let error as StageError where attempt < 5 {
                 // A flat store turned sharded between the layout check and the manifest read.
@@ -143,11 +144,28 @@ public final class TenantContacts {
         }
     }
 
+    /// A file still missing with the layout and manifests read again (not a fold or a reshard
+    /// under a reader): a shard's manifest (rebuilt from its runs by fsck) or a run it names (lost).
+    private static func lost(_ error: SystemError) -> Error {
+        guard let path = error.path else { return error }
+        let name = FileSystem.basename(of: path)
+        if name == ContactStore.manifestName {
+            return StateDamage(file: path, problem: "missing, while layout.json names its shard", repair: .fsck)
+        }
+        guard RunInfo.runName(ofFile: name) != nil else { return error }
+        return StateDamage(file: path, problem: "missing, though \(ContactStore.manifestName) names it", repair: .restore)
+    }
+
     /// Runs `body` again over a freshly read layout when a reshard removed files under it.
     private func withLayoutRetry<T>(_ body: () throws -> T) throws -> T {
         var attempt = 0
         while true {
-            do { return try body() } catch let error as SystemError where error.errno == .noSuchFileOrDirectory && attempt < 5 {
+            do { return try body() } catch let error as SystemError where error.errno == .noSuchFileOrDirectory {
+                // Still missing with the layout and manifests read again: not a fold or a
+                // reshard under us, a run file its manifest names is gone.
+                guard attempt < 5 else {
+                    throw Self.lost(error)
+                }
                 attempt += 1
                 try load()
             }
@@ -392,10 +410,22 @@ public final class TenantContactsWriter {
             for i in indices {
                 let folder = "\(contacts)/\(StoreLayout.shardFolder(i, of: n))"
                 locks.append(try FileLock(path: "\(folder)/lock", shared: false))
-                opened.append(try ContactStoreWriter(subStore: folder))
+                opened.append(try Self.openShard(folder))
             }
             writers = opened
             return
+        }
+    }
+
+    /// Under the layout lock no reshard can remove a shard's files, and under the shard's lock no
+    /// fold: a manifest missing here is damage (fsck rebuilds it from the runs), never a retry.
+    static func openShard(_ folder: String) throws -> ContactStoreWriter {
+        do {
+            return try ContactStoreWriter(subStore: folder)
+        } catch let error as SystemError where error.errno == .noSuchFileOrDirectory
+                    && error.path == "\(folder)/\(ContactStore.manifestName)" {
+            throw StateDamage(file: "\(folder)/\(ContactStore.manifestName)",
+                              problem: "missing, while layout.json names its shard", repair: .fsck)
         }
     }
 
@@ -469,7 +499,7 @@ public enum ContactCompaction {
         try StoreLayout.removeLeftovers(contactsPath: contacts, shards: n)
         var before = 0, after = 0, count = 0
         for i in 0..<n {
-            let writer = try ContactStoreWriter(subStore: "\(contacts)/\(StoreLayout.shardFolder(i, of: n))")
+            let writer = try TenantContactsWriter.openShard("\(contacts)/\(StoreLayout.shardFolder(i, of: n))")
             before += writer.store.runs.count
             try writer.compact(all: true)
             after += writer.store.runs.count

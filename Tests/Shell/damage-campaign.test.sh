@@ -78,68 +78,7 @@ for f in tenant.json ledger.json events.ndjson.gz events.ids suppression.ndjson.
   echo "$files" | grep -qx "$f" || fail "setup: no $f in the state"
 done
 
-damage() {  # damage KIND FILE (in $D)
-  local path="$D/$2" size
-  size=$(stat -c %s "$path")
-  case $1 in
-    truncate) truncate -s $(( size > 0 ? RANDOM % size : 0 )) "$path" ;;
-    flip) [ "$size" -gt 0 ] || return 0
-          local at=$(( (RANDOM * 32768 + RANDOM) % size )) byte
-          byte=$(od -An -tu1 -j "$at" -N1 "$path" | tr -d ' ')
-          printf "\\$(printf '%03o' $(( byte ^ (1 << (RANDOM % 8)) )))" | dd of="$path" bs=1 seek="$at" conv=notrunc 2>/dev/null ;;
-    digit) # one digit made another (a count, a length, a date): what leaves JSON valid most often
-          local offsets at byte
-          mapfile -t offsets < <(grep -bo '[0-9]' "$path" | cut -d: -f1)
-          [ ${#offsets[@]} -gt 0 ] || return 0
-          at=${offsets[$((RANDOM % ${#offsets[@]}))]}
-          byte=$(od -An -tu1 -j "$at" -N1 "$path" | tr -d ' ')
-          printf "\\$(printf '%03o' $(( byte ^ 1 )))" | dd of="$path" bs=1 seek="$at" conv=notrunc 2>/dev/null ;;
-    delete) rm "$path" ;;
-    link) mkdir -p "$WORK/elsewhere"; cp "$path" "$WORK/elsewhere/$(basename "$2")"; rm "$path"
-          ln -s "$WORK/elsewhere/$(basename "$2")" "$path" ;;
-  esac
-}
-
-# bad MESSAGE — a broken rule: the test fails (DAMAGE_KEEP_GOING=1: said, and the campaign goes on).
-broken=0
-bad() { if [ -n "${DAMAGE_KEEP_GOING:-}" ]; then echo "FAIL: $*" >&2; broken=$((broken + 1)); else fail "$@"; fi; }
-# judge NAME FILE KIND STATUS [same|any|detect] — the rules above, on $WORK/stdout and
-# $WORK/stderr; the output is compared with the undamaged run's unless the fifth argument is
-# "any"; "detect": the command must name the file (an error, a warning, a finding) whatever it did.
-judge() {
-  local name=$1 f=$2 kind=$3 s=$4 compare=${5:-same} base err what
-  base=$(basename "$f"); err=$(head -c 2000 "$WORK/stderr"); what="$name after $kind of $f (seed $seed)"
-  # fsck's findings are its output: {"file","problem","outcome":"repairable|lost","action"}.
-  [ "$name" != fsck ] || err="$(head -c 2000 "$WORK/stdout") $err"
-  checks=$((checks + 1))
-  [ "$s" != 124 ] || bad "$what: hung (timeout)"
-  [ "$s" -lt 128 ] || bad "$what: killed by signal $((s - 128)): $err"
-  if [ "$compare" = detect ]; then
-    case $err in *"$base"*) ;; *) bad "$what: the damage went unseen (exit $s, nothing names $base): $err";; esac
-  fi
-  if [ "$s" = 0 ]; then
-    if [ "$compare" = same ] && [ "$(md5sum < "$WORK/stdout")" != "${want[$name]}" ]; then
-      [ -s "$WORK/stdout" ] || bad "$what: exit 0 with an empty result: $err"
-      case $err in *"$base"*) ;; *) bad "$what: exit 0, a different result, no warning naming $base: $err";; esac
-    fi
-    [ "$name" != export ] || [ "$(wc -l < "$WORK/stdout")" = "$want_contacts" ] || bad "$what: exit 0 with contacts missing"
-  else
-    # fsck names the files of its findings: a damaged value may show as another file's finding.
-    if [ "$name" = fsck ] && [ "$compare" = any ] && grep -q '"outcome":' "$WORK/stdout"; then base='"outcome":'; fi
-    case $err in *"$base"*|*"has no state"*) ;; *) bad "$what: exit $s without naming $base: $err";; esac
-    case $err in *fsck*|*restore*|*"remove the link"*|*"account init"*|*"tenant.json"*|*'"outcome":"repairable"'*|*'"outcome":"lost"'*) ;; *) bad "$what: exit $s without a way out: $err";; esac
-  fi
-  case $name in
-    segment) leaked=$({ jq -r .email "$WORK/stdout" 2>/dev/null || true; } | sort | comm -12 - <(echo "$blocked"))
-             [ -z "$leaked" ] || bad "$what: selected blocked addresses: $leaked" ;;
-    inject) leaked=$({ jq -r '.[0] as $e | select(.[1] != "skipped") | $e' "$WORK/stdout" 2>/dev/null || true; } | sort | comm -12 - <(echo "$blocked"))
-            [ -z "$leaked" ] || bad "$what: tried to send to blocked addresses: $leaked" ;;
-  esac
-  return 0
-}
-
-# checksummed FILE — a JSON file the store writes, with its checksum.
-checksummed() { case $1 in ledger.json|contacts/manifest.json|contacts/layout.json|contacts/shard-*/manifest.json) return 0;; *) return 1;; esac; }
+source "$(dirname "$0")/damage_lib.sh"
 
 # reads NAME FILE — whether the command reads (or writes) the file; only those run on its damage.
 reads() {
