@@ -19,6 +19,25 @@ public struct BooksCheck {
     }
 
     public mutating func run(now: Timestamp) throws {
+        // The logs and the ledger are read under the tenant lock, shared (a reader's: only where
+        // the lock file exists, nothing created): a writer's append and its ledger save land
+        // between two reads otherwise, and a running `account events` looks like an interrupted
+        // one ("events the ledger does not reflect"). The repair's session takes it exclusively.
+        let tenantLock = try FileLock.sharedIfPresent(path: tenant.lockPath)
+        defer { tenantLock?.unlock() }
+        try check()
+        tenantLock?.unlock()
+        guard repair, findings.contains(where: { $0.outcome == .repairable }) else { return }
+        if unreadableLedger { try tenant.moveToLostAndFound(tenant.ledgerPath) }
+        _ = try Books(dir: tenant, now: now, rebuild: rebuildList, warn: { _ in })
+        for i in findings.indices where findings[i].outcome == .repairable { findings[i].outcome = .repaired }
+    }
+
+    /// What the repair does: the ledger moved aside first, the list rebuilt from the events.
+    private var unreadableLedger = false
+    private var rebuildList = false
+
+    private mutating func check() throws {
         let dir = tenant
         var lengths: [String: Int] = [:]
         var eventsLost = false
@@ -52,7 +71,6 @@ public struct BooksCheck {
                 eventsLost = true
             }
         }
-        var unreadableLedger = false
         var ledger: Ledger? = nil
         if FileSystem.entryExists(dir.ledgerPath) {
             checked += 1
@@ -64,7 +82,6 @@ public struct BooksCheck {
         } else if eventsLength > 0 {
             note(dir.ledgerPath, "missing while the event log holds events", "recount it from the event log")
         }
-        var rebuildList = false
         if let ledger {
             if eventsLength > ledger.eventsLength {
                 note(dir.eventsPath, "\(eventsLength - ledger.eventsLength) bytes of events the ledger does not reflect (an interrupted run)",
@@ -89,10 +106,6 @@ public struct BooksCheck {
                 }
             }
         }
-        guard repair, findings.contains(where: { $0.outcome == .repairable }) else { return }
-        if unreadableLedger { try dir.moveToLostAndFound(dir.ledgerPath) }
-        _ = try Books(dir: dir, now: now, rebuild: rebuildList, warn: { _ in })
-        for i in findings.indices where findings[i].outcome == .repairable { findings[i].outcome = .repaired }
     }
 
     private mutating func note(_ file: String, _ problem: String, _ action: String) {
