@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""strict_smtp.py --port-file F --log F [--port P] [--announce-pipelining] [--auth-file F] [--greeting REPLY]
+"""strict_smtp.py --port-file F --log F [--port P] [--announce-pipelining] [--auth-file F] [--greeting REPLY] [--refuse ADDR]...
 
 A tiny SMTP server on 127.0.0.1 that catches clients sending commands ahead of its replies.
 It never accepts pipelining: after each command line it looks whether more bytes are already
@@ -12,6 +12,8 @@ With --auth-file (one line "user:password") it offers AUTH PLAIN and requires it
 password is never logged).
 With --greeting "421 4.3.2 busy" it greets with that reply instead and closes (a server that
 refuses at connect; logged as "refused at connect").
+With --refuse ADDR (repeatable) a RCPT TO that address is answered 550 5.1.1 (a permanent failure;
+logged as "refused <ADDR>").
 Standard library only; stops on SIGTERM.
 """
 import argparse, base64, select, socket, socketserver, threading
@@ -23,6 +25,7 @@ ap.add_argument("--log", required=True)
 ap.add_argument("--announce-pipelining", action="store_true")
 ap.add_argument("--auth-file")
 ap.add_argument("--greeting")
+ap.add_argument("--refuse", action="append", default=[])
 args = ap.parse_args()
 credentials = open(args.auth_file).readline().rstrip("\n") if args.auth_file else None
 lock = threading.Lock()
@@ -88,7 +91,12 @@ class Handler(socketserver.BaseRequestHandler):
                 s.sendall(b"250 2.1.0 Ok\r\n")
             elif cmd == "RCPT":
                 rcpt = line[8:].strip().decode("utf-8", "replace")
-                s.sendall(b"250 2.1.5 Ok\r\n")
+                if rcpt.strip("<>") in args.refuse:
+                    log("refused %s" % rcpt)
+                    rcpt = None
+                    s.sendall(b"550 5.1.1 no such user\r\n")
+                else:
+                    s.sendall(b"250 2.1.5 Ok\r\n")
             elif cmd == "DATA":
                 s.sendall(b"354 go ahead\r\n")
                 size = 0

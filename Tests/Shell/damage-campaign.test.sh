@@ -86,7 +86,7 @@ reads() {
     tenant.json) return 0 ;;
     lock) case $1 in events|commit) return 0;; *) return 1;; esac ;;
     events.ids) [ "$1" = events ] ;;
-    journal/*) [ "$1" = inject ] ;;
+    journal/*) case $1 in inject|fsck) return 0;; *) return 1;; esac ;;
     contacts/*) case $1 in list|warmup|inject) return 1;; *) return 0;; esac ;;
     *) [ "$1" != export ] ;;  # the books: events, suppression, ledger
   esac

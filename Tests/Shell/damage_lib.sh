@@ -17,6 +17,12 @@ damage() {  # damage KIND FILE (in $D)
           at=${offsets[$((RANDOM % ${#offsets[@]}))]}
           byte=$(od -An -tu1 -j "$at" -N1 "$path" | tr -d ' ')
           printf "\\$(printf '%03o' $(( byte ^ 1 )))" | dd of="$path" bs=1 seek="$at" conv=notrunc 2>/dev/null ;;
+    cutline) # cut at a line boundary: a shorter file of whole lines (what a checksum per line cannot see)
+          local ends
+          mapfile -t ends < <(LC_ALL=C awk '{ print n + 0; n += length($0) + 1 }' "$path")
+          [ ${#ends[@]} -gt 0 ] || return 0
+          truncate -s "${ends[$((RANDOM % ${#ends[@]}))]}" "$path" ;;
+    folder) rm "$path"; mkdir "$path" ;;
     delete) rm "$path" ;;
     link) mkdir -p "$WORK/elsewhere"; cp "$path" "$WORK/elsewhere/$(basename "$2")"; rm "$path"
           ln -s "$WORK/elsewhere/$(basename "$2")" "$path" ;;

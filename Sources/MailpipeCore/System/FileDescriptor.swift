@@ -120,6 +120,18 @@ public struct FileDescriptor: Hashable, Sendable {
         try bytes.withUnsafeBytes { try writeAll($0) }
     }
 
+    /// Writes every byte at `offset` (pwrite(2)), leaving the file offset alone.
+    public func writeAll(_ bytes: [UInt8], at offset: Int) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let n = retryingEINTR { Glibc.pwrite(rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done)) }
+                if n < 0 { throw SystemError("pwrite") }
+                done += n
+            }
+        }
+    }
+
     public func writeAll(_ string: String) throws {
         var copy = string
         try copy.withUTF8 { try writeAll(UnsafeRawBufferPointer($0)) }

@@ -4,11 +4,12 @@ import Glibc
 import Darwin
 #endif
 
-/// fdatasync(2) of one file on a thread of its own, so the delivery loop never waits on the
-/// disk: `request()` returns at once; the thread syncs what was written up to then. Used by the
-/// journal for its periodic (group-commit) syncs; the final sync stays synchronous.
+/// fdatasync(2) of a few files (a journal, then its seal) on a thread of its own, so the delivery
+/// loop never waits on the disk: `request()` returns at once; the thread syncs what was written
+/// up to then. Used by the journal for its periodic (group-commit) syncs; the final sync stays
+/// synchronous.
 final class BackgroundSync: @unchecked Sendable {
-    private let fd: Int32
+    private let descriptors: [Int32]
     private var mutex = pthread_mutex_t()
     private var cond = pthread_cond_t()
     private var thread: pthread_t?
@@ -16,8 +17,8 @@ final class BackgroundSync: @unchecked Sendable {
     private var stopping = false
     private var failure: Int32 = 0
 
-    init(fd: Int32) {
-        self.fd = fd
+    init(descriptors: [Int32]) {
+        self.descriptors = descriptors
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&cond, nil)
     }
@@ -65,7 +66,7 @@ final class BackgroundSync: @unchecked Sendable {
             thread = t
         } else {
             // No thread: sync here rather than not at all.
-            if fdatasync(fd) != 0 { failure = errno }
+            failure = syncAll()
         }
     }
 
@@ -76,12 +77,17 @@ final class BackgroundSync: @unchecked Sendable {
             if !requested && stopping { break }
             requested = false
             pthread_mutex_unlock(&mutex)
-            let r = fdatasync(fd)
-            let e = r == 0 ? 0 : errno
+            let e = syncAll()
             pthread_mutex_lock(&mutex)
             if e != 0 && failure == 0 { failure = e }
         }
         pthread_mutex_unlock(&mutex)
+    }
+
+    /// Syncs each file in order; the first errno, or 0.
+    private func syncAll() -> Int32 {
+        for fd in descriptors where fdatasync(fd) != 0 { return errno }
+        return 0
     }
 }
 

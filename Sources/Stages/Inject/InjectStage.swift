@@ -77,6 +77,9 @@ public enum InjectStage {
 extension InjectStage {
     /// Moves a dead-letter file aside (`FILE.replaying`) so that the records failing again go to
     /// a fresh one instead of the file being read; an interrupted replay's file is taken up again.
+    /// A dead-letter file with its seal beside it is checked first (a cut or changed file is
+    /// `StateDamage`, not a replay of what is left); the seal is removed before the move, so no
+    /// instant leaves a seal without its file.
     static func takeForReplay(_ file: String) throws -> String {
         let aside = file + ".replaying"
         if FileSystem.exists(aside) {
@@ -88,6 +91,11 @@ extension InjectStage {
         if file.hasSuffix(".replaying") {
             guard FileSystem.exists(file) else { throw StageError.usage("\(file): no such file") }
             return file
+        }
+        let seal = SealedLines.sealPath(file)
+        if FileSystem.entryExists(seal) {
+            _ = try SealedLines.read(path: file)
+            try FileSystem.remove(seal)
         }
         guard FileSystem.exists(file) else { throw StageError.usage("\(file): no such file") }
         try FileSystem.rename(file, to: aside)
@@ -164,8 +172,9 @@ struct Engine {
 
     mutating func journal(_ ctx: TenantContext, campaign: String) throws -> Journal {
         if let j = ctx.journals[campaign] { return j }
+        let stage = options.stream.stage
         let j = try Journal(tenant: ctx.directory, channel: channel.name, campaign: campaign) { message in
-            try? FileDescriptor.standardError.writeAll("\(options.stream.stage): warning: \(message)\n")
+            try? FileDescriptor.standardError.writeAll("\(stage): warning: \(message)\n")
         }
         j.syncInterval = options.journalSyncInterval
         ctx.journals[campaign] = j

@@ -7,20 +7,23 @@ import MailpipeCore
 import MailpipeStore
 
 /// The idempotency journal of one (tenant, channel, campaign):
-/// `state/<tenant>/journal/<channel>/<campaign>.ndjson`, a plain append-only NDJSON file
-/// (`jq` reads it). Each batch of lines is one `write(2)` before anything new starts, so it
-/// survives the process being killed at any instant; an `fdatasync` is started every
-/// `syncInterval` seconds on a background thread (group commit; the delivery loop does not wait
-/// on the disk) and done synchronously at the end, which bounds what a power loss can take.
-/// A torn last line (a crash inside a write) is cut off on the next open, with a warning.
+/// `state/<tenant>/journal/<channel>/<campaign>.ndjson`, an append-only NDJSON file (`jq` reads
+/// it) sealed by `<campaign>.ndjson.seal` (`SealedLines`: its length and CRC-32, rewritten after
+/// every batch, before anything new is sent). Each batch of lines is one `write(2)` before
+/// anything new starts, so it survives the process being killed at any instant; an `fdatasync`
+/// is started every `syncInterval` seconds on a background thread (group commit; the delivery
+/// loop does not wait on the disk) and done synchronously at the end, which bounds what a power
+/// loss can take. A torn last line (a crash inside a write) is cut off on the next open, with a
+/// warning; a journal shorter than its seal, changed, or gone is `StateDamage` (fsck), never a
+/// journal with fewer sends in it — that would send them again.
 ///
-/// Lines: `{"email":…,"state":"begin","message_id":…}` written (and fsynced) before the first
-/// attempt of a record starts; `{"email":…,"state":"sent","code":…,"remote_id":…,"vmta":…,"at":…}`
-/// once the remote side accepted it, or `"failed"` / `"deferred"` when it ended otherwise. The
-/// caller writes a batch and syncs before it starts anything new on a connection, so after a
-/// SIGKILL only records whose last line is `begin` can have been in flight: a re-run sends them
-/// again (same Message-ID) and counts them as `resent`; records whose last line is `sent` are
-/// `skipped`.
+/// Lines: `{"journal":2}` first (a sealed journal; its seal missing is damage);
+/// `{"email":…,"state":"begin","message_id":…}` written before the first attempt of a record
+/// starts; `{"email":…,"state":"sent","code":…,"remote_id":…,"vmta":…,"at":…}` once the remote
+/// side accepted it, or `"failed"` / `"deferred"` when it ended otherwise. The caller writes a
+/// batch and seals it before it starts anything new on a connection, so after a SIGKILL only
+/// records whose last line is `begin` can have been in flight: a re-run sends them again (same
+/// Message-ID) and counts them as `resent`; records whose last line is `sent` are `skipped`.
 public final class Journal {
     public enum State: Equatable {
         case begun
@@ -33,7 +36,7 @@ public final class Journal {
     }
 
     public let path: String
-    private let file: FileDescriptor
+    private let file: SealedLines
     private let lock: FileLock
     private var unsynced = false
     private var lastSync = monotonicNow()
@@ -45,35 +48,36 @@ public final class Journal {
     /// `<campaign>.dead.ndjson` beside the journal: the records that failed, as they came (with
     /// their tenant and campaign), for `inject --replay` once the cause is fixed.
     public let deadLetterPath: String
-    private var deadLetters: FileDescriptor?
+    private var deadLetters: SealedLines?
     private var pendingDead = ByteBuffer(capacity: 0)
+    private let warn: (String) -> Void
 
-    public init(tenant: TenantDirectory, channel: String, campaign: String, warn: (String) -> Void) throws {
+    public init(tenant: TenantDirectory, channel: String, campaign: String, warn: @escaping (String) -> Void) throws {
         let dir = "\(tenant.journalPath)/\(channel)"
         try FileSystem.requireFolder(tenant.journalPath, creating: true)
         try FileSystem.requireFolder(dir, creating: true)
         let name = Journal.fileName(campaign)
         path = "\(dir)/\(name).ndjson"
         deadLetterPath = "\(dir)/\(name).dead.ndjson"
+        self.warn = warn
         // One inject per journal at a time; `account` never touches journals, so the tenant lock
         // is not taken (a pipeline `inject | account record` must not wait on itself).
         lock = try FileLock(path: "\(dir)/\(name).lock")
-        file = try FileDescriptor.open(path, .readWrite, options: [.create, .append, .noFollow])
-        syncer = BackgroundSync(fd: file.rawValue)
-        let size = try file.size()
-        let valid = try load(size: size)
-        if valid < size {
-            warn("\(path): cut off a torn last line (\(size - valid) bytes)")
-            try file.truncate(to: valid)
-            try file.sync()
+        file = try SealedLines(path: path, marker: JournalFormat.line, warn: warn)
+        syncer = BackgroundSync(descriptors: file.descriptors)
+        load(file.lines)
+        file.dropLines()
+        // The dead letters are checked now, not at the first failure halfway through a run.
+        if FileSystem.entryExists(deadLetterPath) || FileSystem.entryExists(SealedLines.sealPath(deadLetterPath)) {
+            deadLetters = try SealedLines(path: deadLetterPath, warn: warn)
+            deadLetters!.dropLines()
         }
     }
 
     deinit {
         syncer.stop()
         try? file.sync()
-        file.close()
-        if let d = deadLetters { try? d.sync(); d.close() }
+        if let d = deadLetters { try? d.sync() }
         lock.unlock()
     }
 
@@ -86,19 +90,12 @@ public final class Journal {
     private func writeDeadLetters() throws {
         guard !pendingDead.isEmpty else { return }
         if deadLetters == nil {
-            let fd = try FileDescriptor.open(deadLetterPath, .readWrite, options: [.create, .append, .noFollow])
             // A torn last line (a crash inside a write) is cut off: the record is still in the
             // journal as begun, so the next run sends it again.
-            let size = try fd.size()
-            if size > 0 {
-                let all = try FileSystem.readFile(deadLetterPath, options: .noFollow)
-                var valid = all.count
-                while valid > 0 && all[valid - 1] != 0x0A { valid -= 1 }
-                if valid < size { try fd.truncate(to: valid) }
-            }
-            deadLetters = fd
+            deadLetters = try SealedLines(path: deadLetterPath, warn: warn)
+            deadLetters!.dropLines()
         }
-        try deadLetters!.writeAll(pendingDead.bytes)
+        try pendingDead.withUnsafeBytes { try deadLetters!.append($0) }
         pendingDead.removeAll()
     }
 
@@ -131,12 +128,10 @@ public final class Journal {
         return "campaign name too long: \(length) bytes as a journal file name (at most \(maxFileNameBytes); bytes other than a-z 0-9 - _ . take 3)"
     }
 
-    /// Reads the journal; returns the length of its whole lines.
-    private func load(size: Int) throws -> Int {
-        guard size > 0 else { return 0 }
-        let all = try FileSystem.readFile(path, options: .noFollow)
-        var valid = all.count
-        while valid > 0 && all[valid - 1] != 0x0A { valid -= 1 }
+    /// Takes in the journal's whole lines (the format line and any line that is not a record's
+    /// are passed over).
+    private func load(_ all: [UInt8]) {
+        let valid = all.count
         var parser = JSONParser(maxDepth: 8)
         defer { parser.deallocate() }
         all.withUnsafeBytes { raw in
@@ -162,7 +157,6 @@ public final class Journal {
             }
         }
         }
-        return valid
     }
 
     public func state(of email: String) -> State? { entries[email] }
@@ -200,12 +194,12 @@ public final class Journal {
 
     public var hasPending: Bool { !pending.isEmpty }
 
-    /// Writes the pending lines (one write), then, when the interval has passed, has the
-    /// background thread fdatasync them.
+    /// Writes the pending lines (one write) and seals them, then, when the interval has passed,
+    /// has the background thread fdatasync them.
     public func sync() throws {
         try writeDeadLetters()
         if !pending.isEmpty {
-            try file.writeAll(pending.bytes)
+            try pending.withUnsafeBytes { try file.append($0) }
             pending.removeAll()
             unsynced = true
         }

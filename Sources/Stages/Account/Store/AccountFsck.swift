@@ -34,9 +34,11 @@ public enum AccountFsck {
         try store.run()
         var books = BooksCheck(tenant: dir, repair: options.repair)
         try books.run(now: options.now)
-        let findings = store.findings + books.findings
+        var journals = JournalCheck(tenant: dir, repair: options.repair)
+        try journals.run()
+        let findings = store.findings + books.findings + journals.findings
         var summary = Summary(stage: "account fsck", headline: ["checked", "repaired", "repairable", "lost"])
-        summary["checked"] = store.checked + books.checked
+        summary["checked"] = store.checked + books.checked + journals.checked
         summary["contacts"] = store.contacts
         for f in findings { summary.add(f.outcome.rawValue) }
         let clean = findings.allSatisfy { $0.outcome == .repaired }
