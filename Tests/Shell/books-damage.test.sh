@@ -75,6 +75,11 @@ for cut in 1 42 500; do
   assert_eq "$(hard)" "300" "events cut by $cut: a re-import counts the lost events once"
   assert_eq "$(listed | wc -l)" "300" "events cut by $cut: the list after the re-import"
 done
+# … and --remove finds an entry whose event was cut off (the list is loaded: not "absent").
+reset
+truncate -s -42 "$D/events.ndjson.gz"
+t account suppress --tenant $T --now $NOW --remove c1510@books.example 2>"$WORK/err" >/dev/null
+assert_contains "$(cat "$WORK/err")" "1 removed, 0 absent" "events cut: --remove finds the entry of a lost event"
 # A bit flipped inside the first append: fsck says the events are lost (restore), exit 1.
 reset
 printf '\xff' | dd of="$D/events.ndjson.gz" bs=1 seek=200 conv=notrunc 2>/dev/null
