@@ -10,7 +10,10 @@
 # PIPE is the per-record pipeline measured (default `validate | segment --tenant sos-expat`, or
 # `corebench pass` — parse every record, write it through — while validate/segment are not built).
 # Spark runs once per figure (BENCH_SPARK_RUNS, default 1): its start-up alone is ~10 s.
+# The Spark figure alone — paired runs over a store kept between runs, a standalone cluster of
+# 1 and 2 workers — is bench/spark.sh.
 set -euo pipefail
+BENCH_N=${BENCH_N:-10M}   # before lib.sh, whose default is 1M
 . "$(dirname "$0")/lib.sh"
 MAILPIPE_BIN=${MAILPIPE_BIN:-$BENCH_ROOT/.build/release}
 [[ -x $MAILPIPE_BIN/account && -x $MAILPIPE_BIN/corebench ]] || (cd "$BENCH_ROOT" && swift build -c release --product account >/dev/null && swift build -c release --product corebench >/dev/null)

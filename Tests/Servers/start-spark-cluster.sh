@@ -7,6 +7,8 @@
 # DIR receives: port, master.pid, master.log, worker-<k>.pid, worker-<k>.log and worker-<k>/
 # (each worker's work folder: one folder per application and executor, with the executor's
 # stdout and stderr — where a job's tasks write their log lines).
+# SPARK_WORKER_PIN=1 confines worker k (and the executors and task processes it starts) to CPU
+# (k-1) mod nproc with taskset: one core per worker, as on separate machines (bench/spark.sh).
 # Needs java and pyspark (scripts/install-deps --test installs openjdk-17-jre-headless and pyspark).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,10 +28,12 @@ if [[ -f $dir/master.pid ]] && pid_alive "$(tr -dc 0-9 <"$dir/master.pid")"; the
 fi
 rm -f "$dir/port"
 
-# start NAME CLASS ARGS…: one JVM in its own session (its executors stay in its process group).
+# start NAME [taskset -c CPU] CLASS ARGS…: one JVM in its own session (its executors stay in its
+# process group).
 start() {
-  local name=$1; shift
-  setsid "$SPARK_HOME/bin/spark-class" "$@" </dev/null >"$dir/$name.log" 2>&1 &
+  local name=$1 pin=(); shift
+  [[ $1 == taskset ]] && { pin=("$1" "$2" "$3"); shift 3; }
+  setsid "${pin[@]}" "$SPARK_HOME/bin/spark-class" "$@" </dev/null >"$dir/$name.log" 2>&1 &
   echo $! >"$dir/$name.pid"
 }
 started=0
@@ -43,7 +47,9 @@ start master org.apache.spark.deploy.master.Master --host 127.0.0.1 --port "$por
 wait_until 90 tcp_open "$port" || fail_start "the master did not start" master
 for ((k = 1; k <= workers; k++)); do
   mkdir -p "$dir/worker-$k"
-  start "worker-$k" org.apache.spark.deploy.worker.Worker --host 127.0.0.1 --cores 1 --memory 1g \
+  pin=()
+  [[ ${SPARK_WORKER_PIN:-0} == 1 ]] && pin=(taskset -c $(((k - 1) % $(nproc))))
+  start "worker-$k" "${pin[@]}" org.apache.spark.deploy.worker.Worker --host 127.0.0.1 --cores 1 --memory 1g \
     --webui-port "$(free_port)" --work-dir "$dir/worker-$k" "spark://127.0.0.1:$port"
 done
 registered() { [[ $(grep -c "Registering worker" "$dir/master.log" 2>/dev/null) -ge $workers ]]; }

@@ -99,6 +99,11 @@ for k in 1 2; do
   checks=$((checks + 1))
 done
 assert_eq "$(jq '[.per_shard[] | .executor] | unique | length' "$WORK/out-sh/counts.json")" 2 "counts.json names two executors"
+# Each worker started its executor with the job's light JVM options (mailpipe_job.py --jvm-options).
+for k in 1 2; do
+  grep -q -- "-XX:TieredStopAtLevel=1" "$cluster/worker-$k.log" || fail "worker $k's executor did not get the job's JVM options"
+  checks=$((checks + 1))
+done
 
 # 3. A failing command fails the job, and no counts.json is written.
 cmd='validate --no-such-flag'

@@ -34,6 +34,10 @@ import tempfile
 import time
 
 DEFAULT_COMMAND = "validate | segment --tenant {tenant}"
+# The JVMs only schedule: every record goes through the mailpipe processes. JVMs that start fast
+# (C1 compiler only, one GC thread) leave the cores to those: ~2 s less fixed cost per job on
+# 2 cores (11.5 → 9.4 s, an empty store in local[2]).
+LIGHT_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 def store_shard_count(contacts):
@@ -112,6 +116,9 @@ def main(argv=None):
     p.add_argument("--output", required=True, help="output folder: a path every executor sees (created)")
     p.add_argument("--master", default=os.environ.get("MAILPIPE_SPARK_MASTER"),
                    help="Spark master URL (default: spark-submit's, else local[2])")
+    p.add_argument("--jvm-options", default=LIGHT_JVM,
+                   help=f"extra options of the driver's JVM (when this script starts it) and the executors' "
+                        f"(unless spark.executor.extraJavaOptions is set); '' keeps Spark's (default: {LIGHT_JVM!r})")
     args = p.parse_args(argv)
 
     state = os.path.abspath(args.state)
@@ -133,7 +140,10 @@ def main(argv=None):
 
     # Start (or join, under spark-submit) the JVM first: only then does SparkConf see
     # spark-submit's settings, --master among them.
-    SparkContext._ensure_initialized()
+    launch = SparkConf(loadDefaults=False)
+    if args.jvm_options and "PYSPARK_GATEWAY_PORT" not in os.environ:  # else spark-submit started it
+        launch = launch.set("spark.driver.extraJavaOptions", args.jvm_options)
+    SparkContext._ensure_initialized(conf=launch)
     conf = (SparkConf().setAppName(f"mailpipe {args.tenant}: {command}")
             .set("spark.ui.showConsoleProgress", "false")
             .set("spark.ui.enabled", "false"))
@@ -143,6 +153,8 @@ def main(argv=None):
         conf = conf.setMaster("local[2]")
     # One task per shard, and a task is a whole shard: never run one twice at once.
     conf = conf.set("spark.speculation", "false")
+    if args.jvm_options and not conf.contains("spark.executor.extraJavaOptions"):
+        conf = conf.set("spark.executor.extraJavaOptions", args.jvm_options)
 
     os.makedirs(output, exist_ok=True)
     for name in os.listdir(output):
