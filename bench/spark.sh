@@ -127,7 +127,7 @@ if [[ ${BENCH_CLUSTER:-0} == 1 ]]; then
   trap '"$BENCH_ROOT/Tests/Servers/stop-spark-cluster.sh" "$cluster" >/dev/null 2>&1 || true' EXIT
   echo
   echo "  standalone master, each worker pinned to 1 core: throughput against executors ($RUNS runs each)"
-  printf '  %-8s %10s %12s %7s\n' workers seconds records/s load
+  printf '  %-8s %10s %12s %7s  %s\n' workers seconds records/s load "each run (s)"
   for w in 1 2; do
     rm -rf "$cluster"
     master=$(SPARK_WORKER_PIN=1 "$BENCH_ROOT/Tests/Servers/start-spark-cluster.sh" "$cluster" "$w" 2>"$work/cluster.err") \
@@ -145,7 +145,7 @@ if [[ ${BENCH_CLUSTER:-0} == 1 ]]; then
       times+=("$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", b - a }')")
     done
     t=$(median "${times[@]}")
-    printf '  %-8s %10s %12s %7s\n' "$w" "$t" "$(human "$(awk -v n="$N" -v s="$t" 'BEGIN { print n / s }')")" "$(load)"
+    printf '  %-8s %10s %12s %7s  %s\n' "$w" "$t" "$(human "$(awk -v n="$N" -v s="$t" 'BEGIN { print n / s }')")" "$(load)" "${times[*]}"
     "$BENCH_ROOT/Tests/Servers/stop-spark-cluster.sh" "$cluster"
   done
 fi
