@@ -93,6 +93,14 @@ rm "$S/contacts"; mv "$WORK/saved" "$S/contacts"
 rm -rf "$S/journal/http"; ln -s "$WORK/elsewhere" "$S/journal/http"
 refuses journal/http inject http --url http://127.0.0.1:9/ --template "$WORK/body.json" "$WORK/send.ndjson"
 rm "$S/journal/http"
+# The pause/ folder: neither `inject pause` nor `inject resume` goes through a link (a switch
+# made, or removed, outside the state).
+touch "$WORK/elsewhere/c1"
+ln -s "$WORK/elsewhere" "$S/pause"
+refuses pause inject pause --tenant "$T" --campaign c2 --reason test
+refuses pause inject resume --tenant "$T" --campaign c1
+assert_eq "$(ls -A "$WORK/elsewhere")" "c1" "the linked folder's file is still there"
+rm "$S/pause" "$WORK/elsewhere/c1"
 assert_eq "$(ls -A "$WORK/elsewhere")" "" "nothing was written into a linked folder"
 
 # A dangling link is refused too (creating through it would make a file outside the state).

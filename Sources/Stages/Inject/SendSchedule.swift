@@ -158,13 +158,14 @@ public enum PauseSwitch {
     public static func set(_ paused: Bool, _ dir: TenantDirectory, campaign: String?, at: Timestamp, reason: String?) throws -> Bool {
         try dir.requireExisting()
         let file = path(dir, campaign: campaign)
+        // Never a linked pause/ folder: the switch would be made or removed outside the state.
+        guard try FileSystem.requireFolder(folder(dir), creating: paused) else { return false }
         if !paused {
             guard FileSystem.exists(file) else { return false }
             try FileSystem.remove(file)
             return true
         }
         let was = FileSystem.exists(file)
-        try FileSystem.createDirectory(folder(dir))
         var line = ByteBuffer(capacity: 128)
         var w = JSONObjectWriter(into: &line)
         w.member("at", string: at.rfc3339, into: &line)
