@@ -164,7 +164,10 @@ printf '{"email":"c%d@f.test","status":"validated"}\n' 1 2 3 | account commit --
     '{"email":"c1@f.test","type":"clicked","campaign":"spring","at":"2026-11-23T10:05:00Z","url":"https://f.test/a"}' \
     '{"email":"c1@f.test","type":"clicked","campaign":"spring","at":"2026-11-23T10:06:00Z","url":"https://f.test/b"}' \
     '{"email":"c1@f.test","type":"delivered","campaign":"spring","at":"2026-11-23T08:01:00Z"}' \
-    '{"email":"c2@f.test","type":"bounced","bounce_class":"soft","campaign":"spring","at":"2026-11-24T06:00:00Z"}'
+    '{"email":"c2@f.test","type":"bounced","bounce_class":"soft","campaign":"spring","at":"2026-11-24T06:00:00Z"}' \
+    '{"email":"c2@f.test","type":"opened","campaign":"spring","at":"2026-11-23T09:00:00Z","machine":true}' \
+    '{"email":"c1@f.test","type":"opened","campaign":"spring","at":"2026-11-23T08:02:00Z","machine":true}' \
+    '{"email":"c2@f.test","type":"clicked","campaign":"spring","at":"2026-11-23T09:00:01Z","url":"https://f.test/a","machine":true}'
 } | account events --tenant $F --now 2026-11-24T12:00:00Z 2>/dev/null
 account report --tenant $F --now 2026-11-24T12:00:00Z --json > "$WORK/f.ndjson"
 fsec() { jq -c "select(.section==\"$1\")$2" "$WORK/f.ndjson"; }
@@ -175,6 +178,15 @@ assert_eq "$(fsec campaign ' | [.campaign,.sends,.opened,.opened_events,.synced]
 assert_eq "$(fsec day ' | [.date,.sends,.bounced_soft,.opened,.opened_events]' | tr '\n' ' ')" \
   '["2026-11-23",2,0,1,5] ["2026-11-24",0,1,1,1] ' "per day: the next day's bounce is no send of that day; openers per day"
 assert_contains "$(account report --tenant $F --now 2026-11-24T12:00:00Z)" "list syncs 3" "text: syncs shown apart"
+# Opens and clicks marked "machine" (a privacy proxy, a scanner) are no person's: c2's machine
+# open and click and c1's proxy open leave opened/clicked, their events and the rates as they
+# were, and are counted apart (issue 19).
+assert_eq "$(fsec totals ' | [.opened_machine,.clicked_machine]')" "[2,1]" "machines' opens and clicks counted apart"
+assert_eq "$(fsec campaign ' | select(.campaign=="spring") | [.opened,.opened_events,.clicked,.clicked_events,.opened_machine,.clicked_machine,.open_rate]')" \
+  "[1,6,1,2,2,1,1]" "campaign: machines' opens are no recipients"
+assert_eq "$(fsec day ' | select(.date=="2026-11-23") | [.opened,.opened_events,.clicked,.opened_machine,.clicked_machine]')" \
+  "[1,5,1,2,1]" "day: machines' opens apart"
+assert_contains "$(account report --tenant $F --now 2026-11-24T12:00:00Z)" "machines' opens/clicks left out 2/1" "text: machines apart"
 # Days are the tenant's (tenant.json timezone), as in the ledger: a send at 02:00 UTC on the
 # 24th is one of the 23rd in New York.
 echo '{"slug":"figs-ny","timezone":"America/New_York"}' > "$WORK/ny.json"

@@ -13,7 +13,10 @@ import MailpipeStore
 ///
 /// `opened` and `clicked` are recipients — unique (campaign, address) pairs, per day unique
 /// (day, campaign, address) — so a contact opening five times is one open; the raw event counts
-/// are `opened_events` and `clicked_events`. MailWizz list syncs are `synced`, never sends. A
+/// are `opened_events` and `clicked_events`. Opens and clicks marked `"machine": true` (privacy
+/// proxies, scanners: account serve's MachineRules) are no person's: they are counted apart, as
+/// events, in `opened_machine` and `clicked_machine`, and never in `opened`/`clicked`, their
+/// events or the rates (as engagement and the A/B comparison). MailWizz list syncs are `synced`, never sends. A
 /// day's `sends` are the sends made that day (bounces arriving later are not sends of theirs);
 /// only books without any recorded send (MTA accounting alone) count delivered + bounced.
 public enum AccountReport {
@@ -52,10 +55,20 @@ public enum AccountReport {
     /// The counters of the report, in column order.
     public static let counters = ["sent", "delivered", "deferred", "bounced_hard", "bounced_soft", "bounced_policy",
                                   "complained", "unsubscribed", "opened", "clicked", "failed", "manual_suppress", "manual_unsuppress",
-                                  "synced", "opened_events", "clicked_events"]
+                                  "synced", "opened_events", "clicked_events", "opened_machine", "clicked_machine"]
     /// Where the scan counts what (`opened`/`clicked` are filled from the unique recipients after it).
     enum Slot {
         static let opened = 8, clicked = 9, synced = 13, openedEvents = 14, clickedEvents = 15
+        static let openedMachine = 16, clickedMachine = 17
+
+        /// Where a machine's open or click goes instead of a person's (other slots unchanged).
+        static func machine(_ index: Int) -> Int {
+            switch index {
+            case openedEvents: return openedMachine
+            case clickedEvents: return clickedMachine
+            default: return index
+            }
+        }
     }
 
     public struct Report {
@@ -325,7 +338,8 @@ public enum AccountReport {
         do {
             scanned = try AppendLog.parallelScan(path: dir.eventsPath, workers: options.workers, makeState: { Tally(zone: localZone) }) { t, line in
                 // Lines as `account` writes them (flat, plain ASCII strings) are read without the
-                // parser; anything else goes the general way below, with the same result.
+                // parser; anything else goes the general way below, with the same result. (A
+                // machine's open or click carries `"machine": true`, no string: never flat.)
                 var flat = FlatEvent()
                 if FlatEvent.scan(line, into: &flat) {
                     guard flat.type.lowerBound >= 0, flat.at.lowerBound >= 0 else { return }
@@ -351,7 +365,7 @@ public enum AccountReport {
                 guard let root = try? t.parser.parse(line).root, root.kind == .object else { return }
                 // The members the report reads, in one pass (the first of each name counts).
                 var type: JSONNode? = nil, at: JSONNode? = nil, campaign: JSONNode? = nil
-                var bounceClass: JSONNode? = nil, contact: JSONNode? = nil, email: JSONNode? = nil
+                var bounceClass: JSONNode? = nil, contact: JSONNode? = nil, email: JSONNode? = nil, machine: JSONNode? = nil
                 for (k, v) in root.members {
                     let n = k.isEscaped ? -1 : k.rawContent.count
                     if (n == 4 || n < 0) && type == nil && k.stringEquals("type") { type = v }
@@ -360,6 +374,7 @@ public enum AccountReport {
                     else if (n == 12 || n < 0) && bounceClass == nil && k.stringEquals("bounce_class") { bounceClass = v }
                     else if (n == 7 || n < 0) && contact == nil && k.stringEquals("contact") { contact = v }
                     else if (n == 5 || n < 0) && email == nil && k.stringEquals("email") { email = v }
+                    else if (n == 7 || n < 0) && machine == nil && k.stringEquals("machine") { machine = v }
                 }
                 guard let type, let at else { return }
                 let atRaw = at.rawContent
@@ -367,7 +382,8 @@ public enum AccountReport {
                 if let campaignBytes {
                     guard let c = campaign, equal(c.rawContent, campaignBytes) else { return }
                 }
-                guard let index = counterIndex(type: type, bounceClass: bounceClass) else { return }
+                guard var index = counterIndex(type: type, bounceClass: bounceClass) else { return }
+                if machine?.bool == true { index = Slot.machine(index) }
                 t.events += 1
                 if let c = contact, c.stringEquals("unknown") { t.unknown += 1 }
                 t.totals[index] += 1
