@@ -121,7 +121,7 @@ let package = Package(
         ]),
         // account serve: one-click unsubscribes and signed ESP webhooks into the books.
         .target(name: "ServeStage", dependencies: [
-            "MailpipeCore", "MailpipeStore", "MailpipeHTTP", "RenderStage",
+            "MailpipeCore", "MailpipeStore", "MailpipeHTTP", "RenderStage", "AccountStage",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),

@@ -72,6 +72,9 @@ public struct TenantConfig: Sendable {
         /// The SNS signing certificate (a PEM file; never fetched) and the topics accepted.
         public var sesCertificateFile: String?
         public var sesTopicARNs: [String]
+        /// The variable holding the shared secret of MailWizz's open/click webhooks (MailWizz
+        /// signs nothing: the secret is in the webhook URL MailWizz is given).
+        public var mailwizzSecretEnv: String? = nil
     }
 
     public struct Smtp: Sendable {
@@ -161,7 +164,8 @@ public struct TenantConfig: Sendable {
     static let warmupKeys = ["week", "daily_quota", "max_bounce_rate", "min_sends"]
     static let bounceKeys = ["soft_limit", "soft_window_days"]
     static let ceilingKeys = ["bounce_rate", "complaint_rate"]
-    static let webhookKeys = ["sendgrid", "postmark", "ses"]
+    static let webhookKeys = ["sendgrid", "postmark", "ses", "mailwizz"]
+    static let mailwizzWebhookKeys = ["secret_env"]
     static let sendgridKeys = ["public_key"]
     static let postmarkKeys = ["username", "password_env"]
     static let sesKeys = ["certificate_file", "topic_arns"]
@@ -179,6 +183,7 @@ public struct TenantConfig: Sendable {
             + ceilingKeys.map { "ceilings.\($0)" }
         paths += webhookKeys.map { "webhooks.\($0)" } + sendgridKeys.map { "webhooks.sendgrid.\($0)" }
             + postmarkKeys.map { "webhooks.postmark.\($0)" } + sesKeys.map { "webhooks.ses.\($0)" }
+            + mailwizzWebhookKeys.map { "webhooks.mailwizz.\($0)" }
             + engagementKeys.map { "engagement.\($0)" }
             + routeKeys.map { "routes[].\($0)" }
             + trackingKeys.map { "tracking.\($0)" }
@@ -297,7 +302,8 @@ public struct TenantConfig: Sendable {
         let sendgrid = try r?.object("sendgrid", known: sendgridKeys)
         let postmark = try r?.object("postmark", known: postmarkKeys)
         let ses = try r?.object("ses", known: sesKeys)
-        let w = Webhooks(sendgridPublicKey: try sendgrid?.string("public_key"),
+        let mailwizz = try r?.object("mailwizz", known: mailwizzWebhookKeys)
+        var w = Webhooks(sendgridPublicKey: try sendgrid?.string("public_key"),
                          postmarkUsername: try postmark?.string("username"), postmarkPasswordEnv: try postmark?.environmentName("password_env"),
                          sesCertificateFile: try ses?.string("certificate_file"), sesTopicARNs: try ses?.strings("topic_arns") ?? [])
         if let sendgrid, w.sendgridPublicKey == nil {
@@ -305,6 +311,10 @@ public struct TenantConfig: Sendable {
         }
         if let postmark, w.postmarkUsername == nil || w.postmarkPasswordEnv == nil {
             throw postmark.fail("username", "needs username and password_env (the variable holding the password)")
+        }
+        w.mailwizzSecretEnv = try mailwizz?.environmentName("secret_env")
+        if let mailwizz, w.mailwizzSecretEnv == nil {
+            throw mailwizz.fail("secret_env", "is required (the variable holding the secret of the webhook URL given to MailWizz)")
         }
         if let ses, w.sesCertificateFile == nil { throw ses.fail("certificate_file", "is required (the PEM signing certificate of SNS)") }
         for (i, arn) in w.sesTopicARNs.enumerated() where !arn.hasPrefix("arn:") {

@@ -19,7 +19,8 @@ final class TenantConfigTests: XCTestCase {
      "bounces":{"soft_limit":3,"soft_window_days":15},
      "ceilings":{"bounce_rate":0.02,"complaint_rate":0.001},
      "webhooks":{"sendgrid":{"public_key":"MFkw"},"postmark":{"username":"pm","password_env":"PM_PASS"},
-                 "ses":{"certificate_file":"/etc/sns.pem","topic_arns":["arn:aws:sns:eu-west-1:1:ses"]}},
+                 "ses":{"certificate_file":"/etc/sns.pem","topic_arns":["arn:aws:sns:eu-west-1:1:ses"]},
+                 "mailwizz":{"secret_env":"MW_HOOK_SECRET"}},
      "engagement":{"half_life_days":30,"sunset_after_sends":5,"sunset_after_days":120},
      "routes":[{"name":"main","url":"smtp://127.0.0.1:25","domains":["gmail.com"],"username_env":"RU","password_env":"RP"}],
      "tracking":{"url":"https://t.acme.example/t","enabled":true,"opens":true,"clicks":false,"machine_seconds":5},
@@ -49,6 +50,7 @@ final class TenantConfigTests: XCTestCase {
         XCTAssertEqual(c.mailwizz?.languageLists.first?.listUID, "fr12")
         XCTAssertEqual(c.webhooks.postmarkPasswordEnv, "PM_PASS")
         XCTAssertEqual(c.webhooks.sesTopicARNs, ["arn:aws:sns:eu-west-1:1:ses"])
+        XCTAssertEqual(c.webhooks.mailwizzSecretEnv, "MW_HOOK_SECRET")
         XCTAssertEqual(c.tracking, TenantConfig.Tracking(url: "https://t.acme.example/t", enabled: true, opens: true, clicks: false, machineSeconds: 5))
         XCTAssertNil(try parse("{}").tracking, "no section: nothing tracked")
         XCTAssertEqual(try parse(#"{"tracking":{"url":"http://127.0.0.1:8080/"}}"#).tracking,
@@ -113,6 +115,7 @@ final class TenantConfigTests: XCTestCase {
         XCTAssertTrue(message(#"{"taxonomy":{"a":"b"}}"#).contains("'taxonomy.a' must be an array"))
         XCTAssertTrue(message(#"{"webhooks":{"postmark":{"username":"u"}}}"#).contains("needs username and password_env"))
         XCTAssertTrue(message(#"{"webhooks":{"sendgrid":{}}}"#).contains("'webhooks.sendgrid.public_key' is required"))
+        XCTAssertTrue(message(#"{"webhooks":{"mailwizz":{}}}"#).contains("'webhooks.mailwizz.secret_env' is required"))
         XCTAssertTrue(message(#"{"webhooks":{"ses":{"certificate_file":"c.pem","topic_arns":["ses"]}}}"#).contains("not a topic ARN"))
         XCTAssertTrue(message(#"{"mailwizz":{"language_lists":{"xx":"ab"}}}"#).contains("'mailwizz.language_lists.xx'"))
         XCTAssertTrue(message(#"{"vmtaz":[]}"#).contains("unknown key 'vmtaz' (did you mean 'vmtas'?)"))

@@ -4,6 +4,9 @@
 # 1 and 2, the certificate from a file). Valid requests are recorded once (a redelivery adds
 # nothing); a bad signature, a wrong password, another topic record nothing; an event of another
 # tenant (an address that is no contact, a campaign never sent here) is counted, not written.
+# MailWizz's open/click webhooks (no signature: a shared secret in the URL or a header) are
+# recorded once; a missing or wrong secret, or an event of a list that is not the tenant's,
+# records nothing.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/serve_lib.sh"
 command -v openssl >/dev/null || skip "openssl is not installed"
@@ -14,9 +17,10 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$K/sns.key" -out "$K/sns.pem"
 topic=arn:aws:sns:eu-west-1:123456789012:ses-events
 jq --arg k "$sendgrid_public" --arg cert "$K/sns.pem" --arg topic "$topic" \
   '.webhooks = {sendgrid: {public_key: $k}, postmark: {username: "postmark", password_env: "POSTMARK_HOOK_PASSWORD"},
-                ses: {certificate_file: $cert, topic_arns: [$topic]}}' \
+                ses: {certificate_file: $cert, topic_arns: [$topic]}, mailwizz: {secret_env: "SX_MAILWIZZ_HOOK_SECRET"}}' \
   "$REPO/samples/sos-expat/tenant.json" > "$WORK/tenant.json"
 export POSTMARK_HOOK_PASSWORD="pm-pass-$$"
+export SX_MAILWIZZ_HOOK_SECRET="mw-hook-secret-$$-$RANDOM$RANDOM"
 serve_tenant "$WORK/tenant.json"
 suppressed() { account suppress --tenant sos-expat --list 2>/dev/null | jq -r .email | sort | tr '\n' ' '; }
 already=$(suppressed)
@@ -104,6 +108,45 @@ assert_eq "$(ses "$WORK/sns-v2.json")" "200" "SNS v2 (SHA256)"
 assert_eq "$(ses "$WORK/sns-v1.json")" "200" "SNS redelivered"
 assert_eq "$(count complained ses) $(count delivered ses)" "1 1" "SES complaint and delivery recorded once"
 assert_eq "$(ses "$WORK/sns-confirm.json")" "200" "SNS subscription confirmation"
+# MailWizz: the campaign webhook as MailWizz posts it (external-systems.md §1), the tenant's list
+# uid, the secret in the URL MailWizz is given (or in X-Mailpipe-Secret).
+list=$(jq -r .mailwizz.list_uid "$WORK/tenant.json")
+mw_event() { # TYPE EMAIL DATE LIST [URL]
+  jq -nc --arg t "$1" --arg e "$2" --arg d "$3" --arg l "$4" --arg u "${5:-}" \
+    '{event: ({type: $t, ip_address: "203.0.113.9", user_agent: "Mozilla/5.0 (X11; Linux x86_64)", date_added: $d}
+              + (if $u == "" then {} else {clicked_url: $u} end)),
+      subscriber: {attributes: {subscriber_uid: "sx1"}, fields: {EMAIL: $e}},
+      campaign: {campaign_uid: "cu000001", name: "welcome-nov"}, list: {list_uid: $l}, timestamp: 1763892900}'
+}
+mailwizz() { post "$BASE/webhooks/sos-expat/mailwizz$1" -H 'Content-Type: application/json' --data-binary @"$2" "${@:3}"; }
+mw_event open jose.garcia@garcia-abogados.es "2026-11-23 10:15:00" "$list" > "$WORK/mw-open.json"
+mw_event click jose.garcia@garcia-abogados.es "2026-11-23 10:16:00" "$list" https://sos-expat.com/fr/avocats > "$WORK/mw-click.json"
+mw_event open ana.souza@gmail.com "2026-11-23 10:17:00" otherlist01 > "$WORK/mw-other.json"
+{ mw_event open ana.souza@gmail.com "2026-11-23 10:18:00" "$list"; mw_event open ana.souza@gmail.com "2026-11-23 10:19:00" otherlist01; } \
+  | jq -s . > "$WORK/mw-mixed.json"
+jq 'del(.list)' "$WORK/mw-other.json" > "$WORK/mw-nolist.json"
+printf 'not json at all\n' > "$WORK/mw-garbage.json"
+assert_eq "$(mailwizz "" "$WORK/mw-open.json")" "403" "MailWizz: no secret"
+assert_eq "$(mailwizz "?secret=wrong-secret-0123456789" "$WORK/mw-open.json")" "403" "MailWizz: a wrong secret"
+assert_eq "$(count opened mailwizz)" "0" "nothing recorded by refused MailWizz requests"
+assert_eq "$(mailwizz "?secret=$SX_MAILWIZZ_HOOK_SECRET" "$WORK/mw-open.json")" "200" "MailWizz: the secret in the URL"
+assert_eq "$(jq -c '[.events, .new]' "$WORK/body")" "[1,1]" "MailWizz: the open is new"
+assert_eq "$(mailwizz "?secret=$SX_MAILWIZZ_HOOK_SECRET" "$WORK/mw-open.json")" "200" "MailWizz: redelivered"
+assert_eq "$(jq -c '[.events, .new]' "$WORK/body")" "[1,0]" "MailWizz: the redelivery adds nothing"
+assert_eq "$(mailwizz "" "$WORK/mw-click.json" -H "X-Mailpipe-Secret: $SX_MAILWIZZ_HOOK_SECRET")" "200" "MailWizz: the secret in a header"
+assert_eq "$(mailwizz "?secret=$SX_MAILWIZZ_HOOK_SECRET" "$WORK/mw-other.json")" "422" "MailWizz: another tenant's list uid"
+assert_contains "$(cat "$WORK/body")" "otherlist01" "MailWizz: the unknown list is named"
+assert_eq "$(mailwizz "?secret=$SX_MAILWIZZ_HOOK_SECRET" "$WORK/mw-mixed.json")" "422" "MailWizz: one event of an unknown list refuses the request"
+assert_eq "$(mailwizz "?secret=$SX_MAILWIZZ_HOOK_SECRET" "$WORK/mw-nolist.json")" "422" "MailWizz: an event without a list uid"
+assert_eq "$(mailwizz "?secret=$SX_MAILWIZZ_HOOK_SECRET" "$WORK/mw-garbage.json")" "422" "MailWizz: no readable event"
+assert_eq "$(count opened mailwizz) $(count clicked mailwizz)" "1 1" "MailWizz: one open and one click recorded, nothing of the refused"
+assert_eq "$(events_of clicked | jq -r 'select(.source == "mailwizz") | [.email, .campaign, .url] | join(" ")')" \
+  "jose.garcia@garcia-abogados.es welcome-nov https://sos-expat.com/fr/avocats" "MailWizz: the click's address, campaign and URL"
+assert_eq "$(events_of opened | grep -c ana.souza || true)" "0" "MailWizz: no event of a refused request written"
+# The same file through account events --mailwizz: the one reader, the same event id (nothing new).
+before=$(events_of opened | wc -l)
+account events --tenant sos-expat --mailwizz "$WORK/mw-open.json" > /dev/null 2>&1
+assert_eq "$(events_of opened | wc -l)" "$before" "account events --mailwizz reads the webhook as the route did (same id)"
 stop_serve TERM
 assert_contains "$(cat "$WORK/serve.log")" "SNS asks to confirm the subscription to $topic" "the operator is told to confirm"
 assert_eq "$(events_of complained | jq -r .campaign)" "welcome-nov" "the campaign from X-Job"
@@ -112,6 +155,9 @@ assert_eq "$(events_of complained | jq -r .campaign)" "welcome-nov" "the campaig
 assert_eq "$(suppressed)" \
   "$(printf '%s\n' $already ana.souza@gmail.com claire.martin@cabinet-martin-avocats.fr jose.garcia@garcia-abogados.es | sort -u | tr '\n' ' ')" "suppressed"
 assert_eq "$(grep '^{"at"' "$WORK/serve.log" | jq -r 'select(.status == 403 or .status == 401) | .outcome' | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' ')" \
-  "bad_credentials=1 bad_signature=4 missing_signature=2 wrong_topic=1 " "refusals by reason"
+  "bad_credentials=2 bad_signature=4 missing_signature=3 wrong_topic=1 " "refusals by reason"
 assert_eq "$(grep -c "$POSTMARK_HOOK_PASSWORD" "$WORK/serve.log" || true)" "0" "no password in the log"
+assert_eq "$(grep -c "$SX_MAILWIZZ_HOOK_SECRET" "$WORK/serve.log" || true)" "0" "no MailWizz secret in the log"
+assert_eq "$(grep '^{"at"' "$WORK/serve.log" | jq -r 'select(.route == "mailwizz" and .status == 422) | .outcome' | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' ')" \
+  "unknown_list=3 unreadable=1 " "MailWizz refusals by reason"
 done_ok

@@ -15,6 +15,7 @@ jq '.vmtas[0].pool = "sx-pool" | .warmup[0].min_sends = 200
     | .mailwizz.fields = {"FNAME": "first_name"} | .mailwizz.subscriber_status = "confirmed"
     | .mailwizz.language_lists = {"fr": "frlist01"}
     | .tracking = {"url": "https://t.sos-expat.com/t", "enabled": false, "opens": true, "clicks": true, "machine_seconds": 10}
+    | .webhooks = {"mailwizz": {"secret_env": "SX_MAILWIZZ_WEBHOOK_SECRET"}}
     | .engagement = {"half_life_days": 30, "sunset_after_sends": 5, "sunset_after_days": 120}
     | .routes = [{"name": "main", "url": "smtp://127.0.0.1:25", "domains": ["gmail.com"], "username_env": "RU", "password_env": "RP"}]
     | .health = {"window_days": 7, "unsubscribe_rate": 0.005, "unsubscribe_rise": 2, "bounced_share": 0.05, "unvalidated_share": 0.1, "suppressed_share": 0.25}' \

@@ -14,6 +14,7 @@ import MailpipeStore
 ///
 ///     GET|POST <path of unsubscribe.url>?t=&c=&e=&s=   one-click unsubscribe (UnsubscribeRoute)
 ///     POST /webhooks/<tenant>/sendgrid|postmark|ses     ESP events (WebhookRoutes)
+///     POST /webhooks/<tenant>/mailwizz?secret=           MailWizz opens and clicks (WebhookRoutes)
 ///     GET  <path of tracking.url>/click|open?t=&c=&r=&a=[&u=]&s=   opens and clicks (TrackingRoutes)
 ///     GET  /healthz                                      200 while serving
 ///
@@ -55,7 +56,7 @@ public enum ServeStage {
         TrackingRoutes.add(to: router, tenants: tenants)
         let webhooks = WebhookRoutes(tenants: Dictionary(uniqueKeysWithValues: tenants.map { ($0.slug, $0) }), notices: notices)
         // SendGrid batches up to a few MB of events per request; the others send one message each.
-        let providers: [(WebhookRoutes.Provider, Int)] = [(.sendgrid, 4 << 20), (.postmark, 1 << 20), (.ses, 1 << 20)]
+        let providers: [(WebhookRoutes.Provider, Int)] = [(.sendgrid, 4 << 20), (.postmark, 1 << 20), (.ses, 1 << 20), (.mailwizz, 1 << 20)]
         for (provider, maxBody) in providers {
             router.add(provider.rawValue, [.post], "/webhooks/:tenant/\(provider.rawValue)", maxBody: maxBody) { request, respond in
                 webhooks.handle(provider, request, respond)

@@ -18,6 +18,10 @@ final class ServedTenant: @unchecked Sendable {
     let sendgrid: SendGridVerifier?
     let postmark: BasicAuthVerifier?
     let ses: SNSVerifier?
+    /// The secret of the MailWizz open/click webhook URL, and the tenant's MailWizz lists (an
+    /// event of any other list is refused).
+    let mailwizz: SharedSecretVerifier?
+    let mailwizzLists: [String]
     let commits: GroupCommit
 
     var brand: String { config.name ?? config.brandDomain ?? slug }
@@ -56,6 +60,18 @@ final class ServedTenant: @unchecked Sendable {
         } else {
             ses = nil
         }
+        if let env = w.mailwizzSecretEnv {
+            guard let secret = FileSystem.environment(env), !secret.isEmpty else {
+                throw StageError.configuration("\(slug.value): the environment variable \(env) (webhooks.mailwizz.secret_env) is not set")
+            }
+            guard secret.count >= SharedSecretVerifier.minimumLength else {
+                throw StageError.configuration("\(slug.value): the secret in \(env) (webhooks.mailwizz.secret_env) is shorter than \(SharedSecretVerifier.minimumLength) characters")
+            }
+            mailwizz = SharedSecretVerifier(secret: secret)
+        } else {
+            mailwizz = nil
+        }
+        mailwizzLists = config.mailwizz?.lists ?? []
         commits = try GroupCommit(dir: dir, books: TenantBooks(dir: dir))
     }
 

@@ -3,8 +3,10 @@ import MailpipeHTTP
 import MailpipeStore
 
 /// The ESP event webhooks, one route per provider and tenant: `/webhooks/<tenant>/sendgrid`,
-/// `/postmark`, `/ses`. A request is proven first (signature, basic auth, SNS signature); a
-/// refused one records nothing and is answered 401/403. Its events then go through the
+/// `/postmark`, `/ses`, and MailWizz's open/click webhooks `/mailwizz`. A request is proven
+/// first (signature, basic auth, SNS signature, MailWizz's shared secret); a refused one records
+/// nothing and is answered 401/403. A MailWizz event of a list that is not the tenant's refuses
+/// the whole request (422): nothing is recorded. Its events then go through the
 /// tenant's group commit, and the answer (200, with counts) comes once they are durable. The
 /// event ids come from the provider's own ids, so a redelivery records nothing twice. Events of
 /// another tenant (an ESP account several tenants share) are counted (`other_tenant`), not written.
@@ -13,7 +15,7 @@ struct WebhookRoutes {
     let notices: (String) -> Void
 
     enum Provider: String {
-        case sendgrid, postmark, ses
+        case sendgrid, postmark, ses, mailwizz
     }
 
     func handle(_ provider: Provider, _ request: HTTPRequest, _ respond: @escaping @Sendable (HTTPResponse) -> Void) {
@@ -42,6 +44,21 @@ struct WebhookRoutes {
             switch PostmarkEvents.parse(request.body) {
             case .success(let b): batch = b
             case .failure(.malformed(let text)): return respond(.text(400, text, outcome: "malformed"))
+            }
+        case .mailwizz:
+            guard let verifier = tenant.mailwizz else { return respond(.text(404, "Not found.", outcome: "not_configured")) }
+            let given = request.queryValue(SharedSecretVerifier.queryParameter) ?? request.header(SharedSecretVerifier.header)
+            if case .failure(let why) = verifier.verify(given) {
+                return respond(.text(403, "The webhook secret is missing or wrong.", outcome: why.rawValue))
+            }
+            switch MailWizzEvents.parse(request.body) {
+            case .success(let b): batch = b
+            case .failure(.malformed(let text)): return respond(.text(400, text, outcome: "malformed"))
+            }
+            let unknown = MailWizzEvents.unknownLists(batch, lists: tenant.mailwizzLists)
+            guard unknown.isEmpty else {
+                let named = unknown.map { $0.isEmpty ? "(no list uid)" : $0 }.joined(separator: ", ")
+                return respond(.text(422, "Not \(slug)'s MailWizz list: \(named); nothing was recorded.", outcome: "unknown_list"))
             }
         case .ses:
             guard let verifier = tenant.ses else { return respond(.text(404, "Not found.", outcome: "not_configured")) }

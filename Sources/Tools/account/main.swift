@@ -579,7 +579,12 @@ extension Account {
             Routes: POST and GET on the path of each tenant's unsubscribe.url (RFC 8058 one-click; a \
             GET shows a page with a button, never unsubscribes); POST /webhooks/<tenant>/sendgrid, \
             /postmark, /ses (signatures or credentials from tenant.json webhooks; another tenant's \
-            events counted, not written); GET <path of tracking.url>/click and /open (render             --track's signed links: a click is recorded, then redirected (302) to the signed URL             only; an open answers a 1x1 GIF; proxies, scanners and too-early fetches are marked             "machine": true); GET /healthz. Each append goes through the \
+            events counted, not written); POST /webhooks/<tenant>/mailwizz?secret=… (MailWizz's \
+            open/click webhooks: the secret of webhooks.mailwizz.secret_env; events of a list that \
+            is not the tenant's refuse the request); GET <path of tracking.url>/click and /open \
+            (render --track's signed links: a click is recorded, then redirected (302) to the \
+            signed URL only; an open answers a 1x1 GIF; proxies, scanners and too-early fetches are \
+            marked "machine": true); GET /healthz. Each append goes through the \
             books of `account events`, under the tenant lock, and a request is answered 200 only \
             once it is durable. One JSON access-log line per request goes to standard error \
             (no query strings, no bodies). SIGTERM stops it after the requests under way.

@@ -71,6 +71,26 @@ public struct BasicAuthVerifier: Sendable {
     }
 }
 
+/// A shared secret a sender that signs nothing (MailWizz) carries in the URL it was given
+/// (`?secret=`) or in the `X-Mailpipe-Secret` header; compared in constant time, as a hash.
+public struct SharedSecretVerifier: Sendable {
+    public static let header = "X-Mailpipe-Secret"
+    public static let queryParameter = "secret"
+    /// A shorter secret could be guessed.
+    public static let minimumLength = 16
+    let expected: [UInt8]
+
+    public init(secret: String) {
+        expected = Array(SHA256.hash(data: Array(secret.utf8)))
+    }
+
+    /// `given` is the request's `secret` query value, else its header.
+    public func verify(_ given: String?) -> Result<Void, SignatureFailure> {
+        guard let given, !given.isEmpty else { return .failure(.missingHeader) }
+        return ConstantTime.equal(Array(SHA256.hash(data: Array(given.utf8))), expected) ? .success(()) : .failure(.badCredentials)
+    }
+}
+
 /// Amazon SNS message signatures (SignatureVersion 1: RSA PKCS#1 v1.5 with SHA-1, version 2:
 /// with SHA-256) over the canonical string of the message's fields. The signing certificate
 /// comes from a file the operator installed (never fetched from SigningCertURL); its validity
