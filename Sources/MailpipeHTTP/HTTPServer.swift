@@ -282,6 +282,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
         headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         let status = HTTPResponseStatus(statusCode: response.status, reasonPhrase: HTTPResponse.reason(response.status))
+        // Counted before it is written: a client that has its answer finds it in /metrics.
+        let (path, _) = ConnectionHandler.splitURI(head.uri)
+        server.log.record(AccessLog.Entry(client: client, method: head.method.rawValue, path: path, route: route?.name,
+                                          status: response.status, outcome: response.outcome, bytesIn: body.count,
+                                          bytesOut: response.body.count,
+                                          nanoseconds: monotonicNanoseconds() - started))
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         if head.method != .HEAD && !response.body.isEmpty {
             var buffer = context.channel.allocator.buffer(capacity: response.body.count)
@@ -290,11 +296,6 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
-        let (path, _) = ConnectionHandler.splitURI(head.uri)
-        server.log.record(AccessLog.Entry(client: client, method: head.method.rawValue, path: path, route: route?.name,
-                                          status: response.status, outcome: response.outcome, bytesIn: body.count,
-                                          bytesOut: response.body.count,
-                                          nanoseconds: monotonicNanoseconds() - started))
         state = .idle
         self.head = nil
         body = []

@@ -44,6 +44,15 @@ public final class GroupCommit: @unchecked Sendable {
     /// Groups committed and requests in them (for the stop summary).
     public private(set) var groups = 0
     public private(set) var requests = 0
+    /// How long each group's append took (for `/metrics`); under `mutex`.
+    private var appendSeconds = LatencyHistogram()
+
+    /// Groups, requests and append times so far (`/metrics`).
+    public var stats: (groups: Int, requests: Int, seconds: LatencyHistogram) {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return (groups, requests, appendSeconds)
+    }
 
     /// Throws when the system will not start the committer thread.
     public init(dir: TenantDirectory, books: BookWriter, idleSettle: Double = 0.02) throws {
@@ -119,6 +128,8 @@ public final class GroupCommit: @unchecked Sendable {
     private func commit(_ group: [Pending]) {
         let events = group.flatMap(\.events)
         var outcomes: [Outcome]
+        var started = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &started)
         do {
             // Which request brought which new event: the ids logged now, sorted. A request
             // repeated within one group counts as recorded once, then duplicate.
@@ -140,8 +151,13 @@ public final class GroupCommit: @unchecked Sendable {
         } catch {
             outcomes = Array(repeating: .failed("\(error)"), count: group.count)
         }
+        var ended = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ended)
+        pthread_mutex_lock(&mutex)
         groups += 1
         requests += group.count
+        appendSeconds.observe(Double(ended.tv_sec - started.tv_sec) + Double(ended.tv_nsec - started.tv_nsec) / 1e9)
+        pthread_mutex_unlock(&mutex)
         for (p, o) in zip(group, outcomes) { p.done(o) }
     }
 

@@ -17,6 +17,7 @@ import MailpipeStore
 ///     POST /webhooks/<tenant>/mailwizz?secret=           MailWizz opens and clicks (WebhookRoutes)
 ///     GET  <path of tracking.url>/click|open?t=&c=&r=&a=[&u=]&s=   opens and clicks (TrackingRoutes)
 ///     GET  /healthz                                      200 while serving
+///     GET  /metrics                                      Prometheus metrics (MetricsRoute)
 ///
 /// It stops on SIGTERM or SIGINT: no new connections, the requests being handled are answered
 /// (their appends finish), then the process exits 0.
@@ -42,11 +43,13 @@ public enum ServeStage {
     }
 
     /// The route table for `tenants` (also what the tests drive in-process).
-    static func routes(_ tenants: [ServedTenant], notices: @escaping @Sendable (String) -> Void) -> Router {
+    static func routes(_ tenants: [ServedTenant], log: AccessLog? = nil, notices: @escaping @Sendable (String) -> Void) -> Router {
         let router = Router()
         router.add("healthz", [.get], "/healthz", maxBody: 0, rateLimited: false) { _, respond in
             respond(.text(200, "ok", outcome: "ok"))
         }
+        let metrics = MetricsRoute(tenants: tenants, log: log, notices: notices)
+        router.add("metrics", [.get], "/metrics", maxBody: 0, rateLimited: false) { _, respond in metrics.handle(respond) }
         var byPath: [String: [String: ServedTenant]] = [:]
         for t in tenants { byPath[t.unsubscribePath, default: [:]][t.slug] = t }
         for path in byPath.keys.sorted() {
@@ -74,7 +77,7 @@ public enum ServeStage {
         let tenants = try options.tenants.map { try ServedTenant(slug: $0, state: options.state) }
         let log = AccessLog(enabled: options.accessLog)
         let notices: @Sendable (String) -> Void = { try? FileDescriptor.standardError.writeAll("account serve: \($0)\n") }
-        let server = HTTPServer(router: routes(tenants, notices: notices), limits: options.limits, log: log)
+        let server = HTTPServer(router: routes(tenants, log: log, notices: notices), limits: options.limits, log: log)
 
         // Signals are taken by a dispatch source (not a handler), so the stop runs as plain code.
         let stop = DispatchSemaphore(value: 0)

@@ -476,7 +476,12 @@ extension Account {
             contacts) and the unsubscribe trend (docs/account.md "Health" gives the formula). A \
             tenant that never sent is "ok, no data", without a score. Damaged books are an error \
             (exit 1, nothing on standard output), never a score. Reads only: no lock, nothing \
-            written.
+            written (but --prometheus's file).
+
+            --prometheus FILE writes the score, each check's figure, the books' counters, \
+            contacts by status, suppression and warm-up as a node_exporter textfile (whole or not \
+            at all: a temporary file renamed over FILE); damaged books write \
+            mailpipe_books_readable 0 and nothing else.
 
             Example:
               account health --tenant sos-expat || echo "exit $?: 1 warn, 2 critical"
@@ -487,11 +492,24 @@ extension Account {
         @Option(name: .customLong("alert-command"),
                 help: ArgumentHelp("On warn or critical, pipe the health JSON to this command (sh -c).", valueName: "command"))
         var alertCommand: String?
+        @Option(help: ArgumentHelp("Also write Prometheus metrics to this file (node_exporter's textfile collector).", valueName: "file"),
+                completion: .file())
+        var prometheus: String?
 
         func run() throws {
             StageMain.run("account health", exitCode: {
                 let slug = try tenantFlags.choose().slug
-                let result = try AccountHealth.run(.init(tenant: slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock()))
+                let options = AccountHealth.Options(tenant: slug, state: StateRoot(explicit: tenantFlags.state), now: try tenantFlags.clock())
+                let result: AccountHealth.Result
+                do {
+                    let assessment = try AccountHealth.assessment(options)
+                    result = assessment.result
+                    if let prometheus { try TenantMetrics.writeTextfile(prometheus, TenantMetrics.families(assessment)) }
+                } catch let damage as StateDamage {
+                    // The collector must not keep showing the last good figures.
+                    if let prometheus { try TenantMetrics.writeTextfile(prometheus, TenantMetrics.unreadable(slug.value)) }
+                    throw damage
+                }
                 var output = OutputSink()
                 if json { output.buffer.append(result.jsonLine) } else { output.buffer.append(result.text) }
                 try output.flush()
@@ -584,7 +602,9 @@ extension Account {
             is not the tenant's refuse the request); GET <path of tracking.url>/click and /open \
             (render --track's signed links: a click is recorded, then redirected (302) to the \
             signed URL only; an open answers a 1x1 GIF; proxies, scanners and too-early fetches are \
-            marked "machine": true); GET /healthz. Each append goes through the \
+            marked "machine": true); GET /healthz; GET /metrics (Prometheus: each tenant's health and \
+            books as account health --prometheus writes them, and the server's requests, refused \
+            tokens, rate-limited requests and group commits; not rate-limited). Each append goes through the \
             books of `account events`, under the tenant lock, and a request is answered 200 only \
             once it is durable. One JSON access-log line per request goes to standard error \
             (no query strings, no bodies). SIGTERM stops it after the requests under way.

@@ -148,14 +148,22 @@ public enum AccountHealth {
         public var noData: Bool { score == nil }
     }
 
-    public static func run(_ options: Options) throws -> Result {
+    /// The verdict and the report it was made of (the metrics read both: TenantMetrics).
+    public struct Assessment {
+        public var result: Result
+        public var report: AccountReport.Report
+    }
+
+    public static func run(_ options: Options) throws -> Result { try assessment(options).result }
+
+    public static func assessment(_ options: Options) throws -> Assessment {
         let report = try AccountReport.build(.init(tenant: options.tenant, state: options.state, now: options.now, damage: .fail))
         let config = try options.state.tenant(options.tenant).loadConfig()
         let figures = Figures(report: report, config: config, now: options.now)
         var result = assess(figures, rules: config.health)
         result.tenant = report.tenant
         result.generatedAt = report.generatedAt
-        return result
+        return Assessment(result: result, report: report)
     }
 
     /// The verdict on `f` (what the XCTests call with figures of their own).
