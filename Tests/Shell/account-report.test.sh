@@ -5,14 +5,8 @@
 # colour, a chart per campaign and a warm-up history per vmta, nothing wider than a phone's
 # window, CJK glyphs drawn).
 source "$(dirname "$0")/lib.sh"
-S="$REPO/samples"
 T=books-demo
-account init --tenant $T --config "$S/account/tenant.json" 2>/dev/null
-account commit --tenant $T "$S/account/contacts.ndjson" 2>/dev/null
-account record --tenant $T --now 2026-11-23T10:00:00Z "$S/account/outcomes.ndjson" 2>/dev/null
-account events --tenant $T --now 2026-11-23T12:00:00Z --pmta "$S/pmta/acct-2026-11-23.csv" 2>/dev/null
-account events --tenant $T --now 2026-11-24T12:00:00Z --pmta "$S/pmta/acct-2026-11-24.csv" --mailwizz "$S/account/mailwizz-webhooks.json" 2>/dev/null
-account events --tenant $T --now 2026-11-24T12:00:00Z < "$S/account/events.ndjson" 2>/dev/null
+books_demo $T
 
 account report --tenant $T --now 2026-11-24T12:00:00Z --json > "$WORK/r.ndjson"
 sec() { jq -c "select(.section==\"$1\")$2" "$WORK/r.ndjson"; }

@@ -48,4 +48,16 @@ trickle() {
   exec {T[1]}>&-
   wait "$T_PID"
 }
+# books_demo TENANT — the books of samples/account (samples/account/README.md walks through
+# them): its contacts, outcomes recorded on 2026-11-23, two days of PowerMTA accounting, MailWizz
+# webhooks and event NDJSON.
+books_demo() {
+  local t=$1 s="$REPO/samples"
+  account init --tenant "$t" --config "$s/account/tenant.json" 2>/dev/null
+  account commit --tenant "$t" "$s/account/contacts.ndjson" 2>/dev/null
+  account record --tenant "$t" --now 2026-11-23T10:00:00Z "$s/account/outcomes.ndjson" 2>/dev/null
+  account events --tenant "$t" --now 2026-11-23T12:00:00Z --pmta "$s/pmta/acct-2026-11-23.csv" 2>/dev/null
+  account events --tenant "$t" --now 2026-11-24T12:00:00Z --pmta "$s/pmta/acct-2026-11-24.csv" --mailwizz "$s/account/mailwizz-webhooks.json" 2>/dev/null
+  account events --tenant "$t" --now 2026-11-24T12:00:00Z < "$s/account/events.ndjson" 2>/dev/null
+}
 done_ok() { echo "ok: $checks checks"; }

@@ -8,15 +8,9 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/serve_lib.sh"
 python3 -c 'import prometheus_client.parser' 2>/dev/null \
   || skip "the Python package prometheus_client is not installed (scripts/install-deps --test installs it)"
-S="$REPO/samples"
 T=books-demo
 NOW=2026-11-24T12:00:00Z
-account init --tenant $T --config "$S/account/tenant.json" 2>/dev/null
-account commit --tenant $T "$S/account/contacts.ndjson" 2>/dev/null
-account record --tenant $T --now 2026-11-23T10:00:00Z "$S/account/outcomes.ndjson" 2>/dev/null
-account events --tenant $T --now 2026-11-23T12:00:00Z --pmta "$S/pmta/acct-2026-11-23.csv" 2>/dev/null
-account events --tenant $T --now 2026-11-24T12:00:00Z --pmta "$S/pmta/acct-2026-11-24.csv" --mailwizz "$S/account/mailwizz-webhooks.json" 2>/dev/null
-account events --tenant $T --now 2026-11-24T12:00:00Z < "$S/account/events.ndjson" 2>/dev/null
+books_demo $T
 # A privacy proxy's open and a scanner's click: machines', counted apart.
 printf '%s\n' '{"email":"ana@example.org","type":"opened","campaign":"nov-fr","at":"2026-11-23T10:00:30Z","machine":true}' \
   '{"email":"ben@example.org","type":"clicked","campaign":"nov-fr","at":"2026-11-23T10:00:31Z","url":"https://x.test/","machine":true}' \
