@@ -10,11 +10,17 @@ public enum TenantMetrics {
     /// The metrics of `tenant` now; books that cannot be read whole give `unreadable` instead
     /// (and the error, for whoever reports it).
     public static func collect(tenant: TenantSlug, state: StateRoot, now: Timestamp) -> (families: [MetricFamily], error: Error?) {
-        do {
-            return (families(try AccountHealth.assessment(.init(tenant: tenant, state: state, now: now))), nil)
-        } catch {
-            return (unreadable(tenant.value), error)
+        var failure: Error? = nil
+        // Read twice at most: the books are read without the lock, and an append that lands
+        // between the log's measurements looks like a torn tail once (a real one stays).
+        for _ in 0..<2 {
+            do {
+                return (families(try AccountHealth.assessment(.init(tenant: tenant, state: state, now: now))), nil)
+            } catch {
+                failure = error
+            }
         }
+        return (unreadable(tenant.value), failure)
     }
 
     /// `mailpipe_books_readable 0`: the books could not be read whole (a damaged tail, a lost
