@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import AccountStage
 import Dispatch
 import MailpipeCore
 import MailpipeStore
@@ -122,5 +123,26 @@ final class GroupCommitTests: XCTestCase {
         if case .recorded(new: 0, otherTenant: 1) = answer! {} else { XCTFail("again: got \(answer!)") }
         commits.stop()
         XCTAssertFalse(books.logged.contains(99))
+    }
+}
+
+/// The commit-latency histogram: buckets cumulative, `+Inf` and `_count` every observation.
+final class LatencyHistogramTests: XCTestCase {
+    func testBucketsAreCumulative() {
+        var h = LatencyHistogram()
+        for seconds in [0.0005, 0.003, 0.003, 0.2, 30] { h.observe(seconds) }
+        var family = MetricFamily("mailpipe_group_commit_seconds", .histogram, help: "h")
+        h.add(to: &family, labels: [("tenant", "t")])
+        func bucket(_ le: String) -> Double? {
+            family.samples.first { $0.suffix == "_bucket" && $0.labels.contains { $0 == ("le", le) } }?.value
+        }
+        XCTAssertEqual(bucket("0.001"), 1)
+        XCTAssertEqual(bucket("0.0025"), 1)
+        XCTAssertEqual(bucket("0.005"), 3)
+        XCTAssertEqual(bucket("0.25"), 4)
+        XCTAssertEqual(bucket("10"), 4)
+        XCTAssertEqual(bucket("+Inf"), 5)
+        XCTAssertEqual(family.samples.first { $0.suffix == "_count" }?.value, 5)
+        XCTAssertEqual(family.samples.first { $0.suffix == "_sum" }!.value, 30.2065, accuracy: 1e-9)
     }
 }
