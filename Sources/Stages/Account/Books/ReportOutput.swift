@@ -32,8 +32,9 @@ extension AccountReport.Report {
             + "opens \(count(t, "opened")) (\(Self.percent(rate(t, "open_rate"))))  "
             + "clicks \(count(t, "clicked")) (\(Self.percent(rate(t, "click_rate"))))\n"
         out += "opens/clicks count people's recipients (events \(count(t, "opened_events"))/\(count(t, "clicked_events"))); "
-            + "machines' opens/clicks left out \(count(t, "opened_machine"))/\(count(t, "clicked_machine")); "
             + "list syncs \(count(t, "synced"))\n"
+        out += "machines' opens/clicks left out \(count(t, "opened_machine"))/\(count(t, "clicked_machine")) "
+            + "(privacy proxies, scanners)\n"
         out += "ceilings: bounce \(Self.percent(ceilings.bounceRate)), complaint \(Self.percent(ceilings.complaintRate)); "
             + "a rate over its ceiling ends in !\n"
         for (title, d) in [("status", byStatus), ("verdict", byVerdict), ("language", byLanguage), ("source", bySource), ("tag", byTag)] {
