@@ -604,8 +604,9 @@ extension Account {
             signed URL only; an open answers a 1x1 GIF; proxies, scanners and too-early fetches are \
             marked "machine": true); GET /healthz; GET /metrics (Prometheus: each tenant's health and \
             books as account health --prometheus writes them, and the server's requests, refused \
-            tokens, rate-limited requests and group commits; not rate-limited). Each append goes through the \
-            books of `account events`, under the tenant lock, and a request is answered 200 only \
+            tokens, rate-limited requests and group commits; not rate-limited).
+
+            Each append goes through the books of `account events`, under the tenant lock, and a request is answered 200 only \
             once it is durable. One JSON access-log line per request goes to standard error \
             (no query strings, no bodies). SIGTERM stops it after the requests under way.
 
