@@ -12,7 +12,8 @@ start_serve() {
   SERVE_PID=$!
   local port=""
   for _ in $(seq 1 200); do
-    port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$log" | head -1)
+    # The log is created by the background job: it may not exist yet.
+    port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$log" 2>/dev/null | head -1 || true)
     [ -n "$port" ] && break
     kill -0 "$SERVE_PID" 2>/dev/null || fail "account serve exited: $(cat "$log")"
     sleep 0.05
