@@ -64,6 +64,73 @@ void copy(const std::string &s, char *out, size_t capacity) {
     out[n] = 0;
 }
 
+int alternation(const std::string &p, size_t &i);
+
+/// The longest text a sequence of the pattern can match (up to `|` or `)`); -1: unbounded, or a
+/// construct this reading does not know.
+int sequence(const std::string &p, size_t &i) {
+    int total = 0;
+    while (i < p.size() && p[i] != '|' && p[i] != ')') {
+        int atom;
+        char c = p[i];
+        if (c == '(') {
+            i++;
+            if (p.compare(i, 2, "?:") == 0) i += 2;
+            atom = alternation(p, i);
+            if (atom < 0 || i >= p.size() || p[i] != ')') return -1;
+            i++;
+        } else if (c == '[') {
+            size_t close = p.find(']', i + 1);
+            if (close == std::string::npos) return -1;
+            i = close + 1;
+            atom = 1;
+        } else if (c == '\\' && i + 1 < p.size() && p[i + 1] == 'd') {
+            i += 2;
+            atom = 1;
+        } else if (c >= '0' && c <= '9') {
+            i++;
+            atom = 1;
+        } else {
+            return -1;
+        }
+        if (i < p.size() && p[i] == '?') {
+            i++;
+        } else if (i < p.size() && p[i] == '{') {
+            size_t close = p.find('}', i);
+            if (close == std::string::npos) return -1;
+            std::string counts = p.substr(i + 1, close - i - 1);
+            size_t comma = counts.find(',');
+            std::string most = comma == std::string::npos ? counts : counts.substr(comma + 1);
+            if (!allDigits(most)) return -1;   // `{n,}`: unbounded
+            atom *= std::stoi(most);
+            i = close + 1;
+        } else if (i < p.size() && (p[i] == '*' || p[i] == '+')) {
+            return -1;
+        }
+        total += atom;
+    }
+    return total;
+}
+
+int alternation(const std::string &p, size_t &i) {
+    int most = sequence(p, i);
+    while (most >= 0 && i < p.size() && p[i] == '|') {
+        i++;
+        int other = sequence(p, i);
+        most = other < 0 ? -1 : (other > most ? other : most);
+    }
+    return most;
+}
+
+/// The most characters `pattern` can match from its start, for the forms the metadata's prefix
+/// patterns take (digits, `\d`, classes, groups, `|`, `?`, `{n}`, `{n,m}`); 0 when unbounded or
+/// another form.
+int maxMatchLength(const std::string &pattern) {
+    size_t i = 0;
+    int most = alternation(pattern, i);
+    return most > 0 && i == pattern.size() ? most : 0;
+}
+
 }  // namespace
 
 extern "C" int mp_phone_region_facts(const char *region, mp_region_facts *facts) {
@@ -81,6 +148,7 @@ extern "C" int mp_phone_region_facts(const char *region, mp_region_facts *facts)
         facts->no_prefix_rule = m.national_prefix().empty() && m.national_prefix_for_parsing().empty();
         facts->main_country_for_code = m.main_country_for_code();
         facts->idd_pattern = !m.international_prefix().empty() && !allDigits(m.international_prefix());
+        facts->idd_max_length = facts->idd_pattern ? maxMatchLength(m.international_prefix()) : 0;
         return 1;
     }
     return 0;

@@ -184,6 +184,44 @@ final class RealWorldInputTests: IngestTestCase {
         XCTAssertGreaterThan(fast, 300, "the rewrite is learnt: \(fast) of 600 taken fast")
     }
 
+    /// Regions whose international prefix is a pattern (Australia's 0011 and 0014, Brazil's
+    /// carrier codes, Korea's 00700…): a number dialled abroad through it is the parser's, never a
+    /// fast path's — also when the answer is remembered by the number's first digits — and what
+    /// the fast paths take there is still the parse's.
+    func testNumbersDialledThroughAnInternationalPrefixPatternAreTheParsers() {
+        let dialled: [(String, [String])] = [
+            ("AU", ["0011", "0014"]), ("BR", ["0015", "0021", "0031", "0099"]), ("CO", ["00444", "005", "009"]),
+            ("IL", ["00", "012", "019"]), ("KR", ["001", "00365", "00700"]), ("SG", ["000", "0012", "0039"]),
+            ("TH", ["001", "009"]), ("MX", ["00", "009"]), ("TW", ["002", "019"]), ("UY", ["00", "0135"]),
+        ]
+        var phones = PhoneNumbers()
+        var random = SystemRandomNumberGenerator()
+        for (region, prefixes) in dialled {
+            for prefix in prefixes {
+                for i in 0..<60 {
+                    var number = prefix + ["33", "44", "49", "1", "52"][i % 5]
+                    while number.count < prefix.count + 2 + Int.random(in: 8...10, using: &random) {
+                        number += String(Int.random(in: 0...9, using: &random))
+                    }
+                    let before = phones.fastPathCount
+                    _ = phones.format(number, region: region)
+                    XCTAssertEqual(phones.fastPathCount, before, "\(number) in \(region) is dialled abroad: the parser's")
+                }
+            }
+            // National numbers of the same regions, typed as people do: fast or not, the parse's.
+            for _ in 0..<200 {
+                var digits = String(Int.random(in: 1...9, using: &random))
+                while digits.count < Int.random(in: 8...11, using: &random) { digits += String(Int.random(in: 0...9, using: &random)) }
+                let text = Bool.random(using: &random) ? "0" + digits : digits
+                let before = phones.fastPathCount
+                let got = phones.format(text, region: region)
+                if phones.fastPathCount > before {
+                    XCTAssertEqual(got, PhoneNumbers.fullParse(text, region: region), "\(text) in \(region)")
+                }
+            }
+        }
+    }
+
     func spaced(_ s: String) -> String {
         var out = ""
         for (i, c) in s.enumerated() { if i > 0 && i % 2 == 0 { out += " " }; out.append(c) }

@@ -30,6 +30,9 @@ typedef struct {
     /// 1 when the international prefix is a pattern (`0(?:0|1[2-9])` in Israel), not plain
     /// digits: whether a number starts with it is asked of `mp_phone_starts_with_idd`.
     int32_t idd_pattern;
+    /// The most digits the international prefix pattern can match (its answer on a number's
+    /// first that many digits is its answer on the number); 0 when not bounded or not known.
+    int32_t idd_max_length;
 } mp_region_facts;
 
 /// Fills `facts` for an ISO 3166 alpha-2 region ("FR"); returns 0 when libphonenumber does not

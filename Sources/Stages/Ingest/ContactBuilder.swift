@@ -35,8 +35,9 @@ struct ContactBuilder {
     /// Normalised values live in one arena; each field has a range in it (length 0: not set).
     /// Each builder owns its buffers: a copy for another thread is made with `ContactBuilder()`.
     var arena = ByteBuffer(capacity: 1024)
-    var starts = [Int](repeating: 0, count: ContactField.allCases.count)
-    var lengths = [Int](repeating: 0, count: ContactField.allCases.count)
+    private let ranges = SlotRanges()
+    var starts: UnsafeMutablePointer<Int> { ranges.starts }
+    var lengths: UnsafeMutablePointer<Int> { ranges.lengths }
     /// Tag slugs back to back; `tagEnds[i]` is where slug i ends.
     var tagBytes = ByteBuffer(capacity: 256)
     var tagEnds: [Int] = []
@@ -69,7 +70,7 @@ struct ContactBuilder {
     mutating func reset() {
         if !arena.isEmpty {
             arena.removeAll()
-            for i in 0..<lengths.count { lengths[i] = 0 }
+            lengths.update(repeating: 0, count: SlotRanges.count)
         }
         tagBytes.removeAll()
         tagEnds.removeAll(keepingCapacity: true)
@@ -251,6 +252,11 @@ struct ContactBuilder {
         if t.isEmpty || statusFromFlag != nil { return }
         if signal == .whenTrue && !StatusNames.isTrue(String(decoding: t, as: UTF8.self)) { return }
         statusFromFlag = status
+    }
+
+    /// Whether a phone number is given and the row's country is no region code.
+    var phonesNeedDefaultRegion: Bool {
+        (!phoneGiven.isEmpty || !otherPhonesGiven.isEmpty) && lengths[ContactBuilder.ordinal(.country)] != 2
     }
 
     /// Settles what only the whole row tells: a flag's status over a mailable one, then the
@@ -484,6 +490,27 @@ struct ContactBuilder {
     }
 }
 
+/// Where each field's value lies in a builder's arena (by `ContactBuilder.ordinal`; length 0: not
+/// set). Fixed rows of integers written on every value: an Array's uniqueness check on each write
+/// cost more than the write.
+final class SlotRanges {
+    static let count = ContactField.allCases.count
+    let starts: UnsafeMutablePointer<Int>
+    let lengths: UnsafeMutablePointer<Int>
+
+    init() {
+        starts = .allocate(capacity: SlotRanges.count)
+        starts.initialize(repeating: 0, count: SlotRanges.count)
+        lengths = .allocate(capacity: SlotRanges.count)
+        lengths.initialize(repeating: 0, count: SlotRanges.count)
+    }
+
+    deinit {
+        starts.deallocate()
+        lengths.deallocate()
+    }
+}
+
 /// The members a run's contacts share, serialised once: `{"tenant":…` and
 /// `,"source":…,"created_at":…}`, rebuilt only when a value changes. Owns its buffers (a copy
 /// for another thread is made with `SharedMembers()`).
@@ -565,7 +592,7 @@ struct BytesCache {
                 if s.hash == h && Int(s.keyCount) == key.count {
                     let k = Int(s.key)
                     let stored = arena.bytes(k..<(k + key.count))
-                    if key.isEmpty || memcmp(stored.baseAddress!, key.baseAddress!, key.count) == 0 {
+                    if BytesCache.same(stored, key) {
                         if s.valueCount < 0 { return use(nil) }
                         return use(arena.bytes((k + key.count)..<(k + key.count + Int(s.valueCount))))
                     }
@@ -589,6 +616,13 @@ struct BytesCache {
         count += 1
         guard let made else { return use(nil) }
         return use(arena.bytes((start + key.count)..<(start + key.count + made.count)))
+    }
+
+    /// Byte for byte; keys are short (a language, a country, a tag), where a loop beats a call.
+    @inline(__always) static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        if a.count > 16 { return memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 }
+        for i in 0..<a.count where a[i] != b[i] { return false }
+        return true
     }
 
     /// A word at a time, multiply and fold (keys are short: a language, a country, a tag).

@@ -784,7 +784,10 @@ struct IngestRun {
     /// the --tenant one, not read unless needed).
     private mutating func write(tenant: String?, output: inout OutputSink) throws {
         builder.applyFullName()
-        builder.finish(phones: &lookups.phones, defaultRegion: try defaultCountry(for: tenant))
+        // (The default country is asked only when a phone number may need it; the run's and each
+        // record's tenant were read, and their errors raised, before.)
+        let region = builder.phonesNeedDefaultRegion ? try defaultCountry(for: tenant) : nil
+        builder.finish(phones: &lookups.phones, defaultRegion: region)
         let fallback = builder.languageRaw == nil ? "" : try fallbackLanguage(for: tenant ?? options.tenant!.value)
         builder.write(into: &output.buffer, shared: shared, fallbackLanguage: fallback)
         output.buffer.append(0x0A)

@@ -25,12 +25,13 @@ import MailpipeCore
 ///
 /// A value that is not a possible number stays as given. One instance per thread.
 public struct PhoneNumbers {
-    /// What is known of a region, from its metadata.
+    /// What is known of a region, from its metadata (plain values: copying one costs nothing).
     struct Region {
-        var callingCode: [UInt8] = []
+        /// 0: a region libphonenumber does not know (or not read yet).
+        var callingCode: Int32 = 0
         var lengths: UInt32 = 0
-        var nationalPrefix: [UInt8] = []
-        var internationalPrefix: [UInt8] = []
+        var nationalPrefix = DigitPrefix()
+        var internationalPrefix = DigitPrefix()
         var prefixedFast = false
         var unprefixedFast = false
         /// Digits of the national number a shape is told by: 2 where the prefix rule is plain,
@@ -38,7 +39,40 @@ public struct PhoneNumbers {
         var leadDigits = 2
         /// The international prefix is a pattern: numbers are checked against it.
         var iddPattern = false
+        /// The most digits that pattern can match (0: not bounded): its answer on a number's
+        /// first that many digits is its answer on the number, so answers are kept by those.
+        var iddMaxLength = 0
         var id: (CChar, CChar) = (0, 0)
+        var known = false
+    }
+
+    /// A prefix of at most 8 digits (the metadata's national and international prefixes), held
+    /// in a word.
+    struct DigitPrefix {
+        private var packed: UInt64 = 0
+        private(set) var count = 0
+
+        init() {}
+
+        init?(_ digits: [UInt8]) {
+            guard digits.count <= 8 else { return nil }
+            for (i, b) in digits.enumerated() { packed |= UInt64(b) << (8 * UInt64(i)) }
+            count = digits.count
+        }
+
+        var isEmpty: Bool { count == 0 }
+        /// The first digit (0 when empty: no digit is 0 as a byte).
+        var first: UInt8 { UInt8(truncatingIfNeeded: packed) }
+
+        func isPrefix(of d: ArraySlice<UInt8>) -> Bool {
+            guard count > 0, d.count >= count else { return false }
+            var i = d.startIndex
+            for k in 0..<count {
+                if d[i] != UInt8(truncatingIfNeeded: packed >> (8 * UInt64(k))) { return false }
+                i += 1
+            }
+            return true
+        }
     }
 
     /// What the full parse said of a shape's proposal.
@@ -61,15 +95,22 @@ public struct PhoneNumbers {
 
     /// A fast path's proposal: the shape's key, the calling code, the national number, and how
     /// many of its first digits the key fixes (0: the key is told by other digits).
-    private typealias Proposal = (key: UInt64, code: [UInt8], national: ArraySlice<UInt8>, lead: Int)
+    private typealias Proposal = (key: UInt64, code: Int32, national: ArraySlice<UInt8>, lead: Int)
 
-    private var regions: [UInt16: Region] = [:]
+    /// Regions by their two letters A–Z (`Region.known` false: not read yet); a region of other
+    /// letters is read each time (no such ISO code exists).
+    private var regions = [Region](repeating: Region(), count: 26 * 26)
     /// Shape of a number → what the full parse said of the fast path on it.
-    private var verdicts: [UInt64: Verdict] = [:]
-    /// Calling code → (possible lengths, national prefix digit or -1); lengths 0: not a code.
-    private var callingCodes: [Int32: (lengths: UInt32, prefixDigit: Int32)] = [:]
+    private var verdicts = VerdictTable()
+    /// By calling code (1–999): possible lengths (0: not a code), national prefix digit or -1,
+    /// and whether it was read.
+    private var callingCodes = [(lengths: UInt32, prefixDigit: Int32, read: Bool)](repeating: (0, -1, false), count: 1000)
     private var cache = BytesCache(limit: 100_000)
-    private var digits = ByteBuffer(capacity: 32)
+    /// Region and a number's first digits → whether they start with the region's international
+    /// prefix pattern (see `startsWithIDD`).
+    private var iddAnswers: [UInt64: Bool] = [:]
+    /// The digits of the number at hand (reused: no allocation per number).
+    private var digits: [UInt8] = []
     private var key = ByteBuffer(capacity: 48)
 
     /// How each value was turned (for tests and the benchmark's honesty).
@@ -78,7 +119,7 @@ public struct PhoneNumbers {
     /// Shapes judged by the full parse so far (each cost one parse).
     public var shapesJudged: Int { verdicts.count }
 
-    public init() {}
+    public init() { digits.reserveCapacity(64) }
 
     /// `format` on Strings: `region` an ISO alpha-2 code, or nil when none is known.
     public mutating func format(_ text: String, region: String?) -> String {
@@ -124,7 +165,7 @@ public struct PhoneNumbers {
         // number stored with its calling code and no `+` (Brevo's SMS: `33612345678`).
         // (At least 10 digits: a calling code and a national number; no leading 0.)
         if region != nil, t.first != 0x2B, t.first != 0x30, t.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x20 }), digits.count >= 10 {
-            let plus = digits.withUnsafeBytes { [0x2B] + Array($0) }
+            let plus = [0x2B] + digits
             let start = out.count
             if plus.withUnsafeBytes({ fast($0, region: nil, into: &out) }) != .neither { return }
             out.truncate(to: start)
@@ -136,7 +177,7 @@ public struct PhoneNumbers {
     /// The fast paths; `.neither` when the full parse must decide.
     private mutating func fast(_ t: UnsafeRawBufferPointer, region: (UInt8, UInt8)?, into out: inout ByteBuffer) -> Path {
         // Digits, the separators people type, and a leading `+`; anything else is for the parser.
-        digits.removeAll()
+        digits.removeAll(keepingCapacity: true)
         var plus = false
         for i in 0..<t.count {
             let b = t[i]
@@ -150,11 +191,11 @@ public struct PhoneNumbers {
             }
             return .neither
         }
-        let d = digits.withUnsafeBytes { Array($0) }
+        let d = digits
         // Each shape (the form, its region or calling code, the lengths and first digits) is judged
         // once by the full parse, on the first number that has it.
         guard let (key, code, national, lead) = proposal(d[...], plus: plus, region: region) else { return .neither }
-        let verdict = verdicts[key]
+        let verdict = verdicts.find(key)
         switch verdict {
         case .agrees?:
             write(code, national, into: &out)
@@ -172,31 +213,34 @@ public struct PhoneNumbers {
         let rewritten = region == nil && !plus
         let asked: [UInt8] = rewritten ? [0x2B] + d.dropFirst(2) : Array(t)
         guard let parsed = asked.withUnsafeBytes({ PhoneNumbers.fullParse($0, region: region) }) else {
-            verdicts[key] = .disagrees
+            verdicts.set(key, .disagrees)
             return .neither
         }
+        let judged: Verdict
         var proposed = ByteBuffer(capacity: 24)
         if case let .drops(offset, count, false)? = verdict {
             write(code, national, dropping: offset..<(offset + count), into: &proposed)
-            verdicts[key] = proposed.bytes == parsed ? .drops(offset: offset, count: count, confirmed: true) : .disagrees
+            judged = proposed.bytes == parsed ? .drops(offset: offset, count: count, confirmed: true) : .disagrees
         } else {
             write(code, national, into: &proposed)
             if proposed.bytes == parsed {
-                verdicts[key] = .agrees
+                judged = .agrees
             } else if let (offset, count) = PhoneNumbers.dropped(from: national, code: code, lead: lead, parsed: parsed) {
-                verdicts[key] = .drops(offset: offset, count: count, confirmed: false)
+                judged = .drops(offset: offset, count: count, confirmed: false)
             } else {
-                verdicts[key] = .disagrees
+                judged = .disagrees
             }
         }
-        if rewritten && verdicts[key] == .disagrees { return .neither }
+        verdicts.set(key, judged)
+        if rewritten && judged == .disagrees { return .neither }
         out.append(parsed)
-        return verdicts[key] == .agrees ? .fast : .parsed
+        return judged == .agrees ? .fast : .parsed
     }
 
     /// Where `parsed` is `+`, `code` and `national` without a run of its first `lead` digits: that
     /// run (the digits a shape's key fixes, so every number of the shape has the same ones).
-    private static func dropped(from national: ArraySlice<UInt8>, code: [UInt8], lead: Int, parsed: [UInt8]) -> (Int, Int)? {
+    private static func dropped(from national: ArraySlice<UInt8>, code: Int32, lead: Int, parsed: [UInt8]) -> (Int, Int)? {
+        let code = Array(String(code).utf8)
         let head = 1 + code.count
         guard lead > 0, parsed.count > head, parsed[0] == 0x2B, parsed[1..<head].elementsEqual(code) else { return nil }
         let count = national.count - (parsed.count - head)
@@ -232,16 +276,12 @@ public struct PhoneNumbers {
             return d.count > 2 && d.starts(with: [0x30, 0x30]) ? international(d.dropFirst(2)) : nil
         }
         let r = facts(region)
-        guard !r.callingCode.isEmpty else { return nil }
+        guard r.callingCode != 0 else { return nil }
         let id = UInt64(region.0) << 8 | UInt64(region.1)
-        if !r.internationalPrefix.isEmpty && d.starts(with: r.internationalPrefix) {
+        if r.internationalPrefix.isPrefix(of: d) {
             return international(d.dropFirst(r.internationalPrefix.count))
         }
-        if r.iddPattern && d.withUnsafeBufferPointer({ p in
-            p.withMemoryRebound(to: CChar.self) { c in
-                withUnsafeBytes(of: r.id) { mp_phone_starts_with_idd($0.baseAddress!.assumingMemoryBound(to: CChar.self), c.baseAddress, Int32(c.count)) }
-            }
-        }) != 0 {
+        if r.iddPattern && startsWithIDD(d, region: r) {
             return nil   // a number dialled abroad through the region's prefix: the parser's
         }
         if r.leadDigits > 2, let national = stripNationalPrefix(d, region: r), national.count != d.count, let first = national.first,
@@ -251,20 +291,43 @@ public struct PhoneNumbers {
             guard let key = PhoneNumbers.key(form: 0, of: id, typed: d.count, national: national.count, told: d, lead: r.leadDigits) else { return nil }
             return (key, r.callingCode, national[...], 0)
         }
-        if r.prefixedFast && d.starts(with: r.nationalPrefix) {
+        if r.prefixedFast && r.nationalPrefix.isPrefix(of: d) {
             let national = d.dropFirst(r.nationalPrefix.count)
-            guard let first = national.first, first != 0x30, first != r.nationalPrefix[0], national.count < 32,
+            guard let first = national.first, first != 0x30, first != r.nationalPrefix.first, national.count < 32,
                   r.lengths & (1 << UInt32(national.count)) != 0 else { return nil }
             guard let key = PhoneNumbers.key(form: 2, of: id, national: national.count, told: national, lead: r.leadDigits) else { return nil }
             return (key, r.callingCode, national, r.leadDigits)
         }
         // (A leading 0 is the number's own where there is no national prefix: Italy, Côte d'Ivoire.)
         if r.unprefixedFast, let first = d.first, first != 0x30 || r.nationalPrefix.isEmpty, r.nationalPrefix.first != first,
-           !d.starts(with: r.callingCode), d.count < 32, r.lengths & (1 << UInt32(d.count)) != 0 {
+           !PhoneNumbers.startsWithCode(d, r.callingCode), d.count < 32, r.lengths & (1 << UInt32(d.count)) != 0 {
             guard let key = PhoneNumbers.key(form: 3, of: id, national: d.count, told: d, lead: r.leadDigits) else { return nil }
             return (key, r.callingCode, d, r.leadDigits)
         }
         return nil
+    }
+
+    /// Whether `d` starts with the region's international prefix pattern: libphonenumber's pattern
+    /// asked once per run of the first `iddMaxLength` digits (the pattern cannot see further).
+    private mutating func startsWithIDD(_ d: ArraySlice<UInt8>, region r: Region) -> Bool {
+        let seen = min(d.count, r.iddMaxLength)
+        guard r.iddMaxLength > 0, r.iddMaxLength <= 12 else { return PhoneNumbers.asksIDD(d, region: r) }
+        var value: UInt64 = 0
+        for b in d.prefix(seen) { value = value * 10 + UInt64(b &- 0x30) }
+        let key = (UInt64(UInt8(bitPattern: r.id.0)) << 8 | UInt64(UInt8(bitPattern: r.id.1))) << 48 | UInt64(seen) << 40 | value
+        if let known = iddAnswers[key] { return known }
+        let answer = PhoneNumbers.asksIDD(d.prefix(seen), region: r)
+        if iddAnswers.count < 100_000 { iddAnswers[key] = answer }
+        return answer
+    }
+
+    /// libphonenumber's international prefix pattern, asked (a regular expression: ~1 µs).
+    static func asksIDD(_ d: ArraySlice<UInt8>, region r: Region) -> Bool {
+        d.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { c in
+                withUnsafeBytes(of: r.id) { mp_phone_starts_with_idd($0.baseAddress!.assumingMemoryBound(to: CChar.self), c.baseAddress, Int32(c.count)) }
+            }
+        } != 0
     }
 
     /// `d` without the region's national prefix, as its pattern and transform rule say.
@@ -296,38 +359,55 @@ public struct PhoneNumbers {
             guard let first = national.first, first != 0x30 || info.prefixDigit == -1, Int32(first - 0x30) != info.prefixDigit,
                   national.count < 32, info.lengths & (1 << UInt32(national.count)) != 0 else { return nil }
             guard let key = PhoneNumbers.key(form: 1, of: UInt64(code), national: national.count, told: national, lead: 2) else { return nil }
-            return (key, Array(d.prefix(length)), national, 2)
+            return (key, code, national, 2)
         }
         return nil
     }
 
-    private func write(_ code: [UInt8], _ national: ArraySlice<UInt8>, dropping dropped: Range<Int> = 0..<0, into out: inout ByteBuffer) {
+    /// Whether `d` starts with the digits of calling code `code`.
+    private static func startsWithCode(_ d: ArraySlice<UInt8>, _ code: Int32) -> Bool {
+        let width = code >= 100 ? 3 : code >= 10 ? 2 : 1
+        guard d.count >= width else { return false }
+        var value: Int32 = 0
+        for b in d.prefix(width) { value = value * 10 + Int32(b &- 0x30) }
+        return value == code
+    }
+
+    private func write(_ code: Int32, _ national: ArraySlice<UInt8>, dropping dropped: Range<Int> = 0..<0, into out: inout ByteBuffer) {
         out.append(0x2B)
-        for b in code { out.append(b) }
+        if code >= 100 { out.append(UInt8(truncatingIfNeeded: 0x30 + code / 100)) }
+        if code >= 10 { out.append(UInt8(truncatingIfNeeded: 0x30 + code / 10 % 10)) }
+        out.append(UInt8(truncatingIfNeeded: 0x30 + code % 10))
         let n = national.startIndex
         for i in national.indices where !dropped.contains(i - n) { out.append(national[i]) }
     }
 
     private mutating func callingCode(_ code: Int32) -> (lengths: UInt32, prefixDigit: Int32) {
-        if let known = callingCodes[code] { return known }
+        guard code > 0 && code < 1000 else { return (0, -1) }
+        let known = callingCodes[Int(code)]
+        if known.read { return (known.lengths, known.prefixDigit) }
         var prefixDigit: Int32 = -1
         let lengths = mp_phone_calling_code_lengths(code, &prefixDigit)
-        callingCodes[code] = (lengths, prefixDigit)
+        callingCodes[Int(code)] = (lengths, prefixDigit, true)
         return (lengths, prefixDigit)
     }
 
     /// A region's facts, read the first time it is met.
     private mutating func facts(_ region: (UInt8, UInt8)) -> Region {
-        let id = UInt16(region.0) << 8 | UInt16(region.1)
-        if let known = regions[id] { return known }
+        let letters = region.0 >= 0x41 && region.0 <= 0x5A && region.1 >= 0x41 && region.1 <= 0x5A
+        let index = letters ? Int(region.0 - 0x41) * 26 + Int(region.1 - 0x41) : -1
+        if index >= 0 && regions[index].known { return regions[index] }
         var r = Region()
+        r.known = true
         var f = mp_region_facts()
         let name = [CChar(bitPattern: region.0), CChar(bitPattern: region.1), 0]
-        if mp_phone_region_facts(name, &f) != 0, f.country_code > 0 {
-            r.callingCode = Array(String(f.country_code).utf8)
+        if mp_phone_region_facts(name, &f) != 0, f.country_code > 0,
+           let nationalPrefix = DigitPrefix(PhoneNumbers.digits(of: f.national_prefix)),
+           let internationalPrefix = DigitPrefix(PhoneNumbers.digits(of: f.international_prefix)) {
+            r.callingCode = f.country_code
             r.lengths = f.possible_lengths
-            r.nationalPrefix = PhoneNumbers.digits(of: f.national_prefix)
-            r.internationalPrefix = PhoneNumbers.digits(of: f.international_prefix)
+            r.nationalPrefix = nationalPrefix
+            r.internationalPrefix = internationalPrefix
             // A number after the national prefix, or without it, is the national number — where
             // the prefix rule is plain, or nothing is stripped; where it is a pattern, shapes are
             // told by four digits (and judged by the parser like every shape).
@@ -336,9 +416,10 @@ public struct PhoneNumbers {
             r.unprefixedFast = true
             r.leadDigits = plain ? 2 : 4
             r.iddPattern = f.idd_pattern != 0
+            r.iddMaxLength = Int(f.idd_max_length)
             r.id = (CChar(bitPattern: region.0), CChar(bitPattern: region.1))
         }
-        regions[id] = r
+        if index >= 0 { regions[index] = r }
         return r
     }
 
@@ -360,5 +441,52 @@ public struct PhoneNumbers {
         }
         guard n > 0 else { return nil }
         return out[0..<Int(n)].map { UInt8(bitPattern: $0) }
+    }
+}
+
+/// Shape keys → verdicts: open addressing on a multiplicative hash, at most half full (a
+/// `Dictionary` hashes each key with SipHash, one look-up per phone number).
+struct VerdictTable {
+    /// No shape's key: its form (2 bits) and region or calling code (at most 22 bits) leave bits free.
+    private static let empty = UInt64.max
+    private var keys = [UInt64](repeating: VerdictTable.empty, count: 64)
+    private var values = [PhoneNumbers.Verdict](repeating: .disagrees, count: 64)
+    private(set) var count = 0
+
+    @inline(__always) private func slot(_ key: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & (keys.count - 1)
+    }
+
+    func find(_ key: UInt64) -> PhoneNumbers.Verdict? {
+        var i = slot(key)
+        while true {
+            let k = keys[i]
+            if k == key { return values[i] }
+            if k == VerdictTable.empty { return nil }
+            i = (i + 1) & (keys.count - 1)
+        }
+    }
+
+    mutating func set(_ key: UInt64, _ verdict: PhoneNumbers.Verdict) {
+        precondition(key != VerdictTable.empty)
+        var i = slot(key)
+        while keys[i] != VerdictTable.empty && keys[i] != key { i = (i + 1) & (keys.count - 1) }
+        if keys[i] == key { values[i] = verdict; return }
+        if (count + 1) * 2 > keys.count {
+            grow()
+            set(key, verdict)
+            return
+        }
+        keys[i] = key
+        values[i] = verdict
+        count += 1
+    }
+
+    private mutating func grow() {
+        let (oldKeys, oldValues) = (keys, values)
+        keys = [UInt64](repeating: VerdictTable.empty, count: oldKeys.count * 2)
+        values = [PhoneNumbers.Verdict](repeating: .disagrees, count: oldKeys.count * 2)
+        count = 0
+        for (k, v) in zip(oldKeys, oldValues) where k != VerdictTable.empty { set(k, v) }
     }
 }
