@@ -249,3 +249,163 @@ bench_header() {
   echo "   $(swiftc --version 2>/dev/null | head -n 1)"
   echo "   N=$BENCH_N  seed=$BENCH_SEED  runs=$BENCH_RUNS (median wall time; RSS = largest process)"
 }
+
+# --- account serve over HTTP -------------------------------------------------------------
+
+# serve_bench unsubscribe|click → requests per second through `account serve`, each answered
+# only once its event is durable, against a peer in the same run: a Python server that appends
+# each request to a file and fsyncs before answering (what a small durable receiver does).
+#   unsubscribe: one-click POSTs (RFC 8058), each a distinct signed link, answered 200;
+#   click:       tracked clicks, each a distinct link `render --track` wrote, answered 302.
+# wrk on loopback, bounded by BENCH_SECONDS; a tenant with BENCH_CONTACTS contacts in its store.
+# Prints requests/s, p50/p99 latency (medians of BENCH_RUNS), the ratio to the peer, the load
+# average before and after, and fails when an answered request is not in the books.
+# Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS, BENCH_THREADS (2), BENCH_CONTACTS
+# (100000), BENCH_RUNS (3), MAILPIPE_BIN (default .build/release). Needs wrk, jq, python3.
+serve_bench() {
+  local mode=$1
+  case $mode in unsubscribe | click) ;; *) bench_die "serve_bench: unsubscribe or click, not '$mode'"; return 1 ;; esac
+  command -v wrk >/dev/null || { bench_die "wrk is needed: apt-get install wrk (scripts/install-deps --bench)"; return 1; }
+  local bin=${MAILPIPE_BIN:-$BENCH_ROOT/.build/release}
+  [ -x "$bin/account" ] || (cd "$BENCH_ROOT" && swift build -c release --product account --product render --product segment >/dev/null)
+  local seconds=${BENCH_SECONDS:-10} conns=${BENCH_CONNECTIONS:-32} threads=${BENCH_THREADS:-2} contacts=${BENCH_CONTACTS:-100000}
+  local work
+  work=$(mktemp -d)
+  SERVE_BENCH_PIDS=()
+  SERVE_BENCH_WORK=$work
+  trap 'for p in "${SERVE_BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$SERVE_BENCH_WORK"' EXIT
+  export MAILPIPE_STATE=$work/state BENCH_SECRET="bench-secret-$$"
+
+  # The tenant and its store (the books look each event's address up).
+  jq '.unsubscribe.secret_env = "BENCH_SECRET" | .tracking = {"url": "https://t.bench.test/t", "enabled": true}' \
+    "$BENCH_ROOT/samples/sos-expat/tenant.json" > "$work/tenant.json"
+  "$bin/account" init --tenant sos-expat --config "$work/tenant.json" 2>/dev/null
+  python3 - "$contacts" > "$work/contacts.ndjson" <<'PY'
+import json, sys
+for i in range(int(sys.argv[1])):
+    print(json.dumps({"tenant": "sos-expat", "email": f"c{i:07d}@bench.mailpipe.test", "first_name": "C", "language": "en",
+                      "status": "validated"}))
+PY
+  "$bin/account" commit --tenant sos-expat "$work/contacts.ndjson" 2>/dev/null
+
+  # Distinct links (a repeated one would be a duplicate: answered, logged once).
+  local links method answered_pattern logged_pattern
+  if [ "$mode" = unsubscribe ]; then
+    # Signed as render signs them, more than a run can use.
+    links=$(( 25000 * seconds ))
+    python3 - "$links" > "$work/links.txt" <<'PY'
+import base64, hashlib, hmac, os, sys
+secret = os.environ["BENCH_SECRET"].encode()
+for i in range(int(sys.argv[1])):
+    email = f"c{i % 10**7:07d}@bench.mailpipe.test"
+    campaign = f"bench-{i // 10**7}"
+    mac = hmac.new(secret, f"sos-expat\0{email}\0{campaign}".encode(), hashlib.sha256).digest()
+    token = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    print(f"/unsubscribe?t=sos-expat&c={campaign}&e={email.replace('@', '%40')}&s={token}")
+PY
+    method=POST answered_pattern='"route":"unsubscribe","status":200' logged_pattern='"type":"unsubscribed"'
+  else
+    # One click link per contact, by render --track, signed a day ago (no click is taken for a
+    # scanner's by its timing).
+    mkdir -p "$work/tpl/bench"
+    echo "Bench" > "$work/tpl/bench/en.subject"
+    echo '<html><body><a href="https://www.example.com/offer?id=42">Offer</a> <a href="{unsubscribe_url}">Unsubscribe</a></body></html>' > "$work/tpl/bench/en.html"
+    "$bin/segment" --tenant sos-expat --contacts store 2>/dev/null \
+      | "$bin/render" --campaign bench --templates "$work/tpl" --tenant sos-expat --now "$(date -u -d '1 day ago' +%Y-%m-%dT%H:%M:%SZ)" 2>/dev/null \
+      | jq -r .html | grep -o 'https://t\.bench\.test/t/click?[^"]*' | sed 's/&amp;/\&/g; s|^https://t\.bench\.test||' > "$work/links.txt"
+    links=$(wc -l < "$work/links.txt")
+    method=GET answered_pattern='"route":"click","status":302,"outcome":"recorded"' logged_pattern='"type":"clicked"'
+  fi
+  echo "links: $links distinct"
+  cat > "$work/load.lua" <<'LUA'
+-- Each wrk thread takes every T-th link from its own offset: no link is sent twice in a run.
+local threads, counter = {}, 0
+function setup(thread) thread:set("tid", counter); counter = counter + 1; table.insert(threads, thread) end
+function init(args)
+  paths = {}
+  for line in io.lines(os.getenv("LINKS")) do paths[#paths + 1] = line end
+  step = tonumber(os.getenv("THREADS")); i = tid + 1; post = os.getenv("METHOD") == "POST"
+end
+function request()
+  local p = paths[i]; i = i + step
+  if p == nil then p = paths[1] end
+  if post then
+    return wrk.format("POST", p, {["Content-Type"] = "application/x-www-form-urlencoded"}, "List-Unsubscribe=One-Click")
+  end
+  return wrk.format("GET", p, {["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"})
+end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %.3f %.3f %.3f\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.duration / 1e6))
+end
+LUA
+  # The peer: each request appended to a file and fsynced, then a POST is answered 200 and a
+  # click 302 to its `u`.
+  cat > "$work/peer.py" <<'PY'
+import os, sys, threading, urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+lock = threading.Lock()
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def durable(self):
+        with lock:
+            os.write(fd, (self.path + "\n").encode()); os.fsync(fd)
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.durable()
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
+    def do_GET(self):
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        self.durable()
+        self.send_response(302); self.send_header("Location", (q.get("u") or ["/"])[0])
+        self.send_header("Content-Length", "0"); self.end_headers()
+class S(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
+S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+
+  _free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+  # wrk counts 3xx as non-errors (errors.status is for >= 400).
+  _load() { LINKS=$work/links.txt THREADS=$threads METHOD=$method wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s -s "$work/load.lua" "$1" | awk '/^RESULT/ { print $2, $3, $4, $5, $6 }'; }
+  _rate() { awk -v n="$1" -v e="$2" -v d="$3" 'BEGIN { printf "%.0f", (n - e) / d }'; }
+
+  local ours_rps=() ours_p99=() ours_p50=() peer_rps=() peer_p99=() load0 load1 run port spid ppid n errors p50 p99 dur answered logged
+  load0=$(cut -d' ' -f1-3 /proc/loadavg)
+  for run in $(seq 1 "$BENCH_RUNS"); do
+    # mailpipe: fresh books each run (the store stays), the access log to a file.
+    rm -f "$MAILPIPE_STATE/sos-expat/events.ndjson.gz" "$MAILPIPE_STATE/sos-expat/events.ids" \
+      "$MAILPIPE_STATE/sos-expat/ledger.json" "$MAILPIPE_STATE/sos-expat/suppression.ndjson.gz"
+    port=$(_free_port)
+    "$bin/account" serve --tenant sos-expat --listen "127.0.0.1:$port" --client-rate 0 2> "$work/serve.log" &
+    spid=$!; SERVE_BENCH_PIDS+=("$spid")
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+    read -r n errors p50 p99 dur < <(_load "http://127.0.0.1:$port")
+    kill -TERM "$spid"; wait "$spid" 2>/dev/null || true
+    answered=$(grep -c "$answered_pattern" "$work/serve.log" || true)
+    logged=$(zcat "$MAILPIPE_STATE/sos-expat/events.ndjson.gz" | grep -c "$logged_pattern" || true)
+    [ "$n" -le "$links" ] || { bench_die "$n requests but only $links distinct links: raise the links of serve_bench"; return 1; }
+    [ "$logged" -ge "$answered" ] || { bench_die "FAIL: $answered answered as recorded but $logged in the log"; return 1; }
+    ours_rps+=("$(_rate "$n" "$errors" "$dur")"); ours_p99+=("$p99"); ours_p50+=("$p50")
+    echo "run $run mailpipe: $n requests ($errors errors) in ${dur}s, p50 ${p50} ms, p99 ${p99} ms; answered $answered, logged $logged, $(grep -o '[0-9]* groups' "$work/serve.log" | tail -1)"
+
+    port=$(_free_port)
+    rm -f "$work/peer.log"
+    python3 "$work/peer.py" "$port" "$work/peer.log" &
+    ppid=$!; SERVE_BENCH_PIDS+=("$ppid")
+    for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/x" && break; sleep 0.1; done
+    read -r n errors p50 p99 dur < <(_load "http://127.0.0.1:$port")
+    kill "$ppid"; wait "$ppid" 2>/dev/null || true
+    peer_rps+=("$(_rate "$n" "$errors" "$dur")"); peer_p99+=("$p99")
+    echo "run $run peer (python, fsync per request): $n requests ($errors errors) in ${dur}s, p50 ${p50} ms, p99 ${p99} ms"
+  done
+  load1=$(cut -d' ' -f1-3 /proc/loadavg)
+  local m p
+  m=$(median "${ours_rps[@]}"); p=$(median "${peer_rps[@]}")
+  echo "account serve $mode: $m req/s (median of $BENCH_RUNS), p50 $(median "${ours_p50[@]}") ms, p99 $(median "${ours_p99[@]}") ms"
+  echo "peer: $p req/s, p99 $(median "${peer_p99[@]}") ms; ratio $(ratio "$m" "$p")"
+  echo "load average before/after: $load0 / $load1 ($(nproc) cores); $conns connections, $threads wrk threads, ${seconds}s per run, $contacts contacts"
+}

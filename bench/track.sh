@@ -1,121 +1,12 @@
 #!/usr/bin/env bash
 # bench/track.sh — tracked clicks per second through `account serve`, each recorded durably
-# (group commit: the 302 comes only once the click's event is fsynced in the books), against a
-# peer in the same run: a Python server that appends each click to a file, fsyncs and answers
-# 302 (what a small durable redirector does). Load: wrk on loopback, bounded by BENCH_SECONDS,
-# each request a distinct click link `render --track` wrote for a contact of a 100k store.
-# Prints clicks/s, p50/p99 latency, the ratio to the peer, the load average, and checks that
-# every click answered 302 as recorded is in the books.
+# (the 302 comes only once the click's event is fsynced in the books), against a peer in the
+# same run (a Python server that fsyncs each click, then answers 302); wrk on loopback, each
+# request a distinct click link `render --track` wrote for a contact of the store; checks that
+# every click answered as recorded is in the books. Goal (issue 19): ≥ 5,000/s. See serve_bench
+# in bench/lib.sh.
 # Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (128), BENCH_THREADS (2), BENCH_CONTACTS
-# (100000), BENCH_RUNS (3, medians), MAILPIPE_BIN (default .build/release). Goal: ≥ 5,000/s.
+# (100000), BENCH_RUNS (3, medians), MAILPIPE_BIN (default .build/release).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd); repo=$(dirname "$here")
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk (scripts/install-deps --bench)" >&2; exit 1; }
-BIN=${MAILPIPE_BIN:-$repo/.build/release}
-[ -x "$BIN/account" ] || (cd "$repo" && swift build -c release --product account --product render --product segment >/dev/null)
-SECONDS_=${BENCH_SECONDS:-10}; C=${BENCH_CONNECTIONS:-128}; T=${BENCH_THREADS:-2}
-CONTACTS=${BENCH_CONTACTS:-100000}; RUNS=${BENCH_RUNS:-3}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-export MAILPIPE_STATE=$work/state BENCH_SECRET="bench-secret-$$"
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-
-# A tracking tenant with BENCH_CONTACTS contacts, and one click link per contact (render --track,
-# signed a day ago so no click is taken for a scanner's by its timing).
-jq '.unsubscribe.secret_env = "BENCH_SECRET" | .tracking = {"url": "https://t.bench.test/t", "enabled": true}' \
-  "$repo/samples/sos-expat/tenant.json" > "$work/tenant.json"
-"$BIN/account" init --tenant sos-expat --config "$work/tenant.json" 2>/dev/null
-python3 - "$CONTACTS" > "$work/contacts.ndjson" <<'PY'
-import json, sys
-for i in range(int(sys.argv[1])):
-    print(json.dumps({"tenant": "sos-expat", "email": f"c{i:07d}@bench.mailpipe.test", "first_name": "C", "language": "en",
-                      "status": "validated"}))
-PY
-"$BIN/account" commit --tenant sos-expat "$work/contacts.ndjson" 2>/dev/null
-mkdir -p "$work/tpl/bench"
-echo "Bench" > "$work/tpl/bench/en.subject"
-echo '<html><body><a href="https://www.example.com/offer?id=42">Offer</a> <a href="{unsubscribe_url}">Unsubscribe</a></body></html>' > "$work/tpl/bench/en.html"
-"$BIN/segment" --tenant sos-expat --contacts store 2>/dev/null \
-  | "$BIN/render" --campaign bench --templates "$work/tpl" --tenant sos-expat --now "$(date -u -d '1 day ago' +%Y-%m-%dT%H:%M:%SZ)" 2>/dev/null \
-  | jq -r .html | grep -o 'https://t\.bench\.test/t/click?[^"]*' | sed 's/&amp;/\&/g; s|^https://t\.bench\.test||' > "$work/links.txt"
-echo "links: $(wc -l < "$work/links.txt") (one per contact)"
-cat > "$work/get.lua" <<'LUA'
--- Each wrk thread takes every T-th link from its own offset: no link is sent twice in a run.
-local threads, counter = {}, 0
-function setup(thread) thread:set("tid", counter); counter = counter + 1; table.insert(threads, thread) end
-function init(args)
-  paths = {}
-  for line in io.lines(os.getenv("LINKS")) do paths[#paths + 1] = line end
-  step = tonumber(os.getenv("THREADS")); i = tid + 1
-end
-function request()
-  local p = paths[i]; i = i + step
-  if p == nil then p = paths[1] end
-  return wrk.format("GET", p, {["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"})
-end
-function done(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %.3f %.3f %.3f\n", summary.requests,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.duration / 1e6))
-end
-LUA
-
-# The peer: each click appended to a file and fsynced before the 302.
-cat > "$work/peer.py" <<'PY'
-import os, sys, threading, urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-lock = threading.Lock()
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a): pass
-    def do_GET(self):
-        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-        line = (self.path + "\n").encode()
-        with lock:
-            os.write(fd, line); os.fsync(fd)
-        self.send_response(302); self.send_header("Location", (q.get("u") or ["/"])[0])
-        self.send_header("Content-Length", "0"); self.end_headers()
-class S(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512
-s = S(("127.0.0.1", int(sys.argv[1])), H)
-s.serve_forever()
-PY
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# wrk counts 3xx as non-errors (errors.status is for >= 400).
-load() { LINKS=$work/links.txt THREADS=$T wrk -t"$T" -c"$C" -d"${SECONDS_}s" --timeout 10s -s "$work/get.lua" "$1" | awk '/^RESULT/ { print $2, $3, $4, $5, $6 }'; }
-
-ours_rps=(); ours_p99=(); ours_p50=(); peer_rps=(); peer_p99=(); load0=$(cut -d' ' -f1-3 /proc/loadavg)
-for run in $(seq 1 "$RUNS"); do
-  # mailpipe: a fresh event log each run (the store stays), access log to a file.
-  rm -f "$MAILPIPE_STATE/sos-expat/events.ndjson.gz" "$MAILPIPE_STATE/sos-expat/events.ids" "$MAILPIPE_STATE/sos-expat/ledger.json"
-  port=$(free_port)
-  "$BIN/account" serve --tenant sos-expat --listen "127.0.0.1:$port" --client-rate 0 2> "$work/serve.log" &
-  pids+=($!); spid=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-  read -r n errors p50 p99 dur < <(load "http://127.0.0.1:$port")
-  kill -TERM "$spid"; wait "$spid" 2>/dev/null || true
-  answered=$(grep -c '"route":"click","status":302,"outcome":"recorded"' "$work/serve.log" || true)
-  logged=$(zcat "$MAILPIPE_STATE/sos-expat/events.ndjson.gz" | grep -c '"type":"clicked"' || true)
-  [ "$logged" -ge "$answered" ] || { echo "FAIL: $answered clicks answered as recorded but $logged in the log" >&2; exit 1; }
-  ours_rps+=("$(awk -v n="$n" -v e="$errors" -v d="$dur" 'BEGIN { printf "%.0f", (n - e) / d }')"); ours_p99+=("$p99"); ours_p50+=("$p50")
-  echo "run $run mailpipe: $n requests ($errors errors) in ${dur}s, p50 ${p50} ms, p99 ${p99} ms; recorded $answered, logged $logged, $(grep -o '[0-9]* groups' "$work/serve.log" | tail -1)"
-
-  port=$(free_port)
-  rm -f "$work/peer.log"
-  python3 "$work/peer.py" "$port" "$work/peer.log" & pids+=($!); ppid=$!
-  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/x" && break; sleep 0.1; done
-  read -r n errors p50 p99 dur < <(load "http://127.0.0.1:$port")
-  kill "$ppid"; wait "$ppid" 2>/dev/null || true
-  peer_rps+=("$(awk -v n="$n" -v e="$errors" -v d="$dur" 'BEGIN { printf "%.0f", (n - e) / d }')"); peer_p99+=("$p99")
-  echo "run $run peer (python, fsync per click): $n requests ($errors errors) in ${dur}s, p50 ${p50} ms, p99 ${p99} ms"
-done
-load1=$(cut -d' ' -f1-3 /proc/loadavg)
-m=$(median "${ours_rps[@]}"); p=$(median "${peer_rps[@]}")
-echo "account serve clicks: $m clicks/s (median of $RUNS; goal 5000), p50 $(median "${ours_p50[@]}") ms, p99 $(median "${ours_p99[@]}") ms"
-echo "peer: $p clicks/s, p99 $(median "${peer_p99[@]}") ms; ratio $(awk -v a="$m" -v b="$p" 'BEGIN { printf "%.2fx", a / b }')"
-echo "load average before/after: $load0 / $load1 (2 shared cores); $C connections, $T wrk threads, ${SECONDS_}s per run, $CONTACTS contacts"
+. "$(dirname "$0")/lib.sh"
+BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-128} serve_bench click
