@@ -447,8 +447,10 @@ public enum AccountReport {
     /// they lack, a warning says (naming the file), rather than figures that look whole; under
     /// `.fail` it is `StateDamage` instead.
     static func checkDamage(_ dir: TenantDirectory, ledger: Ledger, policy: DamagePolicy) throws {
-        let sealed = try AppendLog.readableLength(path: dir.eventsPath)
+        // The size first: an append landing meanwhile (account serve, an import beside this
+        // reader) then only adds sealed bytes, where the other order took it for a torn tail.
         let size = FileSystem.entryExists(dir.eventsPath) ? try FileSystem.fileSize(dir.eventsPath) : 0
+        let sealed = try AppendLog.readableLength(path: dir.eventsPath)
         let fsck = "account fsck --tenant \(dir.slug.value)"
         func found(_ file: String, _ problem: String, _ consequence: String) throws {
             switch policy {
