@@ -37,6 +37,28 @@ final class JSONTestSuiteTests: XCTestCase {
         }
     }
 
+    /// The lazy member scan (`parse(_:keeping:)`) accepts and refuses every file of the suite as
+    /// the full parse does, with the same error.
+    func testLazyMemberScanAgreesWithTheFullParse() throws {
+        let slots = FieldSlots()
+        for key in ["a", "", "language", "tags"] { _ = slots.slot(key) }
+        var full = JSONParser(maxDepth: 512)
+        var lazy = JSONParser(maxDepth: 512)
+        defer { full.deallocate(); lazy.deallocate() }
+        var files = 0
+        for (name, bytes) in try self.files("y_") + self.files("n_") + self.files("i_") {
+            files += 1
+            bytes.withUnsafeBytes { raw in
+                var expected: JSONParseError?
+                var got: JSONParseError?
+                do throws(JSONParseError) { _ = try full.parse(raw) } catch { expected = error }
+                do throws(JSONParseError) { _ = try lazy.parse(raw, keeping: slots) } catch { got = error }
+                XCTAssertEqual(expected, got, name)
+            }
+        }
+        XCTAssertGreaterThan(files, 300)
+    }
+
     func testImplementationDefinedFilesDoNotCrash() throws {
         for (_, bytes) in try files("i_") {
             _ = try? JSONValue.parse(bytes, maxDepth: 512)

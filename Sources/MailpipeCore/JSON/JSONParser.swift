@@ -73,6 +73,31 @@ public struct JSONParseError: Error, CustomStringConvertible, Sendable, Equatabl
     }
 }
 
+/// Which members of the root object a parse puts on the tape.
+private protocol RootMembers {
+    /// False for the plain parse: every member kept, nothing below called.
+    static var selective: Bool { get }
+    func begin()
+    /// Whether the member with this key (a string's content, escapes not decoded), whose value
+    /// will be token `value`, stays on the tape.
+    func keep(_ key: UnsafeRawBufferPointer, escaped: Bool, value: Int) -> Bool
+}
+
+private struct EveryMember: RootMembers {
+    static var selective: Bool { false }
+    func begin() {}
+    func keep(_ key: UnsafeRawBufferPointer, escaped: Bool, value: Int) -> Bool { true }
+}
+
+private struct SlotMembers: RootMembers {
+    let slots: FieldSlots
+    static var selective: Bool { true }
+    @inline(__always) func begin() { slots.reset() }
+    @inline(__always) func keep(_ key: UnsafeRawBufferPointer, escaped: Bool, value: Int) -> Bool {
+        slots.claim(key, escaped: escaped, value: value)
+    }
+}
+
 /// A validating JSON reader that works on raw bytes and fills a reusable token tape.
 ///
 /// It allocates nothing per document once its tape has grown to the longest line seen, never
@@ -100,6 +125,20 @@ public struct JSONParser {
     /// Parses one JSON value that must fill `bytes` (surrounding white space allowed).
     /// The returned document borrows both `bytes` and this parser's tape until the next parse.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONDocument {
+        try parse(bytes, EveryMember())
+    }
+
+    /// Parses and validates like `parse`, but puts on the tape only the root object's members
+    /// that `slots` name (the first of each, with everything inside it), and fills the slots as
+    /// it goes: a stage that reads a few fields skips building tokens for the rest of the record.
+    /// A document that is not an object is put on the tape whole. Refuses exactly what `parse`
+    /// refuses, with the same error.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer, keeping slots: FieldSlots) throws(JSONParseError) -> JSONDocument {
+        try parse(bytes, SlotMembers(slots: slots))
+    }
+
+    @inline(__always)
+    private mutating func parse<M: RootMembers>(_ bytes: UnsafeRawBufferPointer, _ members: M) throws(JSONParseError) -> JSONDocument {
         let count = bytes.count
         // No value needs more tokens than it has bytes.
         if count + 1 > tapeCapacity {
@@ -112,7 +151,7 @@ public struct JSONParser {
         }
         // Offsets live in 32 bits on the tape.
         if count >= Int(Int32.max) { throw JSONParseError(.tooDeep(0), at: 0) }
-        let tokenCount = try scan(base, count)
+        let tokenCount = try scan(base, count, members)
         return JSONDocument(base: base, count: count, tokens: tape, tokenCount: tokenCount)
     }
 
@@ -128,7 +167,7 @@ public struct JSONParser {
         b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09
     }
 
-    private mutating func scan(_ p: UnsafePointer<UInt8>, _ n: Int) throws(JSONParseError) -> Int {
+    private mutating func scan<M: RootMembers>(_ p: UnsafePointer<UInt8>, _ n: Int, _ members: M) throws(JSONParseError) -> Int {
         // UTF-8 is checked once over the whole input, so the string scanner only has to find
         // quotes, backslashes and control bytes.
         try JSONParser.validateUTF8(p, n)
@@ -137,6 +176,11 @@ public struct JSONParser {
         var depth = 0
         let stack = self.stack
         let tape = self.tape
+        // A selective parse reads every member like the plain one, then drops the tokens of one
+        // it does not keep (from its key on) once its value is read: the grammar is checked by
+        // the same code either way.
+        var member = RootMember()
+        if M.selective { members.begin() }
 
         i = JSONParser.skipSpace(p, n, i)
         if i == n { throw JSONParseError(.empty, at: i) }
@@ -166,9 +210,7 @@ public struct JSONParser {
                     tape[open].next = Int32(t)
                     i += 1
                 } else {
-                    if isObject {
-                        try readKey(p, n, &i, &t, tape)
-                    }
+                    if isObject { try readKey(p, n, &i, &t, tape, depth: depth, members, &member) }
                     continue valueLoop
                 }
             case UInt8(ascii: "\""):
@@ -188,6 +230,7 @@ public struct JSONParser {
 
             // ---- after a value: a separator, a closer, or the end ----
             while true {
+                if M.selective && depth == 1 && !member.keep { t = member.start }
                 i = JSONParser.skipSpace(p, n, i)
                 if depth == 0 {
                     if i != n { throw JSONParseError(.trailingData, at: i) }
@@ -200,7 +243,7 @@ public struct JSONParser {
                 if b == UInt8(ascii: ",") {
                     i += 1
                     i = JSONParser.skipSpace(p, n, i)
-                    if isObject { try readKey(p, n, &i, &t, tape) }
+                    if isObject { try readKey(p, n, &i, &t, tape, depth: depth, members, &member) }
                     continue valueLoop
                 }
                 if b == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
@@ -213,6 +256,25 @@ public struct JSONParser {
                 throw JSONParseError(.unexpectedByte(b), at: i)
             }
         }
+    }
+
+    /// Where the root member being read starts on the tape, and whether it stays there.
+    private struct RootMember {
+        var start = 0
+        var keep = true
+    }
+
+    /// Reads a member's key; in a selective parse, a root member's key also says whether the member stays.
+    @inline(__always)
+    private func readKey<M: RootMembers>(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
+                                         _ tape: UnsafeMutablePointer<JSONToken>, depth: Int, _ members: M,
+                                         _ member: inout RootMember) throws(JSONParseError) {
+        guard M.selective && depth == 1 else { return try readKey(p, n, &i, &t, tape) }
+        member.start = t
+        try readKey(p, n, &i, &t, tape)
+        let key = tape[member.start]
+        member.keep = members.keep(UnsafeRawBufferPointer(start: p + Int(key.start) + 1, count: Int(key.end - key.start) - 2),
+                                   escaped: key.escaped, value: t)
     }
 
     /// Reads `"key"` and the colon after it, leaving `i` on the member's value.

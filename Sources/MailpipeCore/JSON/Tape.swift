@@ -118,19 +118,35 @@ public enum Bytes {
     }
 }
 
-/// The top-level fields a set of criteria reads, resolved once per record by one pass over its
-/// members (slot → token index, or -1).
+/// The top-level fields a set of criteria reads, resolved once per record (slot → token index,
+/// or -1): after a full parse by one pass over the root's members (`resolve`), or during the
+/// parse itself when the parser keeps only these members (`JSONParser.parse(_:keeping:)`).
 public final class FieldSlots {
     public private(set) var keys: [[UInt8]] = []
     var found: UnsafeMutablePointer<Int32>
     private var capacity: Int
+    /// The keys back to back in raw memory, so matching one costs no reference counting.
+    private var keyBytes: UnsafeMutablePointer<UInt8>
+    private var keyEnds: UnsafeMutablePointer<Int32>
+    /// `keys.count`, read without touching the array.
+    private var slotCount = 0
+    /// Slots not yet found in the record being resolved.
+    private var missing = 0
+    /// Decoded escaped keys (rare).
+    private var scratch: [UInt8] = []
 
     public init() {
         capacity = 16
         found = .allocate(capacity: capacity)
+        keyEnds = .allocate(capacity: capacity)
+        keyBytes = .allocate(capacity: 1)
     }
 
-    deinit { found.deallocate() }
+    deinit {
+        found.deallocate()
+        keyEnds.deallocate()
+        keyBytes.deallocate()
+    }
 
     /// The slot of a top-level key (added on first use).
     public func slot(_ key: String) -> Int { slot(bytes: Array(key.utf8)) }
@@ -147,45 +163,71 @@ public final class FieldSlots {
         if let i = keys.firstIndex(of: k) { return i }
         keys.append(k)
         if keys.count > capacity {
-            let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: capacity * 2)
-            bigger.update(from: found, count: capacity)
             found.deallocate()
-            found = bigger
+            keyEnds.deallocate()
             capacity *= 2
+            found = .allocate(capacity: capacity)
+            keyEnds = .allocate(capacity: capacity)
         }
+        let flat = keys.flatMap { $0 }
+        keyBytes.deallocate()
+        keyBytes = .allocate(capacity: max(1, flat.count))
+        var end = 0
+        for (s, key) in keys.enumerated() {
+            key.withUnsafeBufferPointer { (keyBytes + end).update(from: $0.baseAddress!, count: key.count) }
+            end += key.count
+            keyEnds[s] = Int32(end)
+        }
+        slotCount = keys.count
         return keys.count - 1
     }
 
-    /// Fills the slots from the record's root object (first occurrence of a key wins).
+    /// Clears the slots for the next record.
+    @inline(__always)
+    func reset() {
+        for s in 0..<slotCount { found[s] = -1 }
+        missing = slotCount
+    }
+
+    /// Gives member value `value` to the slot of its key (a string token's content, escapes not
+    /// decoded) unless that slot is already filled: true when it took it. The first occurrence
+    /// of a key wins.
+    @inline(__always)
+    func claim(_ key: UnsafeRawBufferPointer, escaped: Bool, value: Int) -> Bool {
+        guard missing > 0 else { return false }
+        if escaped {
+            scratch.removeAll(keepingCapacity: true)
+            JSONNode.unescape(key, into: &scratch)
+            return scratch.withUnsafeBytes { claimDecoded($0, value: value) }
+        }
+        return claimDecoded(key, value: value)
+    }
+
+    @inline(__always)
+    private func claimDecoded(_ key: UnsafeRawBufferPointer, value: Int) -> Bool {
+        var start = 0
+        for s in 0..<slotCount {
+            let end = Int(keyEnds[s])
+            defer { start = end }
+            guard end - start == key.count, found[s] < 0 else { continue }
+            if key.count == 0 || memcmp(key.baseAddress!, keyBytes + start, key.count) == 0 {
+                found[s] = Int32(value)
+                missing -= 1
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Fills the slots from a fully parsed record's root object (first occurrence of a key wins).
     @inline(__always)
     public func resolve(_ tape: Tape) {
-        let keys = self.keys
-        let found = self.found
-        let n = keys.count
-        for s in 0..<n { found[s] = -1 }
-        var remaining = n
+        reset()
         var j = 1
         let end = tape.next(0)
-        var scratch: [UInt8] = []
-        keys.withUnsafeBufferPointer { keys in
-            while j < end && remaining > 0 {
-                let escaped = tape.isEscaped(j)
-                let content = tape.content(j)
-                for s in 0..<n where found[s] < 0 {
-                    let hit: Bool
-                    if !escaped {
-                        hit = Bytes.equal(content, keys[s])
-                    } else {
-                        hit = tape.withString(j, scratch: &scratch) { Bytes.equal($0, keys[s]) }
-                    }
-                    if hit {
-                        found[s] = Int32(j + 1)
-                        remaining -= 1
-                        break
-                    }
-                }
-                j = tape.next(j + 1)
-            }
+        while j < end && missing > 0 {
+            _ = claim(tape.content(j), escaped: tape.isEscaped(j), value: j + 1)
+            j = tape.next(j + 1)
         }
     }
 

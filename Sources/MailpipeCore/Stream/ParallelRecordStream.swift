@@ -100,6 +100,8 @@ public struct ParallelRecordStream<Item> {
     public let threads: Int
     public let batchLines: Int
     private let extract: (Record, _ worker: Int) -> Item
+    /// Per worker, the root members its records keep (nil: every member).
+    private let keeping: [FieldSlots]?
     private let finishSlice: ((UnsafeMutableBufferPointer<Item?>) -> Void)?
     private var inputs: [String]
     private var files: [String?] = []
@@ -123,12 +125,24 @@ public struct ParallelRecordStream<Item> {
     }
 
     /// The same, with `extract` told which worker (0..<threads) it runs as.
+    ///
+    /// `keeping` (one `FieldSlots` per worker, the same keys in each): worker w parses with
+    /// `JSONParser.parse(_:keeping: keeping[w])`, so a record's document holds only the root
+    /// members those slots name, already resolved into them — what `extract` reads must be
+    /// among them. Validation, rejects and the order of records are those of a full parse.
     public init(options: StreamOptions, rejects: RejectSink, threads: Int, batchLines: Int = 4096,
+                keeping: [FieldSlots]? = nil,
                 extractOnWorker extract: @escaping (Record, _ worker: Int) -> Item,
                 finishSlice: ((UnsafeMutableBufferPointer<Item?>) -> Void)? = nil) throws {
         self.options = options
         self.rejects = rejects
         self.threads = Cores.capped(threads)
+        if let keeping {
+            precondition(keeping.count >= self.threads, "one FieldSlots per worker")
+            // The shard of a record from standard input is read from its email.
+            if options.shard != nil { for slots in keeping { _ = slots.slot("email") } }
+        }
+        self.keeping = keeping
         self.batchLines = max(1, batchLines)
         self.extract = extract
         self.finishSlice = finishSlice
@@ -217,13 +231,16 @@ public struct ParallelRecordStream<Item> {
         let extract = self.extract
         let finishSlice = self.finishSlice
         let parsers = self.parsers
+        let keeping = self.keeping
         crew.start(slices: (count + slice - 1) / slice) { s, worker in
             var email: [UInt8] = []
             var key: [UInt8] = []
             let es = batch.entries
+            let slots = keeping?[worker]
             for i in (s * slice)..<min(count, (s + 1) * slice) where es[i].kind == .record {
                 do throws(JSONParseError) {
-                    let document = try parsers[worker].parse(batch.line(es[i]))
+                    let line = batch.line(es[i])
+                    let document = if let slots { try parsers[worker].parse(line, keeping: slots) } else { try parsers[worker].parse(line) }
                     guard document.root.kind == .object else { throw JSONParseError(.notAnObject, at: 0) }
                     if let shard, !RecordStream.inShard(document.root, shard, email: &email, key: &key) {
                         es[i].kind = .otherShard

@@ -58,10 +58,11 @@ final class ContactJudge {
         ContactJudge(slots: slots.copy(), policy: policy, tenantCheck: tenantCheck, needHash: needHash, shard: shard, engagement: engagementUse)
     }
 
-    /// Resolves the record's slots (the criteria read them after) and admits it or says why not.
+    /// Resolves the record's slots (the criteria read them after; `slotsResolved`: the parse
+    /// did, `JSONParser.parse(_:keeping:)`) and admits it or says why not.
     /// The store's records are the tenant's own and already of their shard.
-    func admit(_ tape: Tape, fromStore: Bool) -> Admission {
-        slots.resolve(tape)
+    func admit(_ tape: Tape, fromStore: Bool, slotsResolved: Bool = false) -> Admission {
+        if !slotsResolved { slots.resolve(tape) }
         let e = slots[emailSlot]
         guard e >= 0, tape.kind(e) == .string, tape.tokens[e].end - tape.tokens[e].start > 2 else {
             return .refused(RecordRefusal(.missingEmail, "a contact needs an email string"))
@@ -120,10 +121,13 @@ extension SegmentStage {
                                  rejects: RejectSink, output: inout OutputSink) throws -> (linesIn: Int, blank: Int) {
         let criteria = runners.map(\.whole)
         let holdBack = !options.includeSuppressed
-        var stream = try ParallelRecordStream<ParallelVerdict>(options: options.stream, rejects: rejects, threads: judges.count) { record, worker in
+        // Each worker's parse keeps only the members its judge's slots name (every field a
+        // criterion, the admission or the policy reads) and resolves them.
+        var stream = try ParallelRecordStream<ParallelVerdict>(options: options.stream, rejects: rejects, threads: judges.count,
+                                                               keeping: judges.map(\.slots)) { record, worker in
             let judge = judges[worker]
             let tape = Tape(record.document)
-            switch judge.admit(tape, fromStore: false) {
+            switch judge.admit(tape, fromStore: false, slotsResolved: true) {
             case .refused(let refusal): return .refused(refusal)
             case .otherShard: return .otherShard
             case .admitted(let hash):

@@ -1,0 +1,167 @@
+import MailpipeCore
+import XCTest
+
+/// `JSONParser.parse(_:keeping:)` (the lazy member scan segment's threads use) against the full
+/// parse: on generated records, valid and damaged, it must refuse exactly what the full parse
+/// refuses with the same error, and otherwise give every slot the same value, token for token.
+final class SelectiveParseTests: XCTestCase {
+    /// The fields a segment run reads, some of them spelt with escapes in the records.
+    static let wanted = ["language", "tags", "status", "email", "tenant", "validation", "engagement", ""]
+
+    func testKeepsOnlyTheNamedMembersWithEverythingInside() throws {
+        let text = #"{"a":[1,{"b":2}],"tags":["x",{"y":[]}],"c":"d","lang\u0075age":"fr","tags":"second","status":null}"#
+        let slots = FieldSlots()
+        for k in ["tags", "language", "status", "missing"] { _ = slots.slot(k) }
+        var parser = JSONParser()
+        defer { parser.deallocate() }
+        let bytes = Array(text.utf8)
+        try bytes.withUnsafeBytes { raw in
+            let doc = try parser.parse(raw, keeping: slots)
+            let tape = Tape(doc)
+            // Root, then tags (key, array, "x", object, key, array), language (key, value), status (key, value).
+            XCTAssertEqual(doc.tokenCount, 11)
+            XCTAssertEqual(tape.next(0), 11)
+            XCTAssertEqual(String(decoding: tape.raw(slots[0]), as: UTF8.self), #"["x",{"y":[]}]"#)
+            XCTAssertEqual(String(decoding: tape.raw(slots[1]), as: UTF8.self), #""fr""#)
+            XCTAssertEqual(tape.kind(slots[2]), .null)
+            XCTAssertEqual(slots[3], -1)
+            XCTAssertEqual(doc.root["tags"]?.kind, .array, "the first of a repeated key wins, as in a full parse")
+            XCTAssertNil(doc.root["a"])
+        }
+    }
+
+    func testAgreesWithTheFullParseOnGeneratedAndDamagedRecords() throws {
+        var rng = SeededGenerator(seed: 0x5E1E_C7ED)
+        var full = JSONParser(maxDepth: 16)
+        var lazy = JSONParser(maxDepth: 16)
+        defer { full.deallocate(); lazy.deallocate() }
+        let fullSlots = FieldSlots()
+        let lazySlots = FieldSlots()
+        for k in Self.wanted { _ = fullSlots.slot(k); _ = lazySlots.slot(k) }
+        var accepted = 0, refused = 0, kept = 0
+        for round in 0..<30_000 {
+            var record = Self.record(&rng)
+            if round % 3 != 0 { Self.damage(&record, &rng) }
+            try record.withUnsafeBytes { raw in
+                let expected: Result<JSONDocument, JSONParseError>
+                do throws(JSONParseError) { expected = .success(try full.parse(raw)) } catch { expected = .failure(error) }
+                let got: Result<JSONDocument, JSONParseError>
+                do throws(JSONParseError) { got = .success(try lazy.parse(raw, keeping: lazySlots)) } catch { got = .failure(error) }
+                let text = String(decoding: record, as: UTF8.self)
+                switch (expected, got) {
+                case (.failure(let e), .failure(let g)):
+                    XCTAssertEqual(e, g, "different errors for \(text)")
+                    refused += 1
+                case (.success(let e), .success(let g)):
+                    accepted += 1
+                    try Self.assertSameSelection(full: e, fullSlots: fullSlots, lazy: g, lazySlots: lazySlots, kept: &kept, text)
+                default:
+                    XCTFail("full parse \(expected), lazy scan \(got) for \(text)")
+                }
+            }
+            if testRun?.failureCount ?? 0 > 5 { break }
+        }
+        // The generator must reach both sides and the kept members.
+        XCTAssertGreaterThan(accepted, 8_000)
+        XCTAssertGreaterThan(refused, 8_000)
+        XCTAssertGreaterThan(kept, 10_000)
+    }
+
+    /// The lazy tape holds the root and, for each slot both parses filled, the same subtree;
+    /// nothing else.
+    static func assertSameSelection(full: JSONDocument, fullSlots: FieldSlots, lazy: JSONDocument, lazySlots: FieldSlots,
+                                    kept: inout Int, _ text: String) throws {
+        let f = Tape(full), l = Tape(lazy)
+        XCTAssertEqual(full.root.kind, lazy.root.kind, text)
+        guard full.root.kind == .object else {
+            XCTAssertEqual(full.tokenCount, lazy.tokenCount, "a non-object is kept whole: \(text)")
+            return
+        }
+        fullSlots.resolve(f)
+        var tokens = 1
+        for s in 0..<wanted.count {
+            let a = fullSlots[s], b = lazySlots[s]
+            XCTAssertEqual(a < 0, b < 0, "slot \(wanted[s]) found by one parse only: \(text)")
+            guard a >= 0, b >= 0 else { continue }
+            kept += 1
+            let size = f.next(a) - a
+            XCTAssertEqual(l.next(b) - b, size, "slot \(wanted[s]): \(text)")
+            guard l.next(b) - b == size else { continue }
+            for k in 0..<size {
+                let x = f.tokens[a + k], y = l.tokens[b + k]
+                XCTAssertTrue(x.kind == y.kind && x.escaped == y.escaped && x.start == y.start && x.end == y.end
+                              && x.next - Int32(a) == y.next - Int32(b), "slot \(wanted[s]) token \(k): \(text)")
+            }
+            tokens += 1 + size
+        }
+        XCTAssertEqual(lazy.tokenCount, tokens, "the lazy tape holds more than the kept members: \(text)")
+        XCTAssertEqual(l.next(0), tokens, text)
+        XCTAssertEqual(l.tokens[0].end, f.tokens[0].end, text)
+    }
+
+    // MARK: generated records
+
+    static let otherKeys = ["first_name", "company", "phone", "country", "city", "created_at", "custom", "a", "b\\n", "tag"]
+    static let spellings: [String: [String]] = [
+        "language": ["lang\\u0075age", "\\u006canguage"], "tags": ["ta\\u0067s"], "status": ["st\\u0061tus"],
+        "email": ["e\\u006dail"], "tenant": ["tenan\\u0074"],
+    ]
+
+    static func record(_ rng: inout SeededGenerator) -> [UInt8] {
+        var out = "{"
+        let members = Int.random(in: 0...9, using: &rng)
+        for m in 0..<members {
+            if m > 0 { out += Bool.random(using: &rng) ? "," : " , " }
+            var key = Bool.random(using: &rng) ? wanted.randomElement(using: &rng)! : otherKeys.randomElement(using: &rng)!
+            if let other = spellings[key], Int.random(in: 0..<4, using: &rng) == 0 { key = other.randomElement(using: &rng)! }
+            out += "\"\(key)\"" + (Bool.random(using: &rng) ? ":" : " : ") + value(&rng, depth: 0)
+        }
+        out += "}"
+        return Array(out.utf8)
+    }
+
+    static func value(_ rng: inout SeededGenerator, depth: Int) -> String {
+        switch Int.random(in: 0..<(depth < 4 ? 10 : 6), using: &rng) {
+        case 0: return ["true", "false", "null"].randomElement(using: &rng)!
+        case 1: return ["0", "-12", "3.25", "1e9", "-0.5E-3", "12345678901234567890"].randomElement(using: &rng)!
+        case 2, 3, 4: return "\"" + ["fr", "avocat", "Ünïcode ✓", "a\\\"b", "\\u00e9\\ud83d\\ude00", "tab\\t", "", "x/y\\/z", "日本"].randomElement(using: &rng)! + "\""
+        case 5: return "\"" + String(repeating: "long text ", count: Int.random(in: 1...6, using: &rng)) + "\""
+        case 6, 7:
+            let n = Int.random(in: 0...4, using: &rng)
+            return "[" + (0..<n).map { _ in value(&rng, depth: depth + 1) }.joined(separator: ",") + "]"
+        default:
+            let n = Int.random(in: 0...3, using: &rng)
+            return "{" + (0..<n).map { _ in "\"\(otherKeys.randomElement(using: &rng)!)\":" + value(&rng, depth: depth + 1) }.joined(separator: ",") + "}"
+        }
+    }
+
+    /// One to three damages of the kinds a broken exporter or a cut line makes.
+    static func damage(_ record: inout [UInt8], _ rng: inout SeededGenerator) {
+        let bytes: [UInt8] = Array(#"{}[]:,"\ 0-.e+tfnu"#.utf8) + [0x00, 0x0A, 0x1F, 0x80, 0xC3, 0xE2, 0xED, 0xF5, 0xFF]
+        for _ in 0..<Int.random(in: 1...3, using: &rng) {
+            guard !record.isEmpty else { record = [bytes.randomElement(using: &rng)!]; continue }
+            let at = Int.random(in: 0..<record.count, using: &rng)
+            switch Int.random(in: 0..<6, using: &rng) {
+            case 0: record.remove(at: at)
+            case 1: record.insert(bytes.randomElement(using: &rng)!, at: at)
+            case 2: record[at] = bytes.randomElement(using: &rng)!
+            case 3: record.removeSubrange(at...)
+            case 4: record.insert(contentsOf: Array(repeating: UInt8(ascii: "["), count: 20), at: at)
+            default: record += Array(#" {"x":1}"#.utf8)
+            }
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64), so a failure can be replayed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
