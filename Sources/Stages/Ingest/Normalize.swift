@@ -345,9 +345,9 @@ enum MultiValue {
 
     /// `myContacts`: the group every Google contact is in, which says nothing about it.
     static func isMyContacts(_ t: UnsafeRawBufferPointer) -> Bool {
-        let name = Array("mycontacts".utf8)
-        guard t.count == name.count else { return false }
-        for i in 0..<t.count where (t[i] | 0x20) != name[i] { return false }
+        let name: StaticString = "mycontacts"   // (not an Array: this runs for every tag)
+        guard t.count == name.utf8CodeUnitCount else { return false }
+        for i in 0..<t.count where (t[i] | 0x20) != name.utf8Start[i] { return false }
         return true
     }
 }
