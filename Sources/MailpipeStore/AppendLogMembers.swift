@@ -18,18 +18,25 @@ extension AppendLog {
         var end = length
         var seal = [UInt8](repeating: 0, count: sealSize)
         while end > 0 {
-            guard end >= sealSize else { throw StageError.runtime("\(path): no seal before offset \(end)") }
+            guard end >= sealSize else { throw chainDamage(path, "no seal before offset \(end)") }
             let got = try seal.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: sealSize, at: end - sealSize) }
             guard got == sealSize, seal[0] == 0x1F, seal[1] == 0x8B, Array(seal[28..<32]) == magic else {
-                throw StageError.runtime("\(path): expected a seal ending at offset \(end)")
+                throw chainDamage(path, "expected a seal ending at offset \(end)")
             }
             var start: UInt64 = 0
             for i in 0..<8 { start |= UInt64(seal[16 + i]) << (8 * UInt64(i)) }
-            guard Int(start) < end - sealSize + 1 else { throw StageError.runtime("\(path): seal at \(end - sealSize) points forward") }
+            guard Int(start) < end - sealSize + 1 else { throw chainDamage(path, "the seal at \(end - sealSize) points forward") }
             ranges.append(Int(start)..<(end - sealSize))
             end = Int(start)
         }
         return ranges.reversed()
+    }
+
+    /// The seals no longer lead from one append to the one before (bytes of an earlier seal
+    /// changed): damage naming fsck, which rebuilds the suppression list and names an event log
+    /// that only a backup restores.
+    private static func chainDamage(_ path: String, _ problem: String) -> StateDamage {
+        StateDamage(file: path, problem: "damaged appends: \(problem)", repair: .fsck)
     }
 
     /// The start of the first sealed append (in the first `length` bytes) whose bytes do not
@@ -68,7 +75,7 @@ extension AppendLog {
                 if offset >= range.upperBound { break }
                 let want = min(inSize, range.upperBound - offset)
                 let got = try fd.readFully(into: input.baseAddress!, count: want, at: offset)
-                if got == 0 { throw StageError.runtime("\(path): shorter than its seals say") }
+                if got == 0 { throw StateDamage(file: path, problem: "shorter than its seals say", repair: .fsck) }
                 offset += got
                 inStart = 0
                 inEnd = got

@@ -63,6 +63,25 @@ assert_eq "$(run_capture t account fsck --tenant $T --repair)" "0" "fsck --repai
 assert_eq "$(run_capture t account fsck --tenant $T)" "0" "fsck: clean after the repair"
 assert_eq "$(zcat "$D/suppression.ndjson.gz" | jq -r .email | sort | md5sum)" "$(md5sum < "$WORK/good.list")" "fsck --repair rebuilt the file"
 
+# A damaged earlier seal of the list (the start offset in the first append's seal; the last seal
+# is sound): the appends can no longer be found. Readers and writers stop naming the repair (was:
+# "seal … points forward", no way out, and inject rejected every record as an unknown tenant);
+# fsck calls it repairable, and --repair moves it to lost+found/ and rebuilds it from the events.
+reset
+first=$(stat -c %s "$WORK/after-a/suppression.ndjson.gz")
+printf '\xff' | dd of="$D/suppression.ndjson.gz" bs=1 seek=$((first - 42 + 16 + 3)) conv=notrunc 2>/dev/null
+assert_eq "$(run_capture t segment --tenant $T --contacts store)" "1" "damaged list seal: segment stops"
+assert_contains "$(cat "$WORK/stderr")" "suppression.ndjson.gz: damaged appends" "damaged list seal: segment names the file"
+assert_contains "$(cat "$WORK/stderr")" "account fsck --tenant $T --repair" "damaged list seal: segment names the repair"
+assert_eq "$(run_capture t account events --tenant $T --now $NOW --pmta "$WORK/b.csv")" "1" "damaged list seal: a writer stops"
+assert_contains "$(cat "$WORK/stderr")" "account fsck --tenant $T --repair" "damaged list seal: the writer names the repair"
+assert_eq "$(run_capture t account fsck --tenant $T)" "1" "damaged list seal: fsck finds it"
+assert_eq "$(jq -r 'select(.file | endswith("suppression.ndjson.gz")) | .outcome' "$WORK/stdout")" "repairable" "damaged list seal: repairable"
+assert_eq "$(run_capture t account fsck --tenant $T --repair)" "0" "damaged list seal: fsck --repair"
+assert_eq "$(listed | md5sum)" "$(md5sum < "$WORK/good.list")" "damaged list seal: rebuilt from the events"
+assert_eq "$(selected_bounced | wc -l)" "0" "damaged list seal: segment selects no bounced contact"
+assert_eq "$(ls "$D/lost+found")" "suppression.ndjson.gz" "damaged list seal: the damaged file kept in lost+found/"
+
 # Item 4: a torn events tail (the second import's append partly gone).
 for cut in 1 42 500; do
   reset

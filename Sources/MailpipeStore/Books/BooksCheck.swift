@@ -29,6 +29,7 @@ public struct BooksCheck {
         tenantLock?.unlock()
         guard repair, findings.contains(where: { $0.outcome == .repairable }) else { return }
         if unreadableLedger { try tenant.moveToLostAndFound(tenant.ledgerPath) }
+        if damagedList { try tenant.moveToLostAndFound(tenant.suppressionPath) }
         _ = try Books(dir: tenant, now: now, rebuild: rebuildList, warn: { _ in })
         for i in findings.indices where findings[i].outcome == .repairable { findings[i].outcome = .repaired }
     }
@@ -36,6 +37,8 @@ public struct BooksCheck {
     /// What the repair does: the ledger moved aside first, the list rebuilt from the events.
     private var unreadableLedger = false
     private var rebuildList = false
+    /// The list's appends are damaged: it goes to lost+found/ and is rebuilt from the events.
+    private var damagedList = false
 
     private mutating func check() throws {
         let dir = tenant
@@ -52,14 +55,23 @@ public struct BooksCheck {
                 note(path, "a torn last append: \(size - length) bytes after offset \(length) were never sealed",
                      "cut them off (what they held was never committed)")
             }
+            var damage: String? = nil
             do {
                 if let bad = try AppendLog.firstDamagedAppend(path: path, length: length) {
-                    lost(path, "the append at offset \(bad) does not match its seal's checksum")
-                    if path == dir.eventsPath { eventsLost = true }
+                    damage = "the append at offset \(bad) does not match its seal's checksum"
                 }
             } catch {
-                lost(path, "\(error)")
-                if path == dir.eventsPath { eventsLost = true }
+                damage = (error as? StateDamage)?.problem ?? "\(error)"
+            }
+            if let damage {
+                if path == dir.eventsPath {
+                    lost(path, damage)
+                    eventsLost = true
+                } else {
+                    // The list is derived: every entry is an event.
+                    damagedList = true
+                    note(path, damage, "move it to lost+found/ and rebuild it from the event log")
+                }
             }
         }
         let eventsLength = lengths[dir.eventsPath]!, listLength = lengths[dir.suppressionPath]!
