@@ -128,6 +128,8 @@ public final class Books {
                 try loadSuppression()
             }
         }
+        let published = ledger
+        scopeLedgerCopy.withLock { $0 = published }
     }
 
     deinit { lock?.unlock() }
@@ -253,6 +255,12 @@ public final class Books {
     private var unsettled: [BookEvent] = []
     /// The files as `pause` left them.
     private var pausedStamp: BooksStamp? = nil
+    /// Settlements taken and not yet settled (`pause` waits for none).
+    private let settling = Guarded(0)
+    /// The ledger as last read or written, for `scoped` (a settlement may be changing the
+    /// session's own on another thread).
+    private let scopeLedgerCopy = Guarded(Ledger())
+    private var scopeLedger: Ledger { scopeLedgerCopy.withLock { $0 } }
 
     /// The vmtas the other tenants of this state folder list. A tenant whose tenant.json cannot be
     /// read is named in a warning (its rows are then told by campaign and recipient only).
@@ -274,7 +282,7 @@ public final class Books {
     /// undecided.
     public func scoped(_ batch: [BookEvent]) throws -> (events: [BookEvent], other: [EventScope.Evidence: Int]) {
         guard batch.contains(where: { $0.shared }) else { return (batch, [:]) }
-        let scope = EventScope(config: config, ledger: ledger, otherVmtas: otherTenantsVmtas())
+        let scope = EventScope(config: config, ledger: scopeLedger, otherVmtas: otherTenantsVmtas())
         var keep = [Bool](repeating: true, count: batch.count)
         var other: [EventScope.Evidence: Int] = [:]
         var undecided: [Int] = []
@@ -326,7 +334,8 @@ public final class Books {
         Timing.mark("open books")
         var (result, fresh) = try log(batch, markUnknown: markUnknown, index: &index)
         guard !fresh.isEmpty else { return result }
-        let applied = try apply(EventList(batch, fresh), now: now, index: &index)
+        let applied = try apply(EventList(batch, fresh), now: now, index: &index, eventsLength: events.validLength)
+        cachedIndex = index
         result.suppressedNew = applied.suppressedNew
         result.unsuppressed = applied.unsuppressed
         result.contactsChanged = applied.contactsChanged
@@ -428,17 +437,51 @@ public final class Books {
     /// reflects them all.
     @discardableResult
     public func settle(now: Timestamp) throws -> Outcome {
-        guard !unsettled.isEmpty else { return Outcome() }
-        var index = loadIndex()
-        let pending = unsettled
+        guard let settlement = takeUnsettled() else { return Outcome() }
+        return try settle(settlement, now: now)
+    }
+
+    /// The effects `append` left for later, taken from the session to be applied by
+    /// `settle(_:now:)`, possibly on another thread while this session appends more. It holds
+    /// the event-log length and id index as its last append left them: the ledger it writes
+    /// claims those events and no later ones, so events appended meanwhile stay past the
+    /// ledger's `events_length` until their own settlement (a crash before it leaves them to the
+    /// next open, as any interrupted commit).
+    public struct Settlement {
+        let events: [BookEvent]
+        /// The event log's length after the last of `events`.
+        public let eventsLength: Int
+        let index: EventIDIndex
+        public var count: Int { events.count }
+    }
+
+    /// Takes what waits for `settle` (nil when nothing does). Call it from the appending thread;
+    /// the session must not pause until the settlement is settled.
+    public func takeUnsettled() -> Settlement? {
+        guard !unsettled.isEmpty else { return nil }
+        let settlement = Settlement(events: unsettled, eventsLength: events.validLength, index: loadIndex())
         unsettled = []
-        return try apply(EventList(pending, nil), now: now, index: &index)
+        settling.withLock { $0 += 1 }
+        return settlement
+    }
+
+    /// Applies a settlement: suppression list, contact statuses, engagement, counters, then the
+    /// id index and the ledger, each as of the settlement's event-log length. It may run on
+    /// another thread while the session's thread `append`s (the two share no state but the
+    /// ledger `scoped` reads, which is published here under a lock); settlements are settled one
+    /// at a time, in the order taken. Nothing else (commit, pause, resume) may run meanwhile.
+    @discardableResult
+    public func settle(_ settlement: Settlement, now: Timestamp) throws -> Outcome {
+        defer { settling.withLock { $0 -= 1 } }
+        var index = settlement.index
+        return try apply(EventList(settlement.events, nil), now: now, index: &index, eventsLength: settlement.eventsLength)
     }
 
     /// Gives the tenant lock back (after `settle`), remembering the files as this session left
     /// them, so `resume` can tell whether another writer changed them meanwhile.
     public func pause() {
-        precondition(unsettled.isEmpty, "settle before pausing: another writer would apply the events again")
+        precondition(unsettled.isEmpty && settling.withLock({ $0 }) == 0,
+                     "settle before pausing: another writer would apply the events again")
         pausedStamp = BooksStamp(dir)
         lock?.unlock()
         lock = nil
@@ -483,14 +526,18 @@ public final class Books {
 
     private func apply(_ batch: [BookEvent], now: Timestamp) throws -> Outcome {
         var index = loadIndex()
-        return try apply(EventList(batch, nil), now: now, index: &index)
+        let outcome = try apply(EventList(batch, nil), now: now, index: &index, eventsLength: events.validLength)
+        cachedIndex = index
+        return outcome
     }
 
     /// The effects of logged events: counters, suppression, contact statuses; then the index
-    /// and the ledger.
+    /// and the ledger, which reflect the event log's first `eventsLength` bytes (the end of the
+    /// last of these events: the log may be longer, see `Settlement`).
     /// `persist` false (a replay): only the counters, the soft-bounce history and the list in
     /// memory change; nothing is written.
-    private func apply(_ batch: EventList, now: Timestamp, index: inout EventIDIndex, persist: Bool = true) throws -> Outcome {
+    private func apply(_ batch: EventList, now: Timestamp, index: inout EventIDIndex, eventsLength: Int = 0,
+                       persist: Bool = true) throws -> Outcome {
         var result = Outcome()
         var updates: [String: ContactFieldUpdate] = [:]
         var newLines = ByteBuffer(capacity: 4096)
@@ -631,7 +678,7 @@ public final class Books {
         Timing.mark("apply: counters")
         guard persist else { return result }
         for (email, list) in engaged {
-            update(email, ContactFieldUpdate(key: Array(email.utf8), status: nil, engagement: EngagementBatch(events: list, log: events.validLength)))
+            update(email, ContactFieldUpdate(key: Array(email.utf8), status: nil, engagement: EngagementBatch(events: list, log: eventsLength)))
         }
         if removed {
             try rewriteSuppression()
@@ -647,21 +694,23 @@ public final class Books {
             result.contactsChanged = r.changed
         }
         Timing.mark("apply: contacts")
-        index.logLength = events.validLength
+        index.logLength = eventsLength
         try index.save(path: idsPath)
-        cachedIndex = index
         Timing.mark("apply: id index")
-        try saveLedger()
+        try saveLedger(eventsLength: eventsLength)
         Timing.mark("apply: ledger")
         return result
     }
 
-    /// Writes the ledger (the last step of every change).
-    public func saveLedger() throws {
+    /// Writes the ledger (the last step of every change), reflecting the event log up to
+    /// `eventsLength` (all of it by default).
+    public func saveLedger(eventsLength: Int? = nil) throws {
         precondition(access == .write, "a read-only books session writes nothing")
-        ledger.eventsLength = events.validLength
+        ledger.eventsLength = eventsLength ?? events.validLength
         ledger.suppressionLength = suppressionLog.validLength
         try ledger.save(path: dir.ledgerPath, schedule: schedule)
+        let published = ledger
+        scopeLedgerCopy.withLock { $0 = published }
     }
 }
 
