@@ -12,6 +12,13 @@
 /// slice rather than one per record between parses. `forEach`'s `willDeliver` gets each batch's
 /// items on the caller's thread before they are delivered, for the same reason.
 ///
+/// A stage whose output line is a function of the record alone writes it on the parsing thread
+/// too (`writing:`): each worker appends to a buffer of its own for the batch, and the caller's
+/// thread finds the record's bytes in `Line.written`, to copy out in input order.
+///
+/// `StreamOptions.tenant` is honoured as `RecordStream` does: a record whose `tenant` is another
+/// string is rejected (`tenant_mismatch`) and never reaches `extract`.
+///
 ///     var stream = try ParallelRecordStream(options: o, rejects: r, threads: 2) { record in
 ///         record["email"]?.string
 ///     }
@@ -21,6 +28,9 @@ public struct ParallelRecordStream<Item> {
     public struct Line {
         /// The record's original bytes (valid during the call).
         public let bytes: UnsafeRawBufferPointer
+        /// What the `writing:` form's `extract` wrote for this record (empty otherwise; valid
+        /// during the call).
+        public let written: UnsafeRawBufferPointer
         public let line: Int
         public let file: String?
         /// Which input the record came from (0 for the first operand), cheaper to compare than `file`.
@@ -42,28 +52,39 @@ public struct ParallelRecordStream<Item> {
         var count = 0
         let items: UnsafeMutablePointer<Item?>
         let capacity: Int
+        /// Per worker, what the `writing:` form's `extract` wrote for this batch's records.
+        let written: UnsafeMutablePointer<ByteBuffer>
+        let workers: Int
 
-        init(capacity: Int) {
+        init(capacity: Int, workers: Int) {
             self.capacity = capacity
+            self.workers = workers
             byteCapacity = 1 << 20
             bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)
             entries = .allocate(capacity: capacity)
             items = .allocate(capacity: capacity)
             items.initialize(repeating: nil, count: capacity)
+            written = .allocate(capacity: workers)
+            for w in 0..<workers { (written + w).initialize(to: ByteBuffer(capacity: 1 << 12)) }
         }
 
         deinit {
             bytes.deallocate()
+            entries.deinitialize(count: count)
             entries.deallocate()
             items.deinitialize(count: capacity)
             items.deallocate()
+            written.deinitialize(count: workers)
+            written.deallocate()
         }
 
         var isFull: Bool { count >= capacity }
 
         func reset() {
             byteCount = 0
+            entries.deinitialize(count: count)   // a refusal's text
             count = 0
+            for w in 0..<workers { written[w].removeAll() }
         }
 
         func append(_ entry: Entry) {
@@ -90,6 +111,10 @@ public struct ParallelRecordStream<Item> {
         func line(_ e: Entry) -> UnsafeRawBufferPointer {
             UnsafeRawBufferPointer(start: bytes + e.start, count: e.end - e.start)
         }
+
+        func writtenBytes(_ e: Entry) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(start: written[e.writer].storage.base + e.writtenStart, count: e.writtenEnd - e.writtenStart)
+        }
     }
 
     /// Records per slice a thread claims at a time.
@@ -99,7 +124,7 @@ public struct ParallelRecordStream<Item> {
     public let rejects: RejectSink
     public let threads: Int
     public let batchLines: Int
-    private let extract: (Record, _ worker: Int) -> Item
+    private let extract: (Record, _ worker: Int, _ written: inout ByteBuffer) -> Item
     /// Per worker, the root members its records keep (nil: every member).
     private let keeping: [FieldSlots]?
     private let finishSlice: ((UnsafeMutableBufferPointer<Item?>) -> Void)?
@@ -107,6 +132,7 @@ public struct ParallelRecordStream<Item> {
     private var files: [String?] = []
     private let parsers: UnsafeMutablePointer<JSONParser>
     private let crew: WorkCrew
+    private let tenantCheck: TenantCheck?
     private var batches: (Batch, Batch)
     public private(set) var linesRead = 0
     public private(set) var blankLines = 0
@@ -121,7 +147,7 @@ public struct ParallelRecordStream<Item> {
                 extract: @escaping (Record) -> Item,
                 finishSlice: ((UnsafeMutableBufferPointer<Item?>) -> Void)? = nil) throws {
         try self.init(options: options, rejects: rejects, threads: threads, batchLines: batchLines,
-                      extractOnWorker: { record, _ in extract(record) }, finishSlice: finishSlice)
+                      writing: { record, _, _ in extract(record) }, finishSlice: finishSlice)
     }
 
     /// The same, with `extract` told which worker (0..<threads) it runs as.
@@ -134,6 +160,16 @@ public struct ParallelRecordStream<Item> {
                 keeping: [FieldSlots]? = nil,
                 extractOnWorker extract: @escaping (Record, _ worker: Int) -> Item,
                 finishSlice: ((UnsafeMutableBufferPointer<Item?>) -> Void)? = nil) throws {
+        try self.init(options: options, rejects: rejects, threads: threads, batchLines: batchLines, keeping: keeping,
+                      writing: { record, worker, _ in extract(record, worker) }, finishSlice: finishSlice)
+    }
+
+    /// The same, with `extract` also writing the record's output to `written` (a buffer of the
+    /// worker's; each record's share comes back as `Line.written`).
+    public init(options: StreamOptions, rejects: RejectSink, threads: Int, batchLines: Int = 4096,
+                keeping: [FieldSlots]? = nil,
+                writing extract: @escaping (Record, _ worker: Int, _ written: inout ByteBuffer) -> Item,
+                finishSlice: ((UnsafeMutableBufferPointer<Item?>) -> Void)? = nil) throws {
         self.options = options
         self.rejects = rejects
         self.threads = Cores.capped(threads)
@@ -141,6 +177,8 @@ public struct ParallelRecordStream<Item> {
             precondition(keeping.count >= self.threads, "one FieldSlots per worker")
             // The shard of a record from standard input is read from its email.
             if options.shard != nil { for slots in keeping { _ = slots.slot("email") } }
+            // So is its tenant, when the stream checks it.
+            if options.tenant != nil { for slots in keeping { _ = slots.slot("tenant") } }
         }
         self.keeping = keeping
         self.batchLines = max(1, batchLines)
@@ -150,7 +188,8 @@ public struct ParallelRecordStream<Item> {
         parsers = .allocate(capacity: self.threads)
         for i in 0..<self.threads { (parsers + i).initialize(to: JSONParser(maxDepth: options.maxDepth)) }
         crew = try WorkCrew(helpers: self.threads - 1)
-        batches = (Batch(capacity: self.batchLines), Batch(capacity: self.batchLines))
+        tenantCheck = options.tenant.map { TenantCheck(expected: $0) }
+        batches = (Batch(capacity: self.batchLines, workers: self.threads), Batch(capacity: self.batchLines, workers: self.threads))
         progress = Progress()
         for path in inputs where path != "-" {
             if !FileSystem.exists(path) { throw StageError.usage("\(path): no such file") }
@@ -232,11 +271,13 @@ public struct ParallelRecordStream<Item> {
         let finishSlice = self.finishSlice
         let parsers = self.parsers
         let keeping = self.keeping
+        let tenantCheck = self.tenantCheck
         crew.start(slices: (count + slice - 1) / slice) { s, worker in
             var email: [UInt8] = []
             var key: [UInt8] = []
             let es = batch.entries
             let slots = keeping?[worker]
+            let written = batch.written + worker
             for i in (s * slice)..<min(count, (s + 1) * slice) where es[i].kind == .record {
                 do throws(JSONParseError) {
                     let line = batch.line(es[i])
@@ -246,7 +287,18 @@ public struct ParallelRecordStream<Item> {
                         es[i].kind = .otherShard
                         continue
                     }
-                    batch.items[i] = extract(Record(document: document, line: es[i].line, file: nil), worker)
+                    // As RecordStream: only a tenant that is another string is refused here.
+                    if let tenantCheck, let named = document.root["tenant"], named.kind == .string,
+                       let refusal = tenantCheck.refusal(named) {
+                        es[i].kind = .refused
+                        es[i].refusal = refusal
+                        continue
+                    }
+                    let start = written.pointee.count
+                    batch.items[i] = extract(Record(document: document, line: es[i].line, file: nil), worker, &written.pointee)
+                    es[i].writer = worker
+                    es[i].writtenStart = start
+                    es[i].writtenEnd = written.pointee.count
                 } catch {
                     es[i].kind = .invalid
                     es[i].error = error
@@ -268,9 +320,11 @@ public struct ParallelRecordStream<Item> {
                 recordsRead += 1
                 progress.tick(records: recordsRead)
                 let item = batch.items[i].take()!
-                try body(Line(bytes: batch.line(e), line: e.line, file: file, input: e.file), item)
+                try body(Line(bytes: batch.line(e), written: batch.writtenBytes(e), line: e.line, file: file, input: e.file), item)
             case .otherShard:
                 otherShards += 1
+            case .refused:
+                rejects.reject(e.refusal!, origin: .init(line: e.line, file: file), record: batch.line(e))
             case .tooLong:
                 RecordStream.rejectTooLong(length: e.end, maxLine: options.maxLine, origin: .init(line: e.line, file: file), rejects: rejects)
             case .invalid:
@@ -283,11 +337,16 @@ public struct ParallelRecordStream<Item> {
 /// Where one gathered line is and what it turned out to be. Outside the generic stream, so that
 /// using one needs no generic metadata at run time.
 private struct ParallelStreamEntry {
-    enum Kind: UInt8 { case record, tooLong, invalid, otherShard }
+    enum Kind: UInt8 { case record, tooLong, invalid, otherShard, refused }
     var start: Int
     var end: Int
     var line: Int
     var file: Int
     var kind: Kind
-    var error: JSONParseError?
+    var error: JSONParseError? = nil
+    var refusal: RecordRefusal? = nil
+    /// Where the worker that extracted the record wrote its output (`Batch.written`).
+    var writer = 0
+    var writtenStart = 0
+    var writtenEnd = 0
 }

@@ -2,6 +2,8 @@ import MailpipeCore
 import MailpipeStore
 
 /// `tag`: adds and removes tags by rules, built-ins, ad-hoc flags and the tenant's taxonomy.
+/// Records are parsed, tagged and written on several threads (`Tagger`, `ParallelRecordStream`)
+/// and come out in input order.
 public enum Tagging {
     public struct Options {
         public var stream: StreamOptions
@@ -14,10 +16,14 @@ public enum Tagging {
         /// Override the rules file's `builtins` (false switches one off).
         public var builtinLanguage: Bool?
         public var builtinCountry: Bool?
+        /// Threads parsing and tagging records (one per core, at most 4, by default); the output
+        /// does not depend on it.
+        public var threads: Int
 
         public init(stream: StreamOptions, tenant: TenantSlug? = nil, state: StateRoot = StateRoot(explicit: nil),
                     rulesPath: String? = nil, add: [String] = [], remove: [String] = [],
-                    builtinLanguage: Bool? = nil, builtinCountry: Bool? = nil) {
+                    builtinLanguage: Bool? = nil, builtinCountry: Bool? = nil, threads: Int? = nil) {
+            self.threads = threads ?? Cores.workers
             self.stream = stream
             self.tenant = tenant
             self.state = state
@@ -69,6 +75,14 @@ public enum Tagging {
         return result
     }
 
+    /// tenant.json's taxonomy of a tenant as child → ancestors (empty without one, or for a
+    /// name that is no tenant slug).
+    static func taxonomy(of tenant: String, state: StateRoot) throws -> [String: [String]] {
+        guard let slug = try? TenantSlug(tenant) else { return [:] }
+        let dir = state.tenant(slug)
+        return FileSystem.exists(dir.configPath) ? ancestors(of: try dir.loadConfig().taxonomy) : [:]
+    }
+
     public static func run(_ options: Options, output: inout OutputSink) throws -> (Summary, ExitStatus) {
         // Everything that can be wrong with the configuration is found before any record is read.
         var rulesPath = options.rulesPath
@@ -77,116 +91,50 @@ public enum Tagging {
             rulesPath = tenantRulesFiles.map { "\(dir.path)/\($0)" }.first(where: FileSystem.exists)
         }
         let rules = try rulesPath.map(TagRules.load) ?? TagRules()
-        let useLanguage = options.builtinLanguage ?? rules.builtinLanguage
-        let useCountry = options.builtinCountry ?? rules.builtinCountry
-        let adHocAdd = try slugs(options.add, flag: "--add")
-        let adHocRemove = try slugs(options.remove, flag: "--remove")
-        var taxonomies: [String: [String: [String]]] = [:]
-        func taxonomy(for tenant: String) throws -> [String: [String]] {
-            if let known = taxonomies[tenant] { return known }
-            var result: [String: [String]] = [:]
-            if let slug = try? TenantSlug(tenant) {
-                let dir = options.state.tenant(slug)
-                if FileSystem.exists(dir.configPath) { result = ancestors(of: try dir.loadConfig().taxonomy) }
-            }
-            taxonomies[tenant] = result
-            return result
-        }
+        var known: [String: [String: [String]]] = [:]
         if let tenant = options.tenant {
             let dir = options.state.tenant(tenant)
-            if options.rulesPath == nil || FileSystem.exists(dir.path) { _ = try taxonomy(for: tenant.value) }
+            if options.rulesPath == nil || FileSystem.exists(dir.path) {
+                known[tenant.value] = try taxonomy(of: tenant.value, state: options.state)
+            }
         }
+        let setup = Tagger.Setup(
+            rules: rules, useLanguage: options.builtinLanguage ?? rules.builtinLanguage,
+            useCountry: options.builtinCountry ?? rules.builtinCountry,
+            add: try slugs(options.add, flag: "--add"), remove: try slugs(options.remove, flag: "--remove"),
+            tenant: options.tenant?.value, state: options.state)
 
         let rejects = try RejectSink(stage: "tag", path: options.stream.rejectsPath)
-        var stream = try RecordStream(options: options.stream, rejects: rejects)
+        let taggers = (0..<Cores.capped(options.threads)).map { _ in Tagger(setup, taxonomies: known) }
+        var stream = try ParallelRecordStream<Tagger.Outcome>(options: options.stream, rejects: rejects, threads: taggers.count) { record, worker, written in
+            taggers[worker].tag(record, into: &written)
+        }
         defer { stream.close() }
-        var slugCache: [String: String] = [:]
-        var tagCounts: [String: Int] = [:]
-        var fired = [Int](repeating: 0, count: rules.rules.count)
-        var written = 0, tagged = 0, unsluggable = 0
-        var patch = RecordPatch()
-        var scratch = ByteBuffer(capacity: 256)
-        var original: [String] = [], tags: [String] = [], adding: [String] = [], removing: [String] = []
-
-        let tenantCheck = options.tenant.map { TenantCheck(expected: $0.value) }
-        recordLoop: while let record = try stream.next() {
-            // Tenant: the record's, which must agree with --tenant when both are given.
-            var tenant = options.tenant?.value
-            if let t = record["tenant"] {
-                if let refusal = TenantCheck.refusal(t, against: tenantCheck) {
-                    rejects.reject(refusal, origin: record.origin, record: record.bytes)
-                    continue
-                }
-                tenant = t.string
+        var written = 0, tagged = 0
+        try stream.forEach { line, outcome in
+            switch outcome {
+            case .refused(let refusal):
+                rejects.reject(refusal, origin: line.origin, record: line.bytes)
+            case .failed(let error):
+                throw error
+            case .written(let changed):
+                output.buffer.append(line.written)
+                written += 1
+                if changed { tagged += 1 }
+                try output.flushIfNeeded()
             }
-            original.removeAll(keepingCapacity: true)
-            tags.removeAll(keepingCapacity: true)
-            if let existing = record["tags"], existing.kind != .null {
-                guard existing.kind == .array else {
-                    rejects.reject(.invalidTags, "tags must be an array of strings", origin: record.origin, record: record.bytes)
-                    continue
-                }
-                for element in existing.elements {
-                    guard let text = element.string else {
-                        rejects.reject(.invalidTags, "tags must be an array of strings", origin: record.origin, record: record.bytes)
-                        continue recordLoop
-                    }
-                    original.append(text)
-                    let slug: String
-                    if let cached = slugCache[text] { slug = cached } else {
-                        slug = Slug.make(text)
-                        if slugCache.count < 100_000 { slugCache[text] = slug }
-                    }
-                    if slug.isEmpty { unsluggable += 1; continue }
-                    if !tags.contains(slug) { tags.append(slug) }
-                }
-            }
-            adding.removeAll(keepingCapacity: true)
-            removing.removeAll(keepingCapacity: true)
-            rules.apply(to: record.root, adding: &adding, removing: &removing, fired: &fired)
-            if useLanguage, let language = record.string("language") {
-                let s = Slug.make(language)
-                if !s.isEmpty { adding.append("lang-" + s) }
-            }
-            if useCountry, let country = record.string("country") {
-                let s = Slug.make(country)
-                if !s.isEmpty { adding.append("country-" + s) }
-            }
-            adding.append(contentsOf: adHocAdd)
-            removing.append(contentsOf: adHocRemove)
-            for t in adding where !tags.contains(t) { tags.append(t) }
-            if !removing.isEmpty { tags.removeAll(where: { removing.contains($0) }) }
-            if let tenant {
-                let parents = try taxonomy(for: tenant)
-                if !parents.isEmpty {
-                    var i = 0
-                    while i < tags.count {
-                        for p in parents[tags[i]] ?? [] where !tags.contains(p) && !removing.contains(p) { tags.append(p) }
-                        i += 1
-                    }
-                }
-            }
-            for t in tags { tagCounts[t, default: 0] += 1 }
-            patch.removeAll()
-            if tags != original {
-                tagged += 1
-                scratch.removeAll()
-                scratch.append(UInt8(ascii: "["))
-                for (i, t) in tags.enumerated() {
-                    if i > 0 { scratch.append(UInt8(ascii: ",")) }
-                    scratch.appendJSONString(t)
-                }
-                scratch.append(UInt8(ascii: "]"))
-                patch.set("tags", rawJSON: scratch.bytes)
-            }
-            patch.write(record, into: &output.buffer)
-            output.buffer.append(0x0A)
-            written += 1
-            try output.flushIfNeeded()
         }
         try output.flush()
         try rejects.finish()
 
+        var tagCounts: [String: Int] = [:]
+        var fired = [Int](repeating: 0, count: rules.rules.count)
+        var unsluggable = 0
+        for t in taggers {
+            tagCounts.merge(t.tagCounts, uniquingKeysWith: +)
+            for i in fired.indices { fired[i] += t.fired[i] }
+            unsluggable += t.unsluggable
+        }
         var summary = Summary(stage: "tag", headline: ["in", "out", "tagged", "rejected"])
         summary["in"] = stream.linesIn
         if options.stream.shard != nil { summary["other_shards"] = stream.otherShards }

@@ -2,9 +2,10 @@ import MailpipeCore
 
 /// `validate`: gives every contact a `validation` verdict and a `status`.
 ///
-/// Without `--mx` each record is assessed and written at once. With `--mx` records are held in
-/// chunks: the chunk's new domains are looked up together (concurrently, each domain once per
-/// run), then the chunk is written in input order.
+/// Records are parsed and assessed on several threads (`ParallelRecordStream`) and come out in
+/// input order. Without `--mx` the parsing threads also write each record's output line. With
+/// `--mx` records are held in chunks: the chunk's new domains are looked up together
+/// (concurrently, each domain once per run), then the chunk is written in input order.
 public enum Validate {
     public struct Options {
         public var stream: StreamOptions
@@ -21,11 +22,15 @@ public enum Validate {
         public var dnsConcurrency: Int
         /// Records held per chunk in `--mx` mode.
         public var chunkRecords: Int
+        /// Threads parsing and checking records (one per core, at most 4, by default); the
+        /// output does not depend on it.
+        public var threads: Int
 
         public init(stream: StreamOptions, only: Set<Verdict>? = nil, fixTypos: Bool = false,
                     strictDisposable: Bool = false, disposableLists: [String] = [], allowLists: [String] = [],
                     mx: Bool = false, dnsServer: String? = nil, dnsTimeoutMs: Int = 2000, dnsTries: Int = 2,
-                    dnsConcurrency: Int = 64, chunkRecords: Int = 50_000) {
+                    dnsConcurrency: Int = 64, chunkRecords: Int = 50_000, threads: Int? = nil) {
+            self.threads = threads ?? Cores.workers
             self.stream = stream
             self.only = only
             self.fixTypos = fixTypos
@@ -96,42 +101,35 @@ public enum Validate {
             : nil
 
         let rejects = try RejectSink(stage: "validate", path: options.stream.rejectsPath)
-        var stream = try RecordStream(options: options.stream, rejects: rejects)
+        // Without --mx a record's output depends on nothing but the record: the parsing threads
+        // write it too. With --mx it waits for its chunk's DNS round, on this thread.
+        let judges = (0..<Cores.capped(options.threads)).map { _ in
+            Judge(validator: validator, fixTypos: options.fixTypos, writing: resolver == nil ? options.only ?? Set(Verdict.allCases) : [])
+        }
+        var stream = try ParallelRecordStream<Judgement>(options: options.stream, rejects: rejects, threads: judges.count) { record, worker, written in
+            judges[worker].judge(record, into: &written)
+        }
         defer { stream.close() }
         var state = RunState(options: options)
-        var emailBytes: [UInt8] = []
         var chunk = Chunk()
         var reparser = JSONParser(maxDepth: options.stream.maxDepth)
         defer { reparser.deallocate() }
 
-        while let record = try stream.next() {
-            guard let email = record["email"] else {
-                rejects.reject(.missingEmail, "a contact needs an email", origin: record.origin, record: record.bytes)
-                continue
-            }
-            guard email.kind == .string else {
-                rejects.reject(.invalidEmail, "email must be a string", origin: record.origin, record: record.bytes)
-                continue
-            }
-            emailBytes.removeAll(keepingCapacity: true)
-            email.appendDecodedString(to: &emailBytes)
-            var assessment = emailBytes.withUnsafeBytes { validator.assess($0) }
-            var fixed: String?
-            if options.fixTypos, let suggestion = assessment.suggestion {
-                var again = validator.assess(suggestion)
-                if again.fatal.isEmpty {
-                    again.add(.typoFixed)
-                    assessment = again
-                    fixed = suggestion
+        try stream.forEach { line, judgement in
+            switch judgement {
+            case .refused(let refusal):
+                rejects.reject(refusal, origin: line.origin, record: line.bytes)
+            case .assessed(let assessment, let fixed):
+                if let resolver {
+                    chunk.add(line.bytes, assessment: assessment, fixed: fixed)
+                    if chunk.entries.count >= options.chunkRecords {
+                        try state.flush(&chunk, resolver, &reparser, &output)
+                    }
+                } else if state.count(assessment) {
+                    output.buffer.append(line.written)
+                    state.written += 1
+                    try output.flushIfNeeded()
                 }
-            }
-            if resolver != nil {
-                chunk.add(record: record, assessment: assessment, fixed: fixed)
-                if chunk.entries.count >= options.chunkRecords {
-                    try state.flush(&chunk, resolver!, &reparser, &output)
-                }
-            } else {
-                try state.emit(record, assessment, fixed, &output)
             }
         }
         if let resolver { try state.flush(&chunk, resolver, &reparser, &output) }
@@ -162,15 +160,61 @@ public enum Validate {
         return (summary, status)
     }
 
-    /// Records held for a DNS round (their bytes copied out of the reader's buffer).
+    /// What a parsing thread made of one record.
+    enum Judgement {
+        case refused(RecordRefusal)
+        /// `fixed`: the suggestion `--fix-typos` applied.
+        case assessed(Assessment, fixed: String?)
+    }
+
+    /// One parsing thread's checks of a record, with its own scratch space: the address assessed
+    /// (and, with --fix-typos, its suggestion), and the output line written when the verdict is
+    /// among `writing` (empty: the caller writes, after DNS).
+    final class Judge {
+        let validator: EmailValidator
+        let fixTypos: Bool
+        let writing: Set<Verdict>
+        private var emailBytes: [UInt8] = []
+        private var output = ValidationOutput()
+
+        init(validator: EmailValidator, fixTypos: Bool, writing: Set<Verdict>) {
+            self.validator = validator
+            self.fixTypos = fixTypos
+            self.writing = writing
+        }
+
+        func judge(_ record: Record, into written: inout ByteBuffer) -> Judgement {
+            guard let email = record["email"] else { return .refused(RecordRefusal(.missingEmail, "a contact needs an email")) }
+            guard email.kind == .string else { return .refused(RecordRefusal(.invalidEmail, "email must be a string")) }
+            emailBytes.removeAll(keepingCapacity: true)
+            email.appendDecodedString(to: &emailBytes)
+            var assessment = emailBytes.withUnsafeBytes { validator.assess($0) }
+            var fixed: String?
+            if fixTypos, let suggestion = assessment.suggestion {
+                var again = validator.assess(suggestion)
+                if again.fatal.isEmpty {
+                    again.add(.typoFixed)
+                    assessment = again
+                    fixed = suggestion
+                }
+            }
+            if !writing.isEmpty && writing.contains(assessment.verdict) {
+                output.write(record, assessment, fixed: fixed, into: &written)
+                written.append(0x0A)
+            }
+            return .assessed(assessment, fixed: fixed)
+        }
+    }
+
+    /// Records held for a DNS round (their bytes copied out of the stream's batch).
     struct Chunk {
         var arena: [UInt8] = []
         var entries: [(start: Int, count: Int, assessment: Assessment, fixed: String?)] = []
 
-        mutating func add(record: Record, assessment: Assessment, fixed: String?) {
+        mutating func add(_ bytes: UnsafeRawBufferPointer, assessment: Assessment, fixed: String?) {
             let start = arena.count
-            arena.append(contentsOf: record.bytes)
-            entries.append((start, record.bytes.count, assessment, fixed))
+            arena.append(contentsOf: bytes)
+            entries.append((start, bytes.count, assessment, fixed))
         }
     }
 
@@ -198,8 +242,25 @@ public enum Validate {
             return d
         }
 
+        /// Counts a final verdict and its reasons; whether the record is to be written (else it
+        /// is counted as filtered).
+        mutating func count(_ a: Assessment) -> Bool {
+            let verdict = a.verdict
+            switch verdict {
+            case .valid: verdictCounts[0] += 1
+            case .risky: verdictCounts[1] += 1
+            case .invalid: verdictCounts[2] += 1
+            }
+            for r in a.reasons { reasonCounts[Reason.allCases.firstIndex(of: r)!] += 1 }
+            if let only = options.only, !only.contains(verdict) {
+                filtered += 1
+                return false
+            }
+            return true
+        }
+
         mutating func flush(_ chunk: inout Chunk, _ resolver: MXResolver, _ parser: inout JSONParser,
-                            _ output: inout OutputSink) throws {
+                            _ sink: inout OutputSink) throws {
             var wanted: [String] = []
             var seen = Set<String>()
             for e in chunk.entries {
@@ -219,80 +280,18 @@ public enum Validate {
                     case .unknown: a.add(.dnsUnknown)
                     }
                 }
+                guard count(a) else { continue }
                 try arena.withUnsafeBytes { raw in
                     let bytes = UnsafeRawBufferPointer(rebasing: raw[e.start..<(e.start + e.count)])
                     let document = try parser.parse(bytes)   // parsed once already: cannot fail
-                    try emit(Record(document: document, line: 0, file: nil), a, e.fixed, &output)
+                    output.write(Record(document: document, line: 0, file: nil), a, fixed: e.fixed, into: &sink.buffer)
                 }
+                sink.buffer.append(0x0A)
+                written += 1
+                try sink.flushIfNeeded()
             }
             chunk.arena.removeAll(keepingCapacity: true)
             chunk.entries.removeAll(keepingCapacity: true)
-        }
-
-        mutating func emit(_ record: Record, _ a: Assessment, _ fixed: String?, _ sink: inout OutputSink) throws {
-            let verdict = a.verdict
-            switch verdict {
-            case .valid: verdictCounts[0] += 1
-            case .risky: verdictCounts[1] += 1
-            case .invalid: verdictCounts[2] += 1
-            }
-            for r in a.reasons { reasonCounts[Reason.allCases.firstIndex(of: r)!] += 1 }
-            if let only = options.only, !only.contains(verdict) {
-                filtered += 1
-                return
-            }
-            output.reset()
-            var start = output.values.count
-            switch verdict {
-            case .valid: output.values.append("{\"verdict\":\"valid\",\"score\":")
-            case .risky: output.values.append("{\"verdict\":\"risky\",\"score\":")
-            case .invalid: output.values.append("{\"verdict\":\"invalid\",\"score\":")
-            }
-            output.values.appendDecimal(a.score)
-            output.values.append(",\"reasons\":[")
-            for (i, r) in a.reasons.enumerated() {
-                if i > 0 { output.values.append(UInt8(ascii: ",")) }
-                output.values.append(UInt8(ascii: "\""))
-                output.values.append(r.rawValue)
-                output.values.append(UInt8(ascii: "\""))
-            }
-            output.values.append(UInt8(ascii: "]"))
-            if let s = a.suggestion, fixed == nil {
-                output.values.append(",\"suggestion\":")
-                output.values.appendJSONString(s)
-            }
-            output.values.append(UInt8(ascii: "}"))
-            output.set(.validation, from: start)
-
-            let current = record["status"]
-            if current == nil || !Validate.keptStatuses.contains(where: { current!.stringEquals($0) }) {
-                start = output.values.count
-                switch verdict {
-                case .valid: output.values.append("\"validated\"")
-                case .risky: output.values.append("\"risky\"")
-                case .invalid: output.values.append("\"invalid\"")
-                }
-                output.set(.status, from: start)
-            }
-            if let fixed {
-                if record["email_original"] == nil, let original = record["email"] {
-                    start = output.values.count
-                    output.values.append(original.raw)
-                    output.set(.emailOriginal, from: start)
-                }
-                start = output.values.count
-                output.values.appendJSONString(fixed)
-                output.set(.email, from: start)
-            }
-            if let ascii = a.asciiEmail {
-                start = output.values.count
-                output.values.appendJSONString(ascii)
-                output.set(.emailASCII, from: start)
-            }
-            output.write(record, into: &sink.buffer)
-            sink.buffer.append(0x0A)
-            written += 1
-            try sink.flushIfNeeded()
         }
     }
 }

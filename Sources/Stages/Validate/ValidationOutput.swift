@@ -21,18 +21,75 @@ struct ValidationOutput {
     private var lower = [Int](repeating: -1, count: Slot.allCases.count)
     private var upper = [Int](repeating: 0, count: Slot.allCases.count)
 
-    mutating func reset() {
+    private mutating func reset() {
         values.removeAll()
         for i in lower.indices { lower[i] = -1 }
     }
 
     /// Marks the bytes appended to `values` since `start` as the slot's value.
-    mutating func set(_ slot: Slot, from start: Int) {
+    private mutating func set(_ slot: Slot, from start: Int) {
         lower[slot.rawValue] = start
         upper[slot.rawValue] = values.count
     }
 
-    func write(_ record: Record, into buffer: inout ByteBuffer) {
+    /// Writes `record` with the members an assessment sets: `validation`, `status` (unless the
+    /// record's is one validate keeps), and after a typo fix `email` and `email_original`; for an
+    /// IDN domain `email_ascii`.
+    mutating func write(_ record: Record, _ a: Assessment, fixed: String?, into buffer: inout ByteBuffer) {
+        reset()
+        var start = values.count
+        let verdict = a.verdict
+        switch verdict {
+        case .valid: values.append("{\"verdict\":\"valid\",\"score\":")
+        case .risky: values.append("{\"verdict\":\"risky\",\"score\":")
+        case .invalid: values.append("{\"verdict\":\"invalid\",\"score\":")
+        }
+        values.appendDecimal(a.score)
+        values.append(",\"reasons\":[")
+        for (i, r) in a.reasons.enumerated() {
+            if i > 0 { values.append(UInt8(ascii: ",")) }
+            values.append(UInt8(ascii: "\""))
+            values.append(r.rawValue)
+            values.append(UInt8(ascii: "\""))
+        }
+        values.append(UInt8(ascii: "]"))
+        if let s = a.suggestion, fixed == nil {
+            values.append(",\"suggestion\":")
+            values.appendJSONString(s)
+        }
+        values.append(UInt8(ascii: "}"))
+        set(.validation, from: start)
+
+        let current = record["status"]
+        if current == nil || !Validate.keptStatuses.contains(where: { current!.stringEquals($0) }) {
+            start = values.count
+            switch verdict {
+            case .valid: values.append("\"validated\"")
+            case .risky: values.append("\"risky\"")
+            case .invalid: values.append("\"invalid\"")
+            }
+            set(.status, from: start)
+        }
+        if let fixed {
+            if record["email_original"] == nil, let original = record["email"] {
+                start = values.count
+                values.append(original.raw)
+                set(.emailOriginal, from: start)
+            }
+            start = values.count
+            values.appendJSONString(fixed)
+            set(.email, from: start)
+        }
+        if let ascii = a.asciiEmail {
+            start = values.count
+            values.appendJSONString(ascii)
+            set(.emailASCII, from: start)
+        }
+        writePatched(record, into: &buffer)
+    }
+
+    /// The record with the slots set so far.
+    private func writePatched(_ record: Record, into buffer: inout ByteBuffer) {
         var writer = JSONObjectWriter(into: &buffer)
         var applied = 0
         values.withUnsafeBytes { v in

@@ -26,6 +26,7 @@ struct TagCommand: MailpipeCommand {
     @OptionGroup var tenantFlags: TenantFlags
     @OptionGroup var streamFlags: StreamFlags
     @OptionGroup var shardFlag: ShardFlag
+    @OptionGroup var threadsFlag: ThreadsFlag
     @Option(help: ArgumentHelp("Rules file (YAML or JSON).", valueName: "file"))
     var rules: String?
     @Option(help: ArgumentHelp("Tags to add to every record (comma-separated, repeatable).", valueName: "tags"))
@@ -45,7 +46,8 @@ struct TagCommand: MailpipeCommand {
                 stream: streamFlags.options(stage: "tag", inputs: inputs, shard: try shardFlag.parsed()),
                 tenant: try tenantFlags.slug(), state: StateRoot(explicit: tenantFlags.state),
                 rulesPath: rules, add: add, remove: remove,
-                builtinLanguage: noLanguageTags ? false : nil, builtinCountry: noCountryTags ? false : nil)
+                builtinLanguage: noLanguageTags ? false : nil, builtinCountry: noCountryTags ? false : nil,
+                threads: try threadsFlag.parsed())
             var output = OutputSink()
             let (summary, status) = try Tagging.run(options, output: &output)
             try summary.report(statsPath: streamFlags.stats)

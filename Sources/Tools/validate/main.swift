@@ -26,6 +26,7 @@ struct ValidateCommand: MailpipeCommand {
     @OptionGroup var tenantFlags: TenantFlags
     @OptionGroup var streamFlags: StreamFlags
     @OptionGroup var shardFlag: ShardFlag
+    @OptionGroup var threadsFlag: ThreadsFlag
 
     @Option(help: ArgumentHelp("Write only these verdicts (comma-separated: valid,risky,invalid).", valueName: "verdicts"),
             completion: .list(["valid", "risky", "invalid", "valid,risky"]))
@@ -67,7 +68,8 @@ struct ValidateCommand: MailpipeCommand {
             let options = Validate.Options(
                 stream: stream, only: try (verdict ?? only).map(Validate.parseVerdicts), fixTypos: fixTypos, strictDisposable: strictDisposable,
                 disposableLists: disposableLists, allowLists: allowLists, mx: mx, dnsServer: dns ?? FileSystem.environment("MAILPIPE_DNS").flatMap { $0.isEmpty ? nil : $0 },
-                dnsTimeoutMs: dnsTimeout, dnsTries: dnsTries, dnsConcurrency: dnsConcurrency)
+                dnsTimeoutMs: dnsTimeout, dnsTries: dnsTries, dnsConcurrency: dnsConcurrency,
+                threads: try threadsFlag.parsed())
             var output = OutputSink()
             let (summary, status) = try Validate.run(options, output: &output)
             try summary.report(statsPath: streamFlags.stats)
