@@ -9,14 +9,10 @@
 source "$(dirname "$0")/lib.sh"
 T=busy
 NOW=2026-11-25T12:00:00Z
-account init --tenant $T 2>/dev/null
-awk 'BEGIN { for (i = 0; i < 2000; i++) printf "{\"email\":\"c%04d@busy.example\",\"status\":\"validated\"}\n", i }' \
-  | account commit --tenant $T --now $NOW 2>/dev/null
 # A long event log: fsck's reads of the log (every append's checksum, every event) take a while
 # between its look at the log's length and its read of the ledger — the window a writer's append
 # and ledger save fall into when fsck takes no lock.
-awk 'BEGIN { for (i = 0; i < 60000; i++) printf "{\"email\":\"c%04d@busy.example\",\"type\":\"opened\",\"campaign\":\"old\",\"at\":\"2026-11-%02dT%02d:%02d:%02dZ\"}\n", i % 2000, 1 + int(i / 86400), int(i / 3600) % 24, int(i / 60) % 60, i % 60 }' \
-  | account events --tenant $T --now $NOW 2>/dev/null
+busy_books $T $NOW
 imports=20
 for n in $(seq 1 $imports); do
   awk -v n="$n" 'BEGIN { for (i = 0; i < 50; i++) { e = (n * 50 + i) % 2000
@@ -26,24 +22,14 @@ for n in $(seq 1 $imports); do
 done
 assert_eq "$(run_capture timeout 60 account fsck --tenant $T)" "0" "fsck before the imports: sound"
 
-( for n in $(seq 1 $imports); do
-    timeout 60 account events --tenant $T --now $NOW "$WORK/events-$n.ndjson" 2>/dev/null || { echo "import $n failed" > "$WORK/writer-failed"; exit 1; }
-  done; touch "$WORK/writer-done" ) &
-writer=$!
-runs=0
-false_reports=0
-while :; do
-  finished=0; [ ! -e "$WORK/writer-done" ] && [ ! -e "$WORK/writer-failed" ] || finished=1
+fsck_is_quiet() {
+  local s
   s=$(run_capture timeout 60 account fsck --tenant $T)
-  runs=$((runs + 1))
-  if [ "$s" != 0 ] || [ -s "$WORK/stdout" ]; then
-    false_reports=$((false_reports + 1))
-    echo "fsck run $runs during the imports: exit $s: $(head -c 400 "$WORK/stdout") $(head -c 300 "$WORK/stderr")" >&2
-  fi
-  [ "$finished" = 0 ] || break
-done
-wait "$writer" || true
-[ ! -e "$WORK/writer-failed" ] || fail "$(cat "$WORK/writer-failed")"
+  [ "$s" = 0 ] && [ ! -s "$WORK/stdout" ] && return 0
+  echo "fsck run $1 during the imports: exit $s: $(head -c 400 "$WORK/stdout") $(head -c 300 "$WORK/stderr")" >&2
+  return 1
+}
+while_importing $T $NOW $imports fsck_is_quiet
 echo "fsck ran $runs times during $imports imports"
 assert_eq "$false_reports" "0" "no fsck during the imports reports damage"
 assert_eq "$(run_capture timeout 60 account fsck --tenant $T)" "0" "fsck after the imports: sound"

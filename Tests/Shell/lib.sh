@@ -60,4 +60,55 @@ books_demo() {
   account events --tenant "$t" --now 2026-11-24T12:00:00Z --pmta "$s/pmta/acct-2026-11-24.csv" --mailwizz "$s/account/mailwizz-webhooks.json" 2>/dev/null
   account events --tenant "$t" --now 2026-11-24T12:00:00Z < "$s/account/events.ndjson" 2>/dev/null
 }
+# threads_agree STAGE — STAGE --threads 3 gives what one thread gives: through a pipe, 12,000
+# lines (many batches) with bad lines between the records; the same records, rejects (with their
+# line numbers) and counts; records in input order; every line a record or a reject.
+threads_agree() {
+  local stage=$1 t
+  awk 'BEGIN { for (i = 0; i < 12000; i++) {
+    if (i % 97 == 13) { print (i % 2 ? "{\"email\":" : "not json"); continue }
+    d = (i % 4 == 0) ? "gnail.com" : (i % 4 == 1) ? "firm.fr" : (i % 4 == 2) ? "mailinator.com" : "x..y.fr"
+    printf "{\"email\":\"c%d@%s\",\"n\":%d,\"tags\":[\"T%d\"],\"language\":\"fr\"}\n", i, d, i, i % 5 } }' > "$WORK/many.ndjson"
+  for t in 1 3; do
+    cat "$WORK/many.ndjson" | $stage --threads $t --rejects "$WORK/many-$t.rej" --stats "$WORK/many-$t.json" > "$WORK/many-$t.out" 2>/dev/null
+  done
+  assert_eq "$(md5sum < "$WORK/many-3.out")" "$(md5sum < "$WORK/many-1.out")" "$stage threads: same records"
+  assert_eq "$(md5sum < "$WORK/many-3.rej")" "$(md5sum < "$WORK/many-1.rej")" "$stage threads: same rejects"
+  assert_eq "$(jq -S . "$WORK/many-3.json" | md5sum)" "$(jq -S . "$WORK/many-1.json" | md5sum)" "$stage threads: same counts"
+  assert_eq "$(jq .n "$WORK/many-3.out" | sort -n -c && echo sorted)" "sorted" "$stage threads: input order"
+  assert_eq "$(jq -r .line "$WORK/many-3.rej" | head -3 | xargs)" "14 111 208" "$stage threads: rejects keep their line numbers"
+  assert_eq "$(( $(wc -l < "$WORK/many-3.out") + $(wc -l < "$WORK/many-3.rej") ))" 12000 "$stage threads: every line is a record or a reject"
+}
+# busy_books TENANT NOW — a tenant of 2,000 contacts with a 60,000-event log: a reader's scan of
+# the log takes a while, the window a concurrent writer's append falls into.
+busy_books() {
+  local t=$1 now=$2
+  account init --tenant "$t" 2>/dev/null
+  awk 'BEGIN { for (i = 0; i < 2000; i++) printf "{\"email\":\"c%04d@busy.example\",\"status\":\"validated\"}\n", i }' \
+    | account commit --tenant "$t" --now "$now" 2>/dev/null
+  awk 'BEGIN { for (i = 0; i < 60000; i++) printf "{\"email\":\"c%04d@busy.example\",\"type\":\"opened\",\"campaign\":\"old\",\"at\":\"2026-11-%02dT%02d:%02d:%02dZ\"}\n", i % 2000, 1 + int(i / 86400), int(i / 3600) % 24, int(i / 60) % 60, i % 60 }' \
+    | account events --tenant "$t" --now "$now" 2>/dev/null
+}
+# while_importing TENANT NOW IMPORTS CHECK — imports $WORK/events-1..IMPORTS.ndjson back to back in
+# the background and calls CHECK RUN until they are done (once more after the last); CHECK says
+# why and returns non-zero on a false report. Sets $runs and $false_reports. Bounded by the
+# imports, not by time.
+while_importing() {
+  local t=$1 now=$2 imports=$3 check=$4 writer finished
+  rm -f "$WORK/writer-done" "$WORK/writer-failed"
+  ( for n in $(seq 1 "$imports"); do
+      timeout 60 account events --tenant "$t" --now "$now" "$WORK/events-$n.ndjson" 2>/dev/null || { echo "import $n failed" > "$WORK/writer-failed"; exit 1; }
+    done; touch "$WORK/writer-done" ) &
+  writer=$!
+  runs=0
+  false_reports=0
+  while :; do
+    finished=0; [ ! -e "$WORK/writer-done" ] && [ ! -e "$WORK/writer-failed" ] || finished=1
+    runs=$((runs + 1))
+    "$check" "$runs" || false_reports=$((false_reports + 1))
+    [ "$finished" = 0 ] || break
+  done
+  wait "$writer" || true
+  [ ! -e "$WORK/writer-failed" ] || fail "$(cat "$WORK/writer-failed")"
+}
 done_ok() { echo "ok: $checks checks"; }

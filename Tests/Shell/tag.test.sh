@@ -44,21 +44,7 @@ assert_contains "$(cat "$WORK/err")" "bad.yaml:4:" "bad rules line"
 assert_eq "$(run_status timeout 5 bash -c "yes '{}' | tag --rules '$WORK/bad.yaml' >/dev/null 2>&1")" 2 "refused before reading"
 # --add that slugs to nothing is refused.
 assert_eq "$(quiet_status tag --add '!!!' < /dev/null)" 2 "empty slug"
-# --threads: through a pipe, 12,000 lines (many batches) with bad lines between the records give
-# the same records, rejects (with their line numbers) and counts on 1 and 3 threads; records
-# come out in input order.
-awk 'BEGIN { for (i = 0; i < 12000; i++) {
-  if (i % 97 == 13) { print (i % 2 ? "{\"email\":" : "not json"); continue }
-  d = (i % 4 == 0) ? "gnail.com" : (i % 4 == 1) ? "firm.fr" : (i % 4 == 2) ? "mailinator.com" : "x..y.fr"
-  printf "{\"email\":\"c%d@%s\",\"n\":%d,\"tags\":[\"T%d\"],\"language\":\"fr\"}\n", i, d, i, i % 5 } }' > "$WORK/many.ndjson"
-for t in 1 3; do
-  cat "$WORK/many.ndjson" | tag --threads $t --rejects "$WORK/many-$t.rej" --stats "$WORK/many-$t.json" > "$WORK/many-$t.out" 2>/dev/null
-done
-assert_eq "$(md5sum < "$WORK/many-3.out")" "$(md5sum < "$WORK/many-1.out")" "threads: same records"
-assert_eq "$(md5sum < "$WORK/many-3.rej")" "$(md5sum < "$WORK/many-1.rej")" "threads: same rejects"
-assert_eq "$(jq -S . "$WORK/many-3.json" | md5sum)" "$(jq -S . "$WORK/many-1.json" | md5sum)" "threads: same counts"
-assert_eq "$(jq .n "$WORK/many-3.out" | sort -n -c && echo sorted)" "sorted" "threads: input order"
-assert_eq "$(jq -r .line "$WORK/many-3.rej" | head -3 | xargs)" "14 111 208" "threads: rejects keep their line numbers"
-assert_eq "$(( $(wc -l < "$WORK/many-3.out") + $(wc -l < "$WORK/many-3.rej") ))" 12000 "threads: every line is a record or a reject"
+# --threads: the same records, rejects and counts as one thread, in input order.
+threads_agree tag
 trickle "tag --threads 3" "tag --threads 3" - '{"email":"%s"}' a1@firm.fr b2@firm.fr c3@firm.fr
 done_ok
