@@ -45,21 +45,13 @@ commands=(
   "repair|account fsck --tenant $T --repair --now $NOW"
 )
 normalise() { :; }
-declare -A want
-for entry in "${commands[@]}"; do
-  name=${entry%%|*}
-  rm -rf "$D"; cp -a "$WORK/pristine" "$D"
-  s=$(run_capture timeout 20 ${entry#*|} < /dev/null)
-  [ "$s" = 0 ] || fail "setup: $name exits $s on the undamaged state: $(head -c 300 "$WORK/stderr")"
-  want[$name]=$(md5sum < "$WORK/stdout")
-  [ "$name" = export ] && want_contacts=$(wc -l < "$WORK/stdout")
-done
+source "$(dirname "$0")/damage_lib.sh"
+record_undamaged
 
 files=$(cd "$WORK/pristine" && find . -type f | sed 's|^\./||' | sort)
 for f in contacts/layout.json contacts/shard-0-of-2/manifest.json contacts/shard-1-of-2/manifest.json ledger.json; do
   echo "$files" | grep -qx "$f" || fail "setup: no $f in the state"
 done
-source "$(dirname "$0")/damage_lib.sh"
 
 # reads NAME FILE — whether the command reads (or writes) the file; only those run on its damage.
 reads() {
@@ -72,39 +64,8 @@ reads() {
     *) case $1 in export|compact|commit) return 1;; *) return 0;; esac ;;  # the books (a sharded commit leaves them alone)
   esac
 }
-runs=0
-detected=0
-undetectable=0
 start=$(date +%s)
-for f in $files; do
-  kinds="truncate flip delete link"
-  [ "${f%.json}" = "$f" ] || kinds="$kinds digit"
-  [ -n "${DAMAGE_ALL:-}" ] || kinds=$(printf '%s\n' $kinds | awk -v r="$RANDOM" 'BEGIN { srand(r) } { print rand(), $0 }' | sort -n | head -2 | cut -d' ' -f2)
-  for kind in $kinds; do
-    rm -rf "$D"; cp -a "$WORK/pristine" "$D"
-    damage $kind "$f"
-    compare=same
-    if [ $kind = flip ] || [ $kind = digit ]; then
-      if checksummed "$f"; then compare=detect
-        jq -e . "$D/$f" >/dev/null 2>&1 && detected=$((detected + 1))
-      elif [ "${f%.json}" != "$f" ] && jq -e . "$D/$f" >/dev/null 2>&1; then compare=any; undetectable=$((undetectable + 1)); fi
-    fi
-    rm -rf "$WORK/damaged"; cp -a "$D" "$WORK/damaged"
-    for entry in "${commands[@]}"; do
-      name=${entry%%|*}
-      reads "$name" "$f" || continue
-      rm -rf "$D"; cp -a "$WORK/damaged" "$D"
-      s=$(run_capture timeout 20 ${entry#*|} < /dev/null)
-      judge "$name" "$f" "$kind" "$s" $compare
-      runs=$((runs + 1))
-      case $name in commit|compact|record|repair)
-        # After a writer ran on the damage, a reader still selects nobody blocked.
-        s=$(run_capture timeout 20 segment --tenant $T --contacts store < /dev/null)
-        judge segment "$f" "$kind then $name" "$s" any ;;
-      esac
-    done
-  done
-done
+damage_campaign two commit compact record repair
 echo "damage campaign (sharded, writers): $(echo "$files" | wc -l) files, $runs command runs in $(( $(date +%s) - start )) s (seed $seed; flips leaving valid JSON: $detected in checksummed files, all seen; $undetectable in tenant.json)"
 [ "$broken" = 0 ] || fail "$broken broken rules"
 done_ok

@@ -61,24 +61,14 @@ normalise() {
   jq -c '[.email,.outcome,.reason]' "$WORK/stdout" > "$WORK/stdout.n" 2>/dev/null || cp "$WORK/stdout" "$WORK/stdout.n"
   mv "$WORK/stdout.n" "$WORK/stdout"
 }
-declare -A want
-for entry in "${commands[@]}"; do
-  name=${entry%%|*}
-  rm -rf "$D"; cp -a "$WORK/pristine" "$D"
-  s=$(run_capture timeout 20 ${entry#*|} < /dev/null)
-  [ "$s" = 0 ] || fail "setup: $name exits $s on the undamaged state: $(head -c 300 "$WORK/stderr")"
-  normalise "$name"
-  want[$name]=$(md5sum < "$WORK/stdout")
-  [ "$name" = export ] && want_contacts=$(wc -l < "$WORK/stdout")
-done
+source "$(dirname "$0")/damage_lib.sh"
+record_undamaged
 
 # The files, relative to the tenant folder.
 files=$(cd "$WORK/pristine" && find . -type f | sed 's|^\./||' | sort)
 for f in tenant.json ledger.json events.ndjson.gz events.ids suppression.ndjson.gz contacts/manifest.json journal/smtp/welcome-nov.ndjson; do
   echo "$files" | grep -qx "$f" || fail "setup: no $f in the state"
 done
-
-source "$(dirname "$0")/damage_lib.sh"
 
 # reads NAME FILE — whether the command reads (or writes) the file; only those run on its damage.
 reads() {
@@ -91,43 +81,8 @@ reads() {
     *) [ "$1" != export ] ;;  # the books: events, suppression, ledger
   esac
 }
-runs=0
-undetectable=0
-detected=0
 start=$(date +%s)
-for f in $files; do
-  kinds="truncate flip delete link"
-  [ "${f%.json}" = "$f" ] || kinds="$kinds digit"
-  for kind in $kinds; do
-    rm -rf "$D"; cp -a "$WORK/pristine" "$D"
-    damage $kind "$f"
-    # A flip that leaves a JSON file valid JSON: in the files the store writes (ledger.json, the
-    # manifests, layout.json: checksummed) it must be seen by every command reading the file;
-    # in tenant.json (the operator's, edited by hand: no checksum) it is an edited value — a
-    # clear error or the value's effect, any output, the other rules hold.
-    compare=same
-    if [ $kind = flip ] || [ $kind = digit ]; then
-      if checksummed "$f"; then compare=detect
-        jq -e . "$D/$f" >/dev/null 2>&1 && detected=$((detected + 1))
-      elif [ "${f%.json}" != "$f" ] && jq -e . "$D/$f" >/dev/null 2>&1; then compare=any; undetectable=$((undetectable + 1)); fi
-    fi
-    rm -rf "$WORK/damaged"; cp -a "$D" "$WORK/damaged"
-    for entry in "${commands[@]}"; do
-      name=${entry%%|*}
-      reads "$name" "$f" || continue
-      rm -rf "$D"; cp -a "$WORK/damaged" "$D"
-      s=$(run_capture timeout 20 ${entry#*|} < /dev/null)
-      normalise "$name"
-      judge "$name" "$f" "$kind" "$s" $compare
-      runs=$((runs + 1))
-      case $name in events|commit)
-        # After a writer ran on the damage, a reader still selects nobody blocked.
-        s=$(run_capture timeout 20 segment --tenant $T --contacts store < /dev/null)
-        judge segment "$f" "$kind then $name" "$s" any ;;
-      esac
-    done
-  done
-done
+damage_campaign all events commit
 echo "damage campaign: $(echo "$files" | wc -l) files × 4 damages (5 for JSON), $runs command runs in $(( $(date +%s) - start )) s (seed $seed; flips leaving valid JSON: $detected in checksummed files, all seen; $undetectable in tenant.json)"
 [ "$detected" -gt 0 ] || fail "no flip left a checksummed file valid JSON: the digit damage did not run"
 [ "$broken" = 0 ] || fail "$broken broken rules"

@@ -1,6 +1,9 @@
-# The damage campaigns' shared part (damage-campaign*.test.sh): damaging a state file, and the
-# rules every command run on damage is judged by. Uses the campaign's globals: D (the tenant
-# folder), WORK, seed, want[] (the undamaged outputs), want_contacts, blocked, checks.
+# The damage campaigns' shared part (damage-campaign*.test.sh): damaging a state file, the rules
+# every command run on damage is judged by, and the campaign's loop. Uses the campaign's globals:
+# D (the tenant folder), WORK, seed, blocked, checks; commands[] ("NAME|COMMAND"), and its
+# functions reads NAME FILE (whether the command reads or writes the file) and normalise NAME.
+declare -gA want   # NAME → the digest of the command's undamaged output
+want_contacts=0    # the undamaged export's lines
 damage() {  # damage KIND FILE (in $D)
   local path="$D/$2" size
   size=$(stat -c %s "$path")
@@ -70,3 +73,66 @@ judge() {
 # checksummed FILE — a JSON file the store writes, with its checksum.
 checksummed() { case $1 in ledger.json|contacts/manifest.json|contacts/layout.json|contacts/shard-*/manifest.json) return 0;; *) return 1;; esac; }
 
+
+# record_undamaged — runs every command on a copy of $WORK/pristine: want[] and want_contacts.
+record_undamaged() {
+  local entry name s
+  for entry in "${commands[@]}"; do
+    name=${entry%%|*}
+    rm -rf "$D"; cp -a "$WORK/pristine" "$D"
+    s=$(run_capture timeout 20 ${entry#*|} < /dev/null)
+    [ "$s" = 0 ] || fail "setup: $name exits $s on the undamaged state: $(head -c 300 "$WORK/stderr")"
+    normalise "$name"
+    want[$name]=$(md5sum < "$WORK/stdout")
+    if [ "$name" = export ]; then want_contacts=$(wc -l < "$WORK/stdout"); fi
+  done
+}
+
+# damage_campaign all|two WRITER... — every file of $WORK/pristine × its damages (truncate, flip,
+# delete, link; digit too for JSON; "two": two of them drawn with the seed unless DAMAGE_ALL=1)
+# × every command that reads it, each judged; after a WRITER ran on the damage, a segment run
+# must still select nobody blocked. Sets runs, detected (flips leaving a checksummed file valid
+# JSON, which must be seen) and undetectable (those leaving tenant.json valid JSON).
+damage_campaign() {
+  local draw=$1 files f kind kinds compare entry name s r
+  shift
+  local writers=" $* "
+  runs=0; detected=0; undetectable=0
+  files=$(cd "$WORK/pristine" && find . -type f | sed 's|^\./||' | sort)
+  for f in $files; do
+    kinds="truncate flip delete link"
+    [ "${f%.json}" = "$f" ] || kinds="$kinds digit"
+    if [ "$draw" = two ] && [ -z "${DAMAGE_ALL:-}" ]; then
+      r=$RANDOM   # drawn here: a command substitution would reseed it, and the seed would not repeat
+      kinds=$(printf '%s\n' $kinds | awk -v r="$r" 'BEGIN { srand(r) } { print rand(), $0 }' | sort -n | head -2 | cut -d' ' -f2)
+    fi
+    for kind in $kinds; do
+      rm -rf "$D"; cp -a "$WORK/pristine" "$D"
+      damage $kind "$f"
+      # A flip that leaves a JSON file valid JSON: in the files the store writes (checksummed) it
+      # must be seen by every command reading the file; in tenant.json (the operator's, edited by
+      # hand: no checksum) it is an edited value — a clear error or the value's effect, any
+      # output, the other rules hold.
+      compare=same
+      if [ $kind = flip ] || [ $kind = digit ]; then
+        if checksummed "$f"; then compare=detect
+          if jq -e . "$D/$f" >/dev/null 2>&1; then detected=$((detected + 1)); fi
+        elif [ "${f%.json}" != "$f" ] && jq -e . "$D/$f" >/dev/null 2>&1; then compare=any; undetectable=$((undetectable + 1)); fi
+      fi
+      rm -rf "$WORK/damaged"; cp -a "$D" "$WORK/damaged"
+      for entry in "${commands[@]}"; do
+        name=${entry%%|*}
+        reads "$name" "$f" || continue
+        rm -rf "$D"; cp -a "$WORK/damaged" "$D"
+        s=$(run_capture timeout 20 ${entry#*|} < /dev/null)
+        normalise "$name"
+        judge "$name" "$f" "$kind" "$s" $compare
+        runs=$((runs + 1))
+        case $writers in *" $name "*)
+          s=$(run_capture timeout 20 segment --tenant $T --contacts store < /dev/null)
+          judge segment "$f" "$kind then $name" "$s" any ;;
+        esac
+      done
+    done
+  done
+}
