@@ -30,6 +30,29 @@ final class SelectiveParseTests: XCTestCase {
         }
     }
 
+    /// Past 64 slots a key is compared with every slot (the per-length masks hold 64): those
+    /// slots fill too, in the lazy scan and in `resolve` after a full parse.
+    func testSlotsPastTheSixtyFourthAreFound() throws {
+        let slots = FieldSlots()
+        for k in 0..<70 { _ = slots.slot("k\(k)") }
+        var parser = JSONParser()
+        defer { parser.deallocate() }
+        let bytes = Array(#"{"k69":1,"x":2,"k3":"a","k64":[true],"k3":"second","k6\u0035":null}"#.utf8)
+        try bytes.withUnsafeBytes { raw in
+            for lazy in [true, false] {
+                let doc = lazy ? try parser.parse(raw, keeping: slots) : try parser.parse(raw)
+                let tape = Tape(doc)
+                if !lazy { slots.resolve(tape) }
+                XCTAssertEqual(String(decoding: tape.raw(slots[69]), as: UTF8.self), "1")
+                XCTAssertEqual(String(decoding: tape.raw(slots[3]), as: UTF8.self), #""a""#)
+                XCTAssertEqual(String(decoding: tape.raw(slots[64]), as: UTF8.self), "[true]")
+                XCTAssertEqual(tape.kind(slots[65]), .null)
+                XCTAssertEqual(slots[0], -1)
+                if lazy { XCTAssertEqual(doc.tokenCount, 10, "root, then k69, k3, k64 (array, true) and k65 with their keys") }
+            }
+        }
+    }
+
     func testAgreesWithTheFullParseOnGeneratedAndDamagedRecords() throws {
         var rng = SeededGenerator(seed: 0x5E1E_C7ED)
         var full = JSONParser(maxDepth: 16)
@@ -42,29 +65,80 @@ final class SelectiveParseTests: XCTestCase {
         for round in 0..<30_000 {
             var record = Self.record(&rng)
             if round % 3 != 0 { Self.damage(&record, &rng) }
-            try record.withUnsafeBytes { raw in
-                let expected: Result<JSONDocument, JSONParseError>
-                do throws(JSONParseError) { expected = .success(try full.parse(raw)) } catch { expected = .failure(error) }
-                let got: Result<JSONDocument, JSONParseError>
-                do throws(JSONParseError) { got = .success(try lazy.parse(raw, keeping: lazySlots)) } catch { got = .failure(error) }
-                let text = String(decoding: record, as: UTF8.self)
-                switch (expected, got) {
-                case (.failure(let e), .failure(let g)):
-                    XCTAssertEqual(e, g, "different errors for \(text)")
-                    refused += 1
-                case (.success(let e), .success(let g)):
-                    accepted += 1
-                    try Self.assertSameSelection(full: e, fullSlots: fullSlots, lazy: g, lazySlots: lazySlots, kept: &kept, text)
-                default:
-                    XCTFail("full parse \(expected), lazy scan \(got) for \(text)")
-                }
-            }
+            try Self.assertAgree(record, full: &full, fullSlots: fullSlots, lazy: &lazy, lazySlots: lazySlots,
+                                 accepted: &accepted, refused: &refused, kept: &kept)
             if testRun?.failureCount ?? 0 > 5 { break }
         }
         // The generator must reach both sides and the kept members.
         XCTAssertGreaterThan(accepted, 8_000)
         XCTAssertGreaterThan(refused, 8_000)
         XCTAssertGreaterThan(kept, 10_000)
+    }
+
+    /// Every one-byte damage (deleted, replaced, inserted) at every offset of records shaped like
+    /// a store's, at three nesting limits: the lazy scan (its member skip, its UTF-8 check inside
+    /// strings) refuses exactly what the full parse refuses with the same error, or keeps the same
+    /// members.
+    func testAgreesWithTheFullParseOnEveryOneByteDamageOfStoredRecords() throws {
+        let records = [
+            #"{"tenant":"bench","email":"hassan.elfassi@maktab-elfassi-notary.sa","first_name":"حسن","company":"مكتب الفاسي للتوثيق","phone":"+66961393806","language":"ar","tags":["notaire","lang-ar"],"validation":{"verdict":"valid","score":90,"reasons":[]},"status":"validated"}"#,
+            #"{ "email" : "élodie.fontaine1@sfr.fr", "first_name":"Élodie", "city":"Москва 🏔", "custom":{"plan":[1,-2.5e3,true,false,null,{"x":"\u00e9\n"}]}, "language":"fr", "tags":["expat","lang-fr"], "engagement":{"score":12}, "status":null, "tenant":"bench" }"#,
+            #"{"lang\u0075age":"FR","tags":"avocat","a":[[[]]],"b":{"c":{"d":"日本"}},"email":"x@y.fr","email":"second","n":0,"m":-0.5E+3}"#,
+        ].map { Array($0.utf8) }
+        let damages: [UInt8] = Array(#""\{}[],: 0-.eEtfnu"#.utf8) + [0x00, 0x09, 0x1F, 0x7F, 0x80, 0xBF, 0xC0, 0xC3, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF]
+        var accepted = 0, refused = 0, kept = 0
+        for maxDepth in [2, 3, 16] {
+            var full = JSONParser(maxDepth: maxDepth)
+            var lazy = JSONParser(maxDepth: maxDepth)
+            defer { full.deallocate(); lazy.deallocate() }
+            let fullSlots = FieldSlots()
+            let lazySlots = FieldSlots()
+            for k in Self.wanted { _ = fullSlots.slot(k); _ = lazySlots.slot(k) }
+            for record in records {
+                var variants = [record]
+                for at in 0..<record.count {
+                    var deleted = record
+                    deleted.remove(at: at)
+                    variants.append(deleted)
+                    for b in damages {
+                        var replaced = record
+                        replaced[at] = b
+                        var inserted = record
+                        inserted.insert(b, at: at)
+                        variants += [replaced, inserted]
+                    }
+                }
+                for variant in variants {
+                    try Self.assertAgree(variant, full: &full, fullSlots: fullSlots, lazy: &lazy, lazySlots: lazySlots,
+                                         accepted: &accepted, refused: &refused, kept: &kept)
+                    if testRun?.failureCount ?? 0 > 5 { return }
+                }
+            }
+        }
+        XCTAssertGreaterThan(accepted, 3_000)
+        XCTAssertGreaterThan(refused, 30_000)
+    }
+
+    /// Both parses of `record`: the same error, or the same kept members.
+    static func assertAgree(_ record: [UInt8], full: inout JSONParser, fullSlots: FieldSlots, lazy: inout JSONParser,
+                            lazySlots: FieldSlots, accepted: inout Int, refused: inout Int, kept: inout Int) throws {
+        try record.withUnsafeBytes { raw in
+            let expected: Result<JSONDocument, JSONParseError>
+            do throws(JSONParseError) { expected = .success(try full.parse(raw)) } catch { expected = .failure(error) }
+            let got: Result<JSONDocument, JSONParseError>
+            do throws(JSONParseError) { got = .success(try lazy.parse(raw, keeping: lazySlots)) } catch { got = .failure(error) }
+            let text = String(decoding: record, as: UTF8.self)
+            switch (expected, got) {
+            case (.failure(let e), .failure(let g)):
+                XCTAssertEqual(e, g, "different errors for \(text)")
+                refused += 1
+            case (.success(let e), .success(let g)):
+                accepted += 1
+                try assertSameSelection(full: e, fullSlots: fullSlots, lazy: g, lazySlots: lazySlots, kept: &kept, text)
+            default:
+                XCTFail("full parse \(expected), lazy scan \(got) for \(text)")
+            }
+        }
     }
 
     /// The lazy tape holds the root and, for each slot both parses filled, the same subtree;
@@ -124,7 +198,7 @@ final class SelectiveParseTests: XCTestCase {
         switch Int.random(in: 0..<(depth < 4 ? 10 : 6), using: &rng) {
         case 0: return ["true", "false", "null"].randomElement(using: &rng)!
         case 1: return ["0", "-12", "3.25", "1e9", "-0.5E-3", "12345678901234567890"].randomElement(using: &rng)!
-        case 2, 3, 4: return "\"" + ["fr", "avocat", "Ünïcode ✓", "a\\\"b", "\\u00e9\\ud83d\\ude00", "tab\\t", "", "x/y\\/z", "日本"].randomElement(using: &rng)! + "\""
+        case 2, 3, 4: return "\"" + ["fr", "avocat", "Ünïcode ✓", "a\\\"b", "\\u00e9\\ud83d\\ude00", "tab\\t", "", "x/y\\/z", "日本", "Москва Анастасия", "🏔 été", "città"].randomElement(using: &rng)! + "\""
         case 5: return "\"" + String(repeating: "long text ", count: Int.random(in: 1...6, using: &rng)) + "\""
         case 6, 7:
             let n = Int.random(in: 0...4, using: &rng)

@@ -73,35 +73,26 @@ public struct JSONParseError: Error, CustomStringConvertible, Sendable, Equatabl
     }
 }
 
-/// Which members of the root object a parse puts on the tape.
-private protocol RootMembers {
-    /// False for the plain parse: every member kept, nothing below called.
-    static var selective: Bool { get }
-    func begin()
-    /// Whether the member with this key (a string's content, escapes not decoded), whose value
-    /// will be token `value`, stays on the tape.
-    func keep(_ key: UnsafeRawBufferPointer, escaped: Bool, value: Int) -> Bool
+/// Where a parse checks that its input is UTF-8.
+private protocol UTF8Checking {
+    /// False: one pass over the whole input before the grammar (the full parse, whose errors
+    /// put invalid UTF-8 first). True: inside the string scan as the bytes go by, so the lazy
+    /// scan reads each byte once (outside strings only ASCII is grammar).
+    static var inStrings: Bool { get }
 }
 
-private struct EveryMember: RootMembers {
-    static var selective: Bool { false }
-    func begin() {}
-    func keep(_ key: UnsafeRawBufferPointer, escaped: Bool, value: Int) -> Bool { true }
-}
+private enum CheckedUpFront: UTF8Checking { static var inStrings: Bool { false } }
+private enum CheckedInStrings: UTF8Checking { static var inStrings: Bool { true } }
 
-private struct SlotMembers: RootMembers {
-    let slots: FieldSlots
-    static var selective: Bool { true }
-    @inline(__always) func begin() { slots.reset() }
-    @inline(__always) func keep(_ key: UnsafeRawBufferPointer, escaped: Bool, value: Int) -> Bool {
-        slots.claim(key, escaped: escaped, value: value)
-    }
+/// Why `JSONParser.stringEnd` stopped before a closing quote.
+enum StringStop: Int {
+    case unterminated = 1, controlCharacter, invalidEscape, invalidUTF8
 }
 
 /// A validating JSON reader that works on raw bytes and fills a reusable token tape.
 ///
 /// It allocates nothing per document once its tape has grown to the longest line seen, never
-/// copies strings, and checks UTF-8 inside strings as it scans them (8 bytes at a time).
+/// copies strings, and checks UTF-8 (up front, or inside strings for the lazy member scan).
 public struct JSONParser {
     public let maxDepth: Int
     @usableFromInline var tape: UnsafeMutablePointer<JSONToken>
@@ -125,7 +116,17 @@ public struct JSONParser {
     /// Parses one JSON value that must fill `bytes` (surrounding white space allowed).
     /// The returned document borrows both `bytes` and this parser's tape until the next parse.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONDocument {
-        try parse(bytes, EveryMember())
+        let p = try prepare(bytes)
+        let n = bytes.count
+        // UTF-8 is checked once over the whole input, so the string scanner only has to find
+        // quotes, backslashes and control bytes.
+        try JSONParser.validateUTF8(p, n)
+        var i = JSONParser.skipSpace(p, n, 0)
+        if i == n { throw JSONParseError(.empty, at: i) }
+        var t = 0
+        try scanValue(p, n, &i, &t, depth: 0, CheckedUpFront.self)
+        if i != n { throw JSONParseError(.trailingData, at: i) }
+        return JSONDocument(base: p, count: n, tokens: tape, tokenCount: t)
     }
 
     /// Parses and validates like `parse`, but puts on the tape only the root object's members
@@ -134,11 +135,19 @@ public struct JSONParser {
     /// A document that is not an object is put on the tape whole. Refuses exactly what `parse`
     /// refuses, with the same error.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer, keeping slots: FieldSlots) throws(JSONParseError) -> JSONDocument {
-        try parse(bytes, SlotMembers(slots: slots))
+        let p = try prepare(bytes)
+        if let tokenCount = scanKeeping(p, bytes.count, slots) {
+            return JSONDocument(base: p, count: bytes.count, tokens: tape, tokenCount: tokenCount)
+        }
+        // The lazy scan has no errors of its own: it gives up at the first thing it does not
+        // expect, and the full parse says why (or takes a record that is not an object whole).
+        let document = try parse(bytes)
+        if document.root.kind == .object { slots.resolve(Tape(document)) } else { slots.reset() }
+        return document
     }
 
-    @inline(__always)
-    private mutating func parse<M: RootMembers>(_ bytes: UnsafeRawBufferPointer, _ members: M) throws(JSONParseError) -> JSONDocument {
+    /// The input's first byte, once the tape can hold any value of it.
+    private mutating func prepare(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> UnsafePointer<UInt8> {
         let count = bytes.count
         // No value needs more tokens than it has bytes.
         if count + 1 > tapeCapacity {
@@ -151,8 +160,7 @@ public struct JSONParser {
         }
         // Offsets live in 32 bits on the tape.
         if count >= Int(Int32.max) { throw JSONParseError(.tooDeep(0), at: 0) }
-        let tokenCount = try scan(base, count, members)
-        return JSONDocument(base: base, count: count, tokens: tape, tokenCount: tokenCount)
+        return base
     }
 
     @inline(__always)
@@ -167,23 +175,13 @@ public struct JSONParser {
         b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09
     }
 
-    private mutating func scan<M: RootMembers>(_ p: UnsafePointer<UInt8>, _ n: Int, _ members: M) throws(JSONParseError) -> Int {
-        // UTF-8 is checked once over the whole input, so the string scanner only has to find
-        // quotes, backslashes and control bytes.
-        try JSONParser.validateUTF8(p, n)
-        var i = 0
-        var t = 0
-        var depth = 0
+    /// Parses the value at `i` onto the tape from token `t`, leaving `i` past it and the white
+    /// space after it. `depth`: the containers open around it.
+    private func scanValue<U: UTF8Checking>(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
+                                            depth base: Int, _ utf8: U.Type) throws(JSONParseError) {
+        var depth = base
         let stack = self.stack
         let tape = self.tape
-        // A selective parse reads every member like the plain one, then drops the tokens of one
-        // it does not keep (from its key on) once its value is read: the grammar is checked by
-        // the same code either way.
-        var member = RootMember()
-        if M.selective { members.begin() }
-
-        i = JSONParser.skipSpace(p, n, i)
-        if i == n { throw JSONParseError(.empty, at: i) }
 
         // The loop alternates between reading a value and reading what follows it.
         valueLoop: while true {
@@ -210,11 +208,11 @@ public struct JSONParser {
                     tape[open].next = Int32(t)
                     i += 1
                 } else {
-                    if isObject { try readKey(p, n, &i, &t, tape, depth: depth, members, &member) }
+                    if isObject { try readKey(p, n, &i, &t, tape, U.self) }
                     continue valueLoop
                 }
             case UInt8(ascii: "\""):
-                try readString(p, n, &i, &t, tape)
+                try readString(p, n, &i, &t, tape, U.self)
             case UInt8(ascii: "t"):
                 try readLiteral(p, n, &i, "true", .true, &t, tape)
             case UInt8(ascii: "f"):
@@ -224,18 +222,13 @@ public struct JSONParser {
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 try readNumber(p, n, &i, &t, tape)
             default:
-                if c >= 0x80 { throw JSONParseError(.unexpectedByte(c), at: i) }
                 throw JSONParseError(.unexpectedByte(c), at: i)
             }
 
             // ---- after a value: a separator, a closer, or the end ----
             while true {
-                if M.selective && depth == 1 && !member.keep { t = member.start }
                 i = JSONParser.skipSpace(p, n, i)
-                if depth == 0 {
-                    if i != n { throw JSONParseError(.trailingData, at: i) }
-                    return t
-                }
+                if depth == base { return }
                 if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
                 let open = Int(stack[depth - 1])
                 let isObject = tape[open].kind == .object
@@ -243,7 +236,7 @@ public struct JSONParser {
                 if b == UInt8(ascii: ",") {
                     i += 1
                     i = JSONParser.skipSpace(p, n, i)
-                    if isObject { try readKey(p, n, &i, &t, tape, depth: depth, members, &member) }
+                    if isObject { try readKey(p, n, &i, &t, tape, U.self) }
                     continue valueLoop
                 }
                 if b == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
@@ -258,32 +251,143 @@ public struct JSONParser {
         }
     }
 
-    /// Where the root member being read starts on the tape, and whether it stays there.
-    private struct RootMember {
-        var start = 0
-        var keep = true
+    /// The lazy member scan: the root object's members are read one by one; one whose key a
+    /// slot names goes onto the tape (`scanValue`), any other is only validated (`skipValue`,
+    /// no tokens), and UTF-8 is checked inside strings, so each byte is read once. Returns the
+    /// token count, or nil when the document is not an object or something in it is wrong.
+    private func scanKeeping(_ p: UnsafePointer<UInt8>, _ n: Int, _ slots: FieldSlots) -> Int? {
+        slots.reset()
+        var i = JSONParser.skipSpace(p, n, 0)
+        guard i < n, p[i] == UInt8(ascii: "{") else { return nil }
+        tape[0] = JSONToken(kind: .object, escaped: false, start: Int32(i), end: 0, next: 0)
+        var t = 1
+        i = JSONParser.skipSpace(p, n, i + 1)
+        if i < n && p[i] != UInt8(ascii: "}") {
+            while true {
+                guard i < n, p[i] == UInt8(ascii: "\"") else { return nil }
+                var escaped = false
+                let keyEnd = JSONParser.stringEnd(p, n, i + 1, &escaped, CheckedInStrings.self)
+                guard keyEnd > 0 else { return nil }
+                let key = JSONToken(kind: .string, escaped: escaped, start: Int32(i), end: Int32(keyEnd), next: Int32(t + 1))
+                i = JSONParser.skipSpace(p, n, keyEnd)
+                guard i < n, p[i] == UInt8(ascii: ":") else { return nil }
+                i = JSONParser.skipSpace(p, n, i + 1)
+                if slots.claim(UnsafeRawBufferPointer(start: p + Int(key.start) + 1, count: Int(key.end - key.start) - 2),
+                               escaped: escaped, value: t + 1) {
+                    tape[t] = key
+                    t += 1
+                    do throws(JSONParseError) { try scanValue(p, n, &i, &t, depth: 1, CheckedInStrings.self) } catch { return nil }
+                } else {
+                    guard skipValue(p, n, &i, depth: 1) else { return nil }
+                }
+                guard i < n else { return nil }
+                if p[i] == UInt8(ascii: "}") { break }
+                guard p[i] == UInt8(ascii: ",") else { return nil }
+                i = JSONParser.skipSpace(p, n, i + 1)
+            }
+        }
+        guard i < n else { return nil }
+        tape[0].end = Int32(i + 1)
+        tape[0].next = Int32(t)
+        return JSONParser.skipSpace(p, n, i + 1) == n ? t : nil
     }
 
-    /// Reads a member's key; in a selective parse, a root member's key also says whether the member stays.
+    /// Checks the value at `i` by the grammar of `scanValue`, writing nothing, and leaves `i`
+    /// past it and the white space after it; false where `scanValue` would throw (or nesting
+    /// deeper than 64 levels, left to the full parse). `depth`: the containers open around it.
+    private func skipValue(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, depth: Int) -> Bool {
+        // Bit k set: the container k levels up from the innermost open one is an object.
+        var objects: UInt64 = 0
+        var level = 0
+        while true {
+            // ---- a value at i ----
+            guard i < n else { return false }
+            let c = p[i]
+            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                guard depth + level < maxDepth, level < 64 else { return false }
+                let isObject = c == UInt8(ascii: "{")
+                objects = objects << 1 | (isObject ? 1 : 0)
+                level += 1
+                i = JSONParser.skipSpace(p, n, i + 1)
+                guard i < n else { return false }
+                if p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    i += 1
+                    level -= 1
+                    objects >>= 1
+                } else {
+                    if isObject { guard skipKey(p, n, &i) else { return false } }
+                    continue
+                }
+            } else {
+                guard JSONParser.skipScalar(p, n, &i) else { return false }
+            }
+            // ---- after a value: separators and closers up to the next value, or the end ----
+            while true {
+                i = JSONParser.skipSpace(p, n, i)
+                if level == 0 { return true }
+                guard i < n else { return false }
+                let isObject = objects & 1 != 0
+                if p[i] == UInt8(ascii: ",") {
+                    i = JSONParser.skipSpace(p, n, i + 1)
+                    if isObject { guard skipKey(p, n, &i) else { return false } }
+                    break
+                }
+                guard p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else { return false }
+                i += 1
+                level -= 1
+                objects >>= 1
+            }
+        }
+    }
+
+    /// `"key"` and the colon after it, leaving `i` on the member's value (nothing written).
     @inline(__always)
-    private func readKey<M: RootMembers>(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
-                                         _ tape: UnsafeMutablePointer<JSONToken>, depth: Int, _ members: M,
-                                         _ member: inout RootMember) throws(JSONParseError) {
-        guard M.selective && depth == 1 else { return try readKey(p, n, &i, &t, tape) }
-        member.start = t
-        try readKey(p, n, &i, &t, tape)
-        let key = tape[member.start]
-        member.keep = members.keep(UnsafeRawBufferPointer(start: p + Int(key.start) + 1, count: Int(key.end - key.start) - 2),
-                                   escaped: key.escaped, value: t)
+    private func skipKey(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Bool {
+        guard i < n, p[i] == UInt8(ascii: "\"") else { return false }
+        var escaped = false
+        let end = JSONParser.stringEnd(p, n, i + 1, &escaped, CheckedInStrings.self)
+        guard end > 0 else { return false }
+        i = JSONParser.skipSpace(p, n, end)
+        guard i < n, p[i] == UInt8(ascii: ":") else { return false }
+        i = JSONParser.skipSpace(p, n, i + 1)
+        return true
+    }
+
+    /// A string, number or literal at `i` (nothing written).
+    @inline(__always)
+    private static func skipScalar(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Bool {
+        let word: StaticString
+        switch p[i] {
+        case UInt8(ascii: "\""):
+            var escaped = false
+            let end = stringEnd(p, n, i + 1, &escaped, CheckedInStrings.self)
+            guard end > 0 else { return false }
+            i = end
+            return true
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            let end = numberEnd(p, n, i)
+            guard end > 0 else { return false }
+            i = end
+            return true
+        case UInt8(ascii: "t"): word = "true"
+        case UInt8(ascii: "f"): word = "false"
+        case UInt8(ascii: "n"): word = "null"
+        default: return false
+        }
+        let length = word.utf8CodeUnitCount
+        guard i + length <= n else { return false }
+        for k in 1..<length where p[i + k] != word.utf8Start[k] { return false }
+        i += length
+        return true
     }
 
     /// Reads `"key"` and the colon after it, leaving `i` on the member's value.
     @inline(__always)
-    private func readKey(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
-                         _ tape: UnsafeMutablePointer<JSONToken>) throws(JSONParseError) {
+    private func readKey<U: UTF8Checking>(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
+                                          _ tape: UnsafeMutablePointer<JSONToken>, _ utf8: U.Type) throws(JSONParseError) {
         if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
         if p[i] != UInt8(ascii: "\"") { throw JSONParseError(.unexpectedByte(p[i]), at: i) }
-        try readString(p, n, &i, &t, tape)
+        try readString(p, n, &i, &t, tape, U.self)
         while i < n && JSONParser.isSpace(p[i]) { i += 1 }
         if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
         if p[i] != UInt8(ascii: ":") { throw JSONParseError(.unexpectedByte(p[i]), at: i) }
@@ -311,46 +415,57 @@ public struct JSONParser {
     private func readNumber(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
                             _ tape: UnsafeMutablePointer<JSONToken>) throws(JSONParseError) {
         let start = i
-        @inline(__always) func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }
-        if p[i] == UInt8(ascii: "-") { i += 1 }
-        if i >= n { throw JSONParseError(.invalidNumber, at: i) }
-        if p[i] == UInt8(ascii: "0") {
-            i += 1
-        } else if isDigit(p[i]) {
-            while i < n && isDigit(p[i]) { i += 1 }
-        } else {
-            throw JSONParseError(.invalidNumber, at: i)
-        }
-        if i < n && p[i] == UInt8(ascii: ".") {
-            i += 1
-            if i >= n || !isDigit(p[i]) { throw JSONParseError(.invalidNumber, at: i) }
-            while i < n && isDigit(p[i]) { i += 1 }
-        }
-        if i < n && (p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E")) {
-            i += 1
-            if i < n && (p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-")) { i += 1 }
-            if i >= n || !isDigit(p[i]) { throw JSONParseError(.invalidNumber, at: i) }
-            while i < n && isDigit(p[i]) { i += 1 }
-        }
+        let end = JSONParser.numberEnd(p, n, start)
+        if end < 0 { throw JSONParseError(.invalidNumber, at: -end - 1) }
+        i = end
         tape[t] = JSONToken(kind: .number, escaped: false, start: Int32(truncatingIfNeeded: start),
                             end: Int32(truncatingIfNeeded: i), next: Int32(truncatingIfNeeded: t + 1))
         t += 1
     }
 
+    /// The offset just past the number at `from`, or `-(offset + 1)` of the byte that breaks it.
+    @inline(__always)
+    static func numberEnd(_ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int) -> Int {
+        var i = from
+        @inline(__always) func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }
+        if p[i] == UInt8(ascii: "-") { i += 1 }
+        if i >= n { return -(i + 1) }
+        if p[i] == UInt8(ascii: "0") {
+            i += 1
+        } else if isDigit(p[i]) {
+            while i < n && isDigit(p[i]) { i += 1 }
+        } else {
+            return -(i + 1)
+        }
+        if i < n && p[i] == UInt8(ascii: ".") {
+            i += 1
+            if i >= n || !isDigit(p[i]) { return -(i + 1) }
+            while i < n && isDigit(p[i]) { i += 1 }
+        }
+        if i < n && (p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E")) {
+            i += 1
+            if i < n && (p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-")) { i += 1 }
+            if i >= n || !isDigit(p[i]) { return -(i + 1) }
+            while i < n && isDigit(p[i]) { i += 1 }
+        }
+        return i
+    }
+
     /// Scans a string from its opening quote and records its token.
     @inline(__always)
-    private func readString(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
-                            _ tape: UnsafeMutablePointer<JSONToken>) throws(JSONParseError) {
+    private func readString<U: UTF8Checking>(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ t: inout Int,
+                                             _ tape: UnsafeMutablePointer<JSONToken>, _ utf8: U.Type) throws(JSONParseError) {
         let start = i
         var escaped = false
-        let end = JSONParser.stringEnd(p, n, start + 1, &escaped)
+        let end = JSONParser.stringEnd(p, n, start + 1, &escaped, U.self)
         if end < 0 {
             // Negative results encode where and why the scan stopped.
-            let at = -end >> 2
-            switch -end & 3 {
-            case 1: throw JSONParseError(.unexpectedEnd, at: at)
-            case 2: throw JSONParseError(.controlCharacterInString, at: at)
-            default: throw JSONParseError(.invalidEscape, at: at)
+            let at = -end >> 3
+            switch StringStop(rawValue: -end & 7)! {
+            case .unterminated: throw JSONParseError(.unexpectedEnd, at: at)
+            case .controlCharacter: throw JSONParseError(.controlCharacterInString, at: at)
+            case .invalidEscape: throw JSONParseError(.invalidEscape, at: at)
+            case .invalidUTF8: throw JSONParseError(.invalidUTF8, at: at)
             }
         }
         i = end
@@ -360,44 +475,55 @@ public struct JSONParser {
     }
 
     /// The offset just past the closing quote of the string whose content starts at `from`, or
-    /// `-(offset << 2 | why)` with why 1 = no closing quote, 2 = control byte, 3 = bad escape.
-    /// Not throwing, so it inlines into every caller.
+    /// `-(offset << 3 | StringStop)`. Not throwing, so it inlines into every caller.
     @inline(__always)
-    static func stringEnd(_ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int, _ escaped: inout Bool) -> Int {
+    private static func stringEnd<U: UTF8Checking>(_ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int,
+                                                   _ escaped: inout Bool, _ utf8: U.Type) -> Int {
+        @inline(__always) func stop(_ at: Int, _ why: StringStop) -> Int { -(at << 3 | why.rawValue) }
         var i = from
         while true {
-            // Skip ordinary bytes 8 at a time: stop at '"', '\\' or a control byte.
+            // Skip ordinary bytes 8 at a time: stop at '"', '\\', a control byte (or, checking
+            // UTF-8 here, a byte of a multi-byte sequence).
             while i + 8 <= n {
-                let mask = specialByteMask(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+                let word = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                var mask = specialByteMask(word)
+                if U.inStrings { mask |= word & 0x8080_8080_8080_8080 }
                 if mask != 0 {
                     i &+= mask.trailingZeroBitCount &>> 3
                     break
                 }
                 i &+= 8
             }
-            if i >= n { return -(i << 2 | 1) }
+            if i >= n { return stop(i, .unterminated) }
             let b = p[i]
             if b == UInt8(ascii: "\"") { return i &+ 1 }
             if b == UInt8(ascii: "\\") {
                 escaped = true
-                if i + 1 >= n { return -((i + 1) << 2 | 1) }
+                if i + 1 >= n { return stop(i + 1, .unterminated) }
                 switch p[i + 1] {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
                      UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     i &+= 2
                 case UInt8(ascii: "u"):
-                    if i + 6 > n { return -(i << 2 | 3) }
+                    if i + 6 > n { return stop(i, .invalidEscape) }
                     if hexValue(p[i + 2]) < 0 || hexValue(p[i + 3]) < 0 || hexValue(p[i + 4]) < 0 || hexValue(p[i + 5]) < 0 {
-                        return -(i << 2 | 3)
+                        return stop(i, .invalidEscape)
                     }
                     i &+= 6
                 default:
-                    return -(i << 2 | 3)
+                    return stop(i, .invalidEscape)
                 }
             } else if b < 0x20 {
-                return -(i << 2 | 2)
+                return stop(i, .controlCharacter)
+            } else if U.inStrings && b >= 0x80 {
+                // A run of non-ASCII text (Cyrillic, Arabic, Chinese…): sequence by sequence.
+                while i < n && p[i] >= 0x80 {
+                    let end = utf8SequenceEnd(p, n, i)
+                    if end < 0 { return stop(i, .invalidUTF8) }
+                    i = end
+                }
             } else {
-                i &+= 1  // UTF-8 was validated up front
+                i &+= 1
             }
         }
     }
@@ -430,26 +556,33 @@ public struct JSONParser {
     /// Checks one multi-byte UTF-8 sequence at `i` (RFC 3629: no overlongs, no surrogates, ≤ U+10FFFF).
     @inline(__always)
     public static func validateUTF8Sequence(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) throws(JSONParseError) {
+        let end = utf8SequenceEnd(p, n, i)
+        if end < 0 { throw JSONParseError(.invalidUTF8, at: i) }
+        i = end
+    }
+
+    /// The offset past the multi-byte UTF-8 sequence at `i`, or -1 when it is not one.
+    @inline(__always)
+    static func utf8SequenceEnd(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Int {
         let b0 = p[i]
         @inline(__always) func cont(_ k: Int) -> Bool { i + k < n && p[i + k] & 0xC0 == 0x80 }
         switch b0 {
         case 0xC2...0xDF:
-            guard cont(1) else { throw JSONParseError(.invalidUTF8, at: i) }
-            i += 2
+            return cont(1) ? i + 2 : -1
         case 0xE0...0xEF:
-            guard cont(1), cont(2) else { throw JSONParseError(.invalidUTF8, at: i) }
+            guard cont(1), cont(2) else { return -1 }
             let b1 = p[i + 1]
-            if b0 == 0xE0 && b1 < 0xA0 { throw JSONParseError(.invalidUTF8, at: i) }
-            if b0 == 0xED && b1 > 0x9F { throw JSONParseError(.invalidUTF8, at: i) }
-            i += 3
+            if b0 == 0xE0 && b1 < 0xA0 { return -1 }
+            if b0 == 0xED && b1 > 0x9F { return -1 }
+            return i + 3
         case 0xF0...0xF4:
-            guard cont(1), cont(2), cont(3) else { throw JSONParseError(.invalidUTF8, at: i) }
+            guard cont(1), cont(2), cont(3) else { return -1 }
             let b1 = p[i + 1]
-            if b0 == 0xF0 && b1 < 0x90 { throw JSONParseError(.invalidUTF8, at: i) }
-            if b0 == 0xF4 && b1 > 0x8F { throw JSONParseError(.invalidUTF8, at: i) }
-            i += 4
+            if b0 == 0xF0 && b1 < 0x90 { return -1 }
+            if b0 == 0xF4 && b1 > 0x8F { return -1 }
+            return i + 4
         default:
-            throw JSONParseError(.invalidUTF8, at: i)
+            return -1
         }
     }
 

@@ -128,6 +128,11 @@ public final class FieldSlots {
     /// The keys back to back in raw memory, so matching one costs no reference counting.
     private var keyBytes: UnsafeMutablePointer<UInt8>
     private var keyEnds: UnsafeMutablePointer<Int32>
+    /// Per key length (the last entry: that length or longer), bit s set when slot s's key has
+    /// it: a record's key is compared only with the slots it could be (while there are at most
+    /// 64 slots; beyond, with every slot).
+    private let slotsOfLength: UnsafeMutablePointer<UInt64>
+    private static let lengthClasses = 33
     /// `keys.count`, read without touching the array.
     private var slotCount = 0
     /// Slots not yet found in the record being resolved.
@@ -140,12 +145,15 @@ public final class FieldSlots {
         found = .allocate(capacity: capacity)
         keyEnds = .allocate(capacity: capacity)
         keyBytes = .allocate(capacity: 1)
+        slotsOfLength = .allocate(capacity: Self.lengthClasses)
+        slotsOfLength.initialize(repeating: 0, count: Self.lengthClasses)
     }
 
     deinit {
         found.deallocate()
         keyEnds.deallocate()
         keyBytes.deallocate()
+        slotsOfLength.deallocate()
     }
 
     /// The slot of a top-level key (added on first use).
@@ -178,6 +186,8 @@ public final class FieldSlots {
             end += key.count
             keyEnds[s] = Int32(end)
         }
+        let s = keys.count - 1
+        if s < 64 { slotsOfLength[Self.lengthClass(k.count)] |= 1 << UInt64(s) }
         slotCount = keys.count
         return keys.count - 1
     }
@@ -205,18 +215,44 @@ public final class FieldSlots {
 
     @inline(__always)
     private func claimDecoded(_ key: UnsafeRawBufferPointer, value: Int) -> Bool {
+        if slotCount > 64 { return claimAmongAll(key, value: value) }
+        var candidates = slotsOfLength[Self.lengthClass(key.count)]
+        while candidates != 0 {
+            let s = candidates.trailingZeroBitCount
+            candidates &= candidates &- 1
+            let start = s == 0 ? 0 : Int(keyEnds[s - 1])
+            guard found[s] < 0, Int(keyEnds[s]) - start == key.count, Self.same(key, keyBytes + start) else { continue }
+            found[s] = Int32(value)
+            missing -= 1
+            return true
+        }
+        return false
+    }
+
+    private func claimAmongAll(_ key: UnsafeRawBufferPointer, value: Int) -> Bool {
         var start = 0
         for s in 0..<slotCount {
             let end = Int(keyEnds[s])
             defer { start = end }
             guard end - start == key.count, found[s] < 0 else { continue }
-            if key.count == 0 || memcmp(key.baseAddress!, keyBytes + start, key.count) == 0 {
+            if Self.same(key, keyBytes + start) {
                 found[s] = Int32(value)
                 missing -= 1
                 return true
             }
         }
         return false
+    }
+
+    @inline(__always)
+    private static func lengthClass(_ length: Int) -> Int { min(length, lengthClasses - 1) }
+
+    /// Whether `key` equals the slot key at `slotKey` (of the same length). Keys are short: a
+    /// loop inline beats a call to memcmp for each key of every record.
+    @inline(__always)
+    private static func same(_ key: UnsafeRawBufferPointer, _ slotKey: UnsafeMutablePointer<UInt8>) -> Bool {
+        for k in 0..<key.count where key[k] != slotKey[k] { return false }
+        return true
     }
 
     /// Fills the slots from a fully parsed record's root object (first occurrence of a key wins).
