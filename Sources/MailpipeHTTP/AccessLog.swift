@@ -25,22 +25,17 @@ public final class AccessLog: @unchecked Sendable {
 
     let fd: FileDescriptor
     let enabled: Bool
-    private var mutex = pthread_mutex_t()
-    /// Counts by (route, status) since the start (for a summary at the end and later /metrics).
-    private var counts: [String: Int] = [:]
+    /// Counts by (route, status) since the start (for a summary at the end and /metrics).
+    private let counts = Guarded<[String: Int]>([:])
 
     public init(fd: FileDescriptor = .standardError, enabled: Bool = true) {
         self.fd = fd
         self.enabled = enabled
-        pthread_mutex_init(&mutex, nil)
     }
 
-    deinit { pthread_mutex_destroy(&mutex) }
-
     public func record(_ e: Entry) {
-        pthread_mutex_lock(&mutex)
-        counts["\(e.route ?? "none") \(e.status)", default: 0] += 1
-        pthread_mutex_unlock(&mutex)
+        let key = "\(e.route ?? "none") \(e.status)"
+        counts.withLock { $0[key, default: 0] += 1 }
         guard enabled else { return }
         var line = ByteBuffer(capacity: 256)
         var w = JSONObjectWriter(into: &line)
@@ -61,9 +56,5 @@ public final class AccessLog: @unchecked Sendable {
     }
 
     /// Requests answered so far, by `route status`.
-    public var totals: [String: Int] {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return counts
-    }
+    public var totals: [String: Int] { counts.withLock { $0 } }
 }

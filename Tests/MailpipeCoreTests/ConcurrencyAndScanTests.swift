@@ -61,4 +61,22 @@ final class ConcurrencyAndScanTests: XCTestCase {
             XCTAssertEqual(seen, [Int](repeating: 1, count: workers))
         }
     }
+
+    func testGuardedTimedWaitSaysWhetherTheValueBecameReady() throws {
+        let box = Guarded(0)
+        // Nobody changes it: the wait ends at its deadline, not ready, and the value is untouched.
+        XCTAssertEqual(box.wait(until: { $0 > 0 }, atMost: 0.01) { v, ready in ready ? -1 : v }, 0)
+        // Ready already: no sleep.
+        box.withLock { $0 = 2 }
+        XCTAssertTrue(box.wait(until: { $0 > 1 }, atMost: 0.0) { _, ready in ready })
+        // Another thread makes it ready and signals: the wait ends ready, long before its deadline
+        // (a deadline the test would otherwise wait out: 60 s).
+        let setter = try SideThread {
+            usleep(2000)
+            box.withLock(signal: true) { $0 = 7 }
+        }
+        let seen = box.wait(until: { $0 == 7 }, atMost: 60) { v, ready in ready ? v : -1 }
+        setter.wait()
+        XCTAssertEqual(seen, 7)
+    }
 }

@@ -19,30 +19,21 @@ enum IdleFlush {
         let thread: pthread_t
     }
 
-    private final class Registry: @unchecked Sendable {
-        var mutex = pthread_mutex_t()
-        var entries: [Entry] = []
-        init() { pthread_mutex_init(&mutex, nil) }
-    }
-
-    private static let registry = Registry()
+    private static let registry = Guarded<[Entry]>([])
 
     static func register(_ descriptor: FileDescriptor, _ buffer: ByteBuffer) {
-        let r = registry
-        pthread_mutex_lock(&r.mutex)
-        r.entries.removeAll { $0.storage == nil }
-        r.entries.append(Entry(descriptor: descriptor, storage: buffer.storage, thread: pthread_self()))
-        pthread_mutex_unlock(&r.mutex)
+        let entry = Entry(descriptor: descriptor, storage: buffer.storage, thread: pthread_self())
+        registry.withLock { entries in
+            entries.removeAll { $0.storage == nil }
+            entries.append(entry)
+        }
     }
 
     /// Writes out the calling thread's sinks. Errors are left for the sink's own next flush to
     /// report (a closed reader then ends the stage as usual): the bytes stay in the buffer.
     static func flushBeforeWaiting() {
-        let r = registry
-        pthread_mutex_lock(&r.mutex)
         let me = pthread_self()
-        let mine = r.entries.filter { pthread_equal($0.thread, me) != 0 }
-        pthread_mutex_unlock(&r.mutex)
+        let mine = registry.withLock { $0.filter { pthread_equal($0.thread, me) != 0 } }
         for entry in mine {
             guard let storage = entry.storage, storage.count > 0 else { continue }
             do {

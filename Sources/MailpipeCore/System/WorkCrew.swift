@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Helper threads that stay up for a whole run and work through the slices of one job at a time,
 /// so the caller can hand a job out and do something else (read the next batch, write the last)
 /// before it helps and waits. `DispatchQueue.concurrentPerform` cannot do that: it returns only
@@ -22,22 +16,21 @@ import Darwin
 /// made; here that is `ThreadUnavailable`, thrown before any work starts.
 public final class WorkCrew: @unchecked Sendable {
     public private(set) var helpers = 0
-    private var mutex = pthread_mutex_t()
-    private var jobReady = pthread_cond_t()
-    private var jobDone = pthread_cond_t()
-    private var job: ((Int, Int) -> Void)?
-    private var nextSlice = 0
-    private var sliceCount = 0
-    private var finished = 0
-    private var stopping = false
+    /// The job under way and the crew's stop, shared by the threads.
+    private struct Board {
+        var job: ((Int, Int) -> Void)?
+        var nextSlice = 0
+        var sliceCount = 0
+        var finished = 0
+        var stopping = false
+        var hasUnclaimedSlice: Bool { job != nil && nextSlice < sliceCount }
+    }
+    private let board = Guarded(Board())
     private var threads: [SideThread] = []
 
     /// `helpers` threads besides the caller's (0: the caller does every slice in `finish()`).
     /// Throws `ThreadUnavailable` (after stopping the helpers already made) when one cannot start.
     public init(helpers: Int) throws {
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&jobReady, nil)
-        pthread_cond_init(&jobDone, nil)
         // unowned(unsafe): the crew joins its threads (`stop()`, at the latest in its deinit, when a
         // checked unowned reference would already trap) before its memory goes.
         do {
@@ -65,74 +58,55 @@ public final class WorkCrew: @unchecked Sendable {
 
     /// Stops the helpers (after the job under way); the crew is unusable after.
     public func stop() {
-        pthread_mutex_lock(&mutex)
-        stopping = true
-        pthread_cond_broadcast(&jobReady)
-        pthread_mutex_unlock(&mutex)
+        board.withLock(signal: true) { $0.stopping = true }
         for t in threads { t.wait() }
         threads = []
     }
 
-    deinit {
-        stop()
-        pthread_cond_destroy(&jobDone)
-        pthread_cond_destroy(&jobReady)
-        pthread_mutex_destroy(&mutex)
-    }
+    deinit { stop() }
 
     /// Hands out a job of `slices` slices; helpers start on it at once. The previous job must have
     /// been finished.
     public func start(slices: Int, _ work: @escaping (_ slice: Int, _ worker: Int) -> Void) {
-        pthread_mutex_lock(&mutex)
-        job = work
-        nextSlice = 0
-        sliceCount = slices
-        finished = 0
-        pthread_cond_broadcast(&jobReady)
-        pthread_mutex_unlock(&mutex)
+        board.withLock(signal: true) { b in
+            b.job = work
+            b.nextSlice = 0
+            b.sliceCount = slices
+            b.finished = 0
+        }
     }
 
     /// Takes the unclaimed slices of the current job on the caller's thread (worker 0), then
     /// returns when every slice is done.
     public func finish() {
         work(as: 0)
-        pthread_mutex_lock(&mutex)
-        while finished < sliceCount { pthread_cond_wait(&jobDone, &mutex) }
-        job = nil
-        pthread_mutex_unlock(&mutex)
+        board.wait(until: { $0.finished >= $0.sliceCount }) { $0.job = nil }
     }
 
     private func work(as worker: Int) {
         while true {
             do {
-                pthread_mutex_lock(&mutex)
-                guard let job, nextSlice < sliceCount else {
-                    pthread_mutex_unlock(&mutex)
-                    return
+                let claimed: (job: (Int, Int) -> Void, slice: Int)? = board.withLock { b in
+                    guard let job = b.job, b.nextSlice < b.sliceCount else { return nil }
+                    b.nextSlice += 1
+                    return (job, b.nextSlice - 1)
                 }
-                let slice = nextSlice
-                nextSlice += 1
-                pthread_mutex_unlock(&mutex)
-                job(slice, worker)
+                guard let claimed else { return }
+                claimed.job(claimed.slice, worker)
             }
             // The job is released (end of the block above) before the slice counts as done:
             // `perform` hands in a closure that must not outlive `finish()`.
-            pthread_mutex_lock(&mutex)
-            finished += 1
-            if finished == sliceCount { pthread_cond_broadcast(&jobDone) }
-            pthread_mutex_unlock(&mutex)
+            let last = board.withLock { b in
+                b.finished += 1
+                return b.finished == b.sliceCount
+            }
+            if last { board.withLock(signal: true) { _ in } }
         }
     }
 
     private func serve(worker: Int) {
-        pthread_mutex_lock(&mutex)
-        while true {
-            while !stopping && (job == nil || nextSlice >= sliceCount) { pthread_cond_wait(&jobReady, &mutex) }
-            if stopping { break }
-            pthread_mutex_unlock(&mutex)
+        while !board.wait(until: { $0.stopping || $0.hasUnclaimedSlice }, { $0.stopping }) {
             work(as: worker)
-            pthread_mutex_lock(&mutex)
         }
-        pthread_mutex_unlock(&mutex)
     }
 }

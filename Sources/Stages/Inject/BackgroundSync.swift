@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MailpipeCore
 
 /// fdatasync(2) of a few files (a journal, then its seal) on a thread of its own, so the delivery
 /// loop never waits on the disk: `request()` returns at once; the thread syncs what was written
@@ -10,27 +11,27 @@ import Darwin
 /// synchronous.
 final class BackgroundSync: @unchecked Sendable {
     private let descriptors: [Int32]
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
-    private var thread: pthread_t?
-    private var requested = false
-    private var stopping = false
-    private var failure: Int32 = 0
+    /// What the delivery loop and the sync thread share.
+    private struct Requests {
+        var requested = false
+        var stopping = false
+        /// The errno of the first background sync that failed, or 0.
+        var failure: Int32 = 0
+    }
+    private let requests = Guarded(Requests())
+    private var thread: SideThread?
 
     init(descriptors: [Int32]) {
         self.descriptors = descriptors
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&cond, nil)
     }
 
     /// Asks for a sync; starts the thread the first time. Throws the errno of an earlier
     /// background sync that failed.
     func request() throws(SyncFailure) {
-        pthread_mutex_lock(&mutex)
-        let failed = failure
-        requested = true
-        pthread_cond_signal(&cond)
-        pthread_mutex_unlock(&mutex)
+        let failed = requests.withLock(signal: true) { r in
+            r.requested = true
+            return r.failure
+        }
         if failed != 0 { throw SyncFailure(errno: failed) }
         if thread == nil { start() }
     }
@@ -38,50 +39,34 @@ final class BackgroundSync: @unchecked Sendable {
     /// Stops the thread after any sync under way (call before closing the file).
     func stop() {
         guard let t = thread else { return }
-        pthread_mutex_lock(&mutex)
-        stopping = true
-        pthread_cond_signal(&cond)
-        pthread_mutex_unlock(&mutex)
-        pthread_join(t, nil)
+        requests.withLock(signal: true) { $0.stopping = true }
+        t.wait()
         thread = nil
     }
 
-    deinit {
-        stop()
-        pthread_cond_destroy(&cond)
-        pthread_mutex_destroy(&mutex)
-    }
+    deinit { stop() }
 
     private func start() {
-        var t = pthread_t()
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        if pthread_create(&t, nil, { arg in
-            #if canImport(Glibc)
-            Unmanaged<BackgroundSync>.fromOpaque(arg!).takeUnretainedValue().loop()
-            #else
-            Unmanaged<BackgroundSync>.fromOpaque(arg).takeUnretainedValue().loop()
-            #endif
-            return nil
-        }, me) == 0 {
+        // unowned(unsafe): stop() (at the latest in deinit) joins the thread before self goes.
+        if let t = try? SideThread({ [unowned(unsafe) self] in loop() }) {
             thread = t
         } else {
             // No thread: sync here rather than not at all.
-            failure = syncAll()
+            let e = syncAll()
+            requests.withLock { $0.failure = e }
         }
     }
 
     private func loop() {
-        pthread_mutex_lock(&mutex)
         while true {
-            while !requested && !stopping { pthread_cond_wait(&cond, &mutex) }
-            if !requested && stopping { break }
-            requested = false
-            pthread_mutex_unlock(&mutex)
+            let go = requests.wait(until: { $0.requested || $0.stopping }) { r in
+                defer { r.requested = false }
+                return r.requested
+            }
+            guard go else { return }
             let e = syncAll()
-            pthread_mutex_lock(&mutex)
-            if e != 0 && failure == 0 { failure = e }
+            if e != 0 { requests.withLock { r in if r.failure == 0 { r.failure = e } } }
         }
-        pthread_mutex_unlock(&mutex)
     }
 
     /// Syncs each file in order; the first errno, or 0.

@@ -34,24 +34,25 @@ public final class GroupCommit: @unchecked Sendable {
 
     let dir: TenantDirectory
     let books: BookWriter
-    private var mutex = pthread_mutex_t()
-    private var wake = pthread_cond_t()
-    private var queue: [Pending] = []
-    private var stopping = false
+    /// The requests waiting for the next group, the stop, and the counts: shared with the
+    /// request threads.
+    private struct Queue {
+        var pending: [Pending] = []
+        var stopping = false
+        var groups = 0
+        var requests = 0
+        /// How long each group's append took (for `/metrics`).
+        var appendSeconds = LatencyHistogram()
+        var hasWork: Bool { !pending.isEmpty || stopping }
+    }
+    private let queue = Guarded(Queue())
     private var thread: SideThread?
     /// Seconds without a request after which unsettled appends are settled.
     let idleSettle: Double
-    /// Groups committed and requests in them (for the stop summary).
-    public private(set) var groups = 0
-    public private(set) var requests = 0
-    /// How long each group's append took (for `/metrics`); under `mutex`.
-    private var appendSeconds = LatencyHistogram()
 
-    /// Groups, requests and append times so far (`/metrics`).
+    /// Groups, requests and append times so far (`/metrics`, the stop summary).
     public var stats: (groups: Int, requests: Int, seconds: LatencyHistogram) {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return (groups, requests, appendSeconds)
+        queue.withLock { ($0.groups, $0.requests, $0.appendSeconds) }
     }
 
     /// Throws when the system will not start the committer thread.
@@ -59,57 +60,37 @@ public final class GroupCommit: @unchecked Sendable {
         self.dir = dir
         self.books = books
         self.idleSettle = idleSettle
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&wake, nil)
         thread = try SideThread { [unowned(unsafe) self] in loop() }
     }
 
-    deinit {
-        stop()
-        pthread_cond_destroy(&wake)
-        pthread_mutex_destroy(&mutex)
-    }
+    deinit { stop() }
 
     public func submit(_ events: [BookEvent], done: @escaping @Sendable (Outcome) -> Void) {
-        pthread_mutex_lock(&mutex)
-        queue.append(Pending(events: events, done: done))
-        pthread_cond_signal(&wake)
-        pthread_mutex_unlock(&mutex)
+        queue.withLock(signal: true) { $0.pending.append(Pending(events: events, done: done)) }
     }
 
     /// Commits what is queued, then ends the thread.
     public func stop() {
-        pthread_mutex_lock(&mutex)
-        stopping = true
-        pthread_cond_signal(&wake)
-        pthread_mutex_unlock(&mutex)
+        queue.withLock(signal: true) { $0.stopping = true }
         thread?.wait()
         thread = nil
     }
 
     private func loop() {
         while true {
-            pthread_mutex_lock(&mutex)
-            if queue.isEmpty && !stopping && books.hasUnsettled {
+            if books.hasUnsettled {
                 // Requests stopped coming: a little longer, then the books settle.
-                var deadline = timespec()
-                clock_gettime(CLOCK_REALTIME, &deadline)
-                let ns = Int(deadline.tv_nsec) + Int(idleSettle * 1e9)
-                deadline.tv_sec += ns / 1_000_000_000
-                deadline.tv_nsec = ns % 1_000_000_000
-                while queue.isEmpty && !stopping && pthread_cond_timedwait(&wake, &mutex, &deadline) == 0 {}
-                if queue.isEmpty && !stopping {
-                    pthread_mutex_unlock(&mutex)
+                let idle = queue.wait(until: \.hasWork, atMost: idleSettle) { _, ready in !ready }
+                if idle {
                     settle()
                     continue
                 }
             }
-            while queue.isEmpty && !stopping { pthread_cond_wait(&wake, &mutex) }
-            let group = queue
-            queue = []
-            let done = stopping && group.isEmpty
-            pthread_mutex_unlock(&mutex)
-            if done {
+            let (group, stopping) = queue.wait(until: \.hasWork) { q in
+                defer { q.pending = [] }
+                return (q.pending, q.stopping)
+            }
+            if stopping && group.isEmpty {
                 settle()
                 return
             }
@@ -153,11 +134,12 @@ public final class GroupCommit: @unchecked Sendable {
         }
         var ended = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ended)
-        pthread_mutex_lock(&mutex)
-        groups += 1
-        requests += group.count
-        appendSeconds.observe(Double(ended.tv_sec - started.tv_sec) + Double(ended.tv_nsec - started.tv_nsec) / 1e9)
-        pthread_mutex_unlock(&mutex)
+        let seconds = Double(ended.tv_sec - started.tv_sec) + Double(ended.tv_nsec - started.tv_nsec) / 1e9
+        queue.withLock { q in
+            q.groups += 1
+            q.requests += group.count
+            q.appendSeconds.observe(seconds)
+        }
         for (p, o) in zip(group, outcomes) { p.done(o) }
     }
 

@@ -41,17 +41,13 @@ public final class MachineRules: @unchecked Sendable {
                            "facebookexternalhit", "whatsapp", "skypeuripreview"]
 
     let machineSeconds: Int64
-    private var mutex = pthread_mutex_t()
     /// Per message (tenant, campaign, address hash): the last click's time (monotonic seconds) and URL hash.
-    private var lastClick: [UInt64: (at: Double, url: UInt64)] = [:]
+    private let lastClick = Guarded<[UInt64: (at: Double, url: UInt64)]>([:])
     static let memoryLimit = 200_000
 
     public init(machineSeconds: Int) {
         self.machineSeconds = Int64(machineSeconds)
-        pthread_mutex_init(&mutex, nil)
     }
-
-    deinit { pthread_mutex_destroy(&mutex) }
 
     /// The facts of one request the rules look at.
     public struct Request {
@@ -78,13 +74,14 @@ public final class MachineRules: @unchecked Sendable {
         var reason = MachineRules.byRequest(request)
         if reason == nil, request.at.seconds - link.signedAt.seconds < machineSeconds { reason = .tooSoon }
         if let url = link.urlHash {
-            pthread_mutex_lock(&mutex)
-            if let last = lastClick[link.message], last.url != url, request.monotonic - last.at < MachineRules.burstSeconds, reason == nil {
-                reason = .burst
+            let burst = lastClick.withLock { clicks in
+                let last = clicks[link.message]
+                if clicks.count >= MachineRules.memoryLimit { clicks.removeAll(keepingCapacity: true) }
+                clicks[link.message] = (request.monotonic, url)
+                guard let last else { return false }
+                return last.url != url && request.monotonic - last.at < MachineRules.burstSeconds
             }
-            if lastClick.count >= MachineRules.memoryLimit { lastClick.removeAll(keepingCapacity: true) }
-            lastClick[link.message] = (request.monotonic, url)
-            pthread_mutex_unlock(&mutex)
+            if burst, reason == nil { reason = .burst }
         }
         return reason
     }

@@ -102,7 +102,7 @@ public enum ServeStage {
 
         var summary = Summary(stage: "account serve", headline: ["requests", "groups"])
         summary["requests"] = log.totals.values.reduce(0, +)
-        summary["groups"] = tenants.reduce(0) { $0 + $1.commits.groups }
+        summary["groups"] = tenants.reduce(0) { $0 + $1.commits.stats.groups }
         summary.setGroup("answers", log.totals)
         return summary
     }
