@@ -87,9 +87,12 @@ let package = Package(
         // Data/*-domains.txt → Swift constants at build time (the disposable-domain list).
         .plugin(name: "EmbedDomainLists", capability: .buildTool(), dependencies: ["embed-domain-list"]),
         .executableTarget(name: "embed-domain-list", path: "Sources/BuildTools/EmbedDomainList"),
+        // Each parsing thread's Tagger keeps its scratch arrays, caches and counts as properties:
+        // no dynamic exclusivity checks on them (as in the core and the other per-record stages).
         .target(name: "TagStage", dependencies: ["MailpipeCore", "MailpipeStore",
                                                  .product(name: "Yams", package: "Yams")],
-                path: "Sources/Stages/Tag"),
+                path: "Sources/Stages/Tag",
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         // Per-row loops over a few builders and tables: no dynamic exclusivity checks (as in the core).
         // Foundation for CLDR's country and language names (Locale), ZIPFoundation and XMLCoder for .xlsx.
         .target(name: "IngestStage", dependencies: ["MailpipeCore", "MailpipeStore", "CPhoneNumber",

@@ -115,6 +115,45 @@ final class TagRulesTests: StageTestCase {
         XCTAssertEqual(summary["tagged"], 0)
     }
 
+    /// A changed record is written as RecordPatch writes it, whatever its layout: a compact
+    /// record with one `tags` as its own bytes around the new value, any other (white space
+    /// around or between the root's members, a repeated `tags`) compacted.
+    func testChangedRecordsAreWrittenAsRecordPatchWritesThem() throws {
+        let cases: [(String, String)] = [
+            (#"{"email":"a@x.fr","tags":["a"],"n":1}"#, #"{"email":"a@x.fr","tags":["a","x"],"n":1}"#),
+            (#"{"tags":["a"],"email":"a@x.fr"}"#, #"{"tags":["a","x"],"email":"a@x.fr"}"#),
+            (#"{"email":"a@x.fr","tags":["a"]}"#, #"{"email":"a@x.fr","tags":["a","x"]}"#),
+            (#"{"email":"a@x.fr"}"#, #"{"email":"a@x.fr","tags":["x"]}"#),
+            (#"{}"#, #"{"tags":["x"]}"#),
+            (#"{"email":"a@x.fr","tags":null}"#, #"{"email":"a@x.fr","tags":["x"]}"#),
+            (#"{"email":"a@x.fr","t\u0061gs":["a"]}"#, #"{"email":"a@x.fr","t\u0061gs":["a","x"]}"#),
+            (#"{"email":"a@x.fr","tags":[ "a" ],"o":{ "k" : [1, 2] }}"#, #"{"email":"a@x.fr","tags":["a","x"],"o":{ "k" : [1, 2] }}"#),
+            (#"{ "email" : "a@x.fr", "tags": ["a"] }"#, #"{"email":"a@x.fr","tags":["a","x"]}"#),
+            (#"{"email":"a@x.fr" ,"tags":["a"]}"#, #"{"email":"a@x.fr","tags":["a","x"]}"#),
+            (#"{"email":"a@x.fr","tags":["a"]} "#, #"{"email":"a@x.fr","tags":["a","x"]}"#),
+            ("\t" + #"{"email":"a@x.fr"}"#, #"{"email":"a@x.fr","tags":["x"]}"#),
+            (#"{"tags":["a"],"email":"a@x.fr","tags":["b"]}"#, #"{"tags":["a","x"],"email":"a@x.fr"}"#),
+            (#"{"email":"a@x.fr","tags":["b"],"t\u0061gs":["a"]}"#, #"{"email":"a@x.fr","tags":["b","x"]}"#),
+        ]
+        let (_, lines, summary) = try tags(cases.map(\.0).joined(separator: "\n")) { $0.add = ["x"] }
+        XCTAssertEqual(lines, cases.map(\.1))
+        XCTAssertEqual(summary["tagged"], cases.count)
+        // The same bytes as RecordPatch setting the new tags.
+        var parser = JSONParser()
+        defer { parser.deallocate() }
+        for ((input, _), line) in zip(cases, lines) {
+            let bytes = Array(input.utf8)
+            var reference = ByteBuffer()
+            try bytes.withUnsafeBytes { raw in
+                let record = Record(document: try parser.parse(raw), line: 1, file: nil)
+                var patch = RecordPatch()
+                patch.set("tags", try JSONValue.parse(line)["tags"]!)
+                patch.write(record, into: &reference)
+            }
+            XCTAssertEqual(String(decoding: reference.bytes, as: UTF8.self), line, input)
+        }
+    }
+
     func testTaxonomyBringsParents() throws {
         let tenant = try TenantSlug("sos-expat")
         let state = StateRoot(explicit: "\(dir)/state")

@@ -28,25 +28,42 @@ final class Tagger {
     private let tenantCheck: TenantCheck?
     /// tenant → its taxonomy as child → ancestors, or why it could not be read.
     private var taxonomies: [String: Result<[String: [String]], any Error>]
-    private var slugCache: [String: String] = [:]
-    private(set) var tagCounts: [String: Int] = [:]
+    /// The last record's tenant and its taxonomy: a run's records are mostly one tenant's.
+    private var lastTenant: String?
+    private var lastTaxonomy: Result<[String: [String]], any Error> = .success([:])
+    private var table = TagTable()
+    /// A record's tag text, language and country → the number of the tag it makes.
+    private var fromText = SlugMemo(prefix: ""), fromLanguage = SlugMemo(prefix: "lang-"),
+                fromCountry = SlugMemo(prefix: "country-")
+    /// `--add` and `--remove` as tag numbers.
+    private let added: [Int], removed: [Int]
     private(set) var fired: [Int]
     private(set) var unsluggable = 0
     private var patch = RecordPatch()
     private var scratch = ByteBuffer(capacity: 256)
-    private var original: [String] = [], tags: [String] = [], adding: [String] = [], removing: [String] = []
+    private var original: [String] = [], tags: [Int] = [], adds: [Int] = [], removes: [Int] = []
+    private var ruleAdds: [String] = [], ruleRemoves: [String] = []
 
     init(_ setup: Setup, taxonomies known: [String: [String: [String]]]) {
         self.setup = setup
         tenantCheck = setup.tenant.map { TenantCheck(expected: $0) }
         taxonomies = known.mapValues { .success($0) }
         fired = [Int](repeating: 0, count: setup.rules.rules.count)
+        var table = TagTable()
+        added = setup.add.map { table.number(of: $0) }
+        removed = setup.remove.map { table.number(of: $0) }
+        self.table = table
     }
 
+    /// Every tag written and how many records it went out on.
+    var tagCounts: [String: Int] { table.counts }
+
     private func taxonomy(for tenant: String) -> Result<[String: [String]], any Error> {
-        if let known = taxonomies[tenant] { return known }
-        let result = Result { try Tagging.taxonomy(of: tenant, state: setup.state) }
+        if tenant == lastTenant { return lastTaxonomy }
+        let result = taxonomies[tenant] ?? Result { try Tagging.taxonomy(of: tenant, state: setup.state) }
         taxonomies[tenant] = result
+        lastTenant = tenant
+        lastTaxonomy = result
         return result
     }
 
@@ -65,30 +82,30 @@ final class Tagger {
             for element in existing.elements {
                 guard let text = element.string else { return .refused(refusal) }
                 original.append(text)
-                let slug: String
-                if let cached = slugCache[text] { slug = cached } else {
-                    slug = Slug.make(text)
-                    if slugCache.count < 100_000 { slugCache[text] = slug }
-                }
-                if slug.isEmpty { unsluggable += 1; continue }
-                if !tags.contains(slug) { tags.append(slug) }
+                let n = table.number(of: text, slugged: &fromText)
+                if n < 0 { unsluggable += 1; continue }
+                if !tags.contains(n) { tags.append(n) }
             }
         }
-        adding.removeAll(keepingCapacity: true)
-        removing.removeAll(keepingCapacity: true)
-        setup.rules.apply(to: record.root, adding: &adding, removing: &removing, fired: &fired)
+        ruleAdds.removeAll(keepingCapacity: true)
+        ruleRemoves.removeAll(keepingCapacity: true)
+        setup.rules.apply(to: record.root, adding: &ruleAdds, removing: &ruleRemoves, fired: &fired)
+        adds.removeAll(keepingCapacity: true)
+        removes.removeAll(keepingCapacity: true)
+        for t in ruleAdds { adds.append(table.number(of: t)) }
+        for t in ruleRemoves { removes.append(table.number(of: t)) }
         if setup.useLanguage, let language = record.string("language") {
-            let s = Slug.make(language)
-            if !s.isEmpty { adding.append("lang-" + s) }
+            let n = table.number(of: language, slugged: &fromLanguage)
+            if n >= 0 { adds.append(n) }
         }
         if setup.useCountry, let country = record.string("country") {
-            let s = Slug.make(country)
-            if !s.isEmpty { adding.append("country-" + s) }
+            let n = table.number(of: country, slugged: &fromCountry)
+            if n >= 0 { adds.append(n) }
         }
-        adding.append(contentsOf: setup.add)
-        removing.append(contentsOf: setup.remove)
-        for t in adding where !tags.contains(t) { tags.append(t) }
-        if !removing.isEmpty { tags.removeAll(where: { removing.contains($0) }) }
+        adds.append(contentsOf: added)
+        removes.append(contentsOf: removed)
+        for n in adds where !tags.contains(n) { tags.append(n) }
+        if !removes.isEmpty { tags.removeAll(where: { removes.contains($0) }) }
         if let tenant {
             let parents: [String: [String]]
             switch taxonomy(for: tenant) {
@@ -98,26 +115,147 @@ final class Tagger {
             if !parents.isEmpty {
                 var i = 0
                 while i < tags.count {
-                    for p in parents[tags[i]] ?? [] where !tags.contains(p) && !removing.contains(p) { tags.append(p) }
+                    for p in parents[table.name(tags[i])] ?? [] {
+                        let n = table.number(of: p)
+                        if !tags.contains(n) && !removes.contains(n) { tags.append(n) }
+                    }
                     i += 1
                 }
             }
         }
-        for t in tags { tagCounts[t, default: 0] += 1 }
-        patch.removeAll()
-        let changed = tags != original
+        for n in tags { table.count(n) }
+        let changed = !table.spell(tags, as: original)
         if changed {
             scratch.removeAll()
             scratch.append(UInt8(ascii: "["))
-            for (i, t) in tags.enumerated() {
+            for (i, n) in tags.enumerated() {
                 if i > 0 { scratch.append(UInt8(ascii: ",")) }
-                scratch.appendJSONString(t)
+                table.appendJSON(n, to: &scratch)
             }
             scratch.append(UInt8(ascii: "]"))
-            patch.set("tags", rawJSON: scratch.bytes)
+            scratch.withUnsafeBytes { TagsMember.write(record, tags: $0, into: &written, patch: &patch) }
+        } else {
+            written.append(record.bytes)
         }
-        patch.write(record, into: &written)
         written.append(0x0A)
         return .written(changed: changed)
     }
+}
+
+/// A record written with its `tags` member set: what `RecordPatch` writes (the first `tags`
+/// replaced where it stands, a later one dropped, else one appended; the root's members written
+/// without white space between them), taken as the bytes around the new value when the record
+/// is written that way already and has at most one `tags` — what the stages before tag write.
+enum TagsMember {
+    static func write(_ record: Record, tags value: UnsafeRawBufferPointer, into buffer: inout ByteBuffer,
+                      patch: inout RecordPatch) {
+        let bytes = record.bytes
+        switch compactLayout(record) {
+        case .tags(let at)?:
+            buffer.append(UnsafeRawBufferPointer(rebasing: bytes[..<at.lowerBound]))
+            buffer.append(value)
+            buffer.append(UnsafeRawBufferPointer(rebasing: bytes[at.upperBound...]))
+        case .noTags?:
+            buffer.append(UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 1)]))
+            if bytes.count > 2 { buffer.append(UInt8(ascii: ",")) }
+            buffer.append("\"tags\":" as StaticString)
+            buffer.append(value)
+            buffer.append(UInt8(ascii: "}"))
+        case nil:
+            patch.removeAll()
+            patch.set("tags", rawJSON: Array(value))
+            patch.write(record, into: &buffer)
+        }
+    }
+
+    enum Layout {
+        /// The only `tags` value is at these offsets.
+        case tags(Range<Int>)
+        case noTags
+    }
+
+    /// Where a record's `tags` value is, or nil when the record has white space around or
+    /// between its root's members, or several `tags`.
+    static func compactLayout(_ record: Record) -> Layout? {
+        let root = record.root, bytes = record.bytes
+        guard root.kind == .object, let base = bytes.baseAddress, root.raw.baseAddress == base,
+              root.raw.count == bytes.count else { return nil }
+        var next = 1            // where the next member's key must start: after `{` or `,`
+        var tags: Range<Int>?
+        for (key, value) in root.members {
+            let k = key.raw, v = value.raw
+            guard k.baseAddress! - base == next, v.baseAddress! == k.baseAddress! + k.count + 1 else { return nil }
+            let end = v.baseAddress! - base + v.count
+            if key.stringEquals("tags") {
+                if tags != nil { return nil }
+                tags = (end - v.count)..<end
+            }
+            next = end + 1
+        }
+        // The last value ends right before the closing brace; `{}` has no member.
+        guard next == bytes.count || (next == 1 && bytes.count == 2) else { return nil }
+        return tags.map(Layout.tags) ?? .noTags
+    }
+}
+
+/// The tags one thread has met, each by a number: its name, its JSON string and how many
+/// records it went out on. A record's tags are worked on as numbers: no hashing or string
+/// compares per tag once its text has been seen.
+struct TagTable {
+    private var names: [String] = []
+    private var records: [Int] = []
+    private var json = ByteBuffer(capacity: 4096)
+    private var jsonEnds: [Int] = []
+    private var numbers: [String: Int] = [:]
+
+    /// The number of the tag `name` (a slug), given it on first sight.
+    mutating func number(of name: String) -> Int {
+        if let n = numbers[name] { return n }
+        let n = names.count
+        names.append(name)
+        records.append(0)
+        json.appendJSONString(name)
+        jsonEnds.append(json.count)
+        numbers[name] = n
+        return n
+    }
+
+    /// The number of the tag `text` slugs to (with the memo's prefix), or -1 when its slug is empty.
+    mutating func number(of text: String, slugged memo: inout SlugMemo) -> Int {
+        if let n = memo.numbers[text] { return n }
+        let slug = Slug.make(text)
+        let n = slug.isEmpty ? -1 : number(of: memo.prefix + slug)
+        if memo.numbers.count < SlugMemo.limit { memo.numbers[text] = n }
+        return n
+    }
+
+    func name(_ n: Int) -> String { names[n] }
+
+    mutating func count(_ n: Int) { records[n] += 1 }
+
+    /// Whether the tags numbered `tags` are `texts`, in that order.
+    func spell(_ tags: [Int], as texts: [String]) -> Bool {
+        guard tags.count == texts.count else { return false }
+        for (n, text) in zip(tags, texts) where names[n] != text { return false }
+        return true
+    }
+
+    func appendJSON(_ n: Int, to buffer: inout ByteBuffer) {
+        buffer.append(json.bytes((n == 0 ? 0 : jsonEnds[n - 1])..<jsonEnds[n]))
+    }
+
+    /// Every tag counted at least once → its count.
+    var counts: [String: Int] {
+        var result: [String: Int] = [:]
+        for (n, name) in names.enumerated() where records[n] > 0 { result[name] = records[n] }
+        return result
+    }
+}
+
+/// Texts already slugged (a record's tags, its language or country) → their tag's number, or -1.
+struct SlugMemo {
+    /// Tag texts are few; a file of unique ones must not grow the memo without end.
+    static let limit = 100_000
+    let prefix: String
+    var numbers: [String: Int] = [:]
 }
