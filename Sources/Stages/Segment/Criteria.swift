@@ -36,7 +36,8 @@ public struct Predicate {
     var slot = -1
     var rest: [[UInt8]] = []
     /// `engagement.score`: not stored, computed per record (`EvalContext.engagementScore`).
-    var computedScore: Bool { field.top == Predicate.scoreField.top && field.rest == Predicate.scoreField.rest }
+    /// Set with the slot when the criterion is compiled (compared once, not per record).
+    var computedScore = false
     public static let scoreField = FieldPath("engagement.score")
 
     public init(field: FieldPath, op: Op, values: [String]) {
@@ -69,28 +70,98 @@ public indirect enum Criterion {
     }
 }
 
-/// Criteria compiled against the field slots of a run, evaluated on the token tape.
-public struct CompiledCriterion {
-    var root: Criterion
-    public init(_ c: Criterion, slots: FieldSlots) {
-        root = CompiledCriterion.bind(c, slots)
+/// Criteria compiled against the field slots of a run, evaluated on the token tape. The tree is
+/// flattened into nodes in raw memory, each followed by its subtree, so evaluating a record
+/// copies no `Criterion` or `Predicate` (the tree's boxes and arrays were retained and released
+/// for every record).
+public final class CompiledCriterion {
+    private enum Step: UInt8 { case and, or, not, predicate, constant }
+
+    private struct Node {
+        var step: Step
+        var constant = false
+        /// The node after this one's subtree.
+        var end: Int32 = 0
+        /// Index into `predicates` (`.predicate`).
+        var predicate: Int32 = 0
     }
 
-    static func bind(_ c: Criterion, _ slots: FieldSlots) -> Criterion {
+    private let nodes: UnsafeMutablePointer<Node>
+    private let nodeCount: Int
+    private let predicates: UnsafeMutablePointer<Predicate>
+    private let predicateCount: Int
+
+    public init(_ c: Criterion, slots: FieldSlots) {
+        var nodes: [Node] = []
+        var predicates: [Predicate] = []
+        CompiledCriterion.flatten(c, slots, &nodes, &predicates)
+        nodeCount = nodes.count
+        self.nodes = .allocate(capacity: nodes.count)
+        self.nodes.initialize(from: nodes, count: nodes.count)
+        predicateCount = predicates.count
+        self.predicates = .allocate(capacity: max(1, predicates.count))
+        self.predicates.initialize(from: predicates, count: predicates.count)
+    }
+
+    deinit {
+        nodes.deallocate()
+        predicates.deinitialize(count: predicateCount)
+        predicates.deallocate()
+    }
+
+    private static func flatten(_ c: Criterion, _ slots: FieldSlots, _ nodes: inout [Node], _ predicates: inout [Predicate]) {
+        let at = nodes.count
         switch c {
         case .predicate(var p):
             p.slot = slots.slot(p.field.top)
             p.rest = p.field.rest.map { Array($0.utf8) }
-            return .predicate(p)
-        case .and(let list): return .and(list.map { bind($0, slots) })
-        case .or(let list): return .or(list.map { bind($0, slots) })
-        case .not(let inner): return .not(bind(inner, slots))
-        case .constant: return c
+            p.computedScore = p.field == Predicate.scoreField
+            nodes.append(Node(step: .predicate, predicate: Int32(predicates.count)))
+            predicates.append(p)
+        case .and(let list), .or(let list):
+            nodes.append(Node(step: c.isAnd ? .and : .or))
+            for item in list { flatten(item, slots, &nodes, &predicates) }
+        case .not(let inner):
+            nodes.append(Node(step: .not))
+            flatten(inner, slots, &nodes, &predicates)
+        case .constant(let b):
+            nodes.append(Node(step: .constant, constant: b))
         }
+        nodes[at].end = Int32(nodes.count)
     }
 
     @inline(__always)
-    public func matches(_ ctx: inout EvalContext) -> Bool { ctx.eval(root) }
+    public func matches(_ ctx: inout EvalContext) -> Bool { eval(0, &ctx) }
+
+    private func eval(_ i: Int, _ ctx: inout EvalContext) -> Bool {
+        let node = nodes[i]
+        switch node.step {
+        case .predicate:
+            return ctx.test(predicates[Int(node.predicate)])
+        case .and:
+            var j = i + 1
+            while j < Int(node.end) {
+                if !eval(j, &ctx) { return false }
+                j = Int(nodes[j].end)
+            }
+            return true
+        case .or:
+            var j = i + 1
+            while j < Int(node.end) {
+                if eval(j, &ctx) { return true }
+                j = Int(nodes[j].end)
+            }
+            return false
+        case .not:
+            return !eval(i + 1, &ctx)
+        case .constant:
+            return node.constant
+        }
+    }
+}
+
+extension Criterion {
+    fileprivate var isAnd: Bool { if case .and = self { return true } else { return false } }
 }
 
 /// Per-record evaluation state: the tape, the resolved slots and a scratch buffer.
@@ -105,20 +176,6 @@ public struct EvalContext {
     public init(tape: Tape, slots: FieldSlots) {
         self.tape = tape
         self.slots = slots
-    }
-
-    mutating func eval(_ c: Criterion) -> Bool {
-        switch c {
-        case .predicate(let p): return test(p)
-        case .and(let list):
-            for item in list where !eval(item) { return false }
-            return true
-        case .or(let list):
-            for item in list where eval(item) { return true }
-            return false
-        case .not(let inner): return !eval(inner)
-        case .constant(let b): return b
-        }
     }
 
     /// The token of a predicate's field in this record, or -1.
