@@ -190,4 +190,22 @@ final class RenderStageTests: XCTestCase {
         XCTAssertTrue(rejects[0].contains("tenant_mismatch"))
         XCTAssertTrue(rejects[1].contains("missing_email"))
     }
+
+    /// Render's fused escape (HTML entities, then JSON string escapes, in one pass) read back as
+    /// a JSON string is HTMLEscape.text: the same entities, every other character kept.
+    func testFusedHTMLEscapeReadsBackAsHTMLEscapeText() throws {
+        let alphabet = Array("aZ09 &<>\"'\\/\n\t\r\u{01}\u{1F}\u{7F}éü€中ع😀")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            let text = String((0..<Int.random(in: 0...24, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+            var out = ByteBuffer(capacity: 64)
+            out.append(0x22)
+            Array(text.utf8).withUnsafeBytes { JSONText.appendHTMLEscaped($0, into: &out) }
+            out.append(0x22)
+            let json = out.withUnsafeBytes { Data($0) }
+            let read = try JSONSerialization.jsonObject(with: json, options: .fragmentsAllowed) as? String
+            XCTAssertEqual(read, HTMLEscape.text(text), text.debugDescription)
+        }
+        XCTAssertEqual(HTMLEscape.text("a&b<c>d\"e'f é"), "a&amp;b&lt;c&gt;d&quot;e&#39;f é")
+    }
 }

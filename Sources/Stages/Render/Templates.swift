@@ -331,16 +331,10 @@ public enum JSONText {
         var i = 0
         while i < n {
             let b = bytes[i]
-            if b >= 0x20 && b != 0x22 && b != 0x5C && b != 0x26 && b != 0x3C && b != 0x3E && b != 0x27 { i += 1; continue }
+            let entity = HTMLEscape.entity(b)
+            if b >= 0x20 && b != 0x5C && entity == nil { i += 1; continue }
             if i > runStart { out.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
-            switch b {
-            case 0x26: out.append("&amp;")
-            case 0x3C: out.append("&lt;")
-            case 0x3E: out.append("&gt;")
-            case 0x22: out.append("&quot;")
-            case 0x27: out.append("&#39;")
-            default: appendEscape(b, into: &out)
-            }
+            if let entity { out.append(entity) } else { appendEscape(b, into: &out) }
             i += 1
             runStart = i
         }
