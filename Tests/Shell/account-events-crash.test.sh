@@ -32,23 +32,15 @@ account events --tenant $T --now $NOW --pmta "$WORK/acct.csv" 2>/dev/null
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 after=$(snapshot)
 [ "$before" != "$after" ] || fail "the import changed nothing"
-saw_before=0; saw_after=0; saw_recovery=0
+saw_recovery=0
 for round in $(seq 1 12); do
   rm -rf "$D"; cp -a "$WORK/before" "$D"
-  delay_ms=$(( (RANDOM * 7919 + round * 104729) % (ms + 1) ))
-  account events --tenant $T --now $NOW --pmta "$WORK/acct.csv" 2>/dev/null &
-  pid=$!
-  sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
-  kill -9 $pid 2>/dev/null || true
-  wait $pid 2>/dev/null || true
+  delay=$(random_delay "$round" "$(awk -v ms="$ms" 'BEGIN { print ms / 1000 }')")
+  kill_after "$delay" account events --tenant $T --now $NOW --pmta "$WORK/acct.csv" 2>/dev/null
   : > "$WORK/reopen.log"
-  reopen || fail "round $round: the state does not open after a kill at ${delay_ms} ms"
+  reopen || fail "round $round: the state does not open after a kill at ${delay} s"
   grep -q "applying" "$WORK/reopen.log" && saw_recovery=$((saw_recovery + 1))
-  now=$(snapshot)
-  if [ "$now" = "$before" ]; then saw_before=$((saw_before + 1))
-  elif [ "$now" = "$after" ]; then saw_after=$((saw_after + 1))
-  else fail "round $round: killed at ${delay_ms} ms of ${ms} ms, state is neither before nor after"; fi
-  checks=$((checks + 1))
+  before_or_after "$(snapshot)" "$before" "$after" "round $round: killed at ${delay} s of ${ms} ms, the tenant"
   # Importing again after the crash converges on the same final state.
   account events --tenant $T --now $NOW --pmta "$WORK/acct.csv" 2>/dev/null
   assert_eq "$(snapshot)" "$after" "round $round: re-import after the crash"
@@ -74,5 +66,5 @@ for phase in "dedupe + serialise" "append events" "apply: counters" "apply: supp
   account events --tenant $T --now $NOW --pmta "$WORK/acct.csv" 2>/dev/null
   assert_eq "$(snapshot)" "$after" "killed after '$phase': re-import after the crash"
 done
-echo "crash rounds: $saw_before before, $saw_after after ($saw_recovery finished by recovery); import takes ${ms} ms"
+echo "crash rounds: $landed_before before, $landed_after after ($saw_recovery finished by recovery); import takes ${ms} ms"
 done_ok

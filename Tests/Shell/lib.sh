@@ -31,6 +31,28 @@ run_status() { set +e; "$@"; local s=$?; set -e; echo "$s"; }
 # run_capture CMD... — the exit status of a command; its standard output goes to $WORK/stdout,
 # its standard error to $WORK/stderr
 run_capture() { set +e; "$@" > "$WORK/stdout" 2> "$WORK/stderr"; local s=$?; set -e; echo "$s"; }
+# random_delay SEED MAX — a delay in [0, MAX) seconds drawn from SEED (a round repeats).
+random_delay() { python3 -c "import random; random.seed($1); print(f'{random.uniform(0, $2):.3f}')"; }
+# kill_after SECONDS CMD... — runs CMD in the background and kills it with SIGKILL after SECONDS
+# if it still runs (a crash at that moment); returns once it has ended.
+kill_after() {
+  local delay=$1 pid
+  shift
+  "$@" & pid=$!
+  sleep "$delay"
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+# before_or_after GOT BEFORE AFTER WHAT — the state after a killed write is exactly the state
+# before it or after it, never in between: counted in landed_before and landed_after.
+landed_before=0
+landed_after=0
+before_or_after() {
+  checks=$((checks + 1))
+  if [ "$1" = "$2" ]; then landed_before=$((landed_before + 1))
+  elif [ "$1" = "$3" ]; then landed_after=$((landed_after + 1))
+  else fail "$4 is neither the state before nor after the write"; fi
+}
 # trickle NAME COMMAND HEADER|- ROW-FORMAT EMAIL... — writes the rows to COMMAND one at a time,
 # each must come out before the next is written (a batching reader never waits for a batch to
 # fill, and output is sent before a read from an idle pipe).

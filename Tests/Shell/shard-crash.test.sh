@@ -6,8 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 gen="python3 $REPO/Tests/Shell/gen_contacts.py"
 rounds=${CRASH_ROUNDS:-15}
-# rnd SEED MAX → a delay in [0, MAX) seconds
-rnd() { python3 -c "import random; random.seed($1); print(f'{random.uniform(0, $2):.3f}')"; }
 # timed CMD… → runs CMD, prints its wall time in seconds (kill delays span the real duration)
 timed() { local t0 t1; t0=$(date +%s.%N); "$@"; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1.1 }'; }
 
@@ -19,7 +17,6 @@ live_files() { # the files a shard's manifest names, plus manifest and lock
   { jq -r '.runs[] | .name' "$1/manifest.json" | sed 's/$/.idx/;p;s/\.idx$/.ndjson.gz/'; echo lock; echo manifest.json; } | sort -u
 }
 
-before_count=0; after_count=0
 for r in $(seq 1 "$rounds"); do
   i=$((r % 4)); j=$(((r + 1) % 4))
   $gen 60000 $(( (r * 7919) % 40000 )) sc "$r" > "$WORK/in.ndjson"
@@ -31,16 +28,10 @@ for r in $(seq 1 "$rounds"); do
   after=$(shard_sha "$WORK/ref" "$i/4")
   # Shard j commits beside the killed shard i: it takes another lock and must land.
   account commit --tenant sc --shard "$j/4" --now "$now" --rejects /dev/null "$WORK/in.ndjson" 2>/dev/null & other=$!
-  delay=$(rnd "$r" "$(awk -v s="$span" "BEGIN { print s * 2 }")")   # two commits share the cores
-  account commit --tenant sc --shard "$i/4" --now "$now" --rejects /dev/null "$WORK/in.ndjson" 2>/dev/null & pid=$!
-  sleep "$delay"
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  delay=$(random_delay "$r" "$(awk -v s="$span" "BEGIN { print s * 2 }")")   # two commits share the cores
+  kill_after "$delay" account commit --tenant sc --shard "$i/4" --now "$now" --rejects /dev/null "$WORK/in.ndjson" 2>/dev/null
   wait "$other" || fail "round $r: the concurrent commit of shard $j failed"
-  got=$(shard_sha "$MAILPIPE_STATE" "$i/4")
-  if [ "$got" = "$before" ]; then before_count=$((before_count + 1));
-  elif [ "$got" = "$after" ]; then after_count=$((after_count + 1));
-  else fail "round $r: shard $i is neither the state before nor after the commit"; fi
+  before_or_after "$(shard_sha "$MAILPIPE_STATE" "$i/4")" "$before" "$after" "round $r: shard $i"
   assert_eq "$(shard_sha "$MAILPIPE_STATE" "$j/4")" "$(shard_sha "$WORK/ref" "$j/4")" "round $r: shard $j's concurrent commit landed"
   assert_eq "$(account export --tenant sc 2>/dev/null | jq -r .email | sort | uniq -d | wc -l)" 0 "round $r: no contact twice"
   # The next writer of shard i opens it cleanly and removes the killed writer's leftovers.
@@ -50,7 +41,7 @@ for r in $(seq 1 "$rounds"); do
   # Bring the killed shard to the reference state so both copies agree for the next round.
   rm -rf "$MAILPIPE_STATE"; cp -a "$WORK/ref" "$MAILPIPE_STATE"
 done
-echo "shard commit crash rounds: $before_count landed before, $after_count after"
+echo "shard commit crash rounds: $landed_before landed before, $landed_after after"
 
 # Reshard killed at a random moment: the tenant always reads exactly the same contacts, in the
 # old or the new layout; the next reshard cleans up and completes.
@@ -62,11 +53,7 @@ for r in $(seq 1 12); do
   target=$((cur == 4 ? 8 : 4))
   rm -rf "$WORK/ref"; cp -a "$MAILPIPE_STATE" "$WORK/ref"
   span=$(timed account reshard --tenant sc --state "$WORK/ref" --shards "$target" 2>/dev/null)
-  delay=$(rnd "$((r + 100))" "$span")
-  account reshard --tenant sc --shards "$target" 2>/dev/null & pid=$!
-  sleep "$delay"
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kill_after "$(random_delay "$((r + 100))" "$span")" account reshard --tenant sc --shards "$target" 2>/dev/null
   layout=$(jq .shards "$MAILPIPE_STATE/sc/contacts/layout.json")
   case $layout in "$cur") old_count=$((old_count + 1)) ;; "$target") new_count=$((new_count + 1)) ;; *) fail "round $r: layout $layout" ;; esac
   assert_eq "$(account export --tenant sc 2>/dev/null | sha256sum)" "$want" "round $r: killed reshard lost or doubled nothing"

@@ -11,7 +11,6 @@ account commit --tenant crash --now 2026-11-01T00:00:00Z "$WORK/base.ndjson" 2>/
 
 export_sha() { account export --tenant crash --state "$1" 2>/dev/null | sha256sum | cut -c1-16; }
 
-before_count=0; after_count=0
 for i in $(seq 1 "$rounds"); do
   start=$(( (i * 7919) % 40000 ))
   $gen 15000 "$start" crash "$i" > "$WORK/in.ndjson"
@@ -22,24 +21,15 @@ for i in $(seq 1 "$rounds"); do
   account commit --tenant crash --state "$WORK/ref" --now "$now" "$WORK/in.ndjson" 2>/dev/null
   after=$(export_sha "$WORK/ref")
   # The same commit, killed at a random moment.
-  delay=$(python3 -c "import random; random.seed($i); print(f'{random.uniform(0, 0.6):.3f}')")
-  account commit --tenant crash --now "$now" "$WORK/in.ndjson" 2>/dev/null &
-  pid=$!
-  sleep "$delay"
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  got=$(export_sha "$MAILPIPE_STATE")
-  if [ "$got" = "$before" ]; then before_count=$((before_count + 1));
-  elif [ "$got" = "$after" ]; then after_count=$((after_count + 1));
-  else fail "round $i: store is neither the state before nor after the commit"; fi
+  kill_after "$(random_delay "$i" 0.6)" account commit --tenant crash --now "$now" "$WORK/in.ndjson" 2>/dev/null
+  before_or_after "$(export_sha "$MAILPIPE_STATE")" "$before" "$after" "round $i: the store"
   # Opens cleanly for a writer: leftovers of the killed commit are removed.
   account commit --tenant crash --now "$now" </dev/null 2>/dev/null || fail "round $i: writer cannot open the store"
   live=$(jq -r '.runs[] | .name' "$MAILPIPE_STATE/crash/contacts/manifest.json" | sed 's/$/.idx/;p;s/\.idx$/.ndjson.gz/' | sort -u)
   on_disk=$(ls "$MAILPIPE_STATE/crash/contacts" | grep -v '^manifest.json$' | sort)
   assert_eq "$on_disk" "$live" "round $i: only live runs remain"
 done
-echo "crash rounds: $before_count landed before, $after_count after"
-checks=$((checks + rounds))
+echo "crash rounds: $landed_before landed before, $landed_after after"
 
 # Two writers on one tenant serialise on the lock, and both land.
 account init --tenant pair 2>/dev/null
