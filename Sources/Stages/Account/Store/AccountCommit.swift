@@ -20,7 +20,7 @@ public enum AccountCommit {
         public var threads: Int
 
         public init(tenant: TenantSlug, state: StateRoot, now: Timestamp, stream: StreamOptions,
-                    chunkBytes: Int = 192 << 20, shard: Shard? = nil, threads: Int? = nil) {
+                    chunkBytes: Int = ContactCommit.defaultChunkBytes, shard: Shard? = nil, threads: Int? = nil) {
             self.threads = Cores.capped(threads ?? Cores.workers)
             self.tenant = tenant
             self.state = state
@@ -41,6 +41,7 @@ public enum AccountCommit {
     }
 
     public static func run(_ options: Options) throws -> (Summary, ExitStatus) {
+        Timing.mark("start")
         let dir = options.state.tenant(options.tenant)
         try dir.requireExisting()
         var summary = Summary(stage: "account commit", headline: ["in", "new", "updated", "unchanged", "rejected"])
