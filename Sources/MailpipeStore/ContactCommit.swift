@@ -25,6 +25,11 @@ public final class ContactCommit {
     private var entries: [Entry] = []
     private var parsers: (incoming: JSONParser, stored: JSONParser)
     public private(set) var counts = MergeCounts()
+    /// The email hashes of this chunk's records: a record whose email came before in the chunk
+    /// is merged from itself, never taken as a new contact's stored line.
+    private var chunkHashes = Set<UInt64>()
+    /// Set by the first spilled chunk: its run holds contacts `NewContacts` did not see.
+    private var spilled = false
 
     /// Input held in memory before a chunk is merged into a run. A commit larger than this spills
     /// runs and folds them at the end, which costs about a fifth more time than one chunk
@@ -55,18 +60,32 @@ public final class ContactCommit {
     public func slot(forHash hash: UInt64) -> Int? { session.slot(forHash: hash) }
 
     /// Adds one record (its normalised email `key` and that key's hash); a full chunk is merged.
-    public func add(_ record: UnsafeRawBufferPointer, key: [UInt8], hash: UInt64, slot: Int) throws {
+    ///
+    /// `newContactLine`: what `newContactLine(…)` wrote for the record on a parsing thread, when
+    /// `NewContacts` found no committed run holding its email. Unless the email came before in
+    /// the commit, that line is kept as the contact's stored line: the record is not parsed again.
+    public func add(_ record: UnsafeRawBufferPointer, newContactLine: UnsafeRawBufferPointer? = nil,
+                    key: [UInt8], hash: UInt64, slot: Int) throws {
+        let firstOfItsEmail = chunkHashes.insert(hash).inserted
+        var line = record
+        var form = LineForm.record
+        if let newContactLine, firstOfItsEmail, !spilled {
+            line = newContactLine
+            form = .newContact
+        }
         let keyStart = arena.count
         let keyLength = key.count
         arena.append(contentsOf: key)
         let lineStart = arena.count
-        arena.append(contentsOf: record)
+        arena.append(contentsOf: line)
         var prefix: UInt64 = 0, prefix2: UInt64 = 0
         for i in 0..<8 { prefix = prefix << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
         for i in 8..<16 { prefix2 = prefix2 << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
         entries.append(Entry(prefix: prefix, prefix2: prefix2, hash: hash, keyStart: keyStart, lineStart: lineStart,
-                             keyLength: Int32(keyLength), lineLength: Int32(record.count), slot: slot))
+                             keyLength: Int32(keyLength), lineLength: Int32(line.count), slot: Int32(slot), form: form))
         if arena.count >= chunkBytes {
+            spilled = true
+            chunkHashes.removeAll(keepingCapacity: true)
             // More input may follow: this chunk's run is folded with the others at the end.
             Timing.mark("read a chunk of \(entries.count) contacts")
             ProgressLine.phase("merging a chunk of \(entries.count) contacts")
@@ -95,6 +114,35 @@ public final class ContactCommit {
         Timing.mark("commit and fold")
     }
 
+    /// Which contacts no committed run holds: read on the parsing threads (the indexes do not
+    /// change while the commit reads its input).
+    public struct NewContacts: @unchecked Sendable {
+        let indexes: [RunIndex]
+
+        /// True when no committed run holds this email hash: the contact is new to the store.
+        public func contains(hash: UInt64) -> Bool {
+            !indexes.contains { $0.contains(hash: hash) }
+        }
+    }
+
+    /// The committed runs' indexes, for `newContactLine`'s callers.
+    public func newContacts() throws -> NewContacts {
+        NewContacts(indexes: try session.writers.flatMap { try $0.lookup().indexes })
+    }
+
+    /// Writes the line a new contact is stored as (`ContactMerge.insert`), on a parsing thread,
+    /// and returns true; or writes nothing and returns false when the record must be merged from
+    /// itself (a do-not-contact status, which the merge notes for the suppression list).
+    public static func newContactLine(_ record: JSONNode, key: UnsafeRawBufferPointer, tenant: String, createdAt: String,
+                                      into out: inout ByteBuffer) -> Bool {
+        if let status = record["status"]?.string, ContactStatus.isSticky(status) { return false }
+        ContactMerge.insert(record, key: key, tenant: tenant, createdAt: createdAt, into: &out)
+        return true
+    }
+
+    /// What an entry's line is: the incoming record, or already the new contact's stored line.
+    enum LineForm: UInt8 { case record, newContact }
+
     /// One incoming record in the chunk arena.
     struct Entry {
         var prefix: UInt64     // first 8 key bytes, big-endian: most comparisons end here
@@ -104,7 +152,8 @@ public final class ContactCommit {
         var lineStart: Int
         var keyLength: Int32
         var lineLength: Int32
-        var slot: Int
+        var slot: Int32
+        var form: LineForm
     }
 
 
@@ -147,7 +196,7 @@ public final class ContactCommit {
                     while i < entries.count {
                         var j = i
                         while j + 1 < entries.count && sameKey(entries[j + 1], entries[i]) { j += 1 }
-                        if entries[i].slot == slot {
+                        if entries[i].slot == Int32(slot) {
                             groups.append(Group(first: i, last: j, stored: try lookup.find(key: key(entries[i]), hash: entries[i].hash)))
                         }
                         i = j + 1
@@ -266,15 +315,25 @@ public final class ContactCommit {
         if group.stored == nil && group.first == group.last {
             // The usual case of an import: one new contact, written straight into the output.
             let line = UnsafeRawBufferPointer(rebasing: base[first.lineStart..<(first.lineStart + Int(first.lineLength))])
+            counts.new += 1
+            if first.form == .newContact {
+                out.append(line)
+                return true
+            }
             let incoming = try parsers.incoming.parse(line).root
             ContactMerge.insert(incoming, key: key, tenant: tenant, createdAt: nowText, into: &out)
             noteBlocked(incoming, stored: nil, key: key, &counts)
-            counts.new += 1
             return true
         }
         var current: [UInt8]? = group.stored
         for e in entries[group.first...group.last] {
             let line = UnsafeRawBufferPointer(rebasing: base[e.lineStart..<(e.lineStart + Int(e.lineLength))])
+            if e.form == .newContact {
+                // Only ever the first record of a group with no stored version (see `add`).
+                current = Array(line)
+                counts.new += 1
+                continue
+            }
             let incoming = try parsers.incoming.parse(line).root
             if let existing = current {
                 let storedNode = try existing.withUnsafeBytes { try parsers.stored.parse($0).root }

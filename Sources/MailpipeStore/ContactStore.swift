@@ -281,6 +281,9 @@ public final class ContactStore {
 
         func prepend(_ lookup: RunLookup) { lookups.insert(lookup, at: 0) }
 
+        /// The runs' indexes, newest first.
+        var indexes: [RunIndex] { lookups.map(\.index) }
+
         /// Whether any run may hold this hash (exact for the store's purposes; a 64-bit collision
         /// would only cost a member inflate in `find`).
         public func mayContain(hash: UInt64) -> Bool {

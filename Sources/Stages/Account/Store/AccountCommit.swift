@@ -38,6 +38,15 @@ public enum AccountCommit {
         /// What the store would refuse to keep (an email that is no address, tags that are
         /// not strings, a number beyond a Double).
         var unstorable: RecordRefusal?
+        /// `Line.written` holds the record as a new contact is stored (`ContactCommit.newContactLine`):
+        /// no committed run holds its email.
+        var newContactLine = false
+    }
+
+    /// The store as the parsing threads see it: set once the store is open, before the first
+    /// record is parsed, then only read.
+    final class OpenStore: @unchecked Sendable {
+        var newContacts: ContactCommit.NewContacts?
     }
 
     public static func run(_ options: Options) throws -> (Summary, ExitStatus) {
@@ -47,14 +56,23 @@ public enum AccountCommit {
         var summary = Summary(stage: "account commit", headline: ["in", "new", "updated", "unchanged", "rejected"])
         let rejects = try RejectSink(stage: "account commit", path: options.stream.rejectsPath)
         let tenant = options.tenant.value
-        var stream = try ParallelRecordStream<Incoming>(options: options.stream, rejects: rejects, threads: options.threads) { record in
+        let createdAt = options.now.rfc3339
+        let store = OpenStore()
+        var stream = try ParallelRecordStream<Incoming>(options: options.stream, rejects: rejects, threads: options.threads,
+                                                        writing: { record, _, written in
             var x = Incoming(id: ContactIdentity(record))
             if x.id.problem == nil {
                 x.hash = x.id.key.withUnsafeBytes { EmailKey.hash($0) }
                 x.unstorable = StorableContact.problem(record, key: x.id.key)
+                // A new contact's stored line is written here, on every thread, from this parse.
+                if x.unstorable == nil, let newContacts = store.newContacts, newContacts.contains(hash: x.hash) {
+                    x.newContactLine = x.id.key.withUnsafeBytes {
+                        ContactCommit.newContactLine(record.root, key: $0, tenant: tenant, createdAt: createdAt, into: &written)
+                    }
+                }
             }
             return x
-        }
+        })
         defer { stream.close() }
 
         // A flat store is written under the books' session (the tenant lock), so that imported
@@ -65,6 +83,7 @@ public enum AccountCommit {
         let commit = try ContactCommit(tenant: dir, shard: options.shard, now: options.now, chunkBytes: options.chunkBytes,
                                        threads: options.threads, maxDepth: options.stream.maxDepth, heldTenantLock: books?.lock)
         let tenantCheck = TenantCheck(expected: tenant)
+        store.newContacts = try commit.newContacts()
 
         try stream.forEach { record, x in
             if let problem = x.id.problem, problem != .emptyEmail {
@@ -89,7 +108,7 @@ public enum AccountCommit {
                                origin: record.origin, record: record.bytes)
                 return
             }
-            try commit.add(record.bytes, key: x.id.key, hash: x.hash, slot: slot)
+            try commit.add(record.bytes, newContactLine: x.newContactLine ? record.written : nil, key: x.id.key, hash: x.hash, slot: slot)
         }
         try commit.finish()
         summary["new"] = commit.counts.new
