@@ -125,11 +125,25 @@ fi
 if want_row import; then
   # No peer runs here: listmonk's maintainers give ~10k rows/s for its CSV import. The row's
   # "peer" is gzip -1 of the same CSV, to show how loaded the machine was.
-  pipeline="$B/ingest --tenant bench --now $NOW < $csv | $B/dedupe --state $work/istate | $B/validate | $B/tag | $B/account commit --tenant bench --state $work/istate --now $NOW"
+  # Each stage also runs under GNU time, which appends its CPU seconds and when it ended to a
+  # file of its own: the breakdown line says where the pipeline's CPU goes.
+  stages="$work/stages"
+  mkdir -p "$stages"
+  timed() { echo "/usr/bin/time -a -o $stages/$1 -f '%e %U %S' ${*:2}"; }
+  pipeline="$(timed ingest "$B/ingest" --tenant bench --now $NOW) < $csv | $(timed dedupe "$B/dedupe" --state $work/istate)"
+  pipeline+=" | $(timed validate "$B/validate") | $(timed tag "$B/tag")"
+  pipeline+=" | $(timed commit "$B/account" commit --tenant bench --state $work/istate --now $NOW)"
   pair "import: ingest|dedupe|validate|tag|commit" "goal <= 8 s at 1M (listmonk ~10k rows/s)" "gzip -1 (the CSV)" \
     "gzip -1 < $csv > $work/peer.gz" "$pipeline" \
     "rm -rf $work/istate && $B/account init --tenant bench --state $work/istate"
   SUMMARY+=("   import: $(awk -v n="$BENCH_N" -v s="$PAIR_WALL" 'BEGIN { printf "%.0f k rows/s", n / s / 1e3 }') (median wall)")
+  echo "${SUMMARY[-1]}"
+  breakdown="   import stages, median CPU s (ended at s):"
+  for stage in ingest dedupe validate tag commit; do
+    # shellcheck disable=SC2046  # one number a round
+    breakdown+=" $stage $(median $(awk '{ printf "%.2f\n", $2 + $3 }' "$stages/$stage")) ($(median $(awk '{ print $1 }' "$stages/$stage")))"
+  done
+  SUMMARY+=("$breakdown")
   echo "${SUMMARY[-1]}"
   rm -rf "$work/istate" "$work/peer.gz"
 fi
