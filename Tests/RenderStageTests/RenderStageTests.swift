@@ -192,7 +192,8 @@ final class RenderStageTests: XCTestCase {
     }
 
     /// Render's fused escape (HTML entities, then JSON string escapes, in one pass) read back as
-    /// a JSON string is HTMLEscape.text: the same entities, every other character kept.
+    /// a JSON string is HTMLEscape.text: the same entities, every other character kept; the
+    /// plain JSON escape reads back as the text.
     func testFusedHTMLEscapeReadsBackAsHTMLEscapeText() throws {
         let alphabet = Array("aZ09 &<>\"'\\/\n\t\r\u{01}\u{1F}\u{7F}éü€中ع😀")
         var generator = SystemRandomNumberGenerator()
@@ -205,6 +206,11 @@ final class RenderStageTests: XCTestCase {
             let json = out.withUnsafeBytes { Data($0) }
             let read = try JSONSerialization.jsonObject(with: json, options: .fragmentsAllowed) as? String
             XCTAssertEqual(read, HTMLEscape.text(text), text.debugDescription)
+            // The plain escape (Core's, as JSON strings everywhere) reads back as the text itself.
+            var plain = ByteBuffer(capacity: 64)
+            Array(text.utf8).withUnsafeBytes { plain.appendJSONString(utf8: $0) }
+            let back = try JSONSerialization.jsonObject(with: plain.withUnsafeBytes { Data($0) }, options: .fragmentsAllowed) as? String
+            XCTAssertEqual(back, text, text.debugDescription)
         }
         XCTAssertEqual(HTMLEscape.text("a&b<c>d\"e'f é"), "a&amp;b&lt;c&gt;d&quot;e&#39;f é")
     }

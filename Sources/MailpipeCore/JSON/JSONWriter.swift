@@ -130,36 +130,48 @@ public struct ByteBuffer {
 
     public mutating func appendJSONString(utf8: UnsafeRawBufferPointer) {
         append(UInt8(ascii: "\""))
+        appendJSONEscaped(utf8: utf8)
+        append(UInt8(ascii: "\""))
+    }
+
+    /// Writes the inside of a JSON string (no quotes): `utf8` (valid UTF-8) with `"` `\` and
+    /// control characters escaped. Writers that fuse another escape into the same pass (render's
+    /// HTML values) call `appendJSONEscape` for the bytes they do not handle.
+    public mutating func appendJSONEscaped(utf8: UnsafeRawBufferPointer) {
         if !ByteScan.needsJSONEscape(utf8) {
             // The usual case: one copy.
             append(utf8)
-            append(UInt8(ascii: "\""))
             return
         }
         var runStart = 0
-        let p = utf8.bindMemory(to: UInt8.self)
-        for i in 0..<p.count {
-            let b = p[i]
+        for i in 0..<utf8.count {
+            let b = utf8[i]
             if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") { continue }
             if i > runStart { append(UnsafeRawBufferPointer(rebasing: utf8[runStart..<i])) }
             runStart = i + 1
-            switch b {
-            case UInt8(ascii: "\""): append("\\\"")
-            case UInt8(ascii: "\\"): append("\\\\")
-            case 0x0A: append("\\n")
-            case 0x0D: append("\\r")
-            case 0x09: append("\\t")
-            case 0x08: append("\\b")
-            case 0x0C: append("\\f")
-            default:
-                append("\\u00")
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                append(hex[Int(b >> 4)])
-                append(hex[Int(b & 0xF)])
-            }
+            appendJSONEscape(b)
         }
-        if p.count > runStart { append(UnsafeRawBufferPointer(rebasing: utf8[runStart..<p.count])) }
-        append(UInt8(ascii: "\""))
+        if utf8.count > runStart { append(UnsafeRawBufferPointer(rebasing: utf8[runStart..<utf8.count])) }
+    }
+
+    /// The escape of one byte that may not stand for itself inside a JSON string: `"`, `\` or a
+    /// control character.
+    @inlinable
+    public mutating func appendJSONEscape(_ b: UInt8) {
+        switch b {
+        case UInt8(ascii: "\""): append("\\\"")
+        case UInt8(ascii: "\\"): append("\\\\")
+        case 0x0A: append("\\n")
+        case 0x0D: append("\\r")
+        case 0x09: append("\\t")
+        case 0x08: append("\\b")
+        case 0x0C: append("\\f")
+        default:
+            let hex: StaticString = "0123456789abcdef"
+            append("\\u00")
+            append(hex.utf8Start[Int(b >> 4)])
+            append(hex.utf8Start[Int(b & 0xF)])
+        }
     }
 
     /// Writes arbitrary bytes as a JSON string, replacing invalid UTF-8 with U+FFFD (for `raw`

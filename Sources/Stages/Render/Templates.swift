@@ -289,38 +289,13 @@ extension String {
 }
 
 /// JSON string escaping without the quotes, and HTML escaping inside it.
+/// Render's escapes for the inside of a JSON string (the message fields it writes): plain
+/// (ByteBuffer.appendJSONEscaped), fused with HTML's, or made safe for a header.
 public enum JSONText {
     /// Appends `bytes` (valid UTF-8) escaped for the inside of a JSON string.
     @inline(__always)
     public static func appendEscaped(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
-        var runStart = 0
-        let n = bytes.count
-        var i = 0
-        while i < n {
-            let b = bytes[i]
-            if b >= 0x20 && b != 0x22 && b != 0x5C { i += 1; continue }
-            if i > runStart { out.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
-            appendEscape(b, into: &out)
-            i += 1
-            runStart = i
-        }
-        if n > runStart { out.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<n])) }
-    }
-
-    @inline(__always)
-    static func appendEscape(_ b: UInt8, into out: inout ByteBuffer) {
-        switch b {
-        case 0x22: out.append("\\\"")
-        case 0x5C: out.append("\\\\")
-        case 0x0A: out.append("\\n")
-        case 0x0D: out.append("\\r")
-        case 0x09: out.append("\\t")
-        default:
-            out.append("\\u00")
-            let hex: StaticString = "0123456789abcdef"
-            out.append(hex.utf8Start[Int(b >> 4)])
-            out.append(hex.utf8Start[Int(b & 0xF)])
-        }
+        out.appendJSONEscaped(utf8: bytes)
     }
 
     /// HTML-escapes `bytes` and JSON-escapes the result in one pass.
@@ -334,7 +309,7 @@ public enum JSONText {
             let entity = HTMLEscape.entity(b)
             if b >= 0x20 && b != 0x5C && entity == nil { i += 1; continue }
             if i > runStart { out.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
-            if let entity { out.append(entity) } else { appendEscape(b, into: &out) }
+            if let entity { out.append(entity) } else { out.appendJSONEscape(b) }
             i += 1
             runStart = i
         }
@@ -351,7 +326,7 @@ public enum JSONText {
             let b = bytes[i]
             if b >= 0x20 && b != 0x22 && b != 0x5C && b != 0x7F { i += 1; continue }
             if i > runStart { out.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
-            if b < 0x20 || b == 0x7F { out.append(0x20) } else { appendEscape(b, into: &out) }
+            if b < 0x20 || b == 0x7F { out.append(0x20) } else { out.appendJSONEscape(b) }
             i += 1
             runStart = i
         }
