@@ -164,7 +164,7 @@ let package = Package(
         .testTarget(name: "TagStageTests", dependencies: ["TagStage", "MailpipeCore", "MailpipeStore", "MailpipeTestSupport"]),
         .testTarget(name: "IngestStageTests", dependencies: ["IngestStage", "MailpipeCore", "MailpipeStore"]),
         .testTarget(name: "AccountStageTests", dependencies: ["AccountStage", "MailpipeCore", "MailpipeStore", "MailpipeTestSupport"]),
-        .testTarget(name: "DedupeStageTests", dependencies: ["DedupeStage", "AccountStage", "MailpipeCore", "MailpipeStore"]),
+        .testTarget(name: "DedupeStageTests", dependencies: ["DedupeStage", "AccountStage", "MailpipeCore", "MailpipeStore", "MailpipeTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

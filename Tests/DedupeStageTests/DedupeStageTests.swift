@@ -7,6 +7,7 @@ import AccountStage
 import DedupeStage
 import MailpipeCore
 import MailpipeStore
+import MailpipeTestSupport
 import XCTest
 
 final class DedupeStageTests: XCTestCase {
@@ -207,6 +208,46 @@ final class DedupeStageTests: XCTestCase {
         }
         XCTAssertEqual(total, 200)
         XCTAssertEqual(seen.count, 200)
+    }
+
+    /// One thread and several write the same records, marks and rejects: repeats inside a batch
+    /// and across batches and files (the seen table's slots are read ahead of their records),
+    /// stored addresses, and every kind of bad line between them.
+    func testSeveralThreadsEqualOne() throws {
+        try initTenant("sos-expat")
+        var stored = ""
+        for n in stride(from: 0, to: 12_000, by: 3) { stored += #"{"tenant":"sos-expat","email":"c\#(n)@firm.fr"}"# + "\n" }
+        try commit("sos-expat", [write("stored.ndjson", stored)])
+        let inputs = try ThreadedInputs(in: dir, every: 37, stageRejects: [
+            (#"{"name":"no email"}"#, "missing_email"),
+            (#"{"email":"  ","tenant":"sos-expat"}"#, "missing_email"),
+            (#"{"email":"t@firm.fr","tenant":7}"#, "invalid_tenant"),
+            (#"{"email":"o@firm.fr","tenant":"ulixai"}"#, "tenant_mismatch"),
+        ]) { n, _ in
+            // Every fifth record repeats an address 1 to ~4,800 records back (case and spaces differ).
+            let address = n % 5 == 4 ? " C\((n * 7919) % max(1, n))@Firm.FR " : "c\(n)@firm.fr"
+            return n % 11 == 0 ? #"{"email":"\#(address)","dedupe":"stale","n":\#(n)}"# : #"{"tenant":"sos-expat","email":"\#(address)","n":\#(n)}"#
+        }
+        var outputs: [[UInt8]] = []
+        for threads in [1, 2, 3] {
+            let out = "\(dir)/out-\(threads).ndjson", rej = "\(dir)/rejects-\(threads).ndjson"
+            let fd = try FileDescriptor.open(out, .writeOnly, options: [.create, .truncate], permissions: 0o644)
+            var sink = OutputSink(descriptor: fd)
+            let (summary, _) = try DedupeStage.run(.init(tenant: try TenantSlug("sos-expat"), state: state, threads: threads,
+                                                         stream: StreamOptions(stage: "dedupe", inputs: inputs.paths, rejectsPath: rej, maxLine: 4096)),
+                                                   output: &sink)
+            fd.close()
+            let rejects = try FileSystem.readFile(rej)
+            outputs.append(try FileSystem.readFile(out) + [0] + rejects)
+            XCTAssertGreaterThan(summary["repeats"], 1_000, "threads \(threads)")
+            XCTAssertGreaterThan(summary["existing"], 1_000, "threads \(threads)")
+            let lines = String(decoding: rejects, as: UTF8.self).split(separator: "\n").map(String.init)
+            XCTAssertEqual(try ThreadedInputs.rejects(lines.filter { !$0.contains(#""reason":"duplicate""#) }), inputs.rejects,
+                           "threads \(threads)")
+            XCTAssertEqual(summary["in"], summary["out"] + summary["rejected"], "threads \(threads): every line accounted for")
+        }
+        XCTAssertEqual(outputs[1], outputs[0], "2 threads")
+        XCTAssertEqual(outputs[2], outputs[0], "3 threads")
     }
 
     func testHashIndexAndSeenTable() {

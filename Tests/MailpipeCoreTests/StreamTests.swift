@@ -204,6 +204,24 @@ final class StreamTests: XCTestCase {
         XCTAssertEqual(EmailKey.normalize("  Ann.Lee@Example.COM "), "ann.lee@example.com")
     }
 
+    /// `normalize` appends the address trimmed of ASCII white space with A–Z lowered and every
+    /// other byte as it is, whatever the bytes (UTF-8 or not).
+    func testEmailKeyNormalizeLowersOnlyASCIILetters() {
+        for b in 0...255 {
+            let byte = UInt8(b)
+            let input: [UInt8] = [0x20, 0x09, 0x41, byte, 0x5A, byte, 0x0D, 0x0A]
+            var out: [UInt8] = [0x21]
+            input.withUnsafeBytes { EmailKey.normalize($0, into: &out) }
+            let lowered = byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte
+            let space = byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A
+            let expected: [UInt8] = space ? [0x21, 0x61, lowered, 0x7A] : [0x21, 0x61, lowered, 0x7A, lowered]
+            XCTAssertEqual(out, expected, "byte \(b)")
+        }
+        var empty: [UInt8] = []
+        [UInt8](" \t ".utf8).withUnsafeBytes { EmailKey.normalize($0, into: &empty) }
+        XCTAssertEqual(empty, [])
+    }
+
     func testSummaryLineAndStats() {
         var summary = Summary(stage: "validate")
         summary["in"] = 10

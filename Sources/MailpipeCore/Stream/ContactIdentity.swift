@@ -26,7 +26,17 @@ public struct ContactIdentity: Sendable {
     /// The normalised email (trimmed, lower case); empty when there is a problem.
     public var key: [UInt8] = []
 
-    public init(_ record: Record) {
+    public init(_ record: Record) { read(record) }
+
+    /// An identity to `read` records into, one after the other.
+    public init() {}
+
+    /// Judges another record, reusing the key's storage (a thread that reads many records then
+    /// allocates nothing per record).
+    public mutating func read(_ record: Record) {
+        problem = nil
+        tenant = nil
+        key.removeAll(keepingCapacity: true)
         guard let email = record["email"], email.kind == .string else { problem = .noEmail; return }
         if let t = record["tenant"] {
             guard let value = t.string else { problem = .tenantNotString; return }
@@ -40,9 +50,7 @@ public struct ContactIdentity: Sendable {
             decoded.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
         } else {
             // The usual case: the address's bytes are in the record as they are.
-            let raw = email.rawContent
-            key.reserveCapacity(raw.count)
-            EmailKey.normalize(raw, into: &key)
+            EmailKey.normalize(email.rawContent, into: &key)
         }
         if key.isEmpty { problem = .emptyEmail }
     }

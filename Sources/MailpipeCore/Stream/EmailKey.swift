@@ -12,9 +12,12 @@ public enum EmailKey {
         var hi = bytes.count
         while lo < hi && isSpace(bytes[lo]) { lo += 1 }
         while hi > lo && isSpace(bytes[hi - 1]) { hi -= 1 }
-        for i in lo..<hi {
-            let b = bytes[i]
-            out.append(b >= 65 && b <= 90 ? b + 32 : b)
+        // Copied whole, then lower-cased in place: appending byte by byte cost ~20
+        // instructions a byte (dedupe's profile).
+        let start = out.count
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[lo..<hi]))
+        out.withUnsafeMutableBufferPointer { key in
+            for i in start..<key.count where key[i] &- 65 < 26 { key[i] &+= 32 }
         }
     }
 

@@ -25,18 +25,7 @@
 ///     try stream.forEach { line, email in … }
 public struct ParallelRecordStream<Item> {
     /// One valid record as the caller's thread sees it.
-    public struct Line {
-        /// The record's original bytes (valid during the call).
-        public let bytes: UnsafeRawBufferPointer
-        /// What the `writing:` form's `extract` wrote for this record (empty otherwise; valid
-        /// during the call).
-        public let written: UnsafeRawBufferPointer
-        public let line: Int
-        public let file: String?
-        /// Which input the record came from (0 for the first operand), cheaper to compare than `file`.
-        public let input: Int
-        public var origin: RejectSink.Origin { RejectSink.Origin(line: line, file: file) }
-    }
+    public typealias Line = ParallelRecordLine
 
     private typealias Kind = ParallelStreamEntry.Kind
     private typealias Entry = ParallelStreamEntry
@@ -349,4 +338,19 @@ private struct ParallelStreamEntry {
     var writer = 0
     var writtenStart = 0
     var writtenEnd = 0
+}
+
+/// One valid record as `ParallelRecordStream`'s caller sees it. Outside the generic stream, so
+/// that handing one to the caller needs no generic metadata look-up per record.
+public struct ParallelRecordLine {
+    /// The record's original bytes (valid during the call).
+    public let bytes: UnsafeRawBufferPointer
+    /// What the `writing:` form's `extract` wrote for this record (empty otherwise; valid
+    /// during the call).
+    public let written: UnsafeRawBufferPointer
+    public let line: Int
+    public let file: String?
+    /// Which input the record came from (0 for the first operand), cheaper to compare than `file`.
+    public let input: Int
+    public var origin: RejectSink.Origin { RejectSink.Origin(line: line, file: file) }
 }

@@ -90,14 +90,17 @@ public enum DedupeStage {
             index = try loadIndex(tenant: slug, state: options.state, canonical: options.canonical, shard: options.shard)
         }
         let preloaded = index
-        var stream = try ParallelRecordStream<Extracted>(options: options.stream, rejects: rejects, threads: options.threads) { record in
-            var id = ContactIdentity(record)
+        let readers = (0..<Cores.capped(options.threads)).map { _ in IdentityReader() }
+        var stream = try ParallelRecordStream<Extracted>(options: options.stream, rejects: rejects, threads: readers.count,
+                                                         keeping: readers.map(\.slots)) { record, worker in
+            let reader = readers[worker]
+            reader.identity.read(record)
             var x = Extracted()
-            x.problem = id.problem
-            if let t = id.tenant, t != flagTenant { x.otherTenant = t }
-            if id.problem != nil { return x }
-            canonical.apply(&id.key)
-            x.hash = id.key.withUnsafeBytes { EmailKey.hash($0) }
+            x.problem = reader.identity.problem
+            if let t = reader.identity.tenant, t != flagTenant { x.otherTenant = t }
+            if x.problem != nil { return x }
+            canonical.apply(&reader.identity.key)
+            x.hash = reader.identity.key.withUnsafeBytes { EmailKey.hash($0) }
             x.hasDedupeMember = record["dedupe"] != nil
             return x
         } finishSlice: { items in
@@ -140,10 +143,25 @@ public enum DedupeStage {
         defer { patcher.deallocate() }
         var counts = (new: 0, existing: 0, repeats: 0, out: 0, droppedExisting: 0, otherShard: 0)
 
+        // Each record reads the seen table's slot of one a few places ahead, so that slot's cache
+        // miss overlaps the records in between (a whole batch read at once was evicted again,
+        // by the copying of the batch's records, before its turn came).
+        var upcoming = UnsafeBufferPointer<Extracted?>(start: nil, count: 0)
+        var nextToWarm = 0
         var warmed: UInt64 = 0
+        func warmAhead(_ records: Int) {
+            var k = 0
+            while k < records && nextToWarm < upcoming.count {
+                if let x = upcoming[nextToWarm], x.problem == nil { warmed &+= seen.warm(x.hash); k += 1 }
+                nextToWarm += 1
+            }
+        }
         try stream.forEach(willDeliver: { items in
-            for case let x? in items where x.problem == nil { warmed &+= seen.warm(x.hash) }
+            upcoming = items
+            nextToWarm = 0
+            warmAhead(SeenTable.warmLead)
         }) { record, x in
+            warmAhead(1)
             if let problem = x.problem, problem != .emptyEmail {
                 problem.reject(record.bytes, origin: record.origin, to: rejects)
                 return
@@ -235,6 +253,15 @@ public enum DedupeStage {
         summary.setGroup("reject_reasons", rejects.reasons)
         let status: ExitStatus = options.stream.strict && rejects.count > 0 ? .rejectsUnderStrict : .success
         return (summary, status)
+    }
+
+    /// One parsing thread's own state: the root members its parse builds — the line is still
+    /// validated whole (`JSONParser.parse(_:keeping:)`), the other members without tokens — and
+    /// the identity it reads records into (its key's storage reused).
+    final class IdentityReader {
+        let slots = FieldSlots()
+        var identity = ContactIdentity()
+        init() { for key in ["email", "tenant", "dedupe"] { _ = slots.slot(key) } }
     }
 
     /// Replaces a record's own `dedupe` member (rare: a record marked by an earlier run).

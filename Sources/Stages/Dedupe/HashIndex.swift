@@ -95,10 +95,14 @@ public struct StoreHashIndex {
 }
 
 /// The addresses seen so far in the stream: open addressing on the 64-bit hash, the value being
-/// where the first occurrence was (input index, line). 16 bytes a slot, at most half full.
+/// where the first occurrence was (input index, line). 16 bytes a slot, key and value side by
+/// side so a look-up misses the cache once; at most half full.
 public struct SeenTable {
-    private var keys: UnsafeMutablePointer<UInt64>
-    private var values: UnsafeMutablePointer<UInt64>
+    private struct Slot {
+        var key: UInt64
+        var value: UInt64
+    }
+    private var slots: UnsafeMutablePointer<Slot>
     private var capacity: Int
     private var shift: UInt64
     public private(set) var count = 0
@@ -108,26 +112,25 @@ public struct SeenTable {
         while c < initialCapacity { c <<= 1 }
         capacity = c
         shift = UInt64(64 - c.trailingZeroBitCount)
-        keys = .allocate(capacity: c)
-        keys.initialize(repeating: 0, count: c)
-        values = .allocate(capacity: c)
-        values.initialize(repeating: 0, count: c)
+        slots = .allocate(capacity: c)
+        slots.initialize(repeating: Slot(key: 0, value: 0), count: c)
     }
 
     public func deallocate() {
-        keys.deallocate()
-        values.deallocate()
+        slots.deallocate()
     }
 
     /// Reads the slot where `hash` would go, so that inserting it soon after finds it in the
-    /// cache: called for a batch of hashes ahead of their inserts, the loads overlap (one insert
-    /// at a time would wait for each). The result only keeps the load from being optimised away.
+    /// cache: called a few records ahead of their inserts, the loads overlap (one insert at a
+    /// time would wait for each). The result only keeps the load from being optimised away.
     @inline(__always)
     public func warm(_ hash: UInt64) -> UInt64 {
         let key = hash == 0 ? 1 : hash
-        let slot = Int((key &* 0x9E37_79B9_7F4A_7C15) >> shift)
-        return keys[slot] &+ values[slot]
+        return slots[Int((key &* 0x9E37_79B9_7F4A_7C15) >> shift)].key
     }
+
+    /// How many records ahead of its insert a hash is warmed: enough for several misses in flight.
+    public static let warmLead = 8
 
     /// Inserts `hash` with `value`, or returns the value stored by its first occurrence.
     @inline(__always)
@@ -136,11 +139,10 @@ public struct SeenTable {
         var slot = Int((key &* 0x9E37_79B9_7F4A_7C15) >> shift)
         let mask = capacity - 1
         while true {
-            let k = keys[slot]
-            if k == key { return values[slot] }
+            let k = slots[slot].key
+            if k == key { return slots[slot].value }
             if k == 0 {
-                keys[slot] = key
-                values[slot] = value
+                slots[slot] = Slot(key: key, value: value)
                 count += 1
                 if count * 2 > capacity { grow() }
                 return nil
@@ -150,21 +152,17 @@ public struct SeenTable {
     }
 
     private mutating func grow() {
-        let oldKeys = keys, oldValues = values, oldCapacity = capacity
+        let old = slots, oldCapacity = capacity
         capacity <<= 1
         shift -= 1
-        keys = .allocate(capacity: capacity)
-        keys.initialize(repeating: 0, count: capacity)
-        values = .allocate(capacity: capacity)
-        values.initialize(repeating: 0, count: capacity)
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: Slot(key: 0, value: 0), count: capacity)
         let mask = capacity - 1
-        for i in 0..<oldCapacity where oldKeys[i] != 0 {
-            var slot = Int((oldKeys[i] &* 0x9E37_79B9_7F4A_7C15) >> shift)
-            while keys[slot] != 0 { slot = (slot + 1) & mask }
-            keys[slot] = oldKeys[i]
-            values[slot] = oldValues[i]
+        for i in 0..<oldCapacity where old[i].key != 0 {
+            var slot = Int((old[i].key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+            while slots[slot].key != 0 { slot = (slot + 1) & mask }
+            slots[slot] = old[i]
         }
-        oldKeys.deallocate()
-        oldValues.deallocate()
+        old.deallocate()
     }
 }
