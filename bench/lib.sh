@@ -58,8 +58,8 @@ human() { awk -v x="$1" 'BEGIN {
   if (x >= 1e9) printf "%.2fG", x / 1e9; else if (x >= 1e6) printf "%.2fM", x / 1e6;
   else if (x >= 1e3) printf "%.1fk", x / 1e3; else printf "%.0f", x }'; }
 
-# file_size PATH → bytes
-file_size() { stat -c %s "$1"; }
+# file_size PATH → bytes (of the file a symlink names)
+file_size() { stat -L -c %s "$1"; }
 
 # --- the generator and cached datasets ---------------------------------------------------
 

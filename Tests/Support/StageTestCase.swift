@@ -41,4 +41,18 @@ open class StageTestCase: XCTestCase {
         let text = String(decoding: try FileSystem.readFile(outPath), as: UTF8.self)
         return (text.split(separator: "\n").map(String.init), summary)
     }
+
+    /// A stage's run: its output's lines, its rejects file's lines and its summary.
+    public struct Run {
+        public var lines: [String]
+        public var rejects: [String]
+        public var summary: JSONValue
+    }
+
+    /// `runStage` for a stage told to write its rejects to `rejectsPath`: the rejects' lines too.
+    public func runStage(rejectsPath: String, _ stage: (inout OutputSink) throws -> Summary) throws -> Run {
+        let (lines, summary) = try runStage(stage)
+        let rejects = String(decoding: try FileSystem.readFile(rejectsPath), as: UTF8.self).split(separator: "\n").map(String.init)
+        return Run(lines: lines, rejects: rejects, summary: summary.json)
+    }
 }

@@ -38,20 +38,12 @@ final class TagThreadsTests: StageTestCase {
         }
     }
 
-    struct Run {
-        var lines: [String]
-        var rejects: [String]
-        var summary: JSONValue
-    }
-
     func run(_ paths: [String], threads: Int, _ configure: (inout Tagging.Options) -> Void = { _ in }) throws -> Run {
         let rejectsPath = "\(dir)/rejects-\(threads).ndjson"
         var options = Tagging.Options(stream: StreamOptions(stage: "tag", inputs: paths, rejectsPath: rejectsPath, maxLine: 4096),
                                       tenant: try TenantSlug("acme"), state: state, threads: threads)
         configure(&options)
-        let (lines, summary) = try runStage { try Tagging.run(options, output: &$0).0 }
-        let rejects = String(decoding: try FileSystem.readFile(rejectsPath), as: UTF8.self).split(separator: "\n").map(String.init)
-        return Run(lines: lines, rejects: rejects, summary: summary.json)
+        return try runStage(rejectsPath: rejectsPath) { try Tagging.run(options, output: &$0).0 }
     }
 
     func testSeveralThreadsWriteWhatOneWrites() throws {

@@ -24,21 +24,13 @@ final class ValidateThreadsTests: StageTestCase {
         }
     }
 
-    struct Run {
-        var lines: [String]
-        var rejects: [String]
-        var summary: JSONValue
-    }
-
     func run(_ paths: [String], threads: Int, _ configure: (inout Validate.Options) -> Void) throws -> Run {
         let rejectsPath = "\(dir)/rejects-\(threads).ndjson"
         var stream = StreamOptions(stage: "validate", inputs: paths, rejectsPath: rejectsPath, maxLine: 4096)
         stream.tenant = "acme"
         var options = Validate.Options(stream: stream, threads: threads)
         configure(&options)
-        let (lines, summary) = try runStage { try Validate.run(options, output: &$0).0 }
-        let rejects = String(decoding: try FileSystem.readFile(rejectsPath), as: UTF8.self).split(separator: "\n").map(String.init)
-        return Run(lines: lines, rejects: rejects, summary: summary.json)
+        return try runStage(rejectsPath: rejectsPath) { try Validate.run(options, output: &$0).0 }
     }
 
     func testSeveralThreadsWriteWhatOneWrites() throws {
