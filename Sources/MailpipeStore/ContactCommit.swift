@@ -21,7 +21,7 @@ public final class ContactCommit {
     let nowText: String
     let chunkBytes: Int
     let threads: Int
-    private var arena: [UInt8] = []
+    private let arena: ChunkArena
     private var entries: [Entry] = []
     private var parsers: (incoming: JSONParser, stored: JSONParser)
     public private(set) var counts = MergeCounts()
@@ -45,8 +45,8 @@ public final class ContactCommit {
         nowText = now.rfc3339
         self.chunkBytes = chunkBytes
         self.threads = threads
-        // Grown as records come (a small commit stays small), up to about a chunk.
-        arena.reserveCapacity(min(chunkBytes, 4 << 20) + 4096)
+        // Grown a slab at a time as records come (a small commit stays small), up to about a chunk.
+        arena = ChunkArena(slabBytes: min(ChunkArena.defaultSlabBytes, max(chunkBytes, 64 << 10)))
         parsers = (JSONParser(maxDepth: maxDepth), JSONParser(maxDepth: 256))
     }
 
@@ -73,15 +73,12 @@ public final class ContactCommit {
             line = newContactLine
             form = .newContact
         }
-        let keyStart = arena.count
         let keyLength = key.count
-        arena.append(contentsOf: key)
-        let lineStart = arena.count
-        arena.append(contentsOf: line)
+        let keyStart = key.withUnsafeBytes { arena.append($0, line) }
         var prefix: UInt64 = 0, prefix2: UInt64 = 0
-        for i in 0..<8 { prefix = prefix << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
-        for i in 8..<16 { prefix2 = prefix2 << 8 | UInt64(i < keyLength ? arena[keyStart + i] : 0) }
-        entries.append(Entry(prefix: prefix, prefix2: prefix2, hash: hash, keyStart: keyStart, lineStart: lineStart,
+        for i in 0..<8 { prefix = prefix << 8 | UInt64(i < keyLength ? key[i] : 0) }
+        for i in 8..<16 { prefix2 = prefix2 << 8 | UInt64(i < keyLength ? key[i] : 0) }
+        entries.append(Entry(prefix: prefix, prefix2: prefix2, hash: hash, keyStart: keyStart, order: entries.count,
                              keyLength: Int32(keyLength), lineLength: Int32(line.count), slot: Int32(slot), form: form))
         if arena.count >= chunkBytes {
             spilled = true
@@ -89,7 +86,7 @@ public final class ContactCommit {
             // More input may follow: this chunk's run is folded with the others at the end.
             Timing.mark("read a chunk of \(entries.count) contacts")
             ProgressLine.phase("merging a chunk of \(entries.count) contacts")
-            try ContactCommit.flushChunk(&arena, &entries, session.writers, &parsers, tenant, nowText, &counts, spill: true, threads: threads)
+            try ContactCommit.flushChunk(arena, &entries, session.writers, &parsers, tenant, nowText, &counts, spill: true, threads: threads)
             ProgressLine.phase(nil)
         }
     }
@@ -98,9 +95,9 @@ public final class ContactCommit {
     public func finish() throws {
         Timing.mark("read \(entries.count) contacts")
         ProgressLine.phase("merging \(entries.count) contacts into the store")
-        try ContactCommit.flushChunk(&arena, &entries, session.writers, &parsers, tenant, nowText, &counts, spill: false, threads: threads)
+        try ContactCommit.flushChunk(arena, &entries, session.writers, &parsers, tenant, nowText, &counts, spill: false, threads: threads)
         // The chunk buffers (up to a chunk's worth) are not needed by the fold that may follow.
-        arena = []
+        arena.release()
         entries = []
     }
 
@@ -143,77 +140,108 @@ public final class ContactCommit {
     /// What an entry's line is: the incoming record, or already the new contact's stored line.
     enum LineForm: UInt8 { case record, newContact }
 
-    /// One incoming record in the chunk arena.
+    /// One incoming record in the chunk arena: its key, then its line right after it.
     struct Entry {
         var prefix: UInt64     // first 8 key bytes, big-endian: most comparisons end here
         var prefix2: UInt64    // the next 8 (addresses often share their first 8 bytes)
         var hash: UInt64       // EmailKey.hash of the key: unequal hashes, unequal keys
-        var keyStart: Int
-        var lineStart: Int
+        var keyStart: UnsafeRawPointer
+        var order: Int         // input order in the chunk: equal keys merge in it
         var keyLength: Int32
         var lineLength: Int32
         var slot: Int32
         var form: LineForm
+
+        var key: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: keyStart, count: Int(keyLength)) }
+        var line: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: keyStart + Int(keyLength), count: Int(lineLength)) }
+
+        /// Key order; equal keys in input order (later records merge last).
+        @inline(__always)
+        static func precedes(_ a: Entry, _ b: Entry) -> Bool {
+            if a.prefix != b.prefix { return a.prefix < b.prefix }
+            if a.prefix2 != b.prefix2 { return a.prefix2 < b.prefix2 }
+            let n = Int(min(a.keyLength, b.keyLength))
+            let c = n == 0 ? 0 : memcmp(a.keyStart, b.keyStart, n)
+            if c != 0 { return c < 0 }
+            if a.keyLength != b.keyLength { return a.keyLength < b.keyLength }
+            return a.order < b.order
+        }
+
+        @inline(__always)
+        static func sameKey(_ a: Entry, _ b: Entry) -> Bool {
+            a.hash == b.hash && a.keyLength == b.keyLength && memcmp(a.keyStart, b.keyStart, Int(a.keyLength)) == 0
+        }
+    }
+
+    /// Sorts a chunk's entries (`Entry.precedes`, a total order): on two threads, each half
+    /// sorted on its own, then the halves merged; a small chunk on the calling thread.
+    static func sort(_ entries: inout [Entry], threads: Int) throws {
+        let count = entries.count
+        guard threads > 1, count >= 1 << 15 else {
+            entries.sort(by: Entry.precedes)
+            return
+        }
+        let middle = count / 2
+        try entries.withUnsafeMutableBufferPointer { all in
+            let halves = [UnsafeMutableBufferPointer(rebasing: all[..<middle]), UnsafeMutableBufferPointer(rebasing: all[middle...])]
+            try WorkCrew.perform(workers: 2) { half in
+                var part = halves[half]
+                part.sort(by: Entry.precedes)
+            }
+        }
+        var merged: [Entry] = []
+        merged.reserveCapacity(count)
+        entries.withUnsafeBufferPointer { all in
+            var i = 0, j = middle
+            while i < middle && j < count {
+                // The left half came first: on a tie (never, the order is total) it would go first.
+                if Entry.precedes(all[j], all[i]) { merged.append(all[j]); j += 1 } else { merged.append(all[i]); i += 1 }
+            }
+            merged.append(contentsOf: all[i..<middle])
+            merged.append(contentsOf: all[j..<count])
+        }
+        entries = merged
     }
 
 
-    private static func flushChunk(_ arena: inout [UInt8], _ entries: inout [Entry], _ writers: [ContactStoreWriter],
+    private static func flushChunk(_ arena: ChunkArena, _ entries: inout [Entry], _ writers: [ContactStoreWriter],
                                    _ parsers: inout (incoming: JSONParser, stored: JSONParser),
                                    _ tenant: String, _ nowText: String,
                                    _ total: inout MergeCounts, spill: Bool, threads: Int) throws {
         guard !entries.isEmpty else { return }
-        try arena.withUnsafeBytes { base in
-            @inline(__always) func key(_ e: Entry) -> UnsafeRawBufferPointer {
-                UnsafeRawBufferPointer(rebasing: base[e.keyStart..<(e.keyStart + Int(e.keyLength))])
-            }
-            @inline(__always) func compare(_ a: Entry, _ b: Entry) -> Int {
-                if a.prefix != b.prefix { return a.prefix < b.prefix ? -1 : 1 }
-                if a.prefix2 != b.prefix2 { return a.prefix2 < b.prefix2 ? -1 : 1 }
-                let n = Int(min(a.keyLength, b.keyLength))
-                let c = n == 0 ? 0 : Int(memcmp(base.baseAddress! + a.keyStart, base.baseAddress! + b.keyStart, n))
-                return c != 0 ? c : Int(a.keyLength - b.keyLength)
-            }
-            @inline(__always) func sameKey(_ a: Entry, _ b: Entry) -> Bool {
-                a.hash == b.hash && a.keyLength == b.keyLength
-                    && memcmp(base.baseAddress! + a.keyStart, base.baseAddress! + b.keyStart, Int(a.keyLength)) == 0
-            }
-            // Equal keys keep input order (lineStart grows with input order): later records merge last.
-            entries.sort { a, b in
-                let c = compare(a, b)
-                return c != 0 ? c < 0 : a.lineStart < b.lineStart
-            }
-            Timing.mark("sort")
-            // One run per writer (shard), from its entries; equal keys share a shard, so each
-            // group of equal keys is whole in one pass. Groups are merged in batches: their stored
-            // versions are looked up here, the merged lines are built on every thread, and they
-            // are added to the run in key order.
-            var groups: [Group] = []
-            var counts = MergeCounts()
-            for (slot, writer) in writers.enumerated() {
-                let lookup = try writer.lookup()
-                try writer.addRun(spill: spill) { add in
-                    var i = 0
-                    while i < entries.count {
-                        var j = i
-                        while j + 1 < entries.count && sameKey(entries[j + 1], entries[i]) { j += 1 }
-                        if entries[i].slot == Int32(slot) {
-                            groups.append(Group(first: i, last: j, stored: try lookup.find(key: key(entries[i]), hash: entries[i].hash)))
-                        }
-                        i = j + 1
-                        if groups.count == mergeBatch || (i >= entries.count && !groups.isEmpty) {
-                            try mergeGroups(&groups, entries, base, &parsers, tenant, nowText, threads, &counts) { group, line in
-                                try add(line, key(entries[group.first]))
-                            }
+        try sort(&entries, threads: threads)
+        Timing.mark("sort")
+        // One run per writer (shard), from its entries; equal keys share a shard, so each
+        // group of equal keys is whole in one pass. Groups are merged in batches: their stored
+        // versions are looked up here, the merged lines are built on every thread, and they
+        // are added to the run in key order.
+        var groups: [Group] = []
+        var counts = MergeCounts()
+        for (slot, writer) in writers.enumerated() {
+            let lookup = try writer.lookup()
+            try writer.addRun(spill: spill) { add in
+                var i = 0
+                while i < entries.count {
+                    var j = i
+                    while j + 1 < entries.count && Entry.sameKey(entries[j + 1], entries[i]) { j += 1 }
+                    if entries[i].slot == Int32(slot) {
+                        groups.append(Group(first: i, last: j, stored: try lookup.find(key: entries[i].key, hash: entries[i].hash)))
+                    }
+                    i = j + 1
+                    if groups.count == mergeBatch || (i >= entries.count && !groups.isEmpty) {
+                        try mergeGroups(&groups, entries, &parsers, tenant, nowText, threads, &counts) { group, line in
+                            try add(line, entries[group.first].key)
                         }
                     }
                 }
             }
-            total.add(counts)
-            Timing.mark("merge and write the run")
         }
-        arena.removeAll(keepingCapacity: true)
+        total.add(counts)
+        Timing.mark("merge and write the run")
+        arena.removeAll()
         entries.removeAll(keepingCapacity: true)
     }
+
     /// Records sharing one email inside a chunk (entries first…last), and the stored version.
     struct Group {
         var first: Int
@@ -248,15 +276,15 @@ public final class ContactCommit {
 
     /// Merges each group's records (in input order) into its stored version, on every thread,
     /// then calls `add` with each changed group's new line, in group order; empties `groups`.
-    private static func mergeGroups(_ groups: inout [Group], _ entries: [Entry], _ base: UnsafeRawBufferPointer,
+    private static func mergeGroups(_ groups: inout [Group], _ entries: [Entry],
                                     _ parsers: inout (incoming: JSONParser, stored: JSONParser),
                                     _ tenant: String, _ nowText: String, _ threads: Int, _ counts: inout MergeCounts,
                                     _ add: (Group, UnsafeRawBufferPointer) throws -> Void) throws {
         let n = groups.count < 256 ? 1 : max(1, threads)
-        // Per share: the merged lines back to back, and where each group's line is (nil: unchanged).
+        // Per share: the merged lines back to back, and what each group's line is.
         var lines = [ByteBuffer](repeating: ByteBuffer(capacity: 0), count: n)
         for w in 0..<n { lines[w] = ByteBuffer(capacity: 1 << 20) }
-        var spans = [(Int, Int)?](repeating: nil, count: groups.count)
+        var spans = [MergedLine](repeating: .unchanged, count: groups.count)
         var shareCounts = [MergeCounts](repeating: MergeCounts(), count: n)
         var errors = [Error?](repeating: nil, count: n)
         var extraParsers = (1..<max(1, n)).map { _ in (incoming: JSONParser(maxDepth: parsers.incoming.maxDepth), stored: JSONParser(maxDepth: 256)) }
@@ -274,11 +302,8 @@ public final class ContactCommit {
                                     var scratch = ByteBuffer(capacity: 4096)
                                     do {
                                         for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
-                                            let start = ls[w].count
-                                            if try merge(all[g], entries, base, &p.pointee, tenant, nowText, &cs[w],
-                                                         scratch: &scratch, into: &ls[w]) {
-                                                ss[g] = (start, ls[w].count)
-                                            }
+                                            ss[g] = try merge(all[g], entries, &p.pointee, tenant, nowText, &cs[w],
+                                                              scratch: &scratch, into: &ls[w])
                                         }
                                     } catch {
                                         es[w] = error
@@ -296,38 +321,49 @@ public final class ContactCommit {
         for w in 0..<n {
             try lines[w].withUnsafeBytes { bytes in
                 for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
-                    guard let (from, to) = spans[g] else { continue }
-                    try add(all[g], UnsafeRawBufferPointer(rebasing: bytes[from..<to]))
+                    switch spans[g] {
+                    case .unchanged: continue
+                    case .firstEntrysLine: try add(all[g], entries[all[g].first].line)
+                    case .written(let range): try add(all[g], UnsafeRawBufferPointer(rebasing: bytes[range]))
+                    }
                 }
             }
         }
         groups.removeAll(keepingCapacity: true)
     }
 
+    /// A group's line for the run, as `merge` leaves it.
+    enum MergedLine {
+        /// Nothing changed: the stored version stays.
+        case unchanged
+        /// The group's one entry is a new contact's stored line already: it goes in as it is.
+        case firstEntrysLine
+        /// Written into the share's buffer, at this range.
+        case written(Range<Int>)
+    }
+
     /// One group: its records merged in input order into the stored version (or inserted).
-    /// Appends the new line to `out` and returns true, or returns false when nothing changed.
-    private static func merge(_ group: Group, _ entries: [Entry], _ base: UnsafeRawBufferPointer,
+    /// Appends a new line to `out` when one is written.
+    private static func merge(_ group: Group, _ entries: [Entry],
                               _ parsers: inout (incoming: JSONParser, stored: JSONParser),
                               _ tenant: String, _ nowText: String, _ counts: inout MergeCounts,
-                              scratch: inout ByteBuffer, into out: inout ByteBuffer) throws -> Bool {
+                              scratch: inout ByteBuffer, into out: inout ByteBuffer) throws -> MergedLine {
+        let start = out.count
         let first = entries[group.first]
-        let key = UnsafeRawBufferPointer(rebasing: base[first.keyStart..<(first.keyStart + Int(first.keyLength))])
+        let key = first.key
         if group.stored == nil && group.first == group.last {
             // The usual case of an import: one new contact, written straight into the output.
-            let line = UnsafeRawBufferPointer(rebasing: base[first.lineStart..<(first.lineStart + Int(first.lineLength))])
+            let line = first.line
             counts.new += 1
-            if first.form == .newContact {
-                out.append(line)
-                return true
-            }
+            if first.form == .newContact { return .firstEntrysLine }
             let incoming = try parsers.incoming.parse(line).root
             ContactMerge.insert(incoming, key: key, tenant: tenant, createdAt: nowText, into: &out)
             noteBlocked(incoming, stored: nil, key: key, &counts)
-            return true
+            return .written(start..<out.count)
         }
         var current: [UInt8]? = group.stored
         for e in entries[group.first...group.last] {
-            let line = UnsafeRawBufferPointer(rebasing: base[e.lineStart..<(e.lineStart + Int(e.lineLength))])
+            let line = e.line
             if e.form == .newContact {
                 // Only ever the first record of a group with no stored version (see `add`).
                 current = Array(line)
@@ -356,8 +392,60 @@ public final class ContactCommit {
                 counts.new += 1
             }
         }
-        guard let current, current != group.stored else { return false }
+        guard let current, current != group.stored else { return .unchanged }
         current.withUnsafeBytes { out.append($0) }
-        return true
+        return .written(start..<out.count)
+    }
+}
+
+/// A chunk's keys and lines, in slabs of a fixed size: what is held never moves as the chunk
+/// grows (an Array doubling copies everything so far and touches about twice the pages), and a
+/// small commit takes one slab. Nothing is reserved up front (`ulimit -v` runs stay small).
+final class ChunkArena {
+    static let defaultSlabBytes = 4 << 20
+    let slabBytes: Int
+    private var slabs: [UnsafeMutableRawBufferPointer] = []
+    /// The slab being filled, and how much of it is used.
+    private var current = 0
+    private var used = 0
+    /// Bytes held (what a chunk's size is counted in).
+    private(set) var count = 0
+
+    init(slabBytes: Int) { self.slabBytes = slabBytes }
+
+    deinit { release() }
+
+    /// Copies `a` then `b` right after it; returns where `a` starts. Valid until `removeAll`.
+    func append(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> UnsafeRawPointer {
+        let n = a.count + b.count
+        while current < slabs.count && slabs[current].count - used < n {
+            current += 1
+            used = 0
+        }
+        if current == slabs.count {
+            // A line longer than a slab gets a slab of its own size.
+            slabs.append(.allocate(byteCount: max(slabBytes, n), alignment: 16))
+            used = 0
+        }
+        let start = slabs[current].baseAddress! + used
+        if a.count > 0 { start.copyMemory(from: a.baseAddress!, byteCount: a.count) }
+        if b.count > 0 { (start + a.count).copyMemory(from: b.baseAddress!, byteCount: b.count) }
+        used += n
+        count += n
+        return UnsafeRawPointer(start)
+    }
+
+    /// Forgets what is held; the slabs are kept for the next chunk.
+    func removeAll() {
+        current = 0
+        used = 0
+        count = 0
+    }
+
+    /// Forgets what is held and frees the slabs.
+    func release() {
+        for slab in slabs { slab.deallocate() }
+        slabs = []
+        removeAll()
     }
 }
