@@ -257,11 +257,16 @@ public struct JSONParser {
     /// token count, or nil when the document is not an object or something in it is wrong.
     private func scanKeeping(_ p: UnsafePointer<UInt8>, _ n: Int, _ slots: FieldSlots) -> Int? {
         slots.reset()
+        // Whether white space was skipped at the root (`FieldSlots.rootIsCompact`): a value
+        // never ends in white space, so a byte before `i` that is some was skipped.
+        var spaced = false
         var i = JSONParser.skipSpace(p, n, 0)
+        spaced = i != 0
         guard i < n, p[i] == UInt8(ascii: "{") else { return nil }
         tape[0] = JSONToken(kind: .object, escaped: false, start: Int32(i), end: 0, next: 0)
         var t = 1
         i = JSONParser.skipSpace(p, n, i + 1)
+        spaced = spaced || JSONParser.isSpace(p[i - 1])
         if i < n && p[i] != UInt8(ascii: "}") {
             while true {
                 guard i < n, p[i] == UInt8(ascii: "\"") else { return nil }
@@ -271,7 +276,9 @@ public struct JSONParser {
                 let key = JSONToken(kind: .string, escaped: escaped, start: Int32(i), end: Int32(keyEnd), next: Int32(t + 1))
                 i = JSONParser.skipSpace(p, n, keyEnd)
                 guard i < n, p[i] == UInt8(ascii: ":") else { return nil }
+                spaced = spaced || i != keyEnd
                 i = JSONParser.skipSpace(p, n, i + 1)
+                spaced = spaced || JSONParser.isSpace(p[i - 1])
                 if slots.claim(UnsafeRawBufferPointer(start: p + Int(key.start) + 1, count: Int(key.end - key.start) - 2),
                                escaped: escaped, value: t + 1) {
                     tape[t] = key
@@ -281,15 +288,19 @@ public struct JSONParser {
                     guard skipValue(p, n, &i, depth: 1) else { return nil }
                 }
                 guard i < n else { return nil }
+                spaced = spaced || JSONParser.isSpace(p[i - 1])
                 if p[i] == UInt8(ascii: "}") { break }
                 guard p[i] == UInt8(ascii: ",") else { return nil }
                 i = JSONParser.skipSpace(p, n, i + 1)
+                spaced = spaced || JSONParser.isSpace(p[i - 1])
             }
         }
         guard i < n else { return nil }
         tape[0].end = Int32(i + 1)
         tape[0].next = Int32(t)
-        return JSONParser.skipSpace(p, n, i + 1) == n ? t : nil
+        guard JSONParser.skipSpace(p, n, i + 1) == n else { return nil }
+        slots.rootIsCompact = !spaced && i + 1 == n
+        return t
     }
 
     /// Checks the value at `i` by the grammar of `scanValue`, writing nothing, and leaves `i`

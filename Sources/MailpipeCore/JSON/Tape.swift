@@ -140,6 +140,18 @@ public final class FieldSlots {
     /// Decoded escaped keys (rare).
     private var scratch: [UInt8] = []
 
+    /// Whether keys keep being compared once every slot is filled, so that `repeatedKey` is
+    /// known (off by default: a stage that only reads its members stops comparing early).
+    public var noticesRepeatedKeys = false
+    /// Whether a slot's key came again after the member that filled it (in any spelling), in
+    /// the record last parsed or resolved — known only when `noticesRepeatedKeys`.
+    public private(set) var repeatedKey = false
+    /// Whether the record last parsed with `JSONParser.parse(_:keeping:)` is a root object with
+    /// no white space before, after or between its members (inside their values any): the bytes
+    /// `RecordPatch` writes for it, so a stage may write it as its own bytes with members'
+    /// values replaced. False when it has some, or when the full parse took the record.
+    public internal(set) var rootIsCompact = false
+
     public init() {
         capacity = 16
         found = .allocate(capacity: capacity)
@@ -164,6 +176,7 @@ public final class FieldSlots {
     public func copy() -> FieldSlots {
         let other = FieldSlots()
         for k in keys { _ = other.slot(bytes: k) }
+        other.noticesRepeatedKeys = noticesRepeatedKeys
         return other
     }
 
@@ -197,6 +210,8 @@ public final class FieldSlots {
     func reset() {
         for s in 0..<slotCount { found[s] = -1 }
         missing = slotCount
+        repeatedKey = false
+        rootIsCompact = false
     }
 
     /// Gives member value `value` to the slot of its key (a string token's content, escapes not
@@ -204,7 +219,7 @@ public final class FieldSlots {
     /// of a key wins.
     @inline(__always)
     func claim(_ key: UnsafeRawBufferPointer, escaped: Bool, value: Int) -> Bool {
-        guard missing > 0 else { return false }
+        guard missing > 0 || noticesRepeatedKeys else { return false }
         if escaped {
             scratch.removeAll(keepingCapacity: true)
             JSONNode.unescape(key, into: &scratch)
@@ -221,7 +236,9 @@ public final class FieldSlots {
             let s = candidates.trailingZeroBitCount
             candidates &= candidates &- 1
             let start = s == 0 ? 0 : Int(keyEnds[s - 1])
-            guard found[s] < 0, Int(keyEnds[s]) - start == key.count, Self.same(key, keyBytes + start) else { continue }
+            guard found[s] < 0 || noticesRepeatedKeys, Int(keyEnds[s]) - start == key.count,
+                  Self.same(key, keyBytes + start) else { continue }
+            if found[s] >= 0 { repeatedKey = true; return false }
             found[s] = Int32(value)
             missing -= 1
             return true
@@ -234,8 +251,9 @@ public final class FieldSlots {
         for s in 0..<slotCount {
             let end = Int(keyEnds[s])
             defer { start = end }
-            guard end - start == key.count, found[s] < 0 else { continue }
+            guard end - start == key.count, found[s] < 0 || noticesRepeatedKeys else { continue }
             if Self.same(key, keyBytes + start) {
+                if found[s] >= 0 { repeatedKey = true; return false }
                 found[s] = Int32(value)
                 missing -= 1
                 return true
@@ -261,7 +279,7 @@ public final class FieldSlots {
         reset()
         var j = 1
         let end = tape.next(0)
-        while j < end && missing > 0 {
+        while j < end && (missing > 0 || noticesRepeatedKeys) {
             _ = claim(tape.content(j), escaped: tape.isEscaped(j), value: j + 1)
             j = tape.next(j + 1)
         }

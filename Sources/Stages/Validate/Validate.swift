@@ -104,9 +104,11 @@ public enum Validate {
         // Without --mx a record's output depends on nothing but the record: the parsing threads
         // write it too. With --mx it waits for its chunk's DNS round, on this thread.
         let judges = (0..<Cores.capped(options.threads)).map { _ in
-            Judge(validator: validator, fixTypos: options.fixTypos, writing: resolver == nil ? options.only ?? Set(Verdict.allCases) : [])
+            Judge(validator: validator, fixTypos: options.fixTypos, writing: resolver == nil ? options.only ?? Set(Verdict.allCases) : [],
+                  maxDepth: options.stream.maxDepth)
         }
-        var stream = try ParallelRecordStream<Judgement>(options: options.stream, rejects: rejects, threads: judges.count) { record, worker, written in
+        var stream = try ParallelRecordStream<Judgement>(options: options.stream, rejects: rejects, threads: judges.count,
+                                                         keeping: judges.map(\.members)) { record, worker, written in
             judges[worker].judge(record, into: &written)
         }
         defer { stream.close() }
@@ -170,18 +172,26 @@ public enum Validate {
     /// One parsing thread's checks of a record, with its own scratch space: the address assessed
     /// (and, with --fix-typos, its suggestion), and the output line written when the verdict is
     /// among `writing` (empty: the caller writes, after DNS).
+    ///
+    /// Its records are parsed keeping only the members validate reads or sets (`members`); one
+    /// whose layout `ValidationOutput.write` cannot splice is parsed whole again to be written.
     final class Judge {
         let validator: EmailValidator
         let fixTypos: Bool
         let writing: Set<Verdict>
+        let members = ValidationOutput.memberSlots()
         private var emailBytes: [UInt8] = []
         private var output = ValidationOutput()
+        private var fullParser: JSONParser
 
-        init(validator: EmailValidator, fixTypos: Bool, writing: Set<Verdict>) {
+        init(validator: EmailValidator, fixTypos: Bool, writing: Set<Verdict>, maxDepth: Int) {
             self.validator = validator
             self.fixTypos = fixTypos
             self.writing = writing
+            fullParser = JSONParser(maxDepth: maxDepth)
         }
+
+        deinit { fullParser.deallocate() }
 
         func judge(_ record: Record, into written: inout ByteBuffer) -> Judgement {
             guard let email = record["email"] else { return .refused(RecordRefusal(.missingEmail, "a contact needs an email")) }
@@ -199,7 +209,15 @@ public enum Validate {
                 }
             }
             if !writing.isEmpty && writing.contains(assessment.verdict) {
-                output.write(record, assessment, fixed: fixed, into: &written)
+                output.set(record, assessment, fixed: fixed)
+                if !output.writeSpliced(record, members, into: &written) {
+                    do throws(JSONParseError) {
+                        let whole = try fullParser.parse(record.bytes)   // parsed once already: cannot fail
+                        output.writePatched(Record(document: whole, line: record.line, file: nil), into: &written)
+                    } catch {
+                        return .refused(RecordRefusal(error.rejectReason, error.description))
+                    }
+                }
                 written.append(0x0A)
             }
             return .assessed(assessment, fixed: fixed)
@@ -284,7 +302,9 @@ public enum Validate {
                 try arena.withUnsafeBytes { raw in
                     let bytes = UnsafeRawBufferPointer(rebasing: raw[e.start..<(e.start + e.count)])
                     let document = try parser.parse(bytes)   // parsed once already: cannot fail
-                    output.write(Record(document: document, line: 0, file: nil), a, fixed: e.fixed, into: &sink.buffer)
+                    let record = Record(document: document, line: 0, file: nil)
+                    output.set(record, a, fixed: e.fixed)
+                    output.writePatched(record, into: &sink.buffer)
                 }
                 sink.buffer.append(0x0A)
                 written += 1

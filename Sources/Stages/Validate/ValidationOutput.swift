@@ -9,6 +9,9 @@ import Darwin
 /// per-record allocation: the same result as a `RecordPatch` setting them in this order
 /// (a member already present is replaced where it stands, its first occurrence only; the
 /// others are appended in slot order; untouched members are copied as raw bytes).
+///
+/// `set` works out the values; `writeSpliced` writes a compact record as its bytes around
+/// them, `writePatched` any record from its full parse.
 struct ValidationOutput {
     enum Slot: Int, CaseIterable {
         case validation, status, emailOriginal, email, emailASCII
@@ -32,10 +35,19 @@ struct ValidationOutput {
         upper[slot.rawValue] = values.count
     }
 
-    /// Writes `record` with the members an assessment sets: `validation`, `status` (unless the
+    /// The root members to keep when parsing a record for validate: the slots, at the indices
+    /// of `Slot` (what it reads is among them), watching for repeated keys (`writeSpliced`).
+    static func memberSlots() -> FieldSlots {
+        let slots = FieldSlots()
+        for name in names { _ = slots.slot(name.description) }
+        slots.noticesRepeatedKeys = true
+        return slots
+    }
+
+    /// Works out the members an assessment sets on `record`: `validation`, `status` (unless the
     /// record's is one validate keeps), and after a typo fix `email` and `email_original`; for an
-    /// IDN domain `email_ascii`.
-    mutating func write(_ record: Record, _ a: Assessment, fixed: String?, into buffer: inout ByteBuffer) {
+    /// IDN domain `email_ascii`. What it reads of the record is among `memberSlots`.
+    mutating func set(_ record: Record, _ a: Assessment, fixed: String?) {
         reset()
         var start = values.count
         let verdict = a.verdict
@@ -85,11 +97,56 @@ struct ValidationOutput {
             values.appendJSONString(ascii)
             set(.emailASCII, from: start)
         }
-        writePatched(record, into: &buffer)
     }
 
-    /// The record with the slots set so far.
-    private func writePatched(_ record: Record, into buffer: inout ByteBuffer) {
+    /// Writes `record`, parsed keeping `memberSlots` (`members`), with the values `set` gave as
+    /// its own bytes around them — what `writePatched` writes, when the record is compact
+    /// (`FieldSlots.rootIsCompact`, what the stages before validate write) with no slot key
+    /// repeated. False, writing nothing, for any other record.
+    func writeSpliced(_ record: Record, _ members: FieldSlots, into buffer: inout ByteBuffer) -> Bool {
+        guard members.rootIsCompact, !members.repeatedKey else { return false }
+        let bytes = record.bytes, tokens = record.document.tokens
+        values.withUnsafeBytes { v in
+            // The values replaced where they stand, in the order they come (a few at most: the
+            // next one found by looking at each slot).
+            var from = 0
+            var appended = false
+            while true {
+                var next = -1, nextStart = Int.max
+                for s in 0..<lower.count where lower[s] >= 0 {
+                    let value = members[s]
+                    if value < 0 { appended = true; continue }
+                    let start = Int(tokens[value].start)
+                    if start >= from && start < nextStart { next = s; nextStart = start }
+                }
+                if next < 0 { break }
+                buffer.append(UnsafeRawBufferPointer(rebasing: bytes[from..<nextStart]))
+                buffer.append(UnsafeRawBufferPointer(rebasing: v[lower[next]..<upper[next]]))
+                from = Int(tokens[members[next]].end)
+            }
+            guard appended else {
+                buffer.append(UnsafeRawBufferPointer(rebasing: bytes[from...]))
+                return
+            }
+            // Before the closing brace: the new members in slot order, after a comma unless
+            // the record was `{}`.
+            buffer.append(UnsafeRawBufferPointer(rebasing: bytes[from..<(bytes.count - 1)]))
+            var first = bytes.count == 2
+            for s in 0..<lower.count where lower[s] >= 0 && members[s] < 0 {
+                if !first { buffer.append(UInt8(ascii: ",")) }
+                first = false
+                let key = ValidationOutput.quotedKeys[s]
+                buffer.append(UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+                buffer.append(UInt8(ascii: ":"))
+                buffer.append(UnsafeRawBufferPointer(rebasing: v[lower[s]..<upper[s]]))
+            }
+            buffer.append(UInt8(ascii: "}"))
+        }
+        return true
+    }
+
+    /// Writes `record` (parsed whole) with the values `set` gave.
+    func writePatched(_ record: Record, into buffer: inout ByteBuffer) {
         var writer = JSONObjectWriter(into: &buffer)
         var applied = 0
         values.withUnsafeBytes { v in
