@@ -117,8 +117,11 @@ final class TagRulesTests: StageTestCase {
 
     /// A changed record is written as RecordPatch writes it, whatever its layout: a compact
     /// record with one `tags` as its own bytes around the new value, any other (white space
-    /// around or between the root's members, a repeated `tags`) compacted.
+    /// around or between the root's members, a repeated `tags`) compacted. Without rules the
+    /// records are parsed keeping only what tag reads: a repeated key among those, or nesting
+    /// the lazy scan leaves to the full parse, goes through the full parse.
     func testChangedRecordsAreWrittenAsRecordPatchWritesThem() throws {
+        let deep = String(repeating: "[", count: 70) + String(repeating: "]", count: 70)
         let cases: [(String, String)] = [
             (#"{"email":"a@x.fr","tags":["a"],"n":1}"#, #"{"email":"a@x.fr","tags":["a","x"],"n":1}"#),
             (#"{"tags":["a"],"email":"a@x.fr"}"#, #"{"tags":["a","x"],"email":"a@x.fr"}"#),
@@ -134,8 +137,16 @@ final class TagRulesTests: StageTestCase {
             ("\t" + #"{"email":"a@x.fr"}"#, #"{"email":"a@x.fr","tags":["x"]}"#),
             (#"{"tags":["a"],"email":"a@x.fr","tags":["b"]}"#, #"{"tags":["a","x"],"email":"a@x.fr"}"#),
             (#"{"email":"a@x.fr","tags":["b"],"t\u0061gs":["a"]}"#, #"{"email":"a@x.fr","tags":["b","x"]}"#),
+            (#"{"first_name":"Анастасия","tags":["中文"],"city":"Москва"}"#, #"{"first_name":"Анастасия","tags":["中文","x"],"city":"Москва"}"#),
+            (#"{"language":"fr","email":"a@x.fr"}"#, #"{"language":"fr","email":"a@x.fr","tags":["lang-fr","x"]}"#),
+            (#"{"language":"fr","tags":[],"language":"de"}"#, #"{"language":"fr","tags":["lang-fr","x"],"language":"de"}"#),
+            (#"{"tenant":"t","tags":["a"],"tenant":"u"}"#, #"{"tenant":"t","tags":["a","x"],"tenant":"u"}"#),
+            (#"{"tags":["a"],"deep":"# + deep + "}", #"{"tags":["a","x"],"deep":"# + deep + "}"),
         ]
-        let (_, lines, summary) = try tags(cases.map(\.0).joined(separator: "\n")) { $0.add = ["x"] }
+        let (_, lines, summary) = try tags(cases.map(\.0).joined(separator: "\n")) {
+            $0.add = ["x"]
+            $0.stream.maxDepth = 128   // deeper than the lazy scan's 64 levels: the full parse takes it
+        }
         XCTAssertEqual(lines, cases.map(\.1))
         XCTAssertEqual(summary["tagged"], cases.count)
         // The same bytes as RecordPatch setting the new tags.

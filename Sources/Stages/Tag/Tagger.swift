@@ -25,6 +25,9 @@ final class Tagger {
     }
 
     let setup: Setup
+    /// The root members a record is parsed keeping when the rules read none (what tag reads and
+    /// sets is among them), or nil: the rules may read any field, records are parsed whole.
+    let members: FieldSlots?
     private let tenantCheck: TenantCheck?
     /// tenant → its taxonomy as child → ancestors, or why it could not be read.
     private var taxonomies: [String: Result<[String: [String]], any Error>]
@@ -43,9 +46,13 @@ final class Tagger {
     private var scratch = ByteBuffer(capacity: 256)
     private var original: [String] = [], tags: [Int] = [], adds: [Int] = [], removes: [Int] = []
     private var ruleAdds: [String] = [], ruleRemoves: [String] = []
+    /// A record parsed keeping `members` whose layout is not spliced is parsed whole again.
+    private var fullParser: JSONParser
 
-    init(_ setup: Setup, taxonomies known: [String: [String: [String]]]) {
+    init(_ setup: Setup, taxonomies known: [String: [String: [String]]], maxDepth: Int) {
         self.setup = setup
+        members = setup.rules.rules.isEmpty ? TagsMember.memberSlots() : nil
+        fullParser = JSONParser(maxDepth: maxDepth)
         tenantCheck = setup.tenant.map { TenantCheck(expected: $0) }
         taxonomies = known.mapValues { .success($0) }
         fired = [Int](repeating: 0, count: setup.rules.rules.count)
@@ -54,6 +61,8 @@ final class Tagger {
         removed = setup.remove.map { table.number(of: $0) }
         self.table = table
     }
+
+    deinit { fullParser.deallocate() }
 
     /// Every tag written and how many records it went out on.
     var tagCounts: [String: Int] { table.counts }
@@ -133,12 +142,31 @@ final class Tagger {
                 table.appendJSON(n, to: &scratch)
             }
             scratch.append(UInt8(ascii: "]"))
-            scratch.withUnsafeBytes { TagsMember.write(record, tags: $0, into: &written, patch: &patch) }
+            if let refusal = writeTags(record, into: &written) { return .refused(refusal) }
         } else {
             written.append(record.bytes)
         }
         written.append(0x0A)
         return .written(changed: changed)
+    }
+
+    /// Writes `record` with the tags in `scratch`: spliced into its bytes when it was parsed
+    /// keeping `members` and is laid out for it, else from its full parse.
+    private func writeTags(_ record: Record, into written: inout ByteBuffer) -> RecordRefusal? {
+        scratch.withUnsafeBytes { value in
+            guard let members else {
+                TagsMember.write(record, tags: value, into: &written, patch: &patch)
+                return nil
+            }
+            if TagsMember.writeSpliced(record, members, tags: value, into: &written) { return nil }
+            do throws(JSONParseError) {
+                let whole = try fullParser.parse(record.bytes)   // parsed once already: cannot fail
+                TagsMember.write(Record(document: whole, line: record.line, file: nil), tags: value, into: &written, patch: &patch)
+                return nil
+            } catch {
+                return RecordRefusal(error.rejectReason, error.description)
+            }
+        }
     }
 }
 
@@ -149,22 +177,57 @@ final class Tagger {
 enum TagsMember {
     static func write(_ record: Record, tags value: UnsafeRawBufferPointer, into buffer: inout ByteBuffer,
                       patch: inout RecordPatch) {
-        let bytes = record.bytes
-        switch compactLayout(record) {
-        case .tags(let at)?:
+        if let layout = compactLayout(record) {
+            splice(record.bytes, layout, tags: value, into: &buffer)
+        } else {
+            patch.removeAll()
+            patch.set("tags", rawJSON: Array(value))
+            patch.write(record, into: &buffer)
+        }
+    }
+
+    /// The members tag reads (`tenant`, `tags`, `language`, `country`) as slots to parse a
+    /// record keeping, watching for repeated keys (`writeSpliced`).
+    static func memberSlots() -> FieldSlots {
+        let slots = FieldSlots()
+        for name in ["tags", "tenant", "language", "country"] { _ = slots.slot(name) }
+        slots.noticesRepeatedKeys = true
+        return slots
+    }
+
+    /// The slot of `tags` in `memberSlots`.
+    static let tagsSlot = 0
+
+    /// `write` for a record parsed keeping `memberSlots` (`members`): its bytes around the new
+    /// value when it is compact (`FieldSlots.rootIsCompact`) with none of those keys repeated;
+    /// false, writing nothing, for any other.
+    static func writeSpliced(_ record: Record, _ members: FieldSlots, tags value: UnsafeRawBufferPointer,
+                             into buffer: inout ByteBuffer) -> Bool {
+        guard members.rootIsCompact, !members.repeatedKey else { return false }
+        let at = members[tagsSlot]
+        if at < 0 {
+            splice(record.bytes, .noTags, tags: value, into: &buffer)
+        } else {
+            let token = record.document.tokens[at]
+            splice(record.bytes, .tags(Int(token.start)..<Int(token.end)), tags: value, into: &buffer)
+        }
+        return true
+    }
+
+    /// A compact record's bytes with `value` as its tags, where `layout` says.
+    private static func splice(_ bytes: UnsafeRawBufferPointer, _ layout: Layout, tags value: UnsafeRawBufferPointer,
+                               into buffer: inout ByteBuffer) {
+        switch layout {
+        case .tags(let at):
             buffer.append(UnsafeRawBufferPointer(rebasing: bytes[..<at.lowerBound]))
             buffer.append(value)
             buffer.append(UnsafeRawBufferPointer(rebasing: bytes[at.upperBound...]))
-        case .noTags?:
+        case .noTags:
             buffer.append(UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 1)]))
             if bytes.count > 2 { buffer.append(UInt8(ascii: ",")) }
             buffer.append("\"tags\":" as StaticString)
             buffer.append(value)
             buffer.append(UInt8(ascii: "}"))
-        case nil:
-            patch.removeAll()
-            patch.set("tags", rawJSON: Array(value))
-            patch.write(record, into: &buffer)
         }
     }
 

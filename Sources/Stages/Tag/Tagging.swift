@@ -105,8 +105,11 @@ public enum Tagging {
             tenant: options.tenant?.value, state: options.state)
 
         let rejects = try RejectSink(stage: "tag", path: options.stream.rejectsPath)
-        let taggers = (0..<Cores.capped(options.threads)).map { _ in Tagger(setup, taxonomies: known) }
-        var stream = try ParallelRecordStream<Tagger.Outcome>(options: options.stream, rejects: rejects, threads: taggers.count) { record, worker, written in
+        let taggers = (0..<Cores.capped(options.threads)).map { _ in Tagger(setup, taxonomies: known, maxDepth: options.stream.maxDepth) }
+        // Without rules a record is parsed keeping only the members tag reads and sets.
+        let keeping = taggers.compactMap(\.members)
+        var stream = try ParallelRecordStream<Tagger.Outcome>(options: options.stream, rejects: rejects, threads: taggers.count,
+                                                              keeping: keeping.isEmpty ? nil : keeping) { record, worker, written in
             taggers[worker].tag(record, into: &written)
         }
         defer { stream.close() }
