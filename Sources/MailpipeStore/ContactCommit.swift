@@ -219,7 +219,7 @@ public final class ContactCommit {
         var counts = MergeCounts()
         for (slot, writer) in writers.enumerated() {
             let lookup = try writer.lookup()
-            try writer.addRun(spill: spill) { add in
+            try writer.addRun(spill: spill, indexed: { add in
                 var i = 0
                 while i < entries.count {
                     var j = i
@@ -229,12 +229,10 @@ public final class ContactCommit {
                     }
                     i = j + 1
                     if groups.count == mergeBatch || (i >= entries.count && !groups.isEmpty) {
-                        try mergeGroups(&groups, entries, &parsers, tenant, nowText, threads, &counts) { group, line in
-                            try add(line, entries[group.first].key)
-                        }
+                        try mergeGroups(&groups, entries, &parsers, tenant, nowText, threads, &counts, add)
                     }
                 }
-            }
+            })
         }
         total.add(counts)
         Timing.mark("merge and write the run")
@@ -275,16 +273,17 @@ public final class ContactCommit {
     static let mergeBatch = 8192
 
     /// Merges each group's records (in input order) into its stored version, on every thread,
-    /// then calls `add` with each changed group's new line, in group order; empties `groups`.
+    /// then calls `add` with each changed group's new line and its index key (computed there
+    /// too), in group order; empties `groups`.
     private static func mergeGroups(_ groups: inout [Group], _ entries: [Entry],
                                     _ parsers: inout (incoming: JSONParser, stored: JSONParser),
                                     _ tenant: String, _ nowText: String, _ threads: Int, _ counts: inout MergeCounts,
-                                    _ add: (Group, UnsafeRawBufferPointer) throws -> Void) throws {
+                                    _ add: (UnsafeRawBufferPointer, RunIndexKey) throws -> Void) throws {
         let n = groups.count < 256 ? 1 : max(1, threads)
         // Per share: the merged lines back to back, and what each group's line is.
         var lines = [ByteBuffer](repeating: ByteBuffer(capacity: 0), count: n)
         for w in 0..<n { lines[w] = ByteBuffer(capacity: 1 << 20) }
-        var spans = [MergedLine](repeating: .unchanged, count: groups.count)
+        var spans = [(line: MergedLine, indexKey: RunIndexKey?)](repeating: (.unchanged, nil), count: groups.count)
         var shareCounts = [MergeCounts](repeating: MergeCounts(), count: n)
         var errors = [Error?](repeating: nil, count: n)
         var extraParsers = (1..<max(1, n)).map { _ in (incoming: JSONParser(maxDepth: parsers.incoming.maxDepth), stored: JSONParser(maxDepth: 256)) }
@@ -300,10 +299,14 @@ public final class ContactCommit {
                                 let work = { (w: Int) in
                                     let p = w == 0 ? mainParsers : xs.baseAddress! + (w - 1)
                                     var scratch = ByteBuffer(capacity: 4096)
+                                    var folded: [UInt8] = []
                                     do {
                                         for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
-                                            ss[g] = try merge(all[g], entries, &p.pointee, tenant, nowText, &cs[w],
-                                                              scratch: &scratch, into: &ls[w])
+                                            let line = try merge(all[g], entries, &p.pointee, tenant, nowText, &cs[w],
+                                                                 scratch: &scratch, into: &ls[w])
+                                            if case .unchanged = line { continue }
+                                            let first = entries[all[g].first]
+                                            ss[g] = (line, RunIndexKey(key: first.key, hash: first.hash, folded: &folded))
                                         }
                                     } catch {
                                         es[w] = error
@@ -321,10 +324,11 @@ public final class ContactCommit {
         for w in 0..<n {
             try lines[w].withUnsafeBytes { bytes in
                 for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
-                    switch spans[g] {
+                    guard let indexKey = spans[g].indexKey else { continue }
+                    switch spans[g].line {
                     case .unchanged: continue
-                    case .firstEntrysLine: try add(all[g], entries[all[g].first].line)
-                    case .written(let range): try add(all[g], UnsafeRawBufferPointer(rebasing: bytes[range]))
+                    case .firstEntrysLine: try add(entries[all[g].first].line, indexKey)
+                    case .written(let range): try add(UnsafeRawBufferPointer(rebasing: bytes[range]), indexKey)
                     }
                 }
             }

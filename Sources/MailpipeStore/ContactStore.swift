@@ -401,10 +401,20 @@ public final class ContactStoreWriter {
     /// compressed once, by the fold, instead of twice. So is the last run of a session that
     /// spilled, since the fold takes it too.
     public func addRun(spill: Bool = false, _ produce: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        try addRun(spill: spill, writing: { writer in try produce { line, key in try writer.add(line: line, key: key) } })
+    }
+
+    /// The same, from lines given with their index keys (a commit computes them on its merging
+    /// threads, off the thread that adds the lines in order).
+    func addRun(spill: Bool, indexed produce: ((UnsafeRawBufferPointer, RunIndexKey) throws -> Void) throws -> Void) throws {
+        try addRun(spill: spill, writing: { writer in try produce { line, key in try writer.add(line: line, indexKey: key) } })
+    }
+
+    private func addRun(spill: Bool, writing: (RunWriter) throws -> Void) throws {
         let writer = try RunWriter(directory: store.directory, name: newRunName(), level: spill || spilled ? 0 : compressionLevel)
         if spill { spilled = true }
         do {
-            try produce { line, key in try writer.add(line: line, key: key) }
+            try writing(writer)
         } catch {
             writer.abandon()
             throw error

@@ -66,6 +66,16 @@ final class RunWriter {
     /// Adds one contact line; `key` is its normalised email.
     func add(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) throws {
         index.add(key: key, block: closedBlocks, offset: block.count)
+        try append(line)
+    }
+
+    /// Adds one contact line whose index key is computed already.
+    func add(line: UnsafeRawBufferPointer, indexKey: RunIndexKey) throws {
+        index.add(indexKey, block: closedBlocks, offset: block.count)
+        try append(line)
+    }
+
+    private func append(_ line: UnsafeRawBufferPointer) throws {
         block.append(contentsOf: line)
         block.append(0x0A)
         records += 1

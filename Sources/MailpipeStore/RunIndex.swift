@@ -259,13 +259,13 @@ struct RunIndexBuilder {
 
     /// One contact: `key` is its normalised email, its line at `offset` in member `block`.
     mutating func add(key: UnsafeRawBufferPointer, block: Int, offset: Int) {
-        entries.append((EmailKey.hash(key), UInt64(block) << 32 | UInt64(offset)))
-        // Only addresses with a `+` or at a …mail.com domain can fold.
-        let n = key.count
-        if n > 0 && (memchr(key.baseAddress!, 0x2B, n) != nil || n > 9 && key[n - 8] == 0x6D && key[n - 4] == 0x2E) {
-            if CanonicalForm.gmail.fold(key, into: &folded) { gmailFolds.append(folded.withUnsafeBytes { EmailKey.hash($0) }) }
-            if CanonicalForm.plus.fold(key, into: &folded) { plusFolds.append(folded.withUnsafeBytes { EmailKey.hash($0) }) }
-        }
+        add(RunIndexKey(key: key, hash: EmailKey.hash(key), folded: &folded), block: block, offset: offset)
+    }
+
+    mutating func add(_ key: RunIndexKey, block: Int, offset: Int) {
+        entries.append((key.hash, UInt64(block) << 32 | UInt64(offset)))
+        if let fold = key.gmailFold { gmailFolds.append(fold) }
+        if let fold = key.plusFold { plusFolds.append(fold) }
     }
 
     /// The index, given where the run's members start (and the file's size last).
@@ -275,6 +275,26 @@ struct RunIndexBuilder {
         plusFolds.sort()
         return RunIndex(blockOffsets: blockOffsets, hashes: entries.map(\.hash), locations: entries.map(\.location),
                         gmailFolds: gmailFolds, plusFolds: plusFolds)
+    }
+}
+
+/// What a run's index holds of one contact's email: its hash, and the hashes of its folded
+/// forms when `--canonical gmail` / `plus` change it. It does not depend on where the line goes
+/// in the run, so a commit computes it on its merging threads.
+struct RunIndexKey {
+    var hash: UInt64
+    var gmailFold: UInt64?
+    var plusFold: UInt64?
+
+    /// `hash`: `EmailKey.hash(key)`; `folded`: scratch space.
+    init(key: UnsafeRawBufferPointer, hash: UInt64, folded: inout [UInt8]) {
+        self.hash = hash
+        // Only addresses with a `+` or at a …mail.com domain can fold.
+        let n = key.count
+        if n > 0 && (memchr(key.baseAddress!, 0x2B, n) != nil || n > 9 && key[n - 8] == 0x6D && key[n - 4] == 0x2E) {
+            if CanonicalForm.gmail.fold(key, into: &folded) { gmailFold = folded.withUnsafeBytes { EmailKey.hash($0) } }
+            if CanonicalForm.plus.fold(key, into: &folded) { plusFold = folded.withUnsafeBytes { EmailKey.hash($0) } }
+        }
     }
 }
 
