@@ -30,9 +30,9 @@ final class SelectiveParseTests: XCTestCase {
         }
     }
 
-    /// Past 64 slots a key is compared with every slot (the per-length masks hold 64): those
-    /// slots fill too, in the lazy scan and in `resolve` after a full parse.
-    func testSlotsPastTheSixtyFourthAreFound() throws {
+    /// Many slots (the key table grows past its first size): every one fills, in the lazy scan
+    /// and in `resolve` after a full parse.
+    func testSeventySlotsAreAllFound() throws {
         let slots = FieldSlots()
         for k in 0..<70 { _ = slots.slot("k\(k)") }
         var parser = JSONParser()
@@ -49,6 +49,41 @@ final class SelectiveParseTests: XCTestCase {
                 XCTAssertEqual(tape.kind(slots[65]), .null)
                 XCTAssertEqual(slots[0], -1)
                 if lazy { XCTAssertEqual(doc.tokenCount, 10, "root, then k69, k3, k64 (array, true) and k65 with their keys") }
+            }
+        }
+    }
+
+    /// Keys are looked up by their first 8 bytes and length: keys that share those, or differ
+    /// only past them, or are cut short, go to their own slot or none; so do keys read where
+    /// fewer than 8 bytes are left in the line.
+    func testKeysSharingTheirFirstEightBytesGoToTheirOwnSlot() throws {
+        let slots = FieldSlots()
+        let names = ["language", "languages", "validation_a", "validation_b", "", "k", "created_at_x"]
+        for k in names { _ = slots.slot(k) }
+        var parser = JSONParser()
+        defer { parser.deallocate() }
+        let text = #"{"languag":0,"languagez":1,"validation_b":2,"validation_c":3,"validation_a":4,"languages":5,"#
+            + #""created_at":6,"created_at_y":7,"language":8,"":9,"kk":10,"k":11}"#
+        let expected: [String: String] = ["language": "8", "languages": "5", "validation_a": "4", "validation_b": "2",
+                                          "": "9", "k": "11"]
+        for lazy in [true, false] {
+            try Array(text.utf8).withUnsafeBytes { raw in
+                let doc = lazy ? try parser.parse(raw, keeping: slots) : try parser.parse(raw)
+                let tape = Tape(doc)
+                if !lazy { slots.resolve(tape) }
+                for (s, name) in names.enumerated() {
+                    let value = slots[s] < 0 ? nil : String(decoding: tape.raw(slots[s]), as: UTF8.self)
+                    XCTAssertEqual(value, expected[name], "slot \(name), lazy \(lazy)")
+                }
+            }
+            // Short lines: the last key is read with fewer than 8 bytes after it.
+            for (line, slot) in [(#"{"k":1}"#, 5), (#"{"":1}"#, 4), (#"{"x":1,"k":2}"#, 5)] {
+                try Array(line.utf8).withUnsafeBytes { raw in
+                    let doc = lazy ? try parser.parse(raw, keeping: slots) : try parser.parse(raw)
+                    if !lazy { slots.resolve(Tape(doc)) }
+                    XCTAssertGreaterThan(slots[slot], 0, line)
+                    XCTAssertEqual((0..<names.count).filter { slots[$0] >= 0 }, [slot], line)
+                }
             }
         }
     }

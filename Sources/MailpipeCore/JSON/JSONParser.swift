@@ -273,17 +273,35 @@ public struct JSONParser {
                 var escaped = false
                 let keyEnd = JSONParser.stringEnd(p, n, i + 1, &escaped, CheckedInStrings.self)
                 guard keyEnd > 0 else { return nil }
-                let key = JSONToken(kind: .string, escaped: escaped, start: Int32(i), end: Int32(keyEnd), next: Int32(t + 1))
+                let keyStart = i
                 i = JSONParser.skipSpace(p, n, keyEnd)
                 guard i < n, p[i] == UInt8(ascii: ":") else { return nil }
                 spaced = spaced || i != keyEnd
                 i = JSONParser.skipSpace(p, n, i + 1)
                 spaced = spaced || JSONParser.isSpace(p[i - 1])
-                if slots.claim(UnsafeRawBufferPointer(start: p + Int(key.start) + 1, count: Int(key.end - key.start) - 2),
-                               escaped: escaped, value: t + 1) {
-                    tape[t] = key
+                // `prepare` keeps offsets below Int32.max.
+                let claimed = escaped
+                    ? slots.claim(UnsafeRawBufferPointer(start: p + keyStart + 1, count: keyEnd - keyStart - 2),
+                                  escaped: true, value: t + 1)
+                    : slots.claim(unescaped: p + keyStart + 1, count: keyEnd - keyStart - 2, readable: n - keyStart - 1,
+                                  value: t + 1)
+                if claimed {
+                    tape[t] = JSONToken(kind: .string, escaped: escaped, start: Int32(truncatingIfNeeded: keyStart),
+                                        end: Int32(truncatingIfNeeded: keyEnd), next: Int32(truncatingIfNeeded: t + 1))
                     t += 1
-                    do throws(JSONParseError) { try scanValue(p, n, &i, &t, depth: 1, CheckedInStrings.self) } catch { return nil }
+                    if i < n && p[i] == UInt8(ascii: "\"") {
+                        // A string, what most kept members are: read here, without a call to
+                        // `scanValue`, which would read it the same way.
+                        var valueEscaped = false
+                        let valueEnd = JSONParser.stringEnd(p, n, i + 1, &valueEscaped, CheckedInStrings.self)
+                        guard valueEnd > 0 else { return nil }
+                        tape[t] = JSONToken(kind: .string, escaped: valueEscaped, start: Int32(truncatingIfNeeded: i),
+                                            end: Int32(truncatingIfNeeded: valueEnd), next: Int32(truncatingIfNeeded: t + 1))
+                        t += 1
+                        i = JSONParser.skipSpace(p, n, valueEnd)
+                    } else {
+                        do throws(JSONParseError) { try scanValue(p, n, &i, &t, depth: 1, CheckedInStrings.self) } catch { return nil }
+                    }
                 } else {
                     guard skipValue(p, n, &i, depth: 1) else { return nil }
                 }
@@ -352,7 +370,7 @@ public struct JSONParser {
     }
 
     /// `"key"` and the colon after it, leaving `i` on the member's value (nothing written).
-    @inline(__always)
+    @inline(always)
     private func skipKey(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Bool {
         guard i < n, p[i] == UInt8(ascii: "\"") else { return false }
         var escaped = false
@@ -365,7 +383,7 @@ public struct JSONParser {
     }
 
     /// A string, number or literal at `i` (nothing written).
-    @inline(__always)
+    @inline(always)
     private static func skipScalar(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Bool {
         let word: StaticString
         switch p[i] {
@@ -487,23 +505,32 @@ public struct JSONParser {
 
     /// The offset just past the closing quote of the string whose content starts at `from`, or
     /// `-(offset << 3 | StringStop)`. Not throwing, so it inlines into every caller.
-    @inline(__always)
+    @inline(always)
     private static func stringEnd<U: UTF8Checking>(_ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int,
                                                    _ escaped: inout Bool, _ utf8: U.Type) -> Int {
         @inline(__always) func stop(_ at: Int, _ why: StringStop) -> Int { -(at << 3 | why.rawValue) }
+        @inline(__always) func ordinary(_ at: Int) -> UInt64 {
+            let word = UnsafeRawPointer(p + at).loadUnaligned(as: UInt64.self)
+            return U.inStrings ? specialByteMask(word) | word & 0x8080_8080_8080_8080 : specialByteMask(word)
+        }
         var i = from
         while true {
-            // Skip ordinary bytes 8 at a time: stop at '"', '\\', a control byte (or, checking
-            // UTF-8 here, a byte of a multi-byte sequence).
-            while i + 8 <= n {
-                let word = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
-                var mask = specialByteMask(word)
-                if U.inStrings { mask |= word & 0x8080_8080_8080_8080 }
-                if mask != 0 {
-                    i &+= mask.trailingZeroBitCount &>> 3
-                    break
+            // Skip ordinary bytes 16, then 8 at a time: stop at '"', '\\', a control byte (or,
+            // checking UTF-8 here, a byte of a multi-byte sequence). The 16-byte step tests its
+            // halves in turn, so a short string costs what one word does.
+            skip: do {
+                while i &+ 16 <= n {
+                    let low = ordinary(i)
+                    if low != 0 { i &+= low.trailingZeroBitCount &>> 3; break skip }
+                    let high = ordinary(i &+ 8)
+                    if high != 0 { i &+= 8 &+ high.trailingZeroBitCount &>> 3; break skip }
+                    i &+= 16
                 }
-                i &+= 8
+                while i &+ 8 <= n {
+                    let mask = ordinary(i)
+                    if mask != 0 { i &+= mask.trailingZeroBitCount &>> 3; break skip }
+                    i &+= 8
+                }
             }
             if i >= n { return stop(i, .unterminated) }
             let b = p[i]

@@ -128,11 +128,14 @@ public final class FieldSlots {
     /// The keys back to back in raw memory, so matching one costs no reference counting.
     private var keyBytes: UnsafeMutablePointer<UInt8>
     private var keyEnds: UnsafeMutablePointer<Int32>
-    /// Per key length (the last entry: that length or longer), bit s set when slot s's key has
-    /// it: a record's key is compared only with the slots it could be (while there are at most
-    /// 64 slots; beyond, with every slot).
-    private let slotsOfLength: UnsafeMutablePointer<UInt64>
-    private static let lengthClasses = 33
+    /// Each slot key's first 8 bytes (fewer for a shorter key, zero above), little-endian.
+    private var heads: UnsafeMutablePointer<UInt64>
+    /// Open addressing by a hash of a key's head and length: slot + 1, or 0 for an empty entry.
+    /// At most a quarter full, so most keys a record has and no slot names end at an empty
+    /// entry after one load, without a byte compare.
+    private var table: UnsafeMutablePointer<Int32>
+    private var tableMask: Int
+    private var tableShift: UInt64
     /// `keys.count`, read without touching the array.
     private var slotCount = 0
     /// Slots not yet found in the record being resolved.
@@ -156,16 +159,20 @@ public final class FieldSlots {
         capacity = 16
         found = .allocate(capacity: capacity)
         keyEnds = .allocate(capacity: capacity)
+        heads = .allocate(capacity: capacity)
         keyBytes = .allocate(capacity: 1)
-        slotsOfLength = .allocate(capacity: Self.lengthClasses)
-        slotsOfLength.initialize(repeating: 0, count: Self.lengthClasses)
+        tableMask = 15
+        tableShift = 64 - 4
+        table = .allocate(capacity: tableMask + 1)
+        table.initialize(repeating: 0, count: tableMask + 1)
     }
 
     deinit {
         found.deallocate()
         keyEnds.deallocate()
+        heads.deallocate()
         keyBytes.deallocate()
-        slotsOfLength.deallocate()
+        table.deallocate()
     }
 
     /// The slot of a top-level key (added on first use).
@@ -183,12 +190,15 @@ public final class FieldSlots {
     private func slot(bytes k: [UInt8]) -> Int {
         if let i = keys.firstIndex(of: k) { return i }
         keys.append(k)
-        if keys.count > capacity {
+        slotCount = keys.count
+        if slotCount > capacity {
             found.deallocate()
             keyEnds.deallocate()
+            heads.deallocate()
             capacity *= 2
             found = .allocate(capacity: capacity)
             keyEnds = .allocate(capacity: capacity)
+            heads = .allocate(capacity: capacity)
         }
         let flat = keys.flatMap { $0 }
         keyBytes.deallocate()
@@ -196,13 +206,51 @@ public final class FieldSlots {
         var end = 0
         for (s, key) in keys.enumerated() {
             key.withUnsafeBufferPointer { (keyBytes + end).update(from: $0.baseAddress!, count: key.count) }
+            heads[s] = Self.head(keyBytes + end, count: key.count, readable: key.count)
             end += key.count
             keyEnds[s] = Int32(end)
         }
-        let s = keys.count - 1
-        if s < 64 { slotsOfLength[Self.lengthClass(k.count)] |= 1 << UInt64(s) }
-        slotCount = keys.count
-        return keys.count - 1
+        fillTable()
+        reset()
+        return slotCount - 1
+    }
+
+    /// Rebuilds the hash table for the current keys (at most a quarter full).
+    private func fillTable() {
+        var bits = 4
+        while 1 << bits < 4 * slotCount { bits += 1 }
+        table.deallocate()
+        tableMask = 1 << bits - 1
+        tableShift = UInt64(64 - bits)
+        table = .allocate(capacity: tableMask + 1)
+        table.initialize(repeating: 0, count: tableMask + 1)
+        var start = 0
+        for s in 0..<slotCount {
+            let end = Int(keyEnds[s])
+            var h = entry(heads[s], end - start)
+            while table[h] != 0 { h = (h + 1) & tableMask }
+            table[h] = Int32(s + 1)
+            start = end
+        }
+    }
+
+    /// A key's first 8 bytes (fewer for a shorter key, zero above) as one little-endian word;
+    /// `readable`: how many bytes from `key` may be read (one load when 8 may).
+    @inline(__always)
+    static func head(_ key: UnsafePointer<UInt8>, count: Int, readable: Int) -> UInt64 {
+        if readable >= 8 {
+            let word = UInt64(littleEndian: UnsafeRawPointer(key).loadUnaligned(as: UInt64.self))
+            return count >= 8 ? word : word & ~(~0 << UInt64(count &* 8))
+        }
+        var word: UInt64 = 0
+        for k in 0..<min(count, 8) { word |= UInt64(key[k]) << UInt64(k &* 8) }
+        return word
+    }
+
+    /// The table entry a key's probe starts at.
+    @inline(__always)
+    private func entry(_ head: UInt64, _ count: Int) -> Int {
+        Int(truncatingIfNeeded: ((head ^ UInt64(truncatingIfNeeded: count) &<< 56) &* 0x9E37_79B9_7F4A_7C15) &>> tableShift)
     }
 
     /// Clears the slots for the next record.
@@ -228,48 +276,45 @@ public final class FieldSlots {
         return claimDecoded(key, value: value)
     }
 
-    @inline(__always)
     private func claimDecoded(_ key: UnsafeRawBufferPointer, value: Int) -> Bool {
-        if slotCount > 64 { return claimAmongAll(key, value: value) }
-        var candidates = slotsOfLength[Self.lengthClass(key.count)]
-        while candidates != 0 {
-            let s = candidates.trailingZeroBitCount
-            candidates &= candidates &- 1
-            let start = s == 0 ? 0 : Int(keyEnds[s - 1])
-            guard found[s] < 0 || noticesRepeatedKeys, Int(keyEnds[s]) - start == key.count,
-                  Self.same(key, keyBytes + start) else { continue }
-            if found[s] >= 0 { repeatedKey = true; return false }
-            found[s] = Int32(value)
-            missing -= 1
-            return true
-        }
-        return false
+        // An empty key may have no address; nothing is read from it then.
+        let start = key.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(keyBytes)
+        return claim(unescaped: start, count: key.count, readable: key.count, value: value)
     }
 
-    private func claimAmongAll(_ key: UnsafeRawBufferPointer, value: Int) -> Bool {
-        var start = 0
-        for s in 0..<slotCount {
-            let end = Int(keyEnds[s])
-            defer { start = end }
-            guard end - start == key.count, found[s] < 0 || noticesRepeatedKeys else { continue }
-            if Self.same(key, keyBytes + start) {
-                if found[s] >= 0 { repeatedKey = true; return false }
-                found[s] = Int32(value)
-                missing -= 1
-                return true
+    /// `claim` for a key without escapes, inlined into the lazy scan's member loop: most keys
+    /// of a record are no slot's and end here at an empty table entry. `readable`: how many
+    /// bytes from `key` may be read (at least `count`).
+    @inline(always)
+    func claim(unescaped key: UnsafePointer<UInt8>, count: Int, readable: Int, value: Int) -> Bool {
+        guard missing > 0 || noticesRepeatedKeys else { return false }
+        let head = Self.head(key, count: count, readable: readable)
+        var h = entry(head, count)
+        while true {
+            let e = Int(table[h])
+            if e == 0 { return false }
+            let s = e &- 1
+            if heads[s] == head {
+                let start = s == 0 ? 0 : Int(keyEnds[s &- 1])
+                if Int(keyEnds[s]) &- start == count && (count <= 8 || Self.same(key + 8, keyBytes + start + 8, count &- 8)) {
+                    if found[s] >= 0 {
+                        repeatedKey = true
+                        return false
+                    }
+                    found[s] = Int32(truncatingIfNeeded: value)
+                    missing &-= 1
+                    return true
+                }
             }
+            h = (h &+ 1) & tableMask
         }
-        return false
     }
 
+    /// Whether `count` bytes at `a` and `b` are equal. Keys are short: a loop inline beats a
+    /// call to memcmp.
     @inline(__always)
-    private static func lengthClass(_ length: Int) -> Int { min(length, lengthClasses - 1) }
-
-    /// Whether `key` equals the slot key at `slotKey` (of the same length). Keys are short: a
-    /// loop inline beats a call to memcmp for each key of every record.
-    @inline(__always)
-    private static func same(_ key: UnsafeRawBufferPointer, _ slotKey: UnsafeMutablePointer<UInt8>) -> Bool {
-        for k in 0..<key.count where key[k] != slotKey[k] { return false }
+    private static func same(_ a: UnsafePointer<UInt8>, _ b: UnsafeMutablePointer<UInt8>, _ count: Int) -> Bool {
+        for k in 0..<count where a[k] != b[k] { return false }
         return true
     }
 
