@@ -191,6 +191,11 @@ final class DedupeStageTests: XCTestCase {
         XCTAssertEqual(implicit.out.first?["tenant"], .string("ulixai"))
         XCTAssertEqual(implicit.rejects.first?["reason"], .string("tenant_mismatch"))
         XCTAssertThrowsError(try dedupe([input], tenant: "nobody"), "a tenant without state is an error")
+        // The tenant is compared as text, not as it is written: escaped, it is still the same one.
+        let escaped = write("e.ndjson", #"{"tenant":"sos\u002Dexpat","email":"c@x.com"}"# + "\n" + #"{"tenant":"\u0075lixai","email":"d@x.com"}"# + "\n")
+        let e = try dedupe([escaped], tenant: "sos-expat")
+        XCTAssertEqual(e.out.map { $0["email"] }, [.string("c@x.com")])
+        XCTAssertEqual(e.rejects.map { $0["reason"] }, [.string("tenant_mismatch")])
     }
 
     func testShardsPartitionTheStream() throws {

@@ -85,6 +85,95 @@ final class StreamTests: XCTestCase {
         }
     }
 
+    /// Lines of every shape across several reader buffers: short and long lines split across
+    /// buffer ends, CRLF, blank, not JSON, a record larger than the reader's first buffer, one
+    /// over the limit, and a last line without a newline.
+    func writeLinesAcrossBuffers() throws -> String {
+        var text = ""
+        for i in 0..<30_000 {
+            switch i {
+            case 9_000: text += "{\"email\":\"big@example.org\",\"note\":\"" + String(repeating: "b", count: 5_000_000) + "\"}\n"
+            case 17_000: text += "{\"email\":\"" + String(repeating: "z", count: 7_000_000) + "\"}\n"
+            default:
+                switch i % 97 {
+                case 13: text += "\n"
+                case 31: text += "{\"email\": broken\r\n"
+                case 47: text += "{\"email\":\"crlf\(i)@example.org\"}\r\n"
+                default: text += "{\"email\":\"c\(i)@example.org\",\"pad\":\"" + String(repeating: "p", count: i * 37 % 500) + "\"}\n"
+                }
+            }
+        }
+        text += "{\"email\":\"last@example.org\"}"
+        return try write("across.ndjson", Array(text.utf8))
+    }
+
+    /// A reader that holds its lines never moves nor overwrites one handed out while the caller
+    /// holds the buffers it moved off: every line read is still intact at the end.
+    func testHeldLinesStayIntactAcrossBuffers() throws {
+        let path = try writeLinesAcrossBuffers()
+        let expected = try lines(path, maxLine: 6_000_000)
+        var reader = LineReader(input: try InputReader(path: path), maxLine: 6_000_000, holdsLines: true)
+        defer { reader.deallocate() }
+        var held: [(Int, UnsafeRawBufferPointer?, Int)] = []
+        var blocks: [LineBlock] = []
+        while let event = try reader.next() {
+            switch event {
+            case .line(let bytes, let n): held.append((n, bytes, 0))
+            case .tooLong(let n, let length): held.append((n, nil, length))
+            }
+            blocks += reader.takeRetired()
+        }
+        XCTAssertGreaterThan(blocks.count, 1, "the input spans several buffers")
+        let got = held.map { n, bytes, length in
+            bytes.map { "\(n):" + String(decoding: $0, as: UTF8.self) } ?? "\(n):TOO LONG \(length)"
+        }
+        XCTAssertEqual(got.count, expected.count)
+        XCTAssertEqual(got, expected)
+        XCTAssertEqual(got.last, "30001:{\"email\":\"last@example.org\"}")
+    }
+
+    /// The parallel stream reads its lines where the reader holds them: with 1, 2 or 3 threads
+    /// and batches that end anywhere in the reader's buffers, the records (every byte), rejects
+    /// and counts are those of the sequential stream.
+    func testParallelRecordStreamAcrossReaderBuffersEqualsSequential() throws {
+        let path = try writeLinesAcrossBuffers()
+        let options = StreamOptions(stage: "t", inputs: [path, path], maxLine: 6_000_000)
+        let seqRejects = folder.appendingPathComponent("seq.rej").path
+        var expected: [String] = []
+        var seqCounts: [Int] = []
+        do {
+            let rejects = try RejectSink(stage: "t", path: seqRejects)
+            var stream = try RecordStream(options: options, rejects: rejects)
+            while let r = try stream.next() {
+                expected.append("\(r.file ?? "-"):\(r.line):\(EmailKey.hash(r.document.bytes))")
+            }
+            seqCounts = [stream.linesIn, stream.blankLines, stream.recordsRead, rejects.count]
+            stream.close()
+            try rejects.finish()
+        }
+        XCTAssertEqual(seqCounts[3], 2 * (1 + 309), "the line over the limit and the broken ones")
+        for threads in 1...3 {
+            let parRejects = folder.appendingPathComponent("par\(threads).rej").path
+            var got: [String] = []
+            var parCounts: [Int] = []
+            let rejects = try RejectSink(stage: "t", path: parRejects)
+            var stream = try ParallelRecordStream<UInt64>(options: options, rejects: rejects, threads: threads, batchLines: 1_000) { record in
+                EmailKey.hash(record.document.bytes)
+            }
+            try stream.forEach { line, parsed in
+                // The bytes the caller gets are still those the thread parsed, and the line's.
+                let delivered = EmailKey.hash(line.bytes)
+                got.append("\(line.file ?? "-"):\(line.line):\(delivered == parsed ? String(delivered) : "changed")")
+            }
+            parCounts = [stream.linesIn, stream.blankLines, stream.recordsRead, rejects.count]
+            stream.close()
+            try rejects.finish()
+            XCTAssertEqual(got, expected, "threads \(threads)")
+            XCTAssertEqual(parCounts, seqCounts, "threads \(threads)")
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: parRejects)), try Data(contentsOf: URL(fileURLWithPath: seqRejects)), "threads \(threads)")
+        }
+    }
+
     func testCRLFAndMissingFinalNewline() throws {
         let path = try write("a.ndjson", Array("a\r\nb\n\nc".utf8))
         XCTAssertEqual(try lines(path), ["1:a", "2:b", "3:", "4:c"])

@@ -21,7 +21,8 @@ public struct ContactIdentity: Sendable {
     }
 
     public var problem: Problem?
-    /// The record's tenant (nil: none given). Slugs fit a small string: no allocation.
+    /// The record's tenant (nil: none given, or the one `read(_:tenantOtherThan:)` expects).
+    /// Slugs fit a small string: no allocation.
     public var tenant: String?
     /// The normalised email (trimmed, lower case); empty when there is a problem.
     public var key: [UInt8] = []
@@ -33,15 +34,22 @@ public struct ContactIdentity: Sendable {
 
     /// Judges another record, reusing the key's storage (a thread that reads many records then
     /// allocates nothing per record).
-    public mutating func read(_ record: Record) {
+    public mutating func read(_ record: Record) { read(record, tenantOtherThan: nil) }
+
+    /// The same, `tenant` left nil also when the record writes it as `expected`'s UTF-8 bytes,
+    /// unescaped (compared as bytes: no string is made for the records of the tenant a stage
+    /// already knows; a tenant written otherwise is given as usual, for the stage to compare).
+    public mutating func read(_ record: Record, tenantOtherThan expected: [UInt8]?) {
         problem = nil
         tenant = nil
         key.removeAll(keepingCapacity: true)
         guard let email = record["email"], email.kind == .string else { problem = .noEmail; return }
         if let t = record["tenant"] {
-            guard let value = t.string else { problem = .tenantNotString; return }
+            guard t.kind == .string else { problem = .tenantNotString; return }
             if t.hasLoneSurrogate { problem = .loneSurrogate; return }
-            tenant = value
+            if let expected, !t.isEscaped, Bytes.equal(t.rawContent, expected) { /* the known tenant */ } else {
+                tenant = t.string
+            }
         }
         if email.hasLoneSurrogate { problem = .loneSurrogate; return }
         if email.isEscaped {

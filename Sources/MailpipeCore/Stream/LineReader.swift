@@ -13,8 +13,14 @@ public enum LineEvent {
 }
 
 /// Splits an input into lines without copying them: lines are slices of one large buffer.
+///
+/// A line is valid until the next call — or, with `holdsLines`, until the caller gives back the
+/// buffer it is in: the reader then never moves nor overwrites bytes it has handed out, and goes
+/// on in another buffer when one is full (`takeRetired`, `recycle`). A caller that works on a
+/// batch of lines while the reader reads the next (`ParallelRecordStream`) needs no copy of them.
 public struct LineReader {
     public let maxLine: Int
+    public let holdsLines: Bool
     private let input: InputReader
     private var buffer: UnsafeMutableRawPointer
     private var capacity: Int
@@ -26,11 +32,17 @@ public struct LineReader {
     private var end = 0
     private var scanned = 0
     private var ended = false
+    /// Whether a line has been handed out of the current buffer (only then must it stay put).
+    private var lent = false
+    /// With `holdsLines`: buffers moved off, not yet taken by the caller; and buffers given back.
+    private var retired: [LineBlock] = []
+    private var spares: [LineBlock] = []
     public private(set) var lineNumber = 0
 
-    public init(input: InputReader, maxLine: Int = 1 << 20) {
+    public init(input: InputReader, maxLine: Int = 1 << 20, holdsLines: Bool = false) {
         self.input = input
         self.maxLine = maxLine
+        self.holdsLines = holdsLines
         // 8 spare bytes let wide loads run past a line's end.
         maxCapacity = max(4 << 20, maxLine + (1 << 20))
         capacity = 4 << 20
@@ -64,7 +76,7 @@ public struct LineReader {
         var all: [UInt8] = []
         while true {
             if start < end { all.append(contentsOf: UnsafeRawBufferPointer(start: buffer + start, count: end - start)) }
-            start = 0; end = 0; scanned = 0
+            start = end; scanned = end
             if ended { return all }
             try fill()
         }
@@ -102,6 +114,7 @@ public struct LineReader {
                 start = newline + 1
                 scanned = start
                 if length > maxLine { return .tooLong(number: lineNumber, length: length) }
+                lent = true
                 return .line(line, number: lineNumber)
             }
             if end - start > maxLine {
@@ -123,6 +136,7 @@ public struct LineReader {
                 start = end
                 scanned = end
                 if length > maxLine { return .tooLong(number: lineNumber, length: length) }
+                lent = true
                 return .line(line, number: lineNumber)
             }
             try fill()
@@ -140,7 +154,11 @@ public struct LineReader {
     }
 
     private mutating func fill() throws {
-        if start > 0 {
+        if holdsLines && lent {
+            // The lines handed out stay where they are: read on behind them while a large read
+            // fits, then go on in another buffer.
+            if capacity - end < capacity / 8 { moveToAnotherBuffer() }
+        } else if start > 0 {
             let remaining = end - start
             if remaining > 0 { memmove(buffer, buffer + start, remaining) }
             scanned -= start
@@ -160,15 +178,44 @@ public struct LineReader {
         end += n
     }
 
+    /// With `holdsLines`: the buffer the lines handed out so far are in becomes the caller's, and
+    /// the unread rest goes on at the start of another (a spare given back, or a new one).
+    private mutating func moveToAnotherBuffer() {
+        var next: UnsafeMutableRawPointer? = nil
+        while next == nil, let spare = spares.popLast() {
+            if spare.capacity == capacity { next = spare.take() }
+        }
+        let other = next ?? .allocate(byteCount: capacity + 8, alignment: 16)
+        let remaining = end - start
+        if remaining > 0 { other.copyMemory(from: buffer + start, byteCount: remaining) }
+        retired.append(LineBlock(bytes: buffer, capacity: capacity))
+        buffer = other
+        scanned -= start
+        end = remaining
+        start = 0
+        lent = false
+    }
+
+    /// With `holdsLines`: the buffers moved off since the last call. The lines handed out of
+    /// them stay valid while the caller holds them; `recycle` gives them back for reuse.
+    public mutating func takeRetired() -> [LineBlock] {
+        defer { retired.removeAll(keepingCapacity: true) }
+        return retired
+    }
+
+    /// Takes back buffers from `takeRetired` (of this reader or another) whose lines are done with.
+    public mutating func recycle(_ blocks: [LineBlock]) {
+        for block in blocks where spares.count < 4 && block.capacity == capacity { spares.append(block) }
+    }
+
     /// Discards bytes up to and including the next newline; returns how many were discarded.
     private mutating func skipToNewline() throws -> Int {
         var skipped = 0
         while true {
             if start == end {
-                start = 0; end = 0; scanned = 0
                 if ended { return skipped }
                 try fill()
-                if end == 0 { return skipped }
+                if start == end { return skipped }
             }
             if let hit = memchr(buffer + start, 0x0A, end - start) {
                 let newline = buffer.distance(to: hit)
@@ -182,4 +229,24 @@ public struct LineReader {
             scanned = end
         }
     }
+}
+
+/// A buffer a `LineReader` that `holdsLines` has moved off: the caller holds it while it uses
+/// the lines in it; it frees its memory when dropped.
+public final class LineBlock {
+    private var bytes: UnsafeMutableRawPointer?
+    fileprivate let capacity: Int
+
+    fileprivate init(bytes: UnsafeMutableRawPointer, capacity: Int) {
+        self.bytes = bytes
+        self.capacity = capacity
+    }
+
+    /// The memory, for the reader to read into again: the block no longer owns it.
+    fileprivate func take() -> UnsafeMutableRawPointer? {
+        defer { bytes = nil }
+        return bytes
+    }
+
+    deinit { bytes?.deallocate() }
 }

@@ -30,13 +30,14 @@ public struct ParallelRecordStream<Item> {
     private typealias Kind = ParallelStreamEntry.Kind
     private typealias Entry = ParallelStreamEntry
 
-    /// One gathered batch: its lines back to back, and per line where it is, what it is and what
-    /// `extract` made of it. Kept in raw memory so the parsing threads and the caller's thread can
-    /// hold pointers to one batch while the caller fills the other.
+    /// One gathered batch: per line where it is, what it is and what `extract` made of it. The
+    /// lines are where the reader read them (it `holdsLines`): the batch holds the reader's
+    /// buffers it moved off while the batch was gathered, until the batch is gathered again —
+    /// by then it and the batch before it, whose last lines may be in those buffers, are
+    /// delivered. Kept in raw memory so the parsing threads and the caller's thread can hold
+    /// pointers to one batch while the caller fills the other.
     private final class Batch {
-        var bytes: UnsafeMutableRawPointer
-        var byteCapacity: Int
-        var byteCount = 0
+        var blocks: [LineBlock] = []
         let entries: UnsafeMutablePointer<Entry>
         var count = 0
         let items: UnsafeMutablePointer<Item?>
@@ -48,8 +49,6 @@ public struct ParallelRecordStream<Item> {
         init(capacity: Int, workers: Int) {
             self.capacity = capacity
             self.workers = workers
-            byteCapacity = 1 << 20
-            bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)
             entries = .allocate(capacity: capacity)
             items = .allocate(capacity: capacity)
             items.initialize(repeating: nil, count: capacity)
@@ -58,7 +57,6 @@ public struct ParallelRecordStream<Item> {
         }
 
         deinit {
-            bytes.deallocate()
             entries.deinitialize(count: count)
             entries.deallocate()
             items.deinitialize(count: capacity)
@@ -69,8 +67,10 @@ public struct ParallelRecordStream<Item> {
 
         var isFull: Bool { count >= capacity }
 
-        func reset() {
-            byteCount = 0
+        /// Empties the batch; its reader's buffers go back to `reader`.
+        func reset(_ reader: inout LineReader) {
+            reader.recycle(blocks)
+            blocks.removeAll(keepingCapacity: true)
             entries.deinitialize(count: count)   // a refusal's text
             count = 0
             for w in 0..<workers { written[w].removeAll() }
@@ -81,24 +81,8 @@ public struct ParallelRecordStream<Item> {
             count += 1
         }
 
-        func append(line: UnsafeRawBufferPointer) -> Int {
-            if byteCount + line.count > byteCapacity {
-                var grown = byteCapacity * 2
-                while grown < byteCount + line.count { grown *= 2 }
-                let moved = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 16)
-                moved.copyMemory(from: bytes, byteCount: byteCount)
-                bytes.deallocate()
-                bytes = moved
-                byteCapacity = grown
-            }
-            let start = byteCount
-            if line.count > 0 { (bytes + start).copyMemory(from: line.baseAddress!, byteCount: line.count) }
-            byteCount += line.count
-            return start
-        }
-
         func line(_ e: Entry) -> UnsafeRawBufferPointer {
-            UnsafeRawBufferPointer(start: bytes + e.start, count: e.end - e.start)
+            UnsafeRawBufferPointer(start: e.bytes, count: e.count)
         }
 
         func writtenBytes(_ e: Entry) -> UnsafeRawBufferPointer {
@@ -202,7 +186,7 @@ public struct ParallelRecordStream<Item> {
                                  _ body: (Line, Item) throws -> Void) throws {
         let crew = self.crew
         for path in inputs {
-            var reader = LineReader(input: try InputReader(path: path), maxLine: options.maxLine)
+            var reader = LineReader(input: try InputReader(path: path), maxLine: options.maxLine, holdsLines: true)
             defer { reader.deallocate() }
             files.append(path == "-" ? nil : path)
             let file = files.count - 1
@@ -212,7 +196,7 @@ public struct ParallelRecordStream<Item> {
             defer { if parsing != nil { crew.finish() } }
             while true {
                 let next = parsing === batches.0 ? batches.1 : batches.0
-                next.reset()
+                next.reset(&reader)
                 // With a batch in flight, only what can be read without waiting is taken: a pipe
                 // that trickles must not hold back records already read.
                 if more, try parsing == nil || !reader.inputMayWait || reader.hasReadyLine() {
@@ -236,16 +220,16 @@ public struct ParallelRecordStream<Item> {
     /// Reads lines into `batch` until it is full or nothing more is buffered; false at the end
     /// of the input.
     private mutating func gather(into batch: Batch, from reader: inout LineReader, file: Int) throws -> Bool {
+        defer { batch.blocks += reader.takeRetired() }
         repeat {
             guard let event = try reader.next() else { return false }
             linesRead += 1
             switch event {
             case .tooLong(let number, let length):
-                batch.append(Entry(start: 0, end: length, line: number, file: file, kind: .tooLong))
+                batch.append(Entry(bytes: nil, count: length, line: number, file: file, kind: .tooLong))
             case .line(let line, let number):
                 if RecordStream.isBlank(line) { blankLines += 1; continue }
-                let start = batch.append(line: line)
-                batch.append(Entry(start: start, end: start + line.count, line: number, file: file, kind: .record))
+                batch.append(Entry(bytes: line.baseAddress, count: line.count, line: number, file: file, kind: .record))
             }
         } while try !batch.isFull && (!reader.inputMayWait || reader.hasReadyLine())
         return true
@@ -315,7 +299,7 @@ public struct ParallelRecordStream<Item> {
             case .refused:
                 rejects.reject(e.refusal!, origin: .init(line: e.line, file: file), record: batch.line(e))
             case .tooLong:
-                RecordStream.rejectTooLong(length: e.end, maxLine: options.maxLine, origin: .init(line: e.line, file: file), rejects: rejects)
+                RecordStream.rejectTooLong(length: e.count, maxLine: options.maxLine, origin: .init(line: e.line, file: file), rejects: rejects)
             case .invalid:
                 RecordStream.rejectUnparsable(batch.line(e), error: e.error!, origin: .init(line: e.line, file: file), rejects: rejects)
             }
@@ -327,8 +311,10 @@ public struct ParallelRecordStream<Item> {
 /// using one needs no generic metadata at run time.
 private struct ParallelStreamEntry {
     enum Kind: UInt8 { case record, tooLong, invalid, otherShard, refused }
-    var start: Int
-    var end: Int
+    /// The line in the reader's buffer (nil for a line too long, which is not loaded).
+    var bytes: UnsafeRawPointer?
+    /// The line's length.
+    var count: Int
     var line: Int
     var file: Int
     var kind: Kind

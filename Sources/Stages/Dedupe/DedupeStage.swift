@@ -82,6 +82,7 @@ public enum DedupeStage {
         var summary = Summary(stage: "dedupe", headline: ["in", "new", "existing", "repeats", "rejected"])
         let rejects = try RejectSink(stage: "dedupe", path: options.stream.rejectsPath)
         let flagTenant = options.tenant?.value
+        let flagTenantBytes = flagTenant.map { Array($0.utf8) }
         let canonical = options.canonical
         // With --tenant the index is known before the first record: the parsing threads look
         // addresses up (a cache miss or two each) so the writing thread does not.
@@ -94,7 +95,7 @@ public enum DedupeStage {
         var stream = try ParallelRecordStream<Extracted>(options: options.stream, rejects: rejects, threads: readers.count,
                                                          keeping: readers.map(\.slots)) { record, worker in
             let reader = readers[worker]
-            reader.identity.read(record)
+            reader.identity.read(record, tenantOtherThan: flagTenantBytes)
             var x = Extracted()
             x.problem = reader.identity.problem
             if let t = reader.identity.tenant, t != flagTenant { x.otherTenant = t }
