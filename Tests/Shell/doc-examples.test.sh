@@ -3,6 +3,5 @@
 # ```sh blocks in order, in a scratch copy of the repository with an empty state; servers are
 # started when a block needs them. The convention is in Tests/Shell/examples.py.
 source "$(dirname "$0")/lib.sh"
-python3 "$REPO/Tests/Shell/examples.py" docs "$REPO/README.md" "$REPO"/docs/*.md
-checks=$((checks + 1))
+counted python3 "$REPO/Tests/Shell/examples.py" docs "$REPO/README.md" "$REPO"/docs/*.md
 done_ok

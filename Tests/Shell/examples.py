@@ -353,6 +353,7 @@ def check_help_layout():
     for f in failures:
         print("FAIL: " + f, file=sys.stderr)
     print("help layout: %d help texts checked, %d problems" % (checked, len(failures)))
+    print("checks: %d" % checked)
     return 1 if failures else 0
 
 
@@ -362,6 +363,7 @@ def report(ran, failures, skips):
     for f in failures:
         print("FAIL: " + f, file=sys.stderr)
     print("examples: %d run, %d failed, %d skipped" % (ran, len(failures), len(skips)))
+    print("checks: %d" % ran)
     return 1 if failures else 0
 
 

@@ -5,7 +5,6 @@
 # convention: a scratch copy of the repository, a prepared state, servers started on demand).
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || fail "jq is not installed (scripts/install-deps --test)"
-python3 "$REPO/Tests/Shell/examples.py" help-layout
-python3 "$REPO/Tests/Shell/examples.py" help
-checks=$((checks + 2))
+counted python3 "$REPO/Tests/Shell/examples.py" help-layout
+counted python3 "$REPO/Tests/Shell/examples.py" help
 done_ok

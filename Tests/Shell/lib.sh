@@ -133,4 +133,13 @@ while_importing() {
   wait "$writer" || true
   [ ! -e "$WORK/writer-failed" ] || fail "$(cat "$WORK/writer-failed")"
 }
+# counted CMD... — runs a checker that ends by printing "checks: N" (Tests/Shell/examples.py) and
+# adds its N to this test's checks; a checker that printed no count fails the test.
+counted() {
+  "$@" | tee "$WORK/counted.out"
+  local n
+  n=$(sed -n 's/^checks: \([0-9][0-9]*\)$/\1/p' "$WORK/counted.out" | tail -n 1)
+  [ -n "$n" ] || fail "$* printed no 'checks: N' line"
+  checks=$((checks + n))
+}
 done_ok() { echo "ok: $checks checks"; }
