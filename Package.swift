@@ -2,7 +2,14 @@
 import PackageDescription
 
 // mailpipe: a library per layer (stream core, tenant store, CLI glue, one per stage) and a thin
-// executable per stage. C libraries come in through system-library targets.
+// executable per stage. C libraries come in through system-library targets. Every module a
+// target imports is declared here as its dependency (Tests/Shell/package-imports.test.sh).
+
+/// What every executable's main.swift imports besides its stage library.
+let toolDependencies: [Target.Dependency] = [
+    "MailpipeCLI", "MailpipeCore", "MailpipeStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+]
+
 let package = Package(
     name: "mailpipe",
     platforms: [.macOS(.v13)],
@@ -73,7 +80,7 @@ let package = Package(
 
         // Stages: the logic, runnable in-process.
         // RenderStage: a MailWizz campaign is made from render's templates.
-        .target(name: "InjectStage", dependencies: ["MailpipeCore", "MailpipeStore", "MailpipeCurl", "MailWizz", "RenderStage"],
+        .target(name: "InjectStage", dependencies: ["MailpipeCore", "MailpipeStore", "MailpipeCurl", "CCurl", "MailWizz", "RenderStage"],
                 path: "Sources/Stages/Inject"),
         // RenderStage: the unsubscribe token render signs, checked in mailed-in requests;
         // MailWizz: the unsubscribes and bounces polled from it.
@@ -112,7 +119,7 @@ let package = Package(
                 path: "Sources/Stages/Render"),
 
         // Executables: map flags to options and call the stage.
-        .executableTarget(name: "inject", dependencies: ["InjectStage", "RenderStage", "MailpipeCLI"],
+        .executableTarget(name: "inject", dependencies: ["InjectStage", "RenderStage"] + toolDependencies,
                           path: "Sources/Tools/inject"),
         // The HTTP server layer: SwiftNIO's codec, a route table, limits, the access log.
         .target(name: "MailpipeHTTP", dependencies: [
@@ -129,24 +136,24 @@ let package = Package(
             .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
         ], path: "Sources/Stages/Serve"),
-        .executableTarget(name: "account", dependencies: ["AccountStage", "ServeStage", "MailpipeHTTP", "MailpipeCLI"],
+        .executableTarget(name: "account", dependencies: ["AccountStage", "ServeStage", "MailpipeHTTP"] + toolDependencies,
                           path: "Sources/Tools/account"),
-        .executableTarget(name: "validate", dependencies: ["ValidateStage", "MailpipeCLI", "MailpipeStore"],
+        .executableTarget(name: "validate", dependencies: ["ValidateStage"] + toolDependencies,
                           path: "Sources/Tools/validate"),
-        .executableTarget(name: "tag", dependencies: ["TagStage", "MailpipeCLI", "MailpipeStore"],
+        .executableTarget(name: "tag", dependencies: ["TagStage"] + toolDependencies,
                           path: "Sources/Tools/tag"),
-        .executableTarget(name: "ingest", dependencies: ["IngestStage", "MailpipeCLI"], path: "Sources/Tools/ingest"),
-        .executableTarget(name: "dedupe", dependencies: ["DedupeStage", "MailpipeCLI"], path: "Sources/Tools/dedupe"),
+        .executableTarget(name: "ingest", dependencies: ["IngestStage"] + toolDependencies, path: "Sources/Tools/ingest"),
+        .executableTarget(name: "dedupe", dependencies: ["DedupeStage"] + toolDependencies, path: "Sources/Tools/dedupe"),
 
         // Benchmark harness for the stream core (bench/core.sh).
         .executableTarget(name: "corebench", dependencies: ["MailpipeCore"], path: "bench/corebench"),
 
-        .executableTarget(name: "segment", dependencies: ["SegmentStage", "MailpipeCLI"],
+        .executableTarget(name: "segment", dependencies: ["SegmentStage"] + toolDependencies,
                           path: "Sources/Tools/segment"),
-        .executableTarget(name: "render", dependencies: ["RenderStage", "MailpipeCLI"],
+        .executableTarget(name: "render", dependencies: ["RenderStage"] + toolDependencies,
                           path: "Sources/Tools/render"),
 
-        .testTarget(name: "SegmentStageTests", dependencies: ["SegmentStage", "AccountStage"]),
+        .testTarget(name: "SegmentStageTests", dependencies: ["SegmentStage", "AccountStage", "MailpipeCore", "MailpipeStore"]),
         .testTarget(name: "RenderStageTests", dependencies: ["RenderStage", "MailpipeCore", "MailpipeStore"]),
         .testTarget(name: "ServeStageTests", dependencies: ["ServeStage", "MailpipeHTTP", "MailpipeCore", "MailpipeStore",
                                                             "RenderStage", "AccountStage", "MailpipeTestSupport",
@@ -154,7 +161,7 @@ let package = Package(
                                                             .product(name: "_CryptoExtras", package: "swift-crypto"),
                                                             .product(name: "X509", package: "swift-certificates")]),
         .testTarget(name: "MailpipeCoreTests", dependencies: ["MailpipeCore"]),
-        .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage"]),
+        .testTarget(name: "MailpipeStoreTests", dependencies: ["MailpipeStore", "AccountStage", "MailpipeCore"]),
         .testTarget(name: "InjectStageTests", dependencies: ["InjectStage", "MailpipeCurl", "MailpipeCore", "MailpipeStore", "MailWizz"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MailpipeCore"]),
         // What several stages' tests share (a temporary folder, running a stage in-process).
