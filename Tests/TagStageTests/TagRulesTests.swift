@@ -150,18 +150,9 @@ final class TagRulesTests: StageTestCase {
         XCTAssertEqual(lines, cases.map(\.1))
         XCTAssertEqual(summary["tagged"], cases.count)
         // The same bytes as RecordPatch setting the new tags.
-        var parser = JSONParser()
-        defer { parser.deallocate() }
         for ((input, _), line) in zip(cases, lines) {
-            let bytes = Array(input.utf8)
-            var reference = ByteBuffer()
-            try bytes.withUnsafeBytes { raw in
-                let record = Record(document: try parser.parse(raw), line: 1, file: nil)
-                var patch = RecordPatch()
-                patch.set("tags", try JSONValue.parse(line)["tags"]!)
-                patch.write(record, into: &reference)
-            }
-            XCTAssertEqual(String(decoding: reference.bytes, as: UTF8.self), line, input)
+            let reference = try writtenByRecordPatch(input) { _, patch in patch.set("tags", try JSONValue.parse(line)["tags"]!) }
+            XCTAssertEqual(reference, line, input)
         }
     }
 

@@ -20,23 +20,16 @@ final class ValidateLayoutTests: StageTestCase {
         XCTAssertEqual(lines, cases.map(\.1))
         XCTAssertEqual(summary["out"], cases.count)
         // The same bytes as RecordPatch setting each member validate changed.
-        var parser = JSONParser()
-        defer { parser.deallocate() }
         for ((input, _), line) in zip(cases, lines) {
-            let bytes = Array(input.utf8)
             let output = try JSONValue.parse(line)
-            var reference = ByteBuffer()
-            try bytes.withUnsafeBytes { raw in
-                let record = Record(document: try parser.parse(raw), line: 1, file: nil)
-                var patch = RecordPatch()
+            let reference = try writtenByRecordPatch(input) { record, patch in
                 for key in Self.setKeys {
                     guard let value = output[key] else { continue }
                     let before = record[key].map { try? JSONValue.parse(Array($0.raw)).serialized } ?? nil
                     if before != value.serialized { patch.set(key, value) }
                 }
-                patch.write(record, into: &reference)
             }
-            XCTAssertEqual(String(decoding: reference.bytes, as: UTF8.self), line, input)
+            XCTAssertEqual(reference, line, input)
         }
     }
 
