@@ -25,6 +25,70 @@ final class ConcurrencyAndScanTests: XCTestCase {
         }
     }
 
+    /// `ByteScan.jsonStringStop` (16 bytes at a time, the last block loaded ending at the input's
+    /// end) against a byte loop: one or two stopping bytes at every position of inputs of every
+    /// length up to three blocks, scanned from every offset, with and without stopping at
+    /// non-ASCII bytes.
+    func testJSONStringStopAgreesWithAByteLoopAtEveryPosition() {
+        let stopping: [UInt8] = [0x22, 0x5C, 0x00, 0x09, 0x0A, 0x1F, 0x80, 0xBF, 0xC3, 0xE2, 0xF0, 0xFF]
+        let plain: [UInt8] = [0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7E, 0x7F, 0x41]
+        func reference(_ bytes: [UInt8], _ from: Int, _ nonASCII: Bool) -> Int {
+            var i = from
+            while i < bytes.count {
+                let b = bytes[i]
+                if b == 0x22 || b == 0x5C || b < 0x20 || (nonASCII && b >= 0x80) { return i }
+                i += 1
+            }
+            return bytes.count
+        }
+        func check(_ bytes: [UInt8]) {
+            bytes.withUnsafeBufferPointer { buffer in
+                // An empty array may have no address: scan a byte that is never read instead.
+                var none: UInt8 = 0
+                let p = buffer.baseAddress ?? withUnsafePointer(to: &none) { $0 }
+                for nonASCII in [false, true] {
+                    for from in 0...bytes.count {
+                        let got = ByteScan.jsonStringStop(p, from: from, count: bytes.count, nonASCII: nonASCII)
+                        let expected = reference(bytes, from, nonASCII)
+                        if got != expected { XCTFail("\(bytes) from \(from) nonASCII \(nonASCII): \(got), not \(expected)") }
+                    }
+                }
+            }
+        }
+        var checked = 0
+        for count in 0...50 {
+            for (k, filler) in plain.enumerated() {
+                let bytes = [UInt8](repeating: filler, count: count)
+                if k == 0 { check(bytes) }
+                for at in 0..<count {
+                    for b in stopping where (at + Int(b)) % plain.count == k {
+                        var one = bytes
+                        one[at] = b
+                        check(one)
+                        // A second stop later in the input: the first one must win.
+                        if at + 5 < count {
+                            one[at + 5] = stopping[(at + k) % stopping.count]
+                            check(one)
+                        }
+                        checked += 1
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 5_000)
+        if testRun?.failureCount ?? 0 > 0 { return }
+        var generator = SeededGenerator(seed: 0x5CA7)
+        for _ in 0..<3_000 {
+            let count = Int.random(in: 0...100, using: &generator)
+            var bytes = (0..<count).map { _ in plain.randomElement(using: &generator)! }
+            for _ in 0..<Int.random(in: 0...3, using: &generator) where count > 0 {
+                bytes[Int.random(in: 0..<count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            check(bytes)
+            if testRun?.failureCount ?? 0 > 5 { return }
+        }
+    }
+
     func testWorkCrewDoesEverySliceOnceAcrossJobs() throws {
         for helpers in [0, 1, 3] {
             let crew = try WorkCrew(helpers: helpers)

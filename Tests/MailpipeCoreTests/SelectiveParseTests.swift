@@ -88,6 +88,27 @@ final class SelectiveParseTests: XCTestCase {
         }
     }
 
+    /// Keys are first told apart by their length (one bit per length, lengths of 63 and more
+    /// sharing one): long keys of the same bit still go to their own slot or none.
+    func testLongKeysSharingALengthBitGoToTheirOwnSlot() throws {
+        let long63 = String(repeating: "k", count: 63), long70 = String(repeating: "k", count: 70)
+        let names = [long63, long70, "abc"]
+        let slots = FieldSlots()
+        for k in names { _ = slots.slot(k) }
+        var parser = JSONParser()
+        defer { parser.deallocate() }
+        let line = "{\"\(String(repeating: "k", count: 64))\":0,\"\(long70)\":1,\"abd\":2,\"\(long63)\":3,\"ab\":4,\"abc\":5}"
+        for lazy in [true, false] {
+            try Array(line.utf8).withUnsafeBytes { raw in
+                let doc = lazy ? try parser.parse(raw, keeping: slots) : try parser.parse(raw)
+                let tape = Tape(doc)
+                if !lazy { slots.resolve(tape) }
+                let values = (0..<names.count).map { slots[$0] < 0 ? nil : String(decoding: tape.raw(slots[$0]), as: UTF8.self) }
+                XCTAssertEqual(values, ["3", "1", "5"], "lazy \(lazy)")
+            }
+        }
+    }
+
     func testAgreesWithTheFullParseOnGeneratedAndDamagedRecords() throws {
         var rng = SeededGenerator(seed: 0x5E1E_C7ED)
         var full = JSONParser(maxDepth: 16)

@@ -166,7 +166,8 @@ public struct JSONParser {
     @inline(__always)
     static func skipSpace(_ p: UnsafePointer<UInt8>, _ n: Int, _ start: Int) -> Int {
         var i = start
-        while i < n && isSpace(p[i]) { i += 1 }
+        // Most records have none: one compare tells any other byte.
+        while i < n && p[i] <= 0x20 && isSpace(p[i]) { i += 1 }
         return i
     }
 
@@ -257,8 +258,9 @@ public struct JSONParser {
     /// token count, or nil when the document is not an object or something in it is wrong.
     private func scanKeeping(_ p: UnsafePointer<UInt8>, _ n: Int, _ slots: FieldSlots) -> Int? {
         slots.reset()
-        // Whether white space was skipped at the root (`FieldSlots.rootIsCompact`): a value
-        // never ends in white space, so a byte before `i` that is some was skipped.
+        // Whether white space was skipped at the root (`FieldSlots.rootIsCompact`): neither a
+        // value nor a separator ends in a byte below 0x21, so a byte before `i` that is one is
+        // white space skipped.
         var spaced = false
         var i = JSONParser.skipSpace(p, n, 0)
         spaced = i != 0
@@ -266,7 +268,7 @@ public struct JSONParser {
         tape[0] = JSONToken(kind: .object, escaped: false, start: Int32(i), end: 0, next: 0)
         var t = 1
         i = JSONParser.skipSpace(p, n, i + 1)
-        spaced = spaced || JSONParser.isSpace(p[i - 1])
+        spaced = spaced || p[i &- 1] <= 0x20
         if i < n && p[i] != UInt8(ascii: "}") {
             while true {
                 guard i < n, p[i] == UInt8(ascii: "\"") else { return nil }
@@ -278,7 +280,7 @@ public struct JSONParser {
                 guard i < n, p[i] == UInt8(ascii: ":") else { return nil }
                 spaced = spaced || i != keyEnd
                 i = JSONParser.skipSpace(p, n, i + 1)
-                spaced = spaced || JSONParser.isSpace(p[i - 1])
+                spaced = spaced || p[i &- 1] <= 0x20
                 // `prepare` keeps offsets below Int32.max.
                 let claimed = escaped
                     ? slots.claim(UnsafeRawBufferPointer(start: p + keyStart + 1, count: keyEnd - keyStart - 2),
@@ -306,11 +308,11 @@ public struct JSONParser {
                     guard skipValue(p, n, &i, depth: 1) else { return nil }
                 }
                 guard i < n else { return nil }
-                spaced = spaced || JSONParser.isSpace(p[i - 1])
+                spaced = spaced || p[i &- 1] <= 0x20
                 if p[i] == UInt8(ascii: "}") { break }
                 guard p[i] == UInt8(ascii: ",") else { return nil }
                 i = JSONParser.skipSpace(p, n, i + 1)
-                spaced = spaced || JSONParser.isSpace(p[i - 1])
+                spaced = spaced || p[i &- 1] <= 0x20
             }
         }
         guard i < n else { return nil }
@@ -324,6 +326,7 @@ public struct JSONParser {
     /// Checks the value at `i` by the grammar of `scanValue`, writing nothing, and leaves `i`
     /// past it and the white space after it; false where `scanValue` would throw (or nesting
     /// deeper than 64 levels, left to the full parse). `depth`: the containers open around it.
+    @inline(__always)
     private func skipValue(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, depth: Int) -> Bool {
         // Bit k set: the container k levels up from the innermost open one is an object.
         var objects: UInt64 = 0
@@ -417,11 +420,10 @@ public struct JSONParser {
         if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
         if p[i] != UInt8(ascii: "\"") { throw JSONParseError(.unexpectedByte(p[i]), at: i) }
         try readString(p, n, &i, &t, tape, U.self)
-        while i < n && JSONParser.isSpace(p[i]) { i += 1 }
+        i = JSONParser.skipSpace(p, n, i)
         if i >= n { throw JSONParseError(.unexpectedEnd, at: i) }
         if p[i] != UInt8(ascii: ":") { throw JSONParseError(.unexpectedByte(p[i]), at: i) }
-        i += 1
-        while i < n && JSONParser.isSpace(p[i]) { i += 1 }
+        i = JSONParser.skipSpace(p, n, i + 1)
     }
 
     @inline(__always)
@@ -509,29 +511,11 @@ public struct JSONParser {
     private static func stringEnd<U: UTF8Checking>(_ p: UnsafePointer<UInt8>, _ n: Int, _ from: Int,
                                                    _ escaped: inout Bool, _ utf8: U.Type) -> Int {
         @inline(__always) func stop(_ at: Int, _ why: StringStop) -> Int { -(at << 3 | why.rawValue) }
-        @inline(__always) func ordinary(_ at: Int) -> UInt64 {
-            let word = UnsafeRawPointer(p + at).loadUnaligned(as: UInt64.self)
-            return U.inStrings ? specialByteMask(word) | word & 0x8080_8080_8080_8080 : specialByteMask(word)
-        }
         var i = from
         while true {
-            // Skip ordinary bytes 16, then 8 at a time: stop at '"', '\\', a control byte (or,
-            // checking UTF-8 here, a byte of a multi-byte sequence). The 16-byte step tests its
-            // halves in turn, so a short string costs what one word does.
-            skip: do {
-                while i &+ 16 <= n {
-                    let low = ordinary(i)
-                    if low != 0 { i &+= low.trailingZeroBitCount &>> 3; break skip }
-                    let high = ordinary(i &+ 8)
-                    if high != 0 { i &+= 8 &+ high.trailingZeroBitCount &>> 3; break skip }
-                    i &+= 16
-                }
-                while i &+ 8 <= n {
-                    let mask = ordinary(i)
-                    if mask != 0 { i &+= mask.trailingZeroBitCount &>> 3; break skip }
-                    i &+= 8
-                }
-            }
+            // Skip ordinary bytes 16 at a time: stop at '"', '\\', a control byte (or, checking
+            // UTF-8 here, a byte of a multi-byte sequence).
+            i = ByteScan.jsonStringStop(p, from: i, count: n, nonASCII: U.inStrings)
             if i >= n { return stop(i, .unterminated) }
             let b = p[i]
             if b == UInt8(ascii: "\"") { return i &+ 1 }
@@ -564,21 +548,6 @@ public struct JSONParser {
                 i &+= 1
             }
         }
-    }
-
-    /// Bytes of `word` that are '"', '\\' or below 0x20 have their high bit set in the result.
-    /// Only the lowest flagged byte is exact (borrows can flag later ones), which is all the
-    /// caller uses.
-    @inline(__always)
-    static func specialByteMask(_ word: UInt64) -> UInt64 {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let quote = word ^ (ones &* 0x22)
-        let backslash = word ^ (ones &* 0x5C)
-        let hasQuote = (quote &- ones) & ~quote
-        let hasBackslash = (backslash &- ones) & ~backslash
-        let isControl = (word &- (ones &* 0x20)) & ~word
-        return (hasQuote | hasBackslash | isControl) & high
     }
 
     @inline(__always)

@@ -136,6 +136,9 @@ public final class FieldSlots {
     private var table: UnsafeMutablePointer<Int32>
     private var tableMask: Int
     private var tableShift: UInt64
+    /// Bit k set when a slot's key is k bytes long (bit 63: 63 or more): most keys of a record
+    /// are told apart from every slot's by their length alone, before the table is read.
+    private var keyLengths: UInt64 = 0
     /// `keys.count`, read without touching the array.
     private var slotCount = 0
     /// Slots not yet found in the record being resolved.
@@ -204,7 +207,9 @@ public final class FieldSlots {
         keyBytes.deallocate()
         keyBytes = .allocate(capacity: max(1, flat.count))
         var end = 0
+        keyLengths = 0
         for (s, key) in keys.enumerated() {
+            keyLengths |= Self.lengthBit(key.count)
             key.withUnsafeBufferPointer { (keyBytes + end).update(from: $0.baseAddress!, count: key.count) }
             heads[s] = Self.head(keyBytes + end, count: key.count, readable: key.count)
             end += key.count
@@ -247,6 +252,9 @@ public final class FieldSlots {
         return word
     }
 
+    @inline(__always)
+    private static func lengthBit(_ count: Int) -> UInt64 { 1 &<< UInt64(truncatingIfNeeded: min(count, 63)) }
+
     /// The table entry a key's probe starts at.
     @inline(__always)
     private func entry(_ head: UInt64, _ count: Int) -> Int {
@@ -287,7 +295,7 @@ public final class FieldSlots {
     /// bytes from `key` may be read (at least `count`).
     @inline(always)
     func claim(unescaped key: UnsafePointer<UInt8>, count: Int, readable: Int, value: Int) -> Bool {
-        guard missing > 0 || noticesRepeatedKeys else { return false }
+        guard missing > 0 || noticesRepeatedKeys, keyLengths & Self.lengthBit(count) != 0 else { return false }
         let head = Self.head(key, count: count, readable: readable)
         var h = entry(head, count)
         while true {
@@ -331,4 +339,12 @@ public final class FieldSlots {
     }
 
     @inline(__always) public subscript(slot: Int) -> Int { Int(found[slot]) }
+
+    /// The value of `slot`'s member in `document` (the record these slots were last filled
+    /// from), or nil when it has none: no look-up by key.
+    @inline(__always)
+    public func node(_ slot: Int, in document: JSONDocument) -> JSONNode? {
+        let index = Int(found[slot])
+        return index < 0 ? nil : JSONNode(document: document, index: index)
+    }
 }

@@ -40,11 +40,17 @@ public struct ContactIdentity: Sendable {
     /// unescaped (compared as bytes: no string is made for the records of the tenant a stage
     /// already knows; a tenant written otherwise is given as usual, for the stage to compare).
     public mutating func read(_ record: Record, tenantOtherThan expected: [UInt8]?) {
+        read(email: record["email"], tenant: record["tenant"], tenantOtherThan: expected)
+    }
+
+    /// The same from a record's `email` and `tenant` members already found (nil: absent), as
+    /// a parse that kept them in `FieldSlots` gives them.
+    public mutating func read(email: JSONNode?, tenant named: JSONNode?, tenantOtherThan expected: [UInt8]?) {
         problem = nil
         tenant = nil
         key.removeAll(keepingCapacity: true)
-        guard let email = record["email"], email.kind == .string else { problem = .noEmail; return }
-        if let t = record["tenant"] {
+        guard let email, email.kind == .string else { problem = .noEmail; return }
+        if let t = named {
             guard t.kind == .string else { problem = .tenantNotString; return }
             if t.hasLoneSurrogate { problem = .loneSurrogate; return }
             if let expected, !t.isEscaped, Bytes.equal(t.rawContent, expected) { /* the known tenant */ } else {

@@ -74,6 +74,77 @@ public enum ByteScan {
         return nil
     }
 
+    // MARK: 16 bytes at a time (SIMD)
+    //
+    // The element and mask types are spelt out on every vector expression: left to inference,
+    // some of these operators resolve to the generic per-lane loop instead of one instruction.
+
+    typealias Block = SIMD16<UInt8>
+    typealias SignedBlock = SIMD16<Int8>
+    typealias BlockMask = SIMDMask<SIMD16<Int8>>
+
+    /// Lane numbers, to clear the lanes of a block before a start offset.
+    private static let laneNumbers = Block(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+
+    @inline(__always) static func block(_ p: UnsafePointer<UInt8>, _ i: Int) -> Block {
+        UnsafeRawPointer(p + i).loadUnaligned(as: Block.self)
+    }
+
+    /// Lanes of `v` that end a run of plain JSON string content: '"', '\\', a control byte, and
+    /// with `nonASCII` a byte of a multi-byte UTF-8 sequence (a signed compare takes both ranges).
+    @inline(__always)
+    static func jsonStringStops(_ v: Block, nonASCII: Bool) -> BlockMask {
+        let quote: BlockMask = v .== Block(repeating: 0x22)
+        let backslash: BlockMask = v .== Block(repeating: 0x5C)
+        let low: BlockMask
+        if nonASCII {
+            let signed: SignedBlock = SignedBlock(truncatingIfNeeded: v)
+            low = signed .< SignedBlock(repeating: 0x20)
+        } else {
+            low = v .< Block(repeating: 0x20)
+        }
+        let stops: BlockMask = quote .| backslash
+        return stops .| low
+    }
+
+    /// The offset of the first set lane of `mask` counted from `at`, or nil when none is set.
+    @inline(__always)
+    static func firstLane(_ mask: BlockMask, _ at: Int) -> Int? {
+        // Each lane of a mask is 0x00 or 0xFF: its two halves as words find the first one.
+        let halves = unsafeBitCast(mask, to: SIMD2<UInt64>.self)
+        let low = halves[0]
+        if low != 0 { return at &+ low.trailingZeroBitCount &>> 3 }
+        let high = halves[1]
+        if high != 0 { return at &+ 8 &+ high.trailingZeroBitCount &>> 3 }
+        return nil
+    }
+
+    /// The offset of the first byte from `from` on (below `count`) that a JSON string scan must
+    /// look at: '"', '\\', a control byte (< 0x20), and with `nonASCII` also a byte ≥ 0x80; `count`
+    /// when there is none. 16 bytes at a time; the last block of an input of 16 bytes or more
+    /// is loaded ending at its end, its lanes before `from` cleared, so nothing past `count` is read.
+    @inline(__always)
+    public static func jsonStringStop(_ p: UnsafePointer<UInt8>, from: Int, count: Int, nonASCII: Bool) -> Int {
+        var i = from
+        while i &+ 16 <= count {
+            if let stop = firstLane(jsonStringStops(block(p, i), nonASCII: nonASCII), i) { return stop }
+            i &+= 16
+        }
+        if i >= count { return count }
+        if count >= 16 {
+            let last = count &- 16
+            let fresh: BlockMask = laneNumbers .>= Block(repeating: UInt8(truncatingIfNeeded: i &- last))
+            let stops: BlockMask = jsonStringStops(block(p, last), nonASCII: nonASCII) .& fresh
+            return firstLane(stops, last) ?? count
+        }
+        while i < count {
+            let b = p[i]
+            if b == 0x22 || b == 0x5C || b < 0x20 || (nonASCII && b >= 0x80) { return i }
+            i &+= 1
+        }
+        return count
+    }
+
     /// Whether `needle` occurs in `haystack` (memchr for its first byte, then a compare).
     public static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer) -> Bool {
         guard let h = haystack.baseAddress, let n = needle.baseAddress, needle.count > 0 else { return needle.count == 0 }

@@ -95,14 +95,16 @@ public enum DedupeStage {
         var stream = try ParallelRecordStream<Extracted>(options: options.stream, rejects: rejects, threads: readers.count,
                                                          keeping: readers.map(\.slots)) { record, worker in
             let reader = readers[worker]
-            reader.identity.read(record, tenantOtherThan: flagTenantBytes)
+            let slots = reader.slots
+            reader.identity.read(email: slots.node(IdentityReader.email, in: record.document),
+                                 tenant: slots.node(IdentityReader.tenant, in: record.document), tenantOtherThan: flagTenantBytes)
             var x = Extracted()
             x.problem = reader.identity.problem
             if let t = reader.identity.tenant, t != flagTenant { x.otherTenant = t }
             if x.problem != nil { return x }
             canonical.apply(&reader.identity.key)
             x.hash = reader.identity.key.withUnsafeBytes { EmailKey.hash($0) }
-            x.hasDedupeMember = record["dedupe"] != nil
+            x.hasDedupeMember = slots[IdentityReader.dedupe] >= 0
             return x
         } finishSlice: { items in
             // The store look-ups of a slice at once (see `StoreHashIndex.contains(_:into:)`).
@@ -260,6 +262,8 @@ public enum DedupeStage {
     /// validated whole (`JSONParser.parse(_:keeping:)`), the other members without tokens — and
     /// the identity it reads records into (its key's storage reused).
     final class IdentityReader {
+        /// The slots of the members read, in the order `init` names them.
+        static let email = 0, tenant = 1, dedupe = 2
         let slots = FieldSlots()
         var identity = ContactIdentity()
         init() { for key in ["email", "tenant", "dedupe"] { _ = slots.slot(key) } }
@@ -289,8 +293,9 @@ public enum DedupeStage {
         var k = end - 2
         while k >= 0 && (bytes[k] == 0x20 || bytes[k] == 0x09) { k -= 1 }
         if k >= 0 && bytes[k] != UInt8(ascii: "{") { buffer.append(UInt8(ascii: ",")) }
-        buffer.append("\"dedupe\":\"")
+        // Typed: an untyped literal would take the String overload, a call and a copy per record.
+        buffer.append("\"dedupe\":\"" as StaticString)
         buffer.append(mark)
-        buffer.append("\"}")
+        buffer.append("\"}" as StaticString)
     }
 }
