@@ -171,6 +171,14 @@ public struct JSONParser {
         return i
     }
 
+    /// `skipSpace`, setting `spaced` when it skipped any.
+    @inline(__always)
+    static func skipSpace(_ p: UnsafePointer<UInt8>, _ n: Int, _ start: Int, noting spaced: inout Bool) -> Int {
+        let i = skipSpace(p, n, start)
+        if i != start { spaced = true }
+        return i
+    }
+
     @inline(__always)
     private static func isSpace(_ b: UInt8) -> Bool {
         b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09
@@ -270,17 +278,21 @@ public struct JSONParser {
         i = JSONParser.skipSpace(p, n, i + 1)
         spaced = spaced || p[i &- 1] <= 0x20
         if i < n && p[i] != UInt8(ascii: "}") {
+            // Each step tests for the byte a compact record has there first (`"key":value,`):
+            // white space around it goes the long way.
             while true {
                 guard i < n, p[i] == UInt8(ascii: "\"") else { return nil }
                 var escaped = false
                 let keyEnd = JSONParser.stringEnd(p, n, i + 1, &escaped, CheckedInStrings.self)
                 guard keyEnd > 0 else { return nil }
                 let keyStart = i
-                i = JSONParser.skipSpace(p, n, keyEnd)
-                guard i < n, p[i] == UInt8(ascii: ":") else { return nil }
-                spaced = spaced || i != keyEnd
-                i = JSONParser.skipSpace(p, n, i + 1)
-                spaced = spaced || p[i &- 1] <= 0x20
+                i = keyEnd
+                if i >= n || p[i] != UInt8(ascii: ":") {
+                    i = JSONParser.skipSpace(p, n, i)
+                    guard i < n, p[i] == UInt8(ascii: ":") else { return nil }
+                    spaced = true
+                }
+                i = JSONParser.skipSpace(p, n, i + 1, noting: &spaced)
                 // `prepare` keeps offsets below Int32.max.
                 let claimed = escaped
                     ? slots.claim(UnsafeRawBufferPointer(start: p + keyStart + 1, count: keyEnd - keyStart - 2),
@@ -300,19 +312,26 @@ public struct JSONParser {
                         tape[t] = JSONToken(kind: .string, escaped: valueEscaped, start: Int32(truncatingIfNeeded: i),
                                             end: Int32(truncatingIfNeeded: valueEnd), next: Int32(truncatingIfNeeded: t + 1))
                         t += 1
-                        i = JSONParser.skipSpace(p, n, valueEnd)
+                        i = valueEnd
                     } else {
                         do throws(JSONParseError) { try scanValue(p, n, &i, &t, depth: 1, CheckedInStrings.self) } catch { return nil }
                     }
+                } else if i < n && p[i] == UInt8(ascii: "\"") {
+                    // Most members skipped are strings: no call to `skipValue`.
+                    var valueEscaped = false
+                    let valueEnd = JSONParser.stringEnd(p, n, i + 1, &valueEscaped, CheckedInStrings.self)
+                    guard valueEnd > 0 else { return nil }
+                    i = valueEnd
                 } else {
                     guard skipValue(p, n, &i, depth: 1) else { return nil }
                 }
+                // `scanValue` and `skipValue` leave `i` past the white space after the value.
+                i = JSONParser.skipSpace(p, n, i)
                 guard i < n else { return nil }
                 spaced = spaced || p[i &- 1] <= 0x20
                 if p[i] == UInt8(ascii: "}") { break }
                 guard p[i] == UInt8(ascii: ",") else { return nil }
-                i = JSONParser.skipSpace(p, n, i + 1)
-                spaced = spaced || p[i &- 1] <= 0x20
+                i = JSONParser.skipSpace(p, n, i + 1, noting: &spaced)
             }
         }
         guard i < n else { return nil }
@@ -379,8 +398,11 @@ public struct JSONParser {
         var escaped = false
         let end = JSONParser.stringEnd(p, n, i + 1, &escaped, CheckedInStrings.self)
         guard end > 0 else { return false }
-        i = JSONParser.skipSpace(p, n, end)
-        guard i < n, p[i] == UInt8(ascii: ":") else { return false }
+        i = end
+        if i >= n || p[i] != UInt8(ascii: ":") {
+            i = JSONParser.skipSpace(p, n, i)
+            guard i < n, p[i] == UInt8(ascii: ":") else { return false }
+        }
         i = JSONParser.skipSpace(p, n, i + 1)
         return true
     }

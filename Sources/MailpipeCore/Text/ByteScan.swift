@@ -98,7 +98,7 @@ public enum ByteScan {
         let backslash: BlockMask = v .== Block(repeating: 0x5C)
         let low: BlockMask
         if nonASCII {
-            let signed: SignedBlock = SignedBlock(truncatingIfNeeded: v)
+            let signed: SignedBlock = unsafeBitCast(v, to: SignedBlock.self)
             low = signed .< SignedBlock(repeating: 0x20)
         } else {
             low = v .< Block(repeating: 0x20)
