@@ -325,7 +325,12 @@ public struct JSONParser {
                 } else {
                     guard skipValue(p, n, &i, depth: 1) else { return nil }
                 }
-                // `scanValue` and `skipValue` leave `i` past the white space after the value.
+                // A comma right after the value (`scanValue` and `skipValue` leave `i` past the
+                // white space after it, so the byte before is checked), then the next key's quote.
+                if i < n && p[i] == UInt8(ascii: ",") && p[i &- 1] > 0x20 && i + 1 < n && p[i + 1] == UInt8(ascii: "\"") {
+                    i += 1
+                    continue
+                }
                 i = JSONParser.skipSpace(p, n, i)
                 guard i < n else { return nil }
                 spaced = spaced || p[i &- 1] <= 0x20

@@ -295,7 +295,7 @@ public final class FieldSlots {
     /// bytes from `key` may be read (at least `count`).
     @inline(always)
     func claim(unescaped key: UnsafePointer<UInt8>, count: Int, readable: Int, value: Int) -> Bool {
-        guard missing > 0 || noticesRepeatedKeys, keyLengths & Self.lengthBit(count) != 0 else { return false }
+        guard keyLengths & Self.lengthBit(count) != 0, missing > 0 || noticesRepeatedKeys else { return false }
         let head = Self.head(key, count: count, readable: readable)
         var h = entry(head, count)
         while true {
