@@ -146,25 +146,33 @@ public enum DedupeStage {
         defer { patcher.deallocate() }
         var counts = (new: 0, existing: 0, repeats: 0, out: 0, droppedExisting: 0, otherShard: 0)
 
-        // Each record reads the seen table's slot of one a few places ahead, so that slot's cache
-        // miss overlaps the records in between (a whole batch read at once was evicted again,
-        // by the copying of the batch's records, before its turn came).
+        // The seen table's slots of the records a little ahead are read in bursts of
+        // `warmLead`, so that those slots' cache misses overlap each other and the records in
+        // between (a whole batch read at once was evicted again, by the copying of the batch's
+        // records, before its turn came; one read per record waited for each miss in turn: a
+        // used load is no prefetch, it holds up the thread until its line arrives).
         var upcoming = UnsafeBufferPointer<Extracted?>(start: nil, count: 0)
         var nextToWarm = 0
+        var warmedAhead = 0
         var warmed: UInt64 = 0
         func warmAhead(_ records: Int) {
             var k = 0
+            var sum: UInt64 = 0
             while k < records && nextToWarm < upcoming.count {
-                if let x = upcoming[nextToWarm], x.problem == nil { warmed &+= seen.warm(x.hash); k += 1 }
+                if let x = upcoming[nextToWarm], x.problem == nil { sum &+= seen.warm(x.hash); k += 1 }
                 nextToWarm += 1
             }
+            warmed &+= sum
+            warmedAhead += k
         }
         try stream.forEach(willDeliver: { items in
             upcoming = items
             nextToWarm = 0
-            warmAhead(SeenTable.warmLead)
+            warmedAhead = 0
+            warmAhead(2 * SeenTable.warmLead)
         }) { record, x in
-            warmAhead(1)
+            warmedAhead -= 1
+            if warmedAhead < SeenTable.warmLead { warmAhead(SeenTable.warmLead) }
             if let problem = x.problem, problem != .emptyEmail {
                 problem.reject(record.bytes, origin: record.origin, to: rejects)
                 return
