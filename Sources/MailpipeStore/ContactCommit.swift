@@ -27,7 +27,7 @@ public final class ContactCommit {
     public private(set) var counts = MergeCounts()
     /// The email hashes of this chunk's records: a record whose email came before in the chunk
     /// is merged from itself, never taken as a new contact's stored line.
-    private var chunkHashes = Set<UInt64>()
+    private var chunkHashes = HashMarks()
     /// Set by the first spilled chunk: its run holds contacts `NewContacts` did not see.
     private var spilled = false
 
@@ -66,7 +66,7 @@ public final class ContactCommit {
     /// the commit, that line is kept as the contact's stored line: the record is not parsed again.
     public func add(_ record: UnsafeRawBufferPointer, newContactLine: UnsafeRawBufferPointer? = nil,
                     key: [UInt8], hash: UInt64, slot: Int) throws {
-        let firstOfItsEmail = chunkHashes.insert(hash).inserted
+        let firstOfItsEmail = chunkHashes.insert(hash)
         var line = record
         var form = LineForm.record
         if let newContactLine, firstOfItsEmail, !spilled {
@@ -75,14 +75,12 @@ public final class ContactCommit {
         }
         let keyLength = key.count
         let keyStart = key.withUnsafeBytes { arena.append($0, line) }
-        var prefix: UInt64 = 0, prefix2: UInt64 = 0
-        for i in 0..<8 { prefix = prefix << 8 | UInt64(i < keyLength ? key[i] : 0) }
-        for i in 8..<16 { prefix2 = prefix2 << 8 | UInt64(i < keyLength ? key[i] : 0) }
+        let (prefix, prefix2) = key.withUnsafeBytes { Entry.prefixes(of: $0) }
         entries.append(Entry(prefix: prefix, prefix2: prefix2, hash: hash, keyStart: keyStart, order: entries.count,
                              keyLength: Int32(keyLength), lineLength: Int32(line.count), slot: Int32(slot), form: form))
         if arena.count >= chunkBytes {
             spilled = true
-            chunkHashes.removeAll(keepingCapacity: true)
+            chunkHashes.removeAll()
             // More input may follow: this chunk's run is folded with the others at the end.
             Timing.mark("read a chunk of \(entries.count) contacts")
             ProgressLine.phase("merging a chunk of \(entries.count) contacts")
@@ -153,6 +151,14 @@ public final class ContactCommit {
         var form: LineForm
 
         var key: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: keyStart, count: Int(keyLength)) }
+
+        /// A key's first 8 and next 8 bytes as big-endian numbers (zeros past its end).
+        @inline(__always)
+        static func prefixes(of key: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
+            var bytes: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &bytes) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: key.prefix(16))) }
+            return (UInt64(bigEndian: bytes.0), UInt64(bigEndian: bytes.1))
+        }
         var line: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: keyStart + Int(keyLength), count: Int(lineLength)) }
 
         /// Key order; equal keys in input order (later records merge last).
@@ -173,36 +179,11 @@ public final class ContactCommit {
         }
     }
 
-    /// Sorts a chunk's entries (`Entry.precedes`, a total order): on two threads, each half
-    /// sorted on its own, then the halves merged; a small chunk on the calling thread.
+    /// Sorts a chunk's entries (`Entry.precedes`, a total order) on `threads` threads, dealt into
+    /// buckets by their first two key bytes (`BucketSort`); a small chunk on the calling thread.
     static func sort(_ entries: inout [Entry], threads: Int) throws {
-        let count = entries.count
-        guard threads > 1, count >= 1 << 15 else {
-            entries.sort(by: Entry.precedes)
-            return
-        }
-        let middle = count / 2
-        try entries.withUnsafeMutableBufferPointer { all in
-            let halves = [UnsafeMutableBufferPointer(rebasing: all[..<middle]), UnsafeMutableBufferPointer(rebasing: all[middle...])]
-            try WorkCrew.perform(workers: 2) { half in
-                var part = halves[half]
-                part.sort(by: Entry.precedes)
-            }
-        }
-        var merged: [Entry] = []
-        merged.reserveCapacity(count)
-        entries.withUnsafeBufferPointer { all in
-            var i = 0, j = middle
-            while i < middle && j < count {
-                // The left half came first: on a tie (never, the order is total) it would go first.
-                if Entry.precedes(all[j], all[i]) { merged.append(all[j]); j += 1 } else { merged.append(all[i]); i += 1 }
-            }
-            merged.append(contentsOf: all[i..<middle])
-            merged.append(contentsOf: all[j..<count])
-        }
-        entries = merged
+        entries = try BucketSort.sorted(entries, bucket: \.prefix, workers: threads, by: Entry.precedes)
     }
-
 
     private static func flushChunk(_ arena: ChunkArena, _ entries: inout [Entry], _ writers: [ContactStoreWriter],
                                    _ parsers: inout (incoming: JSONParser, stored: JSONParser),
@@ -219,7 +200,7 @@ public final class ContactCommit {
         var counts = MergeCounts()
         for (slot, writer) in writers.enumerated() {
             let lookup = try writer.lookup()
-            try writer.addRun(spill: spill, indexed: { add in
+            try writer.addRun(spill: spill, workers: threads, batches: { add in
                 var i = 0
                 while i < entries.count {
                     var j = i
@@ -273,12 +254,12 @@ public final class ContactCommit {
     static let mergeBatch = 8192
 
     /// Merges each group's records (in input order) into its stored version, on every thread,
-    /// then calls `add` with each changed group's new line and its index key (computed there
-    /// too), in group order; empties `groups`.
+    /// then calls `add` once with the changed groups' new lines and their index keys (computed
+    /// there too), in group order; empties `groups`.
     private static func mergeGroups(_ groups: inout [Group], _ entries: [Entry],
                                     _ parsers: inout (incoming: JSONParser, stored: JSONParser),
                                     _ tenant: String, _ nowText: String, _ threads: Int, _ counts: inout MergeCounts,
-                                    _ add: (UnsafeRawBufferPointer, RunIndexKey) throws -> Void) throws {
+                                    _ add: ([UnsafeRawBufferPointer], [RunIndexKey]) throws -> Void) throws {
         let n = groups.count < 256 ? 1 : max(1, threads)
         // Per share: the merged lines back to back, and what each group's line is.
         var lines = [ByteBuffer](repeating: ByteBuffer(capacity: 0), count: n)
@@ -321,18 +302,22 @@ public final class ContactCommit {
         }
         if let error = errors.compactMap({ $0 }).first { throw error }
         for c in shareCounts { counts.add(c) }
+        var changed: [UnsafeRawBufferPointer] = [], indexKeys: [RunIndexKey] = []
+        changed.reserveCapacity(all.count)
+        indexKeys.reserveCapacity(all.count)
         for w in 0..<n {
-            try lines[w].withUnsafeBytes { bytes in
-                for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
-                    guard let indexKey = spans[g].indexKey else { continue }
-                    switch spans[g].line {
-                    case .unchanged: continue
-                    case .firstEntrysLine: try add(entries[all[g].first].line, indexKey)
-                    case .written(let range): try add(UnsafeRawBufferPointer(rebasing: bytes[range]), indexKey)
-                    }
+            for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
+                guard let indexKey = spans[g].indexKey else { continue }
+                switch spans[g].line {
+                case .unchanged: continue
+                case .firstEntrysLine: changed.append(entries[all[g].first].line)
+                case .written(let range): changed.append(lines[w].bytes(range))
                 }
+                indexKeys.append(indexKey)
             }
         }
+        // The share buffers hold the written lines until `add` has taken them.
+        try withExtendedLifetime(lines) { try add(changed, indexKeys) }
         groups.removeAll(keepingCapacity: true)
     }
 
@@ -399,6 +384,52 @@ public final class ContactCommit {
         guard let current, current != group.stored else { return .unchanged }
         current.withUnsafeBytes { out.append($0) }
         return .written(start..<out.count)
+    }
+}
+
+/// The email hashes a chunk has seen, in an open-addressed table placed by the top bits of the
+/// hash times a Fibonacci constant (FNV's low bits mix poorly): one multiply and most often one
+/// load an insert, where `Set` hashed each hash again (half of `add`'s time).
+struct HashMarks {
+    private var slots = [UInt64](repeating: 0, count: 1 << 12)
+    private var shift: UInt64 = 64 - 12
+    private var count = 0
+    /// 0 marks an empty slot: the hash 0 is noted apart.
+    private var hasZero = false
+
+    /// Marks `hash`; true when it was not marked before.
+    mutating func insert(_ hash: UInt64) -> Bool {
+        if hash == 0 {
+            defer { hasZero = true }
+            return !hasZero
+        }
+        if (count + 1) * 2 > slots.count { grow() }
+        let mask = slots.count - 1
+        let start = Int(truncatingIfNeeded: (hash &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        return slots.withUnsafeMutableBufferPointer { s in
+            var i = start
+            while s[i] != 0 {
+                if s[i] == hash { return false }
+                i = (i + 1) & mask
+            }
+            s[i] = hash
+            count += 1
+            return true
+        }
+    }
+
+    mutating func removeAll() {
+        for i in slots.indices { slots[i] = 0 }
+        count = 0
+        hasZero = false
+    }
+
+    private mutating func grow() {
+        let old = slots
+        slots = [UInt64](repeating: 0, count: old.count * 2)
+        shift -= 1
+        count = 0
+        for hash in old where hash != 0 { _ = insert(hash) }
     }
 }
 

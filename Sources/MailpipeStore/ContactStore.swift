@@ -404,14 +404,16 @@ public final class ContactStoreWriter {
         try addRun(spill: spill, writing: { writer in try produce { line, key in try writer.add(line: line, key: key) } })
     }
 
-    /// The same, from lines given with their index keys (a commit computes them on its merging
-    /// threads, off the thread that adds the lines in order).
-    func addRun(spill: Bool, indexed produce: ((UnsafeRawBufferPointer, RunIndexKey) throws -> Void) throws -> Void) throws {
-        try addRun(spill: spill, writing: { writer in try produce { line, key in try writer.add(line: line, indexKey: key) } })
+    /// The same, from batches of lines given with their index keys (a commit computes them on
+    /// its merging threads); each batch's blocks are gathered and compressed on `workers` threads.
+    func addRun(spill: Bool, workers: Int,
+                batches produce: (([UnsafeRawBufferPointer], [RunIndexKey]) throws -> Void) throws -> Void) throws {
+        try addRun(spill: spill, workers: workers, writing: { writer in try produce { lines, keys in try writer.add(lines: lines, indexKeys: keys) } })
     }
 
-    private func addRun(spill: Bool, writing: (RunWriter) throws -> Void) throws {
-        let writer = try RunWriter(directory: store.directory, name: newRunName(), level: spill || spilled ? 0 : compressionLevel)
+    private func addRun(spill: Bool, workers: Int = Cores.workers, writing: (RunWriter) throws -> Void) throws {
+        let writer = try RunWriter(directory: store.directory, name: newRunName(), level: spill || spilled ? 0 : compressionLevel,
+                                   workers: workers)
         if spill { spilled = true }
         do {
             try writing(writer)
@@ -426,7 +428,8 @@ public final class ContactStoreWriter {
             return
         }
         added.append(info)
-        try lookup().prepend(try RunLookup(directory: store.directory, info: info, index: try store.fullIndex(info)))
+        // The index just written, as it is in memory: not read back and checked again.
+        try lookup().prepend(try RunLookup(directory: store.directory, info: info, index: writer.finishedIndex ?? store.fullIndex(info)))
     }
 
     public var hasChanges: Bool { !added.isEmpty }

@@ -32,8 +32,13 @@ public struct RunInfo: Equatable, Sendable {
     }
 }
 
-/// Writes one run from lines given in email order; members are compressed on all cores, beside
-/// the caller.
+/// Writes one run from lines given in email order, as gzip members of a block of lines each.
+///
+/// Lines come one at a time (`add(line:key:)`: a fold, a status update), gathered into blocks a
+/// side thread compresses on every core while the caller goes on; or a batch at a time with
+/// their index keys (`add(lines:indexKeys:)`: a commit), whose blocks are gathered and compressed
+/// on every core at once, so no thread copies every line alone. Either way a block closes after
+/// the line that brings it to `blockSize` bytes or more: the files are the same byte for byte.
 final class RunWriter {
     static let blockSize = 32 << 10
     static let batchBlocks = 32
@@ -41,9 +46,10 @@ final class RunWriter {
     let directory: String
     let info: RunInfo
     private let descriptor: FileDescriptor
+    /// The block under way: whole lines, each followed by a newline.
     private var block: [UInt8] = []
     private var pending: [[UInt8]] = []
-    /// Touched only by the thread that writes batches (see `compressAndWrite`).
+    /// Touched only by the thread that writes members (see `compressAndWrite`).
     private var blockOffsets: [UInt64] = [0]
     private var index = RunIndexBuilder()
     private var written = 0
@@ -52,14 +58,21 @@ final class RunWriter {
     private var closedBlocks = 0
     private var inFlight: SideThread?
     private var inFlightError: Error?
-    private let encoders: [GzipEncoder]
+    private let members: MemberCompressor
+    /// The index `finish()` wrote (what a lookup of the new run reads, without loading it again).
+    private(set) var finishedIndex: RunIndex?
 
-    init(directory: String, name: String, level: Int32 = 1) throws {
+    /// `workers`: threads that compress (and gather) the members.
+    init(directory: String, name: String, level: Int32 = 1, workers: Int = Cores.workers) throws {
         self.directory = directory
         info = RunInfo(name: name, records: 0, bytes: 0)
         descriptor = try FileDescriptor.open("\(directory)/\(name).ndjson.gz", .writeOnly, options: [.create, .truncate, .noFollow])
-        let workers = Cores.workers
-        encoders = try (0..<workers).map { _ in try GzipEncoder(level: level) }
+        do {
+            members = try MemberCompressor(level: level, workers: max(1, workers))
+        } catch {
+            descriptor.close()
+            throw error
+        }
         block.reserveCapacity(RunWriter.blockSize + 4096)
     }
 
@@ -80,6 +93,48 @@ final class RunWriter {
         block.append(0x0A)
         records += 1
         if block.count >= RunWriter.blockSize { try closeBlock() }
+    }
+
+    /// Adds lines in email order with their index keys. The blocks they fill are laid out first
+    /// (the lengths are known), then gathered and compressed on every worker and written; the
+    /// lines left over go into the block under way, which the next batch's first block (or
+    /// `finish()`) goes on from. The lines need stay valid only during the call.
+    func add(lines: [UnsafeRawBufferPointer], indexKeys: [RunIndexKey]) throws {
+        precondition(lines.count == indexKeys.count, "RunWriter: a line without its index key")
+        if !pending.isEmpty { try flushPending() }
+        try awaitBatch()
+        // The line after each block this batch closes.
+        var ends: [Int] = []
+        var filled = block.count
+        for i in lines.indices {
+            index.add(indexKeys[i], block: closedBlocks + ends.count, offset: filled)
+            filled += lines[i].count + 1
+            if filled >= RunWriter.blockSize {
+                ends.append(i + 1)
+                filled = 0
+            }
+        }
+        records += lines.count
+        if !ends.isEmpty {
+            do {
+                try members.compress(count: ends.count) { b, input in
+                    if b == 0 { block.withUnsafeBytes { input.append($0) } }
+                    for line in lines[(b == 0 ? 0 : ends[b - 1])..<ends[b]] {
+                        input.append(line)
+                        input.append(0x0A)
+                    }
+                }
+                try writeMembers()
+            } catch {
+                throw naming(error)
+            }
+            closedBlocks += ends.count
+            block.removeAll(keepingCapacity: true)
+        }
+        for line in lines[(ends.last ?? 0)...] {
+            block.append(contentsOf: line)
+            block.append(0x0A)
+        }
     }
 
     private func closeBlock() throws {
@@ -119,39 +174,21 @@ final class RunWriter {
         return SystemError(e.operation, path: "\(directory)/\(info.dataFile)", errno: e.errno)
     }
 
-    /// Runs on the side thread: only it touches `written`, `blockOffsets` and the file until
-    /// `awaitBatch()` joins it.
+    /// Runs on the side thread: only it touches `written`, `blockOffsets`, `members` and the
+    /// file until `awaitBatch()` joins it.
     private func compressAndWrite(_ blocks: [[UInt8]]) throws {
-        let count = blocks.count
-        let outputs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: count)
-        outputs.initialize(repeating: [])
-        defer { outputs.deinitialize(); outputs.deallocate() }
-        let failures = UnsafeMutableBufferPointer<Bool>.allocate(capacity: encoders.count)
-        failures.initialize(repeating: false)
-        defer { failures.deallocate() }
-        let encoders = self.encoders
-        try WorkCrew.perform(workers: encoders.count) { worker in
-            var i = worker
-            while i < count {
-                do {
-                    var out: [UInt8] = []
-                    try blocks[i].withUnsafeBytes { try encoders[worker].compressMember($0, appendingTo: &out) }
-                    outputs[i] = out
-                } catch {
-                    failures[worker] = true
-                }
-                i += encoders.count
-            }
-        }
-        if failures.contains(true) { throw StageError.runtime("compression failed writing \(info.dataFile)") }
-        var batch: [UInt8] = []
-        batch.reserveCapacity(outputs.reduce(0) { $0 + $1.count })
-        for out in outputs {
-            batch.append(contentsOf: out)
-            written += out.count
+        try members.compress(count: blocks.count) { i, input in blocks[i].withUnsafeBytes { input.append($0) } }
+        try writeMembers()
+    }
+
+    /// Writes the members `members` compressed last, in order, noting where each ends.
+    private func writeMembers() throws {
+        let compressed = members.compressed
+        try descriptor.writeAll(gathering: compressed)
+        for member in compressed {
+            written += member.count
             blockOffsets.append(UInt64(written))
         }
-        try descriptor.writeAll(batch)
     }
 
     /// Flushes, fsyncs, writes the index; the run is complete but not yet part of the store.
@@ -164,7 +201,9 @@ final class RunWriter {
             do { try descriptor.sync() } catch { throw naming(error) }
             descriptor.close()
             closed = true
-            try index.finish(blockOffsets: blockOffsets).write(path: "\(directory)/\(info.indexFile)")
+            let built = try index.finish(blockOffsets: blockOffsets, workers: members.workers)
+            try built.write(path: "\(directory)/\(info.indexFile)")
+            finishedIndex = built
             return RunInfo(name: info.name, records: records, bytes: written)
         } catch {
             abandon()
@@ -180,6 +219,86 @@ final class RunWriter {
         if !closed { descriptor.close(); closed = true }
         try? FileSystem.remove("\(directory)/\(info.dataFile)")
         try? FileSystem.remove("\(directory)/\(info.indexFile)")
+    }
+}
+
+/// Compresses blocks into gzip members on several threads: each worker gathers a block into its
+/// own input buffer and deflates it into its own output buffer, with its own encoder; the
+/// members of the last `compress` are then at hand in block order (`compressed`).
+final class MemberCompressor {
+    /// One worker's encoder and memory, kept from block to block.
+    private struct Worker {
+        let encoder: GzipEncoder
+        var input = ByteBuffer(capacity: RunWriter.blockSize + 4096)
+        var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        var outputUsed = 0
+        var failure: Error?
+
+        /// Deflates `input` after what the output holds; returns where its member lies.
+        mutating func deflate() throws -> Range<Int> {
+            let room = encoder.bound(input.count)
+            if output.count - outputUsed < room {
+                let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(output.count * 2, outputUsed + room), alignment: 16)
+                if outputUsed > 0 { grown.baseAddress!.copyMemory(from: output.baseAddress!, byteCount: outputUsed) }
+                output.deallocate()
+                output = grown
+            }
+            let length = try input.withUnsafeBytes {
+                try encoder.compressMember($0, into: UnsafeMutableRawBufferPointer(rebasing: output[outputUsed..<(outputUsed + room)]))
+            }
+            outputUsed += length
+            return (outputUsed - length)..<outputUsed
+        }
+    }
+
+    private let crew: UnsafeMutableBufferPointer<Worker>
+    /// Where each member of the last `compress` lies: its worker and its bytes in that worker's output.
+    private var placed: [(worker: Int, bytes: Range<Int>)] = []
+
+    var workers: Int { crew.count }
+
+    init(level: Int32, workers: Int) throws {
+        let encoders = try (0..<workers).map { _ in try GzipEncoder(level: level) }
+        crew = .allocate(capacity: workers)
+        _ = crew.initialize(from: encoders.map { Worker(encoder: $0) })
+    }
+
+    deinit {
+        for w in crew.indices { crew[w].output.deallocate() }
+        crew.deinitialize().deallocate()
+    }
+
+    /// Compresses blocks 0..<count, block i gathered by `gather(i, input)` into an empty buffer
+    /// (called on the workers' threads, each block once). Block i goes to worker i mod workers.
+    func compress(count: Int, gather: (_ block: Int, _ input: inout ByteBuffer) -> Void) throws {
+        placed = Array(repeating: (worker: 0, bytes: 0..<0), count: count)
+        guard count > 0 else { return }
+        let n = min(crew.count, count)
+        let crew = self.crew
+        for w in 0..<n { crew[w].outputUsed = 0 }
+        try placed.withUnsafeMutableBufferPointer { placed in
+            try WorkCrew.perform(workers: n) { w in
+                for i in stride(from: w, to: count, by: n) {
+                    crew[w].input.removeAll()
+                    gather(i, &crew[w].input)
+                    do {
+                        let bytes = try crew[w].deflate()
+                        placed[i] = (w, bytes)
+                    } catch {
+                        crew[w].failure = error
+                        return
+                    }
+                }
+            }
+        }
+        let failure = (0..<n).lazy.compactMap { crew[$0].failure }.first
+        for w in 0..<n { crew[w].failure = nil }
+        if let failure { throw failure }
+    }
+
+    /// The members of the last `compress`, in block order (valid until the next one).
+    var compressed: [UnsafeRawBufferPointer] {
+        placed.map { UnsafeRawBufferPointer(rebasing: crew[$0.worker].output[$0.bytes]) }
     }
 }
 

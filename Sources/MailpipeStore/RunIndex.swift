@@ -207,7 +207,11 @@ final class RunIndex {
         var crcs: [UInt32] = []
         for section in [blockOffsets, hashes, locations, gmailFolds + plusFolds] {
             let start = body.count
+            #if _endian(little)
+            section.withUnsafeBytes { body.append(contentsOf: $0) }
+            #else
             for v in section { withUnsafeBytes(of: v.littleEndian) { body.append(contentsOf: $0) } }
+            #endif
             crcs.append(body.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[start...])) })
         }
         var bytes = RunIndex.magic
@@ -268,11 +272,15 @@ struct RunIndexBuilder {
         if let fold = key.plusFold { plusFolds.append(fold) }
     }
 
-    /// The index, given where the run's members start (and the file's size last).
-    mutating func finish(blockOffsets: [UInt64]) -> RunIndex {
-        entries.sort { $0.hash != $1.hash ? $0.hash < $1.hash : $0.location < $1.location }
-        gmailFolds.sort()
-        plusFolds.sort()
+    /// The index, given where the run's members start (and the file's size last); sorted on
+    /// `workers` threads.
+    mutating func finish(blockOffsets: [UInt64], workers: Int = 1) throws -> RunIndex {
+        // Hashes are uniform: the buckets come out about even.
+        entries = try BucketSort.sorted(entries, bucket: { $0.hash }, workers: workers) {
+            $0.hash != $1.hash ? $0.hash < $1.hash : $0.location < $1.location
+        }
+        gmailFolds = try BucketSort.sorted(gmailFolds, bucket: { $0 }, workers: workers, by: <)
+        plusFolds = try BucketSort.sorted(plusFolds, bucket: { $0 }, workers: workers, by: <)
         return RunIndex(blockOffsets: blockOffsets, hashes: entries.map(\.hash), locations: entries.map(\.location),
                         gmailFolds: gmailFolds, plusFolds: plusFolds)
     }
@@ -371,6 +379,6 @@ extension RunIndex {
         guard decoder.atMemberBoundary, member.isEmpty else {
             throw damaged("ends inside a gzip member (truncated)")
         }
-        return builder.finish(blockOffsets: blockOffsets)
+        return try builder.finish(blockOffsets: blockOffsets)
     }
 }

@@ -40,8 +40,8 @@ final class ChunkedCommitTests: XCTestCase {
         XCTAssertLessThan(chunkedRuns[0].bytes, whole.utf8.count / 2)
     }
 
-    /// A chunk past the two-thread sort's threshold (32,768 records) is sorted in halves that are
-    /// then merged: records of one email must still merge in input order (the last `seq` wins,
+    /// A chunk past the bucket sort's threshold (16,384 records) is dealt into buckets by its
+    /// keys' first two bytes, sorted on several threads: records of one email must still merge in input order (the last `seq` wins,
     /// tags in the order they came), contacts come out in email order, and the store is the same
     /// at every chunk size and thread count — with keys shorter than the 8 bytes compared first,
     /// keys sharing more than their first 16, and a line longer than a slab of the chunk arena.

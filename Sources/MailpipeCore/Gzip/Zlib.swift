@@ -98,29 +98,41 @@ public final class GzipEncoder {
 
     deinit { libdeflate_free_compressor(compressor) }
 
-    /// Appends one gzip member holding `input` to `output`.
-    public func compressMember(_ input: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) throws {
-        let bound = libdeflate_gzip_compress_bound(compressor, input.count)
-        let start = output.count
-        output.append(contentsOf: repeatElement(0, count: bound))
-        let written = output.withUnsafeMutableBytes { out in
-            // An empty input still makes a member (header and trailer); libdeflate wants a pointer.
-            withUnsafeBytes(of: 0 as UInt8) { empty in
-                libdeflate_gzip_compress(compressor, input.baseAddress ?? empty.baseAddress!, input.count,
-                                         out.baseAddress! + start, bound)
-            }
+    /// The most a member of `count` input bytes can take (`compressMember(_:into:)`'s room).
+    public func bound(_ count: Int) -> Int { libdeflate_gzip_compress_bound(compressor, count) }
+
+    /// Writes one gzip member holding `input` at the start of `output` (at least `bound(input.count)`
+    /// bytes); returns its length.
+    public func compressMember(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        precondition(output.count >= bound(input.count), "GzipEncoder: output smaller than the bound")
+        // An empty input still makes a member (header and trailer); libdeflate wants a pointer.
+        let written = withUnsafeBytes(of: 0 as UInt8) { empty in
+            libdeflate_gzip_compress(compressor, input.baseAddress ?? empty.baseAddress!, input.count, output.baseAddress!, output.count)
         }
         // Cannot happen with the bound's room; a member is never cut short silently.
         guard written > 0 else {
             throw ZlibError(operation: "libdeflate_gzip_compress", code: 0, message: "member did not fit its bound")
         }
-        output.removeLast(bound - written)
+        return written
+    }
+
+    /// Appends one gzip member holding `input` to `output`.
+    public func compressMember(_ input: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) throws {
+        let room = bound(input.count)
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: room))
+        let written = try output.withUnsafeMutableBytes { out in
+            try compressMember(input, into: UnsafeMutableRawBufferPointer(rebasing: out[start...]))
+        }
+        output.removeLast(room - written)
     }
 }
 
+/// CRC-32 (the gzip and zlib one), with libdeflate's: several times zlib's speed where the CPU
+/// multiplies carry-less (a run index's 24 MB of sections per million contacts).
 public enum CRC32 {
     public static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         guard let base = bytes.baseAddress else { return seed }
-        return UInt32(crc32(uLong(seed), base.assumingMemoryBound(to: Bytef.self), uInt(bytes.count)))
+        return libdeflate_crc32(seed, base, bytes.count)
     }
 }
