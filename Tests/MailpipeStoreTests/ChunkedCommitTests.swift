@@ -89,15 +89,8 @@ final class ChunkedCommitTests: XCTestCase {
     /// `input` committed into a new store at `state` (tenant `t`): the summary, the store's
     /// contacts as lines, and its runs.
     private func commit(_ input: String, state: String, chunkBytes: Int, threads: Int) throws -> (Summary, String, [RunInfo]) {
-        let slug = try TenantSlug("t")
-        let stateRoot = StateRoot(explicit: state)
-        try AccountInit.run(.init(tenant: slug, state: stateRoot))
-        let options = AccountCommit.Options(tenant: slug, state: stateRoot, now: Timestamp(seconds: 1_800_000_000),
-                                            stream: StreamOptions(stage: "account commit", inputs: [input]),
-                                            chunkBytes: chunkBytes, threads: threads)
-        let (summary, status) = try AccountCommit.run(options)
-        XCTAssertEqual(status, .success)
-        let store = try ContactStore(directory: stateRoot.tenant(slug).contactsPath)
+        let summary = try commitContacts(input, state: state, chunkBytes: chunkBytes, threads: threads)
+        let store = try ContactStore(directory: StateRoot(explicit: state).tenant(try TenantSlug("t")).contactsPath)
         var out = ""
         try store.forEach { out += String(decoding: $0, as: UTF8.self) + "\n" }
         return (summary, out, store.runs)

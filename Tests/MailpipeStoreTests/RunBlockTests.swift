@@ -17,7 +17,7 @@ final class RunBlockTests: FolderTestCase {
         var reference: [UInt8]?
         for (name, threads, chunkBytes) in [("t1", 1, 1 << 30), ("t2", 2, 1 << 30), ("t3", 3, 1 << 30), ("small-chunks", 2, 256 << 10)] {
             let state = folder + "/" + name
-            let summary = try commit(input, state: state, threads: threads, chunkBytes: chunkBytes)
+            let summary = try commitContacts(input, state: state, chunkBytes: chunkBytes, threads: threads)
             XCTAssertEqual(summary["new"], 12_000, name)
             let runs = try ContactStore(directory: contactsPath(state)).runs
             XCTAssertEqual(runs.count, 1, name)
@@ -37,8 +37,8 @@ final class RunBlockTests: FolderTestCase {
             .write(toFile: second, atomically: true, encoding: .utf8)
         for threads in [1, 2, 3] {
             let state = folder + "/u\(threads)"
-            _ = try commit(first, state: state, threads: threads)
-            let summary = try commit(second, state: state, threads: threads)
+            _ = try commitContacts(first, state: state, threads: threads)
+            let summary = try commitContacts(second, state: state, threads: threads)
             XCTAssertEqual(summary["new"], 300)
             XCTAssertEqual(summary["updated"], 500)
             let runs = try ContactStore(directory: contactsPath(state)).runs
@@ -47,12 +47,50 @@ final class RunBlockTests: FolderTestCase {
         }
     }
 
+    /// Blocks that end exactly at 32 KiB, the first merge batch (8,192 contacts) ending exactly
+    /// where a block does (nothing carried into the next batch), lines of 32 KiB less or more the
+    /// newline, and lines of two blocks: each closes its block where a line-at-a-time writer does.
+    func testBlocksEndingExactlyAtTheBlockSizeAndAtABatchEnd() throws {
+        // How much longer a stored line is than its note (tenant and created_at are added).
+        let probe = folder + "/probe.ndjson"
+        try #"{"email":"c000000@x.fr","note":"nnnn"}"#.write(toFile: probe, atomically: true, encoding: .utf8)
+        _ = try commitContacts(probe, state: folder + "/probe", threads: 1)
+        let probeRun = try XCTUnwrap(try ContactStore(directory: contactsPath(folder + "/probe")).runs.first)
+        let probeLines = try storedLines(probeRun, store: contactsPath(folder + "/probe"))
+        let overhead = (probeLines.first?.count ?? 0) - 4
+        XCTAssertEqual(probeLines.count, 1)
+        XCTAssertGreaterThan(overhead, 0)
+        XCTAssertLessThan(overhead, 96)
+        // Stored line lengths in email order: 8,192 lines of 127 bytes (128 with the newline: 256 to
+        // a block, the batch ends with the 32nd block), then lines that fill a block to the byte or
+        // one past it, lines longer than a block, and short ones between.
+        var lengths = [Int](repeating: 127, count: 8192)
+        lengths += [32_767, 32_767, 32_768, 100, 32_768 - 101 - 1, 32_769, 70_000, 96, 65_536]
+        lengths += (0..<3000).map { 127 + ($0 * 7919) % 900 }
+        var records: [String] = []
+        for (n, length) in lengths.enumerated() {
+            let email = String(format: "c%06d@x.fr", n)
+            records.append(#"{"email":"\#(email)","note":"\#(String(repeating: "n", count: length - overhead))"}"#)
+        }
+        var order = NewContactLineTests.SeededOrder(state: 5)
+        records.shuffle(using: &order)
+        let input = folder + "/exact.ndjson"
+        try (records.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        for threads in [1, 2, 3] {
+            let state = folder + "/exact\(threads)"
+            _ = try commitContacts(input, state: state, threads: threads)
+            let run = try XCTUnwrap(try ContactStore(directory: contactsPath(state)).runs.first)
+            XCTAssertEqual(try storedLines(run, store: contactsPath(state)).map(\.count), lengths, "stored line lengths")
+            try assertRunEqualsLinesWrittenOneAtATime(run, store: contactsPath(state), "exact, threads \(threads)")
+        }
+    }
+
     /// A few short lines, no block filled: the block under way is closed by the end of the run.
     func testRunShorterThanABlock() throws {
         let input = folder + "/in.ndjson"
         try (0..<5).map { #"{"email":"s\#($0)@x.fr"}"# + "\n" }.joined().write(toFile: input, atomically: true, encoding: .utf8)
         let state = folder + "/s"
-        _ = try commit(input, state: state, threads: 2)
+        _ = try commitContacts(input, state: state, threads: 2)
         let runs = try ContactStore(directory: contactsPath(state)).runs
         try assertRunEqualsLinesWrittenOneAtATime(runs[0], store: contactsPath(state), "short")
     }
@@ -83,21 +121,6 @@ final class RunBlockTests: FolderTestCase {
         StateRoot(explicit: state).tenant(try TenantSlug("t")).contactsPath
     }
 
-    /// Commits `input` into the store at `state` (made the first time), tenant `t`.
-    private func commit(_ input: String, state: String, threads: Int, chunkBytes: Int = 1 << 30) throws -> Summary {
-        let slug = try TenantSlug("t")
-        let stateRoot = StateRoot(explicit: state)
-        if !FileManager.default.fileExists(atPath: try contactsPath(state)) {
-            try AccountInit.run(.init(tenant: slug, state: stateRoot))
-        }
-        let options = AccountCommit.Options(tenant: slug, state: stateRoot, now: Timestamp(seconds: 1_800_000_000),
-                                            stream: StreamOptions(stage: "account commit", inputs: [input]),
-                                            chunkBytes: chunkBytes, threads: threads)
-        let (summary, status) = try AccountCommit.run(options)
-        XCTAssertEqual(status, .success)
-        return summary
-    }
-
     /// Reads the run's lines back, writes them one at a time into a new store
     /// (`ContactStoreWriter.addRun`), and compares the two runs' data and index files byte for
     /// byte; returns the run's data.
@@ -105,7 +128,7 @@ final class RunBlockTests: FolderTestCase {
     private func assertRunEqualsLinesWrittenOneAtATime(_ run: RunInfo, store: String, _ label: String) throws -> [UInt8] {
         let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: store + "/" + run.dataFile)))
         let index = try [UInt8](Data(contentsOf: URL(fileURLWithPath: store + "/" + run.indexFile)))
-        let lines = try inflate(data).split(separator: 0x0A, omittingEmptySubsequences: false).dropLast()
+        let lines = try storedLines(run, store: store)
         XCTAssertEqual(lines.count, run.records, label)
         let referenceStore = folder + "/reference-" + UUID().uuidString
         let writer = try ContactStoreWriter(directory: referenceStore)
@@ -127,21 +150,14 @@ final class RunBlockTests: FolderTestCase {
         return data
     }
 
-    private func inflate(_ gzip: [UInt8]) throws -> [UInt8] {
-        let decoder = try GzipDecoder()
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        try gzip.withUnsafeBytes { input in
-            var consumed = 0
-            while true {
-                let (used, made) = try chunk.withUnsafeMutableBytes {
-                    try decoder.inflate(input: UnsafeRawBufferPointer(rebasing: input[consumed...]), output: $0)
-                }
-                consumed += used
-                out += chunk[0..<made]
-                if made == 0 && (consumed == input.count || used == 0) { break }
-            }
+    /// A run's lines, read from its data file.
+    private func storedLines(_ run: RunInfo, store: String) throws -> [[UInt8]] {
+        var reader = LineReader(input: try InputReader(path: store + "/" + run.dataFile), maxLine: 1 << 20)
+        defer { reader.deallocate() }
+        var lines: [[UInt8]] = []
+        while let event = try reader.next() {
+            if case .line(let bytes, _) = event { lines.append(Array(bytes)) }
         }
-        return out
+        return lines
     }
 }
