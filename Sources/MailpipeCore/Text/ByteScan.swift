@@ -8,22 +8,25 @@ import Darwin
 /// paths look for: a field that needs no JSON escaping, or a row that is plain printable ASCII,
 /// is then recognised in an eighth of the steps.
 public enum ByteScan {
-    @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> UInt64 {
+    // (Public and inlinable for the stages' own word-at-a-time scans; literals, not the
+    // constants below, so that they inline across modules.)
+    @inlinable @inline(__always) public static func load(_ p: UnsafeRawPointer, _ i: Int) -> UInt64 {
         UInt64(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
     }
 
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highs: UInt64 = 0x8080_8080_8080_8080
 
-    /// High bit set in each byte of `x` that is below `n` (n ≤ 0x80), exactly.
-    @inline(__always) static func below(_ x: UInt64, _ n: UInt8) -> UInt64 {
-        (x &- ones &* UInt64(n)) & ~x & highs
+    /// High bit set in each byte of `x` that is below `n` (n ≤ 0x80): exact for the lowest such
+    /// byte (a borrow may flag the byte above it), so exact as "any byte below `n`".
+    @inlinable @inline(__always) public static func below(_ x: UInt64, _ n: UInt8) -> UInt64 {
+        (x &- 0x0101_0101_0101_0101 &* UInt64(n)) & ~x & 0x8080_8080_8080_8080
     }
 
     /// High bit set in each byte of `x` equal to `b`, exactly (no borrow across bytes).
-    @inline(__always) static func equal(_ x: UInt64, _ b: UInt8) -> UInt64 {
-        let y = x ^ (ones &* UInt64(b))
-        return ~(((y & ~highs) &+ ~highs) | y) & highs
+    @inlinable @inline(__always) public static func equal(_ x: UInt64, _ b: UInt8) -> UInt64 {
+        let y = x ^ (0x0101_0101_0101_0101 &* UInt64(b))
+        return ~(((y & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | y) & 0x8080_8080_8080_8080
     }
 
     /// Whether any byte is a control byte (< 0x20), `"` or `\` — what a JSON string must escape.

@@ -73,16 +73,21 @@ struct ContactBuilder {
             lengths.update(repeating: 0, count: SlotRanges.count)
         }
         tagBytes.removeAll()
-        tagEnds.removeAll(keepingCapacity: true)
-        custom.removeAll(keepingCapacity: true)
-        unusableTags.removeAll(keepingCapacity: true)
-        languageRaw = nil; countryRaw = nil; statusRaw = nil; statusFromFlag = nil; emailGiven = false; emailInvalid = nil
+        // (An array's removeAll is a call even when it is empty, as most of these are.)
+        if !tagEnds.isEmpty { tagEnds.removeAll(keepingCapacity: true) }
+        if !custom.isEmpty { custom.removeAll(keepingCapacity: true) }
+        if !unusableTags.isEmpty { unusableTags.removeAll(keepingCapacity: true) }
+        if languageRaw != nil { languageRaw = nil }
+        if countryRaw != nil { countryRaw = nil }
+        if statusRaw != nil { statusRaw = nil }
+        statusFromFlag = nil; emailGiven = false
+        if emailInvalid != nil { emailInvalid = nil }
         if !otherEmails.isEmpty { otherEmails.removeAll(keepingCapacity: true) }
-        phoneGiven.removeAll(keepingCapacity: true)
+        if !phoneGiven.isEmpty { phoneGiven.removeAll(keepingCapacity: true) }
         if !otherPhonesGiven.isEmpty { otherPhonesGiven.removeAll(keepingCapacity: true) }
         valuesArePlain = false
         valuesAreNFC = false
-        tenant = nil; source = nil; createdAt = nil
+        if tenant != nil || source != nil || createdAt != nil { tenant = nil; source = nil; createdAt = nil }
     }
 
     @inline(__always) static func ordinal(_ f: ContactField) -> Int {
@@ -564,12 +569,15 @@ struct Lookups {
     }
 }
 
-/// A bounded cache from byte strings to byte strings (or nil): open addressing on FNV-1a, at most
-/// half full; keys and values are kept back to back in one arena. Past `limit` entries new keys
-/// are computed and not kept (a column of unique values must not grow it without end).
+/// A bounded cache from byte strings to byte strings (or nil): open addressing, at most half
+/// full; keys and values are kept back to back in one arena, and each slot holds its key's first
+/// 16 bytes, so that a key of at most 16 bytes (a language, a country, most tags) is compared
+/// without reading the arena. Past `limit` entries new keys are computed and not kept (a column
+/// of unique values must not grow it without end).
 struct BytesCache {
     private struct Slot {
         var hash: UInt64 = 0
+        var head = KeyHead()
         var key: Int32 = -1        // offset in the arena; -1: an empty slot
         var keyCount: Int32 = 0
         var valueCount: Int32 = 0  // the value follows the key; -1: nil
@@ -583,16 +591,16 @@ struct BytesCache {
 
     mutating func value<R>(for key: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> [UInt8]?,
                            _ use: (UnsafeRawBufferPointer?) -> R) -> R {
-        let h = BytesCache.hash(key)
+        let head = KeyHead(key)
+        let h = BytesCache.hash(key, head: head)
         if !slots.isEmpty {
             let mask = slots.count - 1
             var i = Int(truncatingIfNeeded: h) & mask
             while slots[i].key >= 0 {
                 let s = slots[i]
-                if s.hash == h && Int(s.keyCount) == key.count {
+                if s.hash == h && Int(s.keyCount) == key.count && s.head == head {
                     let k = Int(s.key)
-                    let stored = arena.bytes(k..<(k + key.count))
-                    if BytesCache.same(stored, key) {
+                    if key.count <= KeyHead.width || BytesCache.same(arena.bytes(k..<(k + key.count)), key) {
                         if s.valueCount < 0 { return use(nil) }
                         return use(arena.bytes((k + key.count)..<(k + key.count + Int(s.valueCount))))
                     }
@@ -612,39 +620,33 @@ struct BytesCache {
         let start = arena.count
         arena.append(key)
         if let made { arena.append(made) }
-        slots[i] = Slot(hash: h, key: Int32(start), keyCount: Int32(key.count), valueCount: made.map { Int32($0.count) } ?? -1)
+        slots[i] = Slot(hash: h, head: head, key: Int32(start), keyCount: Int32(key.count), valueCount: made.map { Int32($0.count) } ?? -1)
         count += 1
         guard let made else { return use(nil) }
         return use(arena.bytes((start + key.count)..<(start + key.count + made.count)))
     }
 
-    /// Byte for byte; keys are short (a language, a country, a tag), where a loop beats a call.
+    /// Byte for byte (keys longer than a `KeyHead`).
     @inline(__always) static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-        if a.count > 16 { return memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 }
-        for i in 0..<a.count where a[i] != b[i] { return false }
-        return true
+        memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
     }
 
-    /// A word at a time, multiply and fold (keys are short: a language, a country, a tag).
-    @inline(__always) static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+    /// Multiply and fold over the head's words, then over the rest of a longer key.
+    @inline(__always) static func hash(_ key: UnsafeRawBufferPointer, head: KeyHead) -> UInt64 {
         var h = 0x9E37_79B9_7F4A_7C15 ^ UInt64(key.count)
-        var i = 0
+        h = (h ^ head.low) &* 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 32
+        h = (h ^ head.high) &* 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 32
+        var i = KeyHead.width
         let n = key.count
-        while i + 8 <= n {
-            h = (h ^ key.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+        while i < n {
+            h = (h ^ KeyHead.word(key, from: i)) &* 0xFF51_AFD7_ED55_8CCD
             h ^= h >> 32
             i += 8
         }
-        if i < n {
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < n { tail |= UInt64(key[i]) << shift; shift += 8; i += 1 }
-            h = (h ^ tail) &* 0xFF51_AFD7_ED55_8CCD
-            h ^= h >> 32
-        }
         return h
     }
-
     private mutating func grow() {
         let old = slots
         slots = [Slot](repeating: Slot(), count: max(64, old.count * 2))
@@ -654,5 +656,38 @@ struct BytesCache {
             while slots[i].key >= 0 { i = (i + 1) & mask }
             slots[i] = s
         }
+    }
+}
+
+/// A key's first 16 bytes as two little-endian words, zero past its end: for keys of the same
+/// length up to 16 bytes, equal heads are equal keys.
+struct KeyHead: Equatable {
+    static let width = 16
+    var low: UInt64 = 0
+    var high: UInt64 = 0
+
+    init() {}
+
+    @inline(__always) init(_ key: UnsafeRawBufferPointer) {
+        low = KeyHead.word(key, from: 0)
+        high = KeyHead.word(key, from: 8)
+    }
+
+    /// Bytes `from..<from + 8` of `key` (those it has) in a word, read in at most two loads each
+    /// way: overlapping loads put each byte at its own place.
+    @inline(__always) static func word(_ key: UnsafeRawBufferPointer, from i: Int) -> UInt64 {
+        let r = key.count - i
+        if r >= 8 { return key.loadUnaligned(fromByteOffset: i, as: UInt64.self) }
+        if r >= 4 {
+            let a = UInt64(key.loadUnaligned(fromByteOffset: i, as: UInt32.self))
+            let b = UInt64(key.loadUnaligned(fromByteOffset: i + r - 4, as: UInt32.self))
+            return a | b << (UInt64(r - 4) * 8)
+        }
+        if r >= 2 {
+            let a = UInt64(key.loadUnaligned(fromByteOffset: i, as: UInt16.self))
+            let b = UInt64(key.loadUnaligned(fromByteOffset: i + r - 2, as: UInt16.self))
+            return a | b << (UInt64(r - 2) * 8)
+        }
+        return r == 1 ? UInt64(key[i]) : 0
     }
 }

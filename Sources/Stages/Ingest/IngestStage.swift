@@ -436,6 +436,56 @@ struct IngestRun {
         }
     }
 
+    /// What `scanUnquoted` found of a row's bytes besides its fields.
+    struct RowBytes {
+        /// A control byte (tab included) or `\`: values made from the row may need JSON escapes.
+        var needsEscape: Bool
+        var ascii: Bool
+    }
+
+    /// A row without `"` (most rows) in one pass, eight bytes at a time: its fields, as `scan`
+    /// splits them, and what `ByteScan.needsJSONEscape` and `ByteScan.isASCII` would say of it.
+    /// Nil when the row holds a `"`: then `scan`.
+    static func scanUnquoted(_ p: UnsafeRawBufferPointer, delimiter: UInt8, into fields: inout [Span]) -> RowBytes? {
+        fields.removeAll(keepingCapacity: true)
+        guard let base = p.baseAddress else {
+            fields.append(Span(start: 0, end: 0, kind: 0, close: 0))
+            return RowBytes(needsEscape: false, ascii: true)
+        }
+        let n = p.count
+        var start = 0
+        var escapes: UInt64 = 0
+        var high: UInt64 = 0
+        var i = 0
+        while i + 8 <= n {
+            let x = ByteScan.load(base, i)
+            if ByteScan.equal(x, 0x22) != 0 { return nil }
+            escapes |= ByteScan.below(x, 0x20) | ByteScan.equal(x, 0x5C)
+            high |= x
+            var delimiters = ByteScan.equal(x, delimiter)
+            while delimiters != 0 {
+                let at = i + delimiters.trailingZeroBitCount >> 3
+                fields.append(Span(start: Int32(start), end: Int32(at), kind: 0, close: 0))
+                start = at + 1
+                delimiters &= delimiters &- 1
+            }
+            i += 8
+        }
+        while i < n {
+            let b = p[i]
+            if b == 0x22 { return nil }
+            if b < 0x20 || b == 0x5C { escapes = 1 }
+            high |= UInt64(b)
+            if b == delimiter {
+                fields.append(Span(start: Int32(start), end: Int32(i), kind: 0, close: 0))
+                start = i + 1
+            }
+            i += 1
+        }
+        fields.append(Span(start: Int32(start), end: Int32(n), kind: 0, close: 0))
+        return RowBytes(needsEscape: escapes != 0, ascii: high & 0x8080_8080_8080_8080 == 0)
+    }
+
     /// Calls `body` with a field's value: plain and simple quoted fields point into the record;
     /// the rest are decoded into `scratch` first.
     @inline(__always)
@@ -587,8 +637,9 @@ struct IngestRun {
         var tenantColumn = false
         for row in rows {
             let record = UnsafeRawBufferPointer(rebasing: all[row.start..<row.end])
-            _ = scan(record, delimiter: delimiter, into: &fields)
-            try run.processCSVRecord(record, fields: fields, line: row.line, file: file, header: &header, headerNames: &names,
+            let bytes = scanUnquoted(record, delimiter: delimiter, into: &fields)
+            if bytes == nil { _ = scan(record, delimiter: delimiter, into: &fields) }
+            try run.processCSVRecord(record, fields: fields, bytes: bytes, line: row.line, file: file, header: &header, headerNames: &names,
                                      tenantColumn: &tenantColumn, source: source, scratch: &scratch, delimiter: delimiter, output: &output)
         }
     }
@@ -612,7 +663,8 @@ struct IngestRun {
     static func controlByteDetail(_ b: UInt8) -> String { "control byte 0x\(String(b, radix: 16)) in the row" }
     static let invalidUTF8Detail = "not valid UTF-8 (for an Excel export try --encoding cp1252)"
 
-    mutating func processCSVRecord(_ p: UnsafeRawBufferPointer, fields: [Span], line: Int, file: String?,
+    /// `bytes`: what `scanUnquoted` found, nil when not scanned so (then found here).
+    mutating func processCSVRecord(_ p: UnsafeRawBufferPointer, fields: [Span], bytes: RowBytes? = nil, line: Int, file: String?,
                                    header: inout [ColumnTarget]?, headerNames: inout [String], tenantColumn: inout Bool,
                                    source: String, scratch: inout [UInt8], delimiter: UInt8, output: inout OutputSink) throws {
         guard let columns = header else {
@@ -648,13 +700,13 @@ struct IngestRun {
         rowsIn += 1
         // A row without `"`, `\` or control bytes (most rows) is printable as it stands: the
         // values made from it need no JSON escaping either.
-        let plain = !ByteScan.needsJSONEscape(p)
+        let plain = !(bytes?.needsEscape ?? ByteScan.needsJSONEscape(p))
         if !plain, let b = ByteScan.firstControlByte(p) {
             reject("binary_data", IngestRun.controlByteDetail(b), line: line, file: file, raw: p)
             return
         }
-        // UTF-8 is checked, and NFC judged for the whole row, in one pass.
-        let text = Normalize.checkRow(p)
+        // UTF-8 is checked, and NFC judged for the whole row, in one pass (ASCII is both).
+        let text = bytes?.ascii == true ? .surelyNFC : Normalize.checkRow(p)
         if text == .invalidUTF8 {
             if options.encoding == nil {
                 // The file looked like UTF-8 but this row is not: Excel's Windows-1252 most likely.

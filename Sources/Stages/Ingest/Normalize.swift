@@ -174,25 +174,9 @@ public enum Normalize {
         while t.count >= 2, (t[0] == 0x22 && t[t.count - 1] == 0x22) || (t[0] == 0x3C && t[t.count - 1] == 0x3E) || (t[0] == 0x27 && t[t.count - 1] == 0x27) {
             t = trimmed(UnsafeRawBufferPointer(rebasing: t[1..<(t.count - 1)]))
         }
-        var at = -1
-        var ascii = true
-        for i in 0..<t.count {
-            switch emailByteClass[Int(t[i])] {
-            case 0: continue
-            case 1:
-                if at >= 0 { return false }
-                at = i
-            case 2: return false
-            default: ascii = false
-            }
-        }
-        guard at > 0, at < t.count - 1 else { return false }
+        guard let (at, ascii) = addressShape(t), at > 0, at < t.count - 1 else { return false }
         if ascii {
-            let start = out.count
-            out.append(t)
-            out.withUnsafeMutableBytes(start..<out.count) { o in
-                for i in 0..<o.count where o[i] >= 65 && o[i] <= 90 { o[i] += 32 }
-            }
+            appendLowercasedASCII(t, into: &out)
         } else {
             // Invisible characters (format characters: zero-width space and joiners, the BOM,
             // the soft hyphen, direction marks) pasted into an address are dropped.
@@ -205,6 +189,66 @@ public enum Normalize {
             out.append(address)
         }
         return true
+    }
+
+    /// Where the address's single `@` is (-1: none) and whether it is all ASCII; nil when it
+    /// holds a byte never in an address or a second `@` (`emailByteClass`). Eight bytes at a
+    /// time: the verdict does not depend on the order the bytes are looked at.
+    @inline(__always)
+    static func addressShape(_ t: UnsafeRawBufferPointer) -> (at: Int, ascii: Bool)? {
+        guard let p = t.baseAddress else { return (-1, true) }
+        let n = t.count
+        var at = -1
+        var high: UInt64 = 0
+        var i = 0
+        while i + 8 <= n {
+            let x = ByteScan.load(p, i)
+            high |= x
+            // Control bytes and space (below 0x21: ASCII only, as `below` is exact there), DEL,
+            // `"` `,` `;` `<` `>`.
+            let never = ByteScan.below(x, 0x21) | ByteScan.equal(x, 0x7F) | ByteScan.equal(x, 0x22) | ByteScan.equal(x, 0x2C)
+                | ByteScan.equal(x, 0x3B) | ByteScan.equal(x, 0x3C) | ByteScan.equal(x, 0x3E)
+            if never != 0 { return nil }
+            let ats = ByteScan.equal(x, 0x40)
+            if ats != 0 {
+                if at >= 0 || ats & (ats &- 1) != 0 { return nil }
+                at = i + ats.trailingZeroBitCount >> 3
+            }
+            i += 8
+        }
+        var ascii = high & 0x8080_8080_8080_8080 == 0
+        while i < n {
+            switch emailByteClass[Int(t[i])] {
+            case 0: break
+            case 1:
+                if at >= 0 { return nil }
+                at = i
+            case 2: return nil
+            default: ascii = false
+            }
+            i += 1
+        }
+        return (at, ascii)
+    }
+
+    /// Appends ASCII `t` with `A`–`Z` lower-cased, eight bytes at a time.
+    @inline(__always)
+    static func appendLowercasedASCII(_ t: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+        let start = out.count
+        out.append(t)
+        out.withUnsafeMutableBytes(start..<out.count) { o in
+            let n = o.count
+            var i = 0
+            while i + 8 <= n {
+                let x = o.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                // (Bytes below 0x80: the sums carry into no other byte.) High bit of each byte ≥ `A`
+                // and not ≥ `[`: an upper-case letter, which gains 0x20.
+                let upper = ((x &+ 0x3F3F_3F3F_3F3F_3F3F) ^ (x &+ 0x2525_2525_2525_2525)) & 0x8080_8080_8080_8080
+                o.storeBytes(of: x | (upper >> 2), toByteOffset: i, as: UInt64.self)
+                i += 8
+            }
+            while i < n { if o[i] >= 65 && o[i] <= 90 { o[i] += 32 }; i += 1 }
+        }
     }
 
     public static func email(_ value: String) -> String? {

@@ -109,8 +109,10 @@ public struct PhoneNumbers {
     /// Region and a number's first digits → whether they start with the region's international
     /// prefix pattern (see `startsWithIDD`).
     private var iddAnswers: [UInt64: Bool] = [:]
-    /// The digits of the number at hand (reused: no allocation per number).
-    private var digits: [UInt8] = []
+    /// The digits of the number at hand, its first `digitCount` (reused: no allocation per
+    /// number; written through one pointer, not appended one by one).
+    private var digits = [UInt8](repeating: 0, count: 64)
+    private var digitCount = 0
     private var key = ByteBuffer(capacity: 48)
 
     /// How each value was turned (for tests and the benchmark's honesty).
@@ -119,7 +121,7 @@ public struct PhoneNumbers {
     /// Shapes judged by the full parse so far (each cost one parse).
     public var shapesJudged: Int { verdicts.count }
 
-    public init() { digits.reserveCapacity(64) }
+    public init() {}
 
     /// `format` on Strings: `region` an ISO alpha-2 code, or nil when none is known.
     public mutating func format(_ text: String, region: String?) -> String {
@@ -164,8 +166,8 @@ public struct PhoneNumbers {
         // Digits that are no number of the region but are one with a `+` before them: a
         // number stored with its calling code and no `+` (Brevo's SMS: `33612345678`).
         // (At least 10 digits: a calling code and a national number; no leading 0.)
-        if region != nil, t.first != 0x2B, t.first != 0x30, t.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x20 }), digits.count >= 10 {
-            let plus = [0x2B] + digits
+        if region != nil, t.first != 0x2B, t.first != 0x30, t.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x20 }), digitCount >= 10 {
+            let plus = [0x2B] + digits[0..<digitCount]
             let start = out.count
             if plus.withUnsafeBytes({ fast($0, region: nil, into: &out) }) != .neither { return }
             out.truncate(to: start)
@@ -177,24 +179,30 @@ public struct PhoneNumbers {
     /// The fast paths; `.neither` when the full parse must decide.
     private mutating func fast(_ t: UnsafeRawBufferPointer, region: (UInt8, UInt8)?, into out: inout ByteBuffer) -> Path {
         // Digits, the separators people type, and a leading `+`; anything else is for the parser.
-        digits.removeAll(keepingCapacity: true)
+        if digits.count < t.count { digits = [UInt8](repeating: 0, count: t.count) }
         var plus = false
-        for i in 0..<t.count {
-            let b = t[i]
-            if b >= 0x30 && b <= 0x39 { digits.append(b); continue }
-            if b == 0x2B && i == 0 { plus = true; continue }
-            if b == 0x20 || b == 0x2D || b == 0x2E || b == 0x2F { continue }
-            if b == 0x28 || b == 0x29 {
-                // `(0)` after a calling code is a national prefix the parser knows how to drop.
-                if plus { return .neither }
-                continue
+        var count = 0
+        let typed = digits.withUnsafeMutableBufferPointer { d -> Bool in
+            for i in 0..<t.count {
+                let b = t[i]
+                if b >= 0x30 && b <= 0x39 { d[count] = b; count += 1; continue }
+                if b == 0x2B && i == 0 { plus = true; continue }
+                if b == 0x20 || b == 0x2D || b == 0x2E || b == 0x2F { continue }
+                if b == 0x28 || b == 0x29 {
+                    // `(0)` after a calling code is a national prefix the parser knows how to drop.
+                    if plus { return false }
+                    continue
+                }
+                return false
             }
-            return .neither
+            return true
         }
-        let d = digits
+        digitCount = count
+        guard typed else { return .neither }
+        let d = digits[0..<count]
         // Each shape (the form, its region or calling code, the lengths and first digits) is judged
         // once by the full parse, on the first number that has it.
-        guard let (key, code, national, lead) = proposal(d[...], plus: plus, region: region) else { return .neither }
+        guard let (key, code, national, lead) = proposal(d, plus: plus, region: region) else { return .neither }
         let verdict = verdicts.find(key)
         switch verdict {
         case .agrees?:
@@ -378,6 +386,10 @@ public struct PhoneNumbers {
         if code >= 100 { out.append(UInt8(truncatingIfNeeded: 0x30 + code / 100)) }
         if code >= 10 { out.append(UInt8(truncatingIfNeeded: 0x30 + code / 10 % 10)) }
         out.append(UInt8(truncatingIfNeeded: 0x30 + code % 10))
+        if dropped.isEmpty {
+            national.withUnsafeBytes { out.append($0) }
+            return
+        }
         let n = national.startIndex
         for i in national.indices where !dropped.contains(i - n) { out.append(national[i]) }
     }
