@@ -70,8 +70,9 @@ final class FastPathTests: IngestTestCase {
     }
 
     static func field(_ value: String, quoteAll: Bool) -> String {
-        let needs = value.contains(",") || value.contains("\"") || value.contains("\n")
-        return quoteAll || needs ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
+        let quotes = value.utf8.contains(UInt8(ascii: "\""))
+        guard quoteAll || quotes || value.utf8.contains(UInt8(ascii: ",")) || value.utf8.contains(0x0A) else { return value }
+        return "\"" + (quotes ? value.replacingOccurrences(of: "\"", with: "\"\"") : value) + "\""
     }
 
     /// A table of `count` rows: a few need quotes, a few are ragged, a few hold a control byte.
@@ -93,7 +94,8 @@ final class FastPathTests: IngestTestCase {
         var text = bom ? "\u{FEFF}" : ""
         text += header.map { field($0, quoteAll: quoteAll) }.joined(separator: ",") + lineEnd
         for row in rows {
-            text += row.map { field($0, quoteAll: quoteAll).replacingOccurrences(of: "\n", with: lineEnd) }.joined(separator: ",") + lineEnd
+            let line = row.map { field($0, quoteAll: quoteAll) }.joined(separator: ",")
+            text += (lineEnd != "\n" && line.utf8.contains(0x0A) ? line.replacingOccurrences(of: "\n", with: lineEnd) : line) + lineEnd
         }
         return text
     }

@@ -72,12 +72,31 @@ public enum Normalize {
                 continue
             }
             let start = i
-            do { try JSONParser.validateUTF8Sequence(base, n, &i) } catch { return .invalidUTF8 }
+            if let length = plainSequenceLength(base, n, i) {
+                i += length
+            } else {
+                do { try JSONParser.validateUTF8Sequence(base, n, &i) } catch { return .invalidUTF8 }
+            }
             if mayNeedNFC(scalar: decode(t, at: start, length: i - start), after: &lastClass) {
                 return JSONParser.isValidUTF8(UnsafeRawBufferPointer(rebasing: t[i...])) ? .mayNeedNFC : .invalidUTF8
             }
         }
         return .surelyNFC
+    }
+
+    /// The length of the UTF-8 sequence at `i` when it is one of the common forms that are valid
+    /// whatever their continuation bytes hold (most Latin, Cyrillic, Arabic, Han letters): a lead
+    /// byte C2–DF, or E1–EC / EE–EF (no overlong or surrogate rule), and its continuation bytes.
+    /// Nil for any other: `JSONParser.validateUTF8Sequence` judges those.
+    @inline(__always) static func plainSequenceLength(_ base: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Int? {
+        let lead = base[i]
+        if lead >= 0xC2 && lead <= 0xDF {
+            return i + 1 < n && base[i + 1] & 0xC0 == 0x80 ? 2 : nil
+        }
+        if lead >= 0xE1 && lead <= 0xEF && lead != 0xED {
+            return i + 2 < n && base[i + 1] & 0xC0 == 0x80 && base[i + 2] & 0xC0 == 0x80 ? 3 : nil
+        }
+        return nil
     }
 
     /// The index of the first byte at or after `from` that is not ASCII (or the end), a word at a time.

@@ -33,7 +33,8 @@ struct RowBatch {
     /// fills the other batch.
     final class Buffer {
         static let maxSlices = (RowBatch.maxRows + RowBatch.sliceRows - 1) / RowBatch.sliceRows
-        var bytes: [UInt8] = []
+        /// (A ByteBuffer: an append is a capacity check and a copy, no uniqueness check.)
+        var bytes = ByteBuffer(capacity: 1 << 20)
         var rows: [Row] = []
         let slices: UnsafeMutablePointer<SliceResult>
         var sliceCount = 0
@@ -70,7 +71,7 @@ struct RowBatch {
 
     mutating func add(_ record: UnsafeRawBufferPointer, line: Int) {
         let start = filling.bytes.count
-        filling.bytes.append(contentsOf: record)
+        filling.bytes.append(record)
         filling.rows.append((start, filling.bytes.count, line))
     }
 
@@ -114,7 +115,7 @@ struct RowBatch {
             try write(previous, into: &run, output: &output)
             spare = previous
         }
-        filling.bytes.removeAll(keepingCapacity: true)
+        filling.bytes.removeAll()
         filling.rows.removeAll(keepingCapacity: true)
     }
 
