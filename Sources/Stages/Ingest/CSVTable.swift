@@ -26,7 +26,7 @@ struct CSVTable {
                        output: inout OutputSink, flush: Bool) throws {
         guard let columns = header else {
             _ = IngestRun.scan(p, delimiter: delimiter, into: &fields)
-            try run.processCSVRecord(p, fields: fields, line: line, file: file, header: &header, headerNames: &headerNames,
+            try run.processCSVRecord(p, fields: fields[...], line: line, file: file, header: &header, headerNames: &headerNames,
                                      tenantColumn: &tenantColumn, source: source, scratch: &scratch, delimiter: delimiter,
                                      output: &output)
             layout.delimiter = delimiter

@@ -444,46 +444,56 @@ struct IngestRun {
     }
 
     /// A row without `"` (most rows) in one pass, eight bytes at a time: its fields, as `scan`
-    /// splits them, and what `ByteScan.needsJSONEscape` and `ByteScan.isASCII` would say of it.
-    /// Nil when the row holds a `"`: then `scan`.
-    static func scanUnquoted(_ p: UnsafeRawBufferPointer, delimiter: UInt8, into fields: inout [Span]) -> RowBytes? {
-        fields.removeAll(keepingCapacity: true)
+    /// splits them, written to `fields[0..<count]` (made long enough: no append per field), and
+    /// what `ByteScan.needsJSONEscape` and `ByteScan.isASCII` would say of it. Nil when the row
+    /// holds a `"`: then `scan`.
+    static func scanUnquoted(_ p: UnsafeRawBufferPointer, delimiter: UInt8, into fields: inout [Span], count: inout Int) -> RowBytes? {
+        let empty = Span(start: 0, end: 0, kind: 0, close: 0)
+        if fields.count <= p.count { fields = [Span](repeating: empty, count: max(64, p.count + 1)) }   // (at most a field a byte, and one)
         guard let base = p.baseAddress else {
-            fields.append(Span(start: 0, end: 0, kind: 0, close: 0))
+            fields[0] = empty
+            count = 1
             return RowBytes(needsEscape: false, ascii: true)
         }
         let n = p.count
-        var start = 0
-        var escapes: UInt64 = 0
-        var high: UInt64 = 0
-        var i = 0
-        while i + 8 <= n {
-            let x = ByteScan.load(base, i)
-            if ByteScan.equal(x, 0x22) != 0 { return nil }
-            escapes |= ByteScan.below(x, 0x20) | ByteScan.equal(x, 0x5C)
-            high |= x
-            var delimiters = ByteScan.equal(x, delimiter)
-            while delimiters != 0 {
-                let at = i + delimiters.trailingZeroBitCount >> 3
-                fields.append(Span(start: Int32(start), end: Int32(at), kind: 0, close: 0))
-                start = at + 1
-                delimiters &= delimiters &- 1
+        let (bytes, found) = fields.withUnsafeMutableBufferPointer { f -> (RowBytes?, Int) in
+            var k = 0
+            var start = 0
+            var escapes: UInt64 = 0
+            var high: UInt64 = 0
+            var i = 0
+            while i + 8 <= n {
+                let x = ByteScan.load(base, i)
+                if ByteScan.equal(x, 0x22) != 0 { return (nil, 0) }
+                escapes |= ByteScan.below(x, 0x20) | ByteScan.equal(x, 0x5C)
+                high |= x
+                var delimiters = ByteScan.equal(x, delimiter)
+                while delimiters != 0 {
+                    let at = i + delimiters.trailingZeroBitCount >> 3
+                    f[k] = Span(start: Int32(start), end: Int32(at), kind: 0, close: 0)
+                    k += 1
+                    start = at + 1
+                    delimiters &= delimiters &- 1
+                }
+                i += 8
             }
-            i += 8
-        }
-        while i < n {
-            let b = p[i]
-            if b == 0x22 { return nil }
-            if b < 0x20 || b == 0x5C { escapes = 1 }
-            high |= UInt64(b)
-            if b == delimiter {
-                fields.append(Span(start: Int32(start), end: Int32(i), kind: 0, close: 0))
-                start = i + 1
+            while i < n {
+                let b = p[i]
+                if b == 0x22 { return (nil, 0) }
+                if b < 0x20 || b == 0x5C { escapes = 1 }
+                high |= UInt64(b)
+                if b == delimiter {
+                    f[k] = Span(start: Int32(start), end: Int32(i), kind: 0, close: 0)
+                    k += 1
+                    start = i + 1
+                }
+                i += 1
             }
-            i += 1
+            f[k] = Span(start: Int32(start), end: Int32(n), kind: 0, close: 0)
+            return (RowBytes(needsEscape: escapes != 0, ascii: high & 0x8080_8080_8080_8080 == 0), k + 1)
         }
-        fields.append(Span(start: Int32(start), end: Int32(n), kind: 0, close: 0))
-        return RowBytes(needsEscape: escapes != 0, ascii: high & 0x8080_8080_8080_8080 == 0)
+        count = found
+        return bytes
     }
 
     /// Calls `body` with a field's value: plain and simple quoted fields point into the record;
@@ -630,6 +640,7 @@ struct IngestRun {
                                source: String, output: inout OutputSink) throws {
         var fields: [Span] = []
         fields.reserveCapacity(64)
+        var unquoted: [Span] = []   // (scanUnquoted's, kept long)
         var scratch: [UInt8] = []
         // Copies of this thread's own (see `IngestRun.forAnotherThread`).
         var header: [ColumnTarget]? = header.map { $0 }
@@ -637,9 +648,10 @@ struct IngestRun {
         var tenantColumn = false
         for row in rows {
             let record = UnsafeRawBufferPointer(rebasing: all[row.start..<row.end])
-            let bytes = scanUnquoted(record, delimiter: delimiter, into: &fields)
+            var count = 0
+            let bytes = scanUnquoted(record, delimiter: delimiter, into: &unquoted, count: &count)
             if bytes == nil { _ = scan(record, delimiter: delimiter, into: &fields) }
-            try run.processCSVRecord(record, fields: fields, bytes: bytes, line: row.line, file: file, header: &header, headerNames: &names,
+            try run.processCSVRecord(record, fields: bytes == nil ? fields[...] : unquoted[0..<count], bytes: bytes, line: row.line, file: file, header: &header, headerNames: &names,
                                      tenantColumn: &tenantColumn, source: source, scratch: &scratch, delimiter: delimiter, output: &output)
         }
     }
@@ -664,7 +676,7 @@ struct IngestRun {
     static let invalidUTF8Detail = "not valid UTF-8 (for an Excel export try --encoding cp1252)"
 
     /// `bytes`: what `scanUnquoted` found, nil when not scanned so (then found here).
-    mutating func processCSVRecord(_ p: UnsafeRawBufferPointer, fields: [Span], bytes: RowBytes? = nil, line: Int, file: String?,
+    mutating func processCSVRecord(_ p: UnsafeRawBufferPointer, fields: ArraySlice<Span>, bytes: RowBytes? = nil, line: Int, file: String?,
                                    header: inout [ColumnTarget]?, headerNames: inout [String], tenantColumn: inout Bool,
                                    source: String, scratch: inout [UInt8], delimiter: UInt8, output: inout OutputSink) throws {
         guard let columns = header else {
@@ -716,7 +728,7 @@ struct IngestRun {
                 var spans: [Span] = []
                 try decoded.withUnsafeBytes { q in
                     _ = IngestRun.scan(q, delimiter: delimiter, into: &spans)
-                    try processCSVRecord(q, fields: spans, line: line, file: file, header: &header, headerNames: &headerNames,
+                    try processCSVRecord(q, fields: spans[...], line: line, file: file, header: &header, headerNames: &headerNames,
                                          tenantColumn: &tenantColumn, source: source, scratch: &scratch, delimiter: delimiter, output: &output)
                 }
                 return
