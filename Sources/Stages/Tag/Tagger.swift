@@ -42,16 +42,18 @@ final class Tagger {
     private let added: [Int], removed: [Int]
     private(set) var fired: [Int]
     private(set) var unsluggable = 0
+    /// The record's new `tags` (written in `scratch`), spliced into its bytes when it was
+    /// parsed keeping `members`.
     private var patch = RecordPatch()
     private var scratch = ByteBuffer(capacity: 256)
     private var original: [String] = [], tags: [Int] = [], adds: [Int] = [], removes: [Int] = []
     private var ruleAdds: [String] = [], ruleRemoves: [String] = []
-    /// A record parsed keeping `members` whose layout is not spliced is parsed whole again.
+    /// A record parsed keeping `members` that `patch` cannot splice is parsed whole again.
     private var fullParser: JSONParser
 
     init(_ setup: Setup, taxonomies known: [String: [String: [String]]], maxDepth: Int) {
         self.setup = setup
-        members = setup.rules.rules.isEmpty ? TagsMember.memberSlots() : nil
+        members = setup.rules.rules.isEmpty ? Tagger.memberSlots() : nil
         fullParser = JSONParser(maxDepth: maxDepth)
         tenantCheck = setup.tenant.map { TenantCheck(expected: $0) }
         taxonomies = known.mapValues { .success($0) }
@@ -142,7 +144,15 @@ final class Tagger {
                 table.appendJSON(n, to: &scratch)
             }
             scratch.append(UInt8(ascii: "]"))
-            if let refusal = writeTags(record, into: &written) { return .refused(refusal) }
+            patch.removeAll()
+            scratch.withUnsafeBytes { patch.set("tags", rawJSON: $0) }
+            if let members {
+                if let refusal = patch.write(record, keeping: members, reparser: &fullParser, into: &written) {
+                    return .refused(refusal)
+                }
+            } else {
+                patch.write(record, into: &written)
+            }
         } else {
             written.append(record.bytes)
         }
@@ -150,114 +160,13 @@ final class Tagger {
         return .written(changed: changed)
     }
 
-    /// Writes `record` with the tags in `scratch`: spliced into its bytes when it was parsed
-    /// keeping `members` and is laid out for it, else from its full parse.
-    private func writeTags(_ record: Record, into written: inout ByteBuffer) -> RecordRefusal? {
-        scratch.withUnsafeBytes { value in
-            guard let members else {
-                TagsMember.write(record, tags: value, into: &written, patch: &patch)
-                return nil
-            }
-            if TagsMember.writeSpliced(record, members, tags: value, into: &written) { return nil }
-            do throws(JSONParseError) {
-                let whole = try fullParser.parse(record.bytes)   // parsed once already: cannot fail
-                TagsMember.write(Record(document: whole, line: record.line, file: nil), tags: value, into: &written, patch: &patch)
-                return nil
-            } catch {
-                return RecordRefusal(error.rejectReason, error.description)
-            }
-        }
-    }
-}
-
-/// A record written with its `tags` member set: what `RecordPatch` writes (the first `tags`
-/// replaced where it stands, a later one dropped, else one appended; the root's members written
-/// without white space between them), taken as the bytes around the new value when the record
-/// is written that way already and has at most one `tags` — what the stages before tag write.
-enum TagsMember {
-    static func write(_ record: Record, tags value: UnsafeRawBufferPointer, into buffer: inout ByteBuffer,
-                      patch: inout RecordPatch) {
-        if let layout = compactLayout(record) {
-            splice(record.bytes, layout, tags: value, into: &buffer)
-        } else {
-            patch.removeAll()
-            patch.set("tags", rawJSON: Array(value))
-            patch.write(record, into: &buffer)
-        }
-    }
-
     /// The members tag reads (`tenant`, `tags`, `language`, `country`) as slots to parse a
-    /// record keeping, watching for repeated keys (`writeSpliced`).
+    /// record keeping, watching for repeated keys (`RecordPatch.write(_:keeping:reparser:into:)`).
     static func memberSlots() -> FieldSlots {
         let slots = FieldSlots()
         for name in ["tags", "tenant", "language", "country"] { _ = slots.slot(name) }
         slots.noticesRepeatedKeys = true
         return slots
-    }
-
-    /// The slot of `tags` in `memberSlots`.
-    static let tagsSlot = 0
-
-    /// `write` for a record parsed keeping `memberSlots` (`members`): its bytes around the new
-    /// value when it is compact (`FieldSlots.rootIsCompact`) with none of those keys repeated;
-    /// false, writing nothing, for any other.
-    static func writeSpliced(_ record: Record, _ members: FieldSlots, tags value: UnsafeRawBufferPointer,
-                             into buffer: inout ByteBuffer) -> Bool {
-        guard members.rootIsCompact, !members.repeatedKey else { return false }
-        let at = members[tagsSlot]
-        if at < 0 {
-            splice(record.bytes, .noTags, tags: value, into: &buffer)
-        } else {
-            let token = record.document.tokens[at]
-            splice(record.bytes, .tags(Int(token.start)..<Int(token.end)), tags: value, into: &buffer)
-        }
-        return true
-    }
-
-    /// A compact record's bytes with `value` as its tags, where `layout` says.
-    private static func splice(_ bytes: UnsafeRawBufferPointer, _ layout: Layout, tags value: UnsafeRawBufferPointer,
-                               into buffer: inout ByteBuffer) {
-        switch layout {
-        case .tags(let at):
-            buffer.append(UnsafeRawBufferPointer(rebasing: bytes[..<at.lowerBound]))
-            buffer.append(value)
-            buffer.append(UnsafeRawBufferPointer(rebasing: bytes[at.upperBound...]))
-        case .noTags:
-            buffer.append(UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 1)]))
-            if bytes.count > 2 { buffer.append(UInt8(ascii: ",")) }
-            buffer.append("\"tags\":" as StaticString)
-            buffer.append(value)
-            buffer.append(UInt8(ascii: "}"))
-        }
-    }
-
-    enum Layout {
-        /// The only `tags` value is at these offsets.
-        case tags(Range<Int>)
-        case noTags
-    }
-
-    /// Where a record's `tags` value is, or nil when the record has white space around or
-    /// between its root's members, or several `tags`.
-    static func compactLayout(_ record: Record) -> Layout? {
-        let root = record.root, bytes = record.bytes
-        guard root.kind == .object, let base = bytes.baseAddress, root.raw.baseAddress == base,
-              root.raw.count == bytes.count else { return nil }
-        var next = 1            // where the next member's key must start: after `{` or `,`
-        var tags: Range<Int>?
-        for (key, value) in root.members {
-            let k = key.raw, v = value.raw
-            guard k.baseAddress! - base == next, v.baseAddress! == k.baseAddress! + k.count + 1 else { return nil }
-            let end = v.baseAddress! - base + v.count
-            if key.stringEquals("tags") {
-                if tags != nil { return nil }
-                tags = (end - v.count)..<end
-            }
-            next = end + 1
-        }
-        // The last value ends right before the closing brace; `{}` has no member.
-        guard next == bytes.count || (next == 1 && bytes.count == 2) else { return nil }
-        return tags.map(Layout.tags) ?? .noTags
     }
 }
 

@@ -174,7 +174,7 @@ public enum Validate {
     /// among `writing` (empty: the caller writes, after DNS).
     ///
     /// Its records are parsed keeping only the members validate reads or sets (`members`); one
-    /// whose layout `ValidationOutput.write` cannot splice is parsed whole again to be written.
+    /// whose layout `RecordPatch` cannot splice is parsed whole again (`fullParser`) to be written.
     final class Judge {
         let validator: EmailValidator
         let fixTypos: Bool
@@ -210,13 +210,8 @@ public enum Validate {
             }
             if !writing.isEmpty && writing.contains(assessment.verdict) {
                 output.set(record, assessment, fixed: fixed)
-                if !output.writeSpliced(record, members, into: &written) {
-                    do throws(JSONParseError) {
-                        let whole = try fullParser.parse(record.bytes)   // parsed once already: cannot fail
-                        output.writePatched(Record(document: whole, line: record.line, file: nil), into: &written)
-                    } catch {
-                        return .refused(RecordRefusal(error.rejectReason, error.description))
-                    }
+                if let refusal = output.patch.write(record, keeping: members, reparser: &fullParser, into: &written) {
+                    return .refused(refusal)
                 }
                 written.append(0x0A)
             }
@@ -304,7 +299,7 @@ public enum Validate {
                     let document = try parser.parse(bytes)   // parsed once already: cannot fail
                     let record = Record(document: document, line: 0, file: nil)
                     output.set(record, a, fixed: e.fixed)
-                    output.writePatched(record, into: &sink.buffer)
+                    output.patch.write(record, into: &sink.buffer)
                 }
                 sink.buffer.append(0x0A)
                 written += 1
