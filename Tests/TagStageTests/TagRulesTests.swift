@@ -156,6 +156,40 @@ final class TagRulesTests: StageTestCase {
         }
     }
 
+    /// Tags are looked up by their bytes, but a text spelt in other bytes that is the same
+    /// string (NFC and NFD) is still the same tag, and a record whose tags are its tags' names
+    /// in another spelling is unchanged, passed through byte for byte — as when texts were
+    /// looked up and compared as Strings. Escaped texts and tenants too.
+    func testTextsSpeltInOtherBytesAreTheSameTags() throws {
+        let input = [
+            "{\"email\":\"a@x.fr\",\"tags\":[\"\u{43F}\u{43E}\u{438}\u{306}\u{442}\u{438}\",\"b\"]}",
+            "{\"email\":\"b@x.fr\",\"tags\":[\"\u{43F}\u{43E}\u{439}\u{442}\u{438}\",\"b\"]}",
+            "{\"email\":\"c@x.fr\",\"tags\":[\"\u{1112}\u{1161}\u{11AB}\u{1100}\u{116E}\u{11A8}\",\"x\"]}",
+            "{\"email\":\"d@x.fr\",\"tags\":[\"\u{D55C}\u{AD6D}\"],\"language\":\"\u{1112}\u{1161}\u{11AB}\u{1100}\u{116E}\u{11A8}\u{110B}\u{1165}\"}",
+            "{\"email\":\"e@x.fr\",\"tags\":[\"\u{E9}t\u{E9}\",\"e\u{301}te\u{301}\"]}",
+            "{\"email\":\"f@x.fr\",\"tags\":[\"\\u043f\\u043e\\u0438\\u0306\\u0442\\u0438\"],\"tenant\":\"t\\u0031\"}",
+        ]
+        // What tag wrote when it looked texts up as Strings (main before issue 18's import row).
+        let unchanged = [input[0], input[1], input[2],
+            "{\"email\":\"d@x.fr\",\"tags\":[\"\u{D55C}\u{AD6D}\",\"lang-\u{D55C}\u{AD6D}\u{C5B4}\"],\"language\":\"\u{1112}\u{1161}\u{11AB}\u{1100}\u{116E}\u{11A8}\u{110B}\u{1165}\"}",
+            "{\"email\":\"e@x.fr\",\"tags\":[\"ete\"]}",
+            input[5]]
+        let added = [
+            "{\"email\":\"a@x.fr\",\"tags\":[\"\u{43F}\u{43E}\u{439}\u{442}\u{438}\",\"b\",\"x\"]}",
+            "{\"email\":\"b@x.fr\",\"tags\":[\"\u{43F}\u{43E}\u{439}\u{442}\u{438}\",\"b\",\"x\"]}",
+            input[2],
+            "{\"email\":\"d@x.fr\",\"tags\":[\"\u{D55C}\u{AD6D}\",\"lang-\u{D55C}\u{AD6D}\u{C5B4}\",\"x\"],\"language\":\"\u{1112}\u{1161}\u{11AB}\u{1100}\u{116E}\u{11A8}\u{110B}\u{1165}\"}",
+            "{\"email\":\"e@x.fr\",\"tags\":[\"ete\",\"x\"]}",
+            "{\"email\":\"f@x.fr\",\"tags\":[\"\u{43F}\u{43E}\u{439}\u{442}\u{438}\",\"x\"],\"tenant\":\"t\\u0031\"}",
+        ]
+        for (add, expected) in [([String](), unchanged), (["x"], added)] {
+            let (_, lines, summary) = try tags(input.joined(separator: "\n")) { $0.add = add }
+            // As bytes: Strings would compare NFC and NFD equal.
+            XCTAssertEqual(lines.map { Array($0.utf8) }, expected.map { Array($0.utf8) })
+            XCTAssertEqual(summary["tagged"], add.isEmpty ? 2 : 5)
+        }
+    }
+
     func testTaxonomyBringsParents() throws {
         let tenant = try TenantSlug("sos-expat")
         let state = StateRoot(explicit: "\(dir)/state")

@@ -211,9 +211,10 @@ public struct RecordPatch {
         guard members.noticesRepeatedKeys, members.rootIsCompact, !members.repeatedKey else { return false }
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: changes.count) { at in
             // Each change's member value on the tape, or -1 when the record has none.
+            let slotKeys = members.keys
             for (i, change) in changes.enumerated() {
                 let key = name(change)
-                guard let slot = members.keys.firstIndex(where: { k in k.withUnsafeBytes { same(key, $0) } }) else { return false }
+                guard let slot = slotKeys.firstIndex(where: { k in k.withUnsafeBytes { same(key, $0) } }) else { return false }
                 at[i] = members[slot]
                 if change.value == nil && at[i] >= 0 { return false }
             }

@@ -1,5 +1,10 @@
 import MailpipeCore
 import MailpipeStore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One parsing thread's tagging: a record's tags worked out and the record written with them,
 /// with caches and counts of its own (the run adds the counts up at the end).
@@ -33,6 +38,8 @@ final class Tagger {
     private var taxonomies: [String: Result<[String: [String]], any Error>]
     /// The last record's tenant and its taxonomy: a run's records are mostly one tenant's.
     private var lastTenant: String?
+    /// The last record's `tenant` as it was written (JSON) and decoded: most records repeat it.
+    private var recordTenantJSON: [UInt8] = [], recordTenant: String?
     private var lastTaxonomy: Result<[String: [String]], any Error> = .success([:])
     private var table = TagTable()
     /// A record's tag text, language and country → the number of the tag it makes.
@@ -46,7 +53,12 @@ final class Tagger {
     /// parsed keeping `members`.
     private var patch = RecordPatch()
     private var scratch = ByteBuffer(capacity: 256)
-    private var original: [String] = [], tags: [Int] = [], adds: [Int] = [], removes: [Int] = []
+    /// The record's tags as written, decoded one after another (`originalEnds`: where each ends).
+    /// A `ByteBuffer`: its bytes are read without a closure (one reading `table` copies it).
+    private var original = ByteBuffer(capacity: 1024), originalEnds: [Int] = []
+    private var tags: [Int] = [], adds: [Int] = [], removes: [Int] = []
+    /// A decoded string with escapes (rare).
+    private var unescaped: [UInt8] = []
     private var ruleAdds: [String] = [], ruleRemoves: [String] = []
     /// A record parsed keeping `members` that `patch` cannot splice is parsed whole again.
     private var fullParser: JSONParser
@@ -83,17 +95,30 @@ final class Tagger {
         var tenant = setup.tenant
         if let t = record["tenant"] {
             if let refusal = TenantCheck.refusal(t, against: tenantCheck) { return .refused(refusal) }
-            tenant = t.string
+            if !Bytes.equal(t.raw, recordTenantJSON) {
+                recordTenantJSON = Array(t.raw)
+                recordTenant = t.string
+            }
+            tenant = recordTenant
         }
-        original.removeAll(keepingCapacity: true)
+        original.removeAll()
+        originalEnds.removeAll(keepingCapacity: true)
         tags.removeAll(keepingCapacity: true)
         if let existing = record["tags"], existing.kind != .null {
             let refusal = RecordRefusal(.invalidTags, "tags must be an array of strings")
             guard existing.kind == .array else { return .refused(refusal) }
             for element in existing.elements {
-                guard let text = element.string else { return .refused(refusal) }
-                original.append(text)
-                let n = table.number(of: text, slugged: &fromText)
+                guard element.kind == .string else { return .refused(refusal) }
+                let start = original.count
+                if element.isEscaped {
+                    unescaped.removeAll(keepingCapacity: true)
+                    element.appendDecodedString(to: &unescaped)
+                    original.append(unescaped)
+                } else {
+                    original.append(element.rawContent)
+                }
+                originalEnds.append(original.count)
+                let n = table.number(of: original.bytes(start..<original.count), slugged: &fromText)
                 if n < 0 { unsluggable += 1; continue }
                 if !tags.contains(n) { tags.append(n) }
             }
@@ -105,12 +130,12 @@ final class Tagger {
         removes.removeAll(keepingCapacity: true)
         for t in ruleAdds { adds.append(table.number(of: t)) }
         for t in ruleRemoves { removes.append(table.number(of: t)) }
-        if setup.useLanguage, let language = record.string("language") {
-            let n = table.number(of: language, slugged: &fromLanguage)
+        if setup.useLanguage, let language = record["language"], language.kind == .string {
+            let n = number(of: language, slugged: &fromLanguage)
             if n >= 0 { adds.append(n) }
         }
-        if setup.useCountry, let country = record.string("country") {
-            let n = table.number(of: country, slugged: &fromCountry)
+        if setup.useCountry, let country = record["country"], country.kind == .string {
+            let n = number(of: country, slugged: &fromCountry)
             if n >= 0 { adds.append(n) }
         }
         adds.append(contentsOf: added)
@@ -135,7 +160,7 @@ final class Tagger {
             }
         }
         for n in tags { table.count(n) }
-        let changed = !table.spell(tags, as: original)
+        let changed = !table.spell(tags, as: original.bytes(0..<original.count), ends: originalEnds)
         if changed {
             scratch.removeAll()
             scratch.append(UInt8(ascii: "["))
@@ -160,6 +185,14 @@ final class Tagger {
         return .written(changed: changed)
     }
 
+    /// The number of the tag a string member's text slugs to (see `TagTable.number(of:slugged:)`).
+    private func number(of text: JSONNode, slugged memo: inout SlugMemo) -> Int {
+        if !text.isEscaped { return table.number(of: text.rawContent, slugged: &memo) }
+        unescaped.removeAll(keepingCapacity: true)
+        text.appendDecodedString(to: &unescaped)
+        return unescaped.withUnsafeBytes { table.number(of: $0, slugged: &memo) }
+    }
+
     /// The members tag reads (`tenant`, `tags`, `language`, `country`) as slots to parse a
     /// record keeping, watching for repeated keys (`RecordPatch.write(_:keeping:reparser:into:)`).
     static func memberSlots() -> FieldSlots {
@@ -175,6 +208,9 @@ final class Tagger {
 /// compares per tag once its text has been seen.
 struct TagTable {
     private var names: [String] = []
+    /// The names' UTF-8, one after another.
+    private var nameText = ByteBuffer(capacity: 4096)
+    private var nameEnds: [Int] = []
     private var records: [Int] = []
     private var json = ByteBuffer(capacity: 4096)
     private var jsonEnds: [Int] = []
@@ -185,10 +221,21 @@ struct TagTable {
         if let n = numbers[name] { return n }
         let n = names.count
         names.append(name)
+        nameText.append(name)
+        nameEnds.append(nameText.count)
         records.append(0)
         json.appendJSONString(name)
         jsonEnds.append(json.count)
         numbers[name] = n
+        return n
+    }
+
+    /// `number(of:slugged:)` for a text given as UTF-8, looked up by its bytes first: no String
+    /// is made for a text seen before in the same bytes.
+    mutating func number(of text: UnsafeRawBufferPointer, slugged memo: inout SlugMemo) -> Int {
+        if let n = memo.byBytes.number(of: text) { return n }
+        let n = number(of: String(decoding: text, as: UTF8.self), slugged: &memo)
+        if memo.byBytes.count < SlugMemo.limit { memo.byBytes.insert(text, n) }
         return n
     }
 
@@ -205,10 +252,24 @@ struct TagTable {
 
     mutating func count(_ n: Int) { records[n] += 1 }
 
-    /// Whether the tags numbered `tags` are `texts`, in that order.
-    func spell(_ tags: [Int], as texts: [String]) -> Bool {
-        guard tags.count == texts.count else { return false }
-        for (n, text) in zip(tags, texts) where names[n] != text { return false }
+    /// Whether the tags numbered `tags` are the texts `texts` (UTF-8, one after another, each
+    /// ending at its `ends`), in that order, as strings.
+    func spell(_ tags: [Int], as texts: UnsafeRawBufferPointer, ends: [Int]) -> Bool {
+        guard tags.count == ends.count else { return false }
+        var start = 0
+        for (n, end) in zip(tags, ends) {
+            let text = UnsafeRawBufferPointer(rebasing: texts[start..<end])
+            start = end
+            let name = nameText.bytes((n == 0 ? 0 : nameEnds[n - 1])..<nameEnds[n])
+            if text.count == name.count && (text.count == 0 || memcmp(text.baseAddress!, name.baseAddress!, text.count) == 0) {
+                continue
+            }
+            // Other bytes may still be an equal string (canonically equivalent Unicode).
+            if !(ByteScan.isASCII(text) && ByteScan.isASCII(name)) && names[n] == String(decoding: text, as: UTF8.self) {
+                continue
+            }
+            return false
+        }
         return true
     }
 
@@ -230,4 +291,7 @@ struct SlugMemo {
     static let limit = 100_000
     let prefix: String
     var numbers: [String: Int] = [:]
+    /// The same by the texts' bytes, each one's number as `numbers` gave it (so a text spelt
+    /// in other bytes but equal as a String still gets the number its first spelling got).
+    var byBytes = TextNumbers()
 }

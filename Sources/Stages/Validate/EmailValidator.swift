@@ -145,7 +145,7 @@ public struct EmailValidator: Sendable {
             a.suggestion = suggestion(cleaned: String(decoding: input[lo..<hi], as: UTF8.self))
             return a
         }
-        guard let at = input.lastIndex(of: UInt8(ascii: "@")), at > 0, at < input.count - 1 else {
+        guard let at = input.lastOffset(of: UInt8(ascii: "@")), at > 0, at < input.count - 1 else {
             a.add(.syntax, fatal: true)
             return a
         }
@@ -235,7 +235,7 @@ public struct EmailValidator: Sendable {
 
         // Special-use names: the last label. The documentation names (example.com/.net/.org
         // publish a Null MX, .example is never delegated) take no mail: known without asking.
-        let lastDot = d.lastIndex(of: UInt8(ascii: "."))!
+        let lastDot = d.lastOffset(of: UInt8(ascii: "."))!
         let tld = UnsafeRawBufferPointer(rebasing: d[(lastDot + 1)...])
         if specialTLDs.contains(tld) {
             a.add(.specialUse, fatal: true)
@@ -339,8 +339,8 @@ public struct EmailValidator: Sendable {
                 reserved = true
                 if d[start] == UInt8(ascii: "x") && d[start + 1] == UInt8(ascii: "n") { aLabel = true }
             }
-            guard let dot = UnsafeRawBufferPointer(rebasing: d[start...]).firstIndex(of: UInt8(ascii: ".")) else { break }
-            start += dot + 1    // (an index into the rebased slice)
+            guard let dot = UnsafeRawBufferPointer(rebasing: d[start...]).firstOffset(of: UInt8(ascii: ".")) else { break }
+            start += dot + 1    // (an offset into the rebased slice)
         }
         return (reserved, aLabel)
     }

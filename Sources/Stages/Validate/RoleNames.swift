@@ -17,7 +17,7 @@ public struct RoleNames: Sendable {
     @inline(__always)
     public func contains(_ local: UnsafeRawBufferPointer) -> Bool {
         var end = local.count
-        if let plus = local.firstIndex(of: UInt8(ascii: "+")) { end = plus }
+        if let plus = local.firstOffset(of: UInt8(ascii: "+")) { end = plus }
         guard end > 0, end <= 64 else { return false }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: end) { buffer in
             var ascii = true

@@ -70,7 +70,7 @@ public struct TypoSuggester: Sendable {
     /// The domain to suggest for a valid `domain` (ASCII, lower case), or nil.
     public func suggest(_ domain: UnsafeRawBufferPointer) -> String? {
         guard domain.count >= 3, domain.count < 64, !real.contains(domain),
-              let dot = domain.firstIndex(of: UInt8(ascii: ".")) else { return nil }
+              let dot = domain.firstOffset(of: UInt8(ascii: ".")) else { return nil }
         let name = UnsafeRawBufferPointer(rebasing: domain[..<dot])
         let ending = UnsafeRawBufferPointer(rebasing: domain[(dot + 1)...])
         if let exact = names.ordinal(of: name) { return fixEnding(exact, ending, nameCost: 0) }
@@ -164,7 +164,7 @@ public struct TypoSuggester: Sendable {
 
     /// A top-level domain in use, alone or under a common second level (`co.uk`, `com.br`).
     private func isRealEnding(_ ending: UnsafeRawBufferPointer) -> Bool {
-        guard let dot = ending.firstIndex(of: UInt8(ascii: ".")) else { return realTLDs.contains(ending) }
+        guard let dot = ending.firstOffset(of: UInt8(ascii: ".")) else { return realTLDs.contains(ending) }
         let second = String(decoding: ending[..<dot], as: UTF8.self)
         return TypoSuggester.secondLevels.contains(second)
             && realTLDs.contains(UnsafeRawBufferPointer(rebasing: ending[(dot + 1)...]))

@@ -179,6 +179,8 @@ public enum Validate {
         let validator: EmailValidator
         let fixTypos: Bool
         let writing: Set<Verdict>
+        /// `writing` by verdict, looked up per record without hashing the verdict's name.
+        private let writesValid: Bool, writesRisky: Bool, writesInvalid: Bool
         let members = ValidationOutput.memberSlots()
         private var emailBytes: [UInt8] = []
         private var output = ValidationOutput()
@@ -188,10 +190,21 @@ public enum Validate {
             self.validator = validator
             self.fixTypos = fixTypos
             self.writing = writing
+            writesValid = writing.contains(.valid)
+            writesRisky = writing.contains(.risky)
+            writesInvalid = writing.contains(.invalid)
             fullParser = JSONParser(maxDepth: maxDepth)
         }
 
         deinit { fullParser.deallocate() }
+
+        private func writes(_ verdict: Verdict) -> Bool {
+            switch verdict {
+            case .valid: return writesValid
+            case .risky: return writesRisky
+            case .invalid: return writesInvalid
+            }
+        }
 
         func judge(_ record: Record, into written: inout ByteBuffer) -> Judgement {
             guard let email = record["email"] else { return .refused(RecordRefusal(.missingEmail, "a contact needs an email")) }
@@ -208,7 +221,7 @@ public enum Validate {
                     fixed = suggestion
                 }
             }
-            if !writing.isEmpty && writing.contains(assessment.verdict) {
+            if writes(assessment.verdict) {
                 output.set(record, assessment, fixed: fixed)
                 if let refusal = output.patch.write(record, keeping: members, reparser: &fullParser, into: &written) {
                     return .refused(refusal)

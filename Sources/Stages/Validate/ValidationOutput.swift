@@ -48,12 +48,13 @@ struct ValidationOutput {
     /// not applied.
     private static func appendValidation(_ a: Assessment, fixed: String?, to values: inout ByteBuffer) {
         switch a.verdict {
-        case .valid: values.append("{\"verdict\":\"valid\",\"score\":")
-        case .risky: values.append("{\"verdict\":\"risky\",\"score\":")
-        case .invalid: values.append("{\"verdict\":\"invalid\",\"score\":")
+        // (StaticString: a plain literal would take `append(String)`, a copy and a call each.)
+        case .valid: values.append("{\"verdict\":\"valid\",\"score\":" as StaticString)
+        case .risky: values.append("{\"verdict\":\"risky\",\"score\":" as StaticString)
+        case .invalid: values.append("{\"verdict\":\"invalid\",\"score\":" as StaticString)
         }
         values.appendDecimal(a.score)
-        values.append(",\"reasons\":[")
+        values.append(",\"reasons\":[" as StaticString)
         for (i, r) in a.reasons.enumerated() {
             if i > 0 { values.append(UInt8(ascii: ",")) }
             values.append(UInt8(ascii: "\""))
@@ -62,7 +63,7 @@ struct ValidationOutput {
         }
         values.append(UInt8(ascii: "]"))
         if let s = a.suggestion, fixed == nil {
-            values.append(",\"suggestion\":")
+            values.append(",\"suggestion\":" as StaticString)
             values.appendJSONString(s)
         }
         values.append(UInt8(ascii: "}"))
