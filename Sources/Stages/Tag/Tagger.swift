@@ -233,9 +233,12 @@ struct TagTable {
     /// `number(of:slugged:)` for a text given as UTF-8, looked up by its bytes first: no String
     /// is made for a text seen before in the same bytes.
     mutating func number(of text: UnsafeRawBufferPointer, slugged memo: inout SlugMemo) -> Int {
-        if let n = memo.byBytes.number(of: text) { return n }
+        if let seen = memo.byBytes.ordinal(of: text) { return memo.byBytesNumbers[seen] }
         let n = number(of: String(decoding: text, as: UTF8.self), slugged: &memo)
-        if memo.byBytes.count < SlugMemo.limit { memo.byBytes.insert(text, n) }
+        if memo.byBytes.count < SlugMemo.limit {
+            memo.byBytes.insert(text)
+            memo.byBytesNumbers.append(n)
+        }
         return n
     }
 
@@ -291,7 +294,9 @@ struct SlugMemo {
     static let limit = 100_000
     let prefix: String
     var numbers: [String: Int] = [:]
-    /// The same by the texts' bytes, each one's number as `numbers` gave it (so a text spelt
-    /// in other bytes but equal as a String still gets the number its first spelling got).
-    var byBytes = TextNumbers()
+    /// The same by the texts' bytes: the text with ordinal i in `byBytes` has the number
+    /// `byBytesNumbers[i]`, as `numbers` gave it (so a text spelt in other bytes but equal as a
+    /// String still gets the number its first spelling got).
+    var byBytes = ByteSet()
+    var byBytesNumbers: [Int] = []
 }

@@ -1,3 +1,4 @@
+import MailpipeCore
 import CIdn2
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,5 @@
+import MailpipeCore
+
 /// Local parts that name a function rather than a person (`info`, `bureau`, `vertrieb`, `客服`),
 /// matched without a `+tag`, without case and without the separators people vary
 /// (`no-reply`, `no.reply`, `no_reply` and `noreply` are one name).

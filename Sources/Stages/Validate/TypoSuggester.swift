@@ -1,3 +1,5 @@
+import MailpipeCore
+
 /// Suggests the provider domain a person meant, from what they typed: the provider's name (the
 /// first label) one slip away (`gmial`, `hotmal`, `yahooo`; two for names of 8 letters or more);
 /// names that are common words or short (`free`, `orange`, `gmx`) only with a letter doubled or

@@ -4,20 +4,22 @@ import Glibc
 import Darwin
 #endif
 
-/// A set of byte strings (domains, local parts) that answers membership for a borrowed slice
-/// without allocating: the keys live in one arena, the table holds (hash, offset, length, the
-/// member's number in insertion order). Built once, read per record.
+/// A set of byte strings (domains, local parts, tag texts) that answers membership — and each
+/// member's number in insertion order — for a borrowed slice without allocating: the keys live
+/// in one arena, the table (at most half full, open-addressed) holds (hash, offset, length,
+/// number). Keys are compared as bytes: texts Swift finds equal as strings but spelt in other
+/// bytes (canonically equivalent Unicode) are two members.
 public struct ByteSet: Sendable {
-    private var arena: [UInt8] = []
-    private var slots: [Slot]
-    private var mask: Int
+    @usableFromInline var arena: [UInt8] = []
+    @usableFromInline var slots: [Slot]
+    @usableFromInline var mask: Int
     public private(set) var count = 0
 
-    struct Slot: Sendable {
-        var hash: UInt64 = 0
-        var offset: Int32 = -1
-        var length: Int32 = 0
-        var ordinal: Int32 = 0
+    @usableFromInline struct Slot: Sendable {
+        @usableFromInline var hash: UInt64 = 0
+        @usableFromInline var offset: Int32 = -1
+        @usableFromInline var length: Int32 = 0
+        @usableFromInline var ordinal: Int32 = 0
     }
 
     public init(minimumCapacity: Int = 64) {
@@ -33,7 +35,7 @@ public struct ByteSet: Sendable {
         for item in list { insert(item) }
     }
 
-    @inline(__always)
+    @inlinable
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
@@ -72,11 +74,11 @@ public struct ByteSet: Sendable {
         return copy.withUTF8 { contains(UnsafeRawBufferPointer($0)) }
     }
 
-    @inline(__always)
+    @inlinable
     public func contains(_ bytes: UnsafeRawBufferPointer) -> Bool { ordinal(of: bytes) != nil }
 
     /// The member's number in insertion order (duplicates not counted), or nil.
-    @inline(__always)
+    @inlinable
     public func ordinal(of bytes: UnsafeRawBufferPointer) -> Int? {
         if count == 0 { return nil }
         let h = ByteSet.hash(bytes)
@@ -94,46 +96,5 @@ public struct ByteSet: Sendable {
                 }
             }
         }
-    }
-
-    /// Whether `domain` or any of its parent domains (not the bare top-level label) is in the set:
-    /// `a.b.mailinator.com` matches an entry `mailinator.com`.
-    @inline(__always)
-    public func containsDomainOrParent(_ domain: UnsafeRawBufferPointer) -> Bool {
-        if count == 0 { return false }
-        var start = 0
-        while true {
-            let rest = UnsafeRawBufferPointer(rebasing: domain[start...])
-            guard let dot = rest.firstOffset(of: UInt8(ascii: ".")) else { return false }  // a bare TLD
-            if contains(rest) { return true }
-            start += dot + 1
-        }
-    }
-}
-
-extension UnsafeRawBufferPointer {
-    /// The offset of the first `byte`, or nil. Addresses and domains are short: a loop inline,
-    /// where the generic `firstIndex(of:)` cost about a hundred instructions a call.
-    @inline(__always)
-    func firstOffset(of byte: UInt8) -> Int? {
-        guard let base = baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
-        var i = 0
-        while i < count {
-            if base[i] == byte { return i }
-            i &+= 1
-        }
-        return nil
-    }
-
-    /// The offset of the last `byte`, or nil.
-    @inline(__always)
-    func lastOffset(of byte: UInt8) -> Int? {
-        guard let base = baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
-        var i = count
-        while i > 0 {
-            i &-= 1
-            if base[i] == byte { return i }
-        }
-        return nil
     }
 }
