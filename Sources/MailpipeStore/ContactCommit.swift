@@ -130,9 +130,7 @@ public final class ContactCommit {
     /// itself (a do-not-contact status, which the merge notes for the suppression list).
     public static func newContactLine(_ record: JSONNode, key: UnsafeRawBufferPointer, tenant: String, createdAt: String,
                                       into out: inout ByteBuffer) -> Bool {
-        if let status = record["status"]?.string, ContactStatus.isSticky(status) { return false }
-        ContactMerge.insert(record, key: key, tenant: tenant, createdAt: createdAt, into: &out)
-        return true
+        ContactMerge.insert(record, key: key, tenant: tenant, createdAt: createdAt, refusingStickyStatus: true, into: &out)
     }
 
     /// What an entry's line is: the incoming record, or already the new contact's stored line.

@@ -25,14 +25,21 @@ public enum ContactMerge {
     /// its clock once, not once a contact.
     public static func insert(_ incoming: JSONNode, key: UnsafeRawBufferPointer, tenant: String, createdAt: String,
                               into out: inout ByteBuffer) {
+        _ = insert(incoming, key: key, tenant: tenant, createdAt: createdAt, refusingStickyStatus: false, into: &out)
+    }
+
+    /// The same, unless `refusingStickyStatus` and the record's status (its first `status`
+    /// member) is sticky: then nothing is written and the result is false. The status is read in
+    /// the same walk over the members (a commit's new contacts, where sticky ones are rare).
+    static func insert(_ incoming: JSONNode, key: UnsafeRawBufferPointer, tenant: String, createdAt: String,
+                       refusingStickyStatus: Bool, into out: inout ByteBuffer) -> Bool {
+        let start = out.count
         var writer = JSONObjectWriter(into: &out)
         var sawTenant = false
         var sawCreated = false
-        var seenKeys: [UnsafeRawBufferPointer] = []
-        seenKeys.reserveCapacity(32)
-        var seenEscaped: [[UInt8]] = []
+        var earlier = EarlierKeys(object: incoming)
         for (k, v) in incoming.members {
-            if isDuplicateKey(k, &seenKeys, &seenEscaped) { continue }
+            if earlier.isDuplicate(k) { continue }
             switch KnownKey(k) {
             case .dedupe:
                 continue
@@ -49,6 +56,12 @@ public enum ContactMerge {
             case .tenant:
                 sawTenant = true
                 writer.rawMember(key: k.raw, value: v.raw, into: &out)
+            case .status:
+                if refusingStickyStatus && ContactStatus.isSticky(v) {
+                    out.truncate(to: start)
+                    return false
+                }
+                writer.rawMember(key: k.raw, value: v.raw, into: &out)
             case .other:
                 writer.rawMember(key: k.raw, value: v.raw, into: &out)
             }
@@ -56,11 +69,12 @@ public enum ContactMerge {
         if !sawTenant { writer.member("tenant", string: tenant, into: &out) }
         if !sawCreated { writer.member("created_at", string: createdAt, into: &out) }
         writer.finish(into: &out)
+        return true
     }
 
     /// The member names `insert` treats specially, recognised from raw key bytes.
     enum KnownKey {
-        case email, tags, tenant, createdAt, dedupe, other
+        case email, tags, tenant, createdAt, dedupe, status, other
 
         init(_ key: JSONNode) {
             guard !key.isEscaped else {
@@ -70,6 +84,7 @@ public enum ContactMerge {
                 case "tenant": self = .tenant
                 case "created_at": self = .createdAt
                 case "dedupe": self = .dedupe
+                case "status": self = .status
                 default: self = .other
                 }
                 return
@@ -81,6 +96,7 @@ public enum ContactMerge {
             case (6, UInt8(ascii: "t")) where key.stringEquals("tenant"): self = .tenant
             case (10, UInt8(ascii: "c")) where key.stringEquals("created_at"): self = .createdAt
             case (6, UInt8(ascii: "d")) where key.stringEquals("dedupe"): self = .dedupe
+            case (6, UInt8(ascii: "s")) where key.stringEquals("status"): self = .status
             default: self = .other
             }
         }
@@ -112,24 +128,65 @@ public enum ContactMerge {
         return true
     }
 
-    /// Records a key; true when it was already seen (the first occurrence of a key wins).
-    /// Plain keys are compared in place; escaped ones (rare) are decoded.
-    static func isDuplicateKey(_ key: JSONNode, _ plain: inout [UnsafeRawBufferPointer], _ escaped: inout [[UInt8]]) -> Bool {
-        if key.isEscaped || !escaped.isEmpty {
-            // Once any escaped key is present, compare decoded forms for every key.
-            var k: [UInt8] = []
-            key.appendDecodedString(to: &k)
-            if escaped.contains(k) { return true }
-            for p in plain where p.count == k.count && (k.isEmpty || memcmp(p.baseAddress!, k, k.count) == 0) { return true }
-            escaped.append(k)
+    /// The keys of one object met so far, for `insert`'s rule that the first occurrence of a key
+    /// wins, without an allocation a record: a mask of a cheap digest of each plain key. Only a key
+    /// whose digest bit is already set, or any key once an escaped one appeared, is compared (by
+    /// decoded text) with the keys before it, found again by walking the object up to it.
+    struct EarlierKeys {
+        let object: JSONNode
+        var digests: UInt64 = 0
+        var sawEscaped = false
+
+        init(object: JSONNode) { self.object = object }
+
+        /// Records a key (the object's keys in order); true when an earlier key has the same text.
+        mutating func isDuplicate(_ key: JSONNode) -> Bool {
+            if key.isEscaped { sawEscaped = true }
+            if !sawEscaped {
+                let bit = UInt64(1) << EarlierKeys.digest(key.rawContent)
+                if digests & bit == 0 {
+                    digests |= bit
+                    return false
+                }
+            }
+            return repeatsEarlierKey(key)
+        }
+
+        /// Length, first, middle and last bytes hashed into 0..<64: equal keys, equal digests.
+        /// The multiplier gives the contact schema's members (docs/design.md §2: tenant, email,
+        /// first_name … status, custom, updated_at) 20 different bits, so a usual record is never
+        /// walked again.
+        static func digest(_ c: UnsafeRawBufferPointer) -> UInt64 {
+            guard let p = c.baseAddress, c.count > 0 else { return 0 }
+            let first = UInt64(p.load(as: UInt8.self))
+            let middle = UInt64(p.load(fromByteOffset: c.count / 2, as: UInt8.self))
+            let last = UInt64(p.load(fromByteOffset: c.count - 1, as: UInt8.self))
+            let packed = UInt64(c.count) | first << 8 | middle << 16 | last << 24
+            return (packed &* 0x92BD_B98E_97ED_2981) >> 58
+        }
+
+        func repeatsEarlierKey(_ key: JSONNode) -> Bool {
+            let at = key.raw.baseAddress!
+            if !sawEscaped {
+                let c = key.rawContent
+                for (k, _) in object.members {
+                    if k.raw.baseAddress! >= at { break }
+                    let e = k.rawContent
+                    if e.count == c.count && (c.count == 0 || memcmp(e.baseAddress!, c.baseAddress!, c.count) == 0) { return true }
+                }
+                return false
+            }
+            var text: [UInt8] = []
+            key.appendDecodedString(to: &text)
+            var other: [UInt8] = []
+            for (k, _) in object.members {
+                if k.raw.baseAddress! >= at { break }
+                other.removeAll(keepingCapacity: true)
+                k.appendDecodedString(to: &other)
+                if other == text { return true }
+            }
             return false
         }
-        let c = key.rawContent
-        for p in plain where p.count == c.count && (c.count == 0 || memcmp(p.baseAddress!, c.baseAddress!, c.count) == 0) {
-            return true
-        }
-        plain.append(c)
-        return false
     }
 
     /// The merged record. `updatedAt` nil keeps the stored `updated_at` (to test whether anything

@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MailpipeCore
+
 /// A contact's status (docs/design.md §2), read from whatever an import or a person wrote: the
 /// nine names, and the other spellings of the do-not-contact ones that exports carry
 /// (`blocklisted`, `opted-out`, `désabonné`, `spam`…). A status is *sticky* when only
@@ -51,6 +58,36 @@ public enum ContactStatus: String, Sendable, CaseIterable {
         case .pending, .validated, .risky, .injected: return true
         case .invalid, .bounced, .unsubscribed, .complained, .blacklisted: return false
         }
+    }
+
+    /// The status a plain (unescaped) string's bytes name exactly, or nil: the common case of a
+    /// commit's records, read without making a String.
+    init?(exactName bytes: UnsafeRawBufferPointer) {
+        let candidate: ContactStatus
+        switch (bytes.count, bytes.first ?? 0) {
+        case (7, UInt8(ascii: "p")): candidate = .pending
+        case (9, UInt8(ascii: "v")): candidate = .validated
+        case (7, UInt8(ascii: "i")): candidate = .invalid
+        case (5, UInt8(ascii: "r")): candidate = .risky
+        case (8, UInt8(ascii: "i")): candidate = .injected
+        case (7, UInt8(ascii: "b")): candidate = .bounced
+        case (12, UInt8(ascii: "u")): candidate = .unsubscribed
+        case (10, UInt8(ascii: "c")): candidate = .complained
+        case (11, UInt8(ascii: "b")): candidate = .blacklisted
+        default: return nil
+        }
+        var name = candidate.rawValue
+        guard name.withUTF8({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) else { return nil }
+        self = candidate
+    }
+
+    /// True for a member value that names a sticky status (in any spelling); false for a
+    /// non-string.
+    public static func isSticky(_ value: JSONNode) -> Bool {
+        guard value.kind == .string else { return false }
+        if !value.isEscaped, let status = ContactStatus(exactName: value.rawContent) { return status.isSticky }
+        guard let text = value.string else { return false }
+        return isSticky(text)
     }
 
     /// True for a status text that names a sticky status (in any spelling).
