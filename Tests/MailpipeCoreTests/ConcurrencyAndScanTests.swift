@@ -25,6 +25,44 @@ final class ConcurrencyAndScanTests: XCTestCase {
         }
     }
 
+    /// `ByteScan.lowercaseASCII` (a word at a time, the last word overlapping) and
+    /// `EmailKey.normalize` against a byte loop: every length 0–40, at every offset into a larger
+    /// buffer, of upper- and lower-case letters, the bytes beside `A`–`Z` and `a`–`z`, white
+    /// space, and non-ASCII bytes whose low seven bits are letters (0xC1, 0xDA…) — the bytes
+    /// outside the range must be left exactly as they were.
+    func testLowercaseASCIIAgreesWithAByteLoop() {
+        let alphabet: [UInt8] = [0x40, 0x41, 0x42, 0x4D, 0x5A, 0x5B, 0x60, 0x61, 0x7A, 0x7B, 0x7F, 0x20, 0x09, 0x0A, 0x0D,
+                                 0x2E, 0x30, 0x00, 0x80, 0xC1, 0xC3, 0xDA, 0xE1, 0xFA, 0xFF, 0xA9]
+        func lowered(_ bytes: ArraySlice<UInt8>) -> [UInt8] { bytes.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 } }
+        func trimmed(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
+            let space: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
+            guard let first = bytes.firstIndex(where: { !space.contains($0) }) else { return [] }
+            return bytes[first...bytes.lastIndex { !space.contains($0) }!]
+        }
+        var generator = SystemRandomNumberGenerator()
+        var checked = 0
+        for count in 0...40 {
+            for offset in 0..<8 {
+                for round in 0..<60 {
+                    // Round 0: every alphabet byte in turn; then random mixes.
+                    let bytes = (0..<count).map { i in
+                        round == 0 ? alphabet[i % alphabet.count] : alphabet.randomElement(using: &generator)!
+                    }
+                    var buffer = [UInt8](repeating: 0x5A, count: offset) + bytes + [0x41, 0x5A]
+                    buffer.withUnsafeMutableBytes { ByteScan.lowercaseASCII(UnsafeMutableRawBufferPointer(rebasing: $0[offset..<(offset + count)])) }
+                    let expected = [UInt8](repeating: 0x5A, count: offset) + lowered(bytes[...]) + [0x41, 0x5A]
+                    if buffer != expected { XCTFail("lowercaseASCII \(bytes) at \(offset): \(buffer)") }
+                    var key = [UInt8](repeating: 0x42, count: offset)
+                    bytes.withUnsafeBytes { EmailKey.normalize($0, into: &key) }
+                    let expectedKey = [UInt8](repeating: 0x42, count: offset) + lowered(trimmed(bytes))
+                    if key != expectedKey { XCTFail("normalize \(bytes) after \(offset): \(key)") }
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertEqual(checked, 41 * 8 * 60)
+    }
+
     /// `ByteScan.jsonStringStop` (16 bytes at a time, the last block loaded ending at the input's
     /// end) against a byte loop: one or two stopping bytes at every position of inputs of every
     /// length up to three blocks, scanned from every offset, with and without stopping at

@@ -12,13 +12,11 @@ public enum EmailKey {
         var hi = bytes.count
         while lo < hi && isSpace(bytes[lo]) { lo += 1 }
         while hi > lo && isSpace(bytes[hi - 1]) { hi -= 1 }
-        // Copied whole, then lower-cased in place: appending byte by byte cost ~20
-        // instructions a byte (dedupe's profile).
+        // Copied whole, then lower-cased in place a word at a time (byte by byte was ~20
+        // instructions a byte in dedupe's profile).
         let start = out.count
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[lo..<hi]))
-        out.withUnsafeMutableBufferPointer { key in
-            for i in start..<key.count where key[i] &- 65 < 26 { key[i] &+= 32 }
-        }
+        out.withUnsafeMutableBytes { ByteScan.lowercaseASCII(UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }
     }
 
     public static func normalize(_ text: String) -> String {

@@ -29,6 +29,35 @@ public enum ByteScan {
         return ~(((y & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | y) & 0x8080_8080_8080_8080
     }
 
+    /// `A`–`Z` lower-cased in every byte of `x`; every other byte (non-ASCII too) as it is.
+    @inlinable @inline(__always) public static func lowercasedASCII(_ x: UInt64) -> UInt64 {
+        // On the low seven bits of each byte the sums carry into no other byte: high bit of
+        // (b + 0x3F) is b ≥ `A`, of (b + 0x25) is b ≥ `[`; `& ~x` leaves bytes ≥ 0x80 alone.
+        let low = x & 0x7F7F_7F7F_7F7F_7F7F
+        let upper = ((low &+ 0x3F3F_3F3F_3F3F_3F3F) ^ (low &+ 0x2525_2525_2525_2525)) & ~x & 0x8080_8080_8080_8080
+        return x | (upper >> 2)
+    }
+
+    /// Lower-cases `A`–`Z` in place, eight bytes at a time (the last word overlaps the one
+    /// before it: lower-casing twice changes nothing); other bytes are left as they are.
+    @inlinable public static func lowercaseASCII(_ bytes: UnsafeMutableRawBufferPointer) {
+        guard let p = bytes.baseAddress else { return }
+        let n = bytes.count
+        if n < 8 {
+            for i in 0..<n where p.load(fromByteOffset: i, as: UInt8.self) &- 65 < 26 {
+                p.storeBytes(of: p.load(fromByteOffset: i, as: UInt8.self) | 0x20, toByteOffset: i, as: UInt8.self)
+            }
+            return
+        }
+        var i = 0
+        while true {
+            let x = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            p.storeBytes(of: lowercasedASCII(x).littleEndian, toByteOffset: i, as: UInt64.self)
+            if i == n - 8 { return }
+            i = min(i + 8, n - 8)
+        }
+    }
+
     /// Whether any byte is a control byte (< 0x20), `"` or `\` — what a JSON string must escape.
     public static func needsJSONEscape(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let p = bytes.baseAddress else { return false }

@@ -250,24 +250,12 @@ public enum Normalize {
         return (at, ascii)
     }
 
-    /// Appends ASCII `t` with `A`–`Z` lower-cased, eight bytes at a time.
+    /// Appends `t` with `A`–`Z` lower-cased.
     @inline(__always)
     static func appendLowercasedASCII(_ t: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
         let start = out.count
         out.append(t)
-        out.withUnsafeMutableBytes(start..<out.count) { o in
-            let n = o.count
-            var i = 0
-            while i + 8 <= n {
-                let x = o.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                // (Bytes below 0x80: the sums carry into no other byte.) High bit of each byte ≥ `A`
-                // and not ≥ `[`: an upper-case letter, which gains 0x20.
-                let upper = ((x &+ 0x3F3F_3F3F_3F3F_3F3F) ^ (x &+ 0x2525_2525_2525_2525)) & 0x8080_8080_8080_8080
-                o.storeBytes(of: x | (upper >> 2), toByteOffset: i, as: UInt64.self)
-                i += 8
-            }
-            while i < n { if o[i] >= 65 && o[i] <= 90 { o[i] += 32 }; i += 1 }
-        }
+        out.withUnsafeMutableBytes(start..<out.count) { ByteScan.lowercaseASCII($0) }
     }
 
     public static func email(_ value: String) -> String? {
