@@ -27,7 +27,7 @@ public final class ContactCommit {
     public private(set) var counts = MergeCounts()
     /// The email hashes of this chunk's records: a record whose email came before in the chunk
     /// is merged from itself, never taken as a new contact's stored line.
-    private var chunkHashes = HashMarks()
+    private var chunkHashes = SeenTable(initialCapacity: 1 << 12)
     /// Set by the first spilled chunk: its run holds contacts `NewContacts` did not see.
     private var spilled = false
 
@@ -51,6 +51,7 @@ public final class ContactCommit {
     }
 
     deinit {
+        chunkHashes.deallocate()
         parsers.incoming.deallocate()
         parsers.stored.deallocate()
         session.unlock()
@@ -382,52 +383,6 @@ public final class ContactCommit {
         guard let current, current != group.stored else { return .unchanged }
         current.withUnsafeBytes { out.append($0) }
         return .written(start..<out.count)
-    }
-}
-
-/// The email hashes a chunk has seen, in an open-addressed table placed by the top bits of the
-/// hash times a Fibonacci constant (FNV's low bits mix poorly): one multiply and most often one
-/// load an insert, where `Set` hashed each hash again (half of `add`'s time).
-struct HashMarks {
-    private var slots = [UInt64](repeating: 0, count: 1 << 12)
-    private var shift: UInt64 = 64 - 12
-    private var count = 0
-    /// 0 marks an empty slot: the hash 0 is noted apart.
-    private var hasZero = false
-
-    /// Marks `hash`; true when it was not marked before.
-    mutating func insert(_ hash: UInt64) -> Bool {
-        if hash == 0 {
-            defer { hasZero = true }
-            return !hasZero
-        }
-        if (count + 1) * 2 > slots.count { grow() }
-        let mask = slots.count - 1
-        let start = Int(truncatingIfNeeded: (hash &* 0x9E37_79B9_7F4A_7C15) >> shift)
-        return slots.withUnsafeMutableBufferPointer { s in
-            var i = start
-            while s[i] != 0 {
-                if s[i] == hash { return false }
-                i = (i + 1) & mask
-            }
-            s[i] = hash
-            count += 1
-            return true
-        }
-    }
-
-    mutating func removeAll() {
-        for i in slots.indices { slots[i] = 0 }
-        count = 0
-        hasZero = false
-    }
-
-    private mutating func grow() {
-        let old = slots
-        slots = [UInt64](repeating: 0, count: old.count * 2)
-        shift -= 1
-        count = 0
-        for hash in old where hash != 0 { _ = insert(hash) }
     }
 }
 
