@@ -33,6 +33,21 @@ final class StreamTests: XCTestCase {
         return result
     }
 
+    /// The sequential stream's records ("file:line:" and what `describe` says of each) and its
+    /// counts (lines, blank lines, records, other shards' records, rejects): what the parallel
+    /// stream is held to.
+    func sequentialRun(_ options: StreamOptions, rejectsPath: String,
+                       describe: (Record) -> String) throws -> (records: [String], counts: [Int]) {
+        let rejects = try RejectSink(stage: "t", path: rejectsPath)
+        var stream = try RecordStream(options: options, rejects: rejects)
+        var records: [String] = []
+        while let r = try stream.next() { records.append("\(r.file ?? "-"):\(r.line):\(describe(r))") }
+        let counts = [stream.linesIn, stream.blankLines, stream.recordsRead, stream.otherShards, rejects.count]
+        stream.close()
+        try rejects.finish()
+        return (records, counts)
+    }
+
     /// The parallel reader gives what the sequential one gives: the same records in the same
     /// order, the same rejects at the same places, the same counts — across batches and files.
     func testParallelRecordStreamMatchesRecordStream() throws {
@@ -56,16 +71,7 @@ final class StreamTests: XCTestCase {
             let options = StreamOptions(stage: "t", inputs: [a, b], maxLine: 2000, shard: shardOption)
             let seqRejects = folder.appendingPathComponent("seq-\(shardOption == nil).rej").path
             let parRejects = folder.appendingPathComponent("par-\(shardOption == nil).rej").path
-            var expected: [String] = []
-            var seqCounts: [Int] = []
-            do {
-                let rejects = try RejectSink(stage: "t", path: seqRejects)
-                var stream = try RecordStream(options: options, rejects: rejects)
-                while let r = try stream.next() { expected.append("\(r.file ?? "-"):\(r.line):\(r.string("email") ?? "")") }
-                seqCounts = [stream.linesIn, stream.blankLines, stream.recordsRead, stream.otherShards, rejects.count]
-                stream.close()
-                try rejects.finish()
-            }
+            let (expected, seqCounts) = try sequentialRun(options, rejectsPath: seqRejects) { $0.string("email") ?? "" }
             var got: [String] = []
             var parCounts: [Int] = []
             do {
@@ -139,19 +145,8 @@ final class StreamTests: XCTestCase {
         let path = try writeLinesAcrossBuffers()
         let options = StreamOptions(stage: "t", inputs: [path, path], maxLine: 6_000_000)
         let seqRejects = folder.appendingPathComponent("seq.rej").path
-        var expected: [String] = []
-        var seqCounts: [Int] = []
-        do {
-            let rejects = try RejectSink(stage: "t", path: seqRejects)
-            var stream = try RecordStream(options: options, rejects: rejects)
-            while let r = try stream.next() {
-                expected.append("\(r.file ?? "-"):\(r.line):\(EmailKey.hash(r.document.bytes))")
-            }
-            seqCounts = [stream.linesIn, stream.blankLines, stream.recordsRead, rejects.count]
-            stream.close()
-            try rejects.finish()
-        }
-        XCTAssertEqual(seqCounts[3], 2 * (1 + 309), "the line over the limit and the broken ones")
+        let (expected, seqCounts) = try sequentialRun(options, rejectsPath: seqRejects) { String(EmailKey.hash($0.document.bytes)) }
+        XCTAssertEqual(seqCounts[4], 2 * (1 + 309), "the line over the limit and the broken ones")
         for threads in 1...3 {
             let parRejects = folder.appendingPathComponent("par\(threads).rej").path
             var got: [String] = []
@@ -165,7 +160,7 @@ final class StreamTests: XCTestCase {
                 let delivered = EmailKey.hash(line.bytes)
                 got.append("\(line.file ?? "-"):\(line.line):\(delivered == parsed ? String(delivered) : "changed")")
             }
-            parCounts = [stream.linesIn, stream.blankLines, stream.recordsRead, rejects.count]
+            parCounts = [stream.linesIn, stream.blankLines, stream.recordsRead, stream.otherShards, rejects.count]
             stream.close()
             try rejects.finish()
             XCTAssertEqual(got, expected, "threads \(threads)")
