@@ -80,4 +80,21 @@ assert_eq "$(jq -c '[.new,.other_tenant]' "$WORK/gamma.stats")" "[1,6]" "gamma: 
 assert_eq "$(jq -cS '.other_tenant_by' "$WORK/gamma.stats")" '{"contact":2,"vmta":4}' "gamma: beta's and alpha's vmtas are theirs"
 assert_eq "$(ev gamma '.email')" "bob@b.test " "gamma's log: its contact only"
 assert_eq "$(jq -c '.vmtas' "$MAILPIPE_STATE/gamma/ledger.json")" "{}" "gamma's warm-up: no vmta of another tenant"
+# The summary line accounts for every row: another tenant's and ignored rows show when not zero
+# (14 rows: 13 on beta's vmta, one `r` row, which PowerMTA logs for a received message).
+{ echo 'type,timeLogged,rcpt,bounceCat,dsnStatus,dsnAction,vmta,jobId'
+  for i in $(seq 10 22); do echo "d,2026-11-23 12:00:$i+0000,bob@b.test,,2.0.0 (success),delivered,b1,camp-b"; done
+  echo 'r,2026-11-23 12:01:00+0000,ana@a.test,,,,a1,camp-a'; } > "$WORK/mostly-beta.csv"
+account events --tenant alpha --now $NOW --pmta "$WORK/mostly-beta.csv" 2> "$WORK/err"
+assert_eq "$(cat "$WORK/err")" \
+  "account events: 14 in, 0 new, 0 duplicates, 0 unknown_contacts, 0 suppressed, 1 ignored, 13 other_tenant, 0 rejected" \
+  "summary line: ignored and other_tenant rows shown"
+# in = new + duplicates + ignored + other_tenant + rejected, read off the line (a row too short is rejected).
+{ cat "$WORK/shared.csv"; echo 'r,2026-11-23 12:02:00+0000,ana@a.test,,,,a1,camp-a'; echo 'd,not a time,ana@a.test,,,delivered,a1,camp-a'; } > "$WORK/mixed.csv"
+account events --tenant alpha --now $NOW --pmta "$WORK/mixed.csv" --rejects /dev/null 2> "$WORK/err"
+line=$(cat "$WORK/err")
+count() { local c; c=$(grep -oE "[0-9]+ $1\b" <<< "$line" | cut -d' ' -f1); echo "${c:-0}"; }
+assert_eq "$(count in)" $(( $(count new) + $(count duplicates) + $(count ignored) + $(count other_tenant) + $(count rejected) )) \
+  "every row on the line: $line"
+assert_eq "$(count ignored) $(count other_tenant) $(count rejected)" "1 4 1" "the mixed file's set-aside and rejected rows"
 done_ok

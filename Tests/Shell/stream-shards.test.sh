@@ -13,6 +13,10 @@ for stage in validate tag; do
   done
   assert_eq "$(sort "$WORK/union" | sha256sum)" "$(sha256sum < "$WORK/whole")" "$stage: union of 4 shards = whole"
   assert_eq "$total_other" $((3 * 3001)) "$stage: every record is in exactly one shard"
+  # The summary line shows the other shards' records (before `rejected`).
+  $stage --shard 2/4 --stats "$WORK/stats" < "$WORK/in.ndjson" > /dev/null 2>&1
+  assert_contains "$($stage --shard 2/4 --rejects /dev/null < "$WORK/in.ndjson" 2>&1 > /dev/null)" \
+    "$(jq .other_shards "$WORK/stats") other_shards, $(jq .rejected "$WORK/stats") rejected" "$stage: other shards on the summary line"
 done
 assert_eq "$(run_status validate --shard 4/4 </dev/null 2>/dev/null)" 2 "a bad shard is a usage error"
 # The shard is the FNV-1a 64 hash of the normalised email modulo n, as Python computes it.

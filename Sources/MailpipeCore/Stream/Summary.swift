@@ -10,7 +10,8 @@ import Darwin
 public struct Summary {
     public let stage: String
     public private(set) var counters: [(name: String, value: Int)] = []
-    /// Counters shown in the summary line, in this order; the rest only go to `--stats`.
+    /// Counters shown in the summary line, in this order; the rest only go to `--stats`, but
+    /// for the set-aside ones (`setAside`) when not zero.
     public var headline: [String]
     /// Breakdowns (per reason, per verdict, per tag…) written to `--stats` and, briefly, after the line.
     public private(set) var groups: [(name: String, counts: [(String, Int)])] = []
@@ -55,9 +56,24 @@ public struct Summary {
         else { details.append((name, value)) }
     }
 
-    /// `validate: 10000 in, 9410 out, 590 rejected (invalid_json 3, duplicate 587)`
+    /// Counters of records read (counted `in`) that went neither to the output nor to the
+    /// rejects: another tenant's, another shard's, a kind the stage does not keep. The line shows
+    /// them when not zero, so every record read can be found on it.
+    public static let setAside: Set<String> = ["ignored", "other_tenant", "other_shard", "other_shards"]
+
+    /// The counters on the line: the headline, with the set-aside counters that are not zero
+    /// before `rejected` (which its reasons follow).
+    var shown: [String] {
+        let aside = counters.filter { Summary.setAside.contains($0.name) && $0.value != 0 && !headline.contains($0.name) }.map(\.name)
+        var names = headline
+        names.insert(contentsOf: aside, at: names.last == "rejected" ? names.count - 1 : names.count)
+        return names
+    }
+
+    /// `validate: 10000 in, 9410 out, 590 rejected (invalid_json 3, duplicate 587)`;
+    /// `account events: 14 in, 0 new, …, 0 suppressed, 1 ignored, 13 other_tenant, 0 rejected`
     public var line: String {
-        var text = "\(stage): " + headline.map { "\(self[$0]) \($0)" }.joined(separator: ", ")
+        var text = "\(stage): " + shown.map { "\(self[$0]) \($0)" }.joined(separator: ", ")
         if let reasons = rejectReasons, !reasons.isEmpty {
             text += " (" + reasons.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"
         }
