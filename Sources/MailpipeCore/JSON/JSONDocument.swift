@@ -25,6 +25,11 @@ public struct JSONNode {
     public let document: JSONDocument
     public let index: Int
 
+    @usableFromInline init(document: JSONDocument, index: Int) {
+        self.document = document
+        self.index = index
+    }
+
     @inline(__always) var token: JSONToken { document.tokens[index] }
 
     public var kind: JSONKind { token.kind }
@@ -166,42 +171,49 @@ public struct JSONNode {
         }
     }
 
+    // The iterators are inlinable: record loops in other modules walk members of every line.
+
     public struct MemberSequence: Sequence {
-        let node: JSONNode
-        public func makeIterator() -> Iterator {
-            let t = node.token
-            return Iterator(document: node.document, cursor: node.index + 1, end: Int(t.next))
-        }
+        @usableFromInline let node: JSONNode
+        @usableFromInline init(node: JSONNode) { self.node = node }
+        @inlinable public func makeIterator() -> Iterator { Iterator(keys: Children(of: node, span: 2)) }
+
         public struct Iterator: IteratorProtocol {
-            let document: JSONDocument
-            var cursor: Int
-            let end: Int
-            public mutating func next() -> (key: JSONNode, value: JSONNode)? {
-                guard cursor < end else { return nil }
-                let key = JSONNode(document: document, index: cursor)
-                let value = JSONNode(document: document, index: cursor + 1)
-                cursor = Int(document.tokens[cursor + 1].next)
-                return (key, value)
+            @usableFromInline var keys: Children
+            @usableFromInline init(keys: Children) { self.keys = keys }
+            @inlinable public mutating func next() -> (key: JSONNode, value: JSONNode)? {
+                guard let key = keys.next() else { return nil }
+                return (key, JSONNode(document: key.document, index: key.index + 1))
             }
         }
     }
 
     public struct ElementSequence: Sequence {
-        let node: JSONNode
-        public func makeIterator() -> Iterator {
-            let t = node.token
-            return Iterator(document: node.document, cursor: node.index + 1, end: Int(t.next))
+        @usableFromInline let node: JSONNode
+        @usableFromInline init(node: JSONNode) { self.node = node }
+        @inlinable public func makeIterator() -> Children { Children(of: node, span: 1) }
+    }
+
+    /// The nodes directly inside an object or an array, in order: each element, or each member's
+    /// key (`span` 2: its value follows it, and the next member starts after the value).
+    public struct Children: IteratorProtocol {
+        @usableFromInline let document: JSONDocument
+        @usableFromInline var cursor: Int
+        @usableFromInline let end: Int
+        @usableFromInline let span: Int
+
+        @inlinable init(of container: JSONNode, span: Int) {
+            document = container.document
+            cursor = container.index + 1
+            end = Int(document.tokens[container.index].next)
+            self.span = span
         }
-        public struct Iterator: IteratorProtocol {
-            let document: JSONDocument
-            var cursor: Int
-            let end: Int
-            public mutating func next() -> JSONNode? {
-                guard cursor < end else { return nil }
-                let value = JSONNode(document: document, index: cursor)
-                cursor = Int(document.tokens[cursor].next)
-                return value
-            }
+
+        @inlinable public mutating func next() -> JSONNode? {
+            guard cursor < end else { return nil }
+            let child = JSONNode(document: document, index: cursor)
+            cursor = Int(document.tokens[cursor + span - 1].next)
+            return child
         }
     }
 
