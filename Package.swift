@@ -65,9 +65,11 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         // Tenant state: slugs, tenant.json, lock, atomic files, append logs, the contact store.
         .target(name: "MailpipeStore", dependencies: ["MailpipeCore"]),
-        // Command-line glue shared by every executable (option groups, exit codes).
+        // Command-line glue shared by every executable (option groups, exit codes). libcurl and
+        // libidn2, whose versions `--version` gives, are opened for that question, not linked:
+        // libcurl's ~25 libraries cost every run of every stage its start-up (Version.swift).
         .target(name: "MailpipeCLI", dependencies: [
-            "MailpipeCore", "MailpipeStore", "CCurl", "CIdn2", "CZlibShim", "CDeflate",
+            "MailpipeCore", "MailpipeStore", "CZlibShim", "CDeflate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], plugins: ["BuildInfo"]),
         // Writes the commit a build comes from into MailpipeCLI (`--version`).
