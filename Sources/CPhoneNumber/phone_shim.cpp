@@ -223,6 +223,11 @@ extern "C" uint32_t mp_phone_calling_code_lengths(int32_t calling_code, int32_t 
     return possibleLengths(*found);
 }
 
+extern "C" void mp_phone_prepare(void) {
+    collection();
+    PhoneNumberUtil::GetInstance();
+}
+
 extern "C" int32_t mp_phone_e164(const char *text, int32_t length, const char *region, char *out, int32_t capacity, int32_t *valid) {
     const PhoneNumberUtil *util = PhoneNumberUtil::GetInstance();
     PhoneNumber number;

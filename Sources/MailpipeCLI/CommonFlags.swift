@@ -202,6 +202,7 @@ public enum StageMain {
             try? FileDescriptor.standardError.writeAll("\(stage): error: \(error)\n")
             status = error.exitStatus.rawValue
         }
+        StartUpWork.finish()
         exit(status)
     }
 }
@@ -214,17 +215,26 @@ import Darwin
 
 /// The root command of a mailpipe executable. Its `main` maps argument errors to exit 2
 /// (docs/design.md §3) where swift-argument-parser would use 64.
-public protocol MailpipeCommand: ParsableCommand {}
+public protocol MailpipeCommand: ParsableCommand {
+    /// One-time set-up the command needs whatever its arguments, begun on a side thread before
+    /// they are read (see `StartUpWork`); nil (the default): none.
+    static var startUpWork: (() -> Void)? { get }
+}
 
 extension MailpipeCommand {
+    public static var startUpWork: (() -> Void)? { nil }
+
     public static func main() {
         ignoreBrokenPipeSignal()
+        StartUpWork.begin(startUpWork)
         do {
             var command = try parseAsRoot()
             try command.run()
+            StartUpWork.finish()
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
+            StartUpWork.finish()
             if code == .success {
                 if !message.isEmpty { print(message) }
                 Glibc.exit(0)

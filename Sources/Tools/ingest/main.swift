@@ -36,6 +36,10 @@ struct Ingest: MailpipeCommand {
         version: mailpipeVersionText
     )
 
+    /// libphonenumber starts on the other core while the command line is read and the input
+    /// opened: it is ready, or nearly, when the first phone number needs it.
+    static let startUpWork: (() -> Void)? = PhoneNumbers.prepare
+
     @OptionGroup var tenantFlags: TenantFlags
     @OptionGroup var streamFlags: StreamFlags
 
