@@ -1,0 +1,21 @@
+import IngestStage
+import XCTest
+
+/// `CountryCodes.region(named:)` reads CLDR's names one display language at a time, as far as a
+/// name needs; the answers must be those of the whole table built at once.
+final class CountryNameTests: XCTestCase {
+    func testNamesReadLanguageByLanguageAnswerAsTheWholeTable() {
+        let whole = CountryCodes.namesInEveryLanguage()
+        XCTAssertGreaterThan(whole.count, 2000)
+        for (key, region) in whole { XCTAssertEqual(CountryCodes.region(named: key), region, key) }
+        for key in ["atlantis", "europe", "", "xx", "francee", "etatsuni", "россияя"] where whole[key] == nil {
+            XCTAssertNil(CountryCodes.region(named: key), key)
+        }
+        // Names of several languages, aliases over CLDR, and a short form of a qualified name.
+        for (name, code) in [("Frankreich", "FR"), ("Россия", "RU"), ("تايلاند", "TH"), ("中国", "CN"), ("Korea", "KR"),
+                             ("Myanmar", "MM"), ("Estados Unidos", "US"), ("Paesi Bassi", "NL")] {
+            XCTAssertEqual(CountryCodes.code(for: name), code, name)
+            XCTAssertEqual(whole[HeaderAliases.compact(name)], code, name)
+        }
+    }
+}
