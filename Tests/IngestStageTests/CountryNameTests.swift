@@ -19,3 +19,23 @@ final class CountryNameTests: XCTestCase {
         }
     }
 }
+
+/// The tables written out or answered without CLDR agree with what it says.
+final class StartUpTableTests: XCTestCase {
+    func testWrittenOutRegionsAreCLDRs() {
+        XCTAssertEqual(CountryCodes.regions, CountryCodes.regionsInCLDR())
+    }
+
+    func testCodesAnswerThemselvesAsTheNamesTableDid() {
+        // Codes, tags and names: the codes answered without the names table, the rest through it.
+        for code in LanguageCodes.codes.sorted() {
+            XCTAssertEqual(LanguageCodes.code(for: code), code)
+            XCTAssertEqual(LanguageCodes.code(for: code.uppercased() + "-XX"), code)
+        }
+        for (text, code) in [("Français", "fr"), ("English (United States)", "en"), ("中文", "zh"), ("fra", "fr"), ("deu", "de"),
+                             ("العربية", "ar"), ("हिन्दी", "hi"), ("pt_BR", "pt"), ("Русский", "ru")] {
+            XCTAssertEqual(LanguageCodes.code(for: text), code, text)
+        }
+        for text in ["xx", "it", "klingon", ""] { XCTAssertNil(LanguageCodes.code(for: text), text) }
+    }
+}

@@ -142,12 +142,12 @@ public enum LanguageCodes {
     public static func code(for text: String) -> String? {
         let key = HeaderAliases.compact(text)
         if key.isEmpty { return nil }
-        if let c = table[key] { return c }
+        if let c = known(key) { return c }
         // A locale tag: `fr-FR`, `pt_BR`, `zh-Hans-CN` → its first subtag.
         let slug = Slug.make(text)
         if let dash = slug.firstIndex(of: "-") {
             let first = String(slug[..<dash])
-            if first.utf8.count <= 3, let c = table[first] { return c }
+            if first.utf8.count <= 3, let c = known(first) { return c }
         }
         // A name with its variety: `Portuguese - Brazil`, `English (United States)`, `Chinese, Simplified`.
         if let cut = text.firstIndex(where: { $0 == "(" || $0 == "," || $0 == "-" || $0 == "/" }), cut != text.startIndex {
@@ -157,6 +157,13 @@ public enum LanguageCodes {
         return nil
     }
 
+    /// A code is itself; anything else is looked for in the names (built the first time a name
+    /// comes: CLDR's names cost 6.6 M instructions, and a language column of codes never needs them).
+    private static func known(_ key: String) -> String? {
+        codes.contains(key) ? key : table[key]
+    }
+
+    /// Names → codes (a code's own entry is `known`'s).
     static let table: [String: String] = {
         var t: [String: String] = [:]
         // CLDR's names of each language, in itself and in the display languages of CountryCodes.
@@ -170,7 +177,6 @@ public enum LanguageCodes {
         }
         // Names CLDR does not give (colloquial, bibliographic codes, variants).
         func add(_ code: String, _ names: String) {
-            t[code] = code
             for name in names.split(separator: " ") { t[HeaderAliases.compact(String(name))] = code }
         }
         add("fr", "fra fre french francais français franzosisch französisch frances francés francês francese французский 法语 法文 فرنسي الفرنسية फ्रेंच फ़्रेंच फ्रांसीसी")
