@@ -224,7 +224,6 @@ extern "C" uint32_t mp_phone_calling_code_lengths(int32_t calling_code, int32_t 
 }
 
 extern "C" void mp_phone_prepare(void) {
-    collection();
     PhoneNumberUtil::GetInstance();
 }
 

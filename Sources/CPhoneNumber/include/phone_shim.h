@@ -52,11 +52,12 @@ int32_t mp_phone_strip_national_prefix(const char *region, const char *digits, i
 /// one libphonenumber judges its numbers by); 0 when the code is unknown.
 uint32_t mp_phone_calling_code_lengths(int32_t calling_code, int32_t *national_prefix_digit);
 
-/// Does the one-time work of the functions here — the metadata parsed (for the facts above) and
-/// libphonenumber's instance made (its own parse of the metadata, its patterns compiled) — so
-/// that a thread may do it ahead of the first number. Safe on any thread at any time: both are
-/// made once (a C++ static and libphonenumber's pthread_once), a caller arriving meanwhile
-/// waits for them.
+/// Makes libphonenumber's instance (its metadata parsed, its ~30 patterns compiled: the bulk of
+/// the one-time work here) so that a thread may do it ahead of the first number. Safe on any
+/// thread at any time: it is made once (libphonenumber's pthread_once), a caller arriving
+/// meanwhile waits for it. (The shim's own parse of the metadata, for the facts above, is left
+/// to the first number: it runs beside this one, on the thread that needs it, and not at all in
+/// a run without numbers.)
 void mp_phone_prepare(void);
 
 /// The full parse: `text` (UTF-8, `length` bytes) read as a number of `region` (may be NULL
