@@ -25,7 +25,7 @@ public enum CountryCodes {
 
     /// ISO regions: CLDR's less its groupings (`001`, `EU`, `QO`), written out — asking `Locale`
     /// for them (`regionsInCLDR`) cost every run 4.6 M instructions, a tenth of its start-up;
-    /// `CountryNameTests` checks the two agree.
+    /// `StartUpTableTests` checks the two agree.
     public static let regions: Set<String> = [
         "AC", "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
         "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS", "BT",
@@ -82,7 +82,8 @@ public enum CountryCodes {
         }
     }
 
-    /// The region's names in `language` (CLDR's) into `table`, where a name has none yet.
+    /// Each region's name in `language` (CLDR's), and its short form, into `table` where the
+    /// name has no region yet.
     private static func addNames(in language: String, to table: inout [String: String]) {
         let locale = Locale(identifier: language)
         for region in regions.sorted() {
