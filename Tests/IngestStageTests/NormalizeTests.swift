@@ -108,5 +108,46 @@ final class NFCQuickCheckTests: XCTestCase {
         }
         XCTAssertEqual(judged.count, 3, "every verdict met: \(judged)")
     }
-}
 
+    /// The letters told by their bytes alone (Latin below U+0300, Cyrillic, Arabic and Devanagari
+    /// letters, Han; Cyrillic a word at a time) at the edges of their ranges, next to marks, cut
+    /// short or malformed at every place in the row: bad bytes found exactly, a row judged NFC is
+    /// NFC, and a row of those letters and ASCII only is judged NFC.
+    func testRowCheckAtTheEdgesOfTheLettersToldByTheirBytes() {
+        let letters: [Unicode.Scalar] = ["\u{C0}", "\u{2FF}", "\u{400}", "\u{430}", "\u{47F}", "\u{620}", "\u{63F}", "\u{640}",
+                                         "\u{64A}", "\u{905}", "\u{939}", "\u{93E}", "\u{94C}", "\u{4E00}", "\u{4FFF}", "\u{5000}",
+                                         "\u{9FFF}", "a", ","]
+        let others: [Unicode.Scalar] = ["\u{300}", "\u{301}", "\u{3FF}", "\u{480}", "\u{483}", "\u{61F}", "\u{64B}", "\u{653}",
+                                        "\u{654}", "\u{670}", "\u{904}", "\u{93A}", "\u{93C}", "\u{93D}", "\u{94D}", "\u{4DFF}",
+                                        "\u{A000}", "\u{AC00}", "\u{1F389}", "\u{F900}"]
+        let broken: [[UInt8]] = [[0xD0], [0xD1, 0x41], [0xE5, 0x80], [0xE4, 0xB8], [0xE0, 0xA4], [0x80], [0xC1, 0x80],
+                                 [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xFF]]
+        var g = FastPathTests.Generator(state: 0x5EED_0014)
+        var judged = [Normalize.RowText: Int]()
+        for round in 0..<40_000 {
+            var row: [UInt8] = []
+            let lettersOnly = round % 3 == 0
+            for _ in 0..<(1 + g.below(24)) {
+                switch lettersOnly ? 0 : g.below(12) {
+                case 0...7:
+                    let letter = g.pick(letters)
+                    // Runs of Cyrillic, for the word-at-a-time skip.
+                    row += Array(String(repeating: String(letter), count: letter.value == 0x430 ? 1 + g.below(9) : 1).utf8)
+                case 8...10: row += Array(String(g.pick(others)).utf8)
+                default: row += g.pick(broken)
+                }
+            }
+            let verdict = NFCQuickCheckTests.checkRow(row)
+            judged[verdict, default: 0] += 1
+            XCTAssertEqual(verdict == .invalidUTF8, String(validating: row, as: UTF8.self) == nil, "\(row)")
+            if lettersOnly { XCTAssertEqual(verdict, .surelyNFC, "\(row)") }
+            if verdict == .surelyNFC {
+                for value in row.split(separator: 0x2C, omittingEmptySubsequences: false) {
+                    let text = String(decoding: value, as: UTF8.self)
+                    XCTAssertEqual(NFCQuickCheckTests.nfcScalars(text), Array(text.unicodeScalars), "\(row)")
+                }
+            }
+        }
+        XCTAssertEqual(judged.count, 3, "every verdict met: \(judged)")
+    }
+}

@@ -38,9 +38,9 @@ struct ContactBuilder {
     private let ranges = SlotRanges()
     var starts: UnsafeMutablePointer<Int> { ranges.starts }
     var lengths: UnsafeMutablePointer<Int> { ranges.lengths }
-    /// Tag slugs back to back; `tagEnds[i]` is where slug i ends.
+    /// Tag slugs as they are written between `"tags":["` and `"]`: joined by `","` (a slug holds
+    /// letters, digits, marks and `-`, never a `"`). No array of ends to empty on every row.
     var tagBytes = ByteBuffer(capacity: 256)
-    var tagEnds: [Int] = []
     var custom: [(key: String, raw: [UInt8])] = []
     var languageRaw: String?
     var countryRaw: String?
@@ -51,7 +51,7 @@ struct ContactBuilder {
     var otherEmails: [String] = []
     /// Phone numbers as given: the contact's own (`phone`) and the others, turned into E.164
     /// once the row's country is known (`finishPhones`).
-    var phoneGiven: [UInt8] = []
+    var phoneGiven = ByteBuffer(capacity: 32)
     var otherPhonesGiven: [[UInt8]] = []
     var emailGiven = false
     var emailInvalid: String?
@@ -73,8 +73,8 @@ struct ContactBuilder {
             lengths.update(repeating: 0, count: SlotRanges.count)
         }
         tagBytes.removeAll()
+        phoneGiven.removeAll()
         // (An array's removeAll is a call even when it is empty, as most of these are.)
-        if !tagEnds.isEmpty { tagEnds.removeAll(keepingCapacity: true) }
         if !custom.isEmpty { custom.removeAll(keepingCapacity: true) }
         if !unusableTags.isEmpty { unusableTags.removeAll(keepingCapacity: true) }
         if languageRaw != nil { languageRaw = nil }
@@ -83,7 +83,6 @@ struct ContactBuilder {
         statusFromFlag = nil; emailGiven = false
         if emailInvalid != nil { emailInvalid = nil }
         if !otherEmails.isEmpty { otherEmails.removeAll(keepingCapacity: true) }
-        if !phoneGiven.isEmpty { phoneGiven.removeAll(keepingCapacity: true) }
         if !otherPhonesGiven.isEmpty { otherPhonesGiven.removeAll(keepingCapacity: true) }
         valuesArePlain = false
         valuesAreNFC = false
@@ -163,8 +162,8 @@ struct ContactBuilder {
             // Several numbers in one value (`a ::: b`): each is a number of the contact.
             MultiValue.forEach(in: t) { piece in
                 if phoneGiven.isEmpty && lengths[k] == 0 {
-                    phoneGiven.append(contentsOf: piece)
-                } else if !(phoneGiven.elementsEqual(piece)) && !otherPhonesGiven.contains(where: { $0.elementsEqual(piece) }) {
+                    phoneGiven.append(piece)
+                } else if !phoneGiven.withUnsafeBytes({ $0.elementsEqual(piece) }) && !otherPhonesGiven.contains(where: { $0.elementsEqual(piece) }) {
                     otherPhonesGiven.append(Array(piece))
                 }
             }
@@ -200,7 +199,8 @@ struct ContactBuilder {
             }
             if !known && languageRaw == nil { languageRaw = Normalize.text(String(decoding: t, as: UTF8.self)) }
         default:
-            Normalize.text(t, into: &arena, knownNFC: valuesAreNFC)
+            // (`t` is trimmed already: checked text is copied as it is.)
+            if valuesAreNFC { arena.append(t) } else { Normalize.text(t, into: &arena) }
         }
         starts[k] = start
         lengths[k] = arena.count - start
@@ -307,41 +307,58 @@ struct ContactBuilder {
     /// repeated, a tag whose slug is empty is noted as unusable. Google's system groups
     /// (`* myContacts`, `* starred`) lose their `* `; `myContacts`, on every contact, is dropped.
     mutating func addTags(_ bytes: UnsafeRawBufferPointer, lookups: inout Lookups) {
+        let n = bytes.count
         var start = 0
         var i = 0
-        while i <= bytes.count {
-            let colons = i + 2 < bytes.count && bytes[i] == 0x3A && bytes[i + 1] == 0x3A && bytes[i + 2] == 0x3A
-            if colons {
-                var piece = Normalize.trimmed(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
-                piece = MultiValue.withoutSystemGroupMark(piece)
-                if !piece.isEmpty && !MultiValue.isMyContacts(piece) { addTag(piece, lookups: &lookups) }
-                i += 3
+        while true {
+            let stop = ByteStops.first(0x2C, 0x3B, 0x7C, 0x3A, in: bytes, from: i)
+            if stop < n && bytes[stop] == 0x3A {
+                // A `:` separates only as `:::`.
+                guard stop + 2 < n && bytes[stop + 1] == 0x3A && bytes[stop + 2] == 0x3A else {
+                    i = stop + 1
+                    continue
+                }
+                addTagPiece(UnsafeRawBufferPointer(rebasing: bytes[start..<stop]), lookups: &lookups)
+                i = stop + 3
                 start = i
                 continue
             }
-            if i == bytes.count || bytes[i] == 0x2C || bytes[i] == 0x3B || bytes[i] == 0x7C {
-                var piece = Normalize.trimmed(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
-                piece = MultiValue.withoutSystemGroupMark(piece)
-                if !piece.isEmpty && !MultiValue.isMyContacts(piece) { addTag(piece, lookups: &lookups) }
-                start = i + 1
-            }
-            i += 1
+            addTagPiece(UnsafeRawBufferPointer(rebasing: bytes[start..<stop]), lookups: &lookups)
+            if stop >= n { return }
+            start = stop + 1
+            i = start
         }
+    }
+
+    /// One tag of a list, as given.
+    @inline(__always)
+    private mutating func addTagPiece(_ bytes: UnsafeRawBufferPointer, lookups: inout Lookups) {
+        let piece = MultiValue.withoutSystemGroupMark(Normalize.trimmed(bytes))
+        if !piece.isEmpty && !MultiValue.isMyContacts(piece) { addTag(piece, lookups: &lookups) }
     }
 
     private mutating func addTag(_ piece: UnsafeRawBufferPointer, lookups: inout Lookups) {
         let usable = lookups.slug(piece) { slug -> Bool in
             if slug.isEmpty { return false }
-            var from = 0
-            for end in tagEnds {
-                if end - from == slug.count && memcmp(tagBytes.bytes(from..<end).baseAddress!, slug.baseAddress!, slug.count) == 0 { return true }
-                from = end
-            }
+            if hasTag(slug) { return true }
+            if !tagBytes.isEmpty { tagBytes.append("\",\"" as StaticString) }
             tagBytes.append(slug)
-            tagEnds.append(tagBytes.count)
             return true
         }
         if !usable { unusableTags.append(String(decoding: piece, as: UTF8.self)) }
+    }
+
+    /// Whether `slug` is one of the tags already in `tagBytes`.
+    private func hasTag(_ slug: UnsafeRawBufferPointer) -> Bool {
+        let tags = tagBytes.bytes(0..<tagBytes.count)
+        var from = 0
+        while from < tags.count {
+            var end = from
+            while end < tags.count && tags[end] != 0x22 { end += 1 }
+            if end - from == slug.count && memcmp(tags.baseAddress! + from, slug.baseAddress!, slug.count) == 0 { return true }
+            from = end + 3   // past `","`
+        }
+        return false
     }
 
     mutating func setSlot(_ field: ContactField, _ text: String) {
@@ -447,7 +464,7 @@ struct ContactBuilder {
     /// checking capacity, were about a tenth of a row's instructions).
     private func writePlainFieldsAndTags(into out: inout ByteBuffer) {
         // Keys (with their spare bytes, which also cover the last key's copy), quotes, tags.
-        var most = keys.count + ContactBuilder.outputOrder.count + tagBytes.count + 3 * tagEnds.count + 11
+        var most = keys.count + ContactBuilder.outputOrder.count + tagBytes.count + 12
         for k in outputOrdinals { most += lengths[k] }
         let keyBase = keys.bytes(0..<keys.count).baseAddress!
         let arenaBase = arena.bytes(0..<arena.count).baseAddress!
@@ -471,17 +488,11 @@ struct ContactBuilder {
                 }
                 keyStart = keyEnd
             }
-            if !tagEnds.isEmpty {
-                let open: StaticString = ",\"tags\":[\"", next: StaticString = ",\""
+            if !tagBytes.isEmpty {
+                let open: StaticString = ",\"tags\":[\"", close: StaticString = "\"]"
                 put(open.utf8Start, open.utf8CodeUnitCount)
-                var from = 0
-                for end in tagEnds {
-                    if from > 0 { put(next.utf8Start, next.utf8CodeUnitCount) }
-                    put(tagBase + from, end - from)
-                    at.pointee = UInt8(ascii: "\""); at += 1
-                    from = end
-                }
-                at.pointee = UInt8(ascii: "]"); at += 1
+                put(tagBase, tagBytes.count)
+                put(close.utf8Start, close.utf8CodeUnitCount)
             }
             return at - start
         }
@@ -525,17 +536,11 @@ struct ContactBuilder {
     }
 
     private func writeTags(into out: inout ByteBuffer) {
-        if !tagEnds.isEmpty {
+        if !tagBytes.isEmpty {
             // Slugs hold letters, digits, marks and `-`: nothing JSON escapes.
             out.append(",\"tags\":[\"" as StaticString)
-            var from = 0
-            for (i, end) in tagEnds.enumerated() {
-                if i > 0 { out.append(",\"" as StaticString) }
-                out.append(tagBytes.bytes(from..<end))
-                out.append(UInt8(ascii: "\""))
-                from = end
-            }
-            out.append(UInt8(ascii: "]"))
+            out.append(tagBytes.bytes(0..<tagBytes.count))
+            out.append("\"]" as StaticString)
         }
     }
 

@@ -71,6 +71,12 @@ public enum Normalize {
                 lastClass = 0
                 continue
             }
+            if let length = starterSequenceLength(base, n, i) {
+                // (Cyrillic runs four letters a word.)
+                if length == 2 && base[i] >= 0xD0 { i = skipCyrillic(t, from: i + 2) } else { i += length }
+                lastClass = 0
+                continue
+            }
             let start = i
             if let length = plainSequenceLength(base, n, i) {
                 i += length
@@ -82,6 +88,35 @@ public enum Normalize {
             }
         }
         return .surelyNFC
+    }
+
+    /// The length of the UTF-8 sequence at `i` when it is a letter that `mayNeedNFC(scalar:)`
+    /// passes at once, as a starter (Latin below U+0300, Cyrillic U+0400–U+047F, Arabic
+    /// U+0620–U+064A, Devanagari U+0905–U+0939 and U+093E–U+094C, Han U+4E00–U+9FFF), told by
+    /// its bytes without decoding it; nil for any other sequence, valid or not.
+    @inline(__always) static func starterSequenceLength(_ base: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Int? {
+        let lead = base[i]
+        if lead < 0xE0 {
+            guard i + 1 < n else { return nil }
+            let c = base[i + 1]
+            guard c & 0xC0 == 0x80 else { return nil }
+            if lead &- 0xC2 < 10 || lead &- 0xD0 < 2 || (lead == 0xD8 && c >= 0xA0) || (lead == 0xD9 && c <= 0x8A) { return 2 }
+            return nil
+        }
+        guard lead < 0xF0, i + 2 < n else { return nil }
+        let c = base[i + 1], d = base[i + 2]
+        guard c & 0xC0 == 0x80 && d & 0xC0 == 0x80 else { return nil }
+        if lead &- 0xE5 < 5 || (lead == 0xE4 && c >= 0xB8) { return 3 }
+        if lead == 0xE0 && ((c == 0xA4 && ((d >= 0x85 && d <= 0xB9) || d >= 0xBE)) || (c == 0xA5 && d <= 0x8C)) { return 3 }
+        return nil
+    }
+
+    /// The index of the first byte at or after `from` that does not begin four letters of
+    /// U+0400–U+047F (lead D0 or D1, then a continuation byte), a word at a time.
+    @inline(__always) static func skipCyrillic(_ t: UnsafeRawBufferPointer, from: Int) -> Int {
+        var i = from
+        while i + 8 <= t.count && UInt64(littleEndian: t.loadUnaligned(fromByteOffset: i, as: UInt64.self)) & 0xC0FE_C0FE_C0FE_C0FE == 0x80D0_80D0_80D0_80D0 { i += 8 }
+        return i
     }
 
     /// The length of the UTF-8 sequence at `i` when it is one of the common forms that are valid
@@ -284,7 +319,7 @@ public enum Normalize {
         }
         var hostStart: Int
         if schemeEnd > 0 {
-            for j in 0..<schemeEnd { let b = t[j]; out.append(b >= 65 && b <= 90 ? b + 32 : b) }
+            appendLowercasedASCII(UnsafeRawBufferPointer(rebasing: t[0..<schemeEnd]), into: &out)   // (ASCII: told above)
             out.append("://" as StaticString)
             hostStart = schemeEnd + 3
         } else {
@@ -292,11 +327,10 @@ public enum Normalize {
             hostStart = 0
             if t.count >= 2 && t[0] == 0x2F && t[1] == 0x2F { hostStart = 2 }
         }
-        var hostEnd = hostStart
-        while hostEnd < t.count && t[hostEnd] != 0x2F && t[hostEnd] != 0x3F && t[hostEnd] != 0x23 { hostEnd += 1 }
+        let hostEnd = ByteStops.first(0x2F, 0x3F, 0x23, in: t, from: hostStart)
         let host = UnsafeRawBufferPointer(rebasing: t[hostStart..<hostEnd])
         if isASCII(host) {
-            for b in host { out.append(b >= 65 && b <= 90 ? b + 32 : b) }
+            appendLowercasedASCII(host, into: &out)
         } else {
             out.append(String(decoding: host, as: UTF8.self).lowercased())
         }
@@ -408,10 +442,13 @@ enum SocialHost {
     static func field(ofURL t: UnsafeRawBufferPointer) -> ContactField? {
         // The host: after `scheme://`, up to the first `/`, `?` or `#` (compared without case).
         var start = 0
-        if let s = Normalize.firstIndex(of: 0x3A, in: t), s + 2 < t.count, t[s + 1] == 0x2F, t[s + 2] == 0x2F { start = s + 3 }
-        var end = start
-        while end < t.count, t[end] != 0x2F, t[end] != 0x3F, t[end] != 0x23 { end += 1 }
+        let s = ByteStops.first(0x3A, 0x3A, 0x3A, in: t, from: 0)
+        if s + 2 < t.count, t[s + 1] == 0x2F, t[s + 2] == 0x2F { start = s + 3 }
+        let end = ByteStops.first(0x2F, 0x3F, 0x23, in: t, from: start)
         let host = UnsafeRawBufferPointer(rebasing: t[start..<end])
+        // Every domain below ends in `com` (`x.com`, the shortest, is five bytes).
+        let n = host.count
+        guard n >= 5, host[n - 1] | 0x20 == 0x6D, host[n - 2] | 0x20 == 0x6F, host[n - 3] | 0x20 == 0x63 else { return nil }
         if endsWith(host, "linkedin.com") { return .linkedinURL }
         if endsWith(host, "facebook.com") || endsWith(host, "fb.com") { return .facebookURL }
         if endsWith(host, "instagram.com") { return .instagramURL }
@@ -426,5 +463,48 @@ enum SocialHost {
         let offset = host.count - n
         for i in 0..<n where host[offset + i] | 0x20 != domain.utf8Start[i] { return false }
         return offset == 0 || host[offset - 1] == UInt8(ascii: ".")
+    }
+}
+
+/// The first of a few bytes in a value (a URL's host end, a tag separator), sixteen bytes at a
+/// time (SIMD compares; the last block of a value of 16 bytes or more ends at its end, its lanes
+/// before `from` left out), a byte at a time in a shorter value.
+enum ByteStops {
+    typealias Block = SIMD16<UInt8>
+    typealias Mask = SIMDMask<SIMD16<Int8>>
+
+    /// The index of the first byte at or after `from` that is `a`, `b`, `c` or `d`; `t.count`
+    /// when there is none.
+    @inline(__always)
+    static func first(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8? = nil, in t: UnsafeRawBufferPointer, from: Int) -> Int {
+        let n = t.count
+        guard let base = t.baseAddress, from < n else { return n }
+        let d = d ?? c
+        if n < 16 {
+            for i in from..<n {
+                let x = t[i]
+                if x == a || x == b || x == c || x == d { return i }
+            }
+            return n
+        }
+        let va = Block(repeating: a), vb = Block(repeating: b), vc = Block(repeating: c), vd = Block(repeating: d)
+        var i = from
+        while true {
+            let at = min(i, n - 16)
+            let v = (base + at).loadUnaligned(as: Block.self)
+            let ab: Mask = (v .== va) .| (v .== vb)
+            let cd: Mask = (v .== vc) .| (v .== vd)
+            var hits: Mask = ab .| cd
+            if at < i {
+                let lanes = Block(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+                let fresh: Mask = lanes .>= Block(repeating: UInt8(truncatingIfNeeded: i - at))
+                hits .&= fresh
+            }
+            let halves = unsafeBitCast(hits, to: SIMD2<UInt64>.self)
+            if halves[0] != 0 { return at + halves[0].trailingZeroBitCount >> 3 }
+            if halves[1] != 0 { return at + 8 + halves[1].trailingZeroBitCount >> 3 }
+            i = at + 16
+            if i >= n { return n }
+        }
     }
 }
