@@ -447,9 +447,11 @@ struct ContactBuilder {
     private let outputOrdinals = ContactBuilder.outputOrder.map { ContactBuilder.ordinal($0) }
 
     /// Writes the contact: `shared.head`, the fields in the canonical order, `shared.tail`.
-    func write(into out: inout ByteBuffer, shared: SharedMembers, fallbackLanguage: String) {
+    /// (Mutating only to make room past the arena's end.)
+    mutating func write(into out: inout ByteBuffer, shared: SharedMembers, fallbackLanguage: String) {
         out.append(shared.head.bytes(0..<shared.head.count))
         if valuesArePlain && languageRaw == nil && countryRaw == nil && statusRaw == nil {
+            arena.reserveWord()
             writePlainFieldsAndTags(into: &out)
         } else {
             writeFields(into: &out, fallbackLanguage: fallbackLanguage)
@@ -464,7 +466,8 @@ struct ContactBuilder {
     /// checking capacity, were about a tenth of a row's instructions).
     private func writePlainFieldsAndTags(into out: inout ByteBuffer) {
         // Keys (with their spare bytes, which also cover the last key's copy), quotes, tags.
-        var most = keys.count + ContactBuilder.outputOrder.count + tagBytes.count + 12
+        // (+ 8: the last value's word may reach 7 bytes past it.)
+        var most = keys.count + ContactBuilder.outputOrder.count + tagBytes.count + 12 + 8
         for k in outputOrdinals { most += lengths[k] }
         let keyBase = keys.bytes(0..<keys.count).baseAddress!
         let arenaBase = arena.bytes(0..<arena.count).baseAddress!
@@ -483,7 +486,14 @@ struct ContactBuilder {
                     to.storeBytes(of: key.loadUnaligned(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
                     to.storeBytes(of: key.loadUnaligned(fromByteOffset: 16, as: UInt64.self), toByteOffset: 16, as: UInt64.self)
                     at += keyEnd - keyStart
-                    put(arenaBase + starts[k], length)
+                    // The value as words too (the arena has a word of room past its end: `write`).
+                    let value = UnsafeRawPointer(arenaBase + starts[k])
+                    var o = 0
+                    repeat {
+                        (to + (keyEnd - keyStart) + o).storeBytes(of: value.loadUnaligned(fromByteOffset: o, as: UInt64.self), as: UInt64.self)
+                        o &+= 8
+                    } while o < length
+                    at += length
                     at.pointee = UInt8(ascii: "\""); at += 1
                 }
                 keyStart = keyEnd
@@ -663,6 +673,8 @@ struct BytesCache {
 
     init(limit: Int = 50_000) { self.limit = limit }
 
+    /// (Inlined: each caller's `use` then runs in place, not through a closure call.)
+    @inline(__always)
     mutating func value<R>(for key: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> [UInt8]?,
                            _ use: (UnsafeRawBufferPointer?) -> R) -> R {
         let head = KeyHead(key)
@@ -763,5 +775,13 @@ struct KeyHead: Equatable {
             return a | b << (UInt64(r - 2) * 8)
         }
         return r == 1 ? UInt64(key[i]) : 0
+    }
+}
+
+extension ByteBuffer {
+    /// Makes room for a word past the end (nothing is added): a reader may then load the last
+    /// bytes a word at a time without going past the buffer's memory.
+    @inline(__always) mutating func reserveWord() {
+        appendWriting(atMost: 8) { _ in 0 }
     }
 }
