@@ -58,8 +58,9 @@ final class BlockScanTests: IngestTestCase {
     }
 
     /// Tags as the byte-by-byte split read them: `,` `;` `|` and `:::` separate, pieces trimmed
-    /// (only spaces here), `* ` dropped, `myContacts` left out, slugs kept once.
-    static func referenceTags(_ text: String) -> [String] {
+    /// (only spaces here), `* ` dropped, `myContacts` left out, slugs kept once; and how many
+    /// pieces slug to nothing.
+    static func referenceTags(_ text: String) -> (slugs: [String], unusable: Int) {
         let bytes = Array(text.utf8)
         var pieces: [[UInt8]] = []
         var start = 0
@@ -78,30 +79,39 @@ final class BlockScanTests: IngestTestCase {
             i += 1
         }
         var slugs: [String] = []
+        var unusable = 0
         for piece in pieces {
             var tag = trimmed(String(decoding: piece, as: UTF8.self))
             if tag.hasPrefix("* ") { tag = trimmed(String(tag.dropFirst(2))) }
             if tag.isEmpty || tag.lowercased() == "mycontacts" { continue }
             let slug = Slug.make(tag)
-            if !slug.isEmpty && !slugs.contains(slug) { slugs.append(slug) }
+            if slug.isEmpty { unusable += 1 } else if !slugs.contains(slug) { slugs.append(slug) }
         }
-        return slugs
+        return (slugs, unusable)
     }
 
     static func trimmed(_ s: String) -> String {
         String(s.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 
+    /// Lists drawn from a pool (met again and again, as the look-up caches meet them), some with
+    /// a tag that slugs to nothing (counted as unusable), in two columns that both map to tags
+    /// (the second's slugs are deduplicated against the first's).
     func testTagListsSplitAsByteByByte() throws {
         var g = Generator(state: 0x5EED_0011)
         let pieces = ["a", "B", "é", "lang-ru", "myContacts", "* ", " ", ",", ";", "|", ":", "::", ":::", "::::", "x y",
                       "§", "notaire", "Immobilier", "a-very-long-tag-name"]
-        var csv = "email,tags\n"
+        let pool = (0..<300).map { _ in (0..<(1 + g.below(12))).map { _ in g.pick(pieces) }.joined() }
+        var csv = "email,tags,labels\n"
         var expected: [[String]] = []
-        for i in 0..<4_000 {
-            let tags = (0..<(1 + g.below(12))).map { _ in g.pick(pieces) }.joined()
-            csv += "u\(i)@x.org,\"\(tags)\"\n"
-            expected.append(BlockScanTests.referenceTags(tags))
+        var unusable = 0
+        for i in 0..<6_000 {
+            let tags = g.below(10) == 0 ? (0..<(1 + g.below(12))).map { _ in g.pick(pieces) }.joined() : g.pick(pool)
+            let labels = g.below(4) == 0 ? g.pick(pool) : ""
+            csv += "u\(i)@x.org,\"\(tags)\",\"\(labels)\"\n"
+            let want = BlockScanTests.referenceTags(tags + "," + labels)
+            expected.append(want.slugs)
+            unusable += want.unusable
         }
         let r = try ingest([write("tags.csv", csv)])
         XCTAssertEqual(r.contacts.count, expected.count)
@@ -110,24 +120,19 @@ final class BlockScanTests: IngestTestCase {
             XCTAssertEqual(contact["tags"]?.array?.compactMap(\.string) ?? [], want, "\(contact)")
             if want.count > 2 { listed += 1 }
         }
-        XCTAssertGreaterThan(listed, 300)
+        XCTAssertGreaterThan(listed, 500)
+        XCTAssertGreaterThan(unusable, 100)
+        XCTAssertEqual(r.stats["tags_unusable"]?.int, unusable)
     }
 
     /// A web address as the byte-by-byte reading normalised it (the value given trimmed).
     static func referenceWebsite(_ t: [UInt8]) -> [UInt8] {
         if t.isEmpty { return [] }
         var out: [UInt8] = []
-        var i = 0
-        var schemeEnd = -1
-        while i < t.count && i < 16 {
-            let b = t[i]
-            if b == 0x3A {
-                if i + 2 < t.count && t[i + 1] == 0x2F && t[i + 2] == 0x2F { schemeEnd = i }
-                break
-            }
-            if !((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A) && !(b >= 0x30 && b <= 0x39) && b != 0x2B && b != 0x2D && b != 0x2E { break }
-            i += 1
-        }
+        // A scheme: up to 16 letters, digits, `+` `-` `.`, then `://`.
+        let schemeBytes = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.".utf8)
+        let colon = t.prefix(16).prefix(while: { schemeBytes.contains($0) }).count
+        let schemeEnd = colon < 16 && Array(t.dropFirst(colon).prefix(3)) == Array("://".utf8) ? colon : -1
         var hostStart = 0
         if schemeEnd > 0 {
             for b in t[0..<schemeEnd] { out.append(b >= 65 && b <= 90 ? b + 32 : b) }
