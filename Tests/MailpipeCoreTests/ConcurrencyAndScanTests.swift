@@ -127,6 +127,36 @@ final class ConcurrencyAndScanTests: XCTestCase {
         }
     }
 
+    func testFirstOfAgreesWithAByteLoopAtEveryPosition() {
+        // Three or four stop bytes (the fourth left out repeats the third), every input length
+        // around the 16-byte blocks, every start, stops anywhere (one, two, or in the lanes a
+        // last overlapping block sees again).
+        let stopSets: [(UInt8, UInt8, UInt8, UInt8?)] = [(0x2F, 0x3F, 0x23, nil), (0x2C, 0x3B, 0x7C, 0x3A), (0x00, 0xFF, 0x80, nil)]
+        var generator = SeededGenerator(seed: 0xF1257)
+        var checked = 0
+        for (a, b, c, d) in stopSets {
+            let stops = [a, b, c, d ?? c]
+            for count in 0...50 {
+                for _ in 0..<12 {
+                    var bytes = (0..<count).map { _ in UInt8.random(in: 0x41...0x5A, using: &generator) }
+                    for _ in 0..<Int.random(in: 0...2, using: &generator) where count > 0 {
+                        bytes[Int.random(in: 0..<count, using: &generator)] = stops.randomElement(using: &generator)!
+                    }
+                    bytes.withUnsafeBytes { t in
+                        for from in 0...count {
+                            let expected = (from..<count).first { stops.contains(bytes[$0]) } ?? count
+                            let got = ByteScan.firstOf(a, b, c, d, in: t, from: from)
+                            if got != expected { XCTFail("\(bytes) from \(from) stops \(stops): \(got), not \(expected)") }
+                            checked += 1
+                        }
+                    }
+                    if testRun?.failureCount ?? 0 > 5 { return }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 20_000)
+    }
+
     func testWorkCrewDoesEverySliceOnceAcrossJobs() throws {
         for helpers in [0, 1, 3] {
             let crew = try WorkCrew(helpers: helpers)

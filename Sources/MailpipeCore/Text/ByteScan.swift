@@ -111,15 +111,22 @@ public enum ByteScan {
     // The element and mask types are spelt out on every vector expression: left to inference,
     // some of these operators resolve to the generic per-lane loop instead of one instruction.
 
-    typealias Block = SIMD16<UInt8>
-    typealias SignedBlock = SIMD16<Int8>
-    typealias BlockMask = SIMDMask<SIMD16<Int8>>
+    public typealias Block = SIMD16<UInt8>
+    public typealias SignedBlock = SIMD16<Int8>
+    public typealias BlockMask = SIMDMask<SIMD16<Int8>>
 
-    /// Lane numbers, to clear the lanes of a block before a start offset.
-    private static let laneNumbers = Block(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    /// The lanes at and after `skip` (0…16): a last block loaded ending at an input's end
+    /// overlaps bytes already seen, which these leave out.
+    @inlinable @inline(__always)
+    public static func lanes(from skip: Int) -> BlockMask {
+        let numbers = Block(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let from: BlockMask = numbers .>= Block(repeating: UInt8(truncatingIfNeeded: skip))
+        return from
+    }
 
-    @inline(__always) static func block(_ p: UnsafePointer<UInt8>, _ i: Int) -> Block {
-        UnsafeRawPointer(p + i).loadUnaligned(as: Block.self)
+    @inlinable @inline(__always)
+    public static func block(_ p: UnsafeRawPointer, _ i: Int) -> Block {
+        (p + i).loadUnaligned(as: Block.self)
     }
 
     /// Lanes of `v` that end a run of plain JSON string content: '"', '\\', a control byte, and
@@ -140,8 +147,8 @@ public enum ByteScan {
     }
 
     /// The offset of the first set lane of `mask` counted from `at`, or nil when none is set.
-    @inline(__always)
-    static func firstLane(_ mask: BlockMask, _ at: Int) -> Int? {
+    @inlinable @inline(__always)
+    public static func firstLane(_ mask: BlockMask, _ at: Int) -> Int? {
         // Each lane of a mask is 0x00 or 0xFF: its two halves as words find the first one.
         let halves = unsafeBitCast(mask, to: SIMD2<UInt64>.self)
         let low = halves[0]
@@ -159,14 +166,13 @@ public enum ByteScan {
     public static func jsonStringStop(_ p: UnsafePointer<UInt8>, from: Int, count: Int, nonASCII: Bool) -> Int {
         var i = from
         while i &+ 16 <= count {
-            if let stop = firstLane(jsonStringStops(block(p, i), nonASCII: nonASCII), i) { return stop }
+            if let stop = firstLane(jsonStringStops(block(UnsafeRawPointer(p), i), nonASCII: nonASCII), i) { return stop }
             i &+= 16
         }
         if i >= count { return count }
         if count >= 16 {
             let last = count &- 16
-            let fresh: BlockMask = laneNumbers .>= Block(repeating: UInt8(truncatingIfNeeded: i &- last))
-            let stops: BlockMask = jsonStringStops(block(p, last), nonASCII: nonASCII) .& fresh
+            let stops: BlockMask = jsonStringStops(block(UnsafeRawPointer(p), last), nonASCII: nonASCII) .& lanes(from: i &- last)
             return firstLane(stops, last) ?? count
         }
         while i < count {
@@ -175,6 +181,37 @@ public enum ByteScan {
             i &+= 1
         }
         return count
+    }
+
+    /// The index of the first byte at or after `from` that is `a`, `b`, `c` or `d` (a URL's host
+    /// end, a list separator); `t.count` when there is none. 16 bytes at a time; the last block of
+    /// an input of 16 bytes or more is loaded ending at its end (nothing past it is read), a
+    /// shorter input a byte at a time.
+    @inlinable @inline(__always)
+    public static func firstOf(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8? = nil, in t: UnsafeRawBufferPointer, from: Int) -> Int {
+        let n = t.count
+        guard let base = t.baseAddress, from < n else { return n }
+        let d = d ?? c
+        if n < 16 {
+            for i in from..<n {
+                let x = t[i]
+                if x == a || x == b || x == c || x == d { return i }
+            }
+            return n
+        }
+        let va = Block(repeating: a), vb = Block(repeating: b), vc = Block(repeating: c), vd = Block(repeating: d)
+        var i = from
+        while true {
+            let at = min(i, n &- 16)
+            let v = block(base, at)
+            let ab: BlockMask = (v .== va) .| (v .== vb)
+            let cd: BlockMask = (v .== vc) .| (v .== vd)
+            var hits: BlockMask = ab .| cd
+            if at < i { hits .&= lanes(from: i &- at) }
+            if let hit = firstLane(hits, at) { return hit }
+            i = at &+ 16
+            if i >= n { return n }
+        }
     }
 
     /// Whether `needle` occurs in `haystack` (memchr for its first byte, then a compare).

@@ -311,7 +311,7 @@ struct ContactBuilder {
         var start = 0
         var i = 0
         while true {
-            let stop = ByteStops.first(0x2C, 0x3B, 0x7C, 0x3A, in: bytes, from: i)
+            let stop = ByteScan.firstOf(0x2C, 0x3B, 0x7C, 0x3A, in: bytes, from: i)
             if stop < n && bytes[stop] == 0x3A {
                 // A `:` separates only as `:::`.
                 guard stop + 2 < n && bytes[stop + 1] == 0x3A && bytes[stop + 2] == 0x3A else {

@@ -853,8 +853,8 @@ struct IngestRun {
 /// compares): the last block ends at the row's end, overlapping the one before, its lanes already
 /// seen left out of the delimiters (seeing a byte twice changes none of the other verdicts).
 enum RowBlocks {
-    typealias Block = SIMD16<UInt8>
-    typealias Mask = SIMDMask<SIMD16<Int8>>
+    typealias Block = ByteScan.Block
+    typealias Mask = ByteScan.BlockMask
     static let width = 16
 
     /// (Element and mask types spelt out: left to inference, some vector operators resolve to
@@ -871,7 +871,7 @@ enum RowBlocks {
         var i = 0
         while true {
             let at = min(i, n - width)
-            let v = (base + at).loadUnaligned(as: Block.self)
+            let v = ByteScan.block(base, at)
             let isQuote: Mask = v .== quote
             let isControl: Mask = v .< control
             let isBackslash: Mask = v .== backslash
@@ -879,11 +879,7 @@ enum RowBlocks {
             escapes .|= isControl .| isBackslash
             high |= v
             var isDelimiter: Mask = v .== separator
-            if at < i {
-                let lanes = Block(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-                let fresh: Mask = lanes .>= Block(repeating: UInt8(truncatingIfNeeded: i - at))
-                isDelimiter .&= fresh
-            }
+            if at < i { isDelimiter .&= ByteScan.lanes(from: i - at) }
             let halves = unsafeBitCast(isDelimiter, to: SIMD2<UInt64>.self)
             split(halves[0], at: at, f, &k, &start)
             split(halves[1], at: at + 8, f, &k, &start)

@@ -327,7 +327,7 @@ public enum Normalize {
             hostStart = 0
             if t.count >= 2 && t[0] == 0x2F && t[1] == 0x2F { hostStart = 2 }
         }
-        let hostEnd = ByteStops.first(0x2F, 0x3F, 0x23, in: t, from: hostStart)
+        let hostEnd = ByteScan.firstOf(0x2F, 0x3F, 0x23, in: t, from: hostStart)
         let host = UnsafeRawBufferPointer(rebasing: t[hostStart..<hostEnd])
         if isASCII(host) {
             appendLowercasedASCII(host, into: &out)
@@ -442,9 +442,9 @@ enum SocialHost {
     static func field(ofURL t: UnsafeRawBufferPointer) -> ContactField? {
         // The host: after `scheme://`, up to the first `/`, `?` or `#` (compared without case).
         var start = 0
-        let s = ByteStops.first(0x3A, 0x3A, 0x3A, in: t, from: 0)
+        let s = ByteScan.firstOf(0x3A, 0x3A, 0x3A, in: t, from: 0)
         if s + 2 < t.count, t[s + 1] == 0x2F, t[s + 2] == 0x2F { start = s + 3 }
-        let end = ByteStops.first(0x2F, 0x3F, 0x23, in: t, from: start)
+        let end = ByteScan.firstOf(0x2F, 0x3F, 0x23, in: t, from: start)
         let host = UnsafeRawBufferPointer(rebasing: t[start..<end])
         // Every domain below ends in `com` (`x.com`, the shortest, is five bytes).
         let n = host.count
@@ -463,48 +463,5 @@ enum SocialHost {
         let offset = host.count - n
         for i in 0..<n where host[offset + i] | 0x20 != domain.utf8Start[i] { return false }
         return offset == 0 || host[offset - 1] == UInt8(ascii: ".")
-    }
-}
-
-/// The first of a few bytes in a value (a URL's host end, a tag separator), sixteen bytes at a
-/// time (SIMD compares; the last block of a value of 16 bytes or more ends at its end, its lanes
-/// before `from` left out), a byte at a time in a shorter value.
-enum ByteStops {
-    typealias Block = SIMD16<UInt8>
-    typealias Mask = SIMDMask<SIMD16<Int8>>
-
-    /// The index of the first byte at or after `from` that is `a`, `b`, `c` or `d`; `t.count`
-    /// when there is none.
-    @inline(__always)
-    static func first(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8? = nil, in t: UnsafeRawBufferPointer, from: Int) -> Int {
-        let n = t.count
-        guard let base = t.baseAddress, from < n else { return n }
-        let d = d ?? c
-        if n < 16 {
-            for i in from..<n {
-                let x = t[i]
-                if x == a || x == b || x == c || x == d { return i }
-            }
-            return n
-        }
-        let va = Block(repeating: a), vb = Block(repeating: b), vc = Block(repeating: c), vd = Block(repeating: d)
-        var i = from
-        while true {
-            let at = min(i, n - 16)
-            let v = (base + at).loadUnaligned(as: Block.self)
-            let ab: Mask = (v .== va) .| (v .== vb)
-            let cd: Mask = (v .== vc) .| (v .== vd)
-            var hits: Mask = ab .| cd
-            if at < i {
-                let lanes = Block(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-                let fresh: Mask = lanes .>= Block(repeating: UInt8(truncatingIfNeeded: i - at))
-                hits .&= fresh
-            }
-            let halves = unsafeBitCast(hits, to: SIMD2<UInt64>.self)
-            if halves[0] != 0 { return at + halves[0].trailingZeroBitCount >> 3 }
-            if halves[1] != 0 { return at + 8 + halves[1].trailingZeroBitCount >> 3 }
-            i = at + 16
-            if i >= n { return n }
-        }
     }
 }
