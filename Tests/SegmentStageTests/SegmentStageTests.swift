@@ -38,6 +38,22 @@ final class Harness {
         return (read(out).split(separator: "\n").map(String.init), result, read(rej).split(separator: "\n").map(String.init))
     }
 
+    /// Tenant t1, its store holding what `account commit` keeps of `lines` (in `shards` shards),
+    /// its suppression list `suppressed`.
+    func tenant(lines: [String], suppressed: [String], shards: Int? = nil) throws -> (TenantSlug, StateRoot) {
+        let slug = try TenantSlug("t1")
+        let state = StateRoot(explicit: "\(dir)/state")
+        try AccountInit.run(.init(tenant: slug, state: state, shards: shards))
+        let input = write("commit.ndjson", lines)
+        _ = try AccountCommit.run(.init(tenant: slug, state: state, now: Timestamp(seconds: 1_800_000_000),
+                                        stream: StreamOptions(stage: "account commit", inputs: [input], rejectsPath: "\(dir)/commit-rejects")))
+        let log = try AppendLog(path: state.tenant(slug).suppressionPath, warn: { _ in })
+        var entries: [UInt8] = []
+        for e in suppressed { entries += Array("{\"email\":\"\(e)\",\"reason\":\"manual\",\"at\":\"2026-01-01T00:00:00Z\",\"source\":\"test\"}\n".utf8) }
+        try log.append(entries)
+        return (slug, state)
+    }
+
     func emails(_ lines: [String]) -> [String] {
         lines.map { (try! JSONValue.parse($0))["email"]!.string! }
     }
@@ -197,17 +213,7 @@ final class SegmentStageTests: XCTestCase {
 
     /// A tenant whose store holds `people`, whose suppression list holds `suppressed`.
     func tenant(_ h: Harness, _ people: [C], suppressed: [String]) throws -> (TenantSlug, StateRoot) {
-        let slug = try TenantSlug("t1")
-        let state = StateRoot(explicit: "\(h.dir)/state")
-        try AccountInit.run(.init(tenant: slug, state: state))
-        let input = h.write("commit.ndjson", people.map(\.json))
-        _ = try AccountCommit.run(.init(tenant: slug, state: state, now: Timestamp(seconds: 1_800_000_000),
-                                        stream: StreamOptions(stage: "account commit", inputs: [input], rejectsPath: "\(h.dir)/commit-rejects")))
-        let log = try AppendLog(path: state.tenant(slug).suppressionPath, warn: { _ in })
-        var lines: [UInt8] = []
-        for e in suppressed { lines += Array("{\"email\":\"\(e)\",\"reason\":\"manual\",\"at\":\"2026-01-01T00:00:00Z\",\"source\":\"test\"}\n".utf8) }
-        try log.append(lines)
-        return (slug, state)
+        try h.tenant(lines: people.map(\.json), suppressed: suppressed)
     }
 
     func testSuppressionNeverLeaks() throws {
@@ -439,10 +445,12 @@ final class SegmentStageTests: XCTestCase {
         ]
         for (name, set) in settings {
             var runs: [(lines: [String], result: SegmentStage.Result, rejects: [String], files: [String])] = []
-            for threads in [1, 2, 3] {
+            // First the reference: one record at a time, fully parsed.
+            for (threads, reference) in [(1, true), (1, false), (2, false), (3, false)] {
                 var o = SegmentStage.Options(tenant: slug, state: state, source: .stdin,
                                              stream: StreamOptions(stage: "segment", inputs: [first, second], maxLine: 4096),
                                              criteria: [SegmentCriteria()], threads: threads)
+                o.oneRecordAtATime = reference
                 set(&o)
                 let (out, result, rejects) = try h.run(o)
                 let files = segments.map { segment in o.outDir.map { h.read("\($0)/\(segment.name).ndjson") } ?? "" }

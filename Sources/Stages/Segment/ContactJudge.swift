@@ -58,6 +58,11 @@ final class ContactJudge {
         ContactJudge(slots: slots.copy(), policy: policy, tenantCheck: tenantCheck, needHash: needHash, shard: shard, engagement: engagementUse)
     }
 
+    /// The judges of a parallel run: this one for the caller's thread (worker 0), a copy for each other.
+    func team(threads: Int) -> [ContactJudge] {
+        [self] + (1..<max(1, threads)).map { _ in copy() }
+    }
+
     /// Resolves the record's slots (the criteria read them after; `slotsResolved`: the parse
     /// did, `JSONParser.parse(_:keeping:)`) and admits it or says why not.
     /// The store's records are the tenant's own and already of their shard.
@@ -112,11 +117,59 @@ enum ParallelVerdict {
     case judged(matches: UInt64, hash: UInt64, refusal: MailPolicy.Refusal?)
 }
 
+extension ContactJudge {
+    /// Everything segment decides about a record whose slots the lazy parse resolved
+    /// (`JSONParser.parse(_:keeping: slots)`), apart from what depends on the records before it:
+    /// its admission, which of `criteria` hold, and (`holdBack`, some segment matching) why it
+    /// may not be mailed. The one way a contact is judged, whichever thread or source it comes from.
+    func verdict(_ tape: Tape, fromStore: Bool, criteria: [CompiledCriterion], holdBack: Bool) -> ParallelVerdict {
+        switch admit(tape, fromStore: fromStore, slotsResolved: true) {
+        case .refused(let refusal): return .refused(refusal)
+        case .otherShard: return .otherShard
+        case .admitted(let hash):
+            var ctx = EvalContext(tape: tape, slots: slots)
+            readEngagement(tape, into: &ctx)
+            var matches: UInt64 = 0
+            for (r, c) in criteria.enumerated() where c.matches(&ctx) { matches |= 1 << UInt64(r) }
+            let refusal = holdBack && matches != 0 ? self.refusal(tape, hash: hash) : nil
+            return .judged(matches: matches, hash: hash, refusal: refusal)
+        }
+    }
+}
+
 extension SegmentStage {
-    /// `--contacts stdin` parsed and judged on `judges.count` threads, counted and emitted here in
-    /// input order — the same output, rejects and counts as one thread. Only for runs whose
-    /// output needs no more of a record than its bytes and hash (records or counts, no --split,
-    /// no --explain, no early stop). Returns the stream's lines in and blank lines.
+    /// Whether the run's output needs no more of a record than its bytes and address hash
+    /// (records or counts, no --split, no --explain, no early stop): then records are judged on
+    /// `threads` workers and counted here in order (`streamInParallel`, `storeInParallel`).
+    static func judgesInParallel(_ options: Options, runners: [SegmentRunner], canStopEarly: Bool) -> Bool {
+        !options.oneRecordAtATime && !options.explain && options.split == nil && !canStopEarly && (options.mode == .records || options.mode == .count)
+            && runners.count <= ParallelVerdict.mostSegments
+    }
+
+    /// Counts and emits one judged record, in input order, on the caller's thread.
+    static func take(_ verdict: ParallelVerdict, bytes: UnsafeRawBufferPointer, origin: @autoclosure () -> RejectSink.Origin,
+                     runners: [SegmentRunner], rejects: RejectSink, output: inout OutputSink) throws {
+        switch verdict {
+        case .refused(let refusal):
+            rejects.reject(refusal, origin: origin(), record: bytes)
+        case .otherShard:
+            break
+        case .judged(let matches, let hash, let refusal):
+            guard matches != 0 else { return }
+            for (r, runner) in runners.enumerated() where !runner.full && matches & (1 << UInt64(r)) != 0 {
+                runner.matched += 1
+                if let refusal {
+                    runner.held[refusal.label, default: 0] += 1
+                    continue
+                }
+                try runner.accept(bytes, tape: nil, hash: hash, breakdownIndex: -1, output: &output)
+            }
+        }
+    }
+
+    /// `--contacts stdin` parsed and judged on `judges.count` threads (one: all on the caller's),
+    /// counted and emitted here in input order — the same output, rejects and counts whatever
+    /// the count. Only when `judgesInParallel`. Returns the stream's lines in and blank lines.
     static func streamInParallel(_ options: Options, runners: [SegmentRunner], judges: [ContactJudge],
                                  rejects: RejectSink, output: inout OutputSink) throws -> (linesIn: Int, blank: Int) {
         let criteria = runners.map(\.whole)
@@ -125,38 +178,11 @@ extension SegmentStage {
         // criterion, the admission or the policy reads) and resolves them.
         var stream = try ParallelRecordStream<ParallelVerdict>(options: options.stream, rejects: rejects, threads: judges.count,
                                                                keeping: judges.map(\.slots)) { record, worker in
-            let judge = judges[worker]
-            let tape = Tape(record.document)
-            switch judge.admit(tape, fromStore: false, slotsResolved: true) {
-            case .refused(let refusal): return .refused(refusal)
-            case .otherShard: return .otherShard
-            case .admitted(let hash):
-                var ctx = EvalContext(tape: tape, slots: judge.slots)
-                judge.readEngagement(tape, into: &ctx)
-                var matches: UInt64 = 0
-                for (r, c) in criteria.enumerated() where c.matches(&ctx) { matches |= 1 << UInt64(r) }
-                let refusal = holdBack && matches != 0 ? judge.refusal(tape, hash: hash) : nil
-                return .judged(matches: matches, hash: hash, refusal: refusal)
-            }
+            judges[worker].verdict(Tape(record.document), fromStore: false, criteria: criteria, holdBack: holdBack)
         }
         defer { stream.close() }
         try stream.forEach { line, verdict in
-            switch verdict {
-            case .refused(let refusal):
-                rejects.reject(refusal, origin: line.origin, record: line.bytes)
-            case .otherShard:
-                break
-            case .judged(let matches, let hash, let refusal):
-                guard matches != 0 else { return }
-                for (r, runner) in runners.enumerated() where !runner.full && matches & (1 << UInt64(r)) != 0 {
-                    runner.matched += 1
-                    if let refusal {
-                        runner.held[refusal.label, default: 0] += 1
-                        continue
-                    }
-                    try runner.accept(line.bytes, tape: nil, hash: hash, breakdownIndex: -1, output: &output)
-                }
-            }
+            try take(verdict, bytes: line.bytes, origin: line.origin, runners: runners, rejects: rejects, output: &output)
         }
         return (stream.linesIn, stream.blankLines)
     }

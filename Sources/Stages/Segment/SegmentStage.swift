@@ -48,6 +48,10 @@ public enum SegmentStage {
         public var includeSunset = false
         /// The time engagement scores and the sunset policy are judged at (`--now`; nil: the clock).
         public var now: Timestamp?
+        /// Judge one record at a time on the caller's thread after a full parse, as runs that
+        /// need more than a record's bytes do (--explain, --split, --sample…): the reference that
+        /// tests compare the batched, lazily parsed path with. Same output either way.
+        public var oneRecordAtATime = false
 
         public init(tenant: TenantSlug? = nil, state: StateRoot = StateRoot(explicit: nil), source: Source = .stdin,
                     stream: StreamOptions = StreamOptions(stage: "segment"), criteria: [SegmentCriteria] = [],
@@ -210,11 +214,11 @@ public enum SegmentStage {
         var linesIn = 0
         var blank = 0
         var threads = 1
+        let parallel = judgesInParallel(options, runners: runners, canStopEarly: canStopEarly)
         switch options.source {
-        case .stdin where options.threads > 1 && !options.explain && options.split == nil && !canStopEarly
-                && (options.mode == .records || options.mode == .count) && runners.count <= ParallelVerdict.mostSegments:
+        case .stdin where parallel:
             // What is emitted needs only a record's bytes and address hash: judged on every thread.
-            let judges = [judge] + (1..<options.threads).map { _ in judge.copy() }
+            let judges = judge.team(threads: options.threads)
             threads = judges.count
             (linesIn, blank) = try streamInParallel(options, runners: runners, judges: judges, rejects: rejects, output: &output)
         case .stdin:
@@ -234,6 +238,13 @@ public enum SegmentStage {
             ProgressLine.configure(stage: stage, requested: options.stream.progress, readsFiles: true)
             var progress = Progress()
             defer { progress.finish() }
+            if parallel {
+                let judges = judge.team(threads: options.threads)
+                threads = judges.count
+                linesIn = try storeInParallel(options, store: store, runners: runners, judges: judges, rejects: rejects,
+                                              output: &output, progress: &progress)
+                break
+            }
             var number = 0
             do {
                 try store.forEach(shard: options.shard) { line in
