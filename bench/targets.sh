@@ -7,6 +7,8 @@
 # Rows (BENCH_ROWS picks some; default all):
 #   segment   segment --language fr --any avocat,blogger  vs  jq select(…)        goal ≥ 15x
 #   miller    segment --language fr                       vs  mlr filter           goal ≥ 30x
+#   store     segment --language fr --any avocat,blogger from the tenant's store
+#                                                         vs  jq select(…) over account export's output
 #   ingest    ingest CSV                                  vs  mlr --icsv --ojsonl cat   goal ≥ 5x
 #   commit    account commit into an empty store          vs  gzip -1              goal ≤ 1.3x its time
 #   dedupe    dedupe N against a store of 0.9 N           vs  awk '!seen[$0]++'    goal ≥ 1.5 M records/s
@@ -28,7 +30,7 @@ done
 for peer in jq mlr gzip awk; do command -v "$peer" >/dev/null || { bench_die "$peer is missing (scripts/install-deps --bench)"; exit 1; }; done
 [[ -x /usr/bin/time ]] || { bench_die "GNU time (/usr/bin/time) is missing: it measures CPU seconds"; exit 1; }
 ROUNDS=$(( BENCH_RUNS < 3 ? 3 : BENCH_RUNS ))
-ROWS=${BENCH_ROWS:-segment miller ingest commit dedupe import}
+ROWS=${BENCH_ROWS:-segment miller store ingest commit dedupe import}
 want_row() { [[ " $ROWS " == *" $1 "* ]]; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/mailpipe-targets.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -96,6 +98,21 @@ if want_row miller; then
   [[ $(bash -c "$ours < $stored 2>/dev/null" | wc -l) == $(mlr --ijsonl --ojsonl filter "$mlrf" "$stored" | wc -l) ]] \
     || { bench_die "segment and Miller select different counts"; exit 1; }
   pair "segment --language fr" "goal >= 30x" "mlr filter" "mlr --ijsonl --ojsonl filter '$mlrf' < $stored" "cat $stored | $ours"
+fi
+
+if want_row store; then
+  # Campaigns select from the store: the N contacts committed once, then segment reads them back
+  # (inflate, parse, judge) against jq selecting from what `account export` wrote.
+  rm -rf "$work/sstate"
+  "$B/account" init --tenant bench --state "$work/sstate" > /dev/null 2>&1
+  "$B/account" commit --tenant bench --state "$work/sstate" --now "$NOW" "$stored" > /dev/null 2>&1
+  "$B/account" export --tenant bench --state "$work/sstate" > "$work/exported.ndjson" 2>/dev/null
+  jqf='select(.language == "fr" and ((.tags // []) | (index("avocat") or index("blogger"))) and '"$not_held"')'
+  ours="$B/segment --tenant bench --state $work/sstate --contacts store --language fr --any avocat,blogger"
+  [[ $(bash -c "$ours 2>/dev/null" | sha256sum) == $(jq -c "$jqf" "$work/exported.ndjson" | sha256sum) ]] \
+    || { bench_die "segment (store) and jq (export) select different records"; exit 1; }
+  pair "segment --contacts store (same selection)" "goal >= 15x" "jq select (export)" "jq -c '$jqf' < $work/exported.ndjson" "$ours"
+  rm -rf "$work/sstate" "$work/exported.ndjson"
 fi
 
 if want_row ingest; then
