@@ -23,7 +23,8 @@ public final class ContactCommit {
     let threads: Int
     private let arena: ChunkArena
     private var entries: [Entry] = []
-    private var parsers: (incoming: JSONParser, stored: JSONParser)
+    /// The incoming records' parser depth (the stored lines' is `MergeWorker.storedDepth`).
+    let maxDepth: Int
     public private(set) var counts = MergeCounts()
     /// The email hashes of this chunk's records: a record whose email came before in the chunk
     /// is merged from itself, never taken as a new contact's stored line.
@@ -47,13 +48,11 @@ public final class ContactCommit {
         self.threads = threads
         // Grown a slab at a time as records come (a small commit stays small), up to about a chunk.
         arena = ChunkArena(slabBytes: min(ChunkArena.defaultSlabBytes, max(chunkBytes, 64 << 10)))
-        parsers = (JSONParser(maxDepth: maxDepth), JSONParser(maxDepth: 256))
+        self.maxDepth = maxDepth
     }
 
     deinit {
         chunkHashes.deallocate()
-        parsers.incoming.deallocate()
-        parsers.stored.deallocate()
         session.unlock()
     }
 
@@ -85,7 +84,7 @@ public final class ContactCommit {
             // More input may follow: this chunk's run is folded with the others at the end.
             Timing.mark("read a chunk of \(entries.count) contacts")
             ProgressLine.phase("merging a chunk of \(entries.count) contacts")
-            try ContactCommit.flushChunk(arena, &entries, session.writers, &parsers, tenant, nowText, &counts, spill: true, threads: threads)
+            try ContactCommit.flushChunk(arena, &entries, session.writers, maxDepth, tenant, nowText, &counts, spill: true, threads: threads)
             ProgressLine.phase(nil)
         }
     }
@@ -94,7 +93,7 @@ public final class ContactCommit {
     public func finish() throws {
         Timing.mark("read \(entries.count) contacts")
         ProgressLine.phase("merging \(entries.count) contacts into the store")
-        try ContactCommit.flushChunk(arena, &entries, session.writers, &parsers, tenant, nowText, &counts, spill: false, threads: threads)
+        try ContactCommit.flushChunk(arena, &entries, session.writers, maxDepth, tenant, nowText, &counts, spill: false, threads: threads)
         // The chunk buffers (up to a chunk's worth) are not needed by the fold that may follow.
         arena.release()
         entries = []
@@ -185,31 +184,31 @@ public final class ContactCommit {
     }
 
     private static func flushChunk(_ arena: ChunkArena, _ entries: inout [Entry], _ writers: [ContactStoreWriter],
-                                   _ parsers: inout (incoming: JSONParser, stored: JSONParser),
-                                   _ tenant: String, _ nowText: String,
+                                   _ maxDepth: Int, _ tenant: String, _ nowText: String,
                                    _ total: inout MergeCounts, spill: Bool, threads: Int) throws {
         guard !entries.isEmpty else { return }
         try sort(&entries, threads: threads)
         Timing.mark("sort")
         // One run per writer (shard), from its entries; equal keys share a shard, so each
-        // group of equal keys is whole in one pass. Groups are merged in batches: their stored
-        // versions are looked up here, the merged lines are built on every thread, and they
-        // are added to the run in key order.
+        // group of equal keys is whole in one pass. Groups are merged in batches on every
+        // thread, each looking its groups' stored versions up with a reader of its own, and
+        // the merged lines are added to the run in key order.
         var groups: [Group] = []
         var counts = MergeCounts()
         for (slot, writer) in writers.enumerated() {
             let lookup = try writer.lookup()
+            let crew = (0..<max(1, threads)).map { _ in
+                MergeWorker(stored: lookup.reader(), maxDepth: maxDepth, tenant: tenant, nowText: nowText)
+            }
             try writer.addRun(spill: spill, workers: threads, batches: { add in
                 var i = 0
                 while i < entries.count {
                     var j = i
                     while j + 1 < entries.count && Entry.sameKey(entries[j + 1], entries[i]) { j += 1 }
-                    if entries[i].slot == Int32(slot) {
-                        groups.append(Group(first: i, last: j, stored: try lookup.find(key: entries[i].key, hash: entries[i].hash)))
-                    }
+                    if entries[i].slot == Int32(slot) { groups.append(Group(first: i, last: j)) }
                     i = j + 1
                     if groups.count == mergeBatch || (i >= entries.count && !groups.isEmpty) {
-                        try mergeGroups(&groups, entries, &parsers, tenant, nowText, threads, &counts, add)
+                        try mergeGroups(&groups, entries, crew, &counts, add)
                     }
                 }
             })
@@ -224,7 +223,6 @@ public final class ContactCommit {
     struct Group {
         var first: Int
         var last: Int
-        var stored: [UInt8]?
     }
 
     /// What a commit did to the contacts it was given.
@@ -252,72 +250,86 @@ public final class ContactCommit {
     /// Groups merged per hand-over: bounds the merged lines held in memory (about 4 MB).
     static let mergeBatch = 8192
 
-    /// Merges each group's records (in input order) into its stored version, on every thread,
-    /// then calls `add` once with the changed groups' new lines and their index keys (computed
-    /// there too), in group order; empties `groups`.
-    private static func mergeGroups(_ groups: inout [Group], _ entries: [Entry],
-                                    _ parsers: inout (incoming: JSONParser, stored: JSONParser),
-                                    _ tenant: String, _ nowText: String, _ threads: Int, _ counts: inout MergeCounts,
+    /// Merges each group's records (in input order) into its stored version, on every thread of
+    /// `crew` (a share of consecutive groups each), then calls `add` once with the changed
+    /// groups' new lines and their index keys (computed there too), in group order; empties `groups`.
+    private static func mergeGroups(_ groups: inout [Group], _ entries: [Entry], _ crew: [MergeWorker],
+                                    _ counts: inout MergeCounts,
                                     _ add: ([UnsafeRawBufferPointer], [RunIndexKey]) throws -> Void) throws {
-        let n = groups.count < 256 ? 1 : max(1, threads)
-        // Per share: the merged lines back to back, and what each group's line is.
-        var lines = [ByteBuffer](repeating: ByteBuffer(capacity: 0), count: n)
-        for w in 0..<n { lines[w] = ByteBuffer(capacity: 1 << 20) }
-        var spans = [(line: MergedLine, indexKey: RunIndexKey?)](repeating: (.unchanged, nil), count: groups.count)
-        var shareCounts = [MergeCounts](repeating: MergeCounts(), count: n)
-        var errors = [Error?](repeating: nil, count: n)
-        var extraParsers = (1..<max(1, n)).map { _ in (incoming: JSONParser(maxDepth: parsers.incoming.maxDepth), stored: JSONParser(maxDepth: 256)) }
-        defer { for p in extraParsers { p.incoming.deallocate(); p.stored.deallocate() } }
+        let n = groups.count < 256 ? 1 : crew.count
         let all = groups
-        try withUnsafeMutablePointer(to: &parsers) { mainParsers in
-            try lines.withUnsafeMutableBufferPointer { linesBuffer in
-                try spans.withUnsafeMutableBufferPointer { spansBuffer in
-                    try shareCounts.withUnsafeMutableBufferPointer { countsBuffer in
-                        try errors.withUnsafeMutableBufferPointer { errorsBuffer in
-                            try extraParsers.withUnsafeMutableBufferPointer { extraBuffer in
-                                let ls = linesBuffer, ss = spansBuffer, cs = countsBuffer, es = errorsBuffer, xs = extraBuffer
-                                let work = { (w: Int) in
-                                    let p = w == 0 ? mainParsers : xs.baseAddress! + (w - 1)
-                                    var scratch = ByteBuffer(capacity: 4096)
-                                    var folded: [UInt8] = []
-                                    do {
-                                        for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
-                                            let line = try merge(all[g], entries, &p.pointee, tenant, nowText, &cs[w],
-                                                                 scratch: &scratch, into: &ls[w])
-                                            if case .unchanged = line { continue }
-                                            let first = entries[all[g].first]
-                                            ss[g] = (line, RunIndexKey(key: first.key, hash: first.hash, folded: &folded))
-                                        }
-                                    } catch {
-                                        es[w] = error
-                                    }
-                                }
-                                try WorkCrew.perform(workers: n, work)
-                            }
-                        }
-                    }
-                }
-            }
+        try WorkCrew.perform(workers: n) { w in
+            crew[w].merge(all[(all.count * w / n)..<(all.count * (w + 1) / n)], entries)
         }
-        if let error = errors.compactMap({ $0 }).first { throw error }
-        for c in shareCounts { counts.add(c) }
+        if let failure = crew[0..<n].lazy.compactMap(\.failure).first { throw failure }
         var changed: [UnsafeRawBufferPointer] = [], indexKeys: [RunIndexKey] = []
         changed.reserveCapacity(all.count)
         indexKeys.reserveCapacity(all.count)
-        for w in 0..<n {
-            for g in (all.count * w / n)..<(all.count * (w + 1) / n) {
-                guard let indexKey = spans[g].indexKey else { continue }
-                switch spans[g].line {
+        for worker in crew[0..<n] {
+            counts.add(worker.counts)
+            for m in worker.merged {
+                switch m.line {
                 case .unchanged: continue
-                case .firstEntrysLine: changed.append(entries[all[g].first].line)
-                case .written(let range): changed.append(lines[w].bytes(range))
+                case .firstEntrysLine: changed.append(entries[m.group.first].line)
+                case .written(let range): changed.append(worker.lines.bytes(range))
                 }
-                indexKeys.append(indexKey)
+                indexKeys.append(m.indexKey)
             }
         }
-        // The share buffers hold the written lines until `add` has taken them.
-        try withExtendedLifetime(lines) { try add(changed, indexKeys) }
+        // The workers' buffers hold the written lines until `add` has taken them.
+        try withExtendedLifetime(crew) { try add(changed, indexKeys) }
         groups.removeAll(keepingCapacity: true)
+    }
+
+    /// One merging thread's state, kept from batch to batch of a chunk: its parsers, its reader
+    /// of the stored versions, and what it merged in the batch under way.
+    final class MergeWorker {
+        /// Stored lines are written by the store, but may nest deeper than incoming records do.
+        static let storedDepth = 256
+        private var parsers: (incoming: JSONParser, stored: JSONParser)
+        private let stored: ContactStore.Lookup.Reader
+        private let tenant: String
+        private let nowText: String
+        /// The batch's merged lines, back to back (valid until the next batch).
+        private(set) var lines = ByteBuffer(capacity: 1 << 20)
+        /// The batch's changed groups: what their line is, and its index key.
+        private(set) var merged: [(group: Group, line: MergedLine, indexKey: RunIndexKey)] = []
+        private(set) var counts = MergeCounts()
+        private(set) var failure: Error?
+        private var scratch = ByteBuffer(capacity: 4096)
+        private var folded: [UInt8] = []
+
+        init(stored: ContactStore.Lookup.Reader, maxDepth: Int, tenant: String, nowText: String) {
+            self.stored = stored
+            self.tenant = tenant
+            self.nowText = nowText
+            parsers = (JSONParser(maxDepth: maxDepth), JSONParser(maxDepth: MergeWorker.storedDepth))
+        }
+
+        deinit {
+            parsers.incoming.deallocate()
+            parsers.stored.deallocate()
+        }
+
+        /// Merges a share of a batch's groups, each with its stored version looked up here.
+        func merge(_ groups: ArraySlice<Group>, _ entries: [Entry]) {
+            lines.removeAll()
+            merged.removeAll(keepingCapacity: true)
+            counts = MergeCounts()
+            failure = nil
+            do {
+                for group in groups {
+                    let first = entries[group.first]
+                    let storedLine = try stored.find(key: first.key, hash: first.hash)
+                    let line = try ContactCommit.merge(group, stored: storedLine, entries, &parsers, tenant, nowText, &counts,
+                                                       scratch: &scratch, into: &lines)
+                    if case .unchanged = line { continue }
+                    merged.append((group, line, RunIndexKey(key: first.key, hash: first.hash, folded: &folded)))
+                }
+            } catch {
+                failure = error
+            }
+        }
     }
 
     /// A group's line for the run, as `merge` leaves it.
@@ -332,14 +344,14 @@ public final class ContactCommit {
 
     /// One group: its records merged in input order into the stored version (or inserted).
     /// Appends a new line to `out` when one is written.
-    private static func merge(_ group: Group, _ entries: [Entry],
+    fileprivate static func merge(_ group: Group, stored: [UInt8]?, _ entries: [Entry],
                               _ parsers: inout (incoming: JSONParser, stored: JSONParser),
                               _ tenant: String, _ nowText: String, _ counts: inout MergeCounts,
                               scratch: inout ByteBuffer, into out: inout ByteBuffer) throws -> MergedLine {
         let start = out.count
         let first = entries[group.first]
         let key = first.key
-        if group.stored == nil && group.first == group.last {
+        if stored == nil && group.first == group.last {
             // The usual case of an import: one new contact, written straight into the output.
             let line = first.line
             counts.new += 1
@@ -349,7 +361,7 @@ public final class ContactCommit {
             noteBlocked(incoming, stored: nil, key: key, &counts)
             return .written(start..<out.count)
         }
-        var current: [UInt8]? = group.stored
+        var current: [UInt8]? = stored
         for e in entries[group.first...group.last] {
             let line = e.line
             if e.form == .newContact {
@@ -380,7 +392,7 @@ public final class ContactCommit {
                 counts.new += 1
             }
         }
-        guard let current, current != group.stored else { return .unchanged }
+        guard let current, current != stored else { return .unchanged }
         current.withUnsafeBytes { out.append($0) }
         return .written(start..<out.count)
     }

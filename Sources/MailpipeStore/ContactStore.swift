@@ -271,15 +271,17 @@ public final class ContactStore {
     /// Point lookups, newest run first.
     public final class Lookup {
         private var lookups: [RunLookup]
-        private var parser = JSONParser(maxDepth: 64)
+        /// What `find` reads with (made again when a run is prepended).
+        private var ownReader: Reader?
 
         init(store: ContactStore, runs: [RunInfo]) throws {
             lookups = try runs.reversed().map { try RunLookup(directory: store.directory, info: $0, index: try store.fullIndex($0)) }
         }
 
-        deinit { parser.deallocate() }
-
-        func prepend(_ lookup: RunLookup) { lookups.insert(lookup, at: 0) }
+        func prepend(_ lookup: RunLookup) {
+            lookups.insert(lookup, at: 0)
+            ownReader = nil
+        }
 
         /// The runs' indexes, newest first.
         var indexes: [RunIndex] { lookups.map(\.index) }
@@ -297,10 +299,35 @@ public final class ContactStore {
 
         /// The same, when the caller has the key's `EmailKey.hash` already.
         public func find(key: UnsafeRawBufferPointer, hash: UInt64) throws -> [UInt8]? {
-            for lookup in lookups {
-                if let line = try lookup.find(key: key, hash: hash, parser: &parser) { return line }
+            let reader = ownReader ?? Reader(lookups)
+            ownReader = reader
+            return try reader.find(key: key, hash: hash)
+        }
+
+        /// A reader of these runs for one thread (each thread its own: a commit's merging threads
+        /// look the stored versions up at once). It sees the runs as they are now.
+        func reader() -> Reader { Reader(lookups) }
+
+        /// Finds over a fixed list of runs, with a cursor of its own in each and its own parser.
+        final class Reader {
+            private let lookups: [RunLookup]
+            private var cursors: [RunLookup.Cursor]
+            private var parser = JSONParser(maxDepth: 64)
+
+            fileprivate init(_ lookups: [RunLookup]) {
+                self.lookups = lookups
+                cursors = Array(repeating: RunLookup.Cursor(), count: lookups.count)
             }
-            return nil
+
+            deinit { parser.deallocate() }
+
+            /// The current stored line for a normalised email and its `EmailKey.hash`, or nil.
+            func find(key: UnsafeRawBufferPointer, hash: UInt64) throws -> [UInt8]? {
+                for r in lookups.indices {
+                    if let line = try lookups[r].find(key: key, hash: hash, parser: &parser, cursor: &cursors[r]) { return line }
+                }
+                return nil
+            }
         }
     }
 

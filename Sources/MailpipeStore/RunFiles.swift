@@ -303,15 +303,24 @@ final class MemberCompressor {
 }
 
 /// Random access to a run's contacts: inflate the one member that holds an address.
+///
+/// What a lookup keeps between finds (the member it inflated last) is the caller's `Cursor`, so
+/// several threads can read one run at once, each with a cursor of its own: the index is never
+/// changed and the file is read with positioned reads.
 final class RunLookup {
     let info: RunInfo
     /// The run file's path (named in errors).
     let path: String
     let index: RunIndex
     private let descriptor: FileDescriptor
-    private var cachedBlock = -1
-    private var inflated: [UInt8] = []
-    private var compressed: [UInt8] = []
+
+    /// One reader's place in the run: the member it inflated last (a commit looks its sorted
+    /// keys up in order, so consecutive finds mostly land in the same member) and its buffers.
+    struct Cursor {
+        fileprivate var block = -1
+        fileprivate var inflated: [UInt8] = []
+        fileprivate var compressed: [UInt8] = []
+    }
 
     /// `index`: the run's index, checked (`ContactStore.fullIndex`).
     init(directory: String, info: RunInfo, index: RunIndex) throws {
@@ -324,16 +333,16 @@ final class RunLookup {
     deinit { descriptor.close() }
 
     /// The stored line for `key` (normalised email), or nil.
-    func find(key: UnsafeRawBufferPointer, hash: UInt64, parser: inout JSONParser) throws -> [UInt8]? {
+    func find(key: UnsafeRawBufferPointer, hash: UInt64, parser: inout JSONParser, cursor: inout Cursor) throws -> [UInt8]? {
         for e in index.entries(for: hash) {
             let location = index.locations[e]
             let block = Int(location >> 32)
             let offset = Int(location & 0xFFFF_FFFF)
-            try loadBlock(block)
-            guard offset < inflated.count else {
+            try load(block, into: &cursor)
+            guard offset < cursor.inflated.count else {
                 throw StateDamage(file: path, problem: "member \(block) is shorter than its index says", repair: .restore)
             }
-            let line: [UInt8] = inflated.withUnsafeBytes { raw in
+            let line: [UInt8] = cursor.inflated.withUnsafeBytes { raw in
                 let start = raw.baseAddress! + offset
                 let end = memchr(start, 0x0A, raw.count - offset).map { raw.baseAddress!.distance(to: UnsafeRawPointer($0)) } ?? raw.count
                 return Array(UnsafeRawBufferPointer(start: start, count: end - offset))
@@ -343,10 +352,11 @@ final class RunLookup {
         return nil
     }
 
-    private func loadBlock(_ block: Int) throws {
-        if block == cachedBlock { return }
-        try RunLookup.readMember(block, of: index, from: descriptor, name: path, compressed: &compressed, into: &inflated)
-        cachedBlock = block
+    private func load(_ block: Int, into cursor: inout Cursor) throws {
+        if block == cursor.block { return }
+        cursor.block = -1
+        try RunLookup.readMember(block, of: index, from: descriptor, name: path, compressed: &cursor.compressed, into: &cursor.inflated)
+        cursor.block = block
     }
 
     /// Member `block` of a run, inflated into `out` (replacing its contents); `compressed` is
