@@ -242,9 +242,9 @@ public final class ContactCommit {
 
     /// Notes an incoming sticky status on a contact whose stored one (`stored`: nil when new) is not.
     static func noteBlocked(_ incoming: JSONNode, stored: JSONNode?, key: UnsafeRawBufferPointer, _ counts: inout MergeCounts) {
-        guard let status = incoming["status"]?.string, ContactStatus.isSticky(status) else { return }
-        if let old = stored?["status"]?.string, ContactStatus.isSticky(old) { return }
-        counts.blocked.append((String(decoding: key, as: UTF8.self), status))
+        guard let status = incoming["status"], ContactStatus.isSticky(status) else { return }
+        if let old = stored?["status"], ContactStatus.isSticky(old) { return }
+        counts.blocked.append((String(decoding: key, as: UTF8.self), status.string ?? ""))
     }
 
     /// Groups merged per hand-over: bounds the merged lines held in memory (about 4 MB).

@@ -62,7 +62,7 @@ public enum ContactMerge {
                     return false
                 }
                 writer.rawMember(key: k.raw, value: v.raw, into: &out)
-            case .other:
+            case .updatedAt, .custom, .other:
                 writer.rawMember(key: k.raw, value: v.raw, into: &out)
             }
         }
@@ -72,9 +72,9 @@ public enum ContactMerge {
         return true
     }
 
-    /// The member names `insert` treats specially, recognised from raw key bytes.
+    /// The member names `insert` and `merge` treat specially, recognised from raw key bytes.
     enum KnownKey {
-        case email, tags, tenant, createdAt, dedupe, status, other
+        case email, tags, tenant, createdAt, updatedAt, dedupe, status, custom, other
 
         init(_ key: JSONNode) {
             guard !key.isEscaped else {
@@ -83,8 +83,10 @@ public enum ContactMerge {
                 case "tags": self = .tags
                 case "tenant": self = .tenant
                 case "created_at": self = .createdAt
+                case "updated_at": self = .updatedAt
                 case "dedupe": self = .dedupe
                 case "status": self = .status
+                case "custom": self = .custom
                 default: self = .other
                 }
                 return
@@ -95,8 +97,10 @@ public enum ContactMerge {
             case (4, UInt8(ascii: "t")) where key.stringEquals("tags"): self = .tags
             case (6, UInt8(ascii: "t")) where key.stringEquals("tenant"): self = .tenant
             case (10, UInt8(ascii: "c")) where key.stringEquals("created_at"): self = .createdAt
+            case (10, UInt8(ascii: "u")) where key.stringEquals("updated_at"): self = .updatedAt
             case (6, UInt8(ascii: "d")) where key.stringEquals("dedupe"): self = .dedupe
             case (6, UInt8(ascii: "s")) where key.stringEquals("status"): self = .status
+            case (6, UInt8(ascii: "c")) where key.stringEquals("custom"): self = .custom
             default: self = .other
             }
         }
@@ -165,6 +169,12 @@ public enum ContactMerge {
             return (packed &* 0x92BD_B98E_97ED_2981) >> 58
         }
 
+        /// Once every key of the object is recorded: false when the object surely has no key with
+        /// `key`'s text (no escapes on either side, and its digest bit unset).
+        func mayHold(_ key: JSONNode) -> Bool {
+            sawEscaped || key.isEscaped || digests & (UInt64(1) << EarlierKeys.digest(key.rawContent)) != 0
+        }
+
         func repeatsEarlierKey(_ key: JSONNode) -> Bool {
             let at = key.raw.baseAddress!
             if !sawEscaped {
@@ -191,44 +201,51 @@ public enum ContactMerge {
 
     /// The merged record. `updatedAt` nil keeps the stored `updated_at` (to test whether anything
     /// changed); otherwise it is written (added when absent).
+    ///
+    /// Each key counts once, at its first occurrence (stored keys first): tracked by `EarlierKeys`
+    /// for each object, an incoming key also looked for among the stored ones (`hasMember`).
     public static func merge(stored: JSONNode, incoming: JSONNode, updatedAt: String?, into out: inout ByteBuffer) {
         var writer = JSONObjectWriter(into: &out)
-        var seen: [[UInt8]] = []
+        var storedKeys = EarlierKeys(object: stored)
         var wroteUpdated = false
         for (k, old) in stored.members {
-            if isDuplicateKey(k, &seen) || k.stringEquals("dedupe") { continue }
-            let new = lookup(incoming, k)
-            if k.stringEquals("updated_at") {
+            if storedKeys.isDuplicate(k) { continue }
+            let name = KnownKey(k)
+            if name == .dedupe { continue }
+            if name == .updatedAt {
                 wroteUpdated = true
                 if let updatedAt { writer.member("updated_at", string: updatedAt, into: &out) }
                 else { writer.rawMember(key: k.raw, value: old.raw, into: &out) }
                 continue
             }
-            guard let new, !new.isEmpty else {
+            guard let new = lookup(incoming, k), !new.isEmpty else {
                 writer.rawMember(key: k.raw, value: old.raw, into: &out)
                 continue
             }
-            if k.stringEquals("email") || (k.stringEquals("created_at") && !old.isEmpty) {
+            switch name {
+            case .email:
                 writer.rawMember(key: k.raw, value: old.raw, into: &out)
-            } else if k.stringEquals("tags") {
-                writer.member("tags", tagsValue(union(old, new)), into: &out)
-            } else if k.stringEquals("status"), let status = old.string, ContactStatus.isSticky(status) {
+            case .createdAt where !old.isEmpty:
                 writer.rawMember(key: k.raw, value: old.raw, into: &out)
-            } else if k.stringEquals("custom") && old.kind == .object && new.kind == .object {
+            case .tags:
+                writeTagUnion(old, new, into: &out, writer: &writer)
+            case .status where ContactStatus.isSticky(old):
+                writer.rawMember(key: k.raw, value: old.raw, into: &out)
+            case .custom where old.kind == .object && new.kind == .object:
                 var nested = ByteBuffer(capacity: old.raw.count + new.raw.count)
                 mergeObjects(old, new, into: &nested)
                 nested.withUnsafeBytes { writer.rawMember(key: k.raw, value: $0, into: &out) }
-            } else {
+            default:
                 writer.rawMember(key: k.raw, value: new.raw, into: &out)
             }
         }
+        var incomingKeys = EarlierKeys(object: incoming)
         for (k, new) in incoming.members {
-            if isDuplicateKey(k, &seen) || k.stringEquals("dedupe") || new.isEmpty { continue }
-            if k.stringEquals("updated_at") { continue }
-            if k.stringEquals("tags") {
-                writer.member("tags", tagsValue(union(nil, new)), into: &out)
-            } else {
-                writer.rawMember(key: k.raw, value: new.raw, into: &out)
+            if incomingKeys.isDuplicate(k) || storedKeys.mayHold(k) && hasMember(stored, named: k) || new.isEmpty { continue }
+            switch KnownKey(k) {
+            case .dedupe, .updatedAt: continue
+            case .tags: writeTagUnion(nil, new, into: &out, writer: &writer)
+            default: writer.rawMember(key: k.raw, value: new.raw, into: &out)
             }
         }
         if let updatedAt, !wroteUpdated { writer.member("updated_at", string: updatedAt, into: &out) }
@@ -238,20 +255,67 @@ public enum ContactMerge {
     /// Shallow merge of two objects: non-empty incoming values win.
     static func mergeObjects(_ old: JSONNode, _ new: JSONNode, into out: inout ByteBuffer) {
         var writer = JSONObjectWriter(into: &out)
-        var seen: [[UInt8]] = []
+        var oldKeys = EarlierKeys(object: old)
         for (k, v) in old.members {
-            if isDuplicateKey(k, &seen) { continue }
+            if oldKeys.isDuplicate(k) { continue }
             if let n = lookup(new, k), !n.isEmpty { writer.rawMember(key: k.raw, value: n.raw, into: &out) }
             else { writer.rawMember(key: k.raw, value: v.raw, into: &out) }
         }
-        for (k, v) in new.members where !isDuplicateKey(k, &seen) && !v.isEmpty {
+        var newKeys = EarlierKeys(object: new)
+        for (k, v) in new.members {
+            if newKeys.isDuplicate(k) || oldKeys.mayHold(k) && hasMember(old, named: k) || v.isEmpty { continue }
             writer.rawMember(key: k.raw, value: v.raw, into: &out)
         }
         writer.finish(into: &out)
     }
 
+    /// Writes `"tags":[…]`: the tags of `old` then `new`, each once, in order (`union`). When
+    /// every tag is an ASCII string without escapes (so equal text is equal bytes), the tokens
+    /// are compared and copied as they are: the bytes `union`'s path writes.
+    static func writeTagUnion(_ old: JSONNode?, _ new: JSONNode, into out: inout ByteBuffer, writer: inout JSONObjectWriter) {
+        let maxPlain = 64
+        guard let oldCount = plainTagCount(old), let newCount = plainTagCount(new), oldCount + newCount <= maxPlain else {
+            writer.member("tags", tagsValue(union(old, new)), into: &out)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: maxPlain) { kept in
+            var count = 0
+            func keep(_ list: JSONNode?) {
+                guard let list else { return }
+                for e in list.elements where e.rawContent.count > 0 {
+                    let token = e.raw
+                    let seen = kept[0..<count].contains {
+                        $0.count == token.count && memcmp($0.baseAddress!, token.baseAddress!, token.count) == 0
+                    }
+                    if !seen { kept[count] = token; count += 1 }
+                }
+            }
+            keep(old)
+            keep(new)
+            writer.key("tags", into: &out)
+            out.append(UInt8(ascii: "["))
+            for i in 0..<count {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(kept[i])
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+    }
+
+    /// How many tags a list holds when all are ASCII strings without escapes (0 for none), else nil.
+    private static func plainTagCount(_ tags: JSONNode?) -> Int? {
+        guard let tags else { return 0 }
+        guard tags.kind == .array else { return nil }
+        var count = 0
+        for e in tags.elements {
+            guard e.kind == .string, !e.isEscaped, ByteScan.isASCII(e.rawContent) else { return nil }
+            count += 1
+        }
+        return count
+    }
+
     /// Tags of `old` then `new`, each once, in order. Non-string entries are dropped (tags are slugs).
-    static func union(_ old: JSONNode?, _ new: JSONNode?) -> [String] {
+    public static func union(_ old: JSONNode?, _ new: JSONNode?) -> [String] {
         var result: [String] = []
         var seen: Set<String> = []
         for node in [old, new] {
@@ -270,7 +334,7 @@ public enum ContactMerge {
     }
 
     /// The member of `object` whose key equals `key` (by decoded text), or nil.
-    static func lookup(_ object: JSONNode, _ key: JSONNode) -> JSONNode? {
+    public static func lookup(_ object: JSONNode, _ key: JSONNode) -> JSONNode? {
         if !key.isEscaped {
             let want = key.rawContent
             for (k, v) in object.members where !k.isEscaped {
@@ -283,12 +347,26 @@ public enum ContactMerge {
         return object[name]
     }
 
-    /// Records a key; true when it was already seen (the first occurrence of a key wins).
-    static func isDuplicateKey(_ key: JSONNode, _ seen: inout [[UInt8]]) -> Bool {
-        var k: [UInt8] = []
-        key.appendDecodedString(to: &k)
-        if seen.contains(k) { return true }
-        seen.append(k)
+    /// Whether `object` has a member whose key has `key`'s text (decoded, byte for byte).
+    static func hasMember(_ object: JSONNode, named key: JSONNode) -> Bool {
+        var sawEscaped = key.isEscaped
+        if !sawEscaped {
+            let want = key.rawContent
+            for (k, _) in object.members {
+                if k.isEscaped { sawEscaped = true; continue }
+                let c = k.rawContent
+                if c.count == want.count && (c.count == 0 || memcmp(c.baseAddress!, want.baseAddress!, c.count) == 0) { return true }
+            }
+            if !sawEscaped { return false }
+        }
+        var text: [UInt8] = []
+        key.appendDecodedString(to: &text)
+        var other: [UInt8] = []
+        for (k, _) in object.members {
+            other.removeAll(keepingCapacity: true)
+            k.appendDecodedString(to: &other)
+            if other == text { return true }
+        }
         return false
     }
 }

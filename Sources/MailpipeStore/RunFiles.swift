@@ -320,6 +320,7 @@ final class RunLookup {
         fileprivate var block = -1
         fileprivate var inflated: [UInt8] = []
         fileprivate var compressed: [UInt8] = []
+        fileprivate var key: [UInt8] = []
     }
 
     /// `index`: the run's index, checked (`ContactStore.fullIndex`).
@@ -342,12 +343,18 @@ final class RunLookup {
             guard offset < cursor.inflated.count else {
                 throw StateDamage(file: path, problem: "member \(block) is shorter than its index says", repair: .restore)
             }
-            let line: [UInt8] = cursor.inflated.withUnsafeBytes { raw in
-                let start = raw.baseAddress! + offset
-                let end = memchr(start, 0x0A, raw.count - offset).map { raw.baseAddress!.distance(to: UnsafeRawPointer($0)) } ?? raw.count
-                return Array(UnsafeRawBufferPointer(start: start, count: end - offset))
+            let end = cursor.inflated.withUnsafeBytes { raw in
+                memchr(raw.baseAddress! + offset, 0x0A, raw.count - offset).map { raw.baseAddress!.distance(to: UnsafeRawPointer($0)) } ?? raw.count
             }
-            if try StoredContact.key(of: line, parser: &parser) == Array(key) { return line }
+            // The line's key, into the cursor's buffer (no allocation a find).
+            var lineKey = cursor.key
+            cursor.key = []
+            defer { cursor.key = lineKey }
+            lineKey.removeAll(keepingCapacity: true)
+            try cursor.inflated.withUnsafeBytes { raw in
+                try StoredContact.key(of: UnsafeRawBufferPointer(rebasing: raw[offset..<end]), parser: &parser, into: &lineKey)
+            }
+            if lineKey.elementsEqual(key) { return Array(cursor.inflated[offset..<end]) }
         }
         return nil
     }
