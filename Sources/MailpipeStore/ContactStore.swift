@@ -219,53 +219,8 @@ public final class ContactStore {
         let path = "\(directory)/\(run.dataFile)"
         let fd = try FileDescriptor.openForReading(path, options: .noFollow)
         defer { fd.close() }
-        let batch = 64
-        let workers = Cores.workers
-        var block = 0
-        while block < index.blockCount {
-            let last = min(index.blockCount, block + batch)
-            let start = Int(index.blockOffsets[block])
-            let end = Int(index.blockOffsets[last])
-            var compressed = [UInt8](repeating: 0, count: end - start)
-            let got = try compressed.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: $0.count, at: start) }
-            guard got == end - start else { throw StateDamage(file: path, problem: "shorter than its index says", repair: .restore) }
-            let count = last - block
-            let outputs = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: count)
-            outputs.initialize(repeating: [])
-            defer { outputs.deinitialize(); outputs.deallocate() }
-            let failed = UnsafeMutableBufferPointer<Bool>.allocate(capacity: workers)
-            failed.initialize(repeating: false)
-            defer { failed.deallocate() }
-            let first = block
-            let offsets = index.blockOffsets
-            try compressed.withUnsafeBytes { all in
-                try WorkCrew.perform(workers: workers) { w in
-                    var i = w
-                    while i < count {
-                        let lo = Int(offsets[first + i]) - start
-                        let hi = Int(offsets[first + i + 1]) - start
-                        var out: [UInt8] = []
-                        out.reserveCapacity(RunWriter.blockSize * 2)
-                        do { try RunLookup.inflateMember(Array(all[lo..<hi]), into: &out) } catch { failed[w] = true }
-                        outputs[i] = out
-                        i += workers
-                    }
-                }
-            }
-            if failed.contains(true) { throw StateDamage(file: path, problem: "a gzip member is unreadable", repair: .restore) }
-            for out in outputs {
-                try out.withUnsafeBytes { raw in
-                    var lineStart = 0
-                    while lineStart < raw.count {
-                        let rest = raw.count - lineStart
-                        let nl = memchr(raw.baseAddress! + lineStart, 0x0A, rest).map { raw.baseAddress!.distance(to: UnsafeRawPointer($0)) } ?? raw.count
-                        if nl > lineStart { try body(UnsafeRawBufferPointer(start: raw.baseAddress! + lineStart, count: nl - lineStart)) }
-                        lineStart = nl + 1
-                    }
-                }
-            }
-            block = last
-        }
+        let stream = try RunStream(path: path, descriptor: fd, blockOffsets: index.blockOffsets, workers: Cores.workers)
+        try stream.forEachLine(body)
     }
 
     /// Point lookups, newest run first.

@@ -382,18 +382,33 @@ final class RunLookup {
     }
 
     static func inflateMember(_ member: [UInt8], into out: inout [UInt8]) throws {
-        let decoder = try GzipDecoder()
-        var chunk = [UInt8](repeating: 0, count: 1 << 17)
-        try member.withUnsafeBytes { input in
-            var consumed = 0
-            while true {
-                let (used, made) = try chunk.withUnsafeMutableBytes {
-                    try decoder.inflate(input: UnsafeRawBufferPointer(rebasing: input[consumed...]), output: $0)
-                }
-                consumed += used
-                out.append(contentsOf: chunk[0..<made])
-                if made == 0 && (consumed == input.count || used == 0) { break }
+        let inflater = try MemberInflater()
+        try member.withUnsafeBytes { try inflater.inflate($0, appendingTo: &out) }
+    }
+}
+
+/// Inflates gzip members one after another with one zlib stream and one scratch chunk, kept from
+/// member to member (a scan inflates thousands; each fresh stream and zeroed chunk cost more than
+/// a small member's inflate). One per thread.
+final class MemberInflater {
+    private var decoder: GzipDecoder
+    private var chunk = [UInt8](repeating: 0, count: 1 << 17)
+
+    init() throws { decoder = try GzipDecoder() }
+
+    /// Appends `member` inflated to `out`; throws when zlib rejects it. The output is what a fresh
+    /// decoder would make of `member` alone: a stream left inside a member (rejected, truncated,
+    /// or followed by more bytes) is replaced before the next.
+    func inflate(_ member: UnsafeRawBufferPointer, appendingTo out: inout [UInt8]) throws {
+        if !decoder.atMemberBoundary { decoder = try GzipDecoder() }
+        var consumed = 0
+        while true {
+            let (used, made) = try chunk.withUnsafeMutableBytes {
+                try decoder.inflate(input: UnsafeRawBufferPointer(rebasing: member[consumed...]), output: $0)
             }
+            consumed += used
+            out.append(contentsOf: chunk[0..<made])
+            if made == 0 && (consumed == member.count || used == 0) { break }
         }
     }
 }

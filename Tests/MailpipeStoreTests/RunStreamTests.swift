@@ -1,0 +1,121 @@
+import AccountStage
+import Foundation
+import MailpipeCore
+import MailpipeStore
+import XCTest
+
+/// Reading a one-run store hands out its members' lines batch after batch (64 members each), the
+/// next batch inflated while the caller reads one. The lines and their order must be the run's
+/// as plain zlib reads it, over many batches; a damaged member stops the read before any line of
+/// its batch goes out.
+final class RunStreamTests: FolderTestCase {
+    /// ~150 members (more than two batches, the last one partial), lines of every length, some
+    /// longer than a member: `forEach` gives the lines of the whole file gunzipped, in order.
+    func testStreamedLinesAreTheRunGunzippedWhole() throws {
+        let store = try committedStore(count: 9_000, seed: 3)
+        let run = try XCTUnwrap(try ContactStore(directory: store).runs.first)
+        let data = try fileBytes(store + "/" + run.dataFile)
+        XCTAssertGreaterThan(memberEnds(data).count, 2 * 64, "the run must span more than two batches")
+        let expected = lines(of: try gunzip(data))
+        XCTAssertEqual(expected.count, run.records)
+        let streamed = try streamedLines(store)
+        XCTAssertEqual(streamed.count, expected.count)
+        XCTAssertTrue(streamed == expected, "first difference at line \(zip(streamed, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1)")
+    }
+
+    /// A member of the second batch whose checksum is wrong: `StateDamage` naming the run file,
+    /// after exactly the first batch's lines were handed out.
+    func testDamagedMemberInTheSecondBatchStopsBeforeItsBatch() throws {
+        let store = try committedStore(count: 9_000, seed: 4)
+        let run = try XCTUnwrap(try ContactStore(directory: store).runs.first)
+        let path = store + "/" + run.dataFile
+        var data = try fileBytes(path)
+        let ends = memberEnds(data)
+        XCTAssertGreaterThan(ends.count, 2 * 64)
+        let firstBatchLines = lines(of: try gunzip(Array(data[0..<ends[63]])))
+        for damaged in [64, 70, 127] {
+            var copy = data
+            copy[ends[damaged] - 8] ^= 0xFF  // the member's CRC-32: zlib rejects it at the member's end
+            try Data(copy).write(to: URL(fileURLWithPath: path))
+            var handed: [[UInt8]] = []
+            XCTAssertThrowsError(try ContactStore(directory: store).forEach { handed.append(Array($0)) }, "member \(damaged)") { error in
+                guard let damage = error as? StateDamage else { return XCTFail("\(error) is not StateDamage") }
+                XCTAssertEqual(damage.file, path)
+                XCTAssertEqual(damage.problem, "a gzip member is unreadable")
+            }
+            // Counted and compared whole (not XCTAssertEqual: a failure would print megabytes).
+            XCTAssertEqual(handed.count, firstBatchLines.count, "member \(damaged): lines handed out before the damage")
+            XCTAssertTrue(handed == firstBatchLines, "member \(damaged): not the first batch's lines")
+        }
+        data = try fileBytes(path)  // the last damaged copy: the first batch still reads whole
+        XCTAssertEqual(lines(of: try gunzip(Array(data[0..<ends[63]]))), firstBatchLines)
+    }
+
+    // MARK: helpers
+
+    private func committedStore(count: Int, seed: UInt64) throws -> String {
+        let input = folder + "/in\(seed).ndjson"
+        var random = NewContactLineTests.SeededOrder(state: seed)
+        var records = ""
+        for n in 0..<count {
+            let roll = random.next() % 1000
+            let length = roll < 900 ? random.next() % 600 : roll < 995 ? 600 + random.next() % 6000 : 33_000 + random.next() % 40_000
+            records += #"{"email":"c\#(n)@d\#(n % 7).fr","note":"\#(String(repeating: "n", count: Int(length)))"}"# + "\n"
+        }
+        try records.write(toFile: input, atomically: true, encoding: .utf8)
+        let state = folder + "/state\(seed)"
+        _ = try commitContacts(input, state: state, threads: 2)
+        return StateRoot(explicit: state).tenant(try TenantSlug("t")).contactsPath
+    }
+
+    private func streamedLines(_ store: String) throws -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        try ContactStore(directory: store).forEach { out.append(Array($0)) }
+        return out
+    }
+
+    private func fileBytes(_ path: String) throws -> [UInt8] {
+        try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// The whole multi-member file as one stream, as zcat reads it.
+    private func gunzip(_ data: [UInt8]) throws -> [UInt8] {
+        let decoder = try GzipDecoder()
+        var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 16)
+        try data.withUnsafeBytes { input in
+            var consumed = 0
+            while true {
+                let (used, made) = try chunk.withUnsafeMutableBytes {
+                    try decoder.inflate(input: UnsafeRawBufferPointer(rebasing: input[consumed...]), output: $0)
+                }
+                consumed += used
+                out += chunk[0..<made]
+                if made == 0 && (consumed == input.count || used == 0) { break }
+            }
+        }
+        XCTAssertTrue(decoder.atMemberBoundary, "the run ends inside a member")
+        return out
+    }
+
+    /// Where each gzip member ends, as zlib finds them.
+    private func memberEnds(_ data: [UInt8]) -> [Int] {
+        guard let decoder = try? GzipDecoder() else { return [] }
+        var ends: [Int] = [], chunk = [UInt8](repeating: 0, count: 1 << 16)
+        data.withUnsafeBytes { input in
+            var consumed = 0
+            while consumed < input.count {
+                guard let step = try? chunk.withUnsafeMutableBytes({
+                    try decoder.inflateMember(input: UnsafeRawBufferPointer(rebasing: input[consumed...]), output: $0)
+                }) else { return }
+                consumed += step.consumed
+                if step.ended { ends.append(consumed) }
+            }
+        }
+        return ends
+    }
+
+    /// The non-empty lines of `bytes`.
+    private func lines(of bytes: [UInt8]) -> [[UInt8]] {
+        bytes.split(separator: 0x0A, omittingEmptySubsequences: true).map(Array.init)
+    }
+}
