@@ -25,6 +25,34 @@ public enum ColumnTarget: Equatable, Sendable {
     }
 }
 
+/// What a field's value goes through, settled once per column (when a CSV header is read) so a
+/// row runs through its columns without asking each value what its field is.
+enum ColumnAction: Equatable {
+    /// Text: a name, company, city or category, in slot `k`.
+    case text(Int)
+    /// A social profile's address, in slot `k`.
+    case address(Int)
+    case website, email, phone, tags, country, language, status, tenant, source, createdAt, custom
+
+    init(_ field: ContactField) {
+        switch field {
+        case .firstName, .lastName, .fullName, .company, .city, .category: self = .text(ContactBuilder.ordinal(field))
+        case .linkedinURL, .facebookURL, .instagramURL, .twitterURL: self = .address(ContactBuilder.ordinal(field))
+        case .website: self = .website
+        case .email: self = .email
+        case .phone: self = .phone
+        case .tags: self = .tags
+        case .country: self = .country
+        case .language: self = .language
+        case .status: self = .status
+        case .tenant: self = .tenant
+        case .source: self = .source
+        case .createdAt: self = .createdAt
+        case .custom: self = .custom
+        }
+    }
+}
+
 /// Gathers one contact's normalised values, then writes it in the canonical member order.
 struct ContactBuilder {
     static let outputOrder: [ContactField] = [
@@ -135,76 +163,118 @@ struct ContactBuilder {
     mutating func set(_ field: ContactField, _ value: UnsafeRawBufferPointer, lookups: inout Lookups) -> Outcome {
         let t = Normalize.trimmed(value)
         if t.isEmpty { return .taken }
-        let k = ContactBuilder.ordinal(field)
-        switch field {
+        return take(ColumnAction(field), trimmed: t, lookups: &lookups)
+    }
+
+    /// Takes a column's value by the action planned for the column (see `ColumnAction`).
+    @inline(__always)
+    mutating func take(_ action: ColumnAction, _ value: UnsafeRawBufferPointer, lookups: inout Lookups) -> Outcome {
+        let t = Normalize.trimmed(value)
+        if t.isEmpty { return .taken }
+        return take(action, trimmed: t, lookups: &lookups)
+    }
+
+    @inline(__always)
+    private mutating func take(_ action: ColumnAction, trimmed t: UnsafeRawBufferPointer, lookups: inout Lookups) -> Outcome {
+        switch action {
+        case .text(let k):
+            return setText(k, t)
+        case .address(let k):
+            return setAddress(k, t)
+        case .website:
+            // A profile on a social network given as the website goes where it belongs.
+            if let social = SocialHost.field(ofURL: t), lengths[ContactBuilder.ordinal(social)] == 0 {
+                return setAddress(ContactBuilder.ordinal(social), t)
+            }
+            return setAddress(ContactBuilder.ordinal(.website), t)
+        case .email:
+            setEmails(t)
+        case .phone:
+            addPhones(t)
         case .tags:
             addTags(t, lookups: &lookups)
-            return .taken
+        case .country:
+            return setCode(.country, t, lookups: &lookups)
+        case .language:
+            return setCode(.language, t, lookups: &lookups)
+        case .status:
+            setStatus(t)
         case .tenant:
             if tenant == nil { tenant = String(decoding: t, as: UTF8.self) }
-            return .taken
         case .source:
             if source == nil { source = Normalize.text(String(decoding: t, as: UTF8.self)) }
-            return .taken
         case .createdAt:
             if createdAt == nil {
                 if let time = Timestamp(parsing: String(decoding: t, as: UTF8.self)) { createdAt = time.rfc3339 }
                 else { addCustom("created_at", string: t) }
             }
-            return .taken
         case .custom:
             addCustom("custom", string: t)
-            return .taken
-        case .email:
-            setEmails(t)
-            return .taken
-        case .phone:
-            // Several numbers in one value (`a ::: b`): each is a number of the contact.
-            MultiValue.forEach(in: t) { piece in
-                if phoneGiven.isEmpty && lengths[k] == 0 {
-                    phoneGiven.append(piece)
-                } else if !phoneGiven.withUnsafeBytes({ $0.elementsEqual(piece) }) && !otherPhonesGiven.contains(where: { $0.elementsEqual(piece) }) {
-                    otherPhonesGiven.append(Array(piece))
-                }
-            }
-            return .taken
-        case .status:
-            setStatus(t)
-            return .taken
-        case .website:
-            // A profile on a social network given as the website goes where it belongs.
-            if let social = SocialHost.field(ofURL: t), lengths[ContactBuilder.ordinal(social)] == 0 {
-                return set(social, t, lookups: &lookups)
-            }
-        default:
-            break
         }
+        return .taken
+    }
+
+    /// A text field (a name, company, city, category): checked text is copied as it is.
+    @inline(__always)
+    private mutating func setText(_ k: Int, _ t: UnsafeRawBufferPointer) -> Outcome {
         if lengths[k] > 0 { return sameValue(k, t) ? .taken : .overflow }
         let start = arena.count
-        switch field {
-        case .website, .linkedinURL, .facebookURL, .instagramURL, .twitterURL:
-            Normalize.website(t, into: &arena)
-        case .country:
-            let known = lookups.country(t) { code -> Bool in
-                guard let code else { return false }
-                arena.append(code)
-                return true
-            }
-            if !known && countryRaw == nil { countryRaw = Normalize.text(String(decoding: t, as: UTF8.self)) }
-        case .language:
-            let known = lookups.language(t) { code -> Bool in
-                guard let code else { return false }
-                arena.append(code)
-                return true
-            }
-            if !known && languageRaw == nil { languageRaw = Normalize.text(String(decoding: t, as: UTF8.self)) }
-        default:
-            // (`t` is trimmed already: checked text is copied as it is.)
-            if valuesAreNFC { arena.append(t) } else { Normalize.text(t, into: &arena) }
+        if valuesAreNFC { arena.appendValue(t) } else { appendNormalized(t) }
+        starts[k] = start
+        lengths[k] = arena.count - start
+        return .taken
+    }
+
+    /// (Not inlined: its NFC state would be set up on every row of the caller.)
+    @inline(never)
+    private mutating func appendNormalized(_ t: UnsafeRawBufferPointer) {
+        Normalize.text(t, into: &arena)
+    }
+
+    /// A web address: the website or a social profile.
+    private mutating func setAddress(_ k: Int, _ t: UnsafeRawBufferPointer) -> Outcome {
+        if lengths[k] > 0 { return sameValue(k, t) ? .taken : .overflow }
+        let start = arena.count
+        Normalize.website(t, into: &arena)
+        starts[k] = start
+        lengths[k] = arena.count - start
+        return .taken
+    }
+
+    /// A country or a language: its code when the value names one, else the value kept as
+    /// `country_raw` / `language_raw`.
+    @inline(__always)
+    private mutating func setCode(_ field: ContactField, _ t: UnsafeRawBufferPointer, lookups: inout Lookups) -> Outcome {
+        let k = ContactBuilder.ordinal(field)
+        if lengths[k] > 0 { return sameValue(k, t) ? .taken : .overflow }
+        let start = arena.count
+        let known = field == .country ? lookups.country(t) { appendCode($0) } : lookups.language(t) { appendCode($0) }
+        if !known {
+            if field == .country { if countryRaw == nil { countryRaw = Normalize.text(String(decoding: t, as: UTF8.self)) } }
+            else if languageRaw == nil { languageRaw = Normalize.text(String(decoding: t, as: UTF8.self)) }
         }
         starts[k] = start
         lengths[k] = arena.count - start
         return .taken
+    }
+
+    @inline(__always)
+    private mutating func appendCode(_ code: UnsafeRawBufferPointer?) -> Bool {
+        guard let code else { return false }
+        arena.appendValue(code)
+        return true
+    }
+
+    /// Several numbers in one value (`a ::: b`): each is a number of the contact.
+    private mutating func addPhones(_ t: UnsafeRawBufferPointer) {
+        let k = ContactBuilder.ordinal(.phone)
+        MultiValue.forEach(in: t) { piece in
+            if phoneGiven.isEmpty && lengths[k] == 0 {
+                phoneGiven.append(piece)
+            } else if !phoneGiven.withUnsafeBytes({ $0.elementsEqual(piece) }) && !otherPhonesGiven.contains(where: { $0.elementsEqual(piece) }) {
+                otherPhonesGiven.append(Array(piece))
+            }
+        }
     }
 
     /// Whether slot `k` holds the text given (trimmed) — a column repeating a value is no overflow.
@@ -333,7 +403,10 @@ struct ContactBuilder {
     /// One tag of a list, as given.
     @inline(__always)
     private mutating func addTagPiece(_ bytes: UnsafeRawBufferPointer, lookups: inout Lookups) {
-        let piece = MultiValue.withoutSystemGroupMark(Normalize.trimmed(bytes))
+        // (The space after a list's `,` skipped here: `trimmed`'s inlined check then passes.)
+        var from = 0
+        while from < bytes.count && bytes[from] == 0x20 { from += 1 }
+        let piece = MultiValue.withoutSystemGroupMark(Normalize.trimmed(UnsafeRawBufferPointer(rebasing: bytes[from...])))
         if !piece.isEmpty && !MultiValue.isMyContacts(piece) { addTag(piece, lookups: &lookups) }
     }
 
@@ -342,7 +415,7 @@ struct ContactBuilder {
             if slug.isEmpty { return false }
             if hasTag(slug) { return true }
             if !tagBytes.isEmpty { tagBytes.append("\",\"" as StaticString) }
-            tagBytes.append(slug)
+            tagBytes.appendValue(slug)
             return true
         }
         if !usable { unusableTags.append(String(decoding: piece, as: UTF8.self)) }
@@ -779,6 +852,28 @@ struct KeyHead: Equatable {
 }
 
 extension ByteBuffer {
+    /// Appends a short value (a name, a city, a code) without a call to `memcpy`: up to 16 bytes
+    /// as two overlapping words (or halves, or three single bytes), each load inside `raw`.
+    @inline(__always) mutating func appendValue(_ raw: UnsafeRawBufferPointer) {
+        let n = raw.count
+        guard n > 0 && n <= 16 else { append(raw); return }
+        appendWriting(atMost: n) { to in
+            let from = raw.baseAddress!, into = UnsafeMutableRawPointer(to)
+            if n >= 8 {
+                let head = from.loadUnaligned(as: UInt64.self), tail = from.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+                into.storeBytes(of: head, as: UInt64.self)
+                into.storeBytes(of: tail, toByteOffset: n - 8, as: UInt64.self)
+            } else if n >= 4 {
+                let head = from.loadUnaligned(as: UInt32.self), tail = from.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+                into.storeBytes(of: head, as: UInt32.self)
+                into.storeBytes(of: tail, toByteOffset: n - 4, as: UInt32.self)
+            } else {
+                to[0] = raw[0]; to[n / 2] = raw[n / 2]; to[n - 1] = raw[n - 1]
+            }
+            return n
+        }
+    }
+
     /// Makes room for a word past the end (nothing is added): a reader may then load the last
     /// bytes a word at a time without going past the buffer's memory.
     @inline(__always) mutating func reserveWord() {

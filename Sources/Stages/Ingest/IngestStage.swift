@@ -202,7 +202,7 @@ struct IngestRun {
         copy.layouts = []
         // Arrays read on every row get buffers of their own: a buffer two threads share has its
         // reference count bounced between their caches.
-        copy.csvFields = csvFields.map { $0 }
+        copy.csvActions = csvActions.map { $0 }
         return copy
     }
 
@@ -221,8 +221,9 @@ struct IngestRun {
     }
 
     var lastFallback: (tenant: String, language: String)?
-    /// The current CSV header's fields by column (nil: custom or ignored), read per row.
-    var csvFields: [ContactField?] = []
+    /// What each column of the current CSV header does with a row's value (nil: a custom, status
+    /// flag or ignored column, read from the header's targets), planned once for every row.
+    var csvActions: [ColumnAction?] = []
 
     mutating func fallbackLanguage(for tenant: String) throws -> String {
         if let f = options.fallbackLanguage { return f }
@@ -695,7 +696,7 @@ struct IngestRun {
                 throw StageError.usage("--tenant is required for CSV input without a tenant column")
             }
             header = targets
-            csvFields = targets.map { if case .field(let f) = $0 { return f } else { return nil } }
+            csvActions = targets.map { if case .field(let f) = $0 { return ColumnAction(f) } else { return nil } }
             return
         }
         rowsIn += 1
@@ -739,8 +740,8 @@ struct IngestRun {
                        line: line, file: file, raw: UnsafeRawBufferPointer(rebasing: p.prefix(4096)))
                 return
             }
-            if let field = csvFields[i] {
-                let outcome = IngestRun.withValue(span, in: p, scratch: &scratch) { builder.set(field, $0, lookups: &lookups) }
+            if let action = csvActions[i] {
+                let outcome = IngestRun.withValue(span, in: p, scratch: &scratch) { builder.take(action, $0, lookups: &lookups) }
                 if outcome == .overflow {
                     IngestRun.withValue(span, in: p, scratch: &scratch) { builder.addCustom(headerNames[i], string: $0) }
                 }

@@ -23,6 +23,13 @@ public enum Normalize {
             if first > 0x20 && first != 0xC2 && first != 0xE2 && first != 0xEF
                 && last > 0x20 && last != 0xA0 && last != 0xBF && (last < 0x8B || last > 0x8D) { return bytes }
         }
+        return trimmedEdges(bytes)
+    }
+
+    /// `trimmed` for a value whose first or last byte may be space or a mark: apart, so that the
+    /// check above stays small enough to be inlined on every value.
+    @inline(never)
+    static func trimmedEdges(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         var lo = 0, hi = bytes.count
         while true {
             if lo < hi && isSpace(bytes[lo]) { lo += 1; continue }
