@@ -396,9 +396,12 @@ final class MemberInflater {
 
     init() throws { decoder = try GzipDecoder() }
 
-    /// Appends `member` inflated to `out`; throws when zlib rejects it. The output is what a fresh
-    /// decoder would make of `member` alone: a stream left inside a member (rejected, truncated,
-    /// or followed by more bytes) is replaced before the next.
+    /// Appends `member` inflated to `out`; throws when zlib rejects it or when the bytes end
+    /// inside a member (the index says where each member ends, and a writer only writes whole
+    /// ones: a stream still open at the end is damage — bytes that read as deflate data without
+    /// an error but never close — whose lines must not be handed out as the member's). The output
+    /// is what a fresh decoder would make of `member` alone: a stream left inside a member
+    /// (rejected, or followed by more bytes) is replaced before the next.
     func inflate(_ member: UnsafeRawBufferPointer, appendingTo out: inout [UInt8]) throws {
         if !decoder.atMemberBoundary { decoder = try GzipDecoder() }
         var consumed = 0
@@ -410,6 +413,12 @@ final class MemberInflater {
             out.append(contentsOf: chunk[0..<made])
             if made == 0 && (consumed == member.count || used == 0) { break }
         }
+        guard decoder.atMemberBoundary else { throw Truncated() }
+    }
+
+    /// The member's bytes end before its gzip stream does.
+    struct Truncated: Error, CustomStringConvertible {
+        var description: String { "the member ends before its gzip stream does" }
     }
 }
 

@@ -51,6 +51,33 @@ final class RunStreamTests: FolderTestCase {
         XCTAssertEqual(lines(of: try gunzip(Array(data[0..<ends[63]]))), firstBatchLines)
     }
 
+    /// A member whose bytes read as deflate data without an error but end before its stream
+    /// does (here: the start of a stored, uncompressed member of the same lines, longer than the
+    /// member's place) is damage, not a shorter member: the read stops as for a bad CRC.
+    func testMemberThatEndsInsideItsStreamIsDamage() throws {
+        let store = try committedStore(count: 9_000, seed: 5)
+        let run = try XCTUnwrap(try ContactStore(directory: store).runs.first)
+        let path = store + "/" + run.dataFile
+        let data = try fileBytes(path)
+        let ends = memberEnds(data)
+        let damaged = 70
+        let start = ends[damaged - 1], end = ends[damaged]
+        let content = try gunzip(Array(data[start..<end]))
+        var stored: [UInt8] = []
+        try content.withUnsafeBytes { try GzipEncoder(level: 0).compressMember($0, appendingTo: &stored) }
+        XCTAssertGreaterThan(stored.count, end - start, "a stored member must be longer than the compressed one")
+        var copy = data
+        copy.replaceSubrange(start..<end, with: stored[0..<(end - start)])
+        try Data(copy).write(to: URL(fileURLWithPath: path))
+        var handed = 0
+        XCTAssertThrowsError(try ContactStore(directory: store).forEach { _ in handed += 1 }) { error in
+            guard let damage = error as? StateDamage else { return XCTFail("\(error) is not StateDamage") }
+            XCTAssertEqual(damage.file, path)
+            XCTAssertEqual(damage.problem, "a gzip member is unreadable")
+        }
+        XCTAssertEqual(handed, lines(of: try gunzip(Array(data[0..<ends[63]]))).count, "lines handed out before the damage")
+    }
+
     // MARK: helpers
 
     private func committedStore(count: Int, seed: UInt64) throws -> String {
