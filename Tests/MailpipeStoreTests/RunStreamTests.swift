@@ -26,59 +26,62 @@ final class RunStreamTests: FolderTestCase {
     /// A member of the second batch whose checksum is wrong: `StateDamage` naming the run file,
     /// after exactly the first batch's lines were handed out.
     func testDamagedMemberInTheSecondBatchStopsBeforeItsBatch() throws {
-        let store = try committedStore(count: 9_000, seed: 4)
-        let run = try XCTUnwrap(try ContactStore(directory: store).runs.first)
-        let path = store + "/" + run.dataFile
-        var data = try fileBytes(path)
-        let ends = memberEnds(data)
-        XCTAssertGreaterThan(ends.count, 2 * 64)
-        let firstBatchLines = lines(of: try gunzip(Array(data[0..<ends[63]])))
+        let run = try runFile(seed: 4)
+        let firstBatchLines = lines(of: try gunzip(Array(run.data[0..<run.ends[63]])))
         for damaged in [64, 70, 127] {
-            var copy = data
-            copy[ends[damaged] - 8] ^= 0xFF  // the member's CRC-32: zlib rejects it at the member's end
-            try Data(copy).write(to: URL(fileURLWithPath: path))
-            var handed: [[UInt8]] = []
-            XCTAssertThrowsError(try ContactStore(directory: store).forEach { handed.append(Array($0)) }, "member \(damaged)") { error in
-                guard let damage = error as? StateDamage else { return XCTFail("\(error) is not StateDamage") }
-                XCTAssertEqual(damage.file, path)
-                XCTAssertEqual(damage.problem, "a gzip member is unreadable")
-            }
-            // Counted and compared whole (not XCTAssertEqual: a failure would print megabytes).
-            XCTAssertEqual(handed.count, firstBatchLines.count, "member \(damaged): lines handed out before the damage")
-            XCTAssertTrue(handed == firstBatchLines, "member \(damaged): not the first batch's lines")
+            var copy = run.data
+            copy[run.ends[damaged] - 8] ^= 0xFF  // the member's CRC-32: zlib rejects it at the member's end
+            try Data(copy).write(to: URL(fileURLWithPath: run.path))
+            try assertReadStops(run, handingOut: firstBatchLines, "member \(damaged)")
         }
-        data = try fileBytes(path)  // the last damaged copy: the first batch still reads whole
-        XCTAssertEqual(lines(of: try gunzip(Array(data[0..<ends[63]]))), firstBatchLines)
+        let data = try fileBytes(run.path)  // the last damaged copy: the first batch still reads whole
+        XCTAssertEqual(lines(of: try gunzip(Array(data[0..<run.ends[63]]))), firstBatchLines)
     }
 
     /// A member whose bytes read as deflate data without an error but end before its stream
     /// does (here: the start of a stored, uncompressed member of the same lines, longer than the
     /// member's place) is damage, not a shorter member: the read stops as for a bad CRC.
     func testMemberThatEndsInsideItsStreamIsDamage() throws {
-        let store = try committedStore(count: 9_000, seed: 5)
+        let run = try runFile(seed: 5)
+        let damaged = 70
+        let start = run.ends[damaged - 1], end = run.ends[damaged]
+        let content = try gunzip(Array(run.data[start..<end]))
+        var stored: [UInt8] = []
+        try content.withUnsafeBytes { try GzipEncoder(level: 0).compressMember($0, appendingTo: &stored) }
+        XCTAssertGreaterThan(stored.count, end - start, "a stored member must be longer than the compressed one")
+        var copy = run.data
+        copy.replaceSubrange(start..<end, with: stored[0..<(end - start)])
+        try Data(copy).write(to: URL(fileURLWithPath: run.path))
+        try assertReadStops(run, handingOut: lines(of: try gunzip(Array(run.data[0..<run.ends[63]]))), "member \(damaged)")
+    }
+
+    // MARK: helpers
+
+    /// A committed one-run store of 9,000 contacts: its data file's path, bytes and member ends
+    /// (more than two batches of 64).
+    private func runFile(seed: UInt64) throws -> (store: String, path: String, data: [UInt8], ends: [Int]) {
+        let store = try committedStore(count: 9_000, seed: seed)
         let run = try XCTUnwrap(try ContactStore(directory: store).runs.first)
         let path = store + "/" + run.dataFile
         let data = try fileBytes(path)
         let ends = memberEnds(data)
-        let damaged = 70
-        let start = ends[damaged - 1], end = ends[damaged]
-        let content = try gunzip(Array(data[start..<end]))
-        var stored: [UInt8] = []
-        try content.withUnsafeBytes { try GzipEncoder(level: 0).compressMember($0, appendingTo: &stored) }
-        XCTAssertGreaterThan(stored.count, end - start, "a stored member must be longer than the compressed one")
-        var copy = data
-        copy.replaceSubrange(start..<end, with: stored[0..<(end - start)])
-        try Data(copy).write(to: URL(fileURLWithPath: path))
-        var handed = 0
-        XCTAssertThrowsError(try ContactStore(directory: store).forEach { _ in handed += 1 }) { error in
-            guard let damage = error as? StateDamage else { return XCTFail("\(error) is not StateDamage") }
-            XCTAssertEqual(damage.file, path)
-            XCTAssertEqual(damage.problem, "a gzip member is unreadable")
-        }
-        XCTAssertEqual(handed, lines(of: try gunzip(Array(data[0..<ends[63]]))).count, "lines handed out before the damage")
+        XCTAssertGreaterThan(ends.count, 2 * 64)
+        return (store, path, data, ends)
     }
 
-    // MARK: helpers
+    /// Reading the store raises `StateDamage` naming the run file, after exactly `expected` lines.
+    private func assertReadStops(_ run: (store: String, path: String, data: [UInt8], ends: [Int]),
+                                 handingOut expected: [[UInt8]], _ what: String) throws {
+        var handed: [[UInt8]] = []
+        XCTAssertThrowsError(try ContactStore(directory: run.store).forEach { handed.append(Array($0)) }, what) { error in
+            guard let damage = error as? StateDamage else { return XCTFail("\(error) is not StateDamage") }
+            XCTAssertEqual(damage.file, run.path)
+            XCTAssertEqual(damage.problem, "a gzip member is unreadable")
+        }
+        // Counted and compared whole (not XCTAssertEqual: a failure would print megabytes).
+        XCTAssertEqual(handed.count, expected.count, "\(what): lines handed out before the damage")
+        XCTAssertTrue(handed == expected, "\(what): not the lines before the damaged batch")
+    }
 
     private func committedStore(count: Int, seed: UInt64) throws -> String {
         let input = folder + "/in\(seed).ndjson"
