@@ -104,6 +104,7 @@ extension ContactStatusUpdate {
                     defer { parser.deallocate() }
                     var out = ByteBuffer(capacity: 4096)
                     var compressed: [UInt8] = []
+                    var inflater: MemberInflater?
                     var inflated: [UInt8] = []
                     var key: [UInt8] = []
                     var gi = worker
@@ -115,7 +116,7 @@ extension ContactStatusUpdate {
                             let r = Int(first.key >> 40)
                             let block = Int(first.key & 0xFF_FFFF_FFFF)
                             try RunLookup.readMember(block, of: indexes[r], from: files[r], name: "\(store.directory)/\(runs[r].dataFile)",
-                                                     compressed: &compressed, into: &inflated)
+                                                     compressed: &compressed, inflater: &inflater, into: &inflated)
                             try inflated.withUnsafeBytes { raw in
                                 for job in jobs[group] {
                                     let i = Int(job.update)

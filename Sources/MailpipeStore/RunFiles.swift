@@ -320,6 +320,7 @@ final class RunLookup {
         fileprivate var block = -1
         fileprivate var inflated: [UInt8] = []
         fileprivate var compressed: [UInt8] = []
+        fileprivate var inflater: MemberInflater?
         fileprivate var key: [UInt8] = []
     }
 
@@ -362,28 +363,28 @@ final class RunLookup {
     private func load(_ block: Int, into cursor: inout Cursor) throws {
         if block == cursor.block { return }
         cursor.block = -1
-        try RunLookup.readMember(block, of: index, from: descriptor, name: path, compressed: &cursor.compressed, into: &cursor.inflated)
+        try RunLookup.readMember(block, of: index, from: descriptor, name: path, compressed: &cursor.compressed,
+                                 inflater: &cursor.inflater, into: &cursor.inflated)
         cursor.block = block
     }
 
-    /// Member `block` of a run, inflated into `out` (replacing its contents); `compressed` is
-    /// scratch space kept by the caller.
+    /// Member `block` of a run, inflated into `out` (replacing its contents); `compressed` and
+    /// `inflater` are scratch kept by the caller from member to member (made on first use).
     static func readMember(_ block: Int, of index: RunIndex, from descriptor: FileDescriptor, name: String,
-                           compressed: inout [UInt8], into out: inout [UInt8]) throws {
+                           compressed: inout [UInt8], inflater: inout MemberInflater?, into out: inout [UInt8]) throws {
         let start = Int(index.blockOffsets[block])
-        let end = Int(index.blockOffsets[block + 1])
-        compressed = [UInt8](repeating: 0, count: end - start)
-        let got = try compressed.withUnsafeMutableBytes { try descriptor.readFully(into: $0.baseAddress!, count: $0.count, at: start) }
-        guard got == end - start else { throw StateDamage(file: name, problem: "shorter than its index says", repair: .restore) }
+        let count = Int(index.blockOffsets[block + 1]) - start
+        if compressed.count < count { compressed = [UInt8](repeating: 0, count: count) }
+        let got = try compressed.withUnsafeMutableBytes { try descriptor.readFully(into: $0.baseAddress!, count: count, at: start) }
+        guard got == count else { throw StateDamage(file: name, problem: "shorter than its index says", repair: .restore) }
         out.removeAll(keepingCapacity: true)
-        do { try RunLookup.inflateMember(compressed, into: &out) } catch {
+        do {
+            if inflater == nil { inflater = try MemberInflater() }
+            let member = inflater!
+            try compressed.withUnsafeBytes { try member.inflate(UnsafeRawBufferPointer(rebasing: $0[0..<count]), appendingTo: &out) }
+        } catch {
             throw StateDamage(file: name, problem: "member \(block) is unreadable: \(error)", repair: .restore)
         }
-    }
-
-    static func inflateMember(_ member: [UInt8], into out: inout [UInt8]) throws {
-        let inflater = try MemberInflater()
-        try member.withUnsafeBytes { try inflater.inflate($0, appendingTo: &out) }
     }
 }
 
